@@ -1,0 +1,100 @@
+"""The backend seam: a small protocol every language model source implements.
+
+Like an HTTP transport, a backend does one thing: turn a :class:`~engine.prompt.Prompt` into
+streamed text (``stream``) or a validated object (``complete_json``). Everything above it
+(persona, memory, safety, parsing) is backend-agnostic.
+
+Cancellation: the caller cancels the task iterating ``stream()``, or calls ``aclose()`` on the
+async generator; a backend must then stop generating and release its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.prompt import Prompt
+
+__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams", "Usage"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Capabilities(BaseModel):
+    """What a backend can do; the turn pipeline adapts to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["model", "scripted", "replay"] = Field("model", description="A real model, scripted lines, or a replay.")
+    mode: Literal["chat", "completion"] = Field("chat", description="Chat messages, or a transcript for base models.")
+    structured: Literal["json_schema", "json_object", "grammar", "none"] = Field(
+        "none", description="How structured output is enforced."
+    )
+    context_size: int = Field(8192, description="Context window in tokens.")
+    streamed_usage: bool = Field(False, description="Whether the stream reports exact token usage.")
+
+
+class GenerationParams(BaseModel):
+    """Sampling parameters for one call. None means the backend's default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
+class Usage(BaseModel):
+    """Token usage and timing of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Chunk(BaseModel):
+    """A piece of a streamed reply. The last chunk of a stream carries ``usage`` (text may be '')."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Anything that turns a prompt into text."""
+
+    @property
+    def name(self) -> str:
+        """A label for status lines and logs: 'local:gemma-3-270m', 'deepseek:deepseek-chat', 'scripted'."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[Chunk]:
+        """Stream the reply as text chunks; the last chunk carries usage."""
+        ...
+
+    async def complete_json(self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None) -> T:
+        """Generate a JSON object that validates against ``schema`` and return the instance."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and models."""
+        ...

@@ -1,0 +1,103 @@
+"""Records the memory store returns. Times are floats: seconds (wall-clock epoch or game time)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Fact",
+    "MemoryKind",
+    "MemoryRecord",
+    "Recalled",
+    "Relationship",
+    "ScoreBreakdown",
+    "Summary",
+    "TurnRecord",
+]
+
+MemoryKind = Literal["observation", "summary", "reflection", "event"]
+
+
+class TurnRecord(BaseModel):
+    """One line of dialogue as stored."""
+
+    id: int
+    character: str
+    player: str
+    speaker: str = Field(description="Who said it: the player's id, the character's id, or another id.")
+    text: str
+    time: float
+    session: str | None = None
+
+
+class MemoryRecord(BaseModel):
+    """A memory a character holds about a player."""
+
+    id: int
+    character: str
+    player: str
+    kind: MemoryKind
+    text: str
+    importance: float = Field(ge=1, le=10)
+    created: float
+    last_accessed: float
+    turn_ids: list[int] = Field(default_factory=list, description="Turns this memory came from.")
+    present: list[str] = Field(default_factory=list, description="Who witnessed it (character and player ids).")
+
+
+class ScoreBreakdown(BaseModel):
+    """Why a memory came back: each part in 0..1, and the weighted total."""
+
+    relevance: float
+    recency: float
+    importance: float
+    lexical: float = 0.0
+    semantic: float = 0.0
+    total: float
+
+
+class Recalled(BaseModel):
+    """A recalled memory with its score breakdown."""
+
+    memory: MemoryRecord
+    score: ScoreBreakdown
+
+
+class Fact(BaseModel):
+    """A fact about the player (subject, predicate, object). Superseded facts are kept, not deleted."""
+
+    id: int
+    character: str
+    player: str
+    subject: str
+    predicate: str
+    object: str
+    confidence: float = Field(ge=0, le=1)
+    source_turns: list[int] = Field(default_factory=list)
+    created: float
+    superseded_by: int | None = None
+
+
+class Relationship(BaseModel):
+    """Relationship numbers between a character and a player, and the stage derived from them."""
+
+    character: str
+    player: str
+    affinity: float = 0.0
+    trust: float = 0.0
+    familiarity: float = 0.0
+    stage: str = "stranger"
+    turns: int = 0
+    updated: float = 0.0
+
+
+class Summary(BaseModel):
+    """A rolling summary of older turns, tied to the turn ids it covers."""
+
+    character: str
+    player: str
+    text: str
+    turn_ids: list[int]
+    updated: float
