@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.persona import Persona
 from engine.tokens import estimate_tokens
 
 __all__ = ["Message", "Prompt", "Section"]
@@ -59,6 +60,11 @@ class Prompt(BaseModel):
     player: str = Field("Player", description="The player's display name.")
     language: str | None = Field(None, description="The language the reply should be in, if known.")
     stop: tuple[str, ...] = Field((), description="Extra stop sequences for completion models.")
+    persona: Persona | None = Field(
+        None,
+        exclude=True,
+        description="The persona being voiced (for scripted backends); not part of the rendered prompt.",
+    )
 
     @property
     def tokens(self) -> int:
