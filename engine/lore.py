@@ -1,16 +1,53 @@
 """Lorebook (world info) entries, inserted into the prompt when their keys match the conversation.
 
 The model follows Character Card V3's ``lorebook`` entry, which is a superset of V2's
-``character_book`` and close to SillyTavern World Info.
+``character_book`` and close to SillyTavern World Info. This module holds:
+
+- :class:`LoreEntry` and :class:`Lorebook` (an entry list plus book-level defaults);
+- :func:`select_entries`, the matcher the prompt assembly calls each turn: primary keys,
+  secondary keys combined by AND ANY / AND ALL / NOT ANY / NOT ALL, ``/regex/flags`` keys,
+  case sensitivity, whole-word matching that treats Chinese/Japanese/Korean script as
+  word-boundary-free, constant entries, scan depth, recursion, V3 ``@@`` decorators, and a
+  token budget that keeps higher-priority entries;
+- readers and writers for an embedded ``character_book`` (V2/V3), a standalone
+  ``lorebook_v3`` object and SillyTavern World Info JSON (:func:`parse_lorebook`).
+
+Example::
+
+    from engine.lore import LoreEntry, select_entries
+    book = [LoreEntry(keys=["Eldoria"], content="Eldoria is the forest {{char}} guards.")]
+    chosen = select_entries(book, ["Where is Eldoria?"], budget_tokens=200,
+                            macros={"char": "Seraphina"})
+    chosen[0].content  # 'Eldoria is the forest Seraphina guards.'
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["LoreEntry"]
+from engine.errors import CardError
+from engine.tokens import estimate_tokens
+
+__all__ = [
+    "LoreEntry",
+    "Lorebook",
+    "SelectiveLogic",
+    "expand_macros",
+    "parse_lorebook",
+    "select_entries",
+    "strip_decorators",
+]
+
+logger = logging.getLogger(__name__)
+
+SelectiveLogic = Literal["and_any", "and_all", "not_any", "not_all"]
 
 
 class LoreEntry(BaseModel):
@@ -38,3 +75,738 @@ class LoreEntry(BaseModel):
     scan_depth: int | None = Field(None, ge=0, description="How many recent messages to scan (None: the book's default).")
     id: int | str | None = Field(None, description="The entry's id in its source book.")
     extensions: dict[str, Any] = Field(default_factory=dict, description="Unknown extension fields, kept verbatim.")
+    absent_fields: list[str] = Field(
+        default_factory=list,
+        description="Optional card fields the source entry did not have; export leaves them out again.",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Text helpers: macros and decorators
+# --------------------------------------------------------------------------------------------
+
+_MACRO = re.compile(r"\{\{\s*(char|user)\s*\}\}|<(bot|char|user)>", re.IGNORECASE)
+
+
+def expand_macros(text: str, macros: Mapping[str, str]) -> str:
+    """Replace ``{{char}}``/``{{user}}`` (any case) and V1's ``<BOT>``/``<CHAR>``/``<USER>``.
+
+    ``macros`` maps ``"char"`` and/or ``"user"`` to names; a macro without a value stays as is.
+
+    >>> expand_macros("{{User}} meets <BOT>.", {"char": "Mira", "user": "Ann"})
+    'Ann meets Mira.'
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        name = (match.group(1) or match.group(2)).lower()
+        name = "char" if name in ("char", "bot") else "user"
+        value = macros.get(name)
+        return match.group(0) if value is None else value
+
+    return _MACRO.sub(repl, text)
+
+
+_DECORATOR_LINE = re.compile(r"^@@@?[A-Za-z_][\w]*(?:[ \t].*)?$")
+_KNOWN_DECORATORS = frozenset({"activate", "dont_activate", "scan_depth", "additional_keys", "exclude_keys"})
+# Decorators the engine has no use for but recognises, so their fallbacks are not applied.
+_IGNORED_DECORATORS = frozenset(
+    {
+        "depth",
+        "instruct_depth",
+        "reverse_depth",
+        "reverse_instruct_depth",
+        "role",
+        "position",
+        "activate_only_after",
+        "activate_only_every",
+        "keep_activate_after_match",
+        "dont_activate_after_match",
+        "instruct_scan_depth",
+        "is_greeting",
+        "ignore_on_max_context",
+        "is_user_icon",
+        "disable_ui_prompt",
+    }
+)
+
+
+def _split_decorators(content: str) -> tuple[list[tuple[str, str]], str]:
+    """Leading ``@@name value`` lines (V3 decorators) and the content without them.
+
+    Fallback lines (``@@@name``) apply only when the decorator before them is not recognised.
+    Returns the effective (name, value) pairs in order.
+    """
+    lines = content.split("\n")
+    taken: list[tuple[str, str]] = []
+    index = 0
+    previous_resolved = True
+    while index < len(lines) and _DECORATOR_LINE.match(lines[index].rstrip("\r")):
+        line = lines[index].rstrip("\r")
+        fallback = line.startswith("@@@")
+        body = line[3:] if fallback else line[2:]
+        name, _, value = body.partition(" ")
+        name = name.strip().lower()
+        value = value.strip()
+        recognised = name in _KNOWN_DECORATORS or name in _IGNORED_DECORATORS
+        if fallback:
+            if not previous_resolved and recognised:
+                taken.append((name, value))
+                previous_resolved = True
+        else:
+            if recognised:
+                taken.append((name, value))
+            previous_resolved = recognised
+        index += 1
+    if index == 0:
+        return [], content
+    rest = "\n".join(lines[index:])
+    return taken, rest.lstrip("\r\n")
+
+
+def strip_decorators(content: str) -> str:
+    """The entry content without its leading V3 ``@@`` decorator lines (what the model sees)."""
+    return _split_decorators(content)[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Key matching
+# --------------------------------------------------------------------------------------------
+
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# A "word character" for whole-word matching: a letter or digit that is not CJK. CJK script has
+# no spaces between words, so a CJK neighbour never blocks a match.
+_WORDISH = f"[^\\W{_CJK_RANGES}]"
+_REGEX_KEY = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+_JS_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
+    """The compiled pattern for one key, or None when the key can never match."""
+    if not key.strip():
+        return None
+    flags = 0 if case_sensitive else re.IGNORECASE
+    literal = _REGEX_KEY.match(key.strip())
+    if literal is not None:
+        # `/pattern/flags`, as SillyTavern and V3 write regex keys (JavaScript flag letters).
+        pattern, js_flags = literal.group(1), literal.group(2)
+        flags = re.IGNORECASE if "i" in js_flags else 0
+        flags |= re.MULTILINE if "m" in js_flags else 0
+        flags |= re.DOTALL if "s" in js_flags else 0
+        return _safe_compile(_JS_NAMED_GROUP.sub("(?P<", pattern), flags, key)
+    if use_regex:
+        return _safe_compile(_JS_NAMED_GROUP.sub("(?P<", key), flags, key)
+    text = _normalise(key.strip())
+    body = re.escape(text)
+    if whole_words:
+        if re.match(_WORDISH, text[0]):
+            body = f"(?<!{_WORDISH})" + body
+        if re.match(_WORDISH, text[-1]):
+            body = body + f"(?!{_WORDISH})"
+    return re.compile(body, flags)
+
+
+def _safe_compile(pattern: str, flags: int, key: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        # The V3 spec: an invalid regex key is simply not a match.
+        logger.debug("lore key %r is not a valid regular expression: %s", key, exc)
+        return None
+
+
+def _any_key(keys: Sequence[str], text: str, entry: LoreEntry, whole_words: bool) -> bool:
+    return any(_key_in(key, text, entry, whole_words) for key in keys)
+
+
+def _key_in(key: str, text: str, entry: LoreEntry, whole_words: bool) -> bool:
+    pattern = _compile_key(key, entry.use_regex, entry.case_sensitive, whole_words)
+    return pattern is not None and pattern.search(text) is not None
+
+
+def _secondary_ok(keys: Sequence[str], logic: str, text: str, entry: LoreEntry, whole_words: bool) -> bool:
+    usable = [k for k in keys if k.strip()]
+    if not usable:
+        return True
+    hits = [_key_in(k, text, entry, whole_words) for k in usable]
+    if logic == "and_any":
+        return any(hits)
+    if logic == "and_all":
+        return all(hits)
+    if logic == "not_any":
+        return not any(hits)
+    return not all(hits)  # not_all
+
+
+def _split_list(value: str) -> list[str]:
+    parts = re.split(r"(?<!\\),", value)
+    return [p.replace("\\,", ",").strip() for p in parts if p.strip()]
+
+
+class _Candidate:
+    """An entry prepared for one selection: decorators parsed, scan settings resolved."""
+
+    __slots__ = ("entry", "index", "text", "decorators", "depth", "whole_words")
+
+    def __init__(self, entry: LoreEntry, index: int, scan_depth: int, whole_words: bool) -> None:
+        self.entry = entry
+        self.index = index
+        decorators, self.text = _split_decorators(entry.content)
+        self.decorators: dict[str, list[str]] = {}
+        for name, value in decorators:
+            self.decorators.setdefault(name, []).append(value)
+        depth = entry.scan_depth if entry.scan_depth is not None else scan_depth
+        override = self.decorators.get("scan_depth")
+        if override:
+            try:
+                depth = max(0, int(float(override[0])))
+            except ValueError:
+                logger.debug("ignoring @@scan_depth %r in lore entry %r", override[0], entry.name or entry.id)
+        self.depth = depth
+        self.whole_words = entry.match_whole_words if entry.match_whole_words is not None else whole_words
+
+    def matches(self, text: str) -> bool:
+        entry = self.entry
+        if not _any_key(entry.keys, text, entry, self.whole_words):
+            return False
+        if entry.selective and not _secondary_ok(
+            entry.secondary_keys, entry.selective_logic, text, entry, self.whole_words
+        ):
+            return False
+        for value in self.decorators.get("additional_keys", []):
+            if not _any_key(_split_list(value), text, entry, self.whole_words):
+                return False
+        for value in self.decorators.get("exclude_keys", [])[:1]:
+            if _any_key(_split_list(value), text, entry, self.whole_words):
+                return False
+        return True
+
+
+def select_entries(
+    entries: Sequence[LoreEntry],
+    recent: Sequence[str],
+    *,
+    budget_tokens: int,
+    scan_depth: int = 4,
+    match_whole_words: bool = True,
+    recursive: bool = False,
+    macros: Mapping[str, str] | None = None,
+) -> list[LoreEntry]:
+    """The lore entries to insert this turn, in insertion order, within ``budget_tokens``.
+
+    ``recent`` is the conversation, oldest first (newest last); each entry scans the last
+    ``scan_depth`` texts (its own ``scan_depth`` wins). An entry is chosen when it is enabled,
+    has content, and is constant or has a primary key in the scanned text with its secondary
+    keys satisfying ``selective_logic``. Keys are matched case-insensitively unless the entry is
+    case-sensitive; as whole words unless the entry (or ``match_whole_words``) says otherwise,
+    where Chinese/Japanese/Korean text counts as boundary everywhere; keys written
+    ``/pattern/flags`` (or any key when ``use_regex``) are regular expressions, and an invalid
+    one never matches. With ``recursive``, the content of chosen entries is scanned again for
+    other entries' keys (``extensions.exclude_recursion`` / ``prevent_recursion`` honoured).
+
+    When the chosen entries cost more than ``budget_tokens`` (estimated), constant entries are
+    kept first, then higher ``priority``, then lower ``insertion_order``. The returned entries
+    have V3 decorators removed from their content and, when ``macros`` is given
+    (``{"char": ..., "user": ...}``), ``{{char}}``/``{{user}}`` expanded; unchanged entries are
+    returned as they are.
+
+    >>> e = LoreEntry(keys=["fountain"], content="The fountain is old.")
+    >>> [x.content for x in select_entries([e], ["Nice fountain!"], budget_tokens=50)]
+    ['The fountain is old.']
+    >>> select_entries([e], ["Nice fountains!"], budget_tokens=50)
+    []
+    """
+    if budget_tokens <= 0:
+        return []
+    candidates = [
+        _Candidate(entry, index, scan_depth, match_whole_words)
+        for index, entry in enumerate(entries)
+        if entry.enabled
+    ]
+    windows: dict[int, str] = {}
+
+    def window(depth: int) -> str:
+        if depth not in windows:
+            texts = list(recent)[-depth:] if depth > 0 else []
+            windows[depth] = _normalise("\n".join(texts))
+        return windows[depth]
+
+    chosen: dict[int, _Candidate] = {}
+    for cand in candidates:
+        if not cand.text.strip() or "dont_activate" in cand.decorators and "activate" not in cand.decorators:
+            continue
+        if cand.entry.constant or "activate" in cand.decorators or cand.matches(window(cand.depth)):
+            chosen[cand.index] = cand
+
+    if recursive:
+        for _ in range(8):  # a bounded number of passes; entries rarely chain deeper
+            buffer = _normalise(
+                "\n".join(
+                    c.text for c in chosen.values() if not c.entry.extensions.get("prevent_recursion")
+                )
+            )
+            added = False
+            for cand in candidates:
+                if cand.index in chosen or not cand.text.strip():
+                    continue
+                if cand.entry.extensions.get("exclude_recursion") or "dont_activate" in cand.decorators:
+                    continue
+                if cand.matches(buffer):
+                    chosen[cand.index] = cand
+                    added = True
+            if not added:
+                break
+
+    kept = _fit_budget(list(chosen.values()), budget_tokens, macros)
+    kept.sort(key=lambda pair: (pair[0].entry.insertion_order, pair[0].index))
+    return [entry for _, entry in kept]
+
+
+def _fit_budget(
+    chosen: list[_Candidate], budget_tokens: int, macros: Mapping[str, str] | None
+) -> list[tuple[_Candidate, LoreEntry]]:
+    ranked = sorted(
+        chosen,
+        key=lambda c: (not c.entry.constant, -c.entry.priority, c.entry.insertion_order, c.index),
+    )
+    used = 0
+    kept: list[tuple[_Candidate, LoreEntry]] = []
+    for cand in ranked:
+        text = expand_macros(cand.text, macros) if macros else cand.text
+        cost = estimate_tokens(text)
+        if used + cost > budget_tokens:
+            logger.debug("lore entry %r left out: %d tokens over the budget", cand.entry.name or cand.entry.id, cost)
+            continue
+        used += cost
+        entry = cand.entry if text == cand.entry.content else cand.entry.model_copy(update={"content": text})
+        kept.append((cand, entry))
+    return kept
+
+
+# --------------------------------------------------------------------------------------------
+# Lorebook model and readers
+# --------------------------------------------------------------------------------------------
+
+
+class Lorebook(BaseModel):
+    """A lorebook: entries plus the book-level defaults they fall back on."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    name: str | None = Field(None, description="The book's name (not used in prompts).")
+    description: str | None = Field(None, description="The book's description (not used in prompts).")
+    scan_depth: int | None = Field(None, ge=0, description="Recent messages scanned for keys (None: the engine's default, 4).")
+    token_budget: int | None = Field(None, ge=0, description="Most tokens the book's entries may take in a prompt.")
+    recursive_scanning: bool | None = Field(None, description="Whether chosen entries' content can trigger others.")
+    case_sensitive: bool | None = Field(None, description="Default for entries that do not say (None: insensitive).")
+    match_whole_words: bool | None = Field(None, description="Default for entries that do not say (None: whole words).")
+    extensions: dict[str, Any] = Field(default_factory=dict, description="Book-level extensions, kept verbatim.")
+    entries: list[LoreEntry] = Field(default_factory=list, description="The entries.")
+    extra: dict[str, Any] = Field(default_factory=dict, description="Other fields of the source book, kept verbatim.")
+    absent_fields: list[str] = Field(
+        default_factory=list, description="Fields the source book did not have; export leaves them out again."
+    )
+
+    def select(
+        self,
+        recent: Sequence[str],
+        *,
+        budget_tokens: int | None = None,
+        macros: Mapping[str, str] | None = None,
+    ) -> list[LoreEntry]:
+        """:func:`select_entries` with this book's defaults; the budget is the smaller of the two."""
+        budget = self.token_budget if self.token_budget is not None else None
+        if budget_tokens is not None:
+            budget = budget_tokens if budget is None else min(budget, budget_tokens)
+        return select_entries(
+            self.entries,
+            recent,
+            budget_tokens=budget if budget is not None else 10**9,
+            scan_depth=self.scan_depth if self.scan_depth is not None else 4,
+            match_whole_words=self.match_whole_words if self.match_whole_words is not None else True,
+            recursive=bool(self.recursive_scanning),
+            macros=macros,
+        )
+
+    def to_card_book(self, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:
+        """This book as a card's ``character_book`` object (V2, or V3 with ``use_regex``)."""
+        book: dict[str, Any] = {}
+        for key in ("name", "description", "scan_depth", "token_budget", "recursive_scanning"):
+            value = getattr(self, key)
+            if value is not None:
+                book[key] = value
+        book.update(self.extra)
+        if self.extensions or "extensions" not in self.absent_fields:
+            book["extensions"] = dict(self.extensions)
+        book["entries"] = [entry_to_card(e, spec) for e in self.entries]
+        return book
+
+    def to_lorebook_v3(self) -> dict[str, Any]:
+        """This book as a standalone V3 lorebook: ``{"spec": "lorebook_v3", "data": {...}}``."""
+        return {"spec": "lorebook_v3", "data": self.to_card_book("v3")}
+
+    def to_world_info(self) -> dict[str, Any]:
+        """This book as SillyTavern World Info JSON (``{"entries": {"0": {...}}}``)."""
+        out: dict[str, Any] = dict(self.extra)
+        out["entries"] = {}
+        for index, entry in enumerate(self.entries):
+            uid = entry.id if entry.id is not None else index
+            out["entries"][str(uid)] = entry_to_world_info(entry, uid)
+        return out
+
+
+# Fields of a card entry, by the name a card uses, and how they map onto LoreEntry.
+_CARD_OPTIONAL = ("case_sensitive", "name", "priority", "id", "comment", "selective", "secondary_keys", "constant", "position", "use_regex")
+_CARD_KNOWN = frozenset(("keys", "content", "extensions", "enabled", "insertion_order", *_CARD_OPTIONAL))
+# SillyTavern keeps its World Info options in a card entry's extensions under these names;
+# the engine reads the ones it implements, and writes them back when they changed.
+_LOGIC_FROM_ST = {0: "and_any", 1: "not_all", 2: "not_any", 3: "and_all"}
+_LOGIC_TO_ST = {v: k for k, v in _LOGIC_FROM_ST.items()}
+# World Info entry key -> card-entry extensions key (SillyTavern's own conversion).
+_WI_TO_EXT = {
+    "position": "position",
+    "excludeRecursion": "exclude_recursion",
+    "preventRecursion": "prevent_recursion",
+    "delayUntilRecursion": "delay_until_recursion",
+    "displayIndex": "display_index",
+    "probability": "probability",
+    "useProbability": "useProbability",
+    "depth": "depth",
+    "selectiveLogic": "selectiveLogic",
+    "group": "group",
+    "groupOverride": "group_override",
+    "groupWeight": "group_weight",
+    "scanDepth": "scan_depth",
+    "caseSensitive": "case_sensitive",
+    "matchWholeWords": "match_whole_words",
+    "useGroupScoring": "use_group_scoring",
+    "automationId": "automation_id",
+    "role": "role",
+    "vectorized": "vectorized",
+    "sticky": "sticky",
+    "cooldown": "cooldown",
+    "delay": "delay",
+    "outletName": "outlet_name",
+}
+_EXT_TO_WI = {v: k for k, v in _WI_TO_EXT.items()}
+# World Info keys that map onto LoreEntry fields directly.
+_WI_DIRECT = frozenset(("uid", "key", "keysecondary", "comment", "content", "constant", "selective", "order", "disable", "addMemo"))
+
+
+class _Reader:
+    """Typed access to a JSON object with error messages that name the field."""
+
+    def __init__(self, data: Any, where: str, path: str | None) -> None:
+        if not isinstance(data, dict):
+            raise CardError(f"{where}: expected an object, got {type(data).__name__}", path=path)
+        self.data: dict[str, Any] = data
+        self.where = where
+        self.path = path
+
+    def _fail(self, key: str, expected: str) -> CardError:
+        got = type(self.data[key]).__name__
+        return CardError(f"{self.where}.{key}: expected {expected}, got {got}", path=self.path)
+
+    def has(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def text(self, key: str, default: str = "") -> str:
+        if not self.has(key):
+            return default
+        value = self.data[key]
+        if not isinstance(value, str):
+            raise self._fail(key, "a string")
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        if not self.has(key):
+            return default
+        value = self.data[key]
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false")
+        return value
+
+    def number(self, key: str, default: int | None = None) -> int | None:
+        if not self.has(key):
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(key, "a number")
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise self._fail(key, "a finite number")
+            return round(value)
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        if not self.has(key):
+            return []
+        value = self.data[key]
+        if isinstance(value, str):
+            # Some editors write a comma-separated string; the V3 spec even describes it so.
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, "a list of strings")
+        return list(value)
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        if not self.has(key):
+            return {}
+        value = self.data[key]
+        if not isinstance(value, dict):
+            raise self._fail(key, "an object")
+        return dict(value)
+
+
+def _logic_from(value: Any) -> SelectiveLogic | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value in _LOGIC_FROM_ST:
+        return _LOGIC_FROM_ST[value]  # type: ignore[return-value]
+    if isinstance(value, str) and value.lower() in _LOGIC_TO_ST:
+        return value.lower()  # type: ignore[return-value]
+    return None
+
+
+def entry_from_card(
+    data: Any, where: str = "entry", *, path: str | None = None, book: Lorebook | None = None
+) -> LoreEntry:
+    """A :class:`LoreEntry` from a V2/V3 card book entry; every field is kept for export."""
+    r = _Reader(data, where, path)
+    ext = r.mapping("extensions")
+    entry_id = r.data.get("id")
+    if entry_id is not None and (isinstance(entry_id, bool) or not isinstance(entry_id, int | str)):
+        raise r._fail("id", "a number or a string")
+    if isinstance(entry_id, float):
+        entry_id = round(entry_id)
+    logic = _logic_from(ext.get("selectiveLogic")) or "and_any"
+    case = r.flag("case_sensitive", default=_ext_bool(ext, "case_sensitive", book.case_sensitive if book else None) or False)
+    whole = _ext_bool(ext, "match_whole_words", None)
+    depth = ext.get("scan_depth")
+    scan_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None
+    unknown = {k: v for k, v in r.data.items() if k not in _CARD_KNOWN}
+    if unknown:
+        # Fields outside the spec (written by some editor): kept under a private extension key.
+        ext = {**ext, "_card_fields": unknown}
+    try:
+        return LoreEntry(
+            keys=r.texts("keys"),
+            content=r.text("content"),
+            name=r.text("name"),
+            comment=r.text("comment"),
+            secondary_keys=r.texts("secondary_keys"),
+            selective=r.flag("selective"),
+            selective_logic=logic,
+            use_regex=r.flag("use_regex"),
+            case_sensitive=case,
+            match_whole_words=whole,
+            constant=r.flag("constant"),
+            enabled=r.flag("enabled", True),
+            insertion_order=r.number("insertion_order", 100) or 0,
+            priority=r.number("priority", 10) or 0,
+            position=r.text("position", "before_char"),
+            scan_depth=scan_depth,
+            id=entry_id,
+            extensions=ext,
+            absent_fields=[k for k in _CARD_OPTIONAL if k not in r.data],
+        )
+    except ValidationError as exc:
+        raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc
+
+
+def _ext_bool(ext: Mapping[str, Any], key: str, default: bool | None) -> bool | None:
+    value = ext.get(key)
+    return value if isinstance(value, bool) else default
+
+
+def entry_to_card(entry: LoreEntry, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:
+    """A card book entry (V2 or V3) from a :class:`LoreEntry`, as the source had it if unedited."""
+    ext = dict(entry.extensions)
+    unknown = ext.pop("_card_fields", None)
+    _mirror(ext, "selectiveLogic", _LOGIC_TO_ST[entry.selective_logic], entry.selective_logic != "and_any")
+    _mirror(ext, "match_whole_words", entry.match_whole_words, entry.match_whole_words is not None)
+    _mirror(ext, "scan_depth", entry.scan_depth, entry.scan_depth is not None)
+    if "case_sensitive" in ext and isinstance(ext["case_sensitive"], bool):
+        ext["case_sensitive"] = entry.case_sensitive
+    out: dict[str, Any] = {
+        "keys": list(entry.keys),
+        "content": entry.content,
+        "extensions": ext,
+        "enabled": entry.enabled,
+        "insertion_order": entry.insertion_order,
+    }
+    absent = set(entry.absent_fields)
+    defaults = {
+        "case_sensitive": False,
+        "name": "",
+        "priority": 10,
+        "id": None,
+        "comment": "",
+        "selective": False,
+        "secondary_keys": [],
+        "constant": False,
+        "position": "before_char",
+        "use_regex": False,
+    }
+    for key in _CARD_OPTIONAL:
+        value = getattr(entry, key)
+        if key == "use_regex" and spec == "v3":
+            out[key] = value  # required in V3
+        elif key in absent and value == defaults[key]:
+            continue
+        elif value is None:
+            continue
+        else:
+            out[key] = value
+    if isinstance(unknown, dict):
+        for key, value in unknown.items():
+            out.setdefault(key, value)
+    return out
+
+
+def _mirror(ext: dict[str, Any], key: str, value: Any, changed: bool) -> None:
+    """Write a SillyTavern extension key when the source had it or the engine's value is set."""
+    if key in ext or changed:
+        ext[key] = value
+
+
+def entry_from_world_info(data: Any, where: str = "entry", *, path: str | None = None) -> LoreEntry:
+    """A :class:`LoreEntry` from a SillyTavern World Info entry; unknown keys go to extensions."""
+    r = _Reader(data, where, path)
+    ext = r.mapping("extensions")
+    for wi_key, ext_key in _WI_TO_EXT.items():
+        if wi_key in r.data:
+            ext[ext_key] = r.data[wi_key]
+    for key, value in r.data.items():
+        if key not in _WI_DIRECT and key not in _WI_TO_EXT and key != "extensions":
+            ext.setdefault(f"_wi_{key}", value)
+    if "addMemo" in r.data:
+        ext["_wi_addMemo"] = r.data["addMemo"]
+    uid = r.data.get("uid")
+    if uid is not None and (isinstance(uid, bool) or not isinstance(uid, int | str)):
+        raise r._fail("uid", "a number or a string")
+    position = r.data.get("position", 0)
+    whole = r.data.get("matchWholeWords")
+    depth = r.data.get("scanDepth")
+    try:
+        return LoreEntry(
+            keys=r.texts("key"),
+            content=r.text("content"),
+            comment=r.text("comment"),
+            secondary_keys=r.texts("keysecondary"),
+            selective=r.flag("selective"),
+            selective_logic=_logic_from(r.data.get("selectiveLogic")) or "and_any",
+            case_sensitive=r.flag("caseSensitive"),
+            match_whole_words=whole if isinstance(whole, bool) else None,
+            constant=r.flag("constant"),
+            enabled=not r.flag("disable"),
+            insertion_order=r.number("order", 100) or 0,
+            position="before_char" if position in (0, None, "before_char") else "after_char",
+            scan_depth=depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None,
+            id=uid,
+            extensions=ext,
+            absent_fields=["name", "priority"],
+        )
+    except ValidationError as exc:
+        raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc
+
+
+def entry_to_world_info(entry: LoreEntry, uid: int | str) -> dict[str, Any]:
+    """A SillyTavern World Info entry from a :class:`LoreEntry` (inverse of the reader)."""
+    ext = dict(entry.extensions)
+    out: dict[str, Any] = {
+        "uid": uid,
+        "key": list(entry.keys),
+        "keysecondary": list(entry.secondary_keys),
+        "comment": entry.comment or entry.name,
+        "content": entry.content,
+        "constant": entry.constant,
+        "selective": entry.selective,
+        "order": entry.insertion_order,
+        "position": ext.pop("position", 0 if entry.position == "before_char" else 1),
+        "disable": not entry.enabled,
+    }
+    if "_wi_addMemo" in ext:
+        out["addMemo"] = ext.pop("_wi_addMemo")
+    ext.pop("_card_fields", None)
+    for key in list(ext):
+        if key in _EXT_TO_WI:
+            out[_EXT_TO_WI[key]] = ext.pop(key)
+        elif key.startswith("_wi_"):
+            out[key[4:]] = ext.pop(key)
+    if "selectiveLogic" in out or entry.selective_logic != "and_any":
+        out["selectiveLogic"] = _LOGIC_TO_ST[entry.selective_logic]
+    if isinstance(out.get("caseSensitive"), bool) or entry.case_sensitive:
+        out["caseSensitive"] = entry.case_sensitive
+    if "matchWholeWords" in out or entry.match_whole_words is not None:
+        out["matchWholeWords"] = entry.match_whole_words
+    if "scanDepth" in out or entry.scan_depth is not None:
+        out["scanDepth"] = entry.scan_depth
+    if ext:
+        out["extensions"] = ext
+    return out
+
+
+def parse_lorebook(data: Any, *, path: str | None = None) -> Lorebook:
+    """A :class:`Lorebook` from parsed JSON in any supported shape.
+
+    Accepted: a card's ``character_book`` (V2/V3: ``{"entries": [...]}``), a standalone V3
+    lorebook (``{"spec": "lorebook_v3", "data": {...}}``), SillyTavern World Info
+    (``{"entries": {"0": {...}}}``), or a whole card holding a ``character_book``. Raises
+    :class:`~engine.errors.CardError` naming the field when the shape or a type is wrong.
+    """
+    if not isinstance(data, dict):
+        raise CardError(f"a lorebook must be a JSON object, got {type(data).__name__}", path=path)
+    if data.get("spec") == "lorebook_v3":
+        return _card_book(data.get("data"), "data", path)
+    if isinstance(data.get("data"), dict) and "character_book" in data["data"]:
+        return _card_book(data["data"]["character_book"], "data.character_book", path)
+    entries = data.get("entries")
+    if isinstance(entries, dict):
+        return _world_info(data, path)
+    if isinstance(entries, list):
+        return _card_book(data, "character_book", path)
+    raise CardError("not a lorebook: no `entries` list (card book) or object (World Info)", path=path)
+
+
+def _card_book(data: Any, where: str, path: str | None) -> Lorebook:
+    r = _Reader(data, where, path)
+    raw_entries = r.data.get("entries")
+    if not isinstance(raw_entries, list):
+        raise CardError(f"{where}.entries: expected a list", path=path)
+    book_ext = r.mapping("extensions")
+    book = Lorebook(
+        name=r.text("name") if r.has("name") else None,
+        description=r.text("description") if r.has("description") else None,
+        scan_depth=_non_negative(r.number("scan_depth")),
+        token_budget=_non_negative(r.number("token_budget")),
+        recursive_scanning=r.flag("recursive_scanning") if r.has("recursive_scanning") else None,
+        extensions=book_ext,
+        absent_fields=[] if "extensions" in r.data else ["extensions"],
+        extra={
+            k: v
+            for k, v in r.data.items()
+            if k not in ("name", "description", "scan_depth", "token_budget", "recursive_scanning", "extensions", "entries")
+            or (k in ("name", "description", "scan_depth", "token_budget", "recursive_scanning") and v is None)
+        },
+    )
+    book.entries = [
+        entry_from_card(e, f"{where}.entries[{i}]", path=path, book=book) for i, e in enumerate(raw_entries)
+    ]
+    return book
+
+
+def _non_negative(value: int | None) -> int | None:
+    return None if value is None else max(0, value)
+
+
+def _world_info(data: dict[str, Any], path: str | None) -> Lorebook:
+    entries: dict[str, Any] = data["entries"]
+    book = Lorebook(extra={k: v for k, v in data.items() if k != "entries"})
+    for key, value in entries.items():
+        book.entries.append(entry_from_world_info(value, f"entries[{key!r}]", path=path))
+    return book
