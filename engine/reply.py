@@ -138,13 +138,20 @@ class ParsedReply(BaseModel):
     """What :func:`parse_reply` made of a reply."""
 
     text: str = Field(description="The spoken text, without the structured block.")
-    emotion: str = Field(description="An emotion from the persona's set (its baseline when none usable).")
-    emotion_strength: float = Field(0.5, ge=0, le=1, description="How strongly the emotion shows, 0..1.")
+    emotion: str = Field(
+        description="An emotion from the persona's set (its baseline when none usable)."
+    )
+    emotion_strength: float = Field(
+        0.5, ge=0, le=1, description="How strongly the emotion shows, 0..1."
+    )
     actions: list[Action] = Field(default_factory=list, description="Validated actions, in order.")
     relationship_delta: dict[str, float] = Field(
-        default_factory=dict, description="Relationship change the model proposed, clamped per turn."
+        default_factory=dict,
+        description="Relationship change the model proposed, clamped per turn.",
     )
-    warnings: list[str] = Field(default_factory=list, description="What was dropped or repaired, and why.")
+    warnings: list[str] = Field(
+        default_factory=list, description="What was dropped or repaired, and why."
+    )
     had_meta: bool = Field(False, description="Whether a structured block was found at all.")
 
 
@@ -230,7 +237,9 @@ def parse_reply(text: str, persona: Persona, *, names: Sequence[str] = ()) -> Pa
             strength = value
 
     actions = _actions(data.get("actions", data.get("action")), persona, warnings)
-    delta = _relationship(data.get("relationship"), persona.relationship.max_change_per_turn, warnings)
+    delta = _relationship(
+        data.get("relationship"), persona.relationship.max_change_per_turn, warnings
+    )
     return ParsedReply(
         text=speech,
         emotion=emotion,
@@ -307,7 +316,9 @@ def _split_meta(text: str) -> tuple[str, str | None, bool]:
         if end >= 0:
             rest = rest[:end]
         return text[:start], rest, True
-    fence = re.search(r"```(?:json|meta)?\s*(\{.*?)(?:```|$)", text, flags=re.DOTALL | re.IGNORECASE)
+    fence = re.search(
+        r"```(?:json|meta)?\s*(\{.*?)(?:```|$)", text, flags=re.DOTALL | re.IGNORECASE
+    )
     if fence:
         return text[: fence.start()], fence.group(1), True
     # A bare trailing object that looks like ours: {"emotion": ...} or {"actions": ...}.
@@ -391,7 +402,9 @@ def _loose_pairs(text: str) -> dict[str, Any]:
     """Read ``emotion: happy`` / ``"strength": 0.7`` pairs out of text that is not JSON."""
     found: dict[str, Any] = {}
     for key in ("emotion", "mood", "strength", "intensity"):
-        m = re.search(rf"[\"']?{key}[\"']?\s*[:=：]\s*[\"']?([^\"',}}\n]+)", text, flags=re.IGNORECASE)
+        m = re.search(
+            rf"[\"']?{key}[\"']?\s*[:=：]\s*[\"']?([^\"',}}\n]+)", text, flags=re.IGNORECASE
+        )
         if m:
             found[key] = m.group(1).strip()
     return found
@@ -401,7 +414,15 @@ def _strength(value: Any) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        words = {"low": 0.3, "medium": 0.5, "high": 0.8, "very high": 1.0, "弱": 0.3, "中": 0.5, "强": 0.8}
+        words = {
+            "low": 0.3,
+            "medium": 0.5,
+            "high": 0.8,
+            "very high": 1.0,
+            "弱": 0.3,
+            "中": 0.5,
+            "强": 0.8,
+        }
         return words.get(str(value).strip().lower())
     if math.isnan(number) or number < 0:
         return None
@@ -456,12 +477,14 @@ def _action_shape(item: Any) -> tuple[str | None, dict[str, Any]]:
             flat = {k: v for k, v in item.items() if k not in ("name", "args", "arguments")}
             return item["name"].strip().lower(), flat
         if len(item) == 1:
-            (key, value), = item.items()
+            ((key, value),) = item.items()
             return str(key).strip().lower(), dict(value) if isinstance(value, dict) else {}
     return None, {}
 
 
-def _check_args(args: dict[str, Any], params: Sequence[ActionParam]) -> tuple[dict[str, Any], str | None]:
+def _check_args(
+    args: dict[str, Any], params: Sequence[ActionParam]
+) -> tuple[dict[str, Any], str | None]:
     by_name = {p.name: p for p in params}
     if "_" in args:  # a positional argument: fill the first parameter
         positional = args.pop("_")
@@ -515,7 +538,9 @@ def _coerce(value: Any, param: ActionParam) -> tuple[Any, str | None]:
             return None, bad
     if param.choices is not None:
         for choice in param.choices:
-            if result == choice or (isinstance(choice, str) and str(result).strip().lower() == choice.lower()):
+            if result == choice or (
+                isinstance(choice, str) and str(result).strip().lower() == choice.lower()
+            ):
                 return choice, None
         return None, f"argument {param.name!r}={value!r} is not one of {param.choices}"
     return result, None
@@ -591,7 +616,11 @@ def _find_boundary(text: str, start: int, final: bool) -> int | None:
         if not text[j].isspace() and not _is_cjk_char(text[j]):
             i = j  # "3.14", "e.g.x", "...and": not an end
             continue
-        if run.startswith(".") and set(run.rstrip(_CLOSERS)) == {"."} and not _is_boundary_word(text[:i]):
+        if (
+            run.startswith(".")
+            and set(run.rstrip(_CLOSERS)) == {"."}
+            and not _is_boundary_word(text[:i])
+        ):
             i = j
             continue
         return j

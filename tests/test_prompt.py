@@ -22,11 +22,15 @@ def _persona(**extra: object) -> Persona:
         "backstory": "Mira grew up above the bakery on the east side of the plaza. " * 5,
         "knowledge": [f"Fact number {i} about the plaza and its fountain." for i in range(8)],
         "examples": [
-            {"player": f"Question {i}?", "character": f"Answer {i}, friend.", "emotion": "happy"} for i in range(5)
+            {"player": f"Question {i}?", "character": f"Answer {i}, friend.", "emotion": "happy"}
+            for i in range(5)
         ],
         "actions": [
             {"name": "wave", "description": "greet someone"},
-            {"name": "walk_to", "parameters": [{"name": "target", "choices": ["fountain", "stage"]}]},
+            {
+                "name": "walk_to",
+                "parameters": [{"name": "target", "choices": ["fountain", "stage"]}],
+            },
         ],
         "boundaries": {"ooc_rules": ["Never discuss politics."], "refused_topics": ["politics"]},
     }
@@ -39,7 +43,9 @@ def _recalled(i: int, score: float) -> Recalled:
         id=i, character="mira", player="p1", kind="observation", text=f"Memory {i}: the player mentioned boats.",
         importance=5, created=0, last_accessed=0,
     )  # fmt: skip
-    return Recalled(memory=memory, score=ScoreBreakdown(relevance=score, recency=0, importance=0, total=score))
+    return Recalled(
+        memory=memory, score=ScoreBreakdown(relevance=score, recency=0, importance=0, total=score)
+    )
 
 
 def _fact(i: int, confidence: float) -> Fact:
@@ -53,12 +59,25 @@ def _full(budget: int, **kwargs: object) -> object:
         "Do you remember my boat?",
         player_name="Ada",
         budget_tokens=budget,
-        lore=[LoreEntry(keys=["boat"], content=f"Lore entry {i} about boats.", priority=i) for i in range(4)],
+        lore=[
+            LoreEntry(keys=["boat"], content=f"Lore entry {i} about boats.", priority=i)
+            for i in range(4)
+        ],
         memories=[_recalled(i, 1 - i / 10) for i in range(6)],
         facts=[_fact(i, 0.5 + i / 10) for i in range(3)],
-        relationship=Relationship(character="mira", player="p1", affinity=10, trust=5, familiarity=20, stage="acquaintance"),
+        relationship=Relationship(
+            character="mira",
+            player="p1",
+            affinity=10,
+            trust=5,
+            familiarity=20,
+            stage="acquaintance",
+        ),
         summary="Ada arrived by boat and asked about the fountain.",
-        history=[Line(speaker="Ada" if i % 2 == 0 else "Mira", text=f"Line {i} of talk.", own=i % 2 == 1) for i in range(10)],
+        history=[
+            Line(speaker="Ada" if i % 2 == 0 else "Mira", text=f"Line {i} of talk.", own=i % 2 == 1)
+            for i in range(10)
+        ],
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -140,7 +159,9 @@ def test_group_scene_names_the_others_and_stops_on_them() -> None:
     assert "\nBram:" in prompt.stop and "\nAda:" in prompt.stop
 
 
-@pytest.mark.parametrize(("text", "expected"), [("Hello there", "en"), ("你好，掌柜", "zh"), ("123 !!", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("Hello there", "en"), ("你好，掌柜", "zh"), ("123 !!", None)]
+)
 def test_detect_language(text: str, expected: str | None) -> None:
     assert detect_language(text) == expected
 

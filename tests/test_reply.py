@@ -24,13 +24,18 @@ def persona() -> Persona:
             "id": "mira",
             "name": "Mira",
             "names": {"zh": "米拉"},
-            "emotions": {"set": ["neutral", "happy", "sad", "surprised", "thinking"], "baseline": "neutral"},
+            "emotions": {
+                "set": ["neutral", "happy", "sad", "surprised", "thinking"],
+                "baseline": "neutral",
+            },
             "actions": [
                 {"name": "wave"},
                 {"name": "give_item", "parameters": [{"name": "item", "type": "string"}]},
                 {
                     "name": "walk_to",
-                    "parameters": [{"name": "target", "choices": ["fountain", "tea_house", "stage"]}],
+                    "parameters": [
+                        {"name": "target", "choices": ["fountain", "tea_house", "stage"]}
+                    ],
                 },
                 {"name": "pour", "parameters": [{"name": "cups", "type": "integer"}]},
             ],
@@ -41,7 +46,9 @@ def persona() -> Persona:
 
 
 def test_render_meta_round_trips_through_parse(persona: Persona) -> None:
-    meta = render_meta("happy", 0.8, [Action(name="give_item", args={"item": "tea"})], {"affinity": 2, "trust": 0})
+    meta = render_meta(
+        "happy", 0.8, [Action(name="give_item", args={"item": "tea"})], {"affinity": 2, "trust": 0}
+    )
     parsed = parse_reply("Have some tea. " + meta, persona)
     assert parsed.text == "Have some tea."
     assert (parsed.emotion, parsed.emotion_strength) == ("happy", 0.8)
@@ -58,11 +65,19 @@ def test_render_meta_is_empty_without_content() -> None:
     ("raw", "emotion", "actions"),
     [
         # well formed
-        ('Hello! <meta>{"emotion": "happy", "actions": [{"name": "wave"}]}</meta>', "happy", ["wave"]),
+        (
+            'Hello! <meta>{"emotion": "happy", "actions": [{"name": "wave"}]}</meta>',
+            "happy",
+            ["wave"],
+        ),
         # closing tag missing
         ('Hello! <meta>{"emotion": "happy", "actions": [{"name": "wave"}]}', "happy", ["wave"]),
         # truncated JSON mid-object
-        ('Hello! <meta>{"emotion": "happy", "actions": [{"name": "wave", "args": {', "happy", ["wave"]),
+        (
+            'Hello! <meta>{"emotion": "happy", "actions": [{"name": "wave", "args": {',
+            "happy",
+            ["wave"],
+        ),
         # truncated mid-string
         ('Hello! <meta>{"emotion": "surpr', "neutral", []),
         # half-written tag only
@@ -98,12 +113,22 @@ def test_render_meta_is_empty_without_content() -> None:
         ('Hi. <meta>{"emotion": "hungry"}</meta>', "neutral", []),
         # action given as a string with a call, as a one-key object, and flat
         ('Hi. <meta>{"actions": ["give_item(item=tea)"]}</meta>', "neutral", ["give_item"]),
-        ('Hi. <meta>{"actions": [{"give_item": {"item": "tea"}}]}</meta>', "neutral", ["give_item"]),
-        ('Hi. <meta>{"actions": [{"name": "give_item", "item": "tea"}]}</meta>', "neutral", ["give_item"]),
+        (
+            'Hi. <meta>{"actions": [{"give_item": {"item": "tea"}}]}</meta>',
+            "neutral",
+            ["give_item"],
+        ),
+        (
+            'Hi. <meta>{"actions": [{"name": "give_item", "item": "tea"}]}</meta>',
+            "neutral",
+            ["give_item"],
+        ),
         ('Hi. <meta>{"action": "wave"}</meta>', "neutral", ["wave"]),
     ],
 )
-def test_parse_reply_tolerates_malformed_structure(persona: Persona, raw: str, emotion: str, actions: list[str]) -> None:
+def test_parse_reply_tolerates_malformed_structure(
+    persona: Persona, raw: str, emotion: str, actions: list[str]
+) -> None:
     parsed = parse_reply(raw, persona)
     assert parsed.emotion == emotion
     assert [a.name for a in parsed.actions] == actions
@@ -124,7 +149,9 @@ def test_parse_reply_tolerates_malformed_structure(persona: Persona, raw: str, e
         (42, "unreadable action"),
     ],
 )
-def test_bad_actions_are_dropped_with_a_warning(persona: Persona, action: object, reason: str) -> None:
+def test_bad_actions_are_dropped_with_a_warning(
+    persona: Persona, action: object, reason: str
+) -> None:
     import json
 
     parsed = parse_reply(f"Sure. <meta>{json.dumps({'actions': [action]})}</meta>", persona)
@@ -139,26 +166,38 @@ def test_bad_actions_are_dropped_with_a_warning(persona: Persona, action: object
         ({"target": "tea_house"}, {"target": "tea_house"}),
     ],
 )
-def test_action_choices_match_case_insensitively(persona: Persona, args: dict[str, str], expected: dict[str, str]) -> None:
-    parsed = parse_reply("Follow me. " + render_meta(actions=[{"name": "walk_to", "args": args}]), persona)
+def test_action_choices_match_case_insensitively(
+    persona: Persona, args: dict[str, str], expected: dict[str, str]
+) -> None:
+    parsed = parse_reply(
+        "Follow me. " + render_meta(actions=[{"name": "walk_to", "args": args}]), persona
+    )
     assert parsed.actions == [Action(name="walk_to", args=expected)]
 
 
 def test_integer_arguments_are_coerced_from_strings(persona: Persona) -> None:
-    parsed = parse_reply('Two cups. <meta>{"actions": [{"name": "pour", "args": {"cups": "2"}}]}</meta>', persona)
+    parsed = parse_reply(
+        'Two cups. <meta>{"actions": [{"name": "pour", "args": {"cups": "2"}}]}</meta>', persona
+    )
     assert parsed.actions == [Action(name="pour", args={"cups": 2})]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(0.7, 0.7), (7, 0.7), (70, 0.7), ("0.3", 0.3), ("high", 0.8), (-1, 0.5)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(0.7, 0.7), (7, 0.7), (70, 0.7), ("0.3", 0.3), ("high", 0.8), (-1, 0.5)]
+)
 def test_emotion_strength_is_normalised(persona: Persona, raw: object, expected: float) -> None:
     import json
 
-    parsed = parse_reply(f"Oh. <meta>{json.dumps({'emotion': 'happy', 'strength': raw})}</meta>", persona)
+    parsed = parse_reply(
+        f"Oh. <meta>{json.dumps({'emotion': 'happy', 'strength': raw})}</meta>", persona
+    )
     assert parsed.emotion_strength == pytest.approx(expected)
 
 
 def test_relationship_change_is_clamped_per_turn(persona: Persona) -> None:
-    parsed = parse_reply('Thanks! <meta>{"relationship": {"affinity": 50, "trust": "x", "love": 3}}</meta>', persona)
+    parsed = parse_reply(
+        'Thanks! <meta>{"relationship": {"affinity": 50, "trust": "x", "love": 3}}</meta>', persona
+    )
     assert parsed.relationship_delta == {"affinity": 5.0}
     assert len(parsed.warnings) == 3
 
@@ -238,7 +277,9 @@ def test_streamer_never_shows_the_structured_block(reply: str) -> None:
 def test_streamer_emits_sentences_as_soon_as_they_end() -> None:
     streamer = ReplyStreamer()
     assert [p.text for p in streamer.feed("你好！我") if p.kind == "sentence"] == ["你好！"]
-    assert [p.text for p in streamer.feed("是陈掌柜。") if p.kind == "sentence"] == []  # a quote may follow
+    assert [
+        p.text for p in streamer.feed("是陈掌柜。") if p.kind == "sentence"
+    ] == []  # a quote may follow
     assert [p.text for p in streamer.feed("要") if p.kind == "sentence"] == ["我是陈掌柜。"]
 
 
@@ -274,7 +315,9 @@ def test_streamer_keeps_the_raw_text_for_parsing() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    speech=st.text(alphabet=st.sampled_from(list("ab c.!?。！？“”\"'<>metaMETA你好\n")), max_size=40),
+    speech=st.text(
+        alphabet=st.sampled_from(list("ab c.!?。！？“”\"'<>metaMETA你好\n")), max_size=40
+    ),
     cuts=st.lists(st.integers(min_value=1, max_value=8), max_size=20),
 )
 def test_streamer_output_never_contains_the_block(speech: str, cuts: list[int]) -> None:
@@ -293,7 +336,12 @@ def test_streamer_output_never_contains_the_block(speech: str, cuts: list[int]) 
 
 @pytest.mark.parametrize(
     ("word", "allowed", "expected"),
-    [("Happy", ["happy"], "happy"), ("高兴", ["happy"], "happy"), ("very sad", ["sad"], "sad"), ("blah", ["happy"], None)],
+    [
+        ("Happy", ["happy"], "happy"),
+        ("高兴", ["happy"], "happy"),
+        ("very sad", ["sad"], "sad"),
+        ("blah", ["happy"], None),
+    ],
 )
 def test_normalise_emotion(word: str, allowed: list[str], expected: str | None) -> None:
     assert normalise_emotion(word, allowed) == expected
