@@ -187,7 +187,13 @@ def _parse_yaml(
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context})"
+            started = exc.context_mark
+            where = (
+                f" started at line {started.line + 1}, column {started.column + 1}"
+                if started
+                else ""
+            )
+            problem = f"{exc.problem} ({exc.context}{where})"
         raise PersonaError(
             f"YAML syntax error: {problem}",
             path=shown,
