@@ -1,0 +1,52 @@
+"""Language model backends: OpenAI-compatible providers, an embedded local model, scripted
+lines, and record/replay, all behind one small protocol (:class:`Backend`).
+
+Example::
+
+    from engine.backends import create_backend
+    backend = create_backend("scripted")          # no model, no network
+    backend = create_backend("deepseek")          # DEEPSEEK_API_KEY from the environment
+    backend = create_backend("local")             # Gemma 3 270M in-process
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.factory import create_backend
+from engine.backends.openai import OpenAIBackend, OpenAIEmbedder, RetryPolicy, Timeouts
+from engine.backends.presets import PRESETS, Preset
+from engine.backends.scripted import ScriptedBackend
+
+__all__ = [
+    "PRESETS",
+    "Backend",
+    "Capabilities",
+    "Chunk",
+    "GenerationParams",
+    "LocalBackend",
+    "OpenAIBackend",
+    "OpenAIEmbedder",
+    "Preset",
+    "RecordingBackend",
+    "ReplayBackend",
+    "RetryPolicy",
+    "ScriptedBackend",
+    "Timeouts",
+    "Usage",
+    "create_backend",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the local backend pulls in llama-cpp-python only when asked for.
+    if name == "LocalBackend":
+        from engine.backends.local import LocalBackend
+
+        return LocalBackend
+    if name in ("RecordingBackend", "ReplayBackend"):
+        from engine.backends import replay
+
+        return getattr(replay, name)
+    raise AttributeError(f"module 'engine.backends' has no attribute {name!r}")

@@ -1,0 +1,741 @@
+"""Any OpenAI-compatible provider: streaming, timeouts, retries, structured output, embeddings.
+
+The ``openai`` package does the HTTP; this module decides everything around it, so the game
+never sees a raw ``openai`` or ``httpx`` exception:
+
+- timeouts: ``connect`` (TCP/TLS), ``first_token`` (request sent to first streamed delta),
+  ``idle`` (between deltas) and ``total`` (the whole call, retries included);
+- retries: the client's own retries are off (``max_retries=0``); this loop retries 429, 5xx,
+  refused connections, connect and first-token timeouts, and streams that break before any
+  text reached the caller, with exponential backoff and jitter, honouring ``Retry-After``,
+  and logs each decision;
+- errors: mapped into :mod:`engine.errors` with provider, model, status and request id;
+- cancellation: cancelling the consuming task (or ``aclose()`` on the stream) closes the
+  HTTP response at once;
+- structured output: ``json_schema`` where the provider supports it, otherwise
+  ``json_object`` with the schema in the prompt; the reply is validated with pydantic and
+  repaired once.
+
+Example::
+
+    backend = OpenAIBackend(preset="deepseek")          # key from DEEPSEEK_API_KEY
+    async for chunk in backend.stream(prompt):
+        print(chunk.text, end="")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import openai
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.presets import PRESETS, Preset
+from engine.backends.render import chat_messages, render_transcript, transcript_stops
+from engine.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    BadRequestError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    StructuredOutputError,
+)
+from engine.prompt import Prompt
+from engine.tokens import estimate_tokens
+
+__all__ = ["OpenAIBackend", "OpenAIEmbedder", "RetryPolicy", "Timeouts"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+_NO_KEY = "not-needed"
+
+
+class Timeouts(BaseModel):
+    """How long a call may take, in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connect: float = Field(5.0, gt=0, description="Opening the connection (TCP and TLS).")
+    first_token: float = Field(
+        20.0, gt=0, description="From sending the request to the first streamed delta."
+    )
+    idle: float = Field(20.0, gt=0, description="Longest silence between two streamed deltas.")
+    total: float = Field(60.0, gt=0, description="The whole call, retries and backoff included.")
+
+
+class RetryPolicy(BaseModel):
+    """When and how long to wait before trying again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_retries: int = Field(2, ge=0, description="Retries after the first attempt.")
+    base_delay: float = Field(0.5, ge=0, description="First backoff, doubled each retry.")
+    max_delay: float = Field(8.0, ge=0, description="Longest backoff.")
+    jitter: float = Field(
+        0.25, ge=0, le=1, description="Backoff varies by up to this fraction either way."
+    )
+    max_retry_after: float = Field(30.0, ge=0, description="A longer Retry-After gives up at once.")
+
+
+class _Failure(Exception):
+    """One failed attempt: the engine error, whether trying again may help, and the server's hint."""
+
+    def __init__(
+        self, error: BackendError, *, retryable: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def _parse_retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> _Failure:
+    """Translate an openai/httpx/json failure into an engine error (and a retry verdict)."""
+    context: dict[str, Any] = {"provider": provider, "model": model}
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        context.update(status_code=status, request_id=exc.request_id)
+        retry_after = _parse_retry_after(exc.response.headers)
+        detail = exc.message
+        if status == 429:
+            return _Failure(
+                RateLimitError(f"rate limited: {detail}", retry_after=retry_after, **context),
+                retryable=True,
+                retry_after=retry_after,
+            )
+        if status in (401, 403):
+            return _Failure(
+                AuthenticationError(f"not authorised: {detail}", **context), retryable=False
+            )
+        if status in (408, 409) or status >= 500:
+            error_cls = ServerError if status >= 500 else BackendError
+            return _Failure(
+                error_cls(f"provider error: {detail}", **context),
+                retryable=True,
+                retry_after=retry_after,
+            )
+        return _Failure(BadRequestError(f"request refused: {detail}", **context), retryable=False)
+    if isinstance(exc, openai.APITimeoutError):
+        message = f"timed out during {phase}"
+        return _Failure(BackendTimeoutError(message, **context), retryable=phase != "stream")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        if phase == "stream":
+            return _Failure(
+                StreamError(f"stream broken: {cause or exc}", **context), retryable=True
+            )
+        return _Failure(
+            BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
+            retryable=True,
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        return _Failure(
+            StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True
+        )
+    if isinstance(exc, openai.APIError):
+        return _Failure(
+            StreamError(f"provider reported an error in the stream: {exc.message}", **context),
+            retryable=True,
+        )
+    return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
+
+
+def _extract_json(text: str) -> str:
+    """The JSON object in a reply, without code fences or chatter around it."""
+    stripped = text.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)```", stripped, re.DOTALL)
+    if fence:
+        stripped = fence.group(1).strip()
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if start != -1 and end > start:
+        return stripped[start : end + 1]
+    return stripped
+
+
+class OpenAIBackend:
+    """A backend for any OpenAI-compatible endpoint, chosen by preset or by ``base_url``.
+
+    ``preset`` names an entry of :data:`PRESETS` (or is a :class:`Preset`); ``model``,
+    ``base_url`` and ``api_key`` override it (the key otherwise comes from the preset's
+    environment variable). ``mode`` forces chat or completion rendering; ``extra_body`` adds
+    fields to every request; ``rng`` makes the backoff jitter reproducible.
+
+    Example::
+
+        backend = OpenAIBackend(preset="ollama", model="qwen2.5:3b")
+        reply = await backend.complete_json(prompt, Mood)
+    """
+
+    def __init__(
+        self,
+        *,
+        preset: Preset | str | None = None,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        mode: Literal["chat", "completion"] | None = None,
+        structured: Literal["json_schema", "json_object", "none"] | None = None,
+        extra_body: dict[str, Any] | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        context_size: int | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(preset, str):
+            if preset not in PRESETS:
+                raise BadRequestError(
+                    f"unknown provider preset {preset!r}; known: {', '.join(sorted(PRESETS))}"
+                )
+            preset = PRESETS[preset]
+        if preset is None:
+            preset = Preset(
+                name="custom",
+                label="OpenAI-compatible server",
+                base_url=base_url or "http://localhost:8000/v1",
+                key_env=None,
+                key_required=False,
+                default_model=model or "default",
+            )
+        self.preset = preset
+        self.model = model or preset.default_model
+        self.base_url = base_url or preset.resolved_base_url()
+        key = api_key or preset.api_key()
+        if not key and preset.key_required:
+            raise AuthenticationError(
+                f"no API key: set {preset.key_env} or pass api_key=",
+                provider=preset.name,
+                model=self.model,
+            )
+        self._api_key = key or _NO_KEY
+        self.mode: Literal["chat", "completion"] = mode or preset.mode
+        self.structured: Literal["json_schema", "json_object", "none"] = (
+            structured or preset.structured
+        )
+        self.extra_body = {**preset.extra_body, **(extra_body or {})}
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._capabilities = Capabilities(
+            kind="model",
+            mode=self.mode,
+            structured=self.structured,
+            context_size=context_size or preset.context_size,
+            streamed_usage=preset.stream_usage,
+        )
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self.last_usage: Usage | None = None
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """``provider:model``, e.g. ``deepseek:deepseek-chat``."""
+        return f"{self.preset.name}:{self.model}"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The preset's capabilities, with any overrides given here."""
+        return self._capabilities
+
+    def _client(self) -> openai.AsyncOpenAI:
+        # An httpx connection pool belongs to one event loop; games may run several loops
+        # (one per worker thread), so keep a client per loop.
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(id(loop))
+        if entry is not None and entry[0] is loop:
+            return entry[1]
+        t = self.timeouts
+        client = openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=openai.Timeout(
+                timeout=t.total, connect=t.connect, read=max(t.first_token, t.idle), pool=t.connect
+            ),
+        )
+        self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
+        self._clients[id(loop)] = (loop, client)
+        return client
+
+    # -- request building ------------------------------------------------------------------
+
+    def _body(self, prompt: Prompt, params: GenerationParams, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model}
+        if self.mode == "chat":
+            body["messages"] = chat_messages(prompt, names=self.preset.message_names)
+            stops = [*prompt.stop, *params.stop]
+        else:
+            body["prompt"] = render_transcript(prompt)
+            stops = transcript_stops(prompt, params)
+        limit = self.preset.max_stop if self.preset.max_stop is not None else 4
+        if stops:
+            body["stop"] = list(dict.fromkeys(stops))[:limit]
+        if params.temperature is not None:
+            low, high = self.preset.temperature_range
+            body["temperature"] = min(high, max(low, params.temperature))
+        for field in ("top_p", "max_tokens", "seed", "presence_penalty", "frequency_penalty"):
+            value = getattr(params, field)
+            if value is not None:
+                body[field] = value
+        if stream:
+            body["stream"] = True
+            if self.preset.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        if self.extra_body:
+            body["extra_body"] = dict(self.extra_body)
+        return body
+
+    # -- retries ---------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int, failure: _Failure, remaining: float) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
+        if not failure.retryable or attempt > self.retry.max_retries:
+            return None
+        if failure.retry_after is not None:
+            if failure.retry_after > self.retry.max_retry_after:
+                return None
+            delay = failure.retry_after + self._rng.uniform(0, 0.05)
+        else:
+            base = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+            delay = base * (1 + self.retry.jitter * self._rng.uniform(-1, 1))
+        # Leave the next attempt a fair chance to finish inside the total budget.
+        if delay + 0.05 >= remaining:
+            return None
+        return max(0.0, delay)
+
+    async def _with_retries(self, op: Callable[[float], Awaitable[R]], what: str) -> R:
+        """Run ``op(deadline)`` until it succeeds, a failure is final, or time runs out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.total
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await op(deadline)
+            except _Failure as failure:
+                delay = self._backoff(attempt, failure, deadline - loop.time())
+                self._log_decision(what, attempt, failure, delay)
+                if delay is None:
+                    raise failure.error from failure.__cause__
+                await asyncio.sleep(delay)
+
+    def _log_decision(
+        self, what: str, attempt: int, failure: _Failure, delay: float | None
+    ) -> None:
+        error = failure.error
+        hint = f", retry-after {failure.retry_after:g}s" if failure.retry_after is not None else ""
+        if delay is None:
+            log.warning(
+                "%s %s failed on attempt %d, giving up: %s%s", self.name, what, attempt, error, hint
+            )
+        else:
+            log.info(
+                "%s %s failed on attempt %d/%d (%s%s); retrying in %.2fs",
+                self.name, what, attempt, self.retry.max_retries + 1, error, hint, delay,
+            )  # fmt: skip
+
+    # -- streaming -------------------------------------------------------------------------
+
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
+        """Stream the reply; the last chunk carries usage (the provider's, or estimated).
+
+        Failures before the first text are retried; after text has reached the caller a broken
+        stream raises :class:`~engine.errors.StreamError` (retrying would repeat the text).
+        """
+        params = params or GenerationParams()
+        body = self._body(prompt, params, stream=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.total
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            delivered = False
+            try:
+                async for chunk in self._attempt_stream(body, prompt, deadline, started):
+                    delivered = delivered or bool(chunk.text)
+                    yield chunk
+                return
+            except _Failure as failure:
+                if delivered:
+                    failure.retryable = False
+                delay = self._backoff(attempt, failure, deadline - loop.time())
+                self._log_decision("stream", attempt, failure, delay)
+                if delay is None:
+                    raise failure.error from failure.__cause__
+                await asyncio.sleep(delay)
+
+    async def _attempt_stream(
+        self, body: dict[str, Any], prompt: Prompt, deadline: float, started: float
+    ) -> AsyncIterator[Chunk]:
+        loop = asyncio.get_running_loop()
+        client = self._client()
+        first_deadline = min(deadline, loop.time() + self.timeouts.first_token)
+        phase = "connect"
+        request_id: str | None = None
+        stream: openai.AsyncStream[Any] | None = None
+        try:
+            try:
+                async with asyncio.timeout_at(first_deadline):
+                    if self.mode == "chat":
+                        raw: Any = await client.chat.completions.with_raw_response.create(**body)
+                    else:
+                        raw = await client.completions.with_raw_response.create(**body)
+                    request_id = raw.request_id
+                    stream = raw.parse()
+            except TimeoutError as exc:
+                raise self._timeout("no response", exc, request_id) from exc
+            except openai.OpenAIError as exc:
+                raise _map_error(
+                    exc, provider=self.preset.name, model=self.model, phase=phase
+                ) from exc
+            assert stream is not None
+            phase = "stream"
+            events = aiter(stream)
+            usage: dict[str, int] | None = None
+            finish: str | None = None
+            parts: list[str] = []
+            ttft: float | None = None
+            seen_delta = False
+            while True:
+                limit = (
+                    first_deadline
+                    if not seen_delta
+                    else min(deadline, loop.time() + self.timeouts.idle)
+                )
+                try:
+                    async with asyncio.timeout_at(limit):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    what = "no first token" if not seen_delta else "stream went silent"
+                    failure = self._timeout(what, exc, request_id)
+                    failure.retryable = not seen_delta
+                    raise failure from exc
+                except (openai.OpenAIError, json.JSONDecodeError) as exc:
+                    raise self._with_id(
+                        _map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
+                        request_id,
+                    ) from exc
+                if getattr(event, "usage", None) is not None:
+                    usage = {
+                        "prompt_tokens": int(event.usage.prompt_tokens or 0),
+                        "completion_tokens": int(event.usage.completion_tokens or 0),
+                    }
+                if not event.choices:
+                    continue
+                choice = event.choices[0]
+                if self.mode == "chat":
+                    delta = choice.delta
+                    text = (delta.content or "") if delta is not None else ""
+                    thinking = (
+                        getattr(delta, "reasoning_content", None) if delta is not None else None
+                    )
+                else:
+                    text, thinking = choice.text or "", None
+                if text or thinking:
+                    seen_delta = True
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+                if text:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                    parts.append(text)
+                    yield Chunk(text=text)
+            if finish is None and not parts:
+                error = StreamError(
+                    "stream ended before any reply", provider=self.preset.name, model=self.model
+                )
+                error.request_id = request_id
+                raise _Failure(error, retryable=True)
+            if finish is None:
+                log.warning(
+                    "%s stream ended without a finish reason (request %s)", self.name, request_id
+                )
+            text_out = "".join(parts)
+            self.last_usage = Usage(
+                prompt_tokens=usage["prompt_tokens"] if usage else prompt.tokens,
+                completion_tokens=usage["completion_tokens"]
+                if usage
+                else estimate_tokens(text_out),
+                model=self.model,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                ttft_ms=ttft,
+                estimated=usage is None,
+            )
+            yield Chunk(text="", usage=self.last_usage, finish_reason=finish or "incomplete")
+        finally:
+            if stream is not None:
+                # Closing the response releases the connection; on cancellation this is what
+                # stops the provider generating (and billing) the rest of the reply.
+                await stream.close()
+
+    def _timeout(self, what: str, exc: BaseException, request_id: str | None) -> _Failure:
+        error = BackendTimeoutError(
+            f"{what} within the time allowed",
+            provider=self.preset.name,
+            model=self.model,
+            request_id=request_id,
+        )
+        return _Failure(error, retryable=True)
+
+    @staticmethod
+    def _with_id(failure: _Failure, request_id: str | None) -> _Failure:
+        if failure.error.request_id is None and request_id is not None:
+            failure.error.request_id = request_id
+        return failure
+
+    # -- plain completions and structured output -------------------------------------------
+
+    async def _complete_text(
+        self, prompt: Prompt, params: GenerationParams, response_format: dict[str, Any] | None,
+        messages: list[dict[str, Any]] | None = None,
+    ) -> str:  # fmt: skip
+        body = self._body(prompt, params, stream=False)
+        if messages is not None and self.mode == "chat":
+            body["messages"] = messages
+        if response_format is not None and self.mode == "chat":
+            body["response_format"] = response_format
+        if self.mode == "completion" and messages is not None:
+            body["prompt"] = "\n\n".join(m["content"] for m in messages) + "\n"
+            body.pop("stop", None)
+        client = self._client()
+
+        async def op(deadline: float) -> str:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    if self.mode == "chat":
+                        reply: Any = await client.chat.completions.create(**body)
+                        text = reply.choices[0].message.content if reply.choices else None
+                    else:
+                        reply = await client.completions.create(**body)
+                        text = reply.choices[0].text if reply.choices else None
+            except TimeoutError as exc:
+                raise self._timeout("no reply", exc, None) from exc
+            except (openai.OpenAIError, json.JSONDecodeError) as exc:
+                raise _map_error(
+                    exc, provider=self.preset.name, model=self.model, phase="request"
+                ) from exc
+            if reply.usage is not None:
+                self.last_usage = Usage(
+                    prompt_tokens=reply.usage.prompt_tokens or 0,
+                    completion_tokens=reply.usage.completion_tokens or 0,
+                    model=self.model,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            return text or ""
+
+        return await self._with_retries(op, "completion")
+
+    async def complete(self, prompt: Prompt, params: GenerationParams | None = None) -> str:
+        """The whole reply at once (no streaming), with the same timeouts and retries."""
+        return await self._complete_text(prompt, params or GenerationParams(), None)
+
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
+        """A reply validated against ``schema``; one repair round if the first does not validate.
+
+        Raises :class:`~engine.errors.StructuredOutputError` (with the raw text) if the repaired
+        reply still does not validate.
+        """
+        params = params or GenerationParams()
+        json_schema = schema.model_json_schema()
+        instruction = (
+            "Reply with a single JSON object only, no other text. It must match this JSON schema:\n"
+            + json.dumps(json_schema, ensure_ascii=False)
+        )
+        messages = chat_messages(prompt, names=self.preset.message_names)
+        messages.append({"role": "system", "content": instruction})
+        response_format: dict[str, Any] | None
+        if self.structured == "json_schema":
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": schema.__name__[:64],
+                    "schema": json_schema,
+                    "strict": False,
+                },
+            }
+        elif self.structured == "json_object":
+            response_format = {"type": "json_object"}
+        else:
+            response_format = None
+        raw = await self._complete_text(prompt, params, response_format, messages)
+        try:
+            return schema.model_validate_json(_extract_json(raw))
+        except ValidationError as exc:
+            problem = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5]
+            )
+        log.info(
+            "%s structured reply did not validate (%s); asking for a repair", self.name, problem
+        )
+        repair = [
+            *messages,
+            {"role": "assistant", "content": raw},
+            {
+                "role": "user",
+                "content": f"That reply was not valid ({problem}). Send the corrected JSON object only.",
+            },
+        ]
+        fixed = await self._complete_text(prompt, params, response_format, repair)
+        try:
+            return schema.model_validate_json(_extract_json(fixed))
+        except ValidationError as exc:
+            raise StructuredOutputError(
+                f"reply does not match {schema.__name__} after one repair: {exc.errors()[0]['msg']}",
+                raw=fixed,
+                provider=self.preset.name,
+                model=self.model,
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this backend opened on the running loop (others are dropped)."""
+        clients, self._clients = self._clients, {}
+        current = asyncio.get_running_loop()
+        for loop, client in clients.values():
+            if loop is current:
+                await client.close()
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint (the memory Embedder protocol).
+
+    Synchronous, batched, retried like the chat backend. Vectors come back as float32 rows,
+    L2-normalised. ``prefixes`` (query, passage) are prepended for models trained with them
+    (E5: ``("query: ", "passage: ")``).
+
+    Example::
+
+        embedder = OpenAIEmbedder(base_url="http://localhost:11434/v1", model="nomic-embed-text")
+        vectors = embedder.embed(["hello"], kind="query")
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        model: str = "text-embedding-3-small",
+        api_key: str | None = None,
+        dim: int | None = None,
+        prefixes: tuple[str, str] | None = None,
+        batch_size: int = 64,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        provider: str = "openai",
+    ) -> None:
+        preset = PRESETS.get(provider)
+        key = api_key or (preset.api_key() if preset else None) or _NO_KEY
+        self.model = model
+        self.provider = provider
+        self.prefixes = prefixes
+        self.batch_size = batch_size
+        self.retry = retry or RetryPolicy()
+        self._dim = dim
+        self._client = openai.OpenAI(
+            api_key=key,
+            base_url=base_url or (preset.resolved_base_url() if preset else None),
+            max_retries=0,
+            timeout=openai.Timeout(timeout=timeout, connect=min(timeout, 5.0)),
+        )
+        self._rng = random.Random()
+
+    @property
+    def name(self) -> str:
+        """``provider:model``."""
+        return f"{self.provider}:{self.model}"
+
+    @property
+    def dim(self) -> int:
+        """Vector length (asks the endpoint once if it was not given)."""
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension probe"], kind="query").shape[1])
+        return self._dim
+
+    def embed(self, texts: Sequence[str], *, kind: Literal["query", "passage"]) -> np.ndarray:
+        """Embed ``texts`` as an ``n x dim`` float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        prefix = "" if self.prefixes is None else self.prefixes[0 if kind == "query" else 1]
+        rows: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = [prefix + t for t in texts[start : start + self.batch_size]]
+            rows.append(self._embed_batch(batch))
+        matrix = np.vstack(rows).astype(np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix /= np.where(norms == 0, 1.0, norms)
+        if self._dim is None:
+            self._dim = int(matrix.shape[1])
+        return matrix
+
+    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                reply = self._client.embeddings.create(model=self.model, input=batch)
+                ordered = sorted(reply.data, key=lambda d: d.index)
+                return np.asarray([d.embedding for d in ordered], dtype=np.float32)
+            except openai.OpenAIError as exc:
+                failure = _map_error(exc, provider=self.provider, model=self.model, phase="request")
+                if not failure.retryable or attempt > self.retry.max_retries:
+                    raise failure.error from exc
+                if (
+                    failure.retry_after is not None
+                    and failure.retry_after > self.retry.max_retry_after
+                ):
+                    raise failure.error from exc
+                delay = failure.retry_after
+                if delay is None:
+                    delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+                    delay *= 1 + self.retry.jitter * self._rng.uniform(-1, 1)
+                log.info(
+                    "%s embeddings failed (%s); retrying in %.2fs", self.name, failure.error, delay
+                )
+                time.sleep(delay)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()

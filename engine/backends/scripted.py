@@ -1,0 +1,303 @@
+"""A deterministic backend that answers from the persona's own authored lines.
+
+No model, no network, no randomness: the same prompt always gets the same reply. It is for
+tests, CI and running the engine with nothing installed, and it always says so
+(``name == "scripted"``, ``capabilities.kind == "scripted"``).
+
+How a reply is chosen, in order:
+
+1. the example exchange whose player line shares the most words (or Chinese characters)
+   with the player's line; its emotion and actions go in a trailing ``<meta>`` block;
+2. a knowledge entry sharing words with the player's line;
+3. a first-meeting greeting, when the player only said hello (or nothing);
+4. a catchphrase, else a fallback line, picked by a stable hash of the player's line.
+
+Example::
+
+    backend = ScriptedBackend()
+    async for chunk in backend.stream(prompt):
+        print(chunk.text, end="")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+import types
+import typing
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.errors import StructuredOutputError
+from engine.persona import ExampleExchange, Persona
+from engine.prompt import Prompt
+from engine.tokens import estimate_tokens, is_cjk
+
+__all__ = ["ScriptedBackend", "render_meta_block", "stream_pieces"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+_LATIN_WORD = re.compile(r"[a-z0-9']+")
+_STOPWORDS = frozenset(
+    "a an the and or but to of in on at for with is are was were be been am i you he she it we they "
+    "me my your his her its our their this that these those do does did have has had what who how "
+    "why when where can could would should will shall may there here so not no yes just".split()
+)
+_CJK_FUNCTION_CHARS = frozenset("的了是我你他她它们吗呢啊吧在有这那么什个也就都和很不一")
+_GREETING_WORDS = frozenset(
+    {"hi", "hello", "hey", "greetings", "howdy", "morning", "evening", "yo"}
+)
+_CJK_GREETINGS = ("你好", "您好", "嗨", "哈喽", "早上好", "晚上好")
+_PIECE = re.compile(
+    r"\s*[^\s\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+\s*|[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]{1,2}\s*|\s+"
+)
+
+
+def stream_pieces(text: str) -> list[str]:
+    """Split text into token-sized pieces: a word with its spaces, or one or two CJK characters.
+
+    >>> stream_pieces("Hi there. 你好呀")
+    ['Hi ', 'there. ', '你好', '呀']
+    """
+    pieces = _PIECE.findall(text)
+    # The pattern covers every character, so joining the pieces gives the text back.
+    return [p for p in pieces if p]
+
+
+def render_meta_block(
+    emotion: str | None,
+    strength: float | None = None,
+    actions: list[dict[str, Any]] | None = None,
+    relationship: Mapping[str, float] | None = None,
+) -> str:
+    """The trailing ``<meta>{...}</meta>`` block of the reply format ('' when there is nothing to say)."""
+    payload: dict[str, Any] = {}
+    if emotion:
+        payload["emotion"] = emotion
+        payload["strength"] = 0.7 if strength is None else strength
+    if actions:
+        payload["actions"] = actions
+    if relationship:
+        payload["relationship"] = dict(relationship)
+    if not payload:
+        return ""
+    return "<meta>" + json.dumps(payload, ensure_ascii=False) + "</meta>"
+
+
+def _terms(text: str) -> set[str]:
+    lowered = text.lower()
+    terms = {w for w in _LATIN_WORD.findall(lowered) if w not in _STOPWORDS and len(w) > 1}
+    cjk = [c for c in lowered if is_cjk(c) and c.isalnum()]
+    terms.update(c for c in cjk if c not in _CJK_FUNCTION_CHARS)
+    # Bigrams weigh more: a shared two-character word is stronger evidence than one character.
+    terms.update(a + b for a, b in zip(cjk, cjk[1:], strict=False))
+    return terms
+
+
+def _has_cjk(text: str) -> bool:
+    return any(is_cjk(c) and c.isalnum() for c in text)
+
+
+def _stable_index(text: str, n: int) -> int:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % n
+
+
+def _strip_guard(text: str) -> str:
+    # Player text may arrive wrapped as delimited data (safety.guard_player_text); the words
+    # inside are what matter here, the tags are not.
+    return re.sub(r"</?[a-z_]+>", " ", text)
+
+
+class ScriptedBackend:
+    """Deterministic replies from ``prompt.persona``'s greetings, examples, knowledge and catchphrases.
+
+    ``delay_s`` waits between streamed pieces (to exercise streaming in a game loop);
+    ``json_responses`` maps a schema class name to the object (or a function of the prompt
+    returning it) that ``complete_json`` validates and returns; otherwise ``complete_json``
+    builds the schema's smallest valid instance.
+    """
+
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        json_responses: Mapping[str, Any | Callable[[Prompt], Any]] | None = None,
+    ) -> None:
+        self.delay_s = delay_s
+        self.json_responses = dict(json_responses or {})
+        self._capabilities = Capabilities(
+            kind="scripted",
+            mode="chat",
+            structured="json_schema",
+            context_size=1_000_000,
+            streamed_usage=True,
+        )
+
+    @property
+    def name(self) -> str:
+        """Always ``scripted``: these replies never pretend to come from a model."""
+        return "scripted"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Scripted, chat-shaped, structured output always valid."""
+        return self._capabilities
+
+    # -- choosing a line -------------------------------------------------------------------
+
+    def reply(self, prompt: Prompt) -> str:
+        """The full reply text (spoken line plus optional ``<meta>`` block) for ``prompt``."""
+        persona = prompt.persona
+        if persona is None:
+            return "..."
+        user = _strip_guard(prompt.user_text)
+        example = self._best_example(persona, user)
+        if example is not None:
+            line = self._fill(example.character, prompt, persona)
+            actions = [{"name": a.name, "args": dict(a.args)} for a in example.actions]
+            meta = render_meta_block(example.emotion, None, actions)
+            return f"{line} {meta}" if meta else line
+        knowledge = self._best_line(persona.knowledge, user)
+        if knowledge is not None:
+            return self._fill(knowledge, prompt, persona)
+        if self._is_greeting(user):
+            lines = persona.greetings.first_meeting or persona.greetings.returning
+            if lines:
+                return self._fill(self._pick(lines, user), prompt, persona)
+        for lines in (
+            persona.style.catchphrases,
+            persona.boundaries.fallback_lines,
+            persona.greetings.first_meeting,
+        ):
+            if lines:
+                return self._fill(self._pick(lines, user), prompt, persona)
+        return "..."
+
+    def _best_example(self, persona: Persona, user: str) -> ExampleExchange | None:
+        wanted = _terms(user)
+        if not wanted:
+            return None
+        best: tuple[float, int] | None = None
+        for index, example in enumerate(persona.examples):
+            shared = wanted & _terms(example.player)
+            score = sum(2.0 if len(t) > 1 and is_cjk(t[0]) else 1.0 for t in shared)
+            if score and _has_cjk(example.player) == _has_cjk(user):
+                score += 0.5
+            if score and (best is None or score > best[0]):
+                best = (score, index)
+        return persona.examples[best[1]] if best else None
+
+    def _best_line(self, lines: list[str], user: str) -> str | None:
+        wanted = _terms(user)
+        scored = [(len(wanted & _terms(line)), -i, line) for i, line in enumerate(lines)]
+        scored = [s for s in scored if s[0] > 0]
+        return max(scored)[2] if scored else None
+
+    def _is_greeting(self, user: str) -> bool:
+        text = user.strip().lower()
+        if not text:
+            return True
+        words = set(_LATIN_WORD.findall(text))
+        return bool(words & _GREETING_WORDS) or any(g in text for g in _CJK_GREETINGS)
+
+    def _pick(self, lines: list[str], user: str) -> str:
+        return lines[_stable_index(user, len(lines))]
+
+    def _fill(self, line: str, prompt: Prompt, persona: Persona) -> str:
+        return (
+            line.replace("{player_name}", prompt.player)
+            .replace("{character_name}", persona.display_name(prompt.language))
+            .replace("{remembered}", "")
+            .strip()
+        )
+
+    # -- Backend protocol ------------------------------------------------------------------
+
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
+        """Stream the chosen line word by word (CJK two characters at a time); last chunk has usage."""
+        start = time.perf_counter()
+        text = self.reply(prompt)
+        ttft: float | None = None
+        for piece in stream_pieces(text):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            else:
+                await asyncio.sleep(0)  # stay cancellable, like a real stream
+            if ttft is None:
+                ttft = (time.perf_counter() - start) * 1000
+            yield Chunk(text=piece)
+        usage = Usage(
+            prompt_tokens=prompt.tokens,
+            completion_tokens=estimate_tokens(text),
+            model="scripted",
+            latency_ms=(time.perf_counter() - start) * 1000,
+            ttft_ms=ttft,
+            estimated=True,
+        )
+        yield Chunk(text="", usage=usage, finish_reason="stop")
+
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
+        """The configured response for ``schema`` or its smallest valid instance."""
+        await asyncio.sleep(0)
+        configured = self.json_responses.get(schema.__name__)
+        data = configured(prompt) if callable(configured) else configured
+        if data is None:
+            data = minimal_instance_data(schema)
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:
+            raise StructuredOutputError(
+                f"scripted response does not validate against {schema.__name__}: {exc.errors()[0]['msg']}",
+                raw=json.dumps(data, ensure_ascii=False, default=str),
+                provider="scripted",
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def minimal_instance_data(schema: type[BaseModel]) -> dict[str, Any]:
+    """The smallest data a pydantic model accepts: required fields filled with empty values."""
+    data: dict[str, Any] = {}
+    for name, field in schema.model_fields.items():
+        if field.is_required():
+            data[field.alias or name] = _empty_value(field.annotation)
+    return data
+
+
+def _empty_value(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Literal:
+        return args[0]
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args:
+            return None
+        return _empty_value(args[0])
+    if origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset):
+        return []
+    if origin is dict or annotation is dict:
+        return {}
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return minimal_instance_data(annotation)
+        if issubclass(annotation, bool):
+            return False
+        if issubclass(annotation, int | float):
+            return 0
+        if issubclass(annotation, str):
+            return ""
+    return None

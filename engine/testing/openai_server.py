@@ -1,0 +1,613 @@
+"""A real local HTTP server speaking the OpenAI API, with latency, pacing and injected faults.
+
+It serves ``POST /v1/chat/completions`` (SSE streaming and plain, with the usage chunk when
+``stream_options.include_usage`` is set), ``POST /v1/completions`` (the same for base models),
+``POST /v1/embeddings`` (deterministic vectors, float or base64) and ``GET /v1/models``, on
+loopback, on an ephemeral port, from a thread pool. Tests and benchmarks drive real clients
+against it instead of mocking them.
+
+Example::
+
+    with OpenAIServer(latency_s=0.3, tokens_per_s=30, reply="Hello, traveller.") as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="test")
+        srv.inject("429", retry_after=1, times=1)   # the next request gets a 429
+        ...
+        srv.requests        # every JSON body received, in order
+
+Faults (``inject(kind, ...)``), each consumed by the next matching request(s):
+
+- ``"429"`` (with ``retry_after`` seconds in a Retry-After header), ``"400"``, ``"401"``,
+  ``"403"``, ``"404"``, ``"422"``, ``"500"``, ``"502"``, ``"503"``: that status and an
+  OpenAI-shaped error body;
+- ``"slow"``: wait ``delay_s`` before sending anything (a first byte later than a timeout);
+- ``"stall"``: send ``after_chunks`` chunks, then go silent for ``delay_s``;
+- ``"cut"``: send ``after_chunks`` chunks, then drop the connection (a stream cut mid-way);
+- ``"malformed"``: send ``after_chunks`` chunks, then an SSE data line that is not JSON;
+- ``"invalid_json"``: answer with text that is not JSON (for structured calls);
+- ``"drop"``: close the connection without answering.
+
+Connection refused needs no server: :func:`refused_base_url` gives a loopback URL nobody
+listens on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from engine.backends.scripted import stream_pieces
+from engine.tokens import estimate_tokens
+
+__all__ = ["Fault", "OpenAIServer", "RecordedRequest", "refused_base_url"]
+
+log = logging.getLogger(__name__)
+
+FaultKind = Literal[
+    "400", "401", "403", "404", "422", "429", "500", "502", "503",
+    "slow", "stall", "cut", "malformed", "invalid_json", "drop",
+]  # fmt: skip
+Endpoint = Literal["chat", "completions", "embeddings", "any"]
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    500: "server_error",
+    502: "server_error",
+    503: "server_error",
+}
+
+
+@dataclass
+class Fault:
+    """One injected fault and how many more requests it applies to."""
+
+    kind: FaultKind
+    times: int = 1
+    retry_after: float | None = None
+    delay_s: float = 1.0
+    after_chunks: int = 2
+    endpoint: Endpoint = "any"
+
+
+@dataclass
+class RecordedRequest:
+    """A request the server received."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    fault: str | None = None
+
+
+@dataclass
+class _Answer:
+    text: str
+    finish_reason: str = "stop"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def refused_base_url() -> str:
+    """A loopback ``/v1`` URL on a port nobody listens on (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def _embedding(text: str, dim: int) -> list[float]:
+    # Hashed character trigrams: similar texts get similar vectors, deterministically.
+    vec = [0.0] * dim
+    padded = f"  {text.lower()}  "
+    for i in range(len(padded) - 2):
+        digest = hashlib.blake2b(padded[i : i + 3].encode("utf-8"), digest_size=8).digest()
+        bucket, sign = struct.unpack("<II", digest)
+        vec[bucket % dim] += 1.0 if sign % 2 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+class OpenAIServer:
+    """A threaded OpenAI-compatible HTTP server on ``127.0.0.1`` and an ephemeral port.
+
+    ``latency_s`` is the time to first token (after the response headers, like prefill);
+    ``tokens_per_s`` paces the streamed pieces (None sends them at once); ``reply`` is the
+    default answer, ``json_reply`` the answer to requests with a ``response_format``;
+    ``responder(body)`` may compute the answer instead. Quirks of real providers:
+    ``structured="json_object"`` rejects ``json_schema`` response formats with a 400 (as
+    DeepSeek does); ``api_key`` makes a wrong bearer token a 401; ``stream_usage=False``
+    ignores ``stream_options``.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        tokens_per_s: float | None = None,
+        reply: str = "Hello there, traveller. Welcome to the plaza.",
+        json_reply: str | dict[str, Any] | None = None,
+        responder: Callable[[dict[str, Any]], str] | None = None,
+        model: str = "test-model",
+        structured: Literal["json_schema", "json_object", "none"] = "json_schema",
+        api_key: str | None = None,
+        stream_usage: bool = True,
+        embedding_dim: int = 32,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.latency_s = latency_s
+        self.tokens_per_s = tokens_per_s
+        self.reply = reply
+        self.json_reply = json_reply
+        self.responder = responder
+        self.model = model
+        self.structured = structured
+        self.api_key = api_key
+        self.stream_usage = stream_usage
+        self.embedding_dim = embedding_dim
+        self.host = host
+        self.calls: list[RecordedRequest] = []
+        self.disconnects = 0
+        self._faults: list[Fault] = []
+        self._queued: list[str] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._counter = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> OpenAIServer:
+        """Bind and serve in a background thread. Returns self."""
+        if self._httpd is not None:
+            return self
+        httpd = ThreadingHTTPServer((self.host, 0), _Handler)
+        httpd.daemon_threads = True
+        httpd.block_on_close = False
+        httpd.owner = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._closing.clear()
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="openai-test-server",
+            daemon=True,
+        )
+        self._thread.start()
+        log.debug("test server on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; in-flight slow responses are abandoned at their next pause."""
+        self._closing.set()
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``, what an OpenAI client takes as ``base_url``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        delay_s: float = 1.0,
+        after_chunks: int = 2,
+        endpoint: Endpoint = "any",
+    ) -> None:
+        """Make the next ``times`` matching requests fail with ``kind`` (see the module docs)."""
+        with self._lock:
+            self._faults.append(Fault(kind, times, retry_after, delay_s, after_chunks, endpoint))
+
+    def queue_reply(self, *texts: str) -> None:
+        """Answer the next requests with these texts, in order, before falling back to ``reply``."""
+        with self._lock:
+            self._queued.extend(texts)
+
+    def clear(self) -> None:
+        """Forget faults, queued replies and recorded requests."""
+        with self._lock:
+            self._faults.clear()
+            self._queued.clear()
+            self.calls.clear()
+            self.disconnects = 0
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies received, in order."""
+        with self._lock:
+            return [c.body for c in self.calls]
+
+    # -- used by the handler ---------------------------------------------------------------
+
+    def _take_fault(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.endpoint in ("any", endpoint):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(self, request: RecordedRequest) -> str:
+        with self._lock:
+            self.calls.append(request)
+            self._counter += 1
+            return f"req_{self._counter:06d}"
+
+    def _answer(self, body: dict[str, Any], fault: Fault | None) -> _Answer:
+        if fault is not None and fault.kind == "invalid_json":
+            return _Answer('{"reply": "this is not closed JSON", ')
+        with self._lock:
+            queued = self._queued.pop(0) if self._queued else None
+        if queued is not None:
+            text = queued
+        elif self.responder is not None:
+            text = self.responder(body)
+        elif body.get("response_format") and self.json_reply is not None:
+            text = (
+                self.json_reply
+                if isinstance(self.json_reply, str)
+                else json.dumps(self.json_reply, ensure_ascii=False)
+            )
+        else:
+            text = self.reply
+        stops = body.get("stop") or []
+        if isinstance(stops, str):
+            stops = [stops]
+        cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+        if cut >= 0:
+            return _Answer(text[:cut], "stop")
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+        pieces = stream_pieces(text)
+        if isinstance(max_tokens, int) and 0 < max_tokens < len(pieces):
+            return _Answer("".join(pieces[:max_tokens]), "length")
+        return _Answer(text)
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep unless the server is stopping; True if it should go on."""
+        if seconds <= 0:
+            return not self._closing.is_set()
+        return not self._closing.wait(seconds)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "openai-test-server/1.0"
+
+    @property
+    def owner(self) -> OpenAIServer:
+        return self.server.owner  # type: ignore[attr-defined,no-any-return]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        error = {
+            "message": message,
+            "type": _STATUS_TYPES.get(status, "error"),
+            "param": None,
+            "code": None,
+        }
+        self._send_json(status, {"error": error}, headers)
+
+    def _start_stream(self, request_id: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-request-id", request_id)
+        self.end_headers()
+        self.wfile.flush()
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+        self.wfile.flush()
+
+    def _write_event(self, payload: Any) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+        self._write_chunk(f"data: {text}\n\n".encode())
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.rstrip("/").endswith("/models"):
+            model = {"id": self.owner.model, "object": "model", "created": 0, "owned_by": "test"}
+            self._send_json(200, {"object": "list", "data": [model]})
+        else:
+            self._send_error(404, f"no route for GET {self.path}")
+
+    def do_POST(self) -> None:  # noqa: N802
+        owner = self.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = self.path.split("?")[0].rstrip("/")
+        endpoint = (
+            "chat" if path.endswith("/chat/completions")
+            else "completions" if path.endswith("/completions")
+            else "embeddings" if path.endswith("/embeddings")
+            else None
+        )  # fmt: skip
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._send_error(400, "request body is not JSON")
+            return
+        fault = owner._take_fault(endpoint or "any")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request_id = owner._record(
+            RecordedRequest(path, body, headers, fault.kind if fault else None)
+        )
+        try:
+            self._serve(endpoint, body, fault, request_id)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            with owner._lock:
+                owner.disconnects += 1
+            self.close_connection = True
+            log.debug("client went away during %s", request_id)
+
+    def _serve(
+        self, endpoint: str | None, body: dict[str, Any], fault: Fault | None, request_id: str
+    ) -> None:
+        owner = self.owner
+        if endpoint is None:
+            self._send_error(404, f"no route for POST {self.path}")
+            return
+        if fault is not None and fault.kind == "drop":
+            self._drop()
+            return
+        if fault is not None and fault.kind == "slow" and not owner._pause(fault.delay_s):
+            self._drop()
+            return
+        if fault is not None and fault.kind.isdigit():
+            status = int(fault.kind)
+            extra = {"x-request-id": request_id}
+            if fault.retry_after is not None:
+                extra["Retry-After"] = f"{fault.retry_after:g}"
+            self._send_error(status, f"injected {status}", extra)
+            return
+        if (
+            owner.api_key is not None
+            and self.headers.get("Authorization") != f"Bearer {owner.api_key}"
+        ):
+            self._send_error(401, "Incorrect API key provided.", {"x-request-id": request_id})
+            return
+        if endpoint == "embeddings":
+            self._embeddings(body, request_id)
+            return
+        problem = self._validate(endpoint, body)
+        if problem:
+            self._send_error(400, problem, {"x-request-id": request_id})
+            return
+        answer = owner._answer(body, fault)
+        if body.get("stream"):
+            self._stream(endpoint, body, answer, fault, request_id)
+        else:
+            if not owner._pause(owner.latency_s):
+                self._drop()
+                return
+            self._send_json(
+                200,
+                self._completion(endpoint, body, answer, request_id),
+                {"x-request-id": request_id},
+            )
+
+    def _validate(self, endpoint: str, body: dict[str, Any]) -> str | None:
+        if not body.get("model"):
+            return "you must provide a model parameter"
+        if endpoint == "chat" and not isinstance(body.get("messages"), list):
+            return "'messages' must be a list"
+        if endpoint == "completions" and "prompt" not in body:
+            return "'prompt' is required"
+        response_format = body.get("response_format") or {}
+        kind = response_format.get("type")
+        if kind == "json_schema" and self.owner.structured != "json_schema":
+            return "This response_format type is unavailable now"
+        if kind == "json_object" and self.owner.structured == "none":
+            return "response_format is not supported by this model"
+        return None
+
+    def _usage(self, body: dict[str, Any], answer: _Answer) -> dict[str, int]:
+        if "messages" in body:
+            prompt_text = " ".join(str(m.get("content", "")) for m in body["messages"])
+        else:
+            prompt_text = str(body.get("prompt", ""))
+        prompt_tokens = estimate_tokens(prompt_text)
+        completion_tokens = len(stream_pieces(answer.text))
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+    def _completion(
+        self, endpoint: str, body: dict[str, Any], answer: _Answer, request_id: str
+    ) -> dict[str, Any]:
+        common = {
+            "id": f"cmpl-{request_id}",
+            "created": int(time.time()),
+            "model": body.get("model"),
+        }
+        if endpoint == "chat":
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": answer.finish_reason,
+                "logprobs": None,
+            }
+            return {
+                **common,
+                "object": "chat.completion",
+                "choices": [choice],
+                "usage": self._usage(body, answer),
+            }
+        choice = {
+            "index": 0,
+            "text": answer.text,
+            "finish_reason": answer.finish_reason,
+            "logprobs": None,
+        }
+        return {
+            **common,
+            "object": "text_completion",
+            "choices": [choice],
+            "usage": self._usage(body, answer),
+        }
+
+    def _stream(
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        answer: _Answer,
+        fault: Fault | None,
+        request_id: str,
+    ) -> None:
+        owner = self.owner
+        chat = endpoint == "chat"
+        common = {
+            "id": f"cmpl-{request_id}",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "object": "chat.completion.chunk" if chat else "text_completion",
+        }
+
+        def piece(text: str | None, finish: str | None = None) -> dict[str, Any]:
+            if chat:
+                delta: dict[str, Any] = {} if text is None else {"content": text}
+                if text == "":
+                    delta["role"] = "assistant"
+                return {
+                    **common,
+                    "choices": [
+                        {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                    ],
+                }
+            return {
+                **common,
+                "choices": [
+                    {"index": 0, "text": text or "", "finish_reason": finish, "logprobs": None}
+                ],
+            }
+
+        self._start_stream(request_id)
+        if chat:
+            self._write_event(piece(""))
+        if not owner._pause(owner.latency_s):
+            self._drop()
+            return
+        interval = 1.0 / owner.tokens_per_s if owner.tokens_per_s else 0.0
+        for index, text in enumerate(stream_pieces(answer.text)):
+            if fault is not None and index == fault.after_chunks:
+                if fault.kind == "cut":
+                    self._drop()
+                    return
+                if fault.kind == "malformed":
+                    self._write_chunk(b'data: {"choices": [{"delta": {"content": "broken\n\n')
+                    self._end_stream()
+                    return
+                if fault.kind == "stall" and not owner._pause(fault.delay_s):
+                    self._drop()
+                    return
+            if index and not owner._pause(interval):
+                self._drop()
+                return
+            self._write_event(piece(text))
+        self._write_event(piece(None, answer.finish_reason))
+        options = body.get("stream_options") or {}
+        if owner.stream_usage and options.get("include_usage"):
+            self._write_event({**common, "choices": [], "usage": self._usage(body, answer)})
+        self._write_event("[DONE]")
+        self._end_stream()
+
+    def _embeddings(self, body: dict[str, Any], request_id: str) -> None:
+        owner = self.owner
+        inputs = body.get("input")
+        texts: Sequence[Any] = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        if not texts or not all(isinstance(t, str) for t in texts):
+            self._send_error(
+                400, "'input' must be a string or a list of strings", {"x-request-id": request_id}
+            )
+            return
+        dim = int(body.get("dimensions") or owner.embedding_dim)
+        data = []
+        for index, text in enumerate(texts):
+            vector = _embedding(text, dim)
+            if body.get("encoding_format") == "base64":
+                packed = struct.pack(f"<{dim}f", *vector)
+                embedding: Any = base64.b64encode(packed).decode("ascii")
+            else:
+                embedding = vector
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        tokens = sum(estimate_tokens(t) for t in texts)
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        if not owner._pause(owner.latency_s):
+            self._drop()
+            return
+        self._send_json(200, payload, {"x-request-id": request_id})
