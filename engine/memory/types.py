@@ -45,6 +45,7 @@ class MemoryRecord(BaseModel):
     last_accessed: float
     turn_ids: list[int] = Field(default_factory=list, description="Turns this memory came from.")
     present: list[str] = Field(default_factory=list, description="Who witnessed it (character and player ids).")
+    speaker: str = Field("", description="Who said it, for memories of a dialogue line (else empty).")
 
 
 class ScoreBreakdown(BaseModel):

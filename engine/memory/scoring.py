@@ -1,0 +1,152 @@
+"""Pure scoring for recall and relationships: no SQLite here.
+
+A recalled memory's total is a weighted mean of three parts, each in 0..1:
+
+* relevance: how well it matches the query. Lexical (FTS5 bm25, divided by the best score of
+  the query) and semantic (cosine similarity) rankings are fused with reciprocal rank fusion,
+  then divided by the best fused score so the top candidate has relevance 1.
+* recency: ``decay ** hours`` since the memory was last recalled (or created).
+* importance: ``(importance - 1) / 9`` for importance 1..10.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.memory.types import ScoreBreakdown
+
+__all__ = [
+    "RecallWeights",
+    "derive_stage",
+    "importance_score",
+    "recency_score",
+    "rrf_fuse",
+    "score_candidates",
+]
+
+
+class RecallWeights(BaseModel):
+    """How recall ranks memories. The defaults suit a conversation; a quiz favours relevance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    relevance: float = Field(1.0, ge=0, description="Weight of query relevance in the total.")
+    recency: float = Field(0.25, ge=0, description="Weight of recency in the total.")
+    importance: float = Field(0.25, ge=0, description="Weight of importance in the total.")
+    decay: float = Field(0.995, gt=0, le=1, description="Recency factor per hour since last access.")
+    lexical: float = Field(1.0, ge=0, description="Weight of the lexical ranking in the fusion.")
+    semantic: float = Field(1.0, ge=0, description="Weight of the semantic ranking in the fusion.")
+    rrf_k: float = Field(20.0, gt=0, description="Reciprocal rank fusion constant: 1 / (k + rank).")
+    candidates: int = Field(100, ge=1, le=2000, description="Candidates taken from each ranking.")
+    context_weight: float = Field(
+        0.35, ge=0, description="bm25 weight of neighbouring turns indexed with a memory."
+    )
+    speaker_weight: float = Field(0.3, ge=0, description="bm25 weight of the speaker's name.")
+    min_semantic: float = Field(
+        0.0, ge=-1, le=1, description="Dense candidates below this cosine similarity are dropped."
+    )
+
+
+def recency_score(last_accessed: float, now: float, decay: float) -> float:
+    """``decay ** hours`` since last access, in 0..1 (a future time counts as now)."""
+    hours = max(0.0, (now - last_accessed) / 3600.0)
+    return float(decay**hours)
+
+
+def importance_score(importance: float) -> float:
+    """Importance 1..10 mapped to 0..1."""
+    return min(1.0, max(0.0, (importance - 1.0) / 9.0))
+
+
+def rrf_fuse(rankings: Sequence[tuple[Sequence[int], float]], k: float) -> dict[int, float]:
+    """Reciprocal rank fusion: ``sum(weight / (k + rank))`` over the rankings holding an id."""
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        if weight <= 0:
+            continue
+        for rank, item in enumerate(ids, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def score_candidates(
+    *,
+    lexical: Mapping[int, float],
+    semantic: Mapping[int, float],
+    importance: Mapping[int, float],
+    last_accessed: Mapping[int, float],
+    now: float,
+    weights: RecallWeights,
+) -> dict[int, ScoreBreakdown]:
+    """Score every candidate id found by either ranking.
+
+    ``lexical`` maps ids to positive bm25 scores (higher is better), ``semantic`` to cosine
+    similarities; ``importance`` and ``last_accessed`` must hold every id.
+    """
+    lex_ids = sorted(lexical, key=lambda i: (-lexical[i], i))
+    sem_ids = sorted(semantic, key=lambda i: (-semantic[i], i))
+    rankings: list[tuple[Sequence[int], float]] = []
+    if lex_ids:
+        rankings.append((lex_ids, weights.lexical if sem_ids else 1.0))
+    if sem_ids:
+        rankings.append((sem_ids, weights.semantic if lex_ids else 1.0))
+    fused = rrf_fuse(rankings, weights.rrf_k)
+    best_fused = max(fused.values(), default=0.0) or 1.0
+    best_lex = max(lexical.values(), default=0.0) or 1.0
+    total_weight = (weights.relevance + weights.recency + weights.importance) or 1.0
+    out: dict[int, ScoreBreakdown] = {}
+    for item, value in fused.items():
+        relevance = value / best_fused
+        recency = recency_score(last_accessed[item], now, weights.decay)
+        imp = importance_score(importance[item])
+        total = (
+            weights.relevance * relevance + weights.recency * recency + weights.importance * imp
+        ) / total_weight
+        out[item] = ScoreBreakdown(
+            relevance=round(relevance, 6),
+            recency=round(recency, 6),
+            importance=round(imp, 6),
+            lexical=round(lexical.get(item, 0.0) / best_lex, 6),
+            semantic=round(max(0.0, semantic.get(item, 0.0)), 6),
+            total=round(total, 6),
+        )
+    return out
+
+
+#: Relationship stages, checked in order; the first whose test passes names the stage.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("enemy", "affinity <= -60"),
+    ("hostile", "affinity <= -25"),
+    ("wary", "affinity < 0 and trust < 0"),
+    ("stranger", "familiarity < 5"),
+    ("acquaintance", "familiarity < 25 or affinity < 15"),
+    ("close friend", "affinity >= 60 and trust >= 50 and familiarity >= 50"),
+    ("friend", "otherwise"),
+)
+
+
+def derive_stage(affinity: float, trust: float, familiarity: float) -> str:
+    """The relationship stage for the numbers (see :data:`STAGES`)."""
+    if affinity <= -60:
+        return "enemy"
+    if affinity <= -25:
+        return "hostile"
+    if affinity < 0 and trust < 0:
+        return "wary"
+    if familiarity < 5:
+        return "stranger"
+    if familiarity < 25 or affinity < 15:
+        return "acquaintance"
+    if affinity >= 60 and trust >= 50 and familiarity >= 50:
+        return "close friend"
+    return "friend"
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    """``value`` limited to ``low..high`` (NaN becomes ``low``)."""
+    if math.isnan(value):
+        return low
+    return min(high, max(low, value))
