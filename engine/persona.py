@@ -280,6 +280,10 @@ class CardInfo(_Strict):
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Other card fields (V3 assets, nickname, timestamps...), kept verbatim."
     )
+    outer: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Top-level card fields outside `data` (spec_version, V1 copies, editor fields), kept verbatim.",
+    )
 
 
 class Persona(_Strict):
