@@ -35,6 +35,7 @@ from engine._persona_io import (
     Source,
     read_source,
 )
+from engine._persona_scaffold import scaffold_yaml
 from engine.errors import PersonaError, TemplateError
 from engine.lore import LoreEntry
 
@@ -65,6 +66,7 @@ __all__ = [
     "load_characters",
     "load_persona",
     "persona_json_schema",
+    "scaffold_persona",
     "template_names",
     "validate_file",
     "validate_path",
@@ -501,6 +503,15 @@ def persona_json_schema(*, template: bool = False) -> dict[str, Any]:
             schema.get("description", "")
         )
     return schema
+
+
+def scaffold_persona(name: str, *, template: str | None = None, schema_ref: str | None = None) -> str:
+    """The YAML text of a new, valid character called ``name``, every section commented.
+
+    ``template`` becomes ``extends:``; ``schema_ref`` (a path or URL of the JSON Schema)
+    becomes the ``# yaml-language-server: $schema=...`` line editors read.
+    """
+    return scaffold_yaml(name, template=template, schema_ref=schema_ref)
 
 
 # internals -------------------------------------------------------------------------------
