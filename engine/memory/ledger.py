@@ -1,0 +1,473 @@
+"""The ledger: usage, quota and audit tables in the world's SQLite file.
+
+The ledger sits beside the memory store in the same file but keeps its own migration set
+(``engine.ledger``), so the two evolve independently. It accepts the store's
+``sqlite_utils.Database`` (same connection, same thread as the store) or a path (its own
+connection; one :class:`Ledger` per thread).
+
+Tables:
+
+* ``usage``: one row per model call: player, character, model, tokens in and out, latency,
+  cost (what the provider charges) and charge (what the player is billed), currency.
+* ``quota_usage``: per player and day, questions asked and tokens and charge used so far.
+* ``quota_reservations``: one row per reserved question: open, committed or released.
+* ``audit``: every blocked input or output with the rule that fired; the excerpt is redacted
+  (:func:`engine.safety.redact_pii`) and cut short, so raw personal information never lands here.
+
+Quota checks are atomic across threads and processes: the check and the increment are one
+conditional ``UPDATE`` inside a ``BEGIN IMMEDIATE`` transaction.
+
+>>> ledger = Ledger(":memory:")
+>>> rid = ledger.reserve("p1", day="2026-01-01", now=0.0, max_questions=1)
+>>> ledger.quota_state("p1", "2026-01-01").questions
+1
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time as _time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from engine.errors import QuotaExceededError, StoreError
+from engine.safety import redact_pii
+
+__all__ = ["AuditRecord", "Ledger", "QuotaState", "UsageRow", "LEDGER_TABLES", "MIGRATIONS"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIGRATIONS = Migrations("engine.ledger")
+
+#: Every table the ledger writes (all keyed by player, for export and forget).
+LEDGER_TABLES = ("usage", "quota_usage", "quota_reservations", "audit")
+
+#: Longest audit excerpt kept, in characters.
+EXCERPT_CHARS = 160
+
+Direction = Literal["input", "output"]
+GroupBy = Literal["player", "character", "model", "day"]
+
+
+@MIGRATIONS()
+def m001_ledger(db: Database) -> None:
+    """Usage, per-day quota counters, reservations and the audit log."""
+    db["usage"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "time": float,
+            "day": str,
+            "player": str,
+            "character": str,
+            "model": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "latency_ms": float,
+            "ttft_ms": float,
+            "estimated": int,
+            "cost": float,
+            "charge": float,
+            "currency": str,
+            "reservation_id": int,
+        },
+        pk="id",
+        not_null={"time", "day", "player", "prompt_tokens", "completion_tokens", "cost", "charge"},
+    )
+    db.execute("CREATE INDEX idx_usage_player_day ON usage (player, day)")
+    db["quota_usage"].create(  # type: ignore[union-attr]
+        {"player": str, "day": str, "questions": int, "tokens": int, "spend": float},
+        pk=("player", "day"),
+        not_null={"questions", "tokens", "spend"},
+        defaults={"questions": 0, "tokens": 0, "spend": 0.0},
+    )
+    db["quota_reservations"].create(  # type: ignore[union-attr]
+        {"id": int, "player": str, "day": str, "time": float, "status": str},
+        pk="id",
+        not_null={"player", "day", "time", "status"},
+    )
+    db["audit"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "time": float,
+            "character": str,
+            "player": str,
+            "direction": str,
+            "rule": str,
+            "category": str,
+            "excerpt": str,
+        },
+        pk="id",
+        not_null={"time", "direction", "rule"},
+    )
+    db.execute("CREATE INDEX idx_audit_player ON audit (player, id)")
+
+
+class AuditRecord(BaseModel):
+    """One blocked (or neutralised) input or output."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    time: float
+    character: str | None
+    player: str | None
+    direction: str = Field(description="'input' (player line) or 'output' (reply sentence).")
+    rule: str = Field(description="The rule that fired: a topic name, 'injection:...', 'pii:...'.")
+    category: str | None = Field(None, description="topic, injection, pii or length.")
+    excerpt: str = Field("", description="The start of the text, with personal information redacted.")
+
+
+class QuotaState(BaseModel):
+    """What a player has used on one day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    player: str
+    day: str
+    questions: int = 0
+    tokens: int = 0
+    spend: float = 0.0
+
+
+class UsageRow(BaseModel):
+    """A usage total for one group (player, character, model or day) and currency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    currency: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    charge: float
+    mean_latency_ms: float
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    message = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+class Ledger:
+    """Usage, quota and audit tables in a world file.
+
+    ``db`` is the memory store's ``store.db`` (share its connection and thread) or a path to
+    the world file (the ledger opens its own connection, WAL mode).
+    """
+
+    def __init__(
+        self,
+        db: Database | str | Path,
+        *,
+        clock: Callable[[], float] = _time.time,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.clock = clock
+        self.busy_timeout = busy_timeout
+        self._owns_connection = not isinstance(db, Database)
+        if isinstance(db, Database):
+            self.db = db
+            self.path = "<shared>"
+        else:
+            self.path = str(db)
+            try:
+                conn = sqlite3.connect(self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
+            self.db = Database(conn)
+        try:
+            self._retry(self._setup)
+        except StoreError:
+            if self._owns_connection:
+                self.db.conn.close()
+            raise
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _setup(self) -> None:
+        conn = self.db.conn
+        if self._owns_connection and self.path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        if MIGRATIONS.pending(self.db):
+            # Under the write lock, so two processes opening a new file do not both migrate.
+            self._write(lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None)
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        deadline = _time.monotonic() + self.busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                if not _is_busy(exc) or _time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: {exc}") from exc
+                logger.debug("world file busy, retrying in %.3fs", delay)
+                _time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.1)
+            except sqlite3.DatabaseError as exc:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy."""
+        conn = self.db.conn
+
+        def attempt() -> T:
+            if conn.in_transaction:  # part of the caller's transaction
+                return fn(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+            return result
+
+        return self._retry(attempt)
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._retry(lambda: self.db.conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        """Close the connection if the ledger opened it (a shared one belongs to the store)."""
+        if self._owns_connection:
+            self.db.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(
+        self,
+        character: str | None,
+        player: str | None,
+        direction: Direction,
+        rule: str,
+        category: str | None,
+        excerpt: str,
+        *,
+        time: float | None = None,
+    ) -> int:
+        """Log a blocked input or output. The excerpt is redacted and cut to 160 characters."""
+        if direction not in ("input", "output"):
+            raise ValueError(f"direction must be 'input' or 'output', not {direction!r}")
+        clean = redact_pii(excerpt)
+        if len(clean) > EXCERPT_CHARS:
+            clean = clean[: EXCERPT_CHARS - 1] + "…"
+        when = self.clock() if time is None else time
+        row = (when, character, player, direction, rule, category, clean)
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO audit (time, character, player, direction, rule, category, excerpt)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid or 0)
+
+        audit_id = self._write(insert)
+        logger.info("audit %s %s rule=%s character=%s", direction, category, rule, character)
+        return audit_id
+
+    def audits(self, *, player: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        """Audit records, newest first, optionally for one player."""
+        where, params = ("WHERE player = ?", (player,)) if player is not None else ("", ())
+        rows = self._read(
+            "SELECT id, time, character, player, direction, rule, category, excerpt FROM audit "
+            f"{where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        keys = ("id", "time", "character", "player", "direction", "rule", "category", "excerpt")
+        return [AuditRecord(**dict(zip(keys, row, strict=True))) for row in rows]
+
+    # ------------------------------------------------------------------ quotas
+
+    def reserve(
+        self,
+        player: str,
+        *,
+        day: str,
+        now: float,
+        max_questions: int | None = None,
+        max_tokens: int | None = None,
+        max_spend: float | None = None,
+    ) -> int:
+        """Count one question against ``player``'s quota for ``day`` and return a reservation id.
+
+        Atomic: the check and the increment are one conditional update under the write lock, so
+        concurrent callers (threads or processes) can never pass the limit together. Raises
+        :class:`QuotaExceededError` (``kind`` questions, tokens or spend) when the quota is used up.
+        """
+
+        def attempt(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT OR IGNORE INTO quota_usage (player, day) VALUES (?, ?)", (player, day))
+            cur = conn.execute(
+                "UPDATE quota_usage SET questions = questions + 1 WHERE player = ? AND day = ?"
+                " AND (? IS NULL OR questions < ?) AND (? IS NULL OR tokens < ?)"
+                " AND (? IS NULL OR spend < ?)",
+                (player, day, max_questions, max_questions, max_tokens, max_tokens, max_spend, max_spend),
+            )
+            if cur.rowcount == 0:
+                questions, tokens, spend = conn.execute(
+                    "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?",
+                    (player, day),
+                ).fetchone()
+                if max_questions is not None and questions >= max_questions:
+                    kind, detail = "questions", f"{questions}/{max_questions} questions"
+                elif max_tokens is not None and tokens >= max_tokens:
+                    kind, detail = "tokens", f"{tokens}/{max_tokens} tokens"
+                else:
+                    kind, detail = "spend", f"{spend:.4f}/{max_spend} spent"
+                raise QuotaExceededError(
+                    f"player {player!r} has used today's quota ({detail}, day {day})", player=player, kind=kind
+                )
+            cur = conn.execute(
+                "INSERT INTO quota_reservations (player, day, time, status) VALUES (?, ?, ?, 'open')",
+                (player, day, now),
+            )
+            return int(cur.lastrowid or 0)
+
+        return self._write(attempt)
+
+    def commit(
+        self,
+        reservation_id: int,
+        *,
+        character: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        latency_ms: float,
+        ttft_ms: float | None,
+        estimated: bool,
+        cost: float,
+        charge: float,
+        currency: str,
+        now: float,
+    ) -> int | None:
+        """Record the usage of a reserved question and add its tokens and charge to the day's
+        quota. Returns the usage row id, or None when the reservation was already settled."""
+
+        def attempt(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            player, day = row
+            conn.execute("UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,))
+            cur = conn.execute(
+                "INSERT INTO usage (time, day, player, character, model, prompt_tokens, completion_tokens,"
+                " latency_ms, ttft_ms, estimated, cost, charge, currency, reservation_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now, day, player, character, model, prompt_tokens, completion_tokens, latency_ms,
+                    ttft_ms, int(estimated), cost, charge, currency, reservation_id,
+                ),
+            )  # fmt: skip
+            conn.execute(
+                "UPDATE quota_usage SET tokens = tokens + ?, spend = spend + ? WHERE player = ? AND day = ?",
+                (prompt_tokens + completion_tokens, charge, player, day),
+            )
+            return int(cur.lastrowid or 0)
+
+        usage_id = self._write(attempt)
+        if usage_id is None:
+            logger.warning("reservation %s was already committed or released; usage not recorded", reservation_id)
+        return usage_id
+
+    def release(self, reservation_id: int) -> bool:
+        """Give back an unused reservation (the turn was blocked or failed before the model ran).
+        Returns False when it was already settled."""
+
+        def attempt(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,))
+            conn.execute(
+                "UPDATE quota_usage SET questions = MAX(questions - 1, 0) WHERE player = ? AND day = ?", row
+            )
+            return True
+
+        return self._write(attempt)
+
+    def quota_state(self, player: str, day: str) -> QuotaState:
+        """What ``player`` has used on ``day``."""
+        rows = self._read(
+            "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?", (player, day)
+        )
+        if not rows:
+            return QuotaState(player=player, day=day)
+        questions, tokens, spend = rows[0]
+        return QuotaState(player=player, day=day, questions=questions, tokens=tokens, spend=spend)
+
+    # ------------------------------------------------------------------ reports and player rights
+
+    def usage_totals(
+        self, *, group_by: GroupBy = "player", since_day: str | None = None, player: str | None = None
+    ) -> list[UsageRow]:
+        """Usage summed per ``group_by`` value and currency, largest charge first."""
+        if group_by not in ("player", "character", "model", "day"):
+            raise ValueError(f"cannot group usage by {group_by!r}")
+        clauses, params = [], []
+        if since_day is not None:
+            clauses.append("day >= ?")
+            params.append(since_day)
+        if player is not None:
+            clauses.append("player = ?")
+            params.append(player)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._read(
+            f"SELECT COALESCE({group_by}, ''), COALESCE(currency, ''), COUNT(*), SUM(prompt_tokens),"
+            f" SUM(completion_tokens), SUM(cost), SUM(charge), AVG(latency_ms) FROM usage {where}"
+            f" GROUP BY 1, 2 ORDER BY SUM(charge) DESC, 1",
+            tuple(params),
+        )
+        return [
+            UsageRow(
+                key=r[0], currency=r[1], calls=r[2], prompt_tokens=r[3] or 0, completion_tokens=r[4] or 0,
+                cost=r[5] or 0.0, charge=r[6] or 0.0, mean_latency_ms=r[7] or 0.0,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def export(self, player: str) -> dict[str, list[dict[str, Any]]]:
+        """Every ledger row about ``player``, by table."""
+        return {
+            table: [dict(row) for row in self.db[table].rows_where("player = ?", [player])]
+            for table in LEDGER_TABLES
+        }
+
+    def forget(self, player: str) -> None:
+        """Delete every ledger row about ``player``."""
+
+        def attempt(conn: sqlite3.Connection) -> None:
+            for table in LEDGER_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,))
+
+        self._write(attempt)
