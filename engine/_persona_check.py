@@ -166,7 +166,9 @@ def _clean_message(error: Any) -> str:
     message = str(error["msg"])
     if message.startswith("Value error, "):
         return message[len("Value error, ") :]
-    if kind in ("too_short", "string_too_short") and value in ("", [], None):
+    if kind in ("too_short", "string_too_short") and (
+        value in ([], None) or (isinstance(value, str) and not value.strip())
+    ):
         return "must not be empty"
     if kind == "greater_than_equal":
         message = f"must be at least {ctx.get('ge')}"
@@ -278,6 +280,14 @@ _TYPE_CHECKS: dict[str, tuple[type, ...]] = {
 }
 
 
+_ARG_NOUNS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
 def lint(persona: Persona) -> list[tuple[Loc, str, str | None]]:
     """Problems no single field shows: example emotions and actions, greeting placeholders."""
     problems: list[tuple[Loc, str, str | None]] = []
@@ -340,7 +350,11 @@ def _check_args(
         wanted = _TYPE_CHECKS[param.type]
         if not isinstance(value, wanted) or (param.type != "boolean" and isinstance(value, bool)):
             problems.append(
-                ((*loc, "args", name), f"expected a {param.type}, got {_describe(value)}", None)
+                (
+                    (*loc, "args", name),
+                    f"expected {_ARG_NOUNS[param.type]}, got {_describe(value)}",
+                    None,
+                )
             )
         elif param.choices is not None and value not in param.choices:
             options = ", ".join(str(c) for c in param.choices)

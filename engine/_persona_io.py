@@ -94,6 +94,8 @@ def read_source(path: Path) -> Source:
     """Read and parse one persona file, refusing what is too big, empty, binary or not UTF-8."""
     shown = str(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise PersonaError("is a folder, not a persona file", path=shown)
     if suffix not in PERSONA_SUFFIXES:
         raise PersonaError(
             f"unsupported file type {suffix or '(none)'!r}; use .yaml, .yml, .json or .toml",
