@@ -120,7 +120,7 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 # A token mixing letters with digits or @/$ (``s3x``, ``c0caine``, ``$ex``); plain numbers are left alone.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]+")
 # Three or more single letters or digits separated by 1-3 non-word characters: ``s.e.x``, ``s e x``.
-_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9](?:[\W_]{1,3}))+[a-z0-9](?![a-z0-9])")
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][\W_]{1,3}){2,}[a-z0-9](?![a-z0-9])")
 # Separators between two Chinese characters: ``赌 博``, ``赌.博``, ``赌*博``.
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s\W_]{{1,3}}(?=[{_CJK}])")
 _SPACES = re.compile(r"\s+")
@@ -141,7 +141,7 @@ def normalize(text: str) -> str:
     >>> normalize("Ｓ.Ｅ.Ｘ and 賭 博")
     'sex and 赌博'
     """
-    folded = _light(text).casefold().translate(_fold_table())
+    folded = unicodedata.normalize("NFKC", _light(text)).casefold().translate(_fold_table())
     folded = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), folded)
     folded = _SPACED.sub(lambda m: re.sub(r"[\W_]", "", m.group(0)), folded)
     folded = _CJK_GAP.sub("", folded)
@@ -488,7 +488,9 @@ def guard_instruction(language: str | None = None) -> str:
 _D = "[0-9０-９]"
 _NOT_D = "(?<![0-9０-９])"
 _NO_D_AFTER = "(?![0-9０-９])"
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+)
 _ID_NUMBER = re.compile(rf"(?<![0-9０-９A-Za-z]){_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])")
 _BANK_CARD = re.compile(
     rf"{_NOT_D}(?:{_D}{{4}}[ -]){{2,4}}{_D}{{1,4}}{_NO_D_AFTER}"
