@@ -1,0 +1,948 @@
+"""One dialogue turn, end to end: perceive, recall, prompt, generate, parse, remember.
+
+The pipeline runs as a coroutine on the runtime's event loop. SQLite work runs on the store's
+own thread (:class:`StoreAccess`), model calls go through the backend under a per-backend
+semaphore, and everything the game should know leaves through ``emit`` as events.
+
+A ``say`` turn:
+
+1. **input safety** (:class:`SafetyGate`): a blocked topic ends the turn with an in-character
+   refusal that never reaches the model; injection attempts are neutralised; personal
+   information is redacted before anything is stored;
+2. **context** (one hop to the store thread): the player's name, whether they have met,
+   recent turns, recalled memories, facts, relationship and the rolling summary; then the
+   player's line is stored (in a group scene, for every character present);
+3. **prompt**: matching lore, then :func:`engine.prompt.assemble` under the backend's budget;
+4. **quota**: an optional meter reserves the question;
+5. **generation**: streamed under first-token, stall and total timeouts; the
+   :class:`~engine.reply.ReplyStreamer` withholds the structured block and splits sentences;
+   each sentence passes the output check before any event carries it (a blocked sentence is
+   replaced by a refusal line and the reply stops there);
+6. **parse**: emotion, actions and relationship change from the ``<meta>`` block, validated
+   against the persona (problems become ``TurnWarning`` events);
+7. **store** the reply and the relationship change, emit ``TurnDone``;
+8. **after the reply**, in the background and never delaying ``TurnDone``
+   (:func:`after_turn`): importance, facts about the player, a relationship nudge, a rolling
+   summary and a reflection when their thresholds pass (:class:`TurnSettings`), through
+   ``complete_json`` on capable backends and :mod:`engine.heuristics` otherwise.
+
+A model failure or timeout ends the turn with ``TurnFailed`` and an in-character fallback line
+from ``persona.boundaries.fallback_lines``; the scene keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, Field
+
+from engine import heuristics
+from engine.backends.base import Backend, GenerationParams, Usage
+from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
+from engine.events import (
+    Event,
+    Sentence,
+    TextDelta,
+    TurnDone,
+    TurnFailed,
+    TurnHandle,
+    TurnResult,
+    TurnStarted,
+    TurnWarning,
+)
+from engine.lore import select_entries
+from engine.memory.store import MemoryStore
+from engine.memory.types import Fact, MemoryRecord, Recalled, Relationship, Summary, TurnRecord
+from engine.persona import Persona
+from engine.prompt import Line, Message, Prompt, Section, assemble, detect_language, reply_language
+from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
+from engine.tokens import is_cjk
+
+__all__ = [
+    "BACKGROUND",
+    "FOREGROUND",
+    "SafetyGate",
+    "StoreAccess",
+    "TurnAnalysis",
+    "TurnEnv",
+    "TurnRequest",
+    "TurnSettings",
+    "after_turn",
+    "fallback_line",
+    "run_greet",
+    "run_say",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Store-thread priorities: a turn's own reads and writes go before background work.
+FOREGROUND = 0
+QUERY = 5
+BACKGROUND = 10
+
+_DEFAULT_FALLBACK = {"en": "Sorry, I lost my train of thought. What were you saying?", "zh": "抱歉，我刚才走神了。您说什么？"}
+
+
+@dataclass
+class TurnSettings:
+    """Timeouts, sizes and the thresholds of the work done after a reply."""
+
+    first_token_timeout: float = 30.0
+    """Seconds from the request to the first streamed text."""
+    stall_timeout: float = 20.0
+    """Longest silence between two streamed chunks."""
+    total_timeout: float = 120.0
+    """Longest a whole reply may take."""
+    recall_k: int = 6
+    """Memories recalled per turn."""
+    history_lines: int = 12
+    """Recent lines of the conversation put in the prompt."""
+    reply_tokens: int = 256
+    """Tokens kept free for the reply when the persona sets no ``max_tokens``."""
+    lore_share: float = 0.15
+    """Share of the prompt budget lore may take."""
+    summary_keep_recent: int = 12
+    """Lines kept verbatim (not summarised) at the end of a conversation."""
+    summary_every: int = 16
+    """Summarise once this many older lines are not yet in the summary."""
+    reflect_at: float = 100.0
+    """Reflect once the importance of observations since the last reflection sums to this."""
+    analysis_timeout: float = 30.0
+    """Longest a background ``complete_json`` call may take before heuristics are used."""
+
+
+class StoreAccess(Protocol):
+    """Runs functions of the :class:`MemoryStore` on the thread that owns it."""
+
+    def run(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Awaitable[T]:
+        """Await ``fn(store)``."""
+        ...
+
+    def submit(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Future[T]:
+        """Queue ``fn(store)`` without waiting (its result is a concurrent Future)."""
+        ...
+
+
+# ============================================================================================
+# Safety integration points. Every call into engine.safety, and every audit record, is here.
+
+
+class SafetyGate:
+    """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
+
+    - :meth:`check_input` before the model (a blocked line never reaches it);
+    - :meth:`guard` wraps the player's text as data for the prompt, :meth:`rules` adds the
+      matching out-of-character instruction;
+    - :meth:`check_output` on every sentence before any event carries it;
+    - :meth:`redact` before anything is stored;
+    - :meth:`audit` records what was blocked (redacted) in the ledger's audit table.
+
+    ``enabled=False`` turns all of it off (then text streams a token at a time).
+    """
+
+    def __init__(self, world: Any = None, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.world = world
+        self._policies: dict[str, Any] = {}
+
+    def policy(self, persona: Persona) -> Any:
+        """The persona's policy combined with the world's (cached per character)."""
+        if not self.enabled:
+            return None
+        key = persona.id or persona.name
+        if key not in self._policies:
+            from engine.safety import Policy
+
+            self._policies[key] = Policy.from_persona(persona, self.world)
+        return self._policies[key]
+
+    def check_input(self, text: str, persona: Persona) -> Any:
+        """A :class:`engine.safety.Verdict` for the player's line, or None when disabled."""
+        if not self.enabled:
+            return None
+        from engine.safety import check_input
+
+        return check_input(text, self.policy(persona))
+
+    def check_output(self, sentence: str, policy: Any, emitted_chars: int) -> Any:
+        """A Verdict for one sentence of the reply, or None when disabled."""
+        if not self.enabled:
+            return None
+        from engine.safety import check_output
+
+        return check_output(sentence, policy, emitted_chars=emitted_chars)
+
+    def guard(self, text: str) -> str:
+        """The player's text delimited as data for the prompt."""
+        if not self.enabled:
+            return text
+        from engine.safety import guard_player_text
+
+        return guard_player_text(text)
+
+    def rules(self, language: str | None) -> list[str]:
+        """Out-of-character rules that go with :meth:`guard`."""
+        if not self.enabled:
+            return []
+        from engine.safety import guard_instruction
+
+        return [guard_instruction(language)]
+
+    def redact(self, text: str, persona: Persona) -> str:
+        """``text`` with personal information replaced by placeholders, as stored."""
+        if not self.enabled or not persona.policy.redact_pii:
+            return text
+        from engine.safety import redact_pii
+
+        return redact_pii(text)
+
+    @staticmethod
+    def audit(
+        store: MemoryStore, character: str, player: str, direction: str, verdict: Any, excerpt: str
+    ) -> None:
+        """Record a blocked input or output (on the store thread; the excerpt is redacted)."""
+        from engine.memory.ledger import Ledger
+
+        ledger = getattr(store, "_runtime_ledger", None)
+        if ledger is None:
+            ledger = Ledger(store.db, clock=store.clock)
+            store._runtime_ledger = ledger  # type: ignore[attr-defined]
+        ledger.audit(character, player, direction, verdict.rule or "", verdict.category, excerpt)  # type: ignore[arg-type]
+
+
+# ============================================================================================
+# What a turn needs
+
+
+@dataclass
+class TurnEnv:
+    """What every turn shares: the backend, the store thread, the semaphore, settings."""
+
+    backend: Backend
+    store: StoreAccess
+    semaphore: asyncio.Semaphore
+    personas: Mapping[str, Persona]
+    settings: TurnSettings = field(default_factory=TurnSettings)
+    safety: SafetyGate = field(default_factory=SafetyGate)
+    meter: Any = None
+    clock: Callable[[], float] = time.time
+    spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
+
+    @property
+    def capable(self) -> bool:
+        """Whether background work may ask the model (a real model with structured output)."""
+        caps = self.backend.capabilities
+        return caps.kind == "model" and caps.structured != "none"
+
+
+@dataclass
+class TurnRequest:
+    """One turn to run."""
+
+    handle: TurnHandle
+    persona: Persona
+    text: str
+    emit: Callable[[Event], None]
+    player_name: str | None = None
+    scene_characters: tuple[str, ...] = ()
+    """Other characters present (group scenes); they witness both lines."""
+    scene_players: tuple[str, ...] = ()
+    """Other players present (group scenes); the lines go into their conversations too."""
+
+    @property
+    def character(self) -> str:
+        return self.handle.character
+
+    @property
+    def player(self) -> str:
+        return self.handle.player
+
+    @property
+    def present(self) -> list[str] | None:
+        if not self.scene_characters and not self.scene_players:
+            return None
+        return [self.character, self.player, *self.scene_characters, *self.scene_players]
+
+
+@dataclass
+class _Context:
+    name: str | None
+    met: bool
+    recent: list[TurnRecord]
+    recalled: list[Recalled]
+    facts: list[Fact]
+    relationship: Relationship
+    summary: Summary | None
+    labels: dict[str, str]
+    turn_id: int | None = None
+
+
+@dataclass
+class _Generated:
+    sentences: list[str] = field(default_factory=list)
+    visible: str = ""
+    usage: Usage | None = None
+    blocked: bool = False
+    limited: bool = False
+    raw: str = ""
+    truncated: bool = False
+
+
+class _EmptyReplyError(BackendError):
+    """The model said nothing usable."""
+
+
+# ============================================================================================
+# say
+
+
+async def run_say(env: TurnEnv, req: TurnRequest) -> None:
+    """Run one ``say`` turn and emit its events (see the module docs for the steps)."""
+    persona = req.persona
+    emit = req.emit
+    emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
+
+    # 1. input safety
+    verdict = env.safety.check_input(req.text, persona)
+    if verdict is not None and not verdict.allowed:
+        env.store.submit(
+            lambda s: SafetyGate.audit(s, req.character, req.player, "input", verdict, req.text),
+            priority=BACKGROUND,
+        )
+        _emit_authored(req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name)
+        return
+    prompt_text = verdict.text if verdict is not None else req.text
+    stored_text = env.safety.redact(req.text, persona)
+
+    # 2. context, and the player's line stored
+    settings = env.settings
+    ctx = await env.store.run(
+        lambda s: _gather(s, req, stored_text, settings.recall_k, settings.history_lines), priority=FOREGROUND
+    )
+
+    # 3. prompt
+    prompt, lore_names = _build_prompt(env, req, ctx, prompt_text)
+    params = _params(persona, settings)
+
+    # 4. quota
+    reservation = None
+    if env.meter is not None:
+        try:
+            reservation = await env.store.run(lambda s: env.meter.reserve(req.player), priority=FOREGROUND)
+        except QuotaExceededError as exc:
+            _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
+            return
+
+    # 5. generation
+    policy = env.safety.policy(persona)
+    try:
+        gen = await _generate(env, req, prompt, params, policy)
+        if not gen.sentences and not gen.visible.strip():
+            raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
+    except asyncio.CancelledError:
+        if reservation is not None:
+            env.store.submit(lambda s: env.meter.release(reservation), priority=FOREGROUND)
+        raise
+    except (BackendError, EngineError) as exc:
+        if reservation is not None:
+            env.store.submit(lambda s: env.meter.release(reservation), priority=FOREGROUND)
+        log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
+        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
+        return
+
+    # 6. parse
+    parsed = parse_reply(gen.raw, persona)
+    if gen.blocked:
+        parsed = ParsedReply(text="", emotion=persona.emotions.baseline, warnings=[])
+    text = _final_text(gen, gated=policy is not None)
+    for warning in parsed.warnings:
+        emit(TurnWarning(req.handle.id, req.character, req.player, warning))
+    if gen.truncated or gen.limited:
+        emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
+
+    # 7. store the reply, apply the relationship change
+    usage = gen.usage or Usage(model=env.backend.name, estimated=True)
+    stored_reply = env.safety.redact(text, persona)
+    before = ctx.relationship
+    rel = await env.store.run(
+        lambda s: _store_reply(s, env, req, stored_reply, parsed.relationship_delta, reservation, usage),
+        priority=FOREGROUND,
+    )
+    delta = {
+        k: round(getattr(rel, k) - getattr(before, k), 3)
+        for k in ("affinity", "trust", "familiarity")
+        if getattr(rel, k) != getattr(before, k)
+    }
+    result = TurnResult(
+        text=text,
+        emotion=parsed.emotion,
+        emotion_strength=parsed.emotion_strength,
+        actions=parsed.actions,
+        relationship_delta=delta,
+        relationship=rel,
+        usage=usage,
+        memories=ctx.recalled,
+        lore=lore_names,
+        sections={s.name: s.tokens for s in prompt.sections},
+        backend=env.backend.name,
+        fallback=gen.blocked,
+        language=prompt.language,
+    )
+    _done(req, result)
+
+    # 8. after the reply, in the background
+    if env.spawn is not None and ctx.turn_id is not None:
+        env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+
+
+def _gather(store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: int, history: int) -> _Context:
+    character, player = req.character, req.player
+    if req.player_name:
+        store.set_player_name(player, req.player_name)
+    name = store.player_name(player)
+    met = store.has_met(character, player)
+    recent = store.recent_turns(character, player, limit=history) if met else []
+    recalled = store.recall(character, player, stored_text, k=recall_k) if met and stored_text.strip() else []
+    seen = {t.text for t in recent}
+    recalled = [r for r in recalled if r.memory.text not in seen]
+    facts = store.facts(character, player) if met else []
+    rel = store.relationship(character, player, defaults=req.persona.relationship)
+    summary = store.summary(character, player) if met else None
+    labels = {}
+    for turn in recent:
+        if turn.speaker not in labels and turn.speaker != character:
+            labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
+    turn_id = None
+    if stored_text.strip():
+        rows = _rows(req, speaker=player, text=stored_text, importance=heuristics.importance(stored_text))
+        turn_id = store.add_turns(rows)[0]
+    return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+
+
+def _rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
+    """The turn rows for one line: this conversation first, then every witness's."""
+    present = req.present
+    rows = [
+        {"character": req.character, "player": req.player, "speaker": speaker, "text": text,
+         "present": present, "importance": importance}
+    ]  # fmt: skip
+    for other_player in req.scene_players:
+        rows.append({**rows[0], "player": other_player})
+    for other in req.scene_characters:
+        for player in (req.player, *req.scene_players):
+            rows.append({**rows[0], "character": other, "player": player})
+    return rows
+
+
+def _display(env: TurnEnv, req: TurnRequest, ctx: _Context, speaker: str, language: str) -> str:
+    if speaker == req.character:
+        return req.persona.display_name(language)
+    if speaker == req.player:
+        return ctx.name or req.player_name or "Player"
+    persona = env.personas.get(speaker)
+    if persona is not None:
+        return persona.display_name(language)
+    return ctx.labels.get(speaker, speaker)
+
+
+def _build_prompt(env: TurnEnv, req: TurnRequest, ctx: _Context, text: str) -> tuple[Prompt, list[str]]:
+    persona = req.persona
+    settings = env.settings
+    language = reply_language(persona, text)
+    reply_tokens = persona.generation.max_tokens or settings.reply_tokens
+    budget = max(256, env.backend.capabilities.context_size - reply_tokens - 64)
+    history = [
+        Line(speaker=_display(env, req, ctx, t.speaker, language), text=t.text, own=t.speaker == req.character)
+        for t in ctx.recent
+    ]
+    recent_texts = [t.text for t in ctx.recent] + [text]
+    lore = select_entries(persona.lore, recent_texts, budget_tokens=int(budget * settings.lore_share)) if persona.lore else []
+    present = [_display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)]
+    prompt = assemble(
+        persona,
+        text,
+        player_name=_display(env, req, ctx, req.player, language),
+        budget_tokens=budget,
+        lore=lore,
+        memories=ctx.recalled,
+        facts=ctx.facts,
+        relationship=ctx.relationship if ctx.met else None,
+        summary=ctx.summary.text if ctx.summary else None,
+        history=history,
+        present=present,
+        language=language,
+        guard=env.safety.guard if env.safety.enabled else None,
+        rules=env.safety.rules(language),
+    )
+    names = [e.name or e.content.strip()[:40] for e in lore]
+    return prompt, names
+
+
+def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
+    g = persona.generation
+    return GenerationParams(
+        temperature=g.temperature,
+        top_p=g.top_p,
+        max_tokens=g.max_tokens or settings.reply_tokens,
+        seed=g.seed,
+        presence_penalty=g.presence_penalty,
+        frequency_penalty=g.frequency_penalty,
+    )
+
+
+async def _generate(
+    env: TurnEnv, req: TurnRequest, prompt: Prompt, params: GenerationParams, policy: Any
+) -> _Generated:
+    persona = req.persona
+    streamer = ReplyStreamer(
+        names=[persona.name, *persona.names.values(), prompt.character], max_chars=persona.style.max_reply_chars
+    )
+    out = _Generated()
+    settings = env.settings
+    loop = asyncio.get_running_loop()
+    async with env.semaphore:
+        start = loop.time()
+        deadline = start + settings.total_timeout
+        agen = env.backend.stream(prompt, params)
+        got_text = False
+        try:
+            async with asyncio.timeout(min(deadline, start + settings.first_token_timeout)) as timer:
+                stop = False
+                async for chunk in agen:
+                    if chunk.usage is not None:
+                        out.usage = chunk.usage
+                    if chunk.text:
+                        got_text = True
+                        timer.reschedule(min(deadline, loop.time() + settings.stall_timeout))
+                        stop = _show(env, req, streamer.feed(chunk.text), out, policy)
+                        if stop:
+                            break
+                if not stop:
+                    _show(env, req, streamer.close(), out, policy)
+        except TimeoutError as exc:
+            what = "no text before the first-token timeout" if not got_text else "the reply stalled or ran too long"
+            raise BackendTimeoutError(what, provider=env.backend.name) from exc
+        finally:
+            closer = getattr(agen, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # a backend's close must not turn a reply into a failure
+                    log.debug("closing the stream failed", exc_info=True)
+    out.raw = streamer.raw
+    out.visible = streamer.visible
+    out.truncated = streamer.truncated
+    return out
+
+
+def _joiner(previous: str, sentence: str) -> str:
+    if not previous:
+        return ""
+    if is_cjk(previous[-1]) or (sentence and is_cjk(sentence[0])):
+        return ""
+    return " "
+
+
+def _show(env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated, policy: Any) -> bool:
+    """Emit what may be shown of ``pieces``; True when the reply must stop here."""
+    h = req.handle
+    for piece in pieces:
+        if piece.kind == "delta":
+            if policy is None:
+                req.emit(TextDelta(h.id, h.character, h.player, piece.text))
+            continue
+        sentence = piece.text
+        stop = False
+        if policy is not None:
+            verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
+            if not verdict.allowed:
+                audit = functools.partial(
+                    SafetyGate.audit, character=h.character, player=h.player, direction="output",
+                    verdict=verdict, excerpt=sentence,
+                )  # fmt: skip
+                env.store.submit(audit, priority=BACKGROUND)
+                out.blocked = True
+                stop = True
+            elif verdict.category == "length":
+                out.limited = True
+                stop = True
+            sentence = verdict.text.strip()
+            if sentence:
+                previous = out.sentences[-1] if out.sentences else ""
+                req.emit(TextDelta(h.id, h.character, h.player, _joiner(previous, sentence) + sentence))
+        if sentence:
+            req.emit(Sentence(h.id, h.character, h.player, sentence, len(out.sentences)))
+            out.sentences.append(sentence)
+        if stop:
+            return True
+    return False
+
+
+def _final_text(gen: _Generated, *, gated: bool) -> str:
+    if not gated:
+        return gen.visible.strip()
+    text = ""
+    for sentence in gen.sentences:
+        text += _joiner(text, sentence) + sentence
+    return text
+
+
+def _store_reply(
+    store: MemoryStore,
+    env: TurnEnv,
+    req: TurnRequest,
+    text: str,
+    delta: Mapping[str, float],
+    reservation: Any,
+    usage: Usage,
+) -> Relationship:
+    if text.strip():
+        store.add_turns(_rows(req, speaker=req.character, text=text, importance=heuristics.importance(text)))
+    rel = store.adjust_relationship(
+        req.character,
+        req.player,
+        affinity=delta.get("affinity", 0.0),
+        trust=delta.get("trust", 0.0),
+        familiarity=1.0 + delta.get("familiarity", 0.0),
+        reason="reply",
+        defaults=req.persona.relationship,
+    )
+    if reservation is not None:
+        try:
+            env.meter.commit(reservation, usage, character=req.character, model=usage.model or env.backend.name)
+        except EngineError:
+            log.exception("could not record usage for turn %s", req.handle.id)
+    return rel
+
+
+def _emit_authored(
+    req: TurnRequest,
+    text: str,
+    emotion: str,
+    *,
+    fallback: bool,
+    backend: str,
+    actions: Sequence[Action] = (),
+    relationship: Relationship | None = None,
+    language: str | None = None,
+) -> TurnResult:
+    h = req.handle
+    shown = ""
+    for index, sentence in enumerate(split_sentences(text)):
+        req.emit(TextDelta(h.id, h.character, h.player, _joiner(shown, sentence) + sentence))
+        shown += _joiner(shown, sentence) + sentence
+        req.emit(Sentence(h.id, h.character, h.player, sentence, index))
+    result = TurnResult(
+        text=shown,
+        emotion=emotion,
+        emotion_strength=0.5,
+        actions=list(actions),
+        relationship=relationship,
+        backend=backend,
+        fallback=fallback,
+        language=language,
+    )
+    _done(req, result)
+    return result
+
+
+def _done(req: TurnRequest, result: TurnResult) -> None:
+    h = req.handle
+    req.emit(TurnDone(h.id, h.character, h.player, result))
+
+
+def _fail(req: TurnRequest, error: str, fallback: str) -> None:
+    h = req.handle
+    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback))
+
+
+def fallback_line(persona: Persona, key: str) -> str:
+    """An in-character line for when the model fails (picked deterministically from ``key``)."""
+    line = heuristics.choose_line(persona.boundaries.fallback_lines, key)
+    if line:
+        return line
+    return _DEFAULT_FALLBACK["zh" if persona.languages[0].startswith("zh") else "en"]
+
+
+# ============================================================================================
+# greet
+
+
+_GREETING_ACTIONS = ("wave", "bow", "nod")
+
+
+async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
+    """Greet a player: a first-meeting line, or a returning line with their name and a detail."""
+    persona = req.persona
+    req.emit(TurnStarted(req.handle.id, req.character, req.player, "greet"))
+
+    def gather(store: MemoryStore) -> tuple[str | None, bool, list[str], Relationship]:
+        if req.player_name:
+            store.set_player_name(req.player, req.player_name)
+        met = store.has_met(req.character, req.player)
+        lines = [t.text for t in store.recent_turns(req.character, req.player, limit=60) if t.speaker == req.player]
+        rel = store.relationship(req.character, req.player, defaults=persona.relationship)
+        return store.player_name(req.player), met, lines, rel
+
+    name, met, lines, rel = await env.store.run(gather, priority=FOREGROUND)
+    text, language = compose_greeting(persona, name=name, met=met, player_lines=lines, key=f"{req.player}:{len(lines)}")
+    action = next(
+        (a for a in _GREETING_ACTIONS if (spec := persona.action(a)) and not any(p.required for p in spec.parameters)),
+        None,
+    )
+    emotion = "happy" if "happy" in persona.emotions.set else persona.emotions.baseline
+    stored = env.safety.redact(text, persona)
+    await env.store.run(
+        lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)), priority=FOREGROUND
+    )
+    _emit_authored(
+        req,
+        text,
+        emotion,
+        fallback=False,
+        backend=env.backend.name,
+        actions=[Action(name=action)] if action else [],
+        relationship=rel,
+        language=language,
+    )
+
+
+def compose_greeting(
+    persona: Persona, *, name: str | None, met: bool, player_lines: Sequence[str], key: str
+) -> tuple[str, str]:
+    """The greeting text and its language.
+
+    A returning player gets a ``returning`` line with their name and a remembered detail (the
+    most memorable thing they said, turned to second person); when the chosen line has no
+    ``{remembered}`` slot, the detail is added as a sentence of its own. A player met for the
+    first time gets a ``first_meeting`` line.
+    """
+    greetings = persona.greetings
+    returning = met and bool(greetings.returning)
+    pool = greetings.returning if returning else greetings.first_meeting
+    language = persona.languages[0]
+    if persona.language_mode == "match_player" and player_lines:
+        spoken = detect_language(player_lines[-1])
+        if spoken in persona.languages:
+            language = spoken
+    if not pool:
+        default = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
+        pool = [default["zh" if language.startswith("zh") else "en"]]
+    chinese_pool = [line for line in pool if any(is_cjk(c) for c in line)]
+    latin_pool = [line for line in pool if line not in chinese_pool]
+    if persona.language_mode == "match_player":
+        pool = (chinese_pool if language.startswith("zh") else latin_pool) or pool
+    detail = None
+    if returning:
+        detail = heuristics.remembered_detail(player_lines, chinese=language.startswith("zh"))
+    usable = [
+        line
+        for line in pool
+        if ("{player_name}" not in line or name) and ("{remembered}" not in line or detail)
+    ]
+    line = heuristics.choose_line(usable or pool, key)
+    friend = "朋友" if any(is_cjk(c) for c in line) else "friend"
+    text = (
+        line.replace("{player_name}", name or friend)
+        .replace("{character_name}", persona.display_name(language))
+        .replace("{remembered}", detail or "")
+        .strip()
+    )
+    if detail and "{remembered}" not in line:
+        text += f" 上次{detail}。" if language.startswith("zh") else f" Last time, {detail}."
+    return text, language
+
+
+# ============================================================================================
+# after the reply
+
+
+class ExtractedFactModel(BaseModel):
+    """A fact about the player, as the model reports it."""
+
+    predicate: str = Field(description="A short relation: 'likes', 'comes from', 'sister'.")
+    object: str = Field(description="What the relation points at: 'sailing', 'Leeds'.")
+    confidence: float = Field(0.7, ge=0, le=1)
+
+
+class TurnAnalysis(BaseModel):
+    """What the model reads out of the player's line after a reply."""
+
+    importance: int = Field(5, ge=1, le=10, description="How memorable the player's line is, 1..10.")
+    facts: list[ExtractedFactModel] = Field(default_factory=list, description="Facts the player stated about themselves.")
+    player_name: str | None = Field(None, description="The name the player gave, if they gave one.")
+    affinity: float = Field(0, ge=-5, le=5, description="How the line changes the character's liking, -5..5.")
+    trust: float = Field(0, ge=-5, le=5, description="How the line changes the character's trust, -5..5.")
+
+
+class SummaryText(BaseModel):
+    """A rolling summary of a conversation."""
+
+    summary: str = Field(description="The summary, at most a short paragraph.")
+
+
+class Reflection(BaseModel):
+    """Higher-level insights a character draws about a player."""
+
+    insights: list[str] = Field(default_factory=list, description="Up to three short insights.")
+
+
+def _task_prompt(persona: Persona, player: str, task: str, body: str) -> Prompt:
+    return Prompt(
+        sections=(
+            Section.system("task", task),
+            Section.of("input", [Message(role="user", content=body, name=player)]),
+        ),
+        character=persona.name,
+        player=player,
+        persona=persona,
+    )
+
+
+async def _ask(env: TurnEnv, prompt: Prompt, schema: type[BaseModel]) -> Any:
+    """complete_json under the semaphore and a timeout; None on any failure (heuristics follow)."""
+    try:
+        async with env.semaphore:
+            async with asyncio.timeout(env.settings.analysis_timeout):
+                return await env.backend.complete_json(prompt, schema, GenerationParams(temperature=0.2))
+    except (EngineError, TimeoutError) as exc:
+        log.info("background %s fell back to heuristics: %s", schema.__name__, exc)
+        return None
+
+
+async def after_turn(
+    env: TurnEnv, req: TurnRequest, ctx: _Context, player_text: str, reply: str, parsed: ParsedReply
+) -> None:
+    """Importance, facts, relationship, summary and reflection, after ``TurnDone`` was emitted.
+
+    Thresholds (see :class:`TurnSettings`): a summary once ``summary_every`` older lines are
+    outside it (the last ``summary_keep_recent`` stay verbatim); a reflection once the
+    importance of observations since the last reflection sums to ``reflect_at``.
+    """
+    persona = req.persona
+    name = ctx.name or req.player_name or req.player
+    analysis: TurnAnalysis | None = None
+    if env.capable and heuristics.importance(player_text) > 2:
+        task = (
+            f"Read the line {name} just said to {persona.name} and answer in JSON: importance 1-10 "
+            "(how memorable for a friend), facts the speaker states about THEMSELVES (predicate, object), "
+            "the name they gave if any, and how it changes liking (affinity) and trust, each -5..5."
+        )
+        analysis = await _ask(env, _task_prompt(persona, name, task, player_text), TurnAnalysis)
+
+    if analysis is not None:
+        importance: float | None = float(analysis.importance)
+        facts = [heuristics.ExtractedFact(f.predicate, f.object, f.confidence) for f in analysis.facts]
+        if analysis.player_name:
+            facts.append(heuristics.ExtractedFact("name", analysis.player_name, 0.9))
+        nudge = {"affinity": analysis.affinity, "trust": analysis.trust}
+    else:
+        importance = None  # the heuristic score was stored with the line
+        facts = heuristics.extract_facts(player_text)
+        nudge = heuristics.sentiment(player_text)
+    if parsed.relationship_delta:
+        nudge = {}  # the model already said how the reply changed things
+    settings = env.settings
+
+    def write(store: MemoryStore) -> tuple[list[TurnRecord], Summary | None, list[MemoryRecord] | None]:
+        character, player = req.character, req.player
+        if importance is not None and ctx.turn_id is not None:
+            for memory in store.memories(character, player, limit=8):
+                if ctx.turn_id in memory.turn_ids:
+                    store.set_importance(memory.id, importance)
+        subject = store.player_name(player) or name
+        for fact in facts:
+            if fact.predicate == "name":
+                if fact.confidence >= 0.9 or not store.player_name(player):
+                    store.set_player_name(player, fact.object)
+                    subject = fact.object
+                continue
+            source = [ctx.turn_id] if ctx.turn_id is not None else []
+            store.add_fact(character, player, subject, fact.predicate, fact.object,
+                           confidence=fact.confidence, source_turns=source)  # fmt: skip
+        if any(nudge.values()):
+            store.adjust_relationship(character, player, affinity=nudge.get("affinity", 0.0),
+                                      trust=nudge.get("trust", 0.0), reason="after reply",
+                                      defaults=persona.relationship)  # fmt: skip
+        pending = store.unsummarised_turns(character, player, keep_recent=settings.summary_keep_recent)
+        summary = store.summary(character, player)
+        recent = store.memories(character, player, limit=200)
+        since = 0.0
+        for memory in recent:
+            if memory.kind == "reflection":
+                break
+            if memory.kind in ("observation", "event"):
+                since += memory.importance
+        reflect = recent if since >= settings.reflect_at else None
+        if store.embedder is not None:
+            store.embed_pending(limit=64, player=player)
+        return (pending if len(pending) >= settings.summary_every else []), summary, reflect
+
+    pending, summary, reflect = await env.store.run(write, priority=BACKGROUND)
+    if pending:
+        await _summarise(env, req, name, pending, summary)
+    if reflect is not None:
+        await _reflect(env, req, name, reflect)
+
+
+def _speaker(env: TurnEnv, req: TurnRequest, speaker: str, name: str) -> str:
+    if speaker == req.player:
+        return name
+    persona = env.personas.get(speaker)
+    return persona.name if persona else speaker
+
+
+async def _summarise(
+    env: TurnEnv, req: TurnRequest, name: str, pending: list[TurnRecord], previous: Summary | None
+) -> None:
+    lines = [(_speaker(env, req, t.speaker, name), t.text) for t in pending]
+    text: str | None = None
+    if env.capable:
+        body = (f"Earlier summary: {previous.text}\n\n" if previous else "") + "\n".join(f"{s}: {t}" for s, t in lines)
+        task = (
+            f"Summarise this conversation between {req.persona.name} and {name} in at most five sentences, "
+            "keeping names, promises, facts about the people and anything to follow up."
+        )
+        answer = await _ask(env, _task_prompt(req.persona, name, task, body), SummaryText)
+        text = answer.summary.strip() if answer is not None and answer.summary.strip() else None
+    if text is None:
+        text = heuristics.summarise(lines, previous.text if previous else None)
+    covered = sorted({*(previous.turn_ids if previous else []), *(t.id for t in pending)})
+    final = text
+    await env.store.run(lambda s: s.set_summary(req.character, req.player, final, covered), priority=BACKGROUND)
+
+
+async def _reflect(env: TurnEnv, req: TurnRequest, name: str, memories: list[MemoryRecord]) -> None:
+    recent = [m for m in memories if m.kind in ("observation", "event")][:30]
+    insights: list[str] = []
+    if env.capable:
+        body = "\n".join(f"- {m.text}" for m in reversed(recent))
+        task = (
+            f"You are {req.persona.name}. From these memories of {name}, write up to three short insights "
+            f"about {name} (who they are, what they care about, how you get on)."
+        )
+        answer = await _ask(env, _task_prompt(req.persona, name, task, body), Reflection)
+        if answer is not None:
+            insights = [i.strip() for i in answer.insights[:3] if i.strip()]
+    if not insights:
+        top = sorted(recent, key=lambda m: (-m.importance, -m.id))[:3]
+        if top:
+            joined = "; ".join(m.text.strip() for m in top)
+            insights = [f"What stands out about {name}: {joined}"]
+    ids = [i for m in recent for i in m.turn_ids]
+
+    def write(store: MemoryStore) -> None:
+        for insight in insights:
+            store.add_memory(req.character, req.player, insight, kind="reflection", importance=7.0, turn_ids=ids)
+
+    if insights:
+        await env.store.run(write, priority=BACKGROUND)
