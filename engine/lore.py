@@ -206,7 +206,9 @@ def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: b
         if re.match(_WORDISH, text[0]):
             body = f"(?<!{_WORDISH})" + body
         if re.match(_WORDISH, text[-1]):
-            body = body + f"(?!{_WORDISH})"
+            # An English plural or possessive still names the key: "Shadowfangs", "Bram's".
+            plural = "(?:'s|’s|es|s)?" if re.match(r"[A-Za-z]", text[-1]) else ""
+            body = body + f"{plural}(?!{_WORDISH})"
     return re.compile(body, flags)
 
 
@@ -302,8 +304,9 @@ def select_entries(
     ``scan_depth`` texts (its own ``scan_depth`` wins). An entry is chosen when it is enabled,
     has content, and is constant or has a primary key in the scanned text with its secondary
     keys satisfying ``selective_logic``. Keys are matched case-insensitively unless the entry is
-    case-sensitive; as whole words unless the entry (or ``match_whole_words``) says otherwise,
-    where Chinese/Japanese/Korean text counts as boundary everywhere; keys written
+    case-sensitive; as whole words (an English plural or possessive ending allowed) unless the
+    entry (or ``match_whole_words``) says otherwise, where Chinese/Japanese/Korean text counts
+    as boundary everywhere; keys written
     ``/pattern/flags`` (or any key when ``use_regex``) are regular expressions, and an invalid
     one never matches. With ``recursive``, the content of chosen entries is scanned again for
     other entries' keys (``extensions.exclude_recursion`` / ``prevent_recursion`` honoured).
@@ -317,7 +320,7 @@ def select_entries(
     >>> e = LoreEntry(keys=["fountain"], content="The fountain is old.")
     >>> [x.content for x in select_entries([e], ["Nice fountain!"], budget_tokens=50)]
     ['The fountain is old.']
-    >>> select_entries([e], ["Nice fountains!"], budget_tokens=50)
+    >>> select_entries([e], ["A fountainhead"], budget_tokens=50)
     []
     """
     if budget_tokens <= 0:
@@ -612,7 +615,7 @@ def entry_from_card(
             scan_depth=scan_depth,
             id=entry_id,
             extensions=ext,
-            absent_fields=[k for k in _CARD_OPTIONAL if k not in r.data],
+            absent_fields=[k for k in _CARD_OPTIONAL if k not in r.data and k != "id"],
         )
     except ValidationError as exc:
         raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc

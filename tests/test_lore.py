@@ -30,7 +30,10 @@ def _pick(entry: LoreEntry, *texts: str, **kwargs: object) -> bool:
     [
         ("Tell me about the fountain.", True),
         ("THE FOUNTAIN!", True),
-        ("fountains everywhere", False),
+        ("fountains everywhere", True),
+        ("the fountain's edge", True),
+        ("a fountainhead", False),
+        ("afountain", False),
         ("no water here", False),
     ],
 )
@@ -47,13 +50,13 @@ def test_case_sensitive_entry_needs_exact_case() -> None:
 
 def test_whole_words_off_matches_inside_words() -> None:
     entry = LoreEntry(keys=["wood"], content="Woodland lore.", match_whole_words=False)
-    assert _pick(entry, "the woods are dark")
+    assert _pick(entry, "the woodland is dark")
 
 
 def test_book_default_whole_words_applies_when_entry_unset() -> None:
     entry = LoreEntry(keys=["wood"], content="Woodland lore.")
-    assert not _pick(entry, "the woods are dark")
-    assert _pick(entry, "the woods are dark", match_whole_words=False)
+    assert not _pick(entry, "the woodland is dark")
+    assert _pick(entry, "the woodland is dark", match_whole_words=False)
 
 
 @pytest.mark.parametrize(
