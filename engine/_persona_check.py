@@ -9,6 +9,7 @@ an unknown placeholder).
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import string
 from types import UnionType
@@ -142,7 +143,12 @@ def _message_for(loc: Loc, errors: list[Any], root: type[BaseModel]) -> tuple[st
     nouns = [_NOUNS[e["type"]] for e in errors if e["type"] in _NOUNS]
     if nouns and len(nouns) == len(errors):
         unique = list(dict.fromkeys(nouns))
-        return f"expected {' or '.join(unique)}, got {_describe(first.get('input'))}", None
+        value = first.get("input")
+        message = f"expected {' or '.join(unique)}, got {_describe(value)}"
+        if unique == ["text"] and isinstance(value, bool | int | float):
+            # YAML reads yes/no/on/off as booleans and bare digits as numbers.
+            message += "; put it in quotes to keep it as text"
+        return message, None
     messages = list(dict.fromkeys(_clean_message(e) for e in errors if e["type"] not in _NOUNS))
     message = "; ".join(messages)
     suggestion = None
@@ -228,6 +234,7 @@ def _fields_at(root: type[BaseModel], loc: Loc) -> list[str]:
 _NOT_SUGGESTED = frozenset({"lore", "card"})
 
 
+@functools.cache
 def _all_field_paths(root: type[BaseModel]) -> dict[str, str]:
     """Every field name in the persona tree -> its dotted path (the first one found)."""
     paths: dict[str, str] = {}

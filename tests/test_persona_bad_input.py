@@ -257,3 +257,10 @@ def test_folder_given_to_load_persona_is_a_clear_error(cast_dir: Path) -> None:
 def test_several_problems_are_all_reported_in_file_order(write_persona: WritePersona) -> None:
     errors = validate_file(write_persona("name: ''\nrol: x\nstyle:\n  max_reply_chars: 1\n"))
     assert [e.line for e in errors] == [1, 2, 4]
+
+
+@pytest.mark.parametrize("value", ["no", "1984", "3.5"])
+def test_yaml_scalar_that_is_not_text_says_to_quote_it(write_persona: WritePersona, value: str) -> None:
+    error = only_error(write_persona(f"name: Ada\nknowledge:\n  - {value}\n"))
+    assert error.field == "knowledge[0]"
+    assert "put it in quotes" in error.message

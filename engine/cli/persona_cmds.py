@@ -22,6 +22,7 @@ from rich.text import Text
 from engine.errors import EngineError, PersonaError
 from engine.persona import (
     ActionSpec,
+    FileReport,
     Persona,
     find_character,
     load_persona,
@@ -93,9 +94,7 @@ def validate(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     raise SystemExit(1 if failed else 0)
 
 
-def _crash_report(path: Path, exc: Exception) -> Any:
-    from engine.persona import FileReport
-
+def _crash_report(path: Path, exc: Exception) -> FileReport:
     error = PersonaError(
         f"unexpected error while validating ({type(exc).__name__}: {exc})", path=str(path)
     )
