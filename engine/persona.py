@@ -4,6 +4,12 @@ A persona file (``characters/<id>.yaml``) is validated strictly: an unknown key 
 so a misspelling never silently drops a writer's work. Field descriptions below reach the JSON
 Schema (``npc schema``) that editors use for completion and hover help.
 
+Loading (:func:`load_persona`, :func:`load_characters`) reads YAML, JSON or TOML, merges
+``extends:`` templates from ``templates/`` next to the file (mappings merge field by field,
+lists are replaced), and reports every problem as a :class:`~engine.errors.PersonaError`
+carrying ``path:line:column: field: message`` and, for a misspelt key, a suggestion.
+:func:`validate_path` checks files and folders and returns every problem instead of raising.
+
 Example::
 
     from engine import load_persona
