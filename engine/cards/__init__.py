@@ -1,0 +1,182 @@
+"""Character Card V1/V2/V3 import and export: JSON, PNG (``chara``/``ccv3`` chunks) and CHARX.
+
+Character cards are the format writers already exchange personas in. Importing one maps
+its fields onto a :class:`~engine.persona.Persona` (description and personality become
+backstory, traits, looks and knowledge; ``first_mes`` and ``alternate_greetings`` become
+first-meeting greetings; ``mes_example`` becomes example exchanges; the lorebook becomes
+``persona.lore``) and keeps every original field in ``persona.card``, so exporting an
+unedited persona gives back the card it came from, field for field. Edited fields are
+written from the persona.
+
+Containers are read with the standard library only (``struct`` + ``zlib`` for PNG, with CRC
+checks; ``zipfile`` for CHARX) under size limits, so a hostile file is refused with a
+:class:`~engine.errors.CardError` before it can exhaust memory.
+
+Example::
+
+    from engine.cards import import_card, export_card
+    result = import_card("Seraphina.png")
+    result.persona.name, result.report.unmapped
+    export_card(result.persona, "seraphina.png", format="png")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from engine.cards._containers import (
+    _PNG_SIGNATURE,
+    _ZIP_SIGNATURE,
+    DEFAULT_LIMITS,
+    V1_FIELDS,
+    Card,
+    Limits,
+    _book_from,
+    _parse_json,
+    _read_limited,
+    card_from_json,
+    read_card,
+    read_png_text,
+    write_charx,
+    write_png,
+)
+from engine.cards._mapping import ImportReport, _backfill_v2, card_to_persona, persona_to_card
+from engine.cards._portrait import portrait_png
+from engine.errors import CardError
+from engine.lore import Lorebook, parse_lorebook
+from engine.persona import Persona
+
+__all__ = [
+    "Card",
+    "CardFormat",
+    "DEFAULT_LIMITS",
+    "ImportReport",
+    "ImportResult",
+    "Limits",
+    "V1_FIELDS",
+    "card_from_json",
+    "card_to_persona",
+    "export_card",
+    "import_card",
+    "load_lorebook",
+    "persona_to_card",
+    "persona_to_yaml",
+    "portrait_png",
+    "read_card",
+    "read_png_text",
+    "write_charx",
+    "write_png",
+]
+
+logger = logging.getLogger(__name__)
+
+CardFormat = Literal["v2", "v3", "png"]
+
+
+@dataclass
+class ImportResult:
+    """A persona made from a card, the report of how, and the card itself."""
+
+    persona: Persona
+    report: ImportReport
+    card: Card
+
+
+# ============================================================================================
+# Files: import and export
+# ============================================================================================
+
+
+def import_card(
+    source: str | Path | bytes, *, persona_id: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> ImportResult:
+    """Read a card file (JSON, PNG or CHARX) and map it onto a persona.
+
+    Example::
+
+        result = import_card("Seraphina.png")
+        result.persona.greetings.first_meeting[0]
+        print("\\n".join(result.report.lines()))
+    """
+    card = read_card(source, limits=limits)
+    persona, report = card_to_persona(card, persona_id=persona_id)
+    return ImportResult(persona=persona, report=report, card=card)
+
+
+def export_card(
+    persona: Persona,
+    path: str | Path | None = None,
+    *,
+    format: CardFormat = "v2",
+    image: bytes | str | Path | None = None,
+) -> bytes:
+    """The persona as a card file's bytes (V2 JSON, V3 JSON, or PNG with both chunks).
+
+    For ``png``, ``image`` is the picture to embed (bytes or a path); without one a procedural
+    portrait is drawn. With ``path`` the bytes are also written there (all at once, so a
+    failure leaves nothing half written).
+    """
+    if format == "v2":
+        payload = (json.dumps(persona_to_card(persona, "v2"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    elif format == "v3":
+        payload = (json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    elif format == "png":
+        if isinstance(image, str | Path):
+            image = _read_limited(Path(image), DEFAULT_LIMITS.max_file_bytes)
+        picture = image if image is not None else portrait_png(persona)
+        v3 = persona_to_card(persona, "v3")
+        payload = write_png(picture, {"chara": _backfill_v2(v3, persona), "ccv3": v3})
+    else:
+        raise CardError(f"unknown export format {format!r} (use v2, v3 or png)")
+    if path is not None:
+        _write_atomic(Path(path), payload)
+    return payload
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        temp.write_bytes(payload)
+        temp.replace(path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise CardError(f"cannot write: {exc.strerror or exc}", path=str(path)) from exc
+
+
+def load_lorebook(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Lorebook:
+    """A lorebook from a file: World Info JSON, ``lorebook_v3`` JSON, or a card holding a book."""
+    path = None if isinstance(source, bytes) else str(source)
+    raw = source if isinstance(source, bytes) else _read_limited(Path(source), limits.max_file_bytes)
+    if raw.startswith((_PNG_SIGNATURE, _ZIP_SIGNATURE)):
+        card = read_card(raw, limits=limits)
+        book = card.data.get("character_book")
+        if not isinstance(book, dict):
+            raise CardError("the card holds no character_book", path=path)
+        return _book_from(book, "data.character_book", path)
+    return parse_lorebook(_parse_json(raw, path, limits, "lorebook"), path=path)
+
+
+class _PersonaDumper(yaml.SafeDumper):
+    """Writes multi-line strings as literal blocks so imported text stays readable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value and "\r" not in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_PersonaDumper.add_representer(str, _str_representer)
+
+
+def persona_to_yaml(persona: Persona) -> str:
+    """The persona as YAML text for ``characters/`` (fields left at their defaults are omitted)."""
+    data = persona.model_dump(mode="json", exclude_defaults=True)
+    data.pop("extends", None)
+    text = yaml.dump(data, Dumper=_PersonaDumper, allow_unicode=True, sort_keys=False, width=100)
+    return f"# Imported from a character card ({persona.card.spec if persona.card else 'engine'}).\n{text}"
