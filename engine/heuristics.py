@@ -219,17 +219,22 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
     ``chinese`` says whether the greeting it goes into is written in Chinese.
     """
     best: tuple[float, int, str] | None = None
-    for index, line in enumerate(lines):
-        text = line.strip()
-        if not text or _SMALL_TALK.match(text) or text.endswith(("?", "？")):
-            continue
-        score = importance(text) + (2.0 if extract_facts(text) else 0.0)
-        if best is None or (score, index) >= (best[0], best[1]):
-            best = (score, index, text)
+    index = 0
+    for line in lines:
+        for part in re.split(r"(?<=[.!?。！？])\s*", line.strip()):
+            index += 1
+            text = part.strip()
+            if not text or _SMALL_TALK.match(text) or text.endswith(("?", "？")):
+                continue
+            facts = extract_facts(text)
+            if facts and all(f.predicate == "name" for f in facts):
+                continue  # the name is greeted with on its own
+            score = importance(text) + (2.0 if facts else 0.0)
+            if best is None or (score, index) >= (best[0], best[1]):
+                best = (score, index, text)
     if best is None or best[0] < 4:
         return None
-    sentence = re.split(r"(?<=[.!?。！？])\s*", best[2], maxsplit=1)[0]
-    sentence = sentence.strip().rstrip(".!。！…,，;；")
+    sentence = best[2].rstrip(".!。！…,，;；")
     if len(sentence) > 90:
         sentence = sentence[:88].rstrip() + "…"
     swapped = second_person(sentence)

@@ -860,7 +860,7 @@ async def after_turn(
                 if ctx.turn_id in memory.turn_ids:
                     store.set_importance(memory.id, importance)
         subject = store.player_name(player) or name
-        for fact in facts:
+        for fact in sorted(facts, key=lambda f: f.predicate != "name"):  # the name first: it is the subject
             if fact.predicate == "name":
                 if fact.confidence >= 0.9 or not store.player_name(player):
                     store.set_player_name(player, fact.object)
