@@ -20,6 +20,7 @@ from engine.cards import (
     export_card,
     import_card,
     load_lorebook,
+    persona_lorebook,
     persona_to_card,
     persona_to_yaml,
     portrait_png,
@@ -507,3 +508,11 @@ def test_import_does_not_mutate_card_data() -> None:
     persona, _ = card_to_persona(card)
     persona_to_card(persona, "v3")
     assert card.data == before
+
+
+def test_persona_lorebook_applies_imported_book_defaults() -> None:
+    persona = _import(_v3())
+    book = persona_lorebook(persona)
+    assert (book.name, book.scan_depth, book.token_budget) == ("Coast", 3, 300)
+    assert book.select(["lighthouse?", "a", "b", "c"]) == []  # the key is 4 messages back; depth 3
+    assert [e.id for e in book.select(["a", "b", "lighthouse?"])] == ["lh"]

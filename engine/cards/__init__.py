@@ -65,6 +65,7 @@ __all__ = [
     "export_card",
     "import_card",
     "load_lorebook",
+    "persona_lorebook",
     "persona_to_card",
     "persona_to_yaml",
     "portrait_png",
@@ -180,3 +181,16 @@ def persona_to_yaml(persona: Persona) -> str:
     data.pop("extends", None)
     text = yaml.dump(data, Dumper=_PersonaDumper, allow_unicode=True, sort_keys=False, width=100)
     return f"# Imported from a character card ({persona.card.spec if persona.card else 'engine'}).\n{text}"
+
+
+def persona_lorebook(persona: Persona) -> Lorebook:
+    """The persona's lore as a :class:`~engine.lore.Lorebook` with the imported book's defaults.
+
+    An imported card's book-level ``scan_depth``, ``token_budget`` and ``recursive_scanning``
+    live in ``persona.card.extra["character_book"]``; this puts them back around
+    ``persona.lore`` so ``persona_lorebook(p).select(recent, budget_tokens=...)`` honours them.
+    """
+    meta = persona.card.extra.get("character_book") if persona.card else None
+    book = parse_lorebook({**meta, "entries": []}) if isinstance(meta, dict) else Lorebook()
+    book.entries = list(persona.lore)
+    return book
