@@ -83,14 +83,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
 
 
+# For editors only: the validator below also accepts surrounding spaces and normalises case.
+_COLOUR: dict[str, Any] = {"pattern": "^#[0-9a-fA-F]{6}$"}
+
+
 class Look(_Strict):
     """How the demo draws the character (procedural art: colours and a few shapes)."""
 
     description: str = Field("", description="A sentence on how the character looks, for writers and the prompt.")
-    skin: str = Field("#e8c39e", description="Skin colour as #rrggbb.")
-    hair: str = Field("#3b2a20", description="Hair colour as #rrggbb.")
-    outfit: str = Field("#4a7bd1", description="Main clothing colour as #rrggbb.")
-    accent: str = Field("#f2c14e", description="Accent colour (scarf, apron, trim) as #rrggbb.")
+    skin: str = Field("#e8c39e", description="Skin colour as #rrggbb.", json_schema_extra=_COLOUR)
+    hair: str = Field("#3b2a20", description="Hair colour as #rrggbb.", json_schema_extra=_COLOUR)
+    outfit: str = Field("#4a7bd1", description="Main clothing colour as #rrggbb.", json_schema_extra=_COLOUR)
+    accent: str = Field("#f2c14e", description="Accent colour (scarf, apron, trim) as #rrggbb.", json_schema_extra=_COLOUR)
     hair_style: Literal["short", "long", "bun", "bald", "ponytail"] = Field("short", description="Hair shape.")
     height: float = Field(1.0, ge=0.7, le=1.3, description="Relative height, 1.0 is average.")
     accessory: Literal["none", "hat", "glasses", "apron", "scarf", "headset"] = Field(
