@@ -425,8 +425,17 @@ class Lorebook(BaseModel):
         budget = self.token_budget if self.token_budget is not None else None
         if budget_tokens is not None:
             budget = budget_tokens if budget is None else min(budget, budget_tokens)
+        entries = self.entries
+        if self.case_sensitive is not None:
+            # The book's default reaches entries that did not say (their card had no field).
+            entries = [
+                e.model_copy(update={"case_sensitive": self.case_sensitive})
+                if "case_sensitive" in e.absent_fields
+                else e
+                for e in entries
+            ]
         return select_entries(
-            self.entries,
+            entries,
             recent,
             budget_tokens=budget if budget is not None else 10**9,
             scan_depth=self.scan_depth if self.scan_depth is not None else 4,

@@ -337,3 +337,17 @@ def test_world_info_round_trips_exactly() -> None:
 def test_bad_lorebook_raises_card_error_naming_field(data: object, message: str) -> None:
     with pytest.raises(CardError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_lorebook(data)
+
+
+def test_lorebook_case_sensitive_default_reaches_entries_that_did_not_say() -> None:
+    book = parse_lorebook(
+        {
+            "entries": [
+                {"keys": ["Rose"], "content": "a", "enabled": True, "insertion_order": 1, "id": 1},
+                {"keys": ["Rose"], "content": "b", "enabled": True, "insertion_order": 2, "id": 2, "case_sensitive": False},
+            ]
+        }
+    )
+    book.case_sensitive = True
+    assert _ids(book.select(["a red rose"])) == [2]
+    assert _ids(book.select(["Rose"])) == [1, 2]
