@@ -11,12 +11,12 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams, Usage
 from engine.backends.factory import create_backend
+from engine.backends.local import LocalBackend, LocalSampling
 from engine.backends.openai import OpenAIBackend, OpenAIEmbedder, RetryPolicy, Timeouts
 from engine.backends.presets import PRESETS, Preset
+from engine.backends.replay import RecordingBackend, ReplayBackend
 from engine.backends.scripted import ScriptedBackend
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Chunk",
     "GenerationParams",
     "LocalBackend",
+    "LocalSampling",
     "OpenAIBackend",
     "OpenAIEmbedder",
     "Preset",
@@ -37,16 +38,3 @@ __all__ = [
     "Usage",
     "create_backend",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # Imported on first use: the local backend pulls in llama-cpp-python only when asked for.
-    if name == "LocalBackend":
-        from engine.backends.local import LocalBackend
-
-        return LocalBackend
-    if name in ("RecordingBackend", "ReplayBackend"):
-        from engine.backends import replay
-
-        return getattr(replay, name)
-    raise AttributeError(f"module 'engine.backends' has no attribute {name!r}")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Collection
 from typing import Any
 
 from engine.backends.base import GenerationParams
@@ -47,19 +49,32 @@ def chat_messages(prompt: Prompt, *, names: bool = False) -> list[dict[str, Any]
 def _safe_name(name: str) -> str:
     # OpenAI restricts `name` to [a-zA-Z0-9_-]{1,64}; other scripts would be rejected.
     cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in name)
-    return cleaned[:64] or "speaker"
+    return cleaned.strip("_")[:64] or "speaker"
 
 
-def render_transcript(prompt: Prompt) -> str:
+_META = re.compile(r"\s*<meta>.*?</meta>", re.DOTALL)
+
+
+def render_transcript(
+    prompt: Prompt, *, drop_sections: Collection[str] = (), strip_meta: bool = False
+) -> str:
     """The prompt as a play-script transcript for base models, ending with ``Character:``.
 
     System text comes first as a preamble; each user line is prefixed with its speaker's name
     (the message's ``name`` or the prompt's player) and each assistant line with the character's.
+    ``drop_sections`` leaves out sections by name (instructions a small base model cannot
+    follow); ``strip_meta`` removes ``<meta>`` blocks from the text.
     """
+    if drop_sections:
+        prompt = prompt.model_copy(
+            update={"sections": tuple(s for s in prompt.sections if s.name not in drop_sections)}
+        )
     preamble: list[str] = []
     lines: list[str] = []
     for message in prompt.messages():
         text = message.content.strip()
+        if strip_meta:
+            text = _META.sub("", text)
         if message.role == "system":
             if lines:
                 # A late system note (e.g. out-of-character rules) goes in brackets inline.
