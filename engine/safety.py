@@ -36,7 +36,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -120,10 +120,12 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 # A token mixing letters with digits or @/$ (``s3x``, ``c0caine``, ``$ex``); plain numbers are left alone.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]+")
 # Three or more single letters or digits separated by 1-3 non-word characters: ``s.e.x``, ``s e x``.
-_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][\W_]{1,3}){2,}[a-z0-9](?![a-z0-9])")
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9](?:[^\w\n]|_){1,3}){2,}[a-z0-9](?![a-z0-9])")
 # Separators between two Chinese characters: ``赌 博``, ``赌.博``, ``赌*博``.
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s\W_]{{1,3}}(?=[{_CJK}])")
-_SPACES = re.compile(r"\s+")
+# (Not colons: "助手：" must stay a speaker label for the injection guard.)
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])(?:[^\w\n:]|_){{1,3}}(?=[{_CJK}])")
+_SPACES = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r" ?\n[\s]*")
 
 
 # Full-width Latin letters, digits and the symbols injections use; Chinese punctuation (，。：) stays.
@@ -135,8 +137,10 @@ def _light(text: str) -> str:
     return _INVISIBLE.sub("", text).translate(_HALF_WIDTH)
 
 
+@lru_cache(maxsize=512)
 def normalize(text: str) -> str:
-    """The copy of ``text`` that policies match against.
+    """The copy of ``text`` that policies match against (line breaks kept, other runs of
+    white space made one space).
 
     >>> normalize("Ｓ.Ｅ.Ｘ and 賭 博")
     'sex and 赌博'
@@ -145,7 +149,7 @@ def normalize(text: str) -> str:
     folded = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), folded)
     folded = _SPACED.sub(lambda m: re.sub(r"[\W_]", "", m.group(0)), folded)
     folded = _CJK_GAP.sub("", folded)
-    return _SPACES.sub(" ", folded).strip()
+    return _NEWLINES.sub("\n", _SPACES.sub(" ", folded)).strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,56 +158,109 @@ def normalize(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Rule:
+    """One topic rule, compiled: Latin phrases (token tuples), Chinese words, regexes."""
+
     name: str
-    regex: re.Pattern[str]
+    phrases: tuple[tuple[str, ...], ...]
+    cjk_words: tuple[str, ...]
+    regex: re.Pattern[str] | None
 
 
 def _has_cjk(text: str) -> bool:
-    return re.search(f"[{_CJK}]", text) is not None
+    return _CJK_CHAR.search(text) is not None
 
 
 def _mostly_chinese(text: str) -> bool:
-    cjk = len(re.findall(f"[{_CJK}]", text))
+    cjk = len(_CJK_CHAR.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return cjk > 0 and cjk * 3 >= latin
 
 
-def _word_regex(word: str) -> str | None:
-    norm = normalize(word)
-    if not norm:
-        return None
-    if _has_cjk(norm):
-        return re.escape(norm)
-    parts = [re.escape(p) for p in re.split(r"[\W_]+", norm) if p]
-    if not parts:
-        return None
-    # Whole words only ("class" never matches "ass"); a plural ending is allowed.
-    return r"(?<![a-z0-9])" + r"[\W_]*".join(parts) + r"(?:e?s)?(?![a-z0-9])"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str]) -> _Rule | None:
-    alternatives = [r for r in (_word_regex(w) for w in words) if r]
+    phrases: list[tuple[str, ...]] = []
+    cjk_words: list[str] = []
+    for word in words:
+        norm = normalize(word)
+        if _has_cjk(norm):
+            cjk_words.append(norm.replace(" ", ""))
+        elif tokens := tuple(_TOKEN.findall(norm)):
+            phrases.append(tokens)
+            if len(tokens) > 1:  # "self-harm" also matches "selfharm"
+                phrases.append(("".join(tokens),))
+    compiled = []
     for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as exc:
             raise PolicyError(f"blocked topic {name!r}: invalid pattern {pattern!r}: {exc}") from exc
-        alternatives.append(f"(?:{pattern})")
-    if not alternatives:
+        compiled.append(f"(?:{pattern})")
+    if not (phrases or cjk_words or compiled):
         return None
-    return _Rule(name, re.compile("|".join(alternatives), re.IGNORECASE))
+    regex = re.compile("|".join(compiled), re.IGNORECASE) if compiled else None
+    return _Rule(name, tuple(phrases), tuple(cjk_words), regex)
+
+
+class _Matcher:
+    """Every topic rule of a policy in one index: a text is tokenised once and its word n-grams
+    looked up, Chinese words found by substring search, patterns run as regexes. Latin words
+    match whole words only ("class" never trips "ass"); a plural ending is allowed."""
+
+    def __init__(self, rules: Sequence[_Rule]) -> None:
+        self.names = [rule.name for rule in rules]
+        self.phrases: dict[tuple[str, ...], int] = {}
+        self.cjk: list[tuple[str, int]] = []
+        self.regexes: list[tuple[re.Pattern[str], int]] = []
+        for index, rule in enumerate(rules):
+            for phrase in rule.phrases:
+                self.phrases.setdefault(phrase, index)
+            self.cjk.extend((word, index) for word in rule.cjk_words)
+            if rule.regex is not None:
+                self.regexes.append((rule.regex, index))
+        self.longest = max((len(p) for p in self.phrases), default=0)
+        # Tokens that start a phrase: most tokens of a text are ruled out by one set lookup.
+        self.starts = {p[0] for p in self.phrases}
+
+    def first(self, norm: str) -> str | None:
+        hits: list[int] = []
+        if self.phrases:
+            tokens = _TOKEN.findall(norm)
+            for i, token in enumerate(tokens):
+                if token not in self.starts and (
+                    token[-1] != "s" or not any(t in self.starts for t in _singular(token))
+                ):
+                    continue
+                for n in range(1, min(self.longest, len(tokens) - i) + 1):
+                    gram = tokens[i : i + n]
+                    for last in (gram[-1], *_singular(gram[-1])):
+                        candidate = (*gram[:-1], last)
+                        if candidate in self.phrases:
+                            hits.append(self.phrases[candidate])
+        if self.cjk and _has_cjk(norm):
+            hits.extend(index for word, index in self.cjk if word in norm)
+        for regex, index in self.regexes:
+            if (not hits or index < min(hits)) and regex.search(norm):
+                hits.append(index)
+        return self.names[min(hits)] if hits else None
+
+
+def _singular(word: str) -> tuple[str, ...]:
+    """Forms of ``word`` without a plural ending ("bombs" -> "bomb", "casinoes" -> "casino")."""
+    if len(word) > 3 and word.endswith("es"):
+        return (word[:-2], word[:-1])
+    if len(word) > 2 and word.endswith("s"):
+        return (word[:-1],)
+    return ()
 
 
 @cache
 def _default_rules(names: tuple[str, ...]) -> tuple[_Rule, ...]:
     topics = _topic_data()["topics"]
-    rules = []
-    for name in names:
-        spec = topics[name]
-        rule = _compile_rule(name, spec["words"], spec["patterns"])
-        if rule:
-            rules.append(rule)
-    return tuple(rules)
+    rules = [_compile_rule(name, topics[name]["words"], topics[name]["patterns"]) for name in names]
+    return tuple(r for r in rules if r)
 
 
 @cache
@@ -248,6 +305,7 @@ class Policy(BaseModel):
     )
 
     _rules: tuple[_Rule, ...] = PrivateAttr(default=())
+    _matcher: _Matcher | None = PrivateAttr(default=None)
     _speaker_regex: re.Pattern[str] | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
@@ -264,6 +322,7 @@ class Policy(BaseModel):
             if rule:
                 rules.append(rule)
         self._rules = tuple(rules)
+        self._matcher = _Matcher(rules)
         names = sorted({normalize(n) for n in self.speaker_names if normalize(n)}, key=len, reverse=True)
         if names:
             alternation = "|".join(re.escape(n) for n in names)
@@ -309,11 +368,9 @@ class Policy(BaseModel):
 
     def blocked_topic(self, text: str) -> str | None:
         """The name of the first topic rule ``text`` trips, or None."""
-        norm = normalize(text)
-        for rule in self._rules:
-            if rule.regex.search(norm):
-                return rule.name
-        return None
+        if self._matcher is None:
+            return None
+        return self._matcher.first(normalize(text))
 
     def refusal(self, key: str = "", *, rule: str | None = None) -> str:
         """An in-character refusal line, picked deterministically from ``key`` (the blocked text).
@@ -359,12 +416,14 @@ _ZH_OVERRIDE = (
     r"的?(?:所有|全部|一切|之前)?的?(?:指令|指示|设定|规则|提示词|提示|要求|限制|命令|人设|对话)"
 )
 _ROLE = (
-    r"\b(?:from now on,? )?you(?:'re| are| will be) now\b(?! (?:in|at|here|there|on|inside|outside|entering|leaving|home|back|safe|ready|done|free to go|able)\b)"
+    r"\b(?:from now on,? )?you(?:'re| are| will be) now (?:an? |my |the |called |named |no longer |free |unrestricted |unfiltered |jailbroken |dan\b|in (?:developer|dan|god) mode)"
     r"|\bfrom now on,? (?:you|your)\b[^.!?\n]{0,20}?\b(?:are|will|must|respond|answer|act|reply|name)\b"
     r"|\bpretend (?:to be|you(?:'re| are)) (?:an? )?(?:ai|assistant|chatbot|language model|different|unrestricted|evil|jailbroken)\b"
     r"|\bact as (?:an? )?(?:ai|assistant|chatbot|language model|linux terminal|unrestricted|jailbroken|dan)\b"
     r"|\byou are no longer\b"
-    r"|你现在(?:是|扮演|的身份是|变成)(?!(?:在|不|否|谁|什么|哪|几|多|怎|要|想|有|还))"
+    r"|你现在(?:的身份)?是(?:一个|一名|一位|一只|个|我的)"
+    r"|你现在是(?:ai|人工智能|助手|机器人|gpt|chatgpt|dan|猫娘|开发者|管理员|系统)"
+    r"|你现在(?:扮演|变成|改名)"
     r"|从现在(?:开始|起)[,，]?你(?:是|就是|将|要|扮演|必须|只能)"
     r"|(?:扮演|假装你是|假装成|变成)(?:一个|一名|一位)?(?:ai|人工智能|助手|机器人|没有限制|不受限制)"
     r"|你不再是"
@@ -414,15 +473,11 @@ _MARK = "[…]"
 def detect_injection(text: str, policy: Policy | None = None) -> list[str]:
     """Names of the injection rules ``text`` trips (``injection:override``, ``injection:role``,
     ``injection:system``, ``injection:transcript``, ``injection:ooc``, ``injection:jailbreak``)."""
-    fired: list[str] = []
+    norm = normalize(text)
+    fired = [name for name, regex in _INJECTION_RULES if regex.search(norm)]
     speaker = policy._speaker_regex if policy is not None else None
-    # The light form keeps line breaks (fake transcript lines); the normalised one undoes tricks.
-    for candidate in dict.fromkeys((_light(text), normalize(text))):
-        for name, regex in _INJECTION_RULES:
-            if name not in fired and regex.search(candidate):
-                fired.append(name)
-        if speaker is not None and "injection:transcript" not in fired and speaker.search(candidate):
-            fired.append("injection:transcript")
+    if speaker is not None and "injection:transcript" not in fired and speaker.search(norm):
+        fired.append("injection:transcript")
     return [name for name, _ in _INJECTION_RULES if name in fired]
 
 
@@ -486,6 +541,7 @@ def guard_instruction(language: str | None = None) -> str:
 # personal information
 
 _D = "[0-9０-９]"
+_ANY_DIGIT = re.compile(_D)
 _NOT_D = "(?<![0-9０-９])"
 _NO_D_AFTER = "(?![0-9０-９])"
 _EMAIL = re.compile(
@@ -591,6 +647,8 @@ def find_pii(text: str) -> list[PiiSpan]:
     international numbers with +, mainland landlines, North American numbers); ``address``
     (``12 Baker Street``, ``北京市朝阳区建国路88号``)."""
     found: list[PiiSpan] = []
+    if "@" not in text and not _ANY_DIGIT.search(text):
+        return found  # every kind needs a digit, except e-mail which needs an @
     for kind, regex, valid in _PII_FINDERS:
         for match in regex.finditer(text):
             start, end = match.span()

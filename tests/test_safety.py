@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from engine.safety import (
 )
 
 CHARACTERS = Path(__file__).resolve().parent.parent / "characters"
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 TEEN = Policy(age_rating="teen")
 
 
@@ -88,6 +90,10 @@ def test_blocked_topic_stops_input(text: str, rule: str) -> None:
         "这壶茶 2023 年 10 月 1 日才到的货，一百二十八元一斤。",
         "Is the stage open tonight? I want to hear the music.",
         "你现在是在茶馆吗？",
+        "我知道我不应该把这种感情当做爱情。",  # 做爱 across a word boundary
+        "我想死你了！好久不见。",  # "I missed you to death"
+        "Appreciate where you are now. Tell me more?",
+        "使不得呀，你现在是大汉将军，我扶你起来。",  # a statement inside the story, not a reassignment
     ],
 )
 def test_clean_text_passes_untouched(text: str) -> None:
@@ -200,6 +206,34 @@ def test_shipped_characters_own_lines_pass_their_own_policy() -> None:
         for line in lines:
             verdict = check_output(line, policy)
             assert verdict.category != "topic", (persona.id, line, verdict.rule)
+
+
+def _dialogue_lines() -> list[str]:
+    locomo = SHARED_DATA / "locomo" / "locomo_dev.json"
+    bench = SHARED_DATA / "characterbench" / "memory_consistency_dev.json"
+    if not (locomo.exists() and bench.exists()):
+        pytest.skip(f"reference dialogue data not found under {SHARED_DATA}")
+    lines = [
+        turn["text"]
+        for sample in json.loads(locomo.read_text(encoding="utf-8"))
+        for key, session in sample["conversation"].items()
+        if key.startswith("session_") and isinstance(session, list)
+        for turn in session
+    ]
+    for sample in json.loads(bench.read_text(encoding="utf-8")):
+        lines += [turn["utterance"] for turn in sample["dialogue"]]
+    return lines
+
+
+def test_everyday_dialogue_is_almost_never_blocked_or_flagged() -> None:
+    """LoCoMo (English) and CharacterBench (Chinese) chat lines: ~5,500 ordinary lines."""
+    lines = _dialogue_lines()
+    verdicts = [check_input(line, TEEN) for line in lines]
+    blocked = [line for line, v in zip(lines, verdicts, strict=True) if not v.allowed]
+    flagged = [line for line, v in zip(lines, verdicts, strict=True) if v.injection]
+    assert len(lines) > 5000
+    assert len(blocked) <= len(lines) // 2000, blocked  # at most 0.05 %
+    assert len(flagged) <= len(lines) // 2000, flagged
 
 
 # --------------------------------------------------------------------------- refusals
