@@ -341,6 +341,9 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     extensions = dict(data.get("extensions") or {})
     extensions.pop(_ENGINE_EXT, None)  # regenerated on export
     extra: dict[str, Any] = {k: v for k, v in data.items() if k not in _V2_FIELDS}
+    if any(k != k.strip() for k in extensions):
+        # The persona model trims dict keys; such extensions are kept whole, untouched.
+        extra["extensions"] = dict(extensions)
     info = CardInfo(
         spec=card.spec,
         scenario=data.get("scenario") or "",
@@ -377,7 +380,7 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     for key in sorted(extensions):
         if key != "talkativeness":
             report.unmapped.append(f"extensions.{key}")
-    for key in sorted(extra):
+    for key in sorted(k for k in extra if k not in _V2_FIELDS):
         report.unmapped.append(f"data.{key}" + (f" ({len(extra[key])} assets)" if key == "assets" and isinstance(extra[key], list) else ""))
     for key in sorted(k for k in card.outer if k not in ("spec_version", *V1_FIELDS)):
         report.unmapped.append(f"{key} (outside data)")
@@ -560,7 +563,8 @@ def _card_data(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if verbatim is not None:
         base = _map_text(verbatim)
-        data["name"] = verbatim["name"] if _same_text(verbatim["name"], persona.name) else persona.name
+        same_name = ((verbatim["name"] or "").strip() or "Unnamed") == persona.name
+        data["name"] = verbatim["name"] if same_name else persona.name
         text_edited = base.text_state() != _persona_state(persona)
         greet_edited = base.greetings != greetings
     else:
@@ -621,6 +625,9 @@ def _export_book(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any] 
 
 def _export_extensions(persona: Persona) -> dict[str, Any]:
     ext = dict(persona.card.extensions) if persona.card else {}
+    whole = persona.card.extra.get("extensions") if persona.card else None
+    if isinstance(whole, dict) and {k.strip(): v for k, v in whole.items()} == ext:
+        ext = dict(whole)
     talk = persona.personality.talkativeness
     if "talkativeness" in ext:
         if _talkativeness(ext) != talk:
