@@ -108,6 +108,8 @@ def _clean_loc(raw: tuple[int | str, ...], data: Any, kind: str) -> Loc:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             loc.append(part)
+        elif last and kind == "invalid_key":
+            break
         elif last and kind in ("extra_forbidden", "missing"):
             loc.append(part)
         else:
@@ -140,6 +142,11 @@ def _message_for(loc: Loc, errors: list[Any], root: type[BaseModel]) -> tuple[st
         return f"unknown field {key!r}", _suggest_field(root, loc)
     if kind == "missing":
         return "required field is missing", None
+    if kind == "invalid_key":
+        return (
+            f"field name {_describe(first.get('input'))} is not text; quote it or remove it",
+            None,
+        )
     nouns = [_NOUNS[e["type"]] for e in errors if e["type"] in _NOUNS]
     if nouns and len(nouns) == len(errors):
         unique = list(dict.fromkeys(nouns))

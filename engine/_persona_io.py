@@ -177,14 +177,23 @@ def _not_a_mapping(data: Any, shown: str) -> PersonaError:
 def _parse_yaml(
     text: str, shown: str
 ) -> tuple[Any, dict[Loc, Mark], dict[Loc, Mark], list[PersonaError]]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader checks the first characters right away
         node = loader.get_single_node()
         if node is None:
             return None, {}, {}, []
         walker = _Walker(shown)
         walker.walk(node, ())
         data = loader.construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        raise PersonaError(
+            f"character {_char_name(exc.character)} is not allowed in YAML; remove it",
+            path=shown,
+            line=line,
+            column=column,
+        ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -206,25 +215,44 @@ def _parse_yaml(
         raise PersonaError(f"YAML error: {exc}", path=shown) from exc
     except RecursionError as exc:
         raise PersonaError("YAML is nested too deeply", path=shown) from exc
+    except PersonaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors leak plain errors (`!!int abc`)
+        raise PersonaError(
+            f"YAML value cannot be read ({type(exc).__name__}: {exc})", path=shown
+        ) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, walker.key_marks, walker.value_marks, walker.problems
+
+
+def _line_column(text: str, position: int) -> Mark:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _char_name(character: Any) -> str:
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    return f"U+{code:04X}"
 
 
 def _yaml_marks(text: str) -> tuple[dict[Loc, Mark], dict[Loc, Mark], list[PersonaError]]:
     """Positions of a JSON document's keys, read through the YAML composer; empty if it cannot."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return {}, {}, []
         walker = _Walker("")
         walker.walk(node, ())
         return walker.key_marks, walker.value_marks, walker.problems
-    except (yaml.YAMLError, RecursionError, PersonaError):
+    except Exception:  # noqa: BLE001 - positions are a nicety; the JSON parser reports errors
         return {}, {}, []
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _mark_of(node: Node) -> Mark:

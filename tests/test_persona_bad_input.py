@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from fixtures_persona import WritePersona
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.errors import PersonaError, TemplateError
 from engine.persona import MAX_PERSONA_BYTES, load_persona, validate_file, validate_path
@@ -264,3 +266,38 @@ def test_yaml_scalar_that_is_not_text_says_to_quote_it(write_persona: WritePerso
     error = only_error(write_persona(f"name: Ada\nknowledge:\n  - {value}\n"))
     assert error.field == "knowledge[0]"
     assert "put it in quotes" in error.message
+
+
+_YAMLISH = st.text(alphabet=st.sampled_from(list("abn:-[]{}'\"#&*!|>%@`,? \n\t\\0.1é陈")), max_size=120)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_YAMLISH, suffix=st.sampled_from([".yaml", ".json", ".toml"]))
+def test_any_text_gives_persona_errors_never_an_exception(cast_dir: Path, text: str, suffix: str) -> None:
+    path = cast_dir / f"fuzz{suffix}"
+    path.write_text(text, encoding="utf-8")
+    errors = validate_file(path)
+    assert all(isinstance(e, PersonaError) for e in errors)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200))
+def test_any_bytes_give_persona_errors_never_an_exception(cast_dir: Path, data: bytes) -> None:
+    path = cast_dir / "fuzz.yaml"
+    path.write_bytes(data)
+    assert all(isinstance(e, PersonaError) for e in validate_file(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("name: !!int \n", "YAML value cannot be read"),
+        ("name: !!int abc\n", "YAML value cannot be read"),
+        ("name: !!python/object:os.system x\n", "could not determine a constructor"),
+        ("name: Ada\n1: 2\n", "field name 1 is not text"),
+        ("\x01name: Ada\n", "U+0001 is not allowed"),
+        ("---\nname: a\n---\nname: b\n", "expected a single document"),
+    ],
+)
+def test_odd_yaml_gives_a_persona_error(write_persona: WritePersona, text: str, words: str) -> None:
+    assert words in only_error(write_persona(text)).message
