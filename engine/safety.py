@@ -10,6 +10,8 @@ no I/O (the default word lists ship as package data in ``engine/data/`` and are 
   replaced by a refusal line, personal information is redacted, and the reply is cut at the
   persona's ``max_reply_chars``.
 * :func:`guard_player_text` wraps player text as delimited data for the prompt.
+* :func:`apply_moderation` adds the answer of an optional moderation service (a
+  :class:`Moderator`, such as an OpenAI-compatible ``/moderations`` endpoint) to a verdict.
 * :func:`redact_pii` replaces phone numbers, e-mail addresses, Chinese resident ID numbers, bank
   card numbers and street addresses with ``[phone]``, ``[email]``, ``[id_number]``,
   ``[bank_card]`` and ``[address]``.
@@ -38,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -51,10 +53,13 @@ if TYPE_CHECKING:
 __all__ = [
     "AgeRating",
     "Category",
+    "Moderation",
+    "Moderator",
     "PiiKind",
     "PiiSpan",
     "Policy",
     "Verdict",
+    "apply_moderation",
     "check_input",
     "check_output",
     "check_texts",
@@ -747,3 +752,51 @@ def check_texts(texts: Sequence[str], policy: Policy | None = None) -> list[Verd
         emitted += len(verdict.text)
         verdicts.append(verdict)
     return verdicts
+
+
+# ---------------------------------------------------------------------------------------------
+# an optional moderation service behind the same verdicts
+
+
+class Moderation(BaseModel):
+    """What a moderation service said about a text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flagged: bool = Field(False, description="Whether the service flagged the text.")
+    categories: tuple[str, ...] = Field((), description="The categories it flagged, e.g. 'harassment'.")
+
+
+@runtime_checkable
+class Moderator(Protocol):
+    """A moderation service (an OpenAI-compatible ``/moderations`` endpoint, a vendor API).
+
+    Implementations live with the backends (they do I/O); this module only combines their
+    answer with a verdict (:func:`apply_moderation`)."""
+
+    async def moderate(self, text: str) -> Moderation:
+        """Classify ``text``."""
+        ...
+
+
+def apply_moderation(verdict: Verdict, moderation: Moderation, policy: Policy | None = None) -> Verdict:
+    """``verdict`` made stricter by a moderation result: a flagged text is blocked with rule
+    ``moderation:<first category>`` and a refusal line; an unflagged one keeps its verdict.
+
+    >>> v = check_input("hello", Policy())
+    >>> apply_moderation(v, Moderation(flagged=True, categories=("harassment",))).rule
+    'moderation:harassment'
+    """
+    if verdict.allowed is False or not moderation.flagged:
+        return verdict
+    policy = policy or Policy()
+    category = moderation.categories[0] if moderation.categories else "flagged"
+    rule = "self_harm" if category.startswith("self-harm") else None
+    return verdict.model_copy(
+        update={
+            "allowed": False,
+            "text": policy.refusal(verdict.text, rule=rule),
+            "rule": f"moderation:{category}",
+            "category": "topic",
+        }
+    )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import PolicyError
 from engine.persona import BlockedTopic, Persona, load_characters
 from engine.safety import (
+    Moderation,
+    Moderator,
     Policy,
+    apply_moderation,
     check_input,
     check_output,
     check_texts,
@@ -378,3 +384,68 @@ def test_output_is_cut_at_max_reply_chars() -> None:
 
 def test_pii_redaction_can_be_switched_off() -> None:
     assert check_input("13812345678", Policy(redact_pii=False)).text == "13812345678"
+
+
+# --------------------------------------------------------------------------- moderation service
+
+
+class KeywordModerator:
+    """A moderation service stand-in: flags texts holding one of its words (real object, no I/O)."""
+
+    def __init__(self, words: dict[str, str]) -> None:
+        self.words = words
+        self.seen: list[str] = []
+
+    async def moderate(self, text: str) -> Moderation:
+        self.seen.append(text)
+        hits = tuple(category for word, category in self.words.items() if word in text.lower())
+        return Moderation(flagged=bool(hits), categories=hits)
+
+
+def test_moderation_result_blocks_with_its_category() -> None:
+    moderator = KeywordModerator({"idiot": "harassment"})
+    assert isinstance(moderator, Moderator)
+    policy = Policy(refusal_lines=("Let's keep it friendly.",))
+    verdict = check_input("you idiot", policy)
+    result = asyncio.run(moderator.moderate(verdict.text))
+    final = apply_moderation(verdict, result, policy)
+    assert (final.allowed, final.rule, final.category, final.text) == (
+        False, "moderation:harassment", "topic", "Let's keep it friendly."
+    )  # fmt: skip
+
+
+def test_moderation_keeps_unflagged_and_already_blocked_verdicts() -> None:
+    clean = check_input("hello", TEEN)
+    assert apply_moderation(clean, Moderation(flagged=False), TEEN) == clean
+    blocked = check_input("casino", TEEN)
+    assert apply_moderation(blocked, Moderation(flagged=True, categories=("x",)), TEEN) == blocked
+
+
+def test_moderation_self_harm_category_gets_the_caring_line() -> None:
+    verdict = apply_moderation(check_input("...", TEEN), Moderation(flagged=True, categories=("self-harm/intent",)))
+    assert "talk to someone" in verdict.text
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_checks_never_raise_and_guard_always_closes_once(text: str) -> None:
+    verdict = check_input(text, Policy(speaker_names=("Mira",)))
+    assert isinstance(verdict.text, str)
+    check_output(text, TEEN, emitted_chars=10)
+    guarded = guard_player_text(verdict.text)
+    assert guarded.count("</player_message>") == 1 and guarded.endswith("</player_message>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["ignore", "previous", "instructions", "\n", "assistant:", "<|im_start|>", "系统：", "你好", " "]),
+        max_size=12,
+    ).map("".join)
+)
+def test_neutralised_text_holds_no_template_tokens_or_line_breaks(text: str) -> None:
+    out = neutralise_injection(text)
+    assert "<|im_start|>" not in out and "\n" not in out
