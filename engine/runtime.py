@@ -450,6 +450,7 @@ class Runtime:
     def _start(self, request: TurnRequest, runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]]) -> None:
         task = self._loop.create_task(self._guard(request, runner))
         self._tasks[request.handle.id] = task
+        task.add_done_callback(lambda _task: self._finished(request))
 
     async def _guard(
         self, request: TurnRequest, runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]]
@@ -470,9 +471,13 @@ class Runtime:
                     fallback_line(request.persona, handle.text),
                 )
             )
-        finally:
-            self._tasks.pop(handle.id, None)
-            self._outstanding.discard(handle.id)
+
+    def _finished(self, request: TurnRequest) -> None:
+        handle = request.handle
+        if not handle.done:  # cancelled before it began to run
+            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
+        self._tasks.pop(handle.id, None)
+        self._outstanding.discard(handle.id)
 
     def _cancel(self, handle_id: int) -> None:
         task = self._tasks.get(handle_id)
@@ -484,18 +489,29 @@ class Runtime:
         token = next(self._background_ids)
         self._outstanding.add(token)
 
+        started = False
+
         async def wrapped() -> None:
+            nonlocal started
+            started = True
             try:
                 await coro
             except asyncio.CancelledError:
                 log.info("background work cancelled at close")
             except Exception:
                 log.exception("background work after a reply failed")
-            finally:
-                self._outstanding.discard(token)
-                self._tasks.pop(token, None)
 
-        self._tasks[token] = self._loop.create_task(wrapped())
+        task = self._loop.create_task(wrapped())
+        self._tasks[token] = task
+
+        def finished(_task: asyncio.Task[None]) -> None:
+            # Also runs when the task was cancelled before it started (wrapped() never ran).
+            self._outstanding.discard(token)
+            self._tasks.pop(token, None)
+            if not started:
+                coro.close()
+
+        task.add_done_callback(finished)
 
     async def _shutdown(self, timeout: float) -> None:
         tasks = list(self._tasks.values())

@@ -515,7 +515,7 @@ async def _generate(
         agen = env.backend.stream(prompt, params)
         got_text = False
         try:
-            async with asyncio.timeout(min(deadline, start + settings.first_token_timeout)) as timer:
+            async with asyncio.timeout_at(min(deadline, start + settings.first_token_timeout)) as timer:
                 stop = False
                 async for chunk in agen:
                     if chunk.usage is not None:

@@ -1,0 +1,211 @@
+"""The runtime never stalls the game thread: say/poll/cancel in microseconds, cancel and close
+mid-turn, a backend that never answers, the asyncio API, queries and concurrency limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_runtime import HangingBackend, TextBackend, drain
+
+from engine.backends import ScriptedBackend
+from engine.errors import EngineError, RuntimeClosedError
+from engine.events import Sentence, TurnDone, TurnFailed, TurnHandle, TurnStarted
+from engine.memory import MemoryStore
+from engine.turn import TurnSettings
+
+BLOCK_LIMIT_S = 0.001  # no game-thread call may take longer than 1 ms
+
+
+class Timed:
+    """Records the longest duration of the calls made through it."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.calls = 0
+
+    def __call__(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.worst = max(self.worst, time.perf_counter() - start)
+        self.calls += 1
+        return result
+
+
+def _frames(rt: Any, timed: Timed, until: Any, timeout: float = 10.0) -> list[Any]:
+    """A 'game loop': poll every 2 ms until ``until()``; the events polled."""
+    events: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while not until():
+        events.extend(timed(rt.poll))
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+    events.extend(timed(rt.poll))
+    return events
+
+
+def test_say_poll_and_cancel_never_block_while_replies_stream(make_runtime: Any) -> None:
+    rt = make_runtime(ScriptedBackend(delay_s=0.005))
+    timed = Timed()
+    handles = [timed(rt.say, "mira", f"p{i}", "Where is the tea house?") for i in range(20)]
+    timed(rt.cancel, handles[0])
+    _frames(rt, timed, lambda: all(h.done for h in handles))
+    assert timed.worst < BLOCK_LIMIT_S, f"worst game-thread call {timed.worst * 1000:.3f} ms"
+    assert timed.calls > 20
+
+
+def test_backend_that_never_answers_times_out_with_a_fallback(make_runtime: Any) -> None:
+    backend = HangingBackend()
+    rt = make_runtime(backend, settings=TurnSettings(first_token_timeout=0.3))
+    timed = Timed()
+    handle = timed(rt.say, "mira", "p1", "hello?")
+    events = _frames(rt, timed, lambda: handle.done, timeout=5)
+    failed = [e for e in events if isinstance(e, TurnFailed)]
+    assert len(failed) == 1 and "timeout" in failed[0].error.lower()
+    assert failed[0].fallback_text in rt.characters["mira"].boundaries.fallback_lines
+    assert timed.worst < BLOCK_LIMIT_S
+    assert rt.wait_idle(5) and backend.closed_streams == 1
+
+
+def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
+    backend = TextBackend("One. Two. Three. Four. Five. Six. Seven. Eight.", delay_s=0.05, pieces=8)
+    rt = make_runtime(backend)
+    timed = Timed()
+    handle = rt.say("mira", "p1", "Count for me.")
+    events: list[Any] = []
+    # Poll until the first sentence shows, then walk away.
+    deadline = time.monotonic() + 5
+    while not any(isinstance(e, Sentence) for e in events):
+        events.extend(timed(rt.poll))
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    timed(rt.cancel, handle)
+    events.extend(_frames(rt, timed, lambda: handle.done))
+    assert isinstance(events[-1], TurnFailed) and events[-1].error == "cancelled"
+    assert events[-1].fallback_text == ""
+    assert not any(isinstance(e, TurnDone) for e in events)
+    assert len([e for e in events if isinstance(e, Sentence)]) < 8
+    assert timed.worst < BLOCK_LIMIT_S
+    assert rt.wait_idle(5) and backend.active == 0
+
+
+def test_close_mid_turn_cancels_and_keeps_what_was_committed(make_runtime: Any, tmp_path: Path) -> None:
+    world = tmp_path / "w.db"
+    rt = make_runtime(HangingBackend(), world=world)
+    handle = rt.say("mira", "p1", "Remember this: the owl flies at noon.")
+    deadline = time.monotonic() + 5
+    while not rt.query("recent_turns", "mira", "p1").result(5):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    start = time.monotonic()
+    rt.close(timeout=0.2)
+    assert time.monotonic() - start < 3
+    events = rt.poll()
+    assert [type(e) for e in events] == [TurnStarted, TurnFailed]
+    assert handle.done and handle.error == "cancelled"
+    with pytest.raises(RuntimeClosedError):
+        rt.say("mira", "p1", "hello?")
+    with MemoryStore(world) as store:
+        assert [t.text for t in store.recent_turns("mira", "p1")] == ["Remember this: the owl flies at noon."]
+
+
+def test_close_lets_running_turns_finish_within_the_timeout(make_runtime: Any) -> None:
+    rt = make_runtime(TextBackend("Just a moment. Done.", delay_s=0.02))
+    handle = rt.say("mira", "p1", "hello")
+    rt.close(timeout=5)
+    assert handle.done and handle.result is not None
+    assert isinstance(rt.poll()[-1], TurnDone)
+
+
+def test_close_is_idempotent_and_calls_after_it_fail_fast(make_runtime: Any) -> None:
+    rt = make_runtime()
+    rt.close()
+    rt.close()
+    timed = Timed()
+    assert timed(rt.poll) == []
+    timed(rt.cancel, TurnHandle("mira", "p1", "hello"))
+    with pytest.raises(RuntimeClosedError):
+        rt.greet("mira", "p1")
+    assert timed.worst < BLOCK_LIMIT_S
+
+
+def test_unknown_character_is_a_clear_error(make_runtime: Any) -> None:
+    rt = make_runtime()
+    with pytest.raises(EngineError, match="unknown character 'nobody'.*mira"):
+        rt.say("nobody", "p1", "hello")
+
+
+def test_concurrency_limit_per_backend(make_runtime: Any) -> None:
+    backend = TextBackend("Fine, thanks.", delay_s=0.02)
+    rt = make_runtime(backend, max_concurrency=3)
+    handles = [rt.say("mira", f"p{i}", "How are you?") for i in range(12)]
+    for h in handles:
+        drain(rt, h)
+    assert backend.max_active == 3
+
+
+def test_many_conversations_run_concurrently(make_runtime: Any) -> None:
+    backend = TextBackend("Fine, thanks.", delay_s=0.05, pieces=4)
+    rt = make_runtime(backend, max_concurrency=50)
+    start = time.monotonic()
+    handles = [rt.say("mira", f"p{i}", "How are you?") for i in range(30)]
+    for h in handles:
+        drain(rt, h)
+    assert time.monotonic() - start < 3  # 30 in sequence would take >= 6 s
+    assert backend.max_active > 10
+
+
+def test_idle_reports_pending_work(make_runtime: Any) -> None:
+    rt = make_runtime(TextBackend("Hi.", delay_s=0.05))
+    assert rt.idle()
+    handle = rt.say("mira", "p1", "hello")
+    assert not rt.idle()
+    assert rt.wait_idle(5)
+    assert handle.done and rt.idle()
+
+
+def test_stream_api_for_asyncio_games(make_runtime: Any) -> None:
+    rt = make_runtime()
+
+    async def talk() -> list[Any]:
+        return [event async for event in rt.stream("mira", "p1", "Where is the tea house?", player_name="Ada")]
+
+    events = asyncio.run(talk())
+    assert isinstance(events[0], TurnStarted) and isinstance(events[-1], TurnDone)
+    assert rt.poll() == []  # streamed events do not also go to poll()
+
+
+def test_leaving_the_stream_early_cancels_the_turn(make_runtime: Any) -> None:
+    rt = make_runtime(HangingBackend())
+
+    async def walk_away() -> Any:
+        async for event in rt.stream("mira", "p1", "hello"):
+            assert isinstance(event, TurnStarted)
+            break
+
+    asyncio.run(walk_away())
+    assert rt.wait_idle(5)
+
+
+def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
+    rt = make_runtime()
+    drain(rt, rt.say("mira", "p1", "I keep bees."))
+    memories = rt.memories("mira", "p1").result(5)
+    assert any(m.text == "I keep bees." for m in memories)
+    rt.forget_memory(memories[0].id).result(5)
+    assert len(rt.memories("mira", "p1").result(5)) == len(memories) - 1
+    with pytest.raises(EngineError):
+        rt.query("_write")
+    with pytest.raises(EngineError):
+        rt.query("close")
+
+
+def test_handles_carry_their_outcome(make_runtime: Any) -> None:
+    rt = make_runtime()
+    handle = rt.say("mira", "p1", "hello")
+    drain(rt, handle)
+    assert handle.done and handle.result is not None and handle.error is None
+    assert handle != rt.say("mira", "p1", "again") and hash(handle) == hash(handle.id)
