@@ -15,7 +15,7 @@ import click
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="npc", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="npc-engine")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 def main(verbose: int) -> None:
