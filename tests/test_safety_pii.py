@@ -31,6 +31,8 @@ from engine.safety import Policy, check_input, find_pii, redact_pii
         ("身份证号11010519491231002X", "身份证号[id_number]"),
         ("ID 440308199901011234 please", "ID [id_number] please"),
         ("身份证 320102198001010016。", "身份证 [id_number]。"),
+        ("ID440308199901011234", "ID[id_number]"),
+        ("110105 19491231 002X", "[id_number]"),
         # bank cards passing Luhn
         ("card 4111 1111 1111 1111 exp 12/27", "card [bank_card] exp 12/27"),
         ("卡号6222021234567890128", "卡号[bank_card]"),
