@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cards import card_to_persona, persona_to_card, read_card
+from engine.cards import card_to_persona, persona_to_card, persona_to_yaml, read_card
 from engine.lore import LoreEntry, select_entries
+from engine.persona import load_persona
 from engine.tokens import estimate_tokens
 
 # Text with the characters that stress the mapping: macros, braces, brackets, <START>, CJK, CR/LF.
@@ -88,3 +91,29 @@ def test_selection_respects_budget_order_and_enabled(entries: list[LoreEntry], r
     assert sum(estimate_tokens(e.content) for e in chosen) <= budget
     assert [e.insertion_order for e in chosen] == sorted(e.insertion_order for e in chosen)
     assert all(e.enabled and e.content.strip() for e in chosen)
+
+
+@st.composite
+def _v3_cards(draw: Any) -> dict[str, Any]:
+    card = draw(_cards())
+    card["spec"], card["spec_version"] = "chara_card_v3", "3.0"
+    data = card["data"]
+    data["group_only_greetings"] = draw(st.lists(_text, max_size=2))
+    if draw(st.booleans()):
+        data["nickname"] = draw(_text)
+        data["creation_date"] = draw(st.integers(0, 2_000_000_000))
+        data["assets"] = [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]
+    for entry in (data.get("character_book") or {}).get("entries", []):
+        entry["use_regex"] = draw(st.booleans())
+    return card
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_v3_cards())
+def test_any_v3_card_round_trips_through_a_character_file(card: dict[str, Any]) -> None:
+    persona, _ = card_to_persona(read_card(json.dumps(card).encode()))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "card.yaml"
+        path.write_text(persona_to_yaml(persona), encoding="utf-8")
+        loaded = load_persona(path)
+    assert persona_to_card(loaded, "v3") == card

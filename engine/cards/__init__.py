@@ -168,7 +168,12 @@ class _PersonaDumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value and "\r" not in value else None
+    if any(c in value for c in "\x85\u2028\u2029"):
+        style: str | None = '"'  # PyYAML folds these Unicode line breaks outside double quotes
+    elif "\n" in value and "\r" not in value:
+        style = "|"
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
