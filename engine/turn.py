@@ -76,6 +76,7 @@ __all__ = [
     "TurnSettings",
     "after_turn",
     "fallback_line",
+    "preview_prompt",
     "run_greet",
     "run_say",
 ]
@@ -404,14 +405,18 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
 
 
-def _gather(store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: int, history: int) -> _Context:
+def _gather(
+    store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: int, history: int, *, write: bool = True
+) -> _Context:
     character, player = req.character, req.player
-    if req.player_name:
+    if req.player_name and write:
         store.set_player_name(player, req.player_name)
-    name = store.player_name(player)
+    name = store.player_name(player) or (req.player_name if not write else None)
     met = store.has_met(character, player)
     recent = store.recent_turns(character, player, limit=history) if met else []
-    recalled = store.recall(character, player, stored_text, k=recall_k) if met and stored_text.strip() else []
+    recalled = (
+        store.recall(character, player, stored_text, k=recall_k, touch=write) if met and stored_text.strip() else []
+    )
     seen = {t.text for t in recent}
     recalled = [r for r in recalled if r.memory.text not in seen]
     facts = store.facts(character, player) if met else []
@@ -422,10 +427,46 @@ def _gather(store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: in
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
     turn_id = None
-    if stored_text.strip():
+    if stored_text.strip() and write:
         rows = _rows(req, speaker=player, text=stored_text, importance=heuristics.importance(stored_text))
         turn_id = store.add_turns(rows)[0]
     return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+
+
+def preview_prompt(
+    store: MemoryStore,
+    persona: Persona,
+    player: str,
+    text: str,
+    *,
+    personas: Mapping[str, Persona] | None = None,
+    player_name: str | None = None,
+    context_size: int = 8192,
+    settings: TurnSettings | None = None,
+    safety: bool = True,
+) -> tuple[Prompt, list[Recalled]]:
+    """The prompt a ``say`` turn would send now, and the memories it recalled; writes nothing.
+
+    For ``npc prompt`` and debugging panels. Runs on the calling thread (give it its own store).
+    """
+    from engine.backends.scripted import ScriptedBackend
+
+    env = TurnEnv(
+        backend=ScriptedBackend(),
+        store=None,  # type: ignore[arg-type]  # not used to build a prompt
+        semaphore=asyncio.Semaphore(),
+        personas=personas or {persona.id: persona},
+        settings=settings or TurnSettings(),
+        safety=SafetyGate(enabled=safety),
+    )
+    handle = TurnHandle(persona.id, player, text)
+    req = TurnRequest(handle=handle, persona=persona, text=text, emit=lambda _event: None, player_name=player_name)
+    verdict = env.safety.check_input(text, persona)
+    prompt_text = verdict.text if verdict is not None else text
+    stored = env.safety.redact(text, persona)
+    ctx = _gather(store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False)
+    prompt, _lore = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
+    return prompt, ctx.recalled
 
 
 def _rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
@@ -454,12 +495,14 @@ def _display(env: TurnEnv, req: TurnRequest, ctx: _Context, speaker: str, langua
     return ctx.labels.get(speaker, speaker)
 
 
-def _build_prompt(env: TurnEnv, req: TurnRequest, ctx: _Context, text: str) -> tuple[Prompt, list[str]]:
+def _build_prompt(
+    env: TurnEnv, req: TurnRequest, ctx: _Context, text: str, context_size: int | None = None
+) -> tuple[Prompt, list[str]]:
     persona = req.persona
     settings = env.settings
     language = reply_language(persona, text)
     reply_tokens = persona.generation.max_tokens or settings.reply_tokens
-    budget = max(256, env.backend.capabilities.context_size - reply_tokens - 64)
+    budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
     history = [
         Line(speaker=_display(env, req, ctx, t.speaker, language), text=t.text, own=t.speaker == req.character)
         for t in ctx.recent
