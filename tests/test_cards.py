@@ -516,3 +516,15 @@ def test_persona_lorebook_applies_imported_book_defaults() -> None:
     assert (book.name, book.scan_depth, book.token_budget) == ("Coast", 3, 300)
     assert book.select(["lighthouse?", "a", "b", "c"]) == []  # the key is 4 messages back; depth 3
     assert [e.id for e in book.select(["a", "b", "lighthouse?"])] == ["lh"]
+
+
+@pytest.mark.parametrize("size", [(4, 80), (64, 5000)])
+def test_portrait_size_is_bounded(size: tuple[int, int]) -> None:
+    with pytest.raises(CardError, match="outside"):
+        portrait_png(_import(_v2()), width=size[0], height=size[1])
+
+
+def test_portraits_differ_by_look() -> None:
+    cast = load_characters(ROOT / "characters")
+    pictures = {portrait_png(p, width=32, height=40) for p in cast.values()}
+    assert len(pictures) == len(cast)
