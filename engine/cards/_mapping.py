@@ -62,6 +62,7 @@ class ImportReport:
 _USER_NAMES = frozenset({"{{user}}", "<user>", "user", "you", "player", "anon", "{{user}}'s"})
 _CHAR_NAMES = frozenset({"{{char}}", "<bot>", "<char>", "char", "bot", "assistant"})
 _SPEAKER = re.compile(r"^\s*(\{\{\s*(?:user|char)\s*\}\}|<(?:user|bot|char)>|[^\s:：{}\[\]<>*\"][^:：\n*\"]{0,39}?)\s*[:：]\s?(.*)$", re.IGNORECASE)
+_GREETING_MACRO = re.compile(r"\{\{\s*(?:user|char)\s*\}\}|<(?:user|bot|char)>", re.IGNORECASE)
 _START = re.compile(r"^\s*<start>\s*$", re.IGNORECASE)
 _WPP_ASSIGN = re.compile(r"^\s*([^=\[\]]{1,80}?)\s*=\s*(.+?)\s*$", re.DOTALL)
 _WPP_CALL = re.compile(r"([A-Za-z][\w ]{0,40}?)\s*\(([^()]*)\)")
@@ -106,10 +107,15 @@ def _fill(text: str, name: str, user: str) -> str:
 
 def _to_greeting(text: str) -> str:
     """A card greeting as a persona greeting: braces escaped, macros as {placeholders}."""
-    marked = re.sub(r"\{\{\s*user\s*\}\}|<user>", "\0u", _nl(text), flags=re.IGNORECASE)
-    marked = re.sub(r"\{\{\s*char\s*\}\}|<(?:bot|char)>", "\0c", marked, flags=re.IGNORECASE)
-    escaped = marked.replace("{", "{{").replace("}", "}}")
-    return escaped.replace("\0u", "{player_name}").replace("\0c", "{character_name}").strip()
+    out: list[str] = []
+    last = 0
+    text = _nl(text)
+    for match in _GREETING_MACRO.finditer(text):
+        out.append(text[last : match.start()].replace("{", "{{").replace("}", "}}"))
+        out.append("{player_name}" if "user" in match.group(0).lower() else "{character_name}")
+        last = match.end()
+    out.append(text[last:].replace("{", "{{").replace("}", "}}"))
+    return "".join(out).strip()
 
 
 def _from_greeting(text: str) -> str:
@@ -283,8 +289,10 @@ def _parse_personality(text: str, name: str, names: set[str], mapped: _Mapped) -
 
 def _map_text(data: Mapping[str, Any]) -> _Mapped:
     """Persona fields from a card's text fields. Pure: export re-runs it to spot edits."""
-    name = (data.get("name") or "").strip() or "Unnamed"
-    names = {name.lower(), (data.get("nickname") or "").strip().lower()} - {""}
+    nickname = data.get("nickname") if isinstance(data.get("nickname"), str) else ""
+    # V3: {{char}} stands for the nickname when the card has one.
+    name = (nickname or "").strip() or (data.get("name") or "").strip() or "Unnamed"
+    names = {name.lower(), (data.get("name") or "").strip().lower()} - {""}
     mapped = _Mapped()
     description = data.get("description") or ""
     if description.strip():
@@ -544,9 +552,9 @@ def _verbatim(persona: Persona) -> dict[str, Any] | None:
         "creator": info.creator,
         "character_version": info.character_version,
     }
-    for key in (*_V2_STR_FIELDS, *_V2_LIST_FIELDS):
-        if key in info.extra:
-            data[key] = info.extra[key]
+    for key, value in info.extra.items():
+        if key not in ("character_book", "extensions"):
+            data[key] = value  # verbatim overrides, and V3 fields such as nickname
     return data
 
 
