@@ -172,9 +172,13 @@ def strip_decorators(content: str) -> str:
 # Key matching
 # --------------------------------------------------------------------------------------------
 
-_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-# A "word character" for whole-word matching: a letter or digit that is not CJK. CJK script has
-# no spaces between words, so a CJK neighbour never blocks a match.
+# Scripts written without spaces between words: CJK, and Thai, Lao, Myanmar and Khmer.
+_CJK_RANGES = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+)
+# A "word character" for whole-word matching: a letter or digit not from those scripts. They
+# have no spaces between words, so such a neighbour never blocks a match.
 _WORDISH = f"[^\\W{_CJK_RANGES}]"
 _REGEX_KEY = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
 _JS_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")

@@ -66,6 +66,7 @@ def test_book_default_whole_words_applies_when_entry_unset() -> None:
         ("magic", "你会magic吗"),  # Latin key between CJK characters
         ("魔法", "Do you know 魔法?"),
         ("お茶", "お茶をください"),
+        ("ชา", "ฉันอยากดื่มชาร้อน"),  # Thai has no spaces between words either
     ],
 )
 def test_whole_words_treats_cjk_as_boundary(key: str, text: str) -> None:
