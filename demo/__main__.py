@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="seconds between replayed chunks (to watch streaming)",
     )
+    p.add_argument(
+        "--frames", type=int, default=0, help="quit after this many frames (smoke tests)"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         backend_name=str(getattr(backend, "name", args.backend)),
     )
     try:
-        run(app, fps=int(args.fps or 60))
+        run(app, fps=int(args.fps or 60), max_frames=args.frames)
     finally:
         rt.close()
         pygame.quit()

@@ -131,7 +131,11 @@ class App:
         self.finished: list[TurnLog] = []
         self.in_flight: dict[int, str] = {}
         self.relationship_future: Future[Any] | None = None
+        self.name_future: Future[Any] | None = (
+            None if player_name else runtime.query("player_name", PLAYER_ID)
+        )
         self.note = ""
+        self.known_name: str | None = None
         self.time = 0.0
         self.running = True
         self._apply_language()
@@ -179,7 +183,7 @@ class App:
             )
         for cid, bubble in self.bubbles.items():
             bubble.name = self.display_name(cid)
-        self.player.name = self.player_name or tr(lang, "you")
+        self.player.name = self.player_name or self.known_name or tr(lang, "you")
 
     def toggle_language(self) -> None:
         self.language = LANGUAGES[(LANGUAGES.index(self.language) + 1) % len(LANGUAGES)]
@@ -281,6 +285,7 @@ class App:
         self._bubble_for(event.character)
 
     def _on_sentence(self, event: Sentence) -> None:
+        self.player_bubble = None  # the reply takes the stage
         bubble = self._bubble_for(event.character)
         bubble.add(event.text)
         turn = self.turns.get(event.handle_id)
@@ -508,6 +513,16 @@ class App:
         self.textbox.update(dt)
         self.meter.update(dt)
         self.memory.update()
+        if self.name_future is not None and self.name_future.done():
+            try:
+                known = self.name_future.result()
+            except Exception as exc:  # no name is fine: the log says "You"
+                log.debug("player name query failed: %s", exc)
+                known = None
+            self.name_future = None
+            if known:
+                self.known_name = str(known)
+                self._apply_language()
         if self.relationship_future is not None and self.relationship_future.done():
             try:
                 self.meter.set(self.relationship_future.result(), instant=True)
@@ -644,11 +659,19 @@ def loading_screen(screen: pygame.Surface, fonts: Fonts, text: str) -> None:
     screen.blit(sub, sub.get_rect(center=(w // 2, h // 2 + 30)))
 
 
-def run(app: App, *, fps: int = FPS, on_frame: Callable[[float], None] | None = None) -> None:
-    """The interactive loop: poll events, update, draw, flip, tick."""
+def run(
+    app: App,
+    *,
+    fps: int = FPS,
+    max_frames: int = 0,
+    on_frame: Callable[[float], None] | None = None,
+) -> None:
+    """The interactive loop: poll events, update, draw, flip, tick (``max_frames`` > 0 stops early)."""
     clock = pygame.time.Clock()
     dt = 1 / fps
-    while app.running:
+    frames = 0
+    while app.running and not (max_frames and frames >= max_frames):
+        frames += 1
         start = time.perf_counter()
         app.frame(pygame.event.get(), dt)
         pygame.display.flip()

@@ -234,6 +234,7 @@ class Runner:
 
     def ime(self, segments: list[list[str]], shot_name: str | None) -> None:
         """Type Chinese the way an IME delivers it: compositions, then the committed text."""
+        last_composed = max((n for n, (pinyin, _) in enumerate(segments) if pinyin), default=-1)
         for n, (pinyin, hanzi) in enumerate(segments):
             for i in range(1, len(pinyin) + 1):
                 pygame.event.post(
@@ -245,7 +246,7 @@ class Runner:
                     pygame.event.Event(pygame.TEXTEDITING, text=hanzi, start=len(hanzi), length=0)
                 )
                 self.frame()
-                if shot_name and n == len(segments) - 1:
+                if shot_name and n == last_composed:
                     self.frames(0.2)
                     self.shot(shot_name)
             pygame.event.post(pygame.event.Event(pygame.TEXTEDITING, text="", start=0, length=0))
