@@ -2,9 +2,11 @@
 
 A recalled memory's total is a weighted mean of three parts, each in 0..1:
 
-* relevance: how well it matches the query. Lexical (FTS5 bm25, divided by the best score of
-  the query) and semantic (cosine similarity) rankings are fused with reciprocal rank fusion,
-  then divided by the best fused score so the top candidate has relevance 1.
+* relevance: how well it matches the query. The lexical score (FTS5 bm25 divided by the best
+  score of the query) and the semantic score (cosine similarity, scaled to 0..1 between the
+  worst and best semantic candidate) are summed with their weights (or, with
+  ``fusion="rrf"``, their rankings are merged by reciprocal rank fusion), then divided by the
+  best fused value so the top candidate has relevance 1.
 * recency: ``decay ** hours`` since the memory was last recalled (or created).
 * importance: ``(importance - 1) / 9`` for importance 1..10.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +23,7 @@ from engine.memory.types import ScoreBreakdown
 
 __all__ = [
     "RecallWeights",
+    "linear_fuse",
     "derive_stage",
     "importance_score",
     "recency_score",
@@ -39,7 +43,12 @@ class RecallWeights(BaseModel):
     decay: float = Field(0.995, gt=0, le=1, description="Recency factor per hour since last access.")
     lexical: float = Field(1.0, ge=0, description="Weight of the lexical ranking in the fusion.")
     semantic: float = Field(1.0, ge=0, description="Weight of the semantic ranking in the fusion.")
-    rrf_k: float = Field(20.0, gt=0, description="Reciprocal rank fusion constant: 1 / (k + rank).")
+    fusion: Literal["linear", "rrf"] = Field(
+        "linear",
+        description="How lexical and semantic rankings merge: a weighted sum of scores, each "
+        "scaled to 0..1 over the candidates (linear), or reciprocal rank fusion (rrf).",
+    )
+    rrf_k: float = Field(5.0, gt=0, description="Reciprocal rank fusion constant: 1 / (k + rank).")
     candidates: int = Field(100, ge=1, le=2000, description="Candidates taken from each ranking.")
     context_weight: float = Field(
         0.35, ge=0, description="bm25 weight of neighbouring turns indexed with a memory."
@@ -72,6 +81,33 @@ def rrf_fuse(rankings: Sequence[tuple[Sequence[int], float]], k: float) -> dict[
     return fused
 
 
+def linear_fuse(
+    lexical: Mapping[int, float],
+    semantic: Mapping[int, float],
+    lexical_weight: float,
+    semantic_weight: float,
+) -> dict[int, float]:
+    """Weighted sum of the lexical score over its best and the semantic score scaled to 0..1.
+
+    A candidate missing from one ranking scores 0 there. With only one ranking present its
+    weight is taken as 1 (the other has nothing to say).
+    """
+    if not lexical:
+        lexical_weight, semantic_weight = 0.0, 1.0
+    elif not semantic:
+        lexical_weight, semantic_weight = 1.0, 0.0
+    best_lex = max(lexical.values(), default=0.0) or 1.0
+    low = min(semantic.values(), default=0.0)
+    span = (max(semantic.values(), default=0.0) - low) or 1.0
+    fused: dict[int, float] = {}
+    for item in set(lexical) | set(semantic):
+        lex = lexical.get(item, 0.0) / best_lex
+        sem = (semantic[item] - low) / span if item in semantic else 0.0
+        # A tiny floor keeps a candidate found by only a zero-weighted ranking in the list.
+        fused[item] = lexical_weight * lex + semantic_weight * sem + 1e-9
+    return fused
+
+
 def score_candidates(
     *,
     lexical: Mapping[int, float],
@@ -86,14 +122,17 @@ def score_candidates(
     ``lexical`` maps ids to positive bm25 scores (higher is better), ``semantic`` to cosine
     similarities; ``importance`` and ``last_accessed`` must hold every id.
     """
-    lex_ids = sorted(lexical, key=lambda i: (-lexical[i], i))
-    sem_ids = sorted(semantic, key=lambda i: (-semantic[i], i))
-    rankings: list[tuple[Sequence[int], float]] = []
-    if lex_ids:
-        rankings.append((lex_ids, weights.lexical if sem_ids else 1.0))
-    if sem_ids:
-        rankings.append((sem_ids, weights.semantic if lex_ids else 1.0))
-    fused = rrf_fuse(rankings, weights.rrf_k)
+    if weights.fusion == "rrf":
+        lex_ids = sorted(lexical, key=lambda i: (-lexical[i], i))
+        sem_ids = sorted(semantic, key=lambda i: (-semantic[i], i))
+        rankings: list[tuple[Sequence[int], float]] = []
+        if lex_ids:
+            rankings.append((lex_ids, weights.lexical if sem_ids else 1.0))
+        if sem_ids:
+            rankings.append((sem_ids, weights.semantic if lex_ids else 1.0))
+        fused = rrf_fuse(rankings, weights.rrf_k)
+    else:
+        fused = linear_fuse(lexical, semantic, weights.lexical, weights.semantic)
     best_fused = max(fused.values(), default=0.0) or 1.0
     best_lex = max(lexical.values(), default=0.0) or 1.0
     total_weight = (weights.relevance + weights.recency + weights.importance) or 1.0

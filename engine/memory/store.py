@@ -234,6 +234,11 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ turns
 
+    @staticmethod
+    def _display_name(conn: sqlite3.Connection, speaker: str) -> str:
+        row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
+        return str(row[0]) if row and row[0] else speaker
+
     def _speaker_label(self, conn: sqlite3.Connection, speaker: str) -> str:
         row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
         return f"{speaker} {row[0]}" if row and row[0] and row[0] != speaker else speaker
@@ -321,6 +326,14 @@ class MemoryStore:
         # The previous turn of each conversation, to give neighbouring lines as context.
         last: dict[tuple[str, str], dict[str, Any] | None] = {}
         labels: dict[str, str] = {}
+        names: dict[str, str] = {}
+
+        def line_of(speaker: str, text: str) -> str:
+            # A dialogue line as embedded: "Name: text" (the player's name when known).
+            if speaker not in names:
+                names[speaker] = self._display_name(conn, speaker)
+            return f"{names[speaker]}: {text}"
+
         turn_rows: list[tuple[Any, ...]] = []
         mem_rows: list[tuple[Any, ...]] = []
         wit_rows: list[tuple[Any, ...]] = []
@@ -334,7 +347,7 @@ class MemoryStore:
             pair = (row["character"], row["player"])
             if pair not in last:
                 prev = conn.execute(
-                    "SELECT t.id, t.text, t.session, t.memory_id FROM turns t"
+                    "SELECT t.id, t.text, t.session, t.memory_id, t.speaker FROM turns t"
                     " WHERE t.character = ? AND t.player = ? ORDER BY t.id DESC LIMIT 2",
                     pair,
                 ).fetchall()
@@ -347,9 +360,11 @@ class MemoryStore:
                         "session": prev[0][2],
                         "before": index_text(before[1], self.segmentation) if before else "",
                         "in_batch": False,
+                        "line": line_of(prev[0][4], prev[0][1]),
                     }
             if row["speaker"] not in labels:
                 labels[row["speaker"]] = self._speaker_label(conn, row["speaker"])
+            line = line_of(row["speaker"], row["text"])
             when = now if row["time"] is None else row["time"]
             turn_id, mem_id = next_turn, next_mem
             next_turn += 1
@@ -376,8 +391,10 @@ class MemoryStore:
             wit_rows.extend((mem_id, w, pair[1]) for w in row["present"])
             prev_info = last[pair]
             context = ""
+            dense_text = line
             if prev_info is not None and prev_info["session"] == row["session"]:
                 context = prev_info["segmented"]
+                dense_text = prev_info["line"] + "\n" + line
                 # The previous line now has a next neighbour too.
                 prev_context = (prev_info["before"] + " " + row["segmented"]).strip()
                 if prev_info["in_batch"]:
@@ -395,13 +412,14 @@ class MemoryStore:
                 "session": row["session"],
                 "before": context,
                 "in_batch": True,
+                "line": line,
             }
             hist_rows.append(
                 (now, "insert", "turn", str(turn_id), pair[0], pair[1], "dialogue turn",
                  json.dumps({"memory_id": mem_id}))
             )
             if self.embedder is not None:
-                queue_rows.append((mem_id, pair[1], row["text"]))
+                queue_rows.append((mem_id, pair[1], dense_text))
         conn.executemany(
             "INSERT INTO turns (id, character, player, speaker, text, time, session, memory_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -656,25 +674,41 @@ class MemoryStore:
             self._delete_memories(conn, stale)
 
     def _refresh_context(self, conn: sqlite3.Connection, turn_ids: Sequence[int]) -> None:
-        """Recompute the neighbouring-lines context indexed with each turn's memory."""
+        """Recompute what is indexed and embedded with each turn's memory from its neighbours.
+
+        Used after a neighbouring line is deleted, so no copy of it stays in the index or in
+        a vector: the memory's old vector is dropped and it is queued to be embedded again.
+        """
         for tid in turn_ids:
             row = conn.execute(
-                "SELECT character, player, session, memory_id FROM turns WHERE id = ?", (tid,)
+                "SELECT character, player, session, memory_id, speaker, text FROM turns WHERE id = ?",
+                (tid,),
             ).fetchone()
             if row is None or row[3] is None:
                 continue
             parts = []
+            previous = ""
             for op, order in (("<", "DESC"), (">", "ASC")):
                 hit = conn.execute(
-                    f"SELECT text, session FROM turns WHERE character = ? AND player = ?"
+                    f"SELECT text, session, speaker FROM turns WHERE character = ? AND player = ?"
                     f" AND id {op} ? ORDER BY id {order} LIMIT 1",
                     (row[0], row[1], tid),
                 ).fetchone()
                 if hit and hit[1] == row[2]:
                     parts.append(index_text(hit[0], self.segmentation))
+                    if op == "<":
+                        previous = f"{self._display_name(conn, hit[2])}: {hit[0]}\n"
             conn.execute(
                 f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?", (" ".join(parts), row[3])
             )
+            had_vector = conn.execute(
+                "DELETE FROM memory_vectors WHERE memory_id = ?", (row[3],)
+            ).rowcount
+            if had_vector or self.embedder is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO embed_queue (memory_id, player, text) VALUES (?, ?, ?)",
+                    (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
+                )
 
     # ------------------------------------------------------------------ recall
 
@@ -793,6 +827,10 @@ class MemoryStore:
 
             self._write(write)
             done += len(rows)
+            # A vector for a memory older than a cached one means the cache is stale.
+            for key, (_, _, seen) in list(self._vector_cache.items()):
+                if any(r[1] == key[1] and r[0] <= seen for r in rows):
+                    del self._vector_cache[key]
         return done
 
     def _drop_vector_cache(self, player: str | None) -> None:
