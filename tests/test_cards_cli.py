@@ -143,3 +143,14 @@ def test_export_image_only_for_png(tmp_path: Path) -> None:
     image.write_bytes(b"")
     result = CliRunner().invoke(main, ["export", "mira", "-d", str(ROOT / "characters"), "--image", str(image)])
     assert result.exit_code == 2
+
+
+def test_two_cards_with_one_name_get_distinct_files(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.json", _card("Ada", description="First."))
+    second = _write(tmp_path / "b.json", _card("Ada", description="Second."))
+    out = tmp_path / "chars"
+    result = CliRunner().invoke(main, ["import", str(first), str(second), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_persona(out / "ada.yaml").backstory == "First."
+    assert load_persona(out / "ada-2.yaml").backstory == "Second."
+    assert "saved as 'ada-2'" in result.output

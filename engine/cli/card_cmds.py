@@ -16,7 +16,7 @@ from typing import Literal, cast
 import click
 
 from engine.cards import export_card, import_card, load_lorebook, persona_to_yaml
-from engine.errors import CardError, EngineError
+from engine.errors import CardError, EngineError, PersonaError
 from engine.persona import find_character, load_persona
 
 __all__ = ["COMMANDS", "export_command", "import_command"]
@@ -70,6 +70,7 @@ def import_command(
         except CardError as exc:
             raise click.ClickException(str(exc)) from exc
     reports = []
+    written: set[Path] = set()
     failed = 0
     for card_path in cards:
         try:
@@ -79,9 +80,18 @@ def import_command(
                 persona = persona.model_copy(update={"lore": [*persona.lore, *extra_lore]})
                 result.report.mapped.append(f"--lorebook -> lore (+{len(extra_lore)} entries)")
             target = out / f"{persona.id}.yaml"
+            if target in written:
+                # Two cards in one run with the same name: number the later ones.
+                base, n = persona.id, 2
+                while (out / f"{base}-{n}.yaml") in written or (out / f"{base}-{n}.yaml").exists():
+                    n += 1
+                persona = persona.model_copy(update={"id": f"{base}-{n}"})
+                target = out / f"{persona.id}.yaml"
+                result.report.warnings.append(f"another card in this import is also {base!r}; saved as {persona.id!r}")
             if target.exists() and not force:
                 raise CardError(f"{target} already exists (use --force to overwrite, or --id)", path=str(card_path))
-            _write_checked(target, persona_to_yaml(persona))
+            _write_checked(target, persona_to_yaml(persona), source=card_path)
+            written.add(target)
         except EngineError as exc:
             failed += 1
             click.echo(f"error: {exc}", err=True)
@@ -106,7 +116,7 @@ def import_command(
         raise SystemExit(1)
 
 
-def _write_checked(target: Path, text: str) -> None:
+def _write_checked(target: Path, text: str, *, source: Path) -> None:
     """Write ``text`` to ``target`` only once it loads back as a valid persona."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +125,11 @@ def _write_checked(target: Path, text: str) -> None:
     temp = target.with_name(f".import-{os.getpid()}-{target.name}")
     try:
         temp.write_text(text, encoding="utf-8")
-        load_persona(temp)
+        try:
+            load_persona(temp)
+        except PersonaError as exc:
+            where = f"{exc.field}: " if exc.field else ""
+            raise CardError(f"the imported character does not validate: {where}{exc.message}", path=str(source)) from exc
         temp.replace(target)
     except OSError as exc:
         raise CardError(f"cannot write: {exc.strerror or exc}", path=str(target)) from exc
