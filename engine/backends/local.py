@@ -61,7 +61,7 @@ class LocalSampling(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    temperature: float = Field(0.7, ge=0, description="Sampling temperature.")
+    temperature: float = Field(0.4, ge=0, description="Sampling temperature.")
     top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling.")
     top_k: int = Field(40, ge=0, description="Sample from the k most likely tokens (0: all).")
     min_p: float = Field(

