@@ -94,6 +94,16 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
         options["delay_s"] = args.replay_delay
 
     def make() -> object:
+        if args.backend.startswith("replay:"):
+            from demo.replay import as_recorded
+
+            path = args.backend.removeprefix("replay:")
+            backend = as_recorded(create_backend(args.backend, **options), path)
+            if args.record:
+                from engine.backends import RecordingBackend
+
+                backend = RecordingBackend(backend, args.record)
+            return backend
         return create_backend(
             args.backend, model=args.model, base_url=args.base_url, record=args.record, **options
         )

@@ -185,8 +185,25 @@ class DebugPanel:
             ms=int(usage.latency_ms),
             backend=result.backend,
         )
-        surf.blit(fonts.render(line, 13, P.UI_MUTED, wrap=width), (x, y))
-        y += 30
+        usage_text = fonts.render(line, 13, P.UI_MUTED, wrap=width)
+        surf.blit(usage_text, (x, y))
+        y += usage_text.get_height() + 4
+        actions = ", ".join(
+            a.name + (f"({', '.join(str(v) for v in a.args.values())})" if a.args else "")
+            for a in result.actions
+        )
+        delta = " ".join(f"{k} {v:+.0f}" for k, v in result.relationship_delta.items() if v)
+        reply = tr(
+            lang,
+            "debug_reply",
+            emotion=result.emotion,
+            strength=result.emotion_strength,
+            actions=actions or "—",
+            delta=delta or "—",
+        )
+        reply_text = fonts.render(reply, 13, P.UI_TEXT, wrap=width)
+        surf.blit(reply_text, (x, y))
+        y += reply_text.get_height() + 12
         surf.blit(
             fonts.render(
                 f"{tr(lang, 'debug_memories')} ({len(result.memories)})", 15, P.UI_TEXT, bold=True
@@ -289,7 +306,9 @@ class MemoryPanel:
             text = fonts.render(_short(record.text, 140), 14, P.UI_TEXT, wrap=rect.w - 120)
             if y + text.get_height() > rect.bottom - 12:
                 break
-            kind = fonts.render(f"{record.kind} · {record.importance:.0f}", 11, P.UI_MUTED)
+            kind = fonts.render(
+                f"{tr(lang, 'kind_' + record.kind)} · {record.importance:.0f}", 11, P.UI_MUTED
+            )
             surf.blit(kind, (x, y))
             surf.blit(text, (x, y + 14))
             button = Button(pygame.Rect(rect.right - 86, y + 8, 70, 24), tr(lang, "forget"))
