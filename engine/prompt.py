@@ -7,6 +7,7 @@ builds one from a persona and what memory recalled, under a token budget.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
@@ -197,6 +198,12 @@ class Line(BaseModel):
     own: bool = Field(False, description="True when the character being prompted said it.")
 
 
+@functools.lru_cache(maxsize=8192)
+def _tokens(text: str) -> int:
+    # The persona's own text is the same every turn; count it once.
+    return estimate_tokens(text)
+
+
 class _Item:
     __slots__ = ("message", "rank", "text", "tokens")
 
@@ -204,7 +211,7 @@ class _Item:
         self.text = text
         self.rank = rank  # lower rank is cut first
         self.message = message
-        self.tokens = estimate_tokens(message.content if message else text) + (4 if message else 1)
+        self.tokens = _tokens(message.content if message else text) + (4 if message else 1)
 
 
 class _Block:
@@ -216,29 +223,38 @@ class _Block:
         self.items = items or []
         self.chat = chat  # items are chat messages, not lines of one system message
         self.cut = 0
+        self._header_tokens = _tokens(header)
+        self._item_tokens = sum(i.tokens for i in self.items)
+
+    def add(self, item: _Item, index: int = 0) -> None:
+        self.items.insert(index, item)
+        self._item_tokens += item.tokens
 
     @property
     def tokens(self) -> int:
         if not self.items and self.header and self.name not in ("persona", "format", "rules"):
             return 0
         overhead = 4 if not self.chat and (self.items or self.header) else 0
-        return estimate_tokens(self.header) + sum(i.tokens for i in self.items) + overhead
+        return self._header_tokens + self._item_tokens + overhead
 
     def drop_one(self) -> None:
         """Remove the lowest-ranked item (ties: the earliest)."""
         index = min(range(len(self.items)), key=lambda k: (self.items[k].rank, k))
+        self._item_tokens -= self.items[index].tokens
         del self.items[index]
         self.cut += 1
 
     def section(self) -> Section | None:
         if self.chat:
-            messages = [i.message for i in self.items if i.message is not None]
-            return Section.of(self.name, messages) if messages else None
+            messages = tuple(i.message for i in self.items if i.message is not None)
+            return Section(name=self.name, messages=messages, tokens=self.tokens) if messages else None
         if not self.items and self.name not in ("persona", "format", "rules"):
             return None
         body = "\n".join(i.text for i in self.items)
         text = f"{self.header}\n{body}".strip() if self.header else body.strip()
-        return Section.system(self.name, text) if text else None
+        if not text:
+            return None
+        return Section(name=self.name, messages=(Message(role="system", content=text),), tokens=self.tokens)
 
 
 def detect_language(text: str) -> str | None:
@@ -362,9 +378,7 @@ def assemble(
     }
     if present:
         others = ", ".join(present)
-        blocks["scene"].items.insert(
-            0, _Item(f"Also here with you: {others}. Answer only as {display}.")
-        )
+        blocks["scene"].add(_Item(f"Also here with you: {others}. Answer only as {display}."))
 
     def total() -> int:
         return sum(b.tokens for b in blocks.values())

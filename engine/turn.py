@@ -119,6 +119,12 @@ class TurnSettings:
     """Reflect once the importance of observations since the last reflection sums to this."""
     analysis_timeout: float = 30.0
     """Longest a background ``complete_json`` call may take before heuristics are used."""
+    background_calls: int = 2
+    """Background model calls at once (they share the backend with dialogue)."""
+    background_yield: float = 2.0
+    """Seconds a background model call waits for dialogue to go quiet before it goes anyway."""
+    background_backlog: int = 64
+    """Background model calls allowed to wait; beyond that, heuristics are used at once."""
 
 
 class StoreAccess(Protocol):
@@ -237,6 +243,12 @@ class TurnEnv:
     meter: Any = None
     clock: Callable[[], float] = time.time
     spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
+    generating: int = 0
+    """Replies being generated right now."""
+    quiet: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while no reply is being generated: background model calls wait for it."""
+    background_waiting: int = 0
+    background_semaphore: asyncio.Semaphore | None = None
 
     @property
     def capable(self) -> bool:
@@ -327,8 +339,11 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 2. context, and the player's line stored
     settings = env.settings
     ctx = await env.store.run(
-        lambda s: _gather(s, req, stored_text, settings.recall_k, settings.history_lines), priority=FOREGROUND
+        lambda s: _gather(s, req, stored_text, settings.recall_k, settings.history_lines, write=False),
+        priority=FOREGROUND,
     )
+    # Storing the line is not on the way to the model: queue it and collect its id later.
+    stored_line = env.store.submit(lambda s: _store_line(s, req, stored_text), priority=FOREGROUND)
 
     # 3. prompt
     prompt, lore_names = _build_prompt(env, req, ctx, prompt_text)
@@ -371,6 +386,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
 
     # 7. store the reply, apply the relationship change
+    ctx.turn_id = await asyncio.wrap_future(stored_line)
     usage = gen.usage or Usage(model=env.backend.name, estimated=True)
     stored_reply = env.safety.redact(text, persona)
     before = ctx.relationship
@@ -409,9 +425,9 @@ def _gather(
     store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: int, history: int, *, write: bool = True
 ) -> _Context:
     character, player = req.character, req.player
-    if req.player_name and write:
-        store.set_player_name(player, req.player_name)
-    name = store.player_name(player) or (req.player_name if not write else None)
+    if write:
+        _store_name(store, req)
+    name = req.player_name or store.player_name(player)
     met = store.has_met(character, player)
     recent = store.recent_turns(character, player, limit=history) if met else []
     recalled = (
@@ -426,11 +442,22 @@ def _gather(
     for turn in recent:
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
-    turn_id = None
-    if stored_text.strip() and write:
-        rows = _rows(req, speaker=player, text=stored_text, importance=heuristics.importance(stored_text))
-        turn_id = store.add_turns(rows)[0]
+    turn_id = _store_line(store, req, stored_text) if write else None
     return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+
+
+def _store_name(store: MemoryStore, req: TurnRequest) -> None:
+    if req.player_name and store.player_name(req.player) != req.player_name:
+        store.set_player_name(req.player, req.player_name)
+
+
+def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int | None:
+    """Store the player's line (for every witness); its id in this conversation."""
+    _store_name(store, req)
+    if not stored_text.strip():
+        return None
+    rows = _rows(req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text))
+    return store.add_turns(rows)[0]
 
 
 def preview_prompt(
@@ -550,6 +577,25 @@ async def _generate(
         names=[persona.name, *persona.names.values(), prompt.character], max_chars=persona.style.max_reply_chars
     )
     out = _Generated()
+    env.generating += 1
+    env.quiet.clear()
+    try:
+        return await _stream_reply(env, req, prompt, params, policy, streamer, out)
+    finally:
+        env.generating -= 1
+        if env.generating == 0:
+            env.quiet.set()
+
+
+async def _stream_reply(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    streamer: ReplyStreamer,
+    out: _Generated,
+) -> _Generated:
     settings = env.settings
     loop = asyncio.get_running_loop()
     async with env.semaphore:
@@ -852,14 +898,33 @@ def _task_prompt(persona: Persona, player: str, task: str, body: str) -> Prompt:
 
 
 async def _ask(env: TurnEnv, prompt: Prompt, schema: type[BaseModel]) -> Any:
-    """complete_json under the semaphore and a timeout; None on any failure (heuristics follow)."""
+    """complete_json for background work; None on failure or overload (heuristics follow).
+
+    Dialogue comes first: the call waits (up to ``background_yield`` seconds) until no reply
+    is being generated, runs at most ``background_calls`` at a time, and is skipped when more
+    than ``background_backlog`` calls are already waiting.
+    """
+    settings = env.settings
+    if env.background_waiting >= settings.background_backlog:
+        log.info("background %s skipped: %d calls waiting", schema.__name__, env.background_waiting)
+        return None
+    if env.background_semaphore is None:
+        env.background_semaphore = asyncio.Semaphore(max(1, settings.background_calls))
+    env.background_waiting += 1
     try:
-        async with env.semaphore:
-            async with asyncio.timeout(env.settings.analysis_timeout):
+        if env.generating:
+            try:
+                await asyncio.wait_for(env.quiet.wait(), settings.background_yield)
+            except TimeoutError:
+                pass
+        async with env.background_semaphore, env.semaphore:
+            async with asyncio.timeout(settings.analysis_timeout):
                 return await env.backend.complete_json(prompt, schema, GenerationParams(temperature=0.2))
     except (EngineError, TimeoutError) as exc:
         log.info("background %s fell back to heuristics: %s", schema.__name__, exc)
         return None
+    finally:
+        env.background_waiting -= 1
 
 
 async def after_turn(
