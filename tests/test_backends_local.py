@@ -165,3 +165,21 @@ def test_missing_model_file_is_backend_unavailable(tmp_path: Path) -> None:
     backend = create_backend(str(tmp_path / "absent.gguf"))
     with pytest.raises(BackendUnavailableError, match="not found"):
         asyncio.run(collect(backend, EN, GenerationParams(max_tokens=1)))  # type: ignore[arg-type]
+
+
+def test_chat_mode_goes_through_the_chat_api(backend: LocalBackend) -> None:
+    # Gemma 3 270M ships no chat template; forcing chat mode exercises the chat path for real
+    # (llama-cpp-python falls back to its generic format) on the same shared model.
+    chat = LocalBackend(backend.model_path, mode="chat")
+    assert chat.capabilities.mode == "chat"
+    chunks = asyncio.run(collect(chat, EN, GenerationParams(max_tokens=8, seed=1, temperature=0.0)))  # type: ignore[arg-type]
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens > 0
+    assert chat._shared is backend._shared
+
+    async def go() -> Mood:
+        return await asyncio.wait_for(
+            chat.complete_json(EN, Mood, GenerationParams(max_tokens=40, seed=1)), 60
+        )
+
+    assert isinstance(asyncio.run(go()), Mood)

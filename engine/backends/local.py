@@ -144,7 +144,7 @@ class _Shared:
 
     path: Path
     llama: Any
-    chat: bool
+    has_template: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
     grammars: dict[str, Any] = field(default_factory=dict)
 
@@ -153,7 +153,7 @@ _models: dict[tuple[str, int, int], _Shared] = {}
 _models_lock = threading.Lock()
 
 
-def _load(path: Path, n_ctx: int, n_threads: int, mode: str) -> _Shared:
+def _load(path: Path, n_ctx: int, n_threads: int) -> _Shared:
     key = (str(path.resolve()), n_ctx, n_threads)
     with _models_lock:
         shared = _models.get(key)
@@ -183,14 +183,13 @@ def _load(path: Path, n_ctx: int, n_threads: int, mode: str) -> _Shared:
                 f"could not load {path}: {exc}", provider=_PROVIDER, model=path.name
             ) from exc
         has_template = bool(llama.metadata.get("tokenizer.chat_template"))
-        chat = has_template if mode == "auto" else mode == "chat"
         log.info(
             "loaded %s in %.0f ms (%s model)",
             path.name,
             (time.perf_counter() - started) * 1000,
-            "chat" if chat else "base",
+            "chat" if has_template else "base",
         )
-        shared = _Shared(path=path, llama=llama, chat=chat)
+        shared = _Shared(path=path, llama=llama, has_template=has_template)
         _models[key] = shared
         return shared
 
@@ -241,7 +240,7 @@ class LocalBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Grammar-constrained JSON, exact usage; chat or completion once the model is loaded."""
-        chat = self._shared.chat if self._shared is not None else self.mode == "chat"
+        chat = self._is_chat(self._shared) if self._shared is not None else self.mode == "chat"
         return Capabilities(
             kind="model",
             mode="chat" if chat else "completion",
@@ -254,7 +253,12 @@ class LocalBackend:
         """Load the model now (otherwise the first call does). Blocking; safe from any thread."""
         with self._load_lock:
             if self._shared is None:
-                self._shared = _load(self.model_path, self.n_ctx, self.n_threads, self.mode)
+                self._shared = _load(self.model_path, self.n_ctx, self.n_threads)
+
+    def _is_chat(self, shared: _Shared) -> bool:
+        if self.mode == "auto":
+            return shared.has_template
+        return self.mode == "chat"
 
     async def _ensure_loaded(self) -> _Shared:
         if self._shared is None:
@@ -307,11 +311,20 @@ class LocalBackend:
         return tokens
 
     def _generation(
-        self, shared: _Shared, prompt: Prompt, params: GenerationParams
+        self, shared: _Shared, prompt: Prompt, params: GenerationParams, stop: threading.Event
     ) -> tuple[Iterator[Any], int, bool]:
         """Start a streamed generation (call with the model's lock held): iterator, prompt tokens, chat?"""
+        import llama_cpp
+
         kwargs = self._kwargs(params)
-        if shared.chat:
+        # Checked after every token, also while text is held back near a stop sequence.
+        kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList(
+            [lambda _ids, _logits: stop.is_set()]
+        )
+        if self._is_chat(shared):
+            kwargs.pop(
+                "stopping_criteria"
+            )  # not accepted by the chat API; events are checked instead
             messages = chat_messages(prompt)
             stops = [*prompt.stop, *params.stop]
             text = shared.llama.create_chat_completion(
@@ -353,7 +366,7 @@ class LocalBackend:
                     put(_DONE)
                     return
                 try:
-                    iterator, prompt_tokens, chat = self._generation(shared, prompt, params)
+                    iterator, prompt_tokens, chat = self._generation(shared, prompt, params, stop)
                     put(("prompt_tokens", prompt_tokens))
                     produced: list[str] = []
                     for event in iterator:
@@ -446,16 +459,24 @@ class LocalBackend:
         schema: type[BaseModel],
         params: GenerationParams,
         seed: int | None,
+        cancel: threading.Event,
     ) -> str:
+        import llama_cpp
+
         kwargs = self._kwargs(params, max_tokens=params.max_tokens or 256)
         if seed is not None:
             kwargs["seed"] = seed
+        # A cancelled caller cannot stop a worker thread; this makes the model stop at the next token.
+        kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList(
+            [lambda _ids, _logits: cancel.is_set()]
+        )
         instruction = "Answer with one JSON object matching this schema: " + json.dumps(
             schema.model_json_schema(), ensure_ascii=False
         )
         with shared.lock:
             grammar = self._grammar(shared, schema)
-            if shared.chat:
+            if self._is_chat(shared):
+                kwargs.pop("stopping_criteria")  # not accepted by the chat API
                 messages = [*chat_messages(prompt), {"role": "user", "content": instruction}]
                 reply = shared.llama.create_chat_completion(
                     messages=messages, grammar=grammar, **kwargs
@@ -478,7 +499,14 @@ class LocalBackend:
         for attempt, seed in enumerate(
             (params.seed, None if params.seed is None else params.seed + 1)
         ):
-            raw = await asyncio.to_thread(self._json_once, shared, prompt, schema, params, seed)
+            cancel = threading.Event()
+            try:
+                raw = await asyncio.to_thread(
+                    self._json_once, shared, prompt, schema, params, seed, cancel
+                )
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
             try:
                 return schema.model_validate_json(raw)
             except ValidationError as exc:

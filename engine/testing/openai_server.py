@@ -317,6 +317,12 @@ class _Handler(BaseHTTPRequestHandler):
     def owner(self) -> OpenAIServer:
         return self.server.owner  # type: ignore[attr-defined,no-any-return]
 
+    def setup(self) -> None:
+        super().setup()
+        # Stream chunks are small writes; without this, Nagle's algorithm and the client's
+        # delayed ACK add ~40 ms stalls that depend on timing, not on the code under test.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
         log.debug("%s " + format, self.address_string(), *args)
 
