@@ -116,11 +116,13 @@ def score_candidates(
     last_accessed: Mapping[int, float],
     now: float,
     weights: RecallWeights,
+    limit: int | None = None,
 ) -> dict[int, ScoreBreakdown]:
-    """Score every candidate id found by either ranking.
+    """Score the candidate ids found by either ranking; with ``limit``, only the best ones.
 
     ``lexical`` maps ids to positive bm25 scores (higher is better), ``semantic`` to cosine
-    similarities; ``importance`` and ``last_accessed`` must hold every id.
+    similarities; ``importance`` and ``last_accessed`` must hold every id. The result is
+    ordered best first (total, then relevance, then the newer id).
     """
     if weights.fusion == "rrf":
         lex_ids = sorted(lexical, key=lambda i: (-lexical[i], i))
@@ -136,7 +138,7 @@ def score_candidates(
     best_fused = max(fused.values(), default=0.0) or 1.0
     best_lex = max(lexical.values(), default=0.0) or 1.0
     total_weight = (weights.relevance + weights.recency + weights.importance) or 1.0
-    out: dict[int, ScoreBreakdown] = {}
+    parts: dict[int, tuple[float, float, float, float]] = {}
     for item, value in fused.items():
         relevance = value / best_fused
         recency = recency_score(last_accessed[item], now, weights.decay)
@@ -144,12 +146,17 @@ def score_candidates(
         total = (
             weights.relevance * relevance + weights.recency * recency + weights.importance * imp
         ) / total_weight
+        parts[item] = (total, relevance, recency, imp)
+    order = sorted(parts, key=lambda i: (-parts[i][0], -parts[i][1], -i))
+    out: dict[int, ScoreBreakdown] = {}
+    for item in order[:limit]:
+        total, relevance, recency, imp = parts[item]
         out[item] = ScoreBreakdown(
             relevance=round(relevance, 6),
             recency=round(recency, 6),
             importance=round(imp, 6),
             lexical=round(lexical.get(item, 0.0) / best_lex, 6),
-            semantic=round(max(0.0, semantic.get(item, 0.0)), 6),
+            semantic=round(min(1.0, max(0.0, semantic.get(item, 0.0))), 6),
             total=round(total, 6),
         )
     return out

@@ -740,19 +740,21 @@ class MemoryStore:
         ids = set(lexical) | set(semantic)
         if not ids:
             return []
-        rows = self._fetch_memories(ids)
+        meta = self._fetch_meta(ids)
         # A candidate deleted in between simply drops out.
-        lexical = {i: s for i, s in lexical.items() if i in rows}
-        semantic = {i: s for i, s in semantic.items() if i in rows}
+        lexical = {i: s for i, s in lexical.items() if i in meta}
+        semantic = {i: s for i, s in semantic.items() if i in meta}
         scores = score_candidates(
             lexical=lexical,
             semantic=semantic,
-            importance={i: rows[i].importance for i in rows},
-            last_accessed={i: rows[i].last_accessed for i in rows},
+            importance={i: m[0] for i, m in meta.items()},
+            last_accessed={i: m[1] for i, m in meta.items()},
             now=now,
             weights=w,
+            limit=k,
         )
-        best = sorted(scores, key=lambda i: (-scores[i].total, -scores[i].relevance, -i))[:k]
+        best = list(scores)
+        rows = self._fetch_memories(best)
         if touch and best:
             self._write(
                 lambda conn: conn.executemany(
@@ -760,7 +762,7 @@ class MemoryStore:
                     [(now, i) for i in best],
                 )
             )
-        return [Recalled(memory=rows[i], score=scores[i]) for i in best]
+        return [Recalled(memory=rows[i], score=scores[i]) for i in best if i in rows]
 
     def _lexical_candidates(
         self, character: str, player: str, query: str, w: RecallWeights
@@ -777,6 +779,17 @@ class MemoryStore:
         )
         # bm25() is lower-is-better and negative; flip it so higher is better.
         return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
+
+    def _fetch_meta(self, ids: Iterable[int]) -> dict[int, tuple[float, float]]:
+        """(importance, last_accessed) of each id that still exists."""
+        out: dict[int, tuple[float, float]] = {}
+        for chunk in _chunks(sorted(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._read(
+                f"SELECT id, importance, last_accessed FROM memories WHERE id IN ({marks})", chunk
+            ):
+                out[int(r[0])] = (float(r[1]), float(r[2]))
+        return out
 
     def _fetch_memories(self, ids: Iterable[int]) -> dict[int, MemoryRecord]:
         out: dict[int, MemoryRecord] = {}
