@@ -170,9 +170,14 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
             StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True
         )
     if isinstance(exc, openai.APIError):
+        where = "in the stream" if phase == "stream" else "instead of a reply"
         return _Failure(
-            StreamError(f"provider reported an error in the stream: {exc.message}", **context),
-            retryable=True,
+            StreamError(f"provider sent an error {where}: {exc.message}", **context), retryable=True
+        )
+    if phase == "stream":
+        # Anything else from the transport mid-stream (a protocol error while draining, say).
+        return _Failure(
+            StreamError(f"stream failed: {type(exc).__name__}: {exc}", **context), retryable=True
         )
     return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
 
@@ -424,7 +429,7 @@ class OpenAIBackend:
                     stream = raw.parse()
             except TimeoutError as exc:
                 raise self._timeout("no response", exc, request_id) from exc
-            except openai.OpenAIError as exc:
+            except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                 raise _map_error(
                     exc, provider=self.preset.name, model=self.model, phase=phase
                 ) from exc
@@ -452,7 +457,7 @@ class OpenAIBackend:
                     failure = self._timeout(what, exc, request_id)
                     failure.retryable = not seen_delta
                     raise failure from exc
-                except (openai.OpenAIError, json.JSONDecodeError) as exc:
+                except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                     raise self._with_id(
                         _map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
                         request_id,
@@ -508,7 +513,10 @@ class OpenAIBackend:
             if stream is not None:
                 # Closing the response releases the connection; on cancellation this is what
                 # stops the provider generating (and billing) the rest of the reply.
-                await stream.close()
+                try:
+                    await stream.close()
+                except Exception:  # noqa: BLE001 (a failed close must not mask the outcome)
+                    log.debug("closing the stream of %s failed", self.name, exc_info=True)
 
     def _timeout(self, what: str, exc: BaseException, request_id: str | None) -> _Failure:
         error = BackendTimeoutError(
@@ -553,7 +561,7 @@ class OpenAIBackend:
                         text = reply.choices[0].text if reply.choices else None
             except TimeoutError as exc:
                 raise self._timeout("no reply", exc, None) from exc
-            except (openai.OpenAIError, json.JSONDecodeError) as exc:
+            except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                 raise _map_error(
                     exc, provider=self.preset.name, model=self.model, phase="request"
                 ) from exc
