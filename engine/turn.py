@@ -342,8 +342,17 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         lambda s: _gather(s, req, stored_text, settings.recall_k, settings.history_lines, write=False),
         priority=FOREGROUND,
     )
-    # Storing the line is not on the way to the model: queue it and collect its id later.
-    stored_line = env.store.submit(lambda s: _store_line(s, req, stored_text), priority=FOREGROUND)
+    # Storing the line is not on the way to the model: it is queued once the request is out
+    # (at the first streamed chunk, 50 ms in, or when generation ends, whichever comes first).
+    stored_line: Future[int | None] | None = None
+
+    def store_line() -> Future[int | None]:
+        nonlocal stored_line
+        if stored_line is None:
+            stored_line = env.store.submit(lambda s: _store_line(s, req, stored_text), priority=FOREGROUND)
+        return stored_line
+
+    asyncio.get_running_loop().call_later(0.05, store_line)
 
     # 3. prompt
     prompt, lore_names = _build_prompt(env, req, ctx, prompt_text)
@@ -355,13 +364,14 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         try:
             reservation = await env.store.run(lambda s: env.meter.reserve(req.player), priority=FOREGROUND)
         except QuotaExceededError as exc:
+            store_line()
             _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
             return
 
     # 5. generation
     policy = env.safety.policy(persona)
     try:
-        gen = await _generate(env, req, prompt, params, policy)
+        gen = await _generate(env, req, prompt, params, policy, on_first_chunk=store_line)
         if not gen.sentences and not gen.visible.strip():
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
@@ -374,6 +384,8 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
         _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
         return
+    finally:
+        store_line()
 
     # 6. parse
     parsed = parse_reply(gen.raw, persona)
@@ -386,7 +398,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
 
     # 7. store the reply, apply the relationship change
-    ctx.turn_id = await asyncio.wrap_future(stored_line)
+    ctx.turn_id = await asyncio.wrap_future(store_line())
     usage = gen.usage or Usage(model=env.backend.name, estimated=True)
     stored_reply = env.safety.redact(text, persona)
     before = ctx.relationship
@@ -570,7 +582,13 @@ def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
 
 
 async def _generate(
-    env: TurnEnv, req: TurnRequest, prompt: Prompt, params: GenerationParams, policy: Any
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    *,
+    on_first_chunk: Callable[[], object] | None = None,
 ) -> _Generated:
     persona = req.persona
     streamer = ReplyStreamer(
@@ -580,7 +598,7 @@ async def _generate(
     env.generating += 1
     env.quiet.clear()
     try:
-        return await _stream_reply(env, req, prompt, params, policy, streamer, out)
+        return await _stream_reply(env, req, prompt, params, policy, streamer, out, on_first_chunk)
     finally:
         env.generating -= 1
         if env.generating == 0:
@@ -595,6 +613,7 @@ async def _stream_reply(
     policy: Any,
     streamer: ReplyStreamer,
     out: _Generated,
+    on_first_chunk: Callable[[], object] | None,
 ) -> _Generated:
     settings = env.settings
     loop = asyncio.get_running_loop()
@@ -607,6 +626,9 @@ async def _stream_reply(
             async with asyncio.timeout_at(min(deadline, start + settings.first_token_timeout)) as timer:
                 stop = False
                 async for chunk in agen:
+                    if on_first_chunk is not None:
+                        on_first_chunk()
+                        on_first_chunk = None
                     if chunk.usage is not None:
                         out.usage = chunk.usage
                     if chunk.text:
