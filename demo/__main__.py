@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--frames", type=int, default=0, help="quit after this many frames (smoke tests)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for the embedded model (default: all cores but one, which the frame loop keeps)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -92,6 +98,8 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
     options: dict[str, object] = {}
     if args.backend.startswith("replay:") and args.replay_delay:
         options["delay_s"] = args.replay_delay
+    if args.backend == "local" or args.backend.endswith(".gguf"):
+        options["n_threads"] = args.threads or max(1, (os.cpu_count() or 2) - 1)
 
     def make() -> object:
         if args.backend.startswith("replay:"):
@@ -121,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ["SDL_AUDIODRIVER"] = "dummy"
     os.environ.setdefault("SDL_IME_SHOW_UI", "1")
+    # The engine's threads (model, store) share the interpreter lock with the frame loop: hand
+    # it back every millisecond instead of every five, so a frame never queues behind them.
+    sys.setswitchinterval(0.001)
 
     import pygame
 

@@ -133,6 +133,7 @@ class Runner:
         self.turns: list[TurnLog] = []
         self.shots: list[dict[str, Any]] = []
         self.frame_ms: list[float] = []
+        self.frame_cpu_ms: list[float] = []
         self.streaming: list[bool] = []
         self.clock = GameClock(0)
         self._last = time.perf_counter()
@@ -143,9 +144,11 @@ class Runner:
         """Run one frame through the real event queue and time it."""
         assert self.app is not None
         start = time.perf_counter()
+        cpu = time.thread_time()
         self.app.frame(pygame.event.get(), DT)
         pygame.display.flip()
         self.frame_ms.append((time.perf_counter() - start) * 1000)
+        self.frame_cpu_ms.append((time.thread_time() - cpu) * 1000)
         self.streaming.append(bool(self.app.in_flight))
         if self.fps > 0:
             delay = 1 / self.fps - (time.perf_counter() - self._last)
@@ -190,7 +193,8 @@ class Runner:
                 self.frames(0.5)
                 for step in session.get("steps", []):
                     self.step(step)
-                self.wait_idle(self.reply_timeout)
+                if data.get("settle", True):
+                    self.wait_idle(self.reply_timeout)
             finally:
                 self.turns.extend(self.app.finished)
                 self.app.end_talk()
@@ -215,6 +219,10 @@ class Runner:
                 self.clock.advance(LINE_GAP_S)
             self.post_key(KEYS[name])
             self.frame()
+        if ("type" in step or "ime" in step) and app.partner is None:
+            raise PlaythroughError(
+                f"{step}: typing, but no conversation is open (walk up and press e first)"
+            )
         if "type" in step:
             self.clock.advance(LINE_GAP_S)
             for ch in str(step["type"]):
@@ -226,7 +234,8 @@ class Runner:
             self.clock.advance(LINE_GAP_S)
             self.ime(step["ime"], step.get("shot_composing"))
         if step.get("wait_reply"):
-            self.wait_reply(float(step.get("timeout", self.reply_timeout)))
+            turn_only = step["wait_reply"] == "turn"
+            self.wait_reply(float(step.get("timeout", self.reply_timeout)), turn_only=turn_only)
         if "wait" in step:
             self.frames(float(step["wait"]))
         if "shot" in step:
@@ -305,12 +314,20 @@ class Runner:
                 return
         raise PlaythroughError(f"the runtime did not become idle within {timeout:.0f} s")
 
-    def wait_reply(self, timeout: float) -> None:
-        """Frames until every turn is done, the runtime is idle and the bubbles are fully shown."""
+    def wait_reply(self, timeout: float, *, turn_only: bool = False) -> None:
+        """Frames until every turn is done, the runtime is idle (unless ``turn_only``: then the
+        background analysis may still run) and the bubbles are fully shown."""
         app = self.app
         assert app is not None
         self.frames(0.1)
-        self.wait_idle(timeout)
+        if turn_only:
+            deadline = time.perf_counter() + timeout
+            while app.in_flight and time.perf_counter() < deadline:
+                self.frame()
+            if app.in_flight:
+                raise PlaythroughError(f"no reply within {timeout:.0f} s")
+        else:
+            self.wait_idle(timeout)
         waited = 0.0
         while any(b.revealing for b in app.bubbles.values()) and waited < 30:
             self.frame()
@@ -353,6 +370,10 @@ class Runner:
                 "streaming": self.streaming,
                 "summary": summarise(self.frame_ms),
                 "summary_streaming": summarise(streaming),
+                "cpu_ms": [round(v, 3) for v in self.frame_cpu_ms],
+                "summary_cpu_streaming": summarise(
+                    [ms for ms, s in zip(self.frame_cpu_ms, self.streaming, strict=True) if s]
+                ),
             },
             "wall_s": round(wall_s, 2),
         }
