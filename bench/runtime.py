@@ -167,23 +167,39 @@ def _fill(path: Path, memories: int, lines: list[str]) -> None:
         store.set_player_name("p1", "Ada")
 
 
+_MARKER_SERVER_CODE = """
+import http.server, json, re, sys, time
+sys.path.insert(0, {root!r})
+http.server.ThreadingHTTPServer.request_queue_size = 1024
+from engine.testing.openai_server import OpenAIServer
+MARK = re.compile(r"marker\\d+")
+
+def responder(body):
+    now = time.perf_counter()  # CLOCK_MONOTONIC: comparable with the client's process
+    if body.get("response_format"):
+        return {json_reply!r}
+    found = MARK.findall(json.dumps(body.get("messages", "")))
+    if found:
+        print(json.dumps({{"key": found[-1], "t": now}}), flush=True)
+    return "I remember, of course."
+
+srv = OpenAIServer(latency_s={latency}, tokens_per_s={tps}, responder=responder)
+srv.start()
+print(srv.base_url, flush=True)
+sys.stdin.read()
+srv.stop()
+"""
+
+
 def overhead(memories: int, turns: int, cast: dict[str, Any], workdir: Path) -> dict[str, float]:
-    """say() to the server receiving the request, with ``memories`` stored for the player."""
+    """say() to the server receiving the request, with ``memories`` stored for the player.
+
+    The server runs in its own process and reports when each request arrived (both processes
+    read the same monotonic clock).
+    """
     path = workdir / "overhead.db"
     lines, questions = _corpus()
     _fill(path, memories, lines)
-    arrivals: dict[str, float] = {}
-    lock = threading.Lock()
-
-    def responder(body: dict[str, Any]) -> str:
-        now = time.perf_counter()
-        text = json.dumps(body.get("messages", body.get("prompt", "")), ensure_ascii=False)
-        with lock:
-            for key in list(pending):
-                if key in text and key not in arrivals:
-                    arrivals[key] = now
-        return "I remember, of course." if not body.get("response_format") else json.dumps(ANALYSIS)
-
     # For attribution: the store's recall alone, on the same file.
     recall_ms: list[float] = []
     with MemoryStore(path) as store:
@@ -191,26 +207,45 @@ def overhead(memories: int, turns: int, cast: dict[str, Any], workdir: Path) -> 
             start = time.perf_counter()
             store.recall("mira", "p1", question, k=6, touch=False)
             recall_ms.append((time.perf_counter() - start) * 1000)
-    pending: set[str] = set()
+    code = _MARKER_SERVER_CODE.format(
+        root=str(ROOT), latency=LATENCY_S, tps=TOKENS_PER_S, json_reply=json.dumps(ANALYSIS)
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    arrivals: dict[str, float] = {}
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            item = json.loads(line)
+            arrivals.setdefault(item["key"], item["t"])
+
     samples: list[float] = []
-    with OpenAIServer(latency_s=LATENCY_S, tokens_per_s=TOKENS_PER_S, responder=responder) as srv:
-        rt = Runtime(path, backend=_backend(srv.base_url), characters=cast)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        rt = Runtime(path, backend=_backend(base_url), characters=cast)
         try:
             _run(rt, [rt.say("mira", "p1", "Do you remember the lantern festival?")])  # warm-up
             rt.wait_idle(60)
+            starts: dict[str, float] = {}
             for i in range(turns):
                 key = f"marker{i:04d}"
-                with lock:
-                    pending.add(key)
-                start = time.perf_counter()
+                starts[key] = time.perf_counter()
                 handle = rt.say("mira", "p1", f"{questions[i % len(questions)]} ({key})")
                 _run(rt, [handle])
                 rt.wait_idle(60)
-                with lock:
-                    if key in arrivals:
-                        samples.append((arrivals[key] - start) * 1000)
+            time.sleep(0.2)
+            samples = [(arrivals[k] - t) * 1000 for k, t in starts.items() if k in arrivals]
         finally:
             rt.close()
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=10)
+    if len(samples) < turns:
+        print(f"warning: {turns - len(samples)} request(s) not seen by the server")
     samples.sort()
     return {
         "p50_ms": statistics.median(samples),

@@ -39,7 +39,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -125,6 +125,10 @@ class TurnSettings:
     """Seconds a background model call waits for dialogue to go quiet before it goes anyway."""
     background_backlog: int = 64
     """Background model calls allowed to wait; beyond that, heuristics are used at once."""
+    analysis: Literal["auto", "model", "heuristic"] = "auto"
+    """How the work after a reply is done. ``auto``: through ``complete_json`` when the backend
+    is a model (or a replay of one) with structured output, except an embedded model, which
+    serves one reply at a time (analysis would hold up the next line); heuristics otherwise."""
 
 
 class StoreAccess(Protocol):
@@ -252,9 +256,12 @@ class TurnEnv:
 
     @property
     def capable(self) -> bool:
-        """Whether background work may ask the model (a real model with structured output)."""
+        """Whether background work asks the model (see :attr:`TurnSettings.analysis`)."""
+        if self.settings.analysis != "auto":
+            return self.settings.analysis == "model"
         caps = self.backend.capabilities
-        return caps.kind == "model" and caps.structured != "none"
+        embedded = self.backend.name.removeprefix("replay:").startswith("local")
+        return caps.kind in ("model", "replay") and caps.structured != "none" and not embedded
 
 
 @dataclass

