@@ -127,8 +127,8 @@ class TurnSettings:
     """Background model calls allowed to wait; beyond that, heuristics are used at once."""
     analysis: Literal["auto", "model", "heuristic"] = "auto"
     """How the work after a reply is done. ``auto``: through ``complete_json`` when the backend
-    is a model (or a replay of one) with structured output, except an embedded model, which
-    serves one reply at a time (analysis would hold up the next line); heuristics otherwise."""
+    is a model (``capabilities.kind == "model"``) with structured output, heuristics otherwise.
+    ``heuristic`` keeps a single embedded model free for dialogue."""
 
 
 class StoreAccess(Protocol):
@@ -260,8 +260,7 @@ class TurnEnv:
         if self.settings.analysis != "auto":
             return self.settings.analysis == "model"
         caps = self.backend.capabilities
-        embedded = self.backend.name.removeprefix("replay:").startswith("local")
-        return caps.kind in ("model", "replay") and caps.structured != "none" and not embedded
+        return caps.kind == "model" and caps.structured != "none"
 
 
 @dataclass
