@@ -306,7 +306,7 @@ class App:
         if actor is not None:
             actor.set_emotion(result.emotion, max(0.35, result.emotion_strength))
             for action in result.actions:
-                self._act(actor, action.name, dict(action.args))
+                self.act(actor, action.name, dict(action.args))
         if result.text:
             self.chatlog.add(self.display_name(cid), result.text, self.accent(cid))
         if result.relationship is not None:
@@ -354,7 +354,7 @@ class App:
             turn.error = event.error
             self.finished.append(turn)
 
-    def _act(self, actor: Actor, name: str, args: Mapping[str, Any]) -> None:
+    def act(self, actor: Actor, name: str, args: Mapping[str, Any]) -> None:
         """Animate one validated action from a reply."""
         if name in GESTURES:
             actor.play(name, GESTURES[name])

@@ -17,7 +17,7 @@ import pygame
 from demo import palette as P
 from demo.camera import Camera
 from demo.fonts import Fonts
-from demo.world import LANDMARKS, PLAZA_X, PLAZA_Z
+from demo.world import LANDMARKS, PLANTERS, PLAZA_X, PLAZA_Z
 
 Point = tuple[float, float]
 MIN_PROP_DEPTH = 3.0  # small props nearer than this would fill the screen: leave them out
@@ -114,6 +114,7 @@ class Environment:
         w, h = camera.width, camera.height
         self.sky = self._make_sky(int(w * 1.6), int(camera.horizon) + 4)
         self.ground = self._make_ground(w, h - int(camera.horizon))
+        self.vignette = self._make_vignette(w, h)
         self.shadow = pygame.Surface((256, 128), pygame.SRCALPHA)
         pygame.draw.ellipse(self.shadow, (30, 20, 30, 150), (28, 20, 200, 88))
         self.shadow = pygame.transform.gaussian_blur(self.shadow, 14)
@@ -171,6 +172,18 @@ class Environment:
                 ],
             )
         return sky
+
+    def _make_vignette(self, w: int, h: int) -> pygame.Surface:
+        """Corners darkened a little, warmly: multiplied over the background when it is painted."""
+        small = pygame.Surface((160, 90))
+        small.fill((255, 255, 255))
+        for i in range(40, 0, -1):
+            k = i / 40  # 1 at the rim
+            shade = (int(255 - 60 * k**2.2), int(255 - 72 * k**2.2), int(255 - 84 * k**2.2))
+            rect = pygame.Rect(0, 0, 160 * (0.7 + 0.9 * k), 90 * (0.7 + 0.9 * k))
+            rect.center = (80, 52)
+            pygame.draw.ellipse(small, shade, rect)
+        return pygame.transform.smoothscale(small, (w, h))
 
     def _make_ground(self, w: int, h: int) -> pygame.Surface:
         ground = pygame.Surface((w, h))
@@ -339,6 +352,7 @@ class Environment:
             surf.blit(self._bg, (0, 0))
             return
         self._paint_background(surf)
+        surf.blit(self.vignette, (0, 0), special_flags=pygame.BLEND_RGB_MULT)
         if self.cam.still_frames > 0:
             if self._bg is None or self._bg.get_size() != surf.get_size():
                 self._bg = pygame.Surface(surf.get_size())
@@ -500,7 +514,11 @@ class Environment:
         z = PLAZA_Z[0] + k * step
         while z < z_end:
             za, zb = max(z, z_start), min(z + step, z_end)
-            colour = P.PAVE_A if k % 2 == 0 else P.PAVE_B
+            colour = (
+                P.mix(P.PAVE_B, P.TERRACOTTA, 0.28)
+                if k % 6 == 3
+                else (P.PAVE_A if k % 2 == 0 else P.PAVE_B)
+            )
             self.poly(
                 surf, self.fog(colour, za), [(x0, 0, za), (x1, 0, za), (x1, 0, zb), (x0, 0, zb)]
             )
@@ -576,6 +594,9 @@ class Environment:
         for i, (x, z) in enumerate(BENCHES):
             if z > near - 1.0:
                 items.append((z - 0.4, lambda s, x=x, z=z: self._bench(s, x, z), f"bench{i}"))
+        for i, (x, z) in enumerate(PLANTERS):
+            if z > near - 1.5:
+                items.append((z - 0.6, lambda s, x=x, z=z: self._planter(s, x, z), f"planter{i}"))
         for i, (a, b) in enumerate(LANTERN_STRINGS):
             if min(a[1], b[1]) > near + 1.0:
                 items.append(
@@ -983,6 +1004,50 @@ class Environment:
             self.box(surf, lx - 0.06, lx + 0.06, 0, 0.45, z - 0.25, z + 0.25, P.INK)
         self.box(surf, x - 0.9, x + 0.9, 0.45, 0.55, z - 0.3, z + 0.3, P.WOOD)
         self.box(surf, x - 0.9, x + 0.9, 0.6, 1.0, z + 0.25, z + 0.33, P.WOOD)
+
+    def _planter(self, surf: pygame.Surface, x: float, z: float) -> None:
+        """A stone flower bed: a low box, a hedge and flowers."""
+        cam = self.cam
+        if cam.depth(z - 0.6) < 1.5:
+            return
+        self.box(
+            surf, x - 1.2, x + 1.2, 0, 0.5, z - 0.5, z + 0.5, P.STONE, top=P.shade(P.STONE, 1.05)
+        )
+        self.poly(
+            surf,
+            self.fog((92, 70, 52), z),
+            [
+                (x - 1.05, 0.5, z - 0.38),
+                (x + 1.05, 0.5, z - 0.38),
+                (x + 1.05, 0.5, z + 0.38),
+                (x - 1.05, 0.5, z + 0.38),
+            ],
+        )
+        rng = random.Random(int(x * 31 + z * 7))
+        s = cam.scale(z)
+        for layer, colour in enumerate(P.LEAF[:3]):
+            c = self.fog(colour, z)
+            for _ in range(6):
+                px, py = cam.project(
+                    x + rng.uniform(-0.95, 0.95),
+                    0.62 + layer * 0.1 + rng.uniform(0, 0.12),
+                    z + rng.uniform(-0.2, 0.25),
+                )
+                pygame.draw.circle(surf, c, (px, py), max(1.5, rng.uniform(0.16, 0.26) * s))
+        flowers = [
+            (250, 120, 140),
+            (255, 210, 90),
+            (250, 250, 245),
+            (190, 120, 230),
+            (255, 150, 80),
+        ]
+        for i in range(16):
+            px, py = cam.project(
+                x + rng.uniform(-1.0, 1.0), 0.8 + rng.uniform(0, 0.18), z + rng.uniform(-0.35, 0.2)
+            )
+            pygame.draw.circle(
+                surf, self.fog(flowers[i % len(flowers)], z), (px, py), max(1.2, 0.06 * s)
+            )
 
     def _lantern_string(
         self, surf: pygame.Surface, a: tuple[float, float], b: tuple[float, float]

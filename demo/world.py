@@ -84,7 +84,12 @@ OBSTACLES: tuple[Circle | Box, ...] = (
     Box(4.0, 31.0, 14.0, 36.0),  # stage
     Box(-5.4, 16.2, -3.6, 17.8),  # bench west of the fountain
     Box(3.6, 16.2, 5.4, 17.8),  # bench east of the fountain
+    *(
+        Box(x - 1.3, z - 0.6, x + 1.3, z + 0.6)
+        for x, z in ((-7.0, 4.0), (7.0, 4.0), (-13.0, 20.0), (13.0, 9.5))
+    ),  # planters
 )
+PLANTERS = ((-7.0, 4.0), (7.0, 4.0), (-13.0, 20.0), (13.0, 9.5))
 
 
 def blocked(x: float, z: float, pad: float = 0.35) -> bool:

@@ -107,3 +107,72 @@ def test_the_world_file_lives_in_the_data_dir_and_new_world_starts_fresh(tmp_pat
     )
     assert world.exists()
     assert remembered() == []
+
+
+def test_a_given_item_floats_into_the_item_strip(screen: pygame.Surface, tmp_path: Path) -> None:
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="scripted")
+        app.start_talk("bram")
+        _frames_until(app, lambda: not app.in_flight)
+        app.submit("I'm new here and I've got no money.")
+        _frames_until(app, lambda: not app.in_flight and len(app.finished) == 2)
+        given = [a for a in app.finished[-1].actions if a["name"] == "give_item"]
+        assert given, app.finished[-1]
+        assert app.flying or app.inventory.items
+        _frames_until(app, lambda: not app.flying, limit=400)
+        assert app.inventory.items == [given[0]["args"]["item"]]
+        assert (
+            app.world.actors["bram"].gesture is None
+            or app.world.actors["bram"].gesture.name == "give"
+        )
+
+
+def test_walk_to_sends_the_character_to_the_landmark(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    from demo.world import LANDMARKS
+
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="scripted")
+        mira = app.world.actors["mira"]
+        app.act(mira, "walk_to", {"target": "stage"})
+        _frames_until(app, lambda: mira.target is None, limit=60 * 30)
+        stand = LANDMARKS["stage"].stand
+        assert abs(mira.x - stand[0]) < 1.0 and abs(mira.z - stand[1]) < 1.0
+
+
+def test_language_toggle_switches_interface_strings(screen: pygame.Surface, tmp_path: Path) -> None:
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:
+        app = App(screen, rt, backend_name="scripted")
+        assert app.chatlog.title == "Conversation"
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F3, mod=0, unicode=""))
+        app.frame(pygame.event.get(), 1 / 60)
+        assert app.language == "zh" and app.chatlog.title == "对话记录"
+        assert app.display_name("chen") == chars["chen"].display_name("zh")
+
+
+def test_forget_button_removes_the_memory_from_the_world(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="scripted")
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight)
+        app.submit("I collect old maps.")
+        _frames_until(app, lambda: not app.in_flight and rt.idle())
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F2, mod=0, unicode=""))
+        _frames_until(app, lambda: bool(app.memory.records) and bool(app.memory.buttons))
+        before = {m.id for m in rt.memories("mira", "player").result(timeout=30)}
+        button, memory_id = app.memory.buttons[0]
+        pygame.event.post(
+            pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=button.rect.center, button=1)
+        )
+        app.frame(pygame.event.get(), 1 / 60)
+        rt.wait_idle(30)
+        after = {m.id for m in rt.memories("mira", "player").result(timeout=30)}
+        assert memory_id in before and after == before - {memory_id}
+        assert all(int(r.id) != memory_id for r in app.memory.records)
