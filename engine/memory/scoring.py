@@ -14,7 +14,7 @@ A recalled memory's total is a weighted mean of three parts, each in 0..1:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +54,11 @@ class RecallWeights(BaseModel):
         0.35, ge=0, description="bm25 weight of neighbouring turns indexed with a memory."
     )
     speaker_weight: float = Field(0.3, ge=0, description="bm25 weight of the speaker's name.")
+    speaker_boost: float = Field(
+        0.2,
+        ge=0,
+        description="When the query names a participant, lines they spoke get relevance x (1 + boost).",
+    )
     min_semantic: float = Field(
         0.0, ge=-1, le=1, description="Dense candidates below this cosine similarity are dropped."
     )
@@ -117,11 +122,13 @@ def score_candidates(
     now: float,
     weights: RecallWeights,
     limit: int | None = None,
+    boosted: Collection[int] = (),
 ) -> dict[int, ScoreBreakdown]:
     """Score the candidate ids found by either ranking; with ``limit``, only the best ones.
 
     ``lexical`` maps ids to positive bm25 scores (higher is better), ``semantic`` to cosine
-    similarities; ``importance`` and ``last_accessed`` must hold every id. The result is
+    similarities; ``importance`` and ``last_accessed`` must hold every id. Ids in ``boosted``
+    (lines spoken by someone the query names) get ``weights.speaker_boost``. The result is
     ordered best first (total, then relevance, then the newer id).
     """
     if weights.fusion == "rrf":
@@ -135,6 +142,10 @@ def score_candidates(
         fused = rrf_fuse(rankings, weights.rrf_k)
     else:
         fused = linear_fuse(lexical, semantic, weights.lexical, weights.semantic)
+    if boosted and weights.speaker_boost:
+        for item in boosted:
+            if item in fused:
+                fused[item] *= 1.0 + weights.speaker_boost
     best_fused = max(fused.values(), default=0.0) or 1.0
     best_lex = max(lexical.values(), default=0.0) or 1.0
     total_weight = (weights.relevance + weights.recency + weights.importance) or 1.0

@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import random
+import re
 import sqlite3
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -741,6 +742,7 @@ class MemoryStore:
         if not ids:
             return []
         meta = self._fetch_meta(ids)
+        named = self._named_speakers(query, {m[2] for m in meta.values() if m[2]})
         # A candidate deleted in between simply drops out.
         lexical = {i: s for i, s in lexical.items() if i in meta}
         semantic = {i: s for i, s in semantic.items() if i in meta}
@@ -752,6 +754,7 @@ class MemoryStore:
             now=now,
             weights=w,
             limit=k,
+            boosted={i for i, m in meta.items() if m[2] in named},
         )
         best = list(scores)
         rows = self._fetch_memories(best)
@@ -780,16 +783,36 @@ class MemoryStore:
         # bm25() is lower-is-better and negative; flip it so higher is better.
         return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
 
-    def _fetch_meta(self, ids: Iterable[int]) -> dict[int, tuple[float, float]]:
-        """(importance, last_accessed) of each id that still exists."""
-        out: dict[int, tuple[float, float]] = {}
+    def _fetch_meta(self, ids: Iterable[int]) -> dict[int, tuple[float, float, str]]:
+        """(importance, last_accessed, speaker) of each id that still exists."""
+        out: dict[int, tuple[float, float, str]] = {}
         for chunk in _chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
             for r in self._read(
-                f"SELECT id, importance, last_accessed FROM memories WHERE id IN ({marks})", chunk
+                f"SELECT id, importance, last_accessed, speaker FROM memories WHERE id IN ({marks})",
+                chunk,
             ):
-                out[int(r[0])] = (float(r[1]), float(r[2]))
+                out[int(r[0])] = (float(r[1]), float(r[2]), str(r[3] or ""))
         return out
+
+    def _named_speakers(self, query: str, speakers: set[str]) -> set[str]:
+        """The speakers the query names, by id or by the name a player goes by."""
+        if not speakers:
+            return set()
+        lowered = query.casefold()
+        words = set(re.findall(r"[^\W_]+", lowered))
+        named = set()
+        for speaker in speakers:
+            names = {speaker}
+            name = self.player_name(speaker)
+            if name:
+                names.add(name)
+            for n in names:
+                n = n.casefold().strip()
+                # Latin names match whole words; CJK names (no spaces) match as substrings.
+                if n and (n in words or ((" " in n or not n.isascii()) and len(n) >= 2 and n in lowered)):
+                    named.add(speaker)
+        return named
 
     def _fetch_memories(self, ids: Iterable[int]) -> dict[int, MemoryRecord]:
         out: dict[int, MemoryRecord] = {}
