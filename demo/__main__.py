@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from demo.paths import CHARACTERS, default_world
 
@@ -95,7 +96,7 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
     """A function that builds a fresh backend (a restarted runtime gets its own)."""
     from engine.backends import create_backend
 
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if args.backend.startswith("replay:") and args.replay_delay:
         options["delay_s"] = args.replay_delay
     if args.backend == "local" or args.backend.endswith(".gguf"):

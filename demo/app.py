@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pygame
@@ -550,7 +551,7 @@ class App:
             if not cam.visible(actor.z):
                 continue
             self.env.blit_shadow(surf, actor.x, actor.z, 0.42 * actor.look.height)
-            items.append((actor.z, lambda s, a=actor: self._draw_actor(s, a), None))
+            items.append((actor.z, partial(self._draw_actor, actor=actor), None))
         items.sort(key=lambda item: -item[0])
         self.heads = {}
         for _, draw, key in items:
