@@ -216,3 +216,18 @@ def test_in_memory_store_works() -> None:
 def test_store_db_is_a_sqlite_utils_database(store: MemoryStore) -> None:
     assert isinstance(store.db, sqlite_utils.Database)
     assert isinstance(store.db.conn, sqlite3.Connection)
+
+
+def test_turns_over_budget_returns_oldest_turns_that_do_not_fit(store: MemoryStore) -> None:
+    ids = [store.add_turn("mira", "p1", "p1", "word " * 20).id for _ in range(10)]
+    assert store.turns_over_budget("mira", "p1", budget_tokens=10_000) == []
+    over = store.turns_over_budget("mira", "p1", budget_tokens=60, keep_recent=2)
+    assert [t.id for t in over] == ids[: len(over)] and 0 < len(over) < 10
+    store.set_summary("mira", "p1", "They said words.", [t.id for t in over])
+    assert store.turns_over_budget("mira", "p1", budget_tokens=60, keep_recent=2) == []
+
+
+def test_turns_over_budget_always_keeps_the_most_recent(store: MemoryStore) -> None:
+    ids = [store.add_turn("mira", "p1", "p1", "word " * 50).id for _ in range(5)]
+    over = store.turns_over_budget("mira", "p1", budget_tokens=1, keep_recent=3)
+    assert [t.id for t in over] == ids[:2]

@@ -60,6 +60,7 @@ from engine.memory.types import (
     TurnRecord,
 )
 from engine.persona import RelationshipDefaults
+from engine.tokens import estimate_tokens
 
 __all__ = ["MemoryStore"]
 
@@ -1123,6 +1124,32 @@ class MemoryStore:
         )
         older = rows[: max(0, len(rows) - max(0, int(keep_recent)))]
         return [self._turn(r) for r in older if r[0] not in covered]
+
+    def turns_over_budget(
+        self, character: str, player: str, *, budget_tokens: int, keep_recent: int = 4
+    ) -> list[TurnRecord]:
+        """Unsummarised turns that no longer fit the recent-turns budget, oldest first.
+
+        Walking back from the newest turn, turns are kept while their estimated tokens fit in
+        ``budget_tokens`` (the last ``keep_recent`` always stay); the older unsummarised ones
+        are returned, ready to be folded into the rolling summary. Empty when all fit.
+        """
+        current = self.summary(character, player)
+        covered = set(current.turn_ids) if current else set()
+        rows = self._read(
+            "SELECT id, character, player, speaker, text, time, session FROM turns"
+            " WHERE character = ? AND player = ? ORDER BY id",
+            (character, player),
+        )
+        pending = [r for r in rows if r[0] not in covered]
+        used = 0
+        cut = len(pending)
+        for i in range(len(pending) - 1, -1, -1):
+            used += estimate_tokens(f"{pending[i][3]}: {pending[i][4]}")
+            if len(pending) - i > keep_recent and used > budget_tokens:
+                break
+            cut = i
+        return [self._turn(r) for r in pending[:cut]]
 
     # ------------------------------------------------------------------ players
 
