@@ -104,6 +104,8 @@ class MemoryStore:
     :meth:`embed_pending` or at the next recall). ``weights`` set how recall ranks. ``clock``
     gives the time for records that do not pass one (game time or wall time, in seconds).
     ``segmentation`` picks how Chinese is split for the index (fixed once a file has data).
+    ``busy_timeout`` is how long a busy file is retried before :class:`StoreError`;
+    ``embed_on_recall`` bounds how many waiting memories a recall embeds first.
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class MemoryStore:
         clock: Callable[[], float] = _time.time,
         segmentation: Segmentation = "jieba+bigram",
         busy_timeout: float = 30.0,
+        embed_on_recall: int = 64,
     ) -> None:
         self.path = str(path)
         self.embedder = embedder
@@ -122,6 +125,7 @@ class MemoryStore:
         self.clock = clock
         self.segmentation: Segmentation = segmentation
         self.busy_timeout = busy_timeout
+        self.embed_on_recall = embed_on_recall
         self._vector_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
         try:
             conn = sqlite3.connect(
@@ -902,7 +906,9 @@ class MemoryStore:
         self, character: str, player: str, query: str, w: RecallWeights
     ) -> dict[int, float]:
         assert self.embedder is not None
-        self.embed_pending(player=player)
+        # Bounded, so a recall right after a bulk import stays fast; the rest is embedded by
+        # later recalls or by embed_pending() when the game is idle.
+        self.embed_pending(self.embed_on_recall, player=player)
         ids, matrix = self._vectors(character, player)
         if len(ids) == 0 or not query.strip():
             return {}
