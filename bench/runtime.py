@@ -39,7 +39,9 @@ from engine.testing.openai_server import OpenAIServer
 
 LATENCY_S = 0.3
 TOKENS_PER_S = 30.0
-REPLY = 'Welcome to the square! The tea house is up the east steps. <meta>{"emotion": "happy"}</meta>'
+REPLY = (
+    'Welcome to the square! The tea house is up the east steps. <meta>{"emotion": "happy"}</meta>'
+)
 LONG_REPLY = (
     "Welcome to the square, friend. The tea house is up the east steps, past the lanterns. "
     "Bram's stall is by the west arch, and the stage lights come on at eight. "
@@ -102,13 +104,24 @@ def _run(rt: Runtime, handles: list[Any], timeout: float = 120.0) -> float:
 def makespan(n: int, cast: dict[str, Any], workdir: Path) -> dict[str, float]:
     """Time for 1 turn, then for n turns at once; against a server in its own process."""
     code = _SERVER_CODE.format(
-        root=str(ROOT), latency=LATENCY_S, tps=TOKENS_PER_S, reply=REPLY, json_reply=json.dumps(ANALYSIS)
+        root=str(ROOT),
+        latency=LATENCY_S,
+        tps=TOKENS_PER_S,
+        reply=REPLY,
+        json_reply=json.dumps(ANALYSIS),
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()
-        rt = Runtime(workdir / "makespan.db", backend=_backend(base_url), characters=cast, max_concurrency=n + 8)
+        rt = Runtime(
+            workdir / "makespan.db",
+            backend=_backend(base_url),
+            characters=cast,
+            max_concurrency=n + 8,
+        )
         try:
             _run(rt, [rt.say("mira", "warmup", "Hello!")])
             rt.wait_idle(60)
@@ -141,11 +154,30 @@ def _corpus() -> tuple[list[str], list[str]]:
             for turn in session
             if turn.get("text")
         ]
-        questions = [qa["question"] for sample in data for qa in sample.get("qa", []) if qa.get("question")]
+        questions = [
+            qa["question"] for sample in data for qa in sample.get("qa", []) if qa.get("question")
+        ]
         return lines, questions
     rng = random.Random(11)
-    syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vi", "nor", "el", "da", "pu", "rin", "go", "sha"]
-    vocab = sorted({"".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))) for _ in range(900)})
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ren",
+        "to",
+        "sa",
+        "vi",
+        "nor",
+        "el",
+        "da",
+        "pu",
+        "rin",
+        "go",
+        "sha",
+    ]
+    vocab = sorted(
+        {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))) for _ in range(900)}
+    )
     lines = [f"I {rng.choice(_WORDS)} the {rng.choice(vocab)} near the {rng.choice(vocab)} with my "
              f"{rng.choice(vocab)} {rng.choice(_WORDS)}." for _ in range(3000)]  # fmt: skip
     questions = [f"Do you remember the {rng.choice(vocab)}?" for _ in range(200)]
@@ -210,7 +242,9 @@ def overhead(memories: int, turns: int, cast: dict[str, Any], workdir: Path) -> 
     code = _MARKER_SERVER_CODE.format(
         root=str(ROOT), latency=LATENCY_S, tps=TOKENS_PER_S, json_reply=json.dumps(ANALYSIS)
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     arrivals: dict[str, float] = {}
 
     def read() -> None:
@@ -260,8 +294,15 @@ def poll_cost(streams: int, cast: dict[str, Any], workdir: Path) -> dict[str, fl
     """Per-frame cost of poll() while ``streams`` replies stream."""
     costs: list[float] = []
     events = 0
-    with OpenAIServer(latency_s=LATENCY_S, tokens_per_s=TOKENS_PER_S, reply=LONG_REPLY, json_reply=ANALYSIS) as srv:
-        rt = Runtime(workdir / "poll.db", backend=_backend(srv.base_url), characters=cast, max_concurrency=streams)
+    with OpenAIServer(
+        latency_s=LATENCY_S, tokens_per_s=TOKENS_PER_S, reply=LONG_REPLY, json_reply=ANALYSIS
+    ) as srv:
+        rt = Runtime(
+            workdir / "poll.db",
+            backend=_backend(srv.base_url),
+            characters=cast,
+            max_concurrency=streams,
+        )
         try:
             handles = [rt.say("mira", f"p{i}", "What is there to do here?") for i in range(streams)]
             pending = {h.id for h in handles}
@@ -321,8 +362,12 @@ def main() -> None:
     write(
         args.json,
         metrics,
-        data={"memories": memories, "conversations": n_many, "streams": streams,
-              "corpus": "locomo" if (SHARED_DATA / "locomo").exists() else "generated"},
+        data={
+            "memories": memories,
+            "conversations": n_many,
+            "streams": streams,
+            "corpus": "locomo" if (SHARED_DATA / "locomo").exists() else "generated",
+        },
         latency_s=LATENCY_S,
         tokens_per_s=TOKENS_PER_S,
         quick=args.quick,

@@ -51,17 +51,28 @@ class TurnResult(BaseModel):
     text: str = Field(description="The spoken reply, as the player saw it.")
     emotion: str = Field(description="One emotion from the persona's set.")
     emotion_strength: float = Field(0.5, ge=0, le=1, description="How strongly it shows, 0..1.")
-    actions: list[Action] = Field(default_factory=list, description="Validated actions for the game to run.")
+    actions: list[Action] = Field(
+        default_factory=list, description="Validated actions for the game to run."
+    )
     relationship_delta: dict[str, float] = Field(
-        default_factory=dict, description="The change this turn made (affinity, trust, familiarity)."
+        default_factory=dict,
+        description="The change this turn made (affinity, trust, familiarity).",
     )
     relationship: Relationship | None = Field(None, description="The relationship after this turn.")
     usage: Usage = Field(default_factory=Usage, description="Tokens and timing of the model call.")
-    memories: list[Recalled] = Field(default_factory=list, description="Memories recalled for the prompt.")
-    lore: list[str] = Field(default_factory=list, description="Names (or openings) of lore entries used.")
-    sections: dict[str, int] = Field(default_factory=dict, description="Prompt section -> estimated tokens.")
+    memories: list[Recalled] = Field(
+        default_factory=list, description="Memories recalled for the prompt."
+    )
+    lore: list[str] = Field(
+        default_factory=list, description="Names (or openings) of lore entries used."
+    )
+    sections: dict[str, int] = Field(
+        default_factory=dict, description="Prompt section -> estimated tokens."
+    )
     backend: str = Field("", description="The backend's name.")
-    fallback: bool = Field(False, description="True when the text is an authored line, not the model's.")
+    fallback: bool = Field(
+        False, description="True when the text is an authored line, not the model's."
+    )
     language: str | None = Field(None, description="The language the reply was asked for.")
 
 
@@ -72,7 +83,18 @@ class TurnHandle:
     then holds the :class:`TurnResult` (None when it failed), ``error`` the failure.
     """
 
-    __slots__ = ("_hash", "character", "done", "error", "fallback_text", "id", "kind", "player", "result", "text")
+    __slots__ = (
+        "_hash",
+        "character",
+        "done",
+        "error",
+        "fallback_text",
+        "id",
+        "kind",
+        "player",
+        "result",
+        "text",
+    )
 
     def __init__(self, character: str, player: str, text: str, kind: TurnKind = "say") -> None:
         self.id: int = next(_ids)

@@ -55,7 +55,9 @@ def addressed(text: str, characters: Mapping[str, Persona]) -> list[str]:
     return [cid for _pos, cid in sorted(found)]
 
 
-def choose_responder(text: str, characters: Mapping[str, Persona], *, last_speaker: str | None = None) -> str:
+def choose_responder(
+    text: str, characters: Mapping[str, Persona], *, last_speaker: str | None = None
+) -> str:
     """The id of the character who answers ``text`` (see the module docs)."""
     if not characters:
         raise EngineError("a scene needs at least one character")
@@ -76,7 +78,9 @@ def choose_responder(text: str, characters: Mapping[str, Persona], *, last_speak
 class Scene:
     """A group conversation on a :class:`~engine.runtime.Runtime`."""
 
-    def __init__(self, runtime: Runtime, characters: Sequence[str], players: Sequence[str] = ()) -> None:
+    def __init__(
+        self, runtime: Runtime, characters: Sequence[str], players: Sequence[str] = ()
+    ) -> None:
         if not characters:
             raise EngineError("a scene needs at least one character")
         self.runtime = runtime
@@ -91,7 +95,9 @@ class Scene:
         personas = {cid: self.runtime.characters[cid] for cid in self.characters}
         return choose_responder(text, personas, last_speaker=self.last_speaker)
 
-    def say(self, player: str, text: str, *, player_name: str | None = None, to: str | None = None) -> TurnHandle:
+    def say(
+        self, player: str, text: str, *, player_name: str | None = None, to: str | None = None
+    ) -> TurnHandle:
         """``player`` says ``text`` to the scene; the responder (or ``to``) answers. Returns at once."""
         if player not in self.players:
             self.players.append(player)

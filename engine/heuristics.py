@@ -94,9 +94,17 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"\bmy favou?rite ([a-z ]{2,20}?) is ([\w' -]{2,40}?)(?=[.,!?;]|$)", "favourite", 0.85),
     (r"\bi (?:really )?(?:love|adore) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )", "loves", 0.8),
     (r"\bi (?:really )?(?:like|enjoy) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )", "likes", 0.75),
-    (r"\bi (?:really )?(?:hate|can't stand|dislike) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )", "dislikes", 0.75),
+    (
+        r"\bi (?:really )?(?:hate|can't stand|dislike) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )",
+        "dislikes",
+        0.75,
+    ),
     (r"\bi(?:'m| am) (\d{1,3}) years old", "age", 0.9),
-    (r"\bmy (sister|brother|mother|mom|mum|father|dad|wife|husband|daughter|son|friend|dog|cat) ([\w' -]{2,50}?)(?=[.,!?;]|$)", "family", 0.7),
+    (
+        r"\bmy (sister|brother|mother|mom|mum|father|dad|wife|husband|daughter|son|friend|dog|cat) ([\w' -]{2,50}?)(?=[.,!?;]|$)",
+        "family",
+        0.7,
+    ),
 )
 _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"我(?:的名字)?叫([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.9),
@@ -105,8 +113,16 @@ _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"我来自([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)", "comes from", 0.85),
     (r"我住在([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)", "lives in", 0.85),
     (r"我最喜欢(?:的)?([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)", "favourite", 0.85),
-    (r"我(?:很|非常|特别)?(?:喜欢|爱)([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)", "likes", 0.8),
-    (r"我(?:很|非常)?(?:讨厌|不喜欢)([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)", "dislikes", 0.8),
+    (
+        r"我(?:很|非常|特别)?(?:喜欢|爱)([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)",
+        "likes",
+        0.8,
+    ),
+    (
+        r"我(?:很|非常)?(?:讨厌|不喜欢)([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s]|$)",
+        "dislikes",
+        0.8,
+    ),
     (r"我(?:在|做)([\u4e00-\u9fff]{1,10}?)(?:工作|上班)", "works at", 0.75),
     (r"我(?:今年)?(\d{1,3})岁", "age", 0.9),
 )
@@ -146,9 +162,44 @@ def extract_facts(text: str) -> list[ExtractedFact]:
     return out
 
 
-_POSITIVE_EN = ("thank", "thanks", "love it", "great", "wonderful", "kind", "beautiful", "amazing", "appreciate", "friend", "gift", "for you")
-_POSITIVE_ZH = ("谢谢", "感谢", "太好了", "真好", "喜欢你", "厉害", "漂亮", "朋友", "送你", "礼物", "辛苦")
-_NEGATIVE_EN = ("hate you", "stupid", "idiot", "shut up", "useless", "ugly", "liar", "boring", "go away")
+_POSITIVE_EN = (
+    "thank",
+    "thanks",
+    "love it",
+    "great",
+    "wonderful",
+    "kind",
+    "beautiful",
+    "amazing",
+    "appreciate",
+    "friend",
+    "gift",
+    "for you",
+)
+_POSITIVE_ZH = (
+    "谢谢",
+    "感谢",
+    "太好了",
+    "真好",
+    "喜欢你",
+    "厉害",
+    "漂亮",
+    "朋友",
+    "送你",
+    "礼物",
+    "辛苦",
+)
+_NEGATIVE_EN = (
+    "hate you",
+    "stupid",
+    "idiot",
+    "shut up",
+    "useless",
+    "ugly",
+    "liar",
+    "boring",
+    "go away",
+)
 _NEGATIVE_ZH = ("讨厌你", "笨蛋", "闭嘴", "没用", "骗子", "无聊", "滚", "傻")
 _TRUST_EN = ("secret", "promise", "trust", "honest", "between us")
 _TRUST_ZH = ("秘密", "答应", "相信", "信任", "说实话")
@@ -169,7 +220,9 @@ def sentiment(text: str) -> dict[str, float]:
     return {k: v for k, v in out.items() if v}
 
 
-def summarise(lines: Sequence[tuple[str, str]], previous: str | None = None, *, max_chars: int = 700) -> str:
+def summarise(
+    lines: Sequence[tuple[str, str]], previous: str | None = None, *, max_chars: int = 700
+) -> str:
     """An extractive summary of ``(speaker, text)`` lines, appended to ``previous``.
 
     The most important lines are kept, in their original order, each shortened to its first
@@ -180,7 +233,9 @@ def summarise(lines: Sequence[tuple[str, str]], previous: str | None = None, *, 
         for i, (speaker, text) in enumerate(lines)
         if text.strip() and not _SMALL_TALK.match(text.strip())
     ]
-    keep = sorted(sorted(scored, key=lambda s: (-s[0], s[1]))[: max(3, len(scored) // 3)], key=lambda s: s[1])
+    keep = sorted(
+        sorted(scored, key=lambda s: (-s[0], s[1]))[: max(3, len(scored) // 3)], key=lambda s: s[1]
+    )
     parts = []
     for _score, _i, speaker, text in keep:
         first = re.split(r"(?<=[.!?。！？])\s*", text.strip(), maxsplit=1)[0]
@@ -242,7 +297,11 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
         return swapped if _CJK.search(swapped) else f"你说过“{sentence}”"
     if _CJK.search(swapped):
         return f"you said “{sentence}”"
-    return "you said " + swapped[0].lower() + swapped[1:] if swapped[:2] != "I " else "you said " + swapped
+    return (
+        "you said " + swapped[0].lower() + swapped[1:]
+        if swapped[:2] != "I "
+        else "you said " + swapped
+    )
 
 
 def choose_line(lines: Sequence[str], key: str) -> str:

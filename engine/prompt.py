@@ -247,14 +247,18 @@ class _Block:
     def section(self) -> Section | None:
         if self.chat:
             messages = tuple(i.message for i in self.items if i.message is not None)
-            return Section(name=self.name, messages=messages, tokens=self.tokens) if messages else None
+            return (
+                Section(name=self.name, messages=messages, tokens=self.tokens) if messages else None
+            )
         if not self.items and self.name not in ("persona", "format", "rules"):
             return None
         body = "\n".join(i.text for i in self.items)
         text = f"{self.header}\n{body}".strip() if self.header else body.strip()
         if not text:
             return None
-        return Section(name=self.name, messages=(Message(role="system", content=text),), tokens=self.tokens)
+        return Section(
+            name=self.name, messages=(Message(role="system", content=text),), tokens=self.tokens
+        )
 
 
 def detect_language(text: str) -> str | None:

@@ -83,8 +83,12 @@ _STOP = 1 << 30  # priority of the store thread's stop sentinel: after everythin
 class _StoreThread:
     """One thread owning the MemoryStore; work runs in priority order, FIFO within a priority."""
 
-    def __init__(self, path: str | Path, *, embedder: Any, clock: Callable[[], float], meter: Any) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[MemoryStore], Any] | None, Future[Any] | None]]
+    def __init__(
+        self, path: str | Path, *, embedder: Any, clock: Callable[[], float], meter: Any
+    ) -> None:
+        self._queue: queue.PriorityQueue[
+            tuple[int, int, Callable[[MemoryStore], Any] | None, Future[Any] | None]
+        ]
         self._queue = queue.PriorityQueue()
         self._seq = itertools.count()
         self._ready = threading.Event()
@@ -220,7 +224,9 @@ class Runtime:
 
     # ----------------------------------------------------------------------- game thread API
 
-    def say(self, character: str, player: str, text: str, *, player_name: str | None = None) -> TurnHandle:
+    def say(
+        self, character: str, player: str, text: str, *, player_name: str | None = None
+    ) -> TurnHandle:
         """Start a turn: ``player`` says ``text`` to ``character``. Returns at once."""
         return self._submit("say", character, player, text, player_name=player_name)
 
@@ -259,12 +265,18 @@ class Runtime:
         """
         self._check_open()
         self._persona(character)
-        players = [player] if player else [p for p in present if p not in self.characters] or [WORLD_PLAYER]
+        players = (
+            [player]
+            if player
+            else [p for p in present if p not in self.characters] or [WORLD_PLAYER]
+        )
         witnesses = list(dict.fromkeys([character, *present, *([player] if player else [])]))
 
         def write(store: MemoryStore) -> list[MemoryRecord]:
             return [
-                store.add_memory(character, p, text, kind="event", importance=importance, present=witnesses)
+                store.add_memory(
+                    character, p, text, kind="event", importance=importance, present=witnesses
+                )
                 for p in players
             ]
 
@@ -295,7 +307,9 @@ class Runtime:
             raise EngineError(f"{fn_name!r} is not a MemoryStore query")
         return self._store.submit(lambda s: getattr(s, fn_name)(*args, **kwargs), priority=QUERY)
 
-    def memories(self, character: str, player: str, *, limit: int = 200) -> Future[list[MemoryRecord]]:
+    def memories(
+        self, character: str, player: str, *, limit: int = 200
+    ) -> Future[list[MemoryRecord]]:
         """What ``character`` remembers about ``player``, newest first."""
         return self.query("memories", character, player, limit=limit)
 
@@ -447,13 +461,19 @@ class Runtime:
             finally:
                 self._loop.close()
 
-    def _start(self, request: TurnRequest, runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]]) -> None:
+    def _start(
+        self,
+        request: TurnRequest,
+        runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]],
+    ) -> None:
         task = self._loop.create_task(self._guard(request, runner))
         self._tasks[request.handle.id] = task
         task.add_done_callback(lambda _task: self._finished(request))
 
     async def _guard(
-        self, request: TurnRequest, runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]]
+        self,
+        request: TurnRequest,
+        runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]],
     ) -> None:
         handle = request.handle
         try:
@@ -532,4 +552,3 @@ class Runtime:
                 await asyncio.wait_for(self.backend.aclose(), timeout=5.0)
             except Exception:
                 log.exception("closing the backend failed")
-

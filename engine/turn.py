@@ -90,7 +90,10 @@ FOREGROUND = 0
 QUERY = 5
 BACKGROUND = 10
 
-_DEFAULT_FALLBACK = {"en": "Sorry, I lost my train of thought. What were you saying?", "zh": "抱歉，我刚才走神了。您说什么？"}
+_DEFAULT_FALLBACK = {
+    "en": "Sorry, I lost my train of thought. What were you saying?",
+    "zh": "抱歉，我刚才走神了。您说什么？",
+}
 
 
 @dataclass
@@ -337,7 +340,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             lambda s: SafetyGate.audit(s, req.character, req.player, "input", verdict, req.text),
             priority=BACKGROUND,
         )
-        _emit_authored(req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name)
+        _emit_authored(
+            req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
+        )
         return
     prompt_text = verdict.text if verdict is not None else req.text
     stored_text = env.safety.redact(req.text, persona)
@@ -345,7 +350,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 2. context, and the player's line stored
     settings = env.settings
     ctx = await env.store.run(
-        lambda s: _gather(s, req, stored_text, settings.recall_k, settings.history_lines, write=False),
+        lambda s: _gather(
+            s, req, stored_text, settings.recall_k, settings.history_lines, write=False
+        ),
         priority=FOREGROUND,
     )
     # Storing the line is not on the way to the model: it is queued once the request is out
@@ -355,7 +362,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     def store_line() -> Future[int | None]:
         nonlocal stored_line
         if stored_line is None:
-            stored_line = env.store.submit(lambda s: _store_line(s, req, stored_text), priority=FOREGROUND)
+            stored_line = env.store.submit(
+                lambda s: _store_line(s, req, stored_text), priority=FOREGROUND
+            )
         return stored_line
 
     asyncio.get_running_loop().call_later(0.05, store_line)
@@ -368,7 +377,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     reservation = None
     if env.meter is not None:
         try:
-            reservation = await env.store.run(lambda s: env.meter.reserve(req.player), priority=FOREGROUND)
+            reservation = await env.store.run(
+                lambda s: env.meter.reserve(req.player), priority=FOREGROUND
+            )
         except QuotaExceededError as exc:
             store_line()
             _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
@@ -409,7 +420,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     stored_reply = env.safety.redact(text, persona)
     before = ctx.relationship
     rel = await env.store.run(
-        lambda s: _store_reply(s, env, req, stored_reply, parsed.relationship_delta, reservation, usage),
+        lambda s: _store_reply(
+            s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
+        ),
         priority=FOREGROUND,
     )
     delta = {
@@ -440,7 +453,13 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
 
 def _gather(
-    store: MemoryStore, req: TurnRequest, stored_text: str, recall_k: int, history: int, *, write: bool = True
+    store: MemoryStore,
+    req: TurnRequest,
+    stored_text: str,
+    recall_k: int,
+    history: int,
+    *,
+    write: bool = True,
 ) -> _Context:
     character, player = req.character, req.player
     if write:
@@ -449,7 +468,9 @@ def _gather(
     met = store.has_met(character, player)
     recent = store.recent_turns(character, player, limit=history) if met else []
     recalled = (
-        store.recall(character, player, stored_text, k=recall_k, touch=write) if met and stored_text.strip() else []
+        store.recall(character, player, stored_text, k=recall_k, touch=write)
+        if met and stored_text.strip()
+        else []
     )
     seen = {t.text for t in recent}
     recalled = [r for r in recalled if r.memory.text not in seen]
@@ -474,7 +495,9 @@ def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int |
     _store_name(store, req)
     if not stored_text.strip():
         return None
-    rows = _rows(req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text))
+    rows = _rows(
+        req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text)
+    )
     return store.add_turns(rows)[0]
 
 
@@ -505,11 +528,15 @@ def preview_prompt(
         safety=SafetyGate(enabled=safety),
     )
     handle = TurnHandle(persona.id, player, text)
-    req = TurnRequest(handle=handle, persona=persona, text=text, emit=lambda _event: None, player_name=player_name)
+    req = TurnRequest(
+        handle=handle, persona=persona, text=text, emit=lambda _event: None, player_name=player_name
+    )
     verdict = env.safety.check_input(text, persona)
     prompt_text = verdict.text if verdict is not None else text
     stored = env.safety.redact(text, persona)
-    ctx = _gather(store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False)
+    ctx = _gather(
+        store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False
+    )
     prompt, _lore = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
     return prompt, ctx.recalled
 
@@ -549,12 +576,22 @@ def _build_prompt(
     reply_tokens = persona.generation.max_tokens or settings.reply_tokens
     budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
     history = [
-        Line(speaker=_display(env, req, ctx, t.speaker, language), text=t.text, own=t.speaker == req.character)
+        Line(
+            speaker=_display(env, req, ctx, t.speaker, language),
+            text=t.text,
+            own=t.speaker == req.character,
+        )
         for t in ctx.recent
     ]
     recent_texts = [t.text for t in ctx.recent] + [text]
-    lore = select_entries(persona.lore, recent_texts, budget_tokens=int(budget * settings.lore_share)) if persona.lore else []
-    present = [_display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)]
+    lore = (
+        select_entries(persona.lore, recent_texts, budget_tokens=int(budget * settings.lore_share))
+        if persona.lore
+        else []
+    )
+    present = [
+        _display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)
+    ]
     prompt = assemble(
         persona,
         text,
@@ -598,7 +635,8 @@ async def _generate(
 ) -> _Generated:
     persona = req.persona
     streamer = ReplyStreamer(
-        names=[persona.name, *persona.names.values(), prompt.character], max_chars=persona.style.max_reply_chars
+        names=[persona.name, *persona.names.values(), prompt.character],
+        max_chars=persona.style.max_reply_chars,
     )
     out = _Generated()
     env.generating += 1
@@ -629,7 +667,9 @@ async def _stream_reply(
         agen = env.backend.stream(prompt, params)
         got_text = False
         try:
-            async with asyncio.timeout_at(min(deadline, start + settings.first_token_timeout)) as timer:
+            async with asyncio.timeout_at(
+                min(deadline, start + settings.first_token_timeout)
+            ) as timer:
                 stop = False
                 async for chunk in agen:
                     if on_first_chunk is not None:
@@ -646,7 +686,11 @@ async def _stream_reply(
                 if not stop:
                     _show(env, req, streamer.close(), out, policy)
         except TimeoutError as exc:
-            what = "no text before the first-token timeout" if not got_text else "the reply stalled or ran too long"
+            what = (
+                "no text before the first-token timeout"
+                if not got_text
+                else "the reply stalled or ran too long"
+            )
             raise BackendTimeoutError(what, provider=env.backend.name) from exc
         finally:
             closer = getattr(agen, "aclose", None)
@@ -669,7 +713,9 @@ def _joiner(previous: str, sentence: str) -> str:
     return " "
 
 
-def _show(env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated, policy: Any) -> bool:
+def _show(
+    env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated, policy: Any
+) -> bool:
     """Emit what may be shown of ``pieces``; True when the reply must stop here."""
     h = req.handle
     for piece in pieces:
@@ -695,7 +741,9 @@ def _show(env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated
             sentence = verdict.text.strip()
             if sentence:
                 previous = out.sentences[-1] if out.sentences else ""
-                req.emit(TextDelta(h.id, h.character, h.player, _joiner(previous, sentence) + sentence))
+                req.emit(
+                    TextDelta(h.id, h.character, h.player, _joiner(previous, sentence) + sentence)
+                )
         if sentence:
             req.emit(Sentence(h.id, h.character, h.player, sentence, len(out.sentences)))
             out.sentences.append(sentence)
@@ -723,7 +771,9 @@ def _store_reply(
     usage: Usage,
 ) -> Relationship:
     if text.strip():
-        store.add_turns(_rows(req, speaker=req.character, text=text, importance=heuristics.importance(text)))
+        store.add_turns(
+            _rows(req, speaker=req.character, text=text, importance=heuristics.importance(text))
+        )
     rel = store.adjust_relationship(
         req.character,
         req.player,
@@ -735,7 +785,9 @@ def _store_reply(
     )
     if reservation is not None:
         try:
-            env.meter.commit(reservation, usage, character=req.character, model=usage.model or env.backend.name)
+            env.meter.commit(
+                reservation, usage, character=req.character, model=usage.model or env.backend.name
+            )
         except EngineError:
             log.exception("could not record usage for turn %s", req.handle.id)
     return rel
@@ -806,20 +858,31 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
         if req.player_name:
             store.set_player_name(req.player, req.player_name)
         met = store.has_met(req.character, req.player)
-        lines = [t.text for t in store.recent_turns(req.character, req.player, limit=60) if t.speaker == req.player]
+        lines = [
+            t.text
+            for t in store.recent_turns(req.character, req.player, limit=60)
+            if t.speaker == req.player
+        ]
         rel = store.relationship(req.character, req.player, defaults=persona.relationship)
         return store.player_name(req.player), met, lines, rel
 
     name, met, lines, rel = await env.store.run(gather, priority=FOREGROUND)
-    text, language = compose_greeting(persona, name=name, met=met, player_lines=lines, key=f"{req.player}:{len(lines)}")
+    text, language = compose_greeting(
+        persona, name=name, met=met, player_lines=lines, key=f"{req.player}:{len(lines)}"
+    )
     action = next(
-        (a for a in _GREETING_ACTIONS if (spec := persona.action(a)) and not any(p.required for p in spec.parameters)),
+        (
+            a
+            for a in _GREETING_ACTIONS
+            if (spec := persona.action(a)) and not any(p.required for p in spec.parameters)
+        ),
         None,
     )
     emotion = "happy" if "happy" in persona.emotions.set else persona.emotions.baseline
     stored = env.safety.redact(text, persona)
     await env.store.run(
-        lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)), priority=FOREGROUND
+        lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)),
+        priority=FOREGROUND,
     )
     _emit_authored(
         req,
@@ -894,11 +957,19 @@ class ExtractedFactModel(BaseModel):
 class TurnAnalysis(BaseModel):
     """What the model reads out of the player's line after a reply."""
 
-    importance: int = Field(5, ge=1, le=10, description="How memorable the player's line is, 1..10.")
-    facts: list[ExtractedFactModel] = Field(default_factory=list, description="Facts the player stated about themselves.")
+    importance: int = Field(
+        5, ge=1, le=10, description="How memorable the player's line is, 1..10."
+    )
+    facts: list[ExtractedFactModel] = Field(
+        default_factory=list, description="Facts the player stated about themselves."
+    )
     player_name: str | None = Field(None, description="The name the player gave, if they gave one.")
-    affinity: float = Field(0, ge=-5, le=5, description="How the line changes the character's liking, -5..5.")
-    trust: float = Field(0, ge=-5, le=5, description="How the line changes the character's trust, -5..5.")
+    affinity: float = Field(
+        0, ge=-5, le=5, description="How the line changes the character's liking, -5..5."
+    )
+    trust: float = Field(
+        0, ge=-5, le=5, description="How the line changes the character's trust, -5..5."
+    )
 
 
 class SummaryText(BaseModel):
@@ -947,7 +1018,9 @@ async def _ask(env: TurnEnv, prompt: Prompt, schema: type[BaseModel]) -> Any:
                 pass
         async with env.background_semaphore, env.semaphore:
             async with asyncio.timeout(settings.analysis_timeout):
-                return await env.backend.complete_json(prompt, schema, GenerationParams(temperature=0.2))
+                return await env.backend.complete_json(
+                    prompt, schema, GenerationParams(temperature=0.2)
+                )
     except (EngineError, TimeoutError) as exc:
         log.info("background %s fell back to heuristics: %s", schema.__name__, exc)
         return None
@@ -977,7 +1050,9 @@ async def after_turn(
 
     if analysis is not None:
         importance: float | None = float(analysis.importance)
-        facts = [heuristics.ExtractedFact(f.predicate, f.object, f.confidence) for f in analysis.facts]
+        facts = [
+            heuristics.ExtractedFact(f.predicate, f.object, f.confidence) for f in analysis.facts
+        ]
         if analysis.player_name:
             facts.append(heuristics.ExtractedFact("name", analysis.player_name, 0.9))
         nudge = {"affinity": analysis.affinity, "trust": analysis.trust}
@@ -989,14 +1064,18 @@ async def after_turn(
         nudge = {}  # the model already said how the reply changed things
     settings = env.settings
 
-    def write(store: MemoryStore) -> tuple[list[TurnRecord], Summary | None, list[MemoryRecord] | None]:
+    def write(
+        store: MemoryStore,
+    ) -> tuple[list[TurnRecord], Summary | None, list[MemoryRecord] | None]:
         character, player = req.character, req.player
         if importance is not None and ctx.turn_id is not None:
             for memory in store.memories(character, player, limit=8):
                 if ctx.turn_id in memory.turn_ids:
                     store.set_importance(memory.id, importance)
         subject = store.player_name(player) or name
-        for fact in sorted(facts, key=lambda f: f.predicate != "name"):  # the name first: it is the subject
+        for fact in sorted(
+            facts, key=lambda f: f.predicate != "name"
+        ):  # the name first: it is the subject
             if fact.predicate == "name":
                 if fact.confidence >= 0.9 or not store.player_name(player):
                     store.set_player_name(player, fact.object)
@@ -1009,7 +1088,9 @@ async def after_turn(
             store.adjust_relationship(character, player, affinity=nudge.get("affinity", 0.0),
                                       trust=nudge.get("trust", 0.0), reason="after reply",
                                       defaults=persona.relationship)  # fmt: skip
-        pending = store.unsummarised_turns(character, player, keep_recent=settings.summary_keep_recent)
+        pending = store.unsummarised_turns(
+            character, player, keep_recent=settings.summary_keep_recent
+        )
         summary = store.summary(character, player)
         recent = store.memories(character, player, limit=200)
         since = 0.0
@@ -1043,7 +1124,9 @@ async def _summarise(
     lines = [(_speaker(env, req, t.speaker, name), t.text) for t in pending]
     text: str | None = None
     if env.capable:
-        body = (f"Earlier summary: {previous.text}\n\n" if previous else "") + "\n".join(f"{s}: {t}" for s, t in lines)
+        body = (f"Earlier summary: {previous.text}\n\n" if previous else "") + "\n".join(
+            f"{s}: {t}" for s, t in lines
+        )
         task = (
             f"Summarise this conversation between {req.persona.name} and {name} in at most five sentences, "
             "keeping names, promises, facts about the people and anything to follow up."
@@ -1054,7 +1137,9 @@ async def _summarise(
         text = heuristics.summarise(lines, previous.text if previous else None)
     covered = sorted({*(previous.turn_ids if previous else []), *(t.id for t in pending)})
     final = text
-    await env.store.run(lambda s: s.set_summary(req.character, req.player, final, covered), priority=BACKGROUND)
+    await env.store.run(
+        lambda s: s.set_summary(req.character, req.player, final, covered), priority=BACKGROUND
+    )
 
 
 async def _reflect(env: TurnEnv, req: TurnRequest, name: str, memories: list[MemoryRecord]) -> None:
@@ -1078,7 +1163,9 @@ async def _reflect(env: TurnEnv, req: TurnRequest, name: str, memories: list[Mem
 
     def write(store: MemoryStore) -> None:
         for insight in insights:
-            store.add_memory(req.character, req.player, insight, kind="reflection", importance=7.0, turn_ids=ids)
+            store.add_memory(
+                req.character, req.player, insight, kind="reflection", importance=7.0, turn_ids=ids
+            )
 
     if insights:
         await env.store.run(write, priority=BACKGROUND)

@@ -34,7 +34,9 @@ class HangingBackend:
         self.started = 0
         self.closed_streams = 0
 
-    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[Chunk]:
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
         self.started += 1
         try:
             await asyncio.Event().wait()
@@ -42,7 +44,9 @@ class HangingBackend:
         finally:
             self.closed_streams += 1
 
-    async def complete_json(self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None) -> T:
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -55,7 +59,9 @@ class TextBackend:
 
     name = "text"
 
-    def __init__(self, text: str, *, delay_s: float = 0.0, pieces: int = 8, kind: str = "model") -> None:
+    def __init__(
+        self, text: str, *, delay_s: float = 0.0, pieces: int = 8, kind: str = "model"
+    ) -> None:
         self.text = text
         self.delay_s = delay_s
         self.pieces = pieces
@@ -64,7 +70,9 @@ class TextBackend:
         self.max_active = 0
         self.prompts: list[Prompt] = []
 
-    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[Chunk]:
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
         self.prompts.append(prompt)
         self.active += 1
         self.max_active = max(self.max_active, self.active)
@@ -77,7 +85,9 @@ class TextBackend:
         finally:
             self.active -= 1
 
-    async def complete_json(self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None) -> T:
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
         raise NotImplementedError
 
     async def aclose(self) -> None:

@@ -79,7 +79,9 @@ def test_say_poll_and_cancel_never_block_while_replies_stream(make_runtime: Any)
     timed(rt.cancel, handles[0])
     _frames(rt, timed, lambda: all(h.done for h in handles))
     assert timed.worst < BLOCK_LIMIT_S, f"worst game-thread call {timed.worst * 1000:.3f} ms of CPU"
-    assert timed.worst_wall < BLOCK_LIMIT_S, f"p99 game-thread call {timed.worst_wall * 1000:.3f} ms"
+    assert timed.worst_wall < BLOCK_LIMIT_S, (
+        f"p99 game-thread call {timed.worst_wall * 1000:.3f} ms"
+    )
     assert timed.calls > 20
 
 
@@ -118,7 +120,9 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
     assert rt.wait_idle(5) and backend.active == 0
 
 
-def test_close_mid_turn_cancels_and_keeps_what_was_committed(make_runtime: Any, tmp_path: Path) -> None:
+def test_close_mid_turn_cancels_and_keeps_what_was_committed(
+    make_runtime: Any, tmp_path: Path
+) -> None:
     world = tmp_path / "w.db"
     rt = make_runtime(HangingBackend(), world=world)
     handle = rt.say("mira", "p1", "Remember this: the owl flies at noon.")
@@ -135,7 +139,9 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(make_runtime: Any, 
     with pytest.raises(RuntimeClosedError):
         rt.say("mira", "p1", "hello?")
     with MemoryStore(world) as store:
-        assert [t.text for t in store.recent_turns("mira", "p1")] == ["Remember this: the owl flies at noon."]
+        assert [t.text for t in store.recent_turns("mira", "p1")] == [
+            "Remember this: the owl flies at noon."
+        ]
 
 
 def test_close_lets_running_turns_finish_within_the_timeout(make_runtime: Any) -> None:
@@ -197,7 +203,10 @@ def test_stream_api_for_asyncio_games(make_runtime: Any) -> None:
     rt = make_runtime()
 
     async def talk() -> list[Any]:
-        return [event async for event in rt.stream("mira", "p1", "Where is the tea house?", player_name="Ada")]
+        return [
+            event
+            async for event in rt.stream("mira", "p1", "Where is the tea house?", player_name="Ada")
+        ]
 
     events = asyncio.run(talk())
     assert isinstance(events[0], TurnStarted) and isinstance(events[-1], TurnDone)

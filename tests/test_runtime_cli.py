@@ -18,7 +18,18 @@ def test_chat_streams_replies_and_remembers_them(tmp_path: Path) -> None:
     world = tmp_path / "w.db"
     result = CliRunner().invoke(
         main,
-        ["chat", "mira", "--backend", "scripted", "--db", str(world), "--player", "p1", "--characters", CHARS],
+        [
+            "chat",
+            "mira",
+            "--backend",
+            "scripted",
+            "--db",
+            str(world),
+            "--player",
+            "p1",
+            "--characters",
+            CHARS,
+        ],
         input="My name is Ada and I love sailing.\n/facts\n/quit\n",
     )
     assert result.exit_code == 0, result.output
@@ -30,7 +41,9 @@ def test_chat_streams_replies_and_remembers_them(tmp_path: Path) -> None:
 
 
 def test_chat_unknown_character_is_a_clear_error() -> None:
-    result = CliRunner().invoke(main, ["chat", "nobody", "--backend", "scripted", "--characters", CHARS])
+    result = CliRunner().invoke(
+        main, ["chat", "nobody", "--backend", "scripted", "--characters", CHARS]
+    )
     assert result.exit_code != 0
     assert "no character 'nobody'" in result.output and "mira" in result.output
 
@@ -40,7 +53,16 @@ def test_prompt_prints_sections_with_sizes_and_writes_nothing(tmp_path: Path) ->
     with MemoryStore(world) as store:
         store.add_turn("chen", "p1", "p1", "我最喜欢龙井")
         store.set_player_name("p1", "小林")
-    args = ["prompt", "chen", "--player", "p1", "--say", "还记得我喜欢什么茶吗？", "--db", str(world)]
+    args = [
+        "prompt",
+        "chen",
+        "--player",
+        "p1",
+        "--say",
+        "还记得我喜欢什么茶吗？",
+        "--db",
+        str(world),
+    ]
     result = CliRunner().invoke(main, [*args, "--characters", CHARS])
     assert result.exit_code == 0, result.output
     assert "── persona (" in result.output and "── input (" in result.output
@@ -54,7 +76,19 @@ def test_prompt_prints_sections_with_sizes_and_writes_nothing(tmp_path: Path) ->
 
 def test_prompt_with_a_small_context_cuts_and_says_so() -> None:
     result = CliRunner().invoke(
-        main, ["prompt", "mira", "--player", "p1", "--say", "hello", "--context", "1024", "--characters", CHARS]
+        main,
+        [
+            "prompt",
+            "mira",
+            "--player",
+            "p1",
+            "--say",
+            "hello",
+            "--context",
+            "1024",
+            "--characters",
+            CHARS,
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "cut to fit:" in result.output

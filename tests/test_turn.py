@@ -107,7 +107,10 @@ def test_server_turn_hides_meta_and_returns_emotion_and_actions(
     done = events[-1]
     assert isinstance(done, TurnDone)
     assert done.result.text == "Here, take this. It is warm."
-    assert [e.text for e in events if isinstance(e, Sentence)] == ["Here, take this.", "It is warm."]
+    assert [e.text for e in events if isinstance(e, Sentence)] == [
+        "Here, take this.",
+        "It is warm.",
+    ]
     assert (done.result.emotion, done.result.emotion_strength) == ("happy", 0.9)
     assert [(a.name, a.args) for a in done.result.actions] == [("give_item", {"item": "tea"})]
     assert done.result.relationship_delta["affinity"] == 3  # clamped to max_change_per_turn
@@ -117,7 +120,9 @@ def test_server_turn_hides_meta_and_returns_emotion_and_actions(
 def test_unknown_action_is_dropped_with_a_warning(
     make_runtime: Any, test_persona: Persona, openai_server: OpenAIServer
 ) -> None:
-    openai_server.reply = 'Off I go. <meta>{"actions": [{"name": "fly"}, {"name": "give_item"}]}</meta>'
+    openai_server.reply = (
+        'Off I go. <meta>{"actions": [{"name": "fly"}, {"name": "give_item"}]}</meta>'
+    )
     rt = make_runtime(_backend(openai_server), characters={"tess": test_persona})
     events = drain(rt, rt.say("tess", "p1", "hello"))
     warnings = [e.message for e in events if isinstance(e, TurnWarning)]
@@ -132,7 +137,11 @@ def test_small_model_garbage_falls_back_to_neutral(
     rt = make_runtime(_backend(openai_server), characters={"tess": test_persona})
     done = drain(rt, rt.say("tess", "p1", "hello"))[-1]
     assert isinstance(done, TurnDone)
-    assert (done.result.text, done.result.emotion, done.result.actions) == ("Hmm well.", "neutral", [])
+    assert (done.result.text, done.result.emotion, done.result.actions) == (
+        "Hmm well.",
+        "neutral",
+        [],
+    )
 
 
 def test_blocked_sentence_mid_stream_never_appears_in_any_event(
@@ -177,7 +186,9 @@ def test_player_text_reaches_the_model_delimited_as_data(
     assert "<player_message>" in sent
 
 
-def test_personal_information_is_redacted_before_storing(make_runtime: Any, test_persona: Persona) -> None:
+def test_personal_information_is_redacted_before_storing(
+    make_runtime: Any, test_persona: Persona
+) -> None:
     rt = make_runtime(TextBackend("Noted."), characters={"tess": test_persona})
     drain(rt, rt.say("tess", "p1", "Call me on 13812345678 or ada@example.com"))
     stored = rt.query("recent_turns", "tess", "p1").result(5)[0].text
@@ -260,7 +271,9 @@ def test_capable_backend_analyses_with_complete_json(
     assert rel.affinity == 2 and rel.trust == 1
 
 
-def test_summary_is_written_when_the_threshold_passes(make_runtime: Any, test_persona: Persona) -> None:
+def test_summary_is_written_when_the_threshold_passes(
+    make_runtime: Any, test_persona: Persona
+) -> None:
     settings = TurnSettings(summary_keep_recent=2, summary_every=4)
     rt = make_runtime(TextBackend("I see."), characters={"tess": test_persona}, settings=settings)
     for line in ["I keep bees.", "My sister sails.", "I love tea.", "I work as a baker."]:
@@ -270,8 +283,14 @@ def test_summary_is_written_when_the_threshold_passes(make_runtime: Any, test_pe
     assert len(rt.query("unsummarised_turns", "tess", "p1", keep_recent=2).result(5)) < 4
 
 
-def test_reflection_is_written_when_importance_adds_up(make_runtime: Any, test_persona: Persona) -> None:
-    rt = make_runtime(TextBackend("I see."), characters={"tess": test_persona}, settings=TurnSettings(reflect_at=15))
+def test_reflection_is_written_when_importance_adds_up(
+    make_runtime: Any, test_persona: Persona
+) -> None:
+    rt = make_runtime(
+        TextBackend("I see."),
+        characters={"tess": test_persona},
+        settings=TurnSettings(reflect_at=15),
+    )
     for line in ["My mother died last winter.", "I promised her I would sail."]:
         drain(rt, rt.say("tess", "p1", line))
     kinds = [m.kind for m in rt.memories("tess", "p1").result(5)]
@@ -287,7 +306,9 @@ def test_background_work_never_delays_turn_done(make_runtime: Any, test_persona:
 
     backend = SlowJson("Fine.")
     backend.capabilities = backend.capabilities.model_copy(update={"structured": "json_schema"})
-    rt = make_runtime(backend, characters={"tess": test_persona}, settings=TurnSettings(analysis_timeout=30))
+    rt = make_runtime(
+        backend, characters={"tess": test_persona}, settings=TurnSettings(analysis_timeout=30)
+    )
     handle = rt.say("tess", "p1", "I love sailing in the bay.")
     import time
 
@@ -301,11 +322,15 @@ def test_background_work_never_delays_turn_done(make_runtime: Any, test_persona:
 # ------------------------------------------------------------------------------ greetings
 
 
-def test_first_meeting_then_returning_greeting_by_name_with_a_detail(make_runtime: Any, tmp_path: Path) -> None:
+def test_first_meeting_then_returning_greeting_by_name_with_a_detail(
+    make_runtime: Any, tmp_path: Path
+) -> None:
     world = tmp_path / "plaza.db"
     rt = make_runtime(world=world)
     first = drain(rt, rt.greet("mira", "p1"))[-1].result.text
-    assert first in [g.replace("{player_name}", "friend") for g in rt.characters["mira"].greetings.first_meeting]
+    assert first in [
+        g.replace("{player_name}", "friend") for g in rt.characters["mira"].greetings.first_meeting
+    ]
     drain(rt, rt.say("mira", "p1", "I'm Ada. My sister keeps bees on the hill."))
     rt.close()
 
@@ -333,7 +358,9 @@ def test_greeting_waves_when_the_persona_can(make_runtime: Any) -> None:
 
 
 @pytest.mark.parametrize("met", [False, True])
-def test_greeting_without_a_known_name_never_shows_a_placeholder(cast: dict[str, Persona], met: bool) -> None:
+def test_greeting_without_a_known_name_never_shows_a_placeholder(
+    cast: dict[str, Persona], met: bool
+) -> None:
     for persona in cast.values():
         text, _ = compose_greeting(persona, name=None, met=met, player_lines=["hi"], key="k")
         assert "{" not in text and text
@@ -365,7 +392,9 @@ def test_group_scene_only_witnesses_remember(make_runtime: Any) -> None:
     assert rt.query("recall", "bram", "p1", "silver key").result(5)
 
 
-def test_group_scene_other_characters_lines_are_in_the_prompt(make_runtime: Any, cast: dict[str, Persona]) -> None:
+def test_group_scene_other_characters_lines_are_in_the_prompt(
+    make_runtime: Any, cast: dict[str, Persona]
+) -> None:
     backend = TextBackend("Indeed.")
     rt = make_runtime(backend)
     scene = rt.scene(["mira", "bram"], players=["p1"])

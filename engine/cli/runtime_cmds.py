@@ -40,7 +40,9 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
         raise click.ClickException(str(exc)) from exc
     if character not in cast:
         known = ", ".join(sorted(cast)) or "none"
-        raise click.ClickException(f"no character {character!r} in {characters_dir} (known: {known})")
+        raise click.ClickException(
+            f"no character {character!r} in {characters_dir} (known: {known})"
+        )
     return cast
 
 
@@ -52,7 +54,9 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
 @click.option("--base-url", default=None, help="Base URL of an OpenAI-compatible server.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="World file to remember the conversation in (default: forget on exit).")  # fmt: skip
-@click.option("--player", default="player", show_default=True, help="Player id (memory is kept per player).")
+@click.option(
+    "--player", default="player", show_default=True, help="Player id (memory is kept per player)."
+)
 @click.option("--name", "player_name", default=None, help="The name the player goes by.")
 @click.option("--no-greet", is_flag=True, help="Do not open with the character's greeting.")
 @_CHARACTERS
@@ -100,11 +104,15 @@ def chat_command(
                 rt.wait_idle(10)  # facts are read after each reply, in the background
             if command == "/memories":
                 for memory in rt.memories(character, player).result(30):
-                    click.echo(f"  #{memory.id} [{memory.kind} {memory.importance:.0f}] {memory.text}")
+                    click.echo(
+                        f"  #{memory.id} [{memory.kind} {memory.importance:.0f}] {memory.text}"
+                    )
                 continue
             if command == "/facts":
                 for fact in rt.facts(character, player).result(30):
-                    click.echo(f"  {fact.subject} {fact.predicate} {fact.object} ({fact.confidence:.2f})")
+                    click.echo(
+                        f"  {fact.subject} {fact.predicate} {fact.object} ({fact.confidence:.2f})"
+                    )
                 continue
             if not line.strip():
                 continue
@@ -140,11 +148,16 @@ def _show_turn(rt: Any, handle: Any, name: str) -> None:
             elif isinstance(event, Sentence) and not streamed:
                 click.echo(event.text + " ", nl=False)
             elif isinstance(event, TurnWarning):
-                click.echo(click.style(f"\n  (warning: {event.message})", dim=True), nl=False, err=True)
+                click.echo(
+                    click.style(f"\n  (warning: {event.message})", dim=True), nl=False, err=True
+                )
             elif isinstance(event, TurnDone):
                 r = event.result
                 extras = [f"{r.emotion} {r.emotion_strength:.1f}"]
-                extras += [f"{a.name}({', '.join(f'{k}={v}' for k, v in a.args.items())})" for a in r.actions]
+                extras += [
+                    f"{a.name}({', '.join(f'{k}={v}' for k, v in a.args.items())})"
+                    for a in r.actions
+                ]
                 if r.relationship_delta:
                     extras.append(", ".join(f"{k} {v:+g}" for k, v in r.relationship_delta.items()))
                 click.echo()
@@ -165,7 +178,9 @@ def _show_turn(rt: Any, handle: Any, name: str) -> None:
 @click.option("--say", "text", required=True, help="The player's line.")
 @click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="World file to read memories from (default: an empty world).")  # fmt: skip
-@click.option("--name", "player_name", default=None, help="The player's name, if the world does not know it.")
+@click.option(
+    "--name", "player_name", default=None, help="The player's name, if the world does not know it."
+)
 @click.option("--context", "context_size", type=click.IntRange(min=512), default=8192, show_default=True,
               help="The model's context window, in tokens.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the sections as JSON.")
@@ -204,7 +219,11 @@ def prompt_command(
     if as_json:
         data = {
             "sections": [
-                {"name": s.name, "tokens": s.tokens, "messages": [m.model_dump() for m in s.messages]}
+                {
+                    "name": s.name,
+                    "tokens": s.tokens,
+                    "messages": [m.model_dump() for m in s.messages],
+                }
                 for s in prompt.sections
             ],
             "total_tokens": prompt.tokens,
@@ -214,7 +233,9 @@ def prompt_command(
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for section in prompt.sections:
-        click.echo(click.style(f"── {section.name} ({section.tokens} tokens) ", bold=True) + "─" * 20)
+        click.echo(
+            click.style(f"── {section.name} ({section.tokens} tokens) ", bold=True) + "─" * 20
+        )
         for message in section.messages:
             label = message.role + (f" ({message.name})" if message.name else "")
             click.echo(click.style(f"[{label}]", dim=True))
@@ -222,7 +243,9 @@ def prompt_command(
     click.echo(click.style("── sizes ", bold=True) + "─" * 20)
     for section in prompt.sections:
         click.echo(f"  {section.name:<13}{section.tokens:>6}")
-    click.echo(f"  {'total':<13}{prompt.tokens:>6}  (budget {context_size} minus the reply's share)")
+    click.echo(
+        f"  {'total':<13}{prompt.tokens:>6}  (budget {context_size} minus the reply's share)"
+    )
     if prompt.cut:
         click.echo("  cut to fit: " + ", ".join(f"{k} -{v}" for k, v in prompt.cut.items()))
 
