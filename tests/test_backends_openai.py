@@ -491,3 +491,33 @@ def test_server_records_requests_as_json(openai_server: OpenAIServer) -> None:
     run(collect(backend_for(openai_server)))
     assert json.dumps(openai_server.requests)
     assert openai_server.calls[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_completion_mode_complete_json_asks_after_the_transcript(
+    openai_server: OpenAIServer,
+) -> None:
+    openai_server.inject("invalid_json")
+    openai_server.reply = '{"emotion": "thinking", "strength": 0.3}'
+    assert complete_mood(backend_for(openai_server, mode="completion")) == Mood(
+        emotion="thinking", strength=0.3
+    )
+    first, repair = (body["prompt"] for body in openai_server.requests)
+    assert (
+        first.startswith("You are Mira")
+        and "Ada: Hi there!\n" in first
+        and first.endswith("\nJSON:")
+    )
+    assert "JSON schema" in first and "response_format" not in openai_server.requests[0]
+    assert 'JSON: {"reply"' in repair and "not valid" in repair and repair.endswith("\nJSON:")
+
+
+def test_plain_complete_returns_the_whole_reply(openai_server: OpenAIServer) -> None:
+    async def go() -> str:
+        backend = backend_for(openai_server)
+        try:
+            return await asyncio.wait_for(backend.complete(make_prompt()), 8)
+        finally:
+            await backend.aclose()
+
+    assert run(go()) == REPLY
+    assert "stream" not in openai_server.requests[0]

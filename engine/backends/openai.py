@@ -182,6 +182,22 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
     return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
 
 
+def _json_transcript(prompt: Prompt, extra: list[dict[str, Any]]) -> str:
+    """A base-model prompt for a JSON answer: the transcript, the instruction, then ``JSON:``.
+
+    Earlier attempts and their corrections (a repair round) appear as ``JSON:`` lines and notes.
+    """
+    head = render_transcript(prompt).rsplit("\n", 1)[0]  # without the trailing "Character:"
+    lines = [head, ""]
+    for message in extra:
+        if message["role"] == "assistant":
+            lines.append(f"JSON: {message['content']}")
+        else:
+            lines.append(str(message["content"]))
+    lines.append("JSON:")
+    return "\n".join(lines)
+
+
 def _extract_json(text: str) -> str:
     """The JSON object in a reply, without code fences or chatter around it."""
     stripped = text.strip()
@@ -537,16 +553,17 @@ class OpenAIBackend:
 
     async def _complete_text(
         self, prompt: Prompt, params: GenerationParams, response_format: dict[str, Any] | None,
-        messages: list[dict[str, Any]] | None = None,
+        extra: list[dict[str, Any]] | None = None,
     ) -> str:  # fmt: skip
+        """One non-streamed reply; ``extra`` messages follow the prompt's (instructions, repairs)."""
         body = self._body(prompt, params, stream=False)
-        if messages is not None and self.mode == "chat":
-            body["messages"] = messages
+        if extra and self.mode == "chat":
+            body["messages"] = [*body["messages"], *extra]
         if response_format is not None and self.mode == "chat":
             body["response_format"] = response_format
-        if self.mode == "completion" and messages is not None:
-            body["prompt"] = "\n\n".join(m["content"] for m in messages) + "\n"
-            body.pop("stop", None)
+        if extra and self.mode == "completion":
+            body["prompt"] = _json_transcript(prompt, extra)
+            body["stop"] = ["\n\n"]
         client = self._client()
 
         async def op(deadline: float) -> str:
@@ -594,8 +611,7 @@ class OpenAIBackend:
             "Reply with a single JSON object only, no other text. It must match this JSON schema:\n"
             + json.dumps(json_schema, ensure_ascii=False)
         )
-        messages = chat_messages(prompt, names=self.preset.message_names)
-        messages.append({"role": "system", "content": instruction})
+        messages: list[dict[str, Any]] = [{"role": "system", "content": instruction}]
         response_format: dict[str, Any] | None
         if self.structured == "json_schema":
             response_format = {
