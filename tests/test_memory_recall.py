@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.memory import MemoryStore, RecallWeights
 
@@ -154,3 +156,18 @@ def test_query_syntax_is_searched_as_plain_words(store: MemoryStore, query, plai
 def test_recall_with_k_zero_is_empty(store: MemoryStore) -> None:
     store.add_turn("mira", "p1", "p1", "hello")
     assert store.recall("mira", "p1", "hello", k=0) == []
+
+
+@pytest.fixture(scope="module")
+def shared_store():
+    with MemoryStore(":memory:") as s:
+        s.add_turn("mira", "p1", "p1", "I caught a fish and baked bread 我们去喝茶")
+        s.add_turn("mira", "p2", "p2", "fish bread tea 茶")
+        yield s
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(max_size=200))
+def test_any_query_text_never_raises(shared_store: MemoryStore, query: str) -> None:
+    for hit in shared_store.recall("mira", "p1", query, touch=False):
+        assert hit.memory.player == "p1"
