@@ -131,6 +131,7 @@ class App:
         self.turns: dict[int, TurnLog] = {}
         self.finished: list[TurnLog] = []
         self.in_flight: dict[int, str] = {}
+        self.handles: dict[int, Any] = {}
         self.relationship_future: Future[Any] | None = None
         self.name_future: Future[Any] | None = (
             None if player_name else runtime.query("player_name", PLAYER_ID)
@@ -218,18 +219,25 @@ class App:
         self._track(handle, cid, "greet", "")
 
     def end_talk(self) -> None:
+        """Leave the conversation; a reply still being generated is cancelled."""
         if self.partner is not None:
+            for handle_id, cid in list(self.in_flight.items()):
+                if cid == self.partner.id and handle_id in self.handles:
+                    self.rt.cancel(self.handles[handle_id])
             self.partner.talking_to = None
             self.partner.wait = 2.0
         self.player.talking_to = None
         self.partner = None
         self.textbox.deactivate()
 
-    def submit(self, text: str) -> None:
-        """The player pressed Enter in the text box."""
+    def submit(self, text: str) -> bool:
+        """The player pressed Enter in the text box. Refused (the text stays) while the
+        character is still answering the previous line."""
         if self.partner is None:
-            return
+            return False
         cid = self.partner.id
+        if cid in self.in_flight.values():
+            return False
         self.chatlog.add(self.player.name, text, (120, 170, 240), player=True)
         bubble = SpeechBubble(PLAYER_ID, self.player.name, (120, 170, 240))
         bubble.finish(text)
@@ -238,10 +246,12 @@ class App:
         self.player.speaking = min(2.5, 0.3 + len(text) / 18)
         handle = self.rt.say(cid, PLAYER_ID, text, player_name=self.player_name)
         self._track(handle, cid, "say", text)
+        return True
 
     def _track(self, handle: Any, cid: str, kind: str, text: str) -> None:
         self.turns[handle.id] = TurnLog(self.session, cid, kind, text)
         self.in_flight[handle.id] = cid
+        self.handles[handle.id] = handle
 
     def _query_relationship(self, cid: str) -> None:
         self.relationship_future = self.rt.relationship(cid, PLAYER_ID)
@@ -300,6 +310,7 @@ class App:
         result = event.result
         cid = event.character
         self.in_flight.pop(event.handle_id, None)
+        self.handles.pop(event.handle_id, None)
         bubble = self._bubble_for(cid)
         bubble.finish(result.text, fallback=result.fallback)
         self.last_result = result
@@ -339,14 +350,15 @@ class App:
     def _on_failed(self, event: TurnFailed) -> None:
         cid = event.character
         self.in_flight.pop(event.handle_id, None)
+        self.handles.pop(event.handle_id, None)
         log.warning("turn failed: %s", event.error)
         if event.fallback_text:
             bubble = self._bubble_for(cid)
             bubble.finish(event.fallback_text, fallback=True)
             self.chatlog.add(self.display_name(cid), event.fallback_text, self.accent(cid))
+            self.note = tr(self.language, "fallback_note")
         else:
-            self.bubbles.pop(cid, None)
-        self.note = tr(self.language, "fallback_note")
+            self.bubbles.pop(cid, None)  # cancelled: the player walked away
         turn = self.turns.pop(event.handle_id, None)
         if turn is not None:
             turn.text = event.fallback_text

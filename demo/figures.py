@@ -206,7 +206,7 @@ def draw_person(
     elif emotion == "afraid":
         face_skin = P.mix(skin, (220, 230, 240), 0.25)
     if look.hair_style != "bald":
-        pygame.draw.circle(surf, hair, hc, r * 1.06)
+        pygame.draw.aacircle(surf, hair, hc, r * 1.06)
     pygame.draw.circle(
         surf, P.shade(face_skin, 0.92), (hc[0] - r * 0.98, hc[1] + r * 0.15), r * 0.2
     )
@@ -214,10 +214,10 @@ def draw_person(
         surf, P.shade(face_skin, 0.92), (hc[0] + r * 0.98, hc[1] + r * 0.15), r * 0.2
     )
     if back:
-        pygame.draw.circle(surf, hair if look.hair_style != "bald" else face_skin, hc, r * 1.02)
+        pygame.draw.aacircle(surf, hair if look.hair_style != "bald" else face_skin, hc, r * 1.02)
     else:
         face_c = (hc[0] + side * 0.12 * r, hc[1] + 0.1 * r)
-        pygame.draw.circle(
+        pygame.draw.aacircle(
             surf, face_skin, face_c, r * (0.93 if look.hair_style != "bald" else 1.0)
         )
         if look.hair_style != "bald":
@@ -230,7 +230,7 @@ def draw_person(
             )
         _face(surf, actor, emotion, face_c, r, side)
     if look.hair_style == "bun":
-        pygame.draw.circle(surf, hair, (hc[0], hc[1] - 1.05 * r), r * 0.45)
+        pygame.draw.aacircle(surf, hair, (hc[0], hc[1] - 1.05 * r), r * 0.45)
         pygame.draw.circle(surf, accent, (hc[0], hc[1] - 0.78 * r), r * 0.12)
 
     _accessory(surf, look.accessory, hc, r, back, side, accent, outfit)

@@ -165,7 +165,7 @@ class Props(Painter):
             pygame.draw.line(surf, P.shade(roof, 0.8), pa, pb, 1)
         pygame.draw.line(surf, P.shade(roof, 0.7), ridge_l, ridge_r, max(2, int(s * 0.22)))
         for end in (ridge_l, ridge_r):
-            pygame.draw.circle(surf, self.fog(P.RED, z0), end, max(2, s * 0.2))
+            pygame.draw.circle(surf, self.fog(P.RED, z0), end, max(2, s * 0.12))
         # signboard
         sx, sy = cam.project(mid, 3.05, z0 - 0.05)
         board_w, board_h = 2.4 * s, 0.62 * s

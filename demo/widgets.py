@@ -68,7 +68,12 @@ class TextBox:
     """
 
     def __init__(
-        self, fonts: Fonts, rect: pygame.Rect, on_submit: Callable[[str], None], *, size: int = 22
+        self,
+        fonts: Fonts,
+        rect: pygame.Rect,
+        on_submit: Callable[[str], bool | None],
+        *,
+        size: int = 22,
     ) -> None:
         self.fonts = fonts
         self.rect = rect
@@ -121,8 +126,8 @@ class TextBox:
         if key in (pygame.K_RETURN, pygame.K_KP_ENTER):
             line = self.text.strip()
             if line:
-                self.clear()
-                self.on_submit(line)
+                if self.on_submit(line) is not False:
+                    self.clear()
             return True
         if key == pygame.K_BACKSPACE and self.caret > 0:
             self.text = self.text[: self.caret - 1] + self.text[self.caret :]

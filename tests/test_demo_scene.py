@@ -176,3 +176,37 @@ def test_forget_button_removes_the_memory_from_the_world(
         after = {m.id for m in rt.memories("mira", "player").result(timeout=30)}
         assert memory_id in before and after == before - {memory_id}
         assert all(int(r.id) != memory_id for r in app.memory.records)
+
+
+def test_leaving_mid_reply_cancels_it_and_a_second_line_waits(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    chars = load_characters(ROOT / "characters")
+    recording = tmp_path / "slow.jsonl"
+
+    # record a greeting and one scripted reply, then replay them slowly so the reply is still
+    # streaming when the player leaves
+    def clock() -> float:
+        return 1_780_000_000.0
+
+    scripted = create_backend("scripted", record=recording)
+    with Runtime(tmp_path / "a.db", backend=scripted, characters=chars, clock=clock) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="scripted")
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight and rt.idle())
+        assert app.submit("Tell me about the fountain.")
+        _frames_until(app, lambda: not app.in_flight and rt.idle())
+    slow = create_backend(f"replay:{recording}", delay_s=0.2)
+    with Runtime(tmp_path / "b.db", backend=slow, characters=chars, clock=clock) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="replay")
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight and rt.idle())
+        assert app.submit("Tell me about the fountain.")
+        assert not app.submit("And the stage?"), "a second line must wait for the reply"
+        _frames_until(
+            app, lambda: "mira" in app.bubbles and bool(app.bubbles["mira"].sentences), limit=600
+        )
+        app.end_talk()
+        _frames_until(app, lambda: not app.in_flight)
+        assert app.finished[-1].error and not app.finished[-1].text
+        assert "mira" not in app.bubbles
