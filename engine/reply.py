@@ -669,13 +669,20 @@ class ReplyStreamer:
     Feed chunks as they arrive with :meth:`feed`, then call :meth:`close` once. The visible text
     never includes anything from ``<meta`` (or a code fence, or a chat template's special tokens)
     on; a leading speaker label ("Mira:") is dropped; visible text stops at ``max_chars``. The raw
-    text (for :func:`parse_reply`) is kept in :attr:`raw`.
+    text (for :func:`parse_reply`) is kept in :attr:`raw`. ``stops`` are strings that end the
+    reply when they appear (another speaker's turn, "\nAda:"): :attr:`stopped` then turns True
+    and nothing from them on is shown.
     """
 
-    def __init__(self, *, names: Sequence[str] = (), max_chars: int | None = None) -> None:
+    def __init__(
+        self, *, names: Sequence[str] = (), max_chars: int | None = None, stops: Sequence[str] = ()
+    ) -> None:
         self.raw = ""
         self.visible = ""
         self.truncated = False
+        self.stopped = False
+        self._stops = tuple(dict.fromkeys(s.lower() for s in stops if s.strip()))
+        self._markers = _MARKERS + self._stops
         self.sentences: list[str] = []
         self._names = [n for n in names if n]
         self._max = max_chars
@@ -711,10 +718,11 @@ class ReplyStreamer:
             if not buf:
                 return []
         lower = buf.lower()
-        hits = [i for i in (lower.find(m) for m in _MARKERS) if i >= 0]
+        hits = [(i, m) for m in self._markers if (i := lower.find(m)) >= 0]
         if hits:
-            cut = min(hits)
+            cut, marker = min(hits)
             self._in_meta = True
+            self.stopped = marker in self._stops
             return self._show(buf[:cut])
         hold = self._holdback(lower)
         if hold:
@@ -753,11 +761,10 @@ class ReplyStreamer:
                     return None
         return 0
 
-    @staticmethod
-    def _holdback(lower: str) -> int:
+    def _holdback(self, lower: str) -> int:
         """How many trailing characters might begin a marker ("<me", "``")."""
         best = 0
-        for marker in _MARKERS:
+        for marker in self._markers:
             for k in range(min(len(marker) - 1, len(lower)), 0, -1):
                 if lower.endswith(marker[:k]):
                     best = max(best, k)

@@ -387,13 +387,27 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
     # 5. generation
     policy = env.safety.policy(persona)
+    shown = _Generated()
     try:
-        gen = await _generate(env, req, prompt, params, policy, on_first_chunk=store_line)
+        gen = await _generate(
+            env, req, prompt, params, policy, on_first_chunk=store_line, out=shown
+        )
         if not gen.sentences and not gen.visible.strip():
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
         if reservation is not None:
             env.store.submit(lambda s: env.meter.release(reservation), priority=FOREGROUND)
+        # The player walked away mid-reply: what they already saw was said.
+        partial = _final_text(shown, gated=True)
+        if partial:
+            stored_partial = env.safety.redact(partial, persona)
+            store_line()
+            env.store.submit(
+                lambda s: s.add_turns(
+                    _rows(req, speaker=req.character, text=stored_partial, importance=3.0)
+                ),
+                priority=FOREGROUND,
+            )
         raise
     except (BackendError, EngineError) as exc:
         if reservation is not None:
@@ -632,13 +646,15 @@ async def _generate(
     policy: Any,
     *,
     on_first_chunk: Callable[[], object] | None = None,
+    out: _Generated | None = None,
 ) -> _Generated:
     persona = req.persona
     streamer = ReplyStreamer(
         names=[persona.name, *persona.names.values(), prompt.character],
         max_chars=persona.style.max_reply_chars,
+        stops=prompt.stop,
     )
-    out = _Generated()
+    out = out if out is not None else _Generated()
     env.generating += 1
     env.quiet.clear()
     try:
@@ -681,7 +697,9 @@ async def _stream_reply(
                         got_text = True
                         timer.reschedule(min(deadline, loop.time() + settings.stall_timeout))
                         stop = _show(env, req, streamer.feed(chunk.text), out, policy)
-                        if stop:
+                        if (
+                            stop or streamer.stopped
+                        ):  # blocked, at the limit, or the next speaker's turn
                             break
                 if not stop:
                     _show(env, req, streamer.close(), out, policy)

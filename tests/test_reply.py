@@ -345,3 +345,15 @@ def test_streamer_output_never_contains_the_block(speech: str, cuts: list[int]) 
 )
 def test_normalise_emotion(word: str, allowed: list[str], expected: str | None) -> None:
     assert normalise_emotion(word, allowed) == expected
+
+
+def test_streamer_stops_at_another_speakers_turn() -> None:
+    for chunks in _chunkings("Sure, follow me.\nAda: thanks!\nMira: welcome"):
+        deltas, sentences, streamer = _stream(chunks, stops=["\nAda:"])
+        assert deltas.strip() == "Sure, follow me." and sentences == ["Sure, follow me."]
+        assert streamer.stopped
+
+
+def test_streamer_meta_is_not_a_stop() -> None:
+    _, _, streamer = _stream(['Hi. <meta>{"emotion": "happy"}</meta>'], stops=["\nAda:"])
+    assert streamer.in_meta and not streamer.stopped

@@ -118,6 +118,9 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
     assert len([e for e in events if isinstance(e, Sentence)]) < 8
     assert timed.worst < BLOCK_LIMIT_S
     assert rt.wait_idle(5) and backend.active == 0
+    shown = " ".join(e.text for e in events if isinstance(e, Sentence))
+    stored = rt.query("recent_turns", "mira", "p1").result(5)
+    assert [(t.speaker, t.text) for t in stored] == [("p1", "Count for me."), ("mira", shown)]
 
 
 def test_close_mid_turn_cancels_and_keeps_what_was_committed(

@@ -424,3 +424,13 @@ def test_store_is_a_real_file(make_runtime: Any, tmp_path: Path) -> None:
     rt.close()
     with MemoryStore(tmp_path / "world.db") as store:
         assert len(store.recent_turns("mira", "p1")) == 2
+
+
+def test_reply_ends_where_the_model_starts_the_players_line(
+    make_runtime: Any, test_persona: Persona, openai_server: OpenAIServer
+) -> None:
+    openai_server.reply = "Of course, dear. Right this way.\nAda: Thank you!\nTess: You're welcome."
+    rt = make_runtime(_backend(openai_server), characters={"tess": test_persona})
+    events = drain(rt, rt.say("tess", "p1", "Can you show me around?", player_name="Ada"))
+    assert "Thank you" not in _visible(events)
+    assert events[-1].result.text == "Of course, dear. Right this way."
