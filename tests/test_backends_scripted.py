@@ -171,3 +171,16 @@ def test_complete_json_with_an_invalid_configured_response_raises() -> None:
     backend = ScriptedBackend(json_responses={"Facts": {"name": 5}})
     with pytest.raises(StructuredOutputError):
         asyncio.run(backend.complete_json(prompt_for("x"), Facts))
+
+
+def test_bilingual_greeting_follows_the_players_language() -> None:
+    lin = MIRA.model_copy(
+        update={
+            "greetings": MIRA.greetings.model_copy(
+                update={"first_meeting": ["Hi, {player_name}!", "你好，{player_name}！"]}
+            )
+        }
+    )
+    assert reply_of("你好", persona=lin) == "你好，Ada！"
+    assert reply_of("hello", persona=lin) == "Hi, Ada!"
+    assert reply_of("hey", persona=lin, language="zh") == "你好，Ada！"

@@ -469,7 +469,12 @@ class OpenAIBackend:
                 except StopAsyncIteration:
                     break
                 except TimeoutError as exc:
-                    what = "no first token" if not seen_delta else "stream went silent"
+                    if limit >= deadline:
+                        what = "reply not finished"
+                    elif not seen_delta:
+                        what = "no first token"
+                    else:
+                        what = "stream went silent"
                     failure = self._timeout(what, exc, request_id)
                     failure.retryable = not seen_delta
                     raise failure from exc

@@ -172,14 +172,14 @@ class ScriptedBackend:
         if self._is_greeting(user):
             lines = persona.greetings.first_meeting or persona.greetings.returning
             if lines:
-                return self._fill(self._pick(lines, user), prompt, persona)
+                return self._fill(self._pick(lines, user, prompt.language), prompt, persona)
         for lines in (
             persona.style.catchphrases,
             persona.boundaries.fallback_lines,
             persona.greetings.first_meeting,
         ):
             if lines:
-                return self._fill(self._pick(lines, user), prompt, persona)
+                return self._fill(self._pick(lines, user, prompt.language), prompt, persona)
         return "..."
 
     def _best_example(self, persona: Persona, user: str) -> ExampleExchange | None:
@@ -209,8 +209,11 @@ class ScriptedBackend:
         words = set(_LATIN_WORD.findall(text))
         return bool(words & _GREETING_WORDS) or any(g in text for g in _CJK_GREETINGS)
 
-    def _pick(self, lines: list[str], user: str) -> str:
-        return lines[_stable_index(user, len(lines))]
+    def _pick(self, lines: list[str], user: str, language: str | None = None) -> str:
+        # Prefer lines in the script the reply should be in (a bilingual persona's greetings).
+        want_cjk = language.startswith(("zh", "ja", "ko")) if language else _has_cjk(user)
+        matching = [line for line in lines if _has_cjk(line) == want_cjk] or lines
+        return matching[_stable_index(user, len(matching))]
 
     def _fill(self, line: str, prompt: Prompt, persona: Persona) -> str:
         return (
