@@ -1,0 +1,148 @@
+"""The pure parts of a turn: heuristics after a reply, greetings, who answers in a group."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.group import addressed, choose_responder
+from engine.heuristics import (
+    choose_line,
+    extract_facts,
+    importance,
+    remembered_detail,
+    second_person,
+    sentiment,
+    summarise,
+)
+from engine.persona import Persona
+from engine.turn import compose_greeting
+
+
+@pytest.mark.parametrize(
+    ("text", "facts"),
+    [
+        ("My name is Ada and I love sailing.", [("name", "Ada"), ("loves", "sailing")]),
+        ("Call me Bob.", [("name", "Bob")]),
+        ("I'm Ada.", [("name", "Ada")]),
+        ("I'm sorry, I'm tired.", []),
+        ("I'm from Leeds and I work as a baker.", [("comes from", "Leeds"), ("works as", "baker")]),
+        ("My favourite colour is green.", [("favourite colour", "green")]),
+        ("My sister keeps bees on the hill.", [("sister", "keeps bees on the hill")]),
+        ("我叫小林，我最喜欢龙井。", [("name", "小林"), ("favourite", "龙井")]),
+        ("我来自杭州。", [("comes from", "杭州")]),
+        ("我今年25岁", [("age", "25")]),
+        ("What is your name?", []),
+    ],
+)
+def test_extract_facts(text: str, facts: list[tuple[str, str]]) -> None:
+    assert [(f.predicate, f.object) for f in extract_facts(text)] == facts
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("hi", "My mother died last winter."),
+        ("ok", "我答应过妈妈要去看海。"),
+        ("Nice weather.", "I promise I'll keep your secret!"),
+    ],
+)
+def test_importance_ranks_disclosures_above_small_talk(low: str, high: str) -> None:
+    assert 1 <= importance(low) < importance(high) <= 10
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("Thank you, this is a gift for you!", 1),
+        ("You are useless, shut up.", -1),
+        ("谢谢你！", 1),
+        ("闭嘴", -1),
+    ],
+)
+def test_sentiment_nudges_affinity(text: str, sign: int) -> None:
+    assert sentiment(text)["affinity"] * sign > 0
+
+
+def test_neutral_line_has_no_sentiment() -> None:
+    assert sentiment("The fountain is in the middle.") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My sister and I", "Your sister and you"),
+        ("I'm tired of my job", "you're tired of your job"),
+        ("我的猫", "你的猫"),
+    ],
+)
+def test_second_person(text: str, expected: str) -> None:
+    assert second_person(text) == expected
+
+
+def test_remembered_detail_picks_the_memorable_sentence_not_the_name() -> None:
+    lines = ["hi", "I'm Ada. My sister keeps bees on the hill.", "ok bye"]
+    assert remembered_detail(lines, chinese=False) == "you said your sister keeps bees on the hill"
+    assert remembered_detail(["hi", "ok"], chinese=False) is None
+    assert remembered_detail(["我妹妹在山上养蜂。"], chinese=True) == "你妹妹在山上养蜂"
+    assert remembered_detail(["I love sailing."], chinese=True) == "你说过“I love sailing”"
+
+
+def test_summary_keeps_important_lines_in_order_and_stays_short() -> None:
+    lines = [
+        ("Ada", "hi"),
+        ("Ada", "My sister keeps bees."),
+        ("Mira", "Lovely!"),
+        ("Ada", "I promised to visit."),
+    ]
+    text = summarise(lines, "Earlier: Ada arrived.")
+    assert text.startswith("Earlier: Ada arrived.")
+    assert text.index("bees") < text.index("promised") and "hi" not in text.split("|")[-1]
+    assert len(summarise([("Ada", "word " * 100)] * 50, max_chars=300)) <= 300
+
+
+def test_choose_line_is_stable() -> None:
+    lines = ["a", "b", "c"]
+    assert choose_line(lines, "key") == choose_line(lines, "key")
+    assert choose_line([], "key") == ""
+
+
+def test_returning_greeting_uses_name_and_detail(cast: dict[str, Persona]) -> None:
+    text, language = compose_greeting(
+        cast["mira"], name="Ada", met=True, player_lines=["I love sailing in the bay."], key="k"
+    )
+    assert language == "en" and "Ada" in text and "you said you love sailing in the bay" in text
+
+
+def test_first_meeting_greeting_for_a_new_player(cast: dict[str, Persona]) -> None:
+    text, _ = compose_greeting(cast["chen"], name=None, met=False, player_lines=[], key="k")
+    assert text in cast["chen"].greetings.first_meeting
+
+
+def test_bilingual_character_greets_in_the_players_language(cast: dict[str, Persona]) -> None:
+    text, language = compose_greeting(
+        cast["lin"], name="小林", met=True, player_lines=["我最喜欢猜灯谜。"], key="k"
+    )
+    assert language == "zh" and "小林" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bram, what do you sell?", "bram"),
+        ("陈掌柜，来壶茶。", "chen"),
+        ("Hi Mira! And hello Bram.", "mira"),
+        ("Lovely evening, everyone.", "mira"),  # the most talkative
+    ],
+)
+def test_who_answers(cast: dict[str, Persona], text: str, expected: str) -> None:
+    present = {c: cast[c] for c in ("mira", "bram", "chen")}
+    assert choose_responder(text, present) == expected
+
+
+def test_a_character_is_less_eager_right_after_speaking(cast: dict[str, Persona]) -> None:
+    present = {c: cast[c] for c in ("mira", "bram")}
+    assert choose_responder("Nice night.", present, last_speaker="mira") == "bram"
+
+
+def test_names_inside_words_do_not_count(cast: dict[str, Persona]) -> None:
+    assert addressed("Abramovich was here", {"bram": cast["bram"]}) == []
