@@ -68,12 +68,14 @@ from engine.tokens import is_cjk
 __all__ = [
     "BACKGROUND",
     "FOREGROUND",
+    "QUERY",
     "SafetyGate",
     "StoreAccess",
     "TurnAnalysis",
     "TurnEnv",
     "TurnRequest",
     "TurnSettings",
+    "WRITE",
     "after_turn",
     "fallback_line",
     "preview_prompt",
@@ -85,8 +87,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Store-thread priorities: a turn's own reads and writes go before background work.
+#: Store-thread priorities: what a turn must read before calling the model goes first, then
+#: the turns' writes, then the game's queries, then background work.
 FOREGROUND = 0
+WRITE = 1
 QUERY = 5
 BACKGROUND = 10
 
@@ -363,7 +367,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         nonlocal stored_line
         if stored_line is None:
             stored_line = env.store.submit(
-                lambda s: _store_line(s, req, stored_text), priority=FOREGROUND
+                lambda s: _store_line(s, req, stored_text), priority=WRITE
             )
         return stored_line
 
@@ -396,7 +400,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=FOREGROUND)
+            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
         # The player walked away mid-reply: what they already saw was said.
         partial = _final_text(shown, gated=True)
         if partial:
@@ -406,12 +410,12 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
                 lambda s: s.add_turns(
                     _rows(req, speaker=req.character, text=stored_partial, importance=3.0)
                 ),
-                priority=FOREGROUND,
+                priority=WRITE,
             )
         raise
     except (BackendError, EngineError) as exc:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=FOREGROUND)
+            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
         _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
         return
@@ -437,7 +441,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         lambda s: _store_reply(
             s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
         ),
-        priority=FOREGROUND,
+        priority=WRITE,
     )
     delta = {
         k: round(getattr(rel, k) - getattr(before, k), 3)
@@ -900,7 +904,7 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
     stored = env.safety.redact(text, persona)
     await env.store.run(
         lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)),
-        priority=FOREGROUND,
+        priority=WRITE,
     )
     _emit_authored(
         req,
