@@ -171,6 +171,7 @@ class SafetyGate:
         self.enabled = enabled
         self.world = world
         self._policies: dict[str, Any] = {}
+        self._ledger: Any = None  # made on the store thread, sharing the world file's connection
 
     def policy(self, persona: Persona) -> Any:
         """The persona's policy combined with the world's (cached per character)."""
@@ -223,17 +224,15 @@ class SafetyGate:
 
         return redact_pii(text)
 
-    @staticmethod
     def audit(
-        store: MemoryStore, character: str, player: str, direction: str, verdict: Any, excerpt: str
+        self, store: MemoryStore, character: str, player: str, direction: str, verdict: Any, excerpt: str
     ) -> None:
         """Record a blocked input or output (on the store thread; the excerpt is redacted)."""
         from engine.memory.ledger import Ledger
 
-        ledger = getattr(store, "_runtime_ledger", None)
-        if ledger is None:
-            ledger = Ledger(store.db, clock=store.clock)
-            store._runtime_ledger = ledger  # type: ignore[attr-defined]
+        if self._ledger is None or self._ledger.db is not store.db:
+            self._ledger = Ledger(store.db, clock=store.clock)
+        ledger = self._ledger
         ledger.audit(character, player, direction, verdict.rule or "", verdict.category, excerpt)  # type: ignore[arg-type]
 
 
@@ -341,7 +340,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     verdict = env.safety.check_input(req.text, persona)
     if verdict is not None and not verdict.allowed:
         env.store.submit(
-            lambda s: SafetyGate.audit(s, req.character, req.player, "input", verdict, req.text),
+            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
             priority=BACKGROUND,
         )
         _emit_authored(
@@ -751,7 +750,7 @@ def _show(
             verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
             if not verdict.allowed:
                 audit = functools.partial(
-                    SafetyGate.audit, character=h.character, player=h.player, direction="output",
+                    env.safety.audit, character=h.character, player=h.player, direction="output",
                     verdict=verdict, excerpt=sentence,
                 )  # fmt: skip
                 env.store.submit(audit, priority=BACKGROUND)
