@@ -29,10 +29,13 @@ def screen() -> pygame.Surface:
 
 
 def _frames_until(app: App, done, limit: int = 1200) -> int:  # type: ignore[no-untyped-def]
+    import time
+
     for n in range(limit):
         app.frame(pygame.event.get(), 1 / 60)
         if done():
             return n
+        time.sleep(0.002)  # let the runtime's threads run between frames
     raise AssertionError("the scene never got there")
 
 
@@ -196,16 +199,15 @@ def test_leaving_mid_reply_cancels_it_and_a_second_line_waits(
         _frames_until(app, lambda: not app.in_flight and rt.idle())
         assert app.submit("Tell me about the fountain.")
         _frames_until(app, lambda: not app.in_flight and rt.idle())
-    slow = create_backend(f"replay:{recording}", delay_s=0.2)
+    slow = create_backend(f"replay:{recording}", delay_s=0.1)
     with Runtime(tmp_path / "b.db", backend=slow, characters=chars, clock=clock) as rt:
         app = App(screen, rt, player_name="Alex", backend_name="replay")
         app.start_talk("mira")
         _frames_until(app, lambda: not app.in_flight and rt.idle())
         assert app.submit("Tell me about the fountain.")
         assert not app.submit("And the stage?"), "a second line must wait for the reply"
-        _frames_until(
-            app, lambda: "mira" in app.bubbles and bool(app.bubbles["mira"].sentences), limit=600
-        )
+        # TurnStarted replaced the greeting's bubble with a waiting one: the reply is under way
+        _frames_until(app, lambda: "mira" in app.bubbles and not app.bubbles["mira"].done)
         app.end_talk()
         _frames_until(app, lambda: not app.in_flight)
         assert app.finished[-1].error and not app.finished[-1].text
