@@ -204,7 +204,8 @@ def parse_reply(text: str, persona: Persona, *, names: Sequence[str] = ()) -> Pa
     extra speaker labels to strip from the start ("Mira:"); the persona's names always are.
     """
     warnings: list[str] = []
-    speech, meta_text, had_meta = _split_meta(text or "")
+    text = re.sub(r"^\s*<think>.*?(</think>|$)", "", text or "", flags=re.DOTALL | re.IGNORECASE)
+    speech, meta_text, had_meta = _split_meta(text)
     speech = clean_speech(speech, [persona.name, *persona.names.values(), *names])
     if len(speech) > persona.style.max_reply_chars:
         speech = _truncate(speech, persona.style.max_reply_chars)
@@ -294,6 +295,21 @@ def clean_speech(text: str, names: Iterable[str] = ()) -> str:
     if len(out) >= 2 and out[0] == "“" and out[-1] == "”" and out.count("“") == 1:
         out = out[1:-1].strip()
     return re.sub(r"[ \t]+", " ", out)
+
+
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+def _thinking_prefix(text: str) -> int | None:
+    """Length of a leading ``<think>...</think>`` block (0 if none), or None while it is open."""
+    low = text.lower()
+    if low.startswith(_THINK_OPEN):
+        end = low.find(_THINK_CLOSE)
+        return None if end < 0 else end + len(_THINK_CLOSE)
+    if _THINK_OPEN.startswith(low):
+        return None  # "<thi" could still become "<think>"
+    return 0
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -709,6 +725,13 @@ class ReplyStreamer:
             buf = buf.lstrip()
             if not buf:
                 return []
+            thought = _thinking_prefix(buf)
+            if thought is None:
+                self._pending = buf  # a reasoning model's <think> block, not finished yet
+                return []
+            buf = buf[thought:].lstrip()
+            if not buf:
+                return []
             label = self._label_state(buf)
             if label is None:
                 self._pending = buf  # could still be "Mira:"
@@ -736,6 +759,8 @@ class ReplyStreamer:
         if not self._in_meta and self._pending:
             tail = self._pending
             self._pending = ""
+            if not self._started and _thinking_prefix(tail.lstrip()) is None:
+                tail = ""  # the stream ended inside a <think> block: nothing was said
             if not self._started:
                 label = self._label_state(tail, final=True) or 0
                 tail = tail[label:].lstrip()

@@ -357,3 +357,19 @@ def test_streamer_stops_at_another_speakers_turn() -> None:
 def test_streamer_meta_is_not_a_stop() -> None:
     _, _, streamer = _stream(['Hi. <meta>{"emotion": "happy"}</meta>'], stops=["\nAda:"])
     assert streamer.in_meta and not streamer.stopped
+
+
+@pytest.mark.parametrize(
+    "reply", ["<think>The player greets me. I should be warm.</think>\nHello there. Welcome!"]
+)
+def test_streamer_hides_a_reasoning_models_thinking(reply: str) -> None:
+    for chunks in _chunkings(reply):
+        deltas, sentences, _ = _stream(chunks)
+        assert deltas == "Hello there. Welcome!"
+        assert sentences == ["Hello there.", "Welcome!"]
+
+
+def test_unfinished_thinking_shows_nothing(persona: Persona) -> None:
+    deltas, sentences, _ = _stream(["<think>hmm, what", " should I say"])
+    assert (deltas, sentences) == ("", [])
+    assert parse_reply("<think>hmm</think> Hi! <meta>{}</meta>", persona).text == "Hi!"
