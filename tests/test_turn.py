@@ -434,3 +434,13 @@ def test_reply_ends_where_the_model_starts_the_players_line(
     events = drain(rt, rt.say("tess", "p1", "Can you show me around?", player_name="Ada"))
     assert "Thank you" not in _visible(events)
     assert events[-1].result.text == "Of course, dear. Right this way."
+
+
+def test_group_scene_with_two_players_shares_what_both_heard(make_runtime: Any) -> None:
+    rt = make_runtime()
+    scene = rt.scene(["mira"], players=["p1", "p2"])
+    drain(rt, scene.say("p2", "I lost my blue umbrella by the stage."))
+    heard_by_p1 = [(t.speaker, t.text) for t in rt.query("recent_turns", "mira", "p1").result(5)]
+    assert heard_by_p1[0] == ("p2", "I lost my blue umbrella by the stage.")
+    assert len(heard_by_p1) == 2  # and mira's answer to p2
+    assert rt.query("recent_turns", "mira", "p3").result(5) == []
