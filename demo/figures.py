@@ -116,8 +116,8 @@ def draw_person(
 
     # hair behind the head and body
     if look.hair_style == "long":
-        rect = pygame.Rect(0, 0, 2.15 * r, 2.3 * r)
-        rect.midtop = (int(hc[0]), int(hc[1] - 0.2 * r))
+        rect = pygame.Rect(0, 0, 2.5 * r, 3.1 * r)
+        rect.midtop = (int(hc[0]), int(hc[1] - 0.3 * r))
         pygame.draw.rect(surf, hair, rect, border_radius=int(r))
     elif look.hair_style == "ponytail":
         tail_side = -1 if side > 0 else 1
@@ -177,6 +177,13 @@ def draw_person(
         pygame.draw.line(surf, P.shade(outfit, 0.92), elbow, hand, arm_w)
         pygame.draw.circle(surf, skin, hand, max(1.5, 0.032 * u))
         hands.append(hand)
+
+    # long hair falls over the shoulders in front
+    if look.hair_style == "long" and not back:
+        for sx in (-1, 1):
+            lock = pygame.Rect(0, 0, 0.5 * r, 2.2 * r)
+            lock.midtop = (int(hc[0] + sx * 0.92 * r), int(hc[1] - 0.1 * r))
+            pygame.draw.rect(surf, hair, lock, border_radius=int(0.25 * r))
 
     # neck, scarf
     pygame.draw.line(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from demo.i18n import STRINGS  # noqa: E402
 from demo.widgets import SpeechBubble, TextBox, join_sentences  # noqa: E402
 from demo.world import LANDMARKS, Actor, World, blocked  # noqa: E402
 from engine.persona import Look  # noqa: E402
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +168,37 @@ def test_camera_comes_to_rest_behind_a_still_player() -> None:
         cam.follow(player, 1 / 60)
     assert cam.still_frames > 10
     assert cam.key == cam.target_for(player)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT_DIR / "demo" / "playthroughs").glob("*.json")),
+    ids=lambda p: p.stem,
+)
+def test_every_shipped_playthrough_is_well_formed(path) -> None:  # type: ignore[no-untyped-def]
+    from demo.playthrough import load
+    from engine.persona import load_characters
+
+    data = load(path)
+    people = set(load_characters(ROOT_DIR / "characters"))
+    for session in data["sessions"]:
+        for step in session["steps"]:
+            for key in ("walk_to", "click"):
+                target = step.get(key)
+                if isinstance(target, str):
+                    assert target in people or target in LANDMARKS, (
+                        f"{path.name}: unknown {target!r}"
+                    )
+            for segment in step.get("ime", []):
+                assert len(segment) == 2 and all(isinstance(part, str) for part in segment)
+
+
+def test_a_malformed_playthrough_names_the_bad_step(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from demo.playthrough import PlaythroughError, load
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"sessions": [{"steps": [{"walk_to": "mira"}, {"jump": 3}]}]}', encoding="utf-8"
+    )
+    with pytest.raises(PlaythroughError, match=r"sessions\[0\]\.steps\[1\].*jump"):
+        load(bad)
