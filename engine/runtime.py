@@ -173,7 +173,7 @@ class Runtime:
     runtime owns it, so recordings get flushed).
 
     ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and ``query`` never block
-    the calling thread; ``close`` waits up to its timeout.
+    the calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
     """
 
     def __init__(
@@ -205,6 +205,7 @@ class Runtime:
         self._background_ids = itertools.count(-1, -1)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closed = False
+        self._closer: threading.Thread | None = None
         self._store = _StoreThread(world_path, embedder=embedder, clock=clock, meter=meter)
         self._loop = asyncio.new_event_loop()
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
@@ -359,16 +360,35 @@ class Runtime:
             if not handle.done:
                 self.cancel(handle)
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0, *, wait: bool = True) -> None:
         """Let running turns finish for up to ``timeout`` seconds, cancel the rest, flush the store.
 
         Everything already handed to the store is written before its thread stops. Events of the
         last turns (``TurnDone``, or ``TurnFailed('cancelled')``) stay available to :meth:`poll`.
+        ``wait=False`` returns at once and shuts down on a thread of its own (the interpreter
+        still waits for it at exit, so nothing is lost); :meth:`wait_closed` waits for it.
         Idempotent.
         """
-        if self._closed:
-            return
-        self._closed = True
+        if not self._closed:
+            self._closed = True
+            # Not a daemon: a game that quits right after close(wait=False) still gets its
+            # last writes flushed before the interpreter exits.
+            self._closer = threading.Thread(
+                target=self._close_now, args=(timeout,), name="npc-close"
+            )
+            self._closer.start()
+        if wait:
+            self.wait_closed(timeout + 15)
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`close` has finished; True if it did within ``timeout``."""
+        closer = self._closer
+        if closer is None:
+            return False
+        closer.join(timeout)
+        return not closer.is_alive()
+
+    def _close_now(self, timeout: float) -> None:
         if self._thread.is_alive():
             future = asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop)
             try:

@@ -147,6 +147,21 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(
         ]
 
 
+def test_close_without_waiting_returns_at_once_mid_turn(make_runtime: Any, tmp_path: Path) -> None:
+    world = tmp_path / "nowait.db"
+    rt = make_runtime(HangingBackend(), world=world)
+    handle = rt.say("mira", "p1", "The owl flies at noon.")
+    time.sleep(0.1)
+    timed = Timed()
+    timed(rt.close, 0.2, wait=False)
+    assert timed.worst < BLOCK_LIMIT_S
+    assert timed(rt.poll) is not None and rt.closed
+    assert rt.wait_closed(10)
+    assert handle.done and handle.error == "cancelled"
+    with MemoryStore(world) as store:
+        assert [t.text for t in store.recent_turns("mira", "p1")] == ["The owl flies at noon."]
+
+
 def test_close_lets_running_turns_finish_within_the_timeout(make_runtime: Any) -> None:
     rt = make_runtime(TextBackend("Just a moment. Done.", delay_s=0.02))
     handle = rt.say("mira", "p1", "hello")
