@@ -98,8 +98,14 @@ def test_the_bubble_holds_the_reply_text(played: dict[str, Any]) -> None:
 
 
 def test_replies_come_from_the_recording_not_a_fallback(played: dict[str, Any]) -> None:
+    name = played["name"]
+    rerecord = (
+        f"if prompts changed on purpose, re-record: python -m demo --playthrough "
+        f"demo/playthroughs/{name}.json --headless --out /tmp/{name} --backend local "
+        f"--record demo/recordings/{name}.jsonl --fps 60"
+    )
     for turn in played["log"]["turns"]:
-        assert not turn["fallback"] and not turn["error"], turn
+        assert not turn["fallback"] and not turn["error"], f"{turn['error'][:300]}\n{rerecord}"
 
 
 def test_the_return_visit_greets_the_player_by_name(played: dict[str, Any]) -> None:
