@@ -121,6 +121,18 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the demo; an engine or playthrough error becomes a one-line message and exit code 2."""
+    from demo.playthrough import PlaythroughError
+    from engine.errors import EngineError
+
+    try:
+        return _main(argv)
+    except (EngineError, PlaythroughError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -212,3 +212,17 @@ def test_leaving_mid_reply_cancels_it_and_a_second_line_waits(
         _frames_until(app, lambda: not app.in_flight)
         assert app.finished[-1].error and not app.finished[-1].text
         assert "mira" not in app.bubbles
+
+
+def test_a_bad_backend_is_a_clear_message_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "XDG_DATA_HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo", "--headless", "--backend", "nosuch", "--frames", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "unknown backend 'nosuch'" in proc.stderr and "Traceback" not in proc.stderr
