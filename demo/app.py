@@ -491,6 +491,10 @@ class App:
         self.world.step(dt, PLAYER_ID)
         if self.partner is not None and self.player.target is None:
             self.player.face_towards(self.partner.x, self.partner.z)
+        elif self.player.target is None:
+            near = self.world.nearest(self.player, within=TALK_DISTANCE + 0.8)
+            if near is not None:
+                self.player.face_towards(near.x, near.z)
         if self.pending_talk and self.player.target is None:
             npc = self.world.actors.get(self.pending_talk)
             if npc is not None and self.player.distance_to(npc) <= TALK_DISTANCE + 1.0:

@@ -434,7 +434,7 @@ class Environment(Props):
         near = self.cam.z + MIN_PROP_DEPTH
         for x, z, size in TREES:
             if z > near:
-                self.blit_shadow(surf, x + 0.4, z, 1.6 * size)
+                self.blit_shadow(surf, x + 0.3, z, 1.1 * size)
         for x, z in LAMPS:
             if z > near:
                 self.blit_shadow(surf, x + 0.2, z, 0.4)
