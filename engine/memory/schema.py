@@ -166,3 +166,9 @@ def m001_initial(db: Database) -> None:
     db.execute("CREATE INDEX idx_history_player ON history (player)")
 
     db["store_meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
+
+
+@MIGRATIONS()
+def m002_turn_memory_index(db: Database) -> None:
+    """Find a memory's dialogue line quickly (recall views, forget_memory)."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_turns_memory ON turns (memory_id)")

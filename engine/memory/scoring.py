@@ -2,11 +2,9 @@
 
 A recalled memory's total is a weighted mean of three parts, each in 0..1:
 
-* relevance: how well it matches the query. The lexical score (FTS5 bm25 divided by the best
-  score of the query) and the semantic score (cosine similarity, scaled to 0..1 between the
-  worst and best semantic candidate) are summed with their weights (or, with
-  ``fusion="rrf"``, their rankings are merged by reciprocal rank fusion), then divided by the
-  best fused value so the top candidate has relevance 1.
+* relevance: how well it matches the query: lexical and semantic scores fused, boosted for a
+  named speaker and smoothed over neighbouring lines (see :mod:`engine.memory.ranking`), then
+  divided by the best candidate's value so the top candidate has relevance 1.
 * recency: ``decay ** hours`` since the memory was last recalled (or created).
 * importance: ``(importance - 1) / 9`` for importance 1..10.
 """
@@ -14,8 +12,7 @@ A recalled memory's total is a weighted mean of three parts, each in 0..1:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
-from typing import Literal
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,11 +20,9 @@ from engine.memory.types import ScoreBreakdown
 
 __all__ = [
     "RecallWeights",
-    "linear_fuse",
     "derive_stage",
     "importance_score",
     "recency_score",
-    "rrf_fuse",
     "score_candidates",
 ]
 
@@ -43,13 +38,9 @@ class RecallWeights(BaseModel):
     decay: float = Field(0.995, gt=0, le=1, description="Recency factor per hour since last access.")
     lexical: float = Field(1.0, ge=0, description="Weight of the lexical ranking in the fusion.")
     semantic: float = Field(1.0, ge=0, description="Weight of the semantic ranking in the fusion.")
-    fusion: Literal["linear", "rrf"] = Field(
-        "linear",
-        description="How lexical and semantic rankings merge: a weighted sum of scores, each "
-        "scaled to 0..1 over the candidates (linear), or reciprocal rank fusion (rrf).",
+    candidates: int = Field(
+        100, ge=1, le=2000, description="Lexical candidates, and memories re-scored after fusion."
     )
-    rrf_k: float = Field(5.0, gt=0, description="Reciprocal rank fusion constant: 1 / (k + rank).")
-    candidates: int = Field(100, ge=1, le=2000, description="Candidates taken from each ranking.")
     context_weight: float = Field(
         0.35, ge=0, description="bm25 weight of neighbouring turns indexed with a memory."
     )
@@ -59,9 +50,10 @@ class RecallWeights(BaseModel):
         ge=0,
         description="When the query names a participant, lines they spoke get relevance x (1 + boost).",
     )
-    min_semantic: float = Field(
-        0.0, ge=-1, le=1, description="Dense candidates below this cosine similarity are dropped."
+    neighbour_weight: float = Field(
+        0.3, ge=0, description="Share of a neighbouring line's score a line gains (divided by distance)."
     )
+    neighbour_window: int = Field(2, ge=0, le=10, description="How many lines each side count as neighbours.")
 
 
 def recency_score(last_accessed: float, now: float, decay: float) -> float:
@@ -75,46 +67,9 @@ def importance_score(importance: float) -> float:
     return min(1.0, max(0.0, (importance - 1.0) / 9.0))
 
 
-def rrf_fuse(rankings: Sequence[tuple[Sequence[int], float]], k: float) -> dict[int, float]:
-    """Reciprocal rank fusion: ``sum(weight / (k + rank))`` over the rankings holding an id."""
-    fused: dict[int, float] = {}
-    for ids, weight in rankings:
-        if weight <= 0:
-            continue
-        for rank, item in enumerate(ids, start=1):
-            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    return fused
-
-
-def linear_fuse(
-    lexical: Mapping[int, float],
-    semantic: Mapping[int, float],
-    lexical_weight: float,
-    semantic_weight: float,
-) -> dict[int, float]:
-    """Weighted sum of the lexical score over its best and the semantic score scaled to 0..1.
-
-    A candidate missing from one ranking scores 0 there. With only one ranking present its
-    weight is taken as 1 (the other has nothing to say).
-    """
-    if not lexical:
-        lexical_weight, semantic_weight = 0.0, 1.0
-    elif not semantic:
-        lexical_weight, semantic_weight = 1.0, 0.0
-    best_lex = max(lexical.values(), default=0.0) or 1.0
-    low = min(semantic.values(), default=0.0)
-    span = (max(semantic.values(), default=0.0) - low) or 1.0
-    fused: dict[int, float] = {}
-    for item in set(lexical) | set(semantic):
-        lex = lexical.get(item, 0.0) / best_lex
-        sem = (semantic[item] - low) / span if item in semantic else 0.0
-        # A tiny floor keeps a candidate found by only a zero-weighted ranking in the list.
-        fused[item] = lexical_weight * lex + semantic_weight * sem + 1e-9
-    return fused
-
-
 def score_candidates(
     *,
+    relevance: Mapping[int, float],
     lexical: Mapping[int, float],
     semantic: Mapping[int, float],
     importance: Mapping[int, float],
@@ -122,53 +77,33 @@ def score_candidates(
     now: float,
     weights: RecallWeights,
     limit: int | None = None,
-    boosted: Collection[int] = (),
 ) -> dict[int, ScoreBreakdown]:
-    """Score the candidate ids found by either ranking; with ``limit``, only the best ones.
+    """Re-score candidates by relevance, recency and importance; best first, at most ``limit``.
 
-    ``lexical`` maps ids to positive bm25 scores (higher is better), ``semantic`` to cosine
-    similarities; ``importance`` and ``last_accessed`` must hold every id. Ids in ``boosted``
-    (lines spoken by someone the query names) get ``weights.speaker_boost``. The result is
-    ordered best first (total, then relevance, then the newer id).
+    ``relevance`` (0..1) must hold every candidate; ``lexical`` and ``semantic`` are reported in
+    the breakdown; ``importance`` and ``last_accessed`` must hold every candidate. Ties go to
+    the higher relevance, then the newer id.
     """
-    if weights.fusion == "rrf":
-        lex_ids = sorted(lexical, key=lambda i: (-lexical[i], i))
-        sem_ids = sorted(semantic, key=lambda i: (-semantic[i], i))
-        rankings: list[tuple[Sequence[int], float]] = []
-        if lex_ids:
-            rankings.append((lex_ids, weights.lexical if sem_ids else 1.0))
-        if sem_ids:
-            rankings.append((sem_ids, weights.semantic if lex_ids else 1.0))
-        fused = rrf_fuse(rankings, weights.rrf_k)
-    else:
-        fused = linear_fuse(lexical, semantic, weights.lexical, weights.semantic)
-    if boosted and weights.speaker_boost:
-        for item in boosted:
-            if item in fused:
-                fused[item] *= 1.0 + weights.speaker_boost
-    best_fused = max(fused.values(), default=0.0) or 1.0
-    best_lex = max(lexical.values(), default=0.0) or 1.0
     total_weight = (weights.relevance + weights.recency + weights.importance) or 1.0
     parts: dict[int, tuple[float, float, float, float]] = {}
-    for item, value in fused.items():
-        relevance = value / best_fused
+    for item, rel in relevance.items():
         recency = recency_score(last_accessed[item], now, weights.decay)
         imp = importance_score(importance[item])
         total = (
-            weights.relevance * relevance + weights.recency * recency + weights.importance * imp
+            weights.relevance * rel + weights.recency * recency + weights.importance * imp
         ) / total_weight
-        parts[item] = (total, relevance, recency, imp)
+        parts[item] = (total, rel, recency, imp)
     order = sorted(parts, key=lambda i: (-parts[i][0], -parts[i][1], -i))
     out: dict[int, ScoreBreakdown] = {}
     for item in order[:limit]:
-        total, relevance, recency, imp = parts[item]
+        total, rel, recency, imp = parts[item]
         out[item] = ScoreBreakdown(
-            relevance=round(relevance, 6),
+            relevance=round(min(1.0, max(0.0, rel)), 6),
             recency=round(recency, 6),
             importance=round(imp, 6),
-            lexical=round(lexical.get(item, 0.0) / best_lex, 6),
+            lexical=round(min(1.0, max(0.0, lexical.get(item, 0.0))), 6),
             semantic=round(min(1.0, max(0.0, semantic.get(item, 0.0))), 6),
-            total=round(total, 6),
+            total=round(min(1.0, max(0.0, total)), 6),
         )
     return out
 

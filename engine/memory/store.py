@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import random
 import re
 import sqlite3
@@ -42,6 +41,7 @@ from sqlite_utils import Database
 
 from engine.errors import NotFoundError, StoreError
 from engine.memory.embeddings import Embedder, from_blob, to_blob
+from engine.memory.ranking import ConversationView, relevance
 from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
 from engine.memory.scoring import (
     RecallWeights,
@@ -126,7 +126,10 @@ class MemoryStore:
         self.segmentation: Segmentation = segmentation
         self.busy_timeout = busy_timeout
         self.embed_on_recall = embed_on_recall
-        self._vector_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+        # Per (character, player): the memories the character may recall, in id order, with
+        # their embeddings (see engine.memory.ranking). Filled incrementally by recall.
+        self._views: dict[tuple[str, str], _CachedView] = {}
+        self._session_codes: dict[tuple[str, str | None], int] = {}
         try:
             conn = sqlite3.connect(
                 self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
@@ -742,24 +745,41 @@ class MemoryStore:
         if k == 0 or not isinstance(query, str):
             return []
         lexical = self._lexical_candidates(character, player, query, w)
-        semantic = self._semantic_candidates(character, player, query, w) if self.embedder else {}
-        ids = set(lexical) | set(semantic)
-        if not ids:
+        query_vector = None
+        if self.embedder is not None:
+            # Bounded, so a recall right after a bulk import stays fast; the rest is embedded
+            # by later recalls or by embed_pending() when the game is idle.
+            self.embed_pending(self.embed_on_recall, player=player)
+        cached = self._view(character, player)
+        view = cached.view
+        if self.embedder is not None and view.has_vector.any() and query.strip():
+            query_vector = self.embedder.embed([query], kind="query")[0].astype(np.float64)
+        if not lexical and query_vector is None:
             return []
-        meta = self._fetch_meta(ids)
-        named = self._named_speakers(query, {m[2] for m in meta.values() if m[2]})
-        # A candidate deleted in between simply drops out.
-        lexical = {i: s for i, s in lexical.items() if i in meta}
-        semantic = {i: s for i, s in semantic.items() if i in meta}
+        named = self._named_speakers(query, set(view.speaker_names))
+        smoothed, lex, sims = relevance(
+            view, lexical=lexical, query_vector=query_vector, named_speakers=named, weights=w
+        )
+        n = min(len(view), max(w.candidates, k))
+        if n == 0:
+            return []
+        top = np.argpartition(-smoothed, n - 1)[:n] if n < len(view) else np.arange(len(view))
+        top = top[smoothed[top] > 0]
+        if not len(top):
+            return []
+        best_value = float(smoothed[top].max())
+        candidates = {int(view.ids[i]): int(i) for i in top}
+        meta = self._fetch_meta(candidates)
+        # A candidate deleted in between (by another connection) simply drops out.
         scores = score_candidates(
-            lexical=lexical,
-            semantic=semantic,
-            importance={i: m[0] for i, m in meta.items()},
-            last_accessed={i: m[1] for i, m in meta.items()},
+            relevance={m: float(smoothed[i]) / best_value for m, i in candidates.items() if m in meta},
+            lexical={m: float(lex[i]) for m, i in candidates.items() if m in meta},
+            semantic={m: float(sims[i]) for m, i in candidates.items() if m in meta},
+            importance={m: v[0] for m, v in meta.items()},
+            last_accessed={m: v[1] for m, v in meta.items()},
             now=now,
             weights=w,
             limit=k,
-            boosted={i for i, m in meta.items() if m[2] in named},
         )
         best = list(scores)
         rows = self._fetch_memories(best)
@@ -868,57 +888,56 @@ class MemoryStore:
 
             self._write(write)
             done += len(rows)
-            # A vector for a memory older than a cached one means the cache is stale.
-            for key, (_, _, seen) in list(self._vector_cache.items()):
-                if any(r[1] == key[1] and r[0] <= seen for r in rows):
-                    del self._vector_cache[key]
         return done
 
     def _drop_vector_cache(self, player: str | None) -> None:
+        """Forget cached views (after deletions or new witnesses); they reload on next recall."""
         if player is None:
-            self._vector_cache.clear()
+            self._views.clear()
         else:
-            for key in [key for key in self._vector_cache if key[1] == player]:
-                del self._vector_cache[key]
+            for key in [key for key in self._views if key[1] == player]:
+                del self._views[key]
 
-    def _vectors(self, character: str, player: str) -> tuple[np.ndarray, np.ndarray]:
-        assert self.embedder is not None
+    def _session_code(self, character: str | None, session: str | None, memory_id: int) -> int:
+        if character is None:  # not a dialogue line: a neighbour of nothing
+            return -memory_id
+        key = (character, session)
+        if key not in self._session_codes:
+            self._session_codes[key] = len(self._session_codes) + 1
+        return self._session_codes[key]
+
+    def _view(self, character: str, player: str) -> _CachedView:
+        """The cached view of what ``character`` may recall about ``player``, brought up to date."""
         key = (character, player)
-        ids, matrix, seen = self._vector_cache.get(
-            key, (np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32), 0)
-        )
+        cached = self._views.get(key)
+        if cached is None:
+            dim = self.embedder.dim if self.embedder is not None else 0
+            cached = self._views[key] = _CachedView(ConversationView(dim=dim))
+        view = cached.view
         rows = self._read(
-            "SELECT v.memory_id, v.vector FROM memory_vectors v JOIN memory_witnesses w"
-            " ON w.memory_id = v.memory_id AND w.witness = ? AND w.player = ?"
-            " WHERE v.player = ? AND v.model = ? AND v.memory_id > ? ORDER BY v.memory_id",
-            (character, player, player, self.embedder.name, seen),
+            "SELECT w.memory_id, t.character, t.session, m.speaker FROM memory_witnesses w"
+            " JOIN memories m ON m.id = w.memory_id LEFT JOIN turns t ON t.memory_id = w.memory_id"
+            " WHERE w.player = ? AND w.witness = ? AND w.memory_id > ? ORDER BY w.memory_id",
+            (player, character, view.seen),
         )
-        if rows:
-            new_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            new = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            ids = np.concatenate([ids, new_ids])
-            matrix = np.concatenate([matrix, new.astype(np.float32)]) if len(matrix) else new.copy()
-            seen = int(new_ids[-1])
-            self._vector_cache[key] = (ids, matrix, seen)
-        return ids, matrix
-
-    def _semantic_candidates(
-        self, character: str, player: str, query: str, w: RecallWeights
-    ) -> dict[int, float]:
-        assert self.embedder is not None
-        # Bounded, so a recall right after a bulk import stays fast; the rest is embedded by
-        # later recalls or by embed_pending() when the game is idle.
-        self.embed_pending(self.embed_on_recall, player=player)
-        ids, matrix = self._vectors(character, player)
-        if len(ids) == 0 or not query.strip():
-            return {}
-        qv = self.embedder.embed([query], kind="query")[0]
-        sims = matrix @ qv
-        n = min(w.candidates, len(ids))
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
-        return {
-            int(ids[i]): float(sims[i]) for i in top if math.isfinite(sims[i]) and sims[i] >= w.min_semantic
-        }
+        view.extend(
+            [(int(r[0]), self._session_code(r[1], r[2], int(r[0])), str(r[3] or "")) for r in rows]
+        )
+        if self.embedder is not None:
+            # New vectors since the last look, by insertion order (rowid), whoever wrote them.
+            vec_rows = self._read(
+                "SELECT rowid, memory_id, vector FROM memory_vectors WHERE rowid > ?"
+                " AND +player = ? AND +model = ? ORDER BY rowid",
+                (cached.vector_rowid, player, self.embedder.name),
+            )
+            if vec_rows:
+                ids = np.fromiter((r[1] for r in vec_rows), np.int64, len(vec_rows))
+                vectors = np.frombuffer(b"".join(r[2] for r in vec_rows), dtype="<f4")
+                hit = view.set_vectors(ids, vectors.reshape(len(vec_rows), -1).astype(np.float32))
+                # A vector of a memory written after the view was read: look at it again next time.
+                late = [r[0] for r, h in zip(vec_rows, hit, strict=True) if not h and r[1] > view.seen]
+                cached.vector_rowid = int(min(late) - 1 if late else vec_rows[-1][0])
+        return cached
 
     # ------------------------------------------------------------------ facts
 
@@ -1328,6 +1347,14 @@ class MemoryStore:
     def tables(self) -> tuple[str, ...]:
         """The tables the store writes (the FTS index included)."""
         return TABLES
+
+
+class _CachedView:
+    """A conversation view and the last vector row it has seen."""
+
+    def __init__(self, view: ConversationView) -> None:
+        self.view = view
+        self.vector_rowid = 0
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
