@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -161,6 +162,10 @@ def _main(argv: list[str] | None = None) -> int:
     pygame.key.stop_text_input()
     pygame.key.set_repeat(400, 35)
     characters = load_characters(args.characters)
+    # Everything loaded so far lives for the whole run: keep the cyclic collector from walking
+    # it again and again, which would show up as the occasional long frame.
+    gc.collect()
+    gc.freeze()
     make_backend = backend_factory(args)
 
     if args.playthrough:
@@ -214,6 +219,8 @@ def _main(argv: list[str] | None = None) -> int:
         player_name=args.name,
         backend_name=str(getattr(backend, "name", args.backend)),
     )
+    gc.collect()
+    gc.freeze()
     try:
         run(app, fps=int(args.fps or 60), max_frames=args.frames)
     finally:

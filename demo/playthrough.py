@@ -22,6 +22,7 @@ same on every run; between lines the runner waits for ``runtime.idle()``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import statistics
@@ -189,6 +190,8 @@ class Runner:
                 session=number,
                 backend_name=self.backend_name or self.rt_backend_name(),
             )
+            gc.collect()
+            gc.freeze()  # the scene's long-lived objects: out of the collector's way
             try:
                 self.frames(0.5)
                 for step in session.get("steps", []):
