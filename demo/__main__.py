@@ -124,7 +124,7 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; an engine or playthrough error becomes a one-line message and exit code 2."""
     from demo.playthrough import PlaythroughError
-    from engine.errors import EngineError
+    from engine import EngineError
 
     try:
         return _main(argv)
