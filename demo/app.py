@@ -278,6 +278,7 @@ class App:
                 turn = self.turns.get(event.handle_id)
                 if turn is not None:
                     turn.warnings.append(event.message)
+                self.debug.warnings.append(event.message)
                 log.info("turn warning: %s", event.message)
             elif isinstance(event, TurnDone):
                 self._on_done(event)
@@ -292,6 +293,7 @@ class App:
         return bubble
 
     def _on_started(self, event: TurnStarted) -> None:
+        self.debug.warnings = []
         self.bubbles.pop(event.character, None)
         self._bubble_for(event.character)
 

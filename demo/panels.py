@@ -144,6 +144,7 @@ class DebugPanel:
 
     def __init__(self) -> None:
         self.visible = False
+        self.warnings: list[str] = []
 
     def draw(
         self, surf: pygame.Surface, fonts: Fonts, rect: pygame.Rect, lang: str, result: Any
@@ -242,6 +243,14 @@ class DebugPanel:
                 break
             surf.blit(fonts.render("• " + _short(name, 60), 13, P.UI_TEXT), (x, y))
             y += 18
+        for message in self.warnings[-3:]:
+            if y > rect.bottom - 22:
+                break
+            note = fonts.render(
+                tr(lang, "warning", message=_short(message, 120)), 12, (255, 190, 140), wrap=width
+            )
+            surf.blit(note, (x, y))
+            y += note.get_height() + 4
 
 
 class MemoryPanel:
