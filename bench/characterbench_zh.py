@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=SHARED_DATA / "characterbench" / "memory_consistency_dev.json",
     )
     p.add_argument("--rows", default="fts5_default,fts5_trigram,engine_lexical,engine_hybrid")
-    p.add_argument("--segmentation", default="jieba+bigram", choices=["jieba", "bigram", "jieba+bigram"])
+    p.add_argument("--segmentation", default="jieba", choices=["jieba", "bigram", "jieba+bigram"])
     args = p.parse_args(argv)
     if not require_data(args.data, "CharacterBench data"):
         return 0

@@ -115,7 +115,7 @@ class MemoryStore:
         embedder: Embedder | None = None,
         weights: RecallWeights | None = None,
         clock: Callable[[], float] = _time.time,
-        segmentation: Segmentation = "jieba+bigram",
+        segmentation: Segmentation = "jieba",
         busy_timeout: float = 30.0,
         embed_on_recall: int = 64,
     ) -> None:
@@ -799,11 +799,13 @@ class MemoryStore:
         if not terms:
             return {}
         match = f'scope : "{scope_token(player)}" AND {_SEARCH_COLUMNS} : ({fts_query(terms)})'
+        # The scope token limits the search to this player's memories; which of them this
+        # character witnessed is decided by the conversation view (engine.memory.ranking), so
+        # more rows are taken here to leave enough after that filter.
         rows = self._read(
-            f"SELECT f.rowid, bm25({FTS_TABLE}, 0.0, ?, 1.0, ?) AS s FROM {FTS_TABLE} f"
-            " JOIN memory_witnesses w ON w.memory_id = f.rowid AND w.witness = ? AND w.player = ?"
+            f"SELECT rowid, bm25({FTS_TABLE}, 0.0, ?, 1.0, ?) AS s FROM {FTS_TABLE}"
             f" WHERE {FTS_TABLE} MATCH ? ORDER BY s LIMIT ?",
-            (w.speaker_weight, w.context_weight, character, player, match, w.candidates),
+            (w.speaker_weight, w.context_weight, match, 3 * w.candidates),
         )
         # bm25() is lower-is-better and negative; flip it so higher is better.
         return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
