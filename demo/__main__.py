@@ -149,7 +149,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     import pygame
 
-    from demo.app import SIZE, App, loading_screen, run
+    from demo.app import SIZE, App, loading_screen, run, warm_up
     from demo.fonts import Fonts
     from demo.i18n import tr
     from engine.persona import load_characters
@@ -211,6 +211,7 @@ def _main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     backend = make_backend()
     rt = Runtime(world, backend=backend, characters=characters)  # type: ignore[arg-type]
+    warm_up(rt)
     log.info("runtime ready in %.1f s (world %s)", time.perf_counter() - started, world)
     app = App(
         screen,

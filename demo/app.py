@@ -667,6 +667,20 @@ class App:
         self.draw()
 
 
+def warm_up(rt: Runtime, timeout: float = 30.0) -> None:
+    """Run one recall in English and Chinese before the first frame (behind the loading screen),
+    so the store's one-time set-up (the Chinese word segmenter's dictionary, SQLite's first
+    pages) never lands in the middle of a conversation."""
+    first = next(iter(rt.characters), None)
+    if first is None:
+        return
+    try:
+        # a player nobody has met: nothing is recalled, so no memory's last access changes
+        rt.query("recall", first, "warm-up", "hello 你好，欢迎", k=1).result(timeout=timeout)
+    except Exception as exc:  # a slow or odd store only costs the warm-up
+        log.info("warm-up recall failed: %s", exc)
+
+
 def loading_screen(screen: pygame.Surface, fonts: Fonts, text: str) -> None:
     """A title card while the model loads."""
     w, h = screen.get_size()

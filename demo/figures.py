@@ -138,6 +138,19 @@ def draw_person(
         pt(-0.105, 0.55),
     ]
     pygame.draw.polygon(surf, outfit, torso)
+    # the late sun comes from the left: the right side of the body sits in shade
+    pygame.draw.polygon(
+        surf,
+        P.shade(outfit, 0.86),
+        [
+            pt(0.06, shoulder_y),
+            pt(0.13, shoulder_y),
+            pt(0.105, 0.55),
+            pt(0.15, 0.37),
+            pt(0.08, 0.37),
+            pt(0.05, 0.55),
+        ],
+    )
     pygame.draw.polygon(
         surf,
         P.shade(outfit, 0.8),
@@ -224,9 +237,15 @@ def draw_person(
         pygame.draw.aacircle(surf, hair if look.hair_style != "bald" else face_skin, hc, r * 1.02)
     else:
         face_c = (hc[0] + side * 0.12 * r, hc[1] + 0.1 * r)
-        pygame.draw.aacircle(
-            surf, face_skin, face_c, r * (0.93 if look.hair_style != "bald" else 1.0)
-        )
+        face_r = r * (0.93 if look.hair_style != "bald" else 1.0)
+        pygame.draw.aacircle(surf, face_skin, face_c, face_r)
+        if r >= 8:  # a soft shadow under the cheek on the shaded side
+            pygame.draw.aacircle(
+                surf, P.shade(face_skin, 0.94), face_c, face_r, draw_bottom_right=True
+            )
+            pygame.draw.aacircle(
+                surf, face_skin, (face_c[0] - 0.12 * r, face_c[1] - 0.08 * r), face_r * 0.93
+            )
         if look.hair_style != "bald":
             fringe = pygame.Rect(0, 0, 2.0 * r, 1.0 * r)
             fringe.midtop = (int(hc[0] - side * 0.1 * r), int(hc[1] - 1.05 * r))

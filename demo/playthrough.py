@@ -34,7 +34,7 @@ from typing import Any
 
 import pygame
 
-from demo.app import PLAYER_ID, App, TurnLog
+from demo.app import PLAYER_ID, App, TurnLog, warm_up
 from demo.world import LANDMARKS, TALK_DISTANCE
 from engine.runtime import Runtime
 
@@ -182,6 +182,7 @@ class Runner:
         for number, session in enumerate(data["sessions"], start=1):
             self.clock.advance(float(session.get("advance_clock", 0)))
             self.rt = self.make_runtime(self.clock)
+            warm_up(self.rt)
             self.app = App(
                 self.screen,
                 self.rt,
