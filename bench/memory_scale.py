@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=None, help="where to put the world file (default: temp)")
     args = p.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
-    total_rows = 50_000 if args.quick else 1_000_000
+    total_rows = 20_000 if args.quick else 1_000_000
     n_queries = 40 if args.quick else 200
     src = TextSource(7)
 

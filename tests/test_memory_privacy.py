@@ -127,3 +127,31 @@ def test_forget_memory_removes_its_index_entry_and_vector(world_path: Path) -> N
         # The neighbouring line's indexed context no longer holds the forgotten text.
         contexts = [r[0] for r in db.execute("SELECT context FROM memories_fts")]
         assert all(MARK not in c for c in contexts)
+
+
+def test_ids_are_never_reused_after_the_newest_memory_is_forgotten(store: MemoryStore) -> None:
+    store.add_turn("mira", "p1", "p1", "first")
+    newest = store.add_memory("mira", "p1", "secret plan")
+    store.forget_memory(newest.id)
+    again = store.add_memory("mira", "p2", "another player's line")
+    turn = store.add_turn("mira", "p2", "p2", "hello")
+    assert again.id > newest.id
+    assert turn.id > 1
+
+
+def test_a_second_connection_never_recalls_what_another_forgot(world_path: Path) -> None:
+    with MemoryStore(world_path) as reader, MemoryStore(world_path) as writer:
+        writer.add_turn("mira", "p1", "p1", "the password is swordfish")
+        assert reader.recall("mira", "p1", "password swordfish")  # reader caches its view
+        writer.forget("p1")
+        writer.add_turn("mira", "p2", "p2", "swordfish password for p2")
+        assert reader.recall("mira", "p1", "password swordfish") == []
+        assert [h.memory.player for h in reader.recall("mira", "p2", "password swordfish")] == ["p2"]
+
+
+def test_a_second_connection_sees_a_memory_shared_by_another(world_path: Path) -> None:
+    with MemoryStore(world_path) as reader, MemoryStore(world_path) as writer:
+        writer.add_turn("mira", "p1", "p1", "the treasure is under the oak")
+        assert reader.recall("bram", "p1", "treasure") == []
+        writer.share_memory(writer.memories("mira", "p1")[0].id, "bram")
+        assert reader.recall("bram", "p1", "treasure")

@@ -130,6 +130,7 @@ class MemoryStore:
         # their embeddings (see engine.memory.ranking). Filled incrementally by recall.
         self._views: dict[tuple[str, str], _CachedView] = {}
         self._session_codes: dict[tuple[str, str | None], int] = {}
+        self._generation = "0"
         try:
             conn = sqlite3.connect(
                 self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
@@ -330,8 +331,8 @@ class MemoryStore:
 
     def _insert_turns(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
         now = self.clock()
-        next_turn = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM turns").fetchone()[0]
-        next_mem = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM memories").fetchone()[0]
+        next_turn = _next_id(conn, "turns")
+        next_mem = _next_id(conn, "memories")
         # The previous turn of each conversation, to give neighbouring lines as context.
         last: dict[tuple[str, str], dict[str, Any] | None] = {}
         labels: dict[str, str] = {}
@@ -434,6 +435,8 @@ class MemoryStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             turn_rows,
         )
+        _set_high_water(conn, "turns", next_turn - 1)
+        _set_high_water(conn, "memories", next_mem - 1)
         conn.executemany(
             f"INSERT INTO memories ({_MEMORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             mem_rows,
@@ -507,13 +510,14 @@ class MemoryStore:
         segmented = index_text(text, self.segmentation)
 
         def write(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO memories (character, player, kind, text, importance, created,"
-                " last_accessed, turn_ids, present, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
-                (character, player, kind, text, imp, when, when,
+            mem_id = _next_id(conn, "memories")
+            conn.execute(
+                "INSERT INTO memories (id, character, player, kind, text, importance, created,"
+                " last_accessed, turn_ids, present, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
+                (mem_id, character, player, kind, text, imp, when, when,
                  json.dumps([int(t) for t in turn_ids]), json.dumps(who, ensure_ascii=False)),
             )
-            mem_id = int(cur.lastrowid or 0)
+            _set_high_water(conn, "memories", mem_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)",
                 [(mem_id, w, player) for w in who],
@@ -597,6 +601,7 @@ class MemoryStore:
             )
             self._log(conn, "update", "memory", memory_id, row[0], row[1], reason,
                       {"told": character})
+            _bump_generation(conn)
 
         self._write(write)
         self._drop_vector_cache(None)
@@ -622,6 +627,7 @@ class MemoryStore:
             self._delete_turns(conn, turns, reason)
             self._log(conn, "delete", "memory", memory_id, row[0], row[1], reason,
                       {"kind": row[2], "turns": turns})
+            _bump_generation(conn)
 
         self._write(write)
         self._drop_vector_cache(None)
@@ -769,7 +775,7 @@ class MemoryStore:
             return []
         best_value = float(smoothed[top].max())
         candidates = {int(view.ids[i]): int(i) for i in top}
-        meta = self._fetch_meta(candidates)
+        meta = self._fetch_meta(candidates, character, player)
         # A candidate deleted in between (by another connection) simply drops out.
         scores = score_candidates(
             relevance={m: float(smoothed[i]) / best_value for m, i in candidates.items() if m in meta},
@@ -810,14 +816,19 @@ class MemoryStore:
         # bm25() is lower-is-better and negative; flip it so higher is better.
         return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
 
-    def _fetch_meta(self, ids: Iterable[int]) -> dict[int, tuple[float, float, str]]:
-        """(importance, last_accessed, speaker) of each id that still exists."""
+    def _fetch_meta(
+        self, ids: Iterable[int], character: str, player: str
+    ) -> dict[int, tuple[float, float, str]]:
+        """(importance, last_accessed, speaker) of each id that exists and ``character`` may
+        recall about ``player`` (checked again here, whatever a cache holds)."""
         out: dict[int, tuple[float, float, str]] = {}
         for chunk in _chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
             for r in self._read(
-                f"SELECT id, importance, last_accessed, speaker FROM memories WHERE id IN ({marks})",
-                chunk,
+                "SELECT m.id, m.importance, m.last_accessed, m.speaker FROM memories m"
+                " JOIN memory_witnesses w ON w.memory_id = m.id AND w.witness = ? AND w.player = ?"
+                f" WHERE m.player = ? AND m.id IN ({marks})",
+                (character, player, player, *chunk),
             ):
                 out[int(r[0])] = (float(r[1]), float(r[2]), str(r[3] or ""))
         return out
@@ -910,6 +921,12 @@ class MemoryStore:
 
     def _view(self, character: str, player: str) -> _CachedView:
         """The cached view of what ``character`` may recall about ``player``, brought up to date."""
+        # Deletions and new witnesses (by any connection) bump the generation: start afresh.
+        generation = self._read("SELECT value FROM store_meta WHERE key = 'generation'")
+        current = str(generation[0][0]) if generation else "0"
+        if current != self._generation:
+            self._views.clear()
+            self._generation = current
         key = (character, player)
         cached = self._views.get(key)
         if cached is None:
@@ -1329,6 +1346,7 @@ class MemoryStore:
                 (player, player),
             )
             self._log(conn, "delete", "player", None, None, None, reason, counts)
+            _bump_generation(conn)
             return counts
 
         counts = self._write(write)
@@ -1349,6 +1367,31 @@ class MemoryStore:
     def tables(self) -> tuple[str, ...]:
         """The tables the store writes (the FTS index included)."""
         return TABLES
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The next id for ``turns`` or ``memories``: ids are never reused, even after deletes,
+    so a cache elsewhere can never mistake a new row for a forgotten one."""
+    top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    mark = conn.execute(
+        "SELECT value FROM store_meta WHERE key = ?", (f"{table}.high_water",)
+    ).fetchone()
+    return int(max(int(top), int(mark[0]) if mark else 0)) + 1
+
+
+def _set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
+    conn.execute(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET"
+        " value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        (f"{table}.high_water", str(last_id)),
+    )
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO store_meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
+        " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
 
 
 class _CachedView:
