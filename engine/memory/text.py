@@ -2,16 +2,17 @@
 
 The index uses SQLite FTS5's ``porter unicode61`` tokenizer, which lowercases and stems English
 but treats a run of Chinese characters as one token. So Chinese text is segmented here before
-it is stored in the index (jieba words, plus character bigrams so a word jieba splits
-differently in the question and in the memory still matches), and queries are built from the
-same segmentation.
+it is stored in the index (jieba words by default; character bigrams, or both, on request),
+and queries are built from the same segmentation.
 
 Player text never reaches FTS5's query syntax: every term is a double-quoted string, so
 ``AND``, ``NEAR(``, ``*``, ``^``, ``-``, ``:`` and parentheses are matched as plain words (or
 dropped as punctuation), never interpreted.
 
 >>> index_text("我每天都会开着摩托车到码头")
-'我 每天 都 会 开着 摩托车 到 码头 我每 天都 都会 会开 着摩 摩托 托车 车到 到码'
+'我 每天 都 会 开着 摩托车 到 码头'
+>>> index_text("摩托车", "bigram")
+'摩托 托车'
 >>> query_terms("What did Caroline paint?")
 ['caroline', 'paint']
 >>> fts_query(['caroline', 'paint'])
@@ -99,7 +100,7 @@ def bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def segment_cjk(run: str, mode: Segmentation = "jieba+bigram") -> list[str]:
+def segment_cjk(run: str, mode: Segmentation = "jieba") -> list[str]:
     """Tokens for one run of CJK characters under the given segmentation."""
     tokens: list[str] = []
     if mode in ("jieba", "jieba+bigram"):
@@ -113,7 +114,7 @@ def segment_cjk(run: str, mode: Segmentation = "jieba+bigram") -> list[str]:
     return tokens
 
 
-def index_text(text: str, mode: Segmentation = "jieba+bigram") -> str:
+def index_text(text: str, mode: Segmentation = "jieba") -> str:
     """The text as stored in the FTS index: CJK runs replaced by space-separated segments.
 
     Non-CJK text is left for the tokenizer (which lowercases and stems English).
@@ -142,7 +143,7 @@ def _raw_terms(text: str, mode: Segmentation) -> Iterable[str]:
 
 def query_terms(
     text: str,
-    mode: Segmentation = "jieba+bigram",
+    mode: Segmentation = "jieba",
     *,
     stopwords: frozenset[str] = STOPWORDS,
     limit: int = MAX_QUERY_TERMS,
