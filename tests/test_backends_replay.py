@@ -167,3 +167,24 @@ def test_missing_or_corrupt_recording_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"key": "a"}\nnot json\n', encoding="utf-8")
     with pytest.raises(BackendUnavailableError, match="bad.jsonl:2"):
         ReplayBackend(bad)
+
+
+def test_a_cancelled_stream_is_recorded_with_what_the_caller_saw(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    recorder = RecordingBackend(ScriptedBackend(), path)
+
+    async def first_two() -> list[str]:
+        seen: list[str] = []
+        stream = recorder.stream(prompt_for("Where is tea?"))
+        async for chunk in stream:
+            seen.append(chunk.text)
+            if len(seen) == 2:
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+        return seen
+
+    seen = asyncio.run(first_two())
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    assert entry["cancelled"] is True and [c["text"] for c in entry["chunks"]] == seen
+    replayed = asyncio.run(chunks_of(ReplayBackend(path), prompt_for("Where is tea?")))
+    assert [c.text for c in replayed] == seen

@@ -74,8 +74,8 @@ def _rebuild_error(record: dict[str, Any]) -> BackendError:
 class RecordingBackend:
     """Wraps ``inner``; passes every call through and appends it to ``path`` (JSON lines).
 
-    Streams are written once they finish (or fail with an engine error); a stream the caller
-    cancels is not recorded, since its reply is incomplete.
+    Streams are written once they finish, fail with an engine error, or are cancelled by the
+    caller (marked ``cancelled``, with the chunks the caller received).
     """
 
     def __init__(self, inner: Backend, path: str | Path) -> None:
@@ -128,6 +128,11 @@ class RecordingBackend:
                 yield chunk
         except BackendError as exc:
             self._write({**entry, "chunks": chunks, "error": _error_record(exc)})
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            # The game stopped listening (a cancelled turn): keep what it saw, so a replay of
+            # the same playthrough finds this request and cancels at the same point.
+            self._write({**entry, "chunks": chunks, "cancelled": True})
             raise
         self._write({**entry, "chunks": chunks})
 
