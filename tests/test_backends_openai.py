@@ -253,6 +253,18 @@ def test_malformed_sse_line_before_text_is_retried(openai_server: OpenAIServer) 
     assert "".join(c.text for c in chunks) == REPLY
 
 
+def test_error_event_mid_stream_raises_stream_error(openai_server: OpenAIServer) -> None:
+    openai_server.inject("error_event", after_chunks=2)
+    with pytest.raises(StreamError, match="overloaded"):
+        run(collect(backend_for(openai_server)))
+
+
+def test_error_event_before_text_is_retried(openai_server: OpenAIServer) -> None:
+    openai_server.inject("error_event", after_chunks=0)
+    chunks = run(collect(backend_for(openai_server)))
+    assert "".join(c.text for c in chunks) == REPLY
+
+
 def test_dropped_connection_is_retried(openai_server: OpenAIServer) -> None:
     openai_server.inject("drop")
     chunks = run(collect(backend_for(openai_server)))
@@ -412,13 +424,16 @@ def test_preset_streams_and_answers_json_against_a_server_with_its_quirks(name: 
             update={"base_url": server.base_url, "base_url_env": None}
         )
         backend = OpenAIBackend(preset=local, api_key="k-" + name, timeouts=FAST, retry=QUICK_RETRY)
-        params = GenerationParams(temperature=1.5, stop=("\nA:", "\nB:", "\nC:", "\nD:", "\nE:"))
+        params = GenerationParams(
+            temperature=1.5, max_tokens=20, stop=("\nA:", "\nB:", "\nC:", "\nD:", "\nE:")
+        )
         chunks = run(collect(backend, params=params))
         assert "".join(c.text for c in chunks) == REPLY
         assert complete_mood(backend).emotion == "happy"
         streamed, structured = server.requests
     assert backend.name == f"{name}:{preset.default_model}"
     assert streamed["model"] == preset.default_model
+    assert streamed[preset.token_limit_field] == 20
     low, high = preset.temperature_range
     assert low <= streamed["temperature"] <= high
     assert len(streamed["stop"]) <= (preset.max_stop or 4)

@@ -331,10 +331,14 @@ class OpenAIBackend:
         if params.temperature is not None:
             low, high = self.preset.temperature_range
             body["temperature"] = min(high, max(low, params.temperature))
-        for field in ("top_p", "max_tokens", "seed", "presence_penalty", "frequency_penalty"):
+        for field in ("top_p", "seed", "presence_penalty", "frequency_penalty"):
             value = getattr(params, field)
             if value is not None:
                 body[field] = value
+        if params.max_tokens is not None:
+            body[self.preset.token_limit_field if self.mode == "chat" else "max_tokens"] = (
+                params.max_tokens
+            )
         if stream:
             body["stream"] = True
             if self.preset.stream_usage:

@@ -59,6 +59,9 @@ class Preset(BaseModel):
         None, description="Most stop sequences the provider accepts (None: 4 is safe)."
     )
     message_names: bool = Field(False, description="Accepts the 'name' field on chat messages.")
+    token_limit_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="Request field for the reply length limit."
+    )
     notes: str = Field("", description="What to know when using it.")
 
     def api_key(self) -> str | None:
@@ -103,6 +106,8 @@ PRESETS: dict[str, Preset] = {
             structured="json_schema",
             context_size=128_000,
             message_names=True,
+            token_limit_field="max_completion_tokens",
+            notes="max_completion_tokens (required by reasoning models, accepted by all).",
         ),
         _p(
             name="deepseek",

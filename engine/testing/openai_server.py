@@ -23,6 +23,8 @@ Faults (``inject(kind, ...)``), each consumed by the next matching request(s):
 - ``"stall"``: send ``after_chunks`` chunks, then go silent for ``delay_s``;
 - ``"cut"``: send ``after_chunks`` chunks, then drop the connection (a stream cut mid-way);
 - ``"malformed"``: send ``after_chunks`` chunks, then an SSE data line that is not JSON;
+- ``"error_event"``: send ``after_chunks`` chunks, then an ``{"error": ...}`` event (as
+  providers do when overloaded mid-stream);
 - ``"invalid_json"``: answer with text that is not JSON (for structured calls);
 - ``"drop"``: close the connection without answering.
 
@@ -55,7 +57,7 @@ log = logging.getLogger(__name__)
 
 FaultKind = Literal[
     "400", "401", "403", "404", "422", "429", "500", "502", "503",
-    "slow", "stall", "cut", "malformed", "invalid_json", "drop",
+    "slow", "stall", "cut", "malformed", "error_event", "invalid_json", "drop",
 ]  # fmt: skip
 Endpoint = Literal["chat", "completions", "embeddings", "any"]
 
@@ -571,6 +573,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if fault.kind == "malformed":
                     self._write_chunk(b'data: {"choices": [{"delta": {"content": "broken\n\n')
+                    self._end_stream()
+                    return
+                if fault.kind == "error_event":
+                    self._write_event(
+                        {"error": {"message": "overloaded", "type": "server_error", "code": None}}
+                    )
                     self._end_stream()
                     return
                 if fault.kind == "stall" and not owner._pause(fault.delay_s):
