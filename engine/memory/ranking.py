@@ -18,7 +18,6 @@ and session, the speaker of each line, and the embedding of each line once it is
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,53 +26,88 @@ from engine.memory.scoring import RecallWeights
 __all__ = ["ConversationView", "relevance"]
 
 
-@dataclass
 class ConversationView:
-    """The memories one character may recall about one player, in id order."""
+    """The memories one character may recall about one player, in id order.
 
-    dim: int
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    speakers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    speaker_names: list[str] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    has_vector: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    seen: int = 0
+    Arrays grow by doubling, so appending a turn does not copy the embedding matrix.
+    """
 
-    def __post_init__(self) -> None:
-        if self.vectors.shape[1] != self.dim:
-            self.vectors = np.zeros((len(self.ids), self.dim), np.float32)
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.speaker_names: list[str] = []
+        self.seen = 0
+        self._n = 0
+        self._ids = np.zeros(0, np.int64)
+        self._codes = np.zeros(0, np.int64)
+        self._speakers = np.zeros(0, np.int32)
+        self._vectors = np.zeros((0, dim), np.float32)
+        self._has = np.zeros(0, bool)
 
     def __len__(self) -> int:
-        return int(len(self.ids))
+        return self._n
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Memory ids, ascending."""
+        return self._ids[: self._n]
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Equal for lines of the same conversation and session; unique for other memories."""
+        return self._codes[: self._n]
+
+    @property
+    def speakers(self) -> np.ndarray:
+        """Index into :attr:`speaker_names` of each memory's speaker."""
+        return self._speakers[: self._n]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Embeddings (zero rows where not embedded yet)."""
+        return self._vectors[: self._n]
+
+    @property
+    def has_vector(self) -> np.ndarray:
+        """Which memories have an embedding."""
+        return self._has[: self._n]
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= len(self._ids):
+            return
+        size = max(need, 2 * len(self._ids), 64)
+
+        def grow(arr: np.ndarray) -> np.ndarray:
+            out = np.zeros((size, *arr.shape[1:]), arr.dtype)
+            out[: self._n] = arr[: self._n]
+            return out
+
+        self._ids, self._codes, self._speakers = grow(self._ids), grow(self._codes), grow(self._speakers)
+        self._vectors, self._has = grow(self._vectors), grow(self._has)
 
     def extend(self, rows: list[tuple[int, int, str]]) -> None:
         """Append memories newer than any held: (id, conversation-session code, speaker)."""
         if not rows:
             return
         index = {name: i for i, name in enumerate(self.speaker_names)}
-        speakers = []
-        for _, _, speaker in rows:
+        self._reserve(len(rows))
+        for offset, (memory_id, code, speaker) in enumerate(rows):
             if speaker not in index:
                 index[speaker] = len(self.speaker_names)
                 self.speaker_names.append(speaker)
-            speakers.append(index[speaker])
-        n = len(rows)
-        self.ids = np.concatenate([self.ids, np.fromiter((r[0] for r in rows), np.int64, n)])
-        self.codes = np.concatenate([self.codes, np.fromiter((r[1] for r in rows), np.int64, n)])
-        self.speakers = np.concatenate([self.speakers, np.asarray(speakers, np.int32)])
-        self.vectors = np.concatenate([self.vectors, np.zeros((n, self.dim), np.float32)])
-        self.has_vector = np.concatenate([self.has_vector, np.zeros(n, bool)])
-        self.seen = int(self.ids[-1])
+            at = self._n + offset
+            self._ids[at], self._codes[at], self._speakers[at] = memory_id, code, index[speaker]
+        self._n += len(rows)
+        self.seen = int(self._ids[self._n - 1])
 
     def set_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Store embeddings for memories of the view; returns which ids were in the view."""
-        if not len(ids) or not len(self.ids):
+        if not len(ids) or not self._n:
             return np.zeros(len(ids), bool)
-        pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, self._n - 1)
         hit = self.ids[pos] == ids
-        self.vectors[pos[hit]] = vectors[hit]
-        self.has_vector[pos[hit]] = True
+        self._vectors[pos[hit]] = vectors[hit]
+        self._has[pos[hit]] = True
         return np.asarray(hit, bool)
 
 
@@ -104,10 +138,12 @@ def relevance(
     scaled = np.zeros(n, np.float64)
     if query_vector is not None and view.has_vector.any():
         mask = view.has_vector
-        sims[mask] = view.vectors[mask] @ query_vector
+        # Rows not embedded yet are zeros; no boolean indexing of the matrix (it would copy it).
+        sims = (view.vectors @ query_vector.astype(np.float32)).astype(np.float64)
+        sims[~mask] = 0.0
         low, high = sims[mask].min(), sims[mask].max()
         if high > low:
-            scaled[mask] = (sims[mask] - low) / (high - low)
+            scaled = np.where(mask, (sims - low) / (high - low), 0.0)
     lw, sw = weights.lexical, weights.semantic
     if not lexical:
         lw, sw = 0.0, 1.0
