@@ -39,6 +39,9 @@ def cjk_font_path() -> Path | None:
     return path if path.exists() else None
 
 
+SIGN_SIZES = (8, 10, 12, 14, 17, 20, 24, 28, 34, 40, 48)
+
+
 class Fonts:
     """Fonts by pixel size, and rendered text surfaces cached by content."""
 
@@ -67,6 +70,13 @@ class Fonts:
         for size in sizes:
             self.font(size)
             self.font(size, bold=True)
+        for size in SIGN_SIZES:
+            self.font(size, bold=True)
+
+    def sign_size(self, pixels: float) -> int:
+        """The nearest of a few sizes for text painted in the world (signs), so a moving camera
+        reuses a handful of fonts and rendered labels instead of opening a font per pixel size."""
+        return min(SIGN_SIZES, key=lambda size: abs(size - pixels))
 
     def font(self, size: int, *, bold: bool = False) -> pygame.font.Font:
         """The font at ``size`` pixels."""

@@ -173,8 +173,8 @@ class Props(Painter):
         board.center = (int(sx), int(sy))
         pygame.draw.rect(surf, self.fog((40, 30, 30), z0), board.inflate(4, 4), border_radius=3)
         pygame.draw.rect(surf, self.fog(P.RED_DARK, z0), board, border_radius=3)
-        size = max(8, int(board_h * 0.62))
-        label = self.fonts.render("茶 馆", size, self.fog(P.UI_ACCENT, z0), bold=True)
+        size = self.fonts.sign_size(board_h * 0.62)
+        label = self.fonts.render("茶 馆", size, P.UI_ACCENT, bold=True)
         surf.blit(label, label.get_rect(center=board.center))
         # red lanterns under the eaves
         for lx in (x0 - 0.4, x0 + 2.0, x1 - 2.0, x1 + 0.4):
@@ -374,9 +374,8 @@ class Props(Painter):
                 pygame.draw.polygon(surf, self.fog(flags[i % 4], z1), tri)
             prev = p
         label_pos = cam.project((x0 + x1) / 2, 5.5, z1 - 0.95)
-        label = self.fonts.render(
-            "戏台 · STAGE", max(8, int(0.42 * cam.scale(z1))), self.fog(P.UI_ACCENT, z1), bold=True
-        )
+        size = self.fonts.sign_size(0.42 * cam.scale(z1))
+        label = self.fonts.render("戏台 · STAGE", size, P.UI_ACCENT, bold=True)
         surf.blit(label, label.get_rect(center=label_pos))
 
     def _tree(self, surf: pygame.Surface, x: float, z: float, size: float) -> None:
