@@ -183,3 +183,14 @@ def test_chat_mode_goes_through_the_chat_api(backend: LocalBackend) -> None:
         )
 
     assert isinstance(asyncio.run(go()), Mood)
+
+
+def test_loading_prints_nothing_to_the_terminal() -> None:
+    # llama.cpp's own log lines go to Python logging, not over a game's or the CLI's output.
+    import subprocess
+    import sys
+
+    code = "from engine.backends import LocalBackend; LocalBackend().load()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "" and proc.stderr == ""

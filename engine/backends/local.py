@@ -151,6 +151,30 @@ class _Shared:
 
 _models: dict[tuple[str, int, int], _Shared] = {}
 _models_lock = threading.Lock()
+_native_log = logging.getLogger(__name__ + ".llama_cpp")
+_log_callback: Any = None
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own log lines to Python logging instead of the game's terminal."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation. llama.cpp warns about
+    # routine things at every load (cache layout, a token type in Gemma's vocabulary), so its
+    # warnings are info here; info and debug are debug.
+    levels = {3: logging.INFO, 4: logging.ERROR}
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, user_data: Any) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            _native_log.log(levels.get(level, logging.DEBUG), "%s", message)
+
+    _log_callback = callback  # keep a reference: the C side holds only a pointer
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 def _load(path: Path, n_ctx: int, n_threads: int) -> _Shared:
@@ -165,6 +189,7 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> _Shared:
             raise BackendUnavailableError(
                 f"llama-cpp-python is not installed; {_INSTALL_HINT}", provider=_PROVIDER
             ) from exc
+        _route_native_logs(llama_cpp)
         if not path.exists():
             raise BackendUnavailableError(
                 f"model file not found: {path}", provider=_PROVIDER, model=path.name
