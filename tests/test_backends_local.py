@@ -68,6 +68,7 @@ def test_english_reply_streams_with_exact_usage(backend: LocalBackend) -> None:
     )
     text = "".join(c.text for c in chunks)
     assert text.strip() and len(chunks) >= 2
+    assert text == text.lstrip(), "the space after 'Mira:' is not part of the reply"
     assert "\nAda:" not in text
     usage = chunks[-1].usage
     assert usage is not None and not usage.estimated

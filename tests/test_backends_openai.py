@@ -116,7 +116,7 @@ def test_generation_params_reach_the_request(openai_server: OpenAIServer) -> Non
 def test_completion_mode_sends_a_transcript_with_stop_sequences(
     openai_server: OpenAIServer,
 ) -> None:
-    openai_server.reply = "Welcome to the plaza!\nAda: and then"
+    openai_server.reply = " Welcome to the plaza!\nAda: and then"
     chunks = run(collect(backend_for(openai_server, mode="completion")))
     assert "".join(c.text for c in chunks) == "Welcome to the plaza!"
     body = openai_server.requests[0]

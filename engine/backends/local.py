@@ -447,6 +447,9 @@ class LocalBackend:
                 else:
                     _, text, reason = item
                     finish = reason or finish
+                    if ttft is None:
+                        # "Mira:" is followed by a space in a transcript; the reply is not.
+                        text = text.lstrip()
                     if text:
                         if ttft is None:
                             ttft = (time.perf_counter() - started) * 1000

@@ -507,6 +507,8 @@ class OpenAIBackend:
                     seen_delta = True
                 if choice.finish_reason:
                     finish = choice.finish_reason
+                if ttft is None and self.mode == "completion":
+                    text = text.lstrip()  # the space after "Character:" in the transcript
                 if text:
                     if ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
