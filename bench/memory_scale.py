@@ -35,7 +35,23 @@ CHARACTER, PLAYER = "mira", "target"
 
 
 def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
-    syllables = ["ka", "lo", "mi", "ra", "te", "su", "no", "ve", "da", "ri", "po", "an", "el", "or", "is"]
+    syllables = [
+        "ka",
+        "lo",
+        "mi",
+        "ra",
+        "te",
+        "su",
+        "no",
+        "ve",
+        "da",
+        "ri",
+        "po",
+        "an",
+        "el",
+        "or",
+        "is",
+    ]
     words: set[str] = set()
     while len(words) < size:
         words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
@@ -117,7 +133,9 @@ def label(n: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--dir", type=Path, default=None, help="where to put the world file (default: temp)")
+    p.add_argument(
+        "--dir", type=Path, default=None, help="where to put the world file (default: temp)"
+    )
     args = p.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     total_rows = 20_000 if args.quick else 1_000_000
@@ -145,8 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = 0
         while done < background:
             batch = [
-                {"character": "bram", "player": f"p{(done + i) // 1000}", "speaker": "bram",
-                 "text": src.sentence(), "time": 1e9 + done + i}
+                {
+                    "character": "bram",
+                    "player": f"p{(done + i) // 1000}",
+                    "speaker": "bram",
+                    "text": src.sentence(),
+                    "time": 1e9 + done + i,
+                }
                 for i in range(min(5000, background - done))
             ]
             lexical_store.add_turns(batch)
@@ -160,8 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             while have < size:
                 batch = [
-                    {"character": CHARACTER, "player": PLAYER, "speaker": PLAYER if i % 2 else CHARACTER,
-                     "text": src.sentence(), "time": 1e9 + have + i}
+                    {
+                        "character": CHARACTER,
+                        "player": PLAYER,
+                        "speaker": PLAYER if i % 2 else CHARACTER,
+                        "text": src.sentence(),
+                        "time": 1e9 + have + i,
+                    }
                     for i in range(min(1000, size - have))
                 ]
                 start, start_cpu = time.perf_counter(), time.process_time()
@@ -208,11 +236,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     table(
         "Ingest (batched add_turns, no embedder; embedding runs later in the background)",
         ["turns/s overall", "turns/s (pair, 1k batches)", "turns per CPU second"],
-        [[metrics["ingest.turns_per_s"], metrics["ingest.pair_turns_per_s"],
-          metrics["ingest.cpu_turns_per_s"]]],
+        [
+            [
+                metrics["ingest.turns_per_s"],
+                metrics["ingest.pair_turns_per_s"],
+                metrics["ingest.cpu_turns_per_s"],
+            ]
+        ],
     )
-    write(args.json, metrics, data="synthetic", quick=args.quick, embedder=embed_note,
-          sizes=sizes, total_rows=total_rows)
+    write(
+        args.json,
+        metrics,
+        data="synthetic",
+        quick=args.quick,
+        embedder=embed_note,
+        sizes=sizes,
+        total_rows=total_rows,
+    )
     tmp.cleanup()
     return 0
 

@@ -56,7 +56,9 @@ def test_hybrid_recall_finds_a_paraphrase_with_no_shared_words(world_path: Path,
         assert "Rex" in hits[0].memory.text
         assert hits[0].score.semantic > 0
         stored = store.db.execute("SELECT count(*) FROM memory_vectors").fetchone()[0]
-        assert stored == 3 and store.db.execute("SELECT count(*) FROM embed_queue").fetchone()[0] == 0
+        assert (
+            stored == 3 and store.db.execute("SELECT count(*) FROM embed_queue").fetchone()[0] == 0
+        )
 
 
 @pytest.mark.slow

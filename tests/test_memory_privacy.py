@@ -95,11 +95,18 @@ def test_forget_leaves_no_trace_in_any_table_index_or_file(world_path: Path) -> 
                 if table not in ("_sqlite_migrations",) and isinstance(value, str):
                     assert value != "p1", (table, row)
     # The FTS index answers nothing for the word, under any tokenisation.
-    assert conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (MARK,)).fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (MARK,)
+        ).fetchone()[0]
+        == 0
+    )
     conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, memories_fts, 'row')")
     terms = {r[0] for r in conn.execute("SELECT term FROM temp.v")}
     assert not any(MARK[:8] in t for t in terms)
-    assert conn.execute("SELECT count(*) FROM memory_vectors WHERE player = 'p1'").fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM memory_vectors WHERE player = 'p1'").fetchone()[0] == 0
+    )
     conn.close()
     # Not even freed pages or the write-ahead log keep the bytes.
     assert MARK.encode() not in _scan_file(world_path)
@@ -122,8 +129,18 @@ def test_forget_memory_removes_its_index_entry_and_vector(world_path: Path) -> N
         secret = next(m for m in store.memories("mira", "p1") if MARK in m.text)
         store.forget_memory(secret.id)
         db = store.db
-        assert db.execute("SELECT count(*) FROM memory_vectors WHERE memory_id = ?", [secret.id]).fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM memories_fts WHERE rowid = ?", [secret.id]).fetchone()[0] == 0
+        assert (
+            db.execute(
+                "SELECT count(*) FROM memory_vectors WHERE memory_id = ?", [secret.id]
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            db.execute("SELECT count(*) FROM memories_fts WHERE rowid = ?", [secret.id]).fetchone()[
+                0
+            ]
+            == 0
+        )
         # The neighbouring line's indexed context no longer holds the forgotten text.
         contexts = [r[0] for r in db.execute("SELECT context FROM memories_fts")]
         assert all(MARK not in c for c in contexts)
@@ -146,7 +163,9 @@ def test_a_second_connection_never_recalls_what_another_forgot(world_path: Path)
         writer.forget("p1")
         writer.add_turn("mira", "p2", "p2", "swordfish password for p2")
         assert reader.recall("mira", "p1", "password swordfish") == []
-        assert [h.memory.player for h in reader.recall("mira", "p2", "password swordfish")] == ["p2"]
+        assert [h.memory.player for h in reader.recall("mira", "p2", "password swordfish")] == [
+            "p2"
+        ]
 
 
 def test_a_second_connection_sees_a_memory_shared_by_another(world_path: Path) -> None:

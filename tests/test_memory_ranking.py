@@ -31,38 +31,59 @@ def test_view_grows_without_losing_rows_or_vectors() -> None:
 
 
 def test_lexical_scores_are_scaled_by_the_best() -> None:
-    smoothed, lex, _ = relevance(_view(3), lexical={1: 2.0, 3: 4.0}, query_vector=None,
-                                 named_speakers=(), weights=NO_NEIGHBOURS)
+    smoothed, lex, _ = relevance(
+        _view(3),
+        lexical={1: 2.0, 3: 4.0},
+        query_vector=None,
+        named_speakers=(),
+        weights=NO_NEIGHBOURS,
+    )
     assert lex.tolist() == [0.5, 0.0, 1.0]
     assert smoothed.tolist() == [0.5, 0.0, 1.0]
 
 
 def test_ids_outside_the_view_are_ignored() -> None:
-    _, lex, _ = relevance(_view(2), lexical={7: 9.0, 2: 1.0}, query_vector=None,
-                          named_speakers=(), weights=NO_NEIGHBOURS)
+    _, lex, _ = relevance(
+        _view(2),
+        lexical={7: 9.0, 2: 1.0},
+        query_vector=None,
+        named_speakers=(),
+        weights=NO_NEIGHBOURS,
+    )
     assert lex.tolist() == [0.0, 1.0]
 
 
 def test_semantic_similarity_is_scaled_over_embedded_rows_only() -> None:
     view = _view(3, dim=2)
     view.set_vectors(np.array([1, 2]), np.array([[1, 0], [0, 1]], np.float32))
-    smoothed, _, sims = relevance(view, lexical={}, query_vector=np.array([1.0, 0.0]),
-                                  named_speakers=(), weights=NO_NEIGHBOURS)
+    smoothed, _, sims = relevance(
+        view,
+        lexical={},
+        query_vector=np.array([1.0, 0.0]),
+        named_speakers=(),
+        weights=NO_NEIGHBOURS,
+    )
     assert sims.tolist() == [1.0, 0.0, 0.0]
     assert smoothed.tolist() == [1.0, 0.0, 0.0]
 
 
 def test_named_speaker_lines_are_boosted() -> None:
     view = _view(2, speakers=["ada", "bo"])
-    smoothed, _, _ = relevance(view, lexical={1: 1.0, 2: 1.0}, query_vector=None,
-                               named_speakers={"bo"}, weights=RecallWeights(neighbour_weight=0.0))
+    smoothed, _, _ = relevance(
+        view,
+        lexical={1: 1.0, 2: 1.0},
+        query_vector=None,
+        named_speakers={"bo"},
+        weights=RecallWeights(neighbour_weight=0.0),
+    )
     assert smoothed[1] == pytest.approx(1.2) and smoothed[0] == pytest.approx(1.0)
 
 
 def test_neighbours_in_the_same_session_lift_a_line() -> None:
     view = _view(5, codes=[1, 1, 1, 2, 2])
     weights = RecallWeights(neighbour_weight=0.3, neighbour_window=2, speaker_boost=0.0)
-    smoothed, _, _ = relevance(view, lexical={3: 1.0}, query_vector=None, named_speakers=(),
-                               weights=weights)
+    smoothed, _, _ = relevance(
+        view, lexical={3: 1.0}, query_vector=None, named_speakers=(), weights=weights
+    )
     # Lines 2 and 1 (same session) gain 0.3 and 0.15; lines 4 and 5 are another session.
     assert smoothed.tolist() == pytest.approx([0.15, 0.3, 1.0, 0.0, 0.0])

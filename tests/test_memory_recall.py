@@ -78,7 +78,9 @@ def test_recall_touches_last_accessed(store: MemoryStore, clock) -> None:
 
 def test_character_only_recalls_what_it_witnessed(store: MemoryStore) -> None:
     store.add_turn("mira", "p1", "p1", "The treasure is under the old oak")
-    store.add_turn("mira", "p1", "p1", "Bram, the dragon sleeps in the cave", present=["mira", "p1", "bram"])
+    store.add_turn(
+        "mira", "p1", "p1", "Bram, the dragon sleeps in the cave", present=["mira", "p1", "bram"]
+    )
     assert [r.memory.text for r in store.recall("bram", "p1", "treasure dragon oak cave")] == [
         "Bram, the dragon sleeps in the cave"
     ]
@@ -166,7 +168,9 @@ def shared_store():
         yield s
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(query=st.text(max_size=200))
 def test_any_query_text_never_raises(shared_store: MemoryStore, query: str) -> None:
     for hit in shared_store.recall("mira", "p1", query, touch=False):

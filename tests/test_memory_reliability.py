@@ -26,8 +26,12 @@ def _writer(path: Path, fd: int, seed: int) -> None:
     while True:
         if rng.random() < 0.3:
             ids = store.add_turns(
-                {"character": "mira", "player": f"p{rng.randint(0, 3)}", "speaker": "mira",
-                 "text": f"batch line {n}-{i} about the river and 龙井茶"}
+                {
+                    "character": "mira",
+                    "player": f"p{rng.randint(0, 3)}",
+                    "speaker": "mira",
+                    "text": f"batch line {n}-{i} about the river and 龙井茶",
+                }
                 for i in range(rng.randint(2, 40))
             )
         else:
@@ -133,8 +137,10 @@ def test_recall_never_crosses_players_or_unwitnessed_scenes(scene_list, who, pla
             assert who in seen
         # Everything this character may know and that matches is found (nothing over-filtered).
         expected = {
-            mid for mid, (owner, seen) in witnessed.items()
-            if owner == player and who in seen
+            mid
+            for mid, (owner, seen) in witnessed.items()
+            if owner == player
+            and who in seen
             and set(query.split()) & set(store.get_memory(mid).text.split())
         }
         assert expected <= {h.memory.id for h in hits}
@@ -154,6 +160,7 @@ def test_readers_and_a_second_writer_never_see_database_locked(world_path: Path)
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
                 stop.set()
+
         return run
 
     @guarded
@@ -162,7 +169,12 @@ def test_readers_and_a_second_writer_never_see_database_locked(world_path: Path)
             n = 0
             while not stop.is_set():
                 store.add_turns(
-                    {"character": "mira", "player": "p1", "speaker": "p1", "text": f"river story {n} {i}"}
+                    {
+                        "character": "mira",
+                        "player": "p1",
+                        "speaker": "p1",
+                        "text": f"river story {n} {i}",
+                    }
                     for i in range(50)
                 )
                 counts["writes"] += 1

@@ -17,7 +17,12 @@ def test_add_turn_returns_record_with_id_and_time(store: MemoryStore, clock) -> 
     turn = store.add_turn("mira", "p1", "p1", "Hello there")
     assert turn.id > 0
     assert turn.time == clock.now
-    assert (turn.character, turn.player, turn.speaker, turn.text) == ("mira", "p1", "p1", "Hello there")
+    assert (turn.character, turn.player, turn.speaker, turn.text) == (
+        "mira",
+        "p1",
+        "p1",
+        "Hello there",
+    )
 
 
 def test_recent_turns_are_oldest_first_and_limited(store: MemoryStore) -> None:
@@ -90,14 +95,18 @@ def test_fact_with_new_object_supersedes_old_one(store: MemoryStore) -> None:
 
 def test_repeated_fact_raises_confidence_without_duplicating(store: MemoryStore) -> None:
     store.add_fact("mira", "p1", "player", "lives in", "Oakvale", confidence=0.5, source_turns=[1])
-    fact = store.add_fact("mira", "p1", "player", "lives in", "oakvale", confidence=0.9, source_turns=[2])
+    fact = store.add_fact(
+        "mira", "p1", "player", "lives in", "oakvale", confidence=0.9, source_turns=[2]
+    )
     assert fact.confidence == 0.9
     assert fact.source_turns == [1, 2]
     assert len(store.facts("mira", "p1", include_superseded=True)) == 1
 
 
 def test_relationship_starts_from_defaults(store: MemoryStore) -> None:
-    rel = store.relationship("mira", "p1", defaults=RelationshipDefaults(affinity=10, familiarity=0))
+    rel = store.relationship(
+        "mira", "p1", defaults=RelationshipDefaults(affinity=10, familiarity=0)
+    )
     assert (rel.affinity, rel.trust, rel.familiarity, rel.stage) == (10, 0, 0, "stranger")
 
 
@@ -106,15 +115,24 @@ def test_adjust_relationship_caps_change_per_turn_and_derives_stage(store: Memor
     rel = store.adjust_relationship("mira", "p1", affinity=50, familiarity=3, defaults=d)
     assert (rel.affinity, rel.familiarity) == (5, 3)
     for _ in range(10):
-        rel = store.adjust_relationship("mira", "p1", affinity=5, trust=5, familiarity=5, defaults=d)
+        rel = store.adjust_relationship(
+            "mira", "p1", affinity=5, trust=5, familiarity=5, defaults=d
+        )
     assert rel.stage == "friend"
     assert store.relationship("mira", "p1").affinity == 55
 
 
 @pytest.mark.parametrize(
     "affinity, trust, familiarity, stage",
-    [(-70, 0, 50, "enemy"), (-30, 0, 50, "hostile"), (-5, -5, 50, "wary"), (0, 0, 0, "stranger"),
-     (10, 0, 10, "acquaintance"), (30, 10, 40, "friend"), (70, 60, 60, "close friend")],
+    [
+        (-70, 0, 50, "enemy"),
+        (-30, 0, 50, "hostile"),
+        (-5, -5, 50, "wary"),
+        (0, 0, 0, "stranger"),
+        (10, 0, 10, "acquaintance"),
+        (30, 10, 40, "friend"),
+        (70, 60, 60, "close friend"),
+    ],
 )
 def test_stage_is_derived_from_numbers(affinity, trust, familiarity, stage) -> None:
     from engine.memory import derive_stage
@@ -144,7 +162,9 @@ def test_summary_is_dropped_when_a_covered_turn_is_forgotten(store: MemoryStore)
     store.forget_memory(memory.id)
     assert store.summary("mira", "p1") is None
     assert [t.id for t in store.unsummarised_turns("mira", "p1", keep_recent=0)] == [
-        turns[0].id, turns[2].id, turns[3].id
+        turns[0].id,
+        turns[2].id,
+        turns[3].id,
     ]
 
 
@@ -182,7 +202,9 @@ def test_history_records_inserts_updates_and_deletes_with_reasons(store: MemoryS
     store.forget_memory(memory.id, reason="player asked")
     rows = list(store.db.query("SELECT op, entity, reason FROM history WHERE entity = 'memory'"))
     assert [(r["op"], r["reason"]) for r in rows] == [
-        ("insert", "reflection on the day"), ("update", "player cried"), ("delete", "player asked")
+        ("insert", "reflection on the day"),
+        ("update", "player cried"),
+        ("delete", "player asked"),
     ]
 
 
@@ -192,7 +214,9 @@ def test_schema_is_applied_by_migrations_and_file_is_wal(world_path: Path) -> No
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = {r["name"] for r in db.query("SELECT name FROM _sqlite_migrations")}
     assert "m001_initial" in names
-    assert {"turns", "memories", "facts", "relationships", "summaries", "history"} <= set(db.table_names())
+    assert {"turns", "memories", "facts", "relationships", "summaries", "history"} <= set(
+        db.table_names()
+    )
     # Opening again applies nothing new and keeps data.
     with MemoryStore(world_path) as s:
         s.add_turn("mira", "p1", "p1", "hello")

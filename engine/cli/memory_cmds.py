@@ -60,7 +60,9 @@ def memory_group() -> None:
 @_DB
 @click.option("--character", default=None, help="Only this character.")
 @click.option("--player", default=None, help="Only this player.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most rows shown.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most rows shown."
+)
 def list_command(db_path: Path, character: str | None, player: str | None, limit: int) -> None:
     """List conversations (character, player), or one conversation's memories, newest first.
 
@@ -77,19 +79,33 @@ def list_command(db_path: Path, character: str | None, player: str | None, limit
             for col in ("id", "kind", "importance", "created", "speaker", "text"):
                 table.add_column(col, overflow="fold")
             for m in memories:
-                table.add_row(str(m.id), m.kind, f"{m.importance:g}", _when(m.created), m.speaker, _short(m.text))
+                table.add_row(
+                    str(m.id),
+                    m.kind,
+                    f"{m.importance:g}",
+                    _when(m.created),
+                    m.speaker,
+                    _short(m.text),
+                )
             console.print(table)
             return
         pairs = [
-            p for p in store.pairs()
+            p
+            for p in store.pairs()
             if (character is None or p[0] == character) and (player is None or p[1] == player)
         ]
         table = Table(title=f"Conversations in {db_path.name}")
         for col in ("character", "player", "name", "turns", "memories", "stage"):
             table.add_column(col)
         for ch, pl, turns, mems in pairs[:limit]:
-            table.add_row(ch, pl, store.player_name(pl) or "", str(turns), str(mems),
-                          store.relationship(ch, pl).stage)
+            table.add_row(
+                ch,
+                pl,
+                store.player_name(pl) or "",
+                str(turns),
+                str(mems),
+                store.relationship(ch, pl).stage,
+            )
         console.print(table)
 
 
@@ -97,8 +113,14 @@ def list_command(db_path: Path, character: str | None, player: str | None, limit
 @_DB
 @click.argument("player")
 @click.option("--character", default=None, help="Only this character's view of the player.")
-@click.option("--turns", "n_turns", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Recent turns shown per conversation.")
+@click.option(
+    "--turns",
+    "n_turns",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Recent turns shown per conversation.",
+)
 def show_command(db_path: Path, player: str, character: str | None, n_turns: int) -> None:
     """Show a player: name, relationships, facts, rolling summary and recent turns.
 
@@ -126,8 +148,14 @@ def show_command(db_path: Path, player: str, character: str | None, n_turns: int
                 for col in ("id", "subject", "predicate", "object", "confidence", "superseded by"):
                     table.add_column(col)
                 for f in facts:
-                    table.add_row(str(f.id), f.subject, f.predicate, f.object, f"{f.confidence:.2f}",
-                                  str(f.superseded_by or ""))
+                    table.add_row(
+                        str(f.id),
+                        f.subject,
+                        f.predicate,
+                        f.object,
+                        f"{f.confidence:.2f}",
+                        str(f.superseded_by or ""),
+                    )
                 console.print(table)
             summary = store.summary(ch, player)
             if summary:
@@ -147,8 +175,14 @@ def show_command(db_path: Path, player: str, character: str | None, n_turns: int
 @click.argument("character")
 @click.argument("player")
 @click.argument("query")
-@click.option("-k", "k", type=click.IntRange(min=1, max=200), default=8, show_default=True,
-              help="How many memories to return.")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1, max=200),
+    default=8,
+    show_default=True,
+    help="How many memories to return.",
+)
 def search_command(db_path: Path, character: str, player: str, query: str, k: int) -> None:
     """Recall as CHARACTER would about PLAYER, with each result's score breakdown.
 
@@ -165,8 +199,16 @@ def search_command(db_path: Path, character: str, player: str, query: str, k: in
         table.add_column(col, overflow="fold")
     for h in hits:
         s = h.score
-        table.add_row(str(h.memory.id), f"{s.total:.3f}", f"{s.relevance:.3f}", f"{s.lexical:.3f}",
-                      f"{s.semantic:.3f}", f"{s.recency:.3f}", f"{s.importance:.3f}", _short(h.memory.text))
+        table.add_row(
+            str(h.memory.id),
+            f"{s.total:.3f}",
+            f"{s.relevance:.3f}",
+            f"{s.lexical:.3f}",
+            f"{s.semantic:.3f}",
+            f"{s.recency:.3f}",
+            f"{s.importance:.3f}",
+            _short(h.memory.text),
+        )
     Console().print(table)
     if not hits:
         click.echo("nothing recalled")
@@ -175,8 +217,13 @@ def search_command(db_path: Path, character: str, player: str, query: str, k: in
 @memory_group.command("export")
 @_DB
 @click.argument("player")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON here instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON here instead of standard output.",
+)
 @click.option("--vectors", is_flag=True, help="Include embedding vectors.")
 def export_command(db_path: Path, player: str, output: Path | None, vectors: bool) -> None:
     """Everything stored about PLAYER, as JSON (turns, memories, facts, relationships, history).
@@ -201,7 +248,9 @@ def export_command(db_path: Path, player: str, output: Path | None, vectors: boo
 @click.option("--memory", "memory_id", type=int, default=None, help="Forget only this memory id.")
 @click.option("--reason", default="player request", show_default=True, help="Recorded in history.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def forget_command(db_path: Path, player: str | None, memory_id: int | None, reason: str, yes: bool) -> None:
+def forget_command(
+    db_path: Path, player: str | None, memory_id: int | None, reason: str, yes: bool
+) -> None:
     """Remove PLAYER entirely (rows, index entries, embeddings), or one memory with --memory.
 
     \b
@@ -221,7 +270,9 @@ def forget_command(db_path: Path, player: str | None, memory_id: int | None, rea
             return
         assert player is not None
         if not yes:
-            click.confirm(f"Remove everything stored about {player!r}? This cannot be undone", abort=True)
+            click.confirm(
+                f"Remove everything stored about {player!r}? This cannot be undone", abort=True
+            )
         store.forget(player, reason=reason)
         click.echo(f"forgot player {player}")
 

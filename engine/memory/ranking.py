@@ -82,7 +82,11 @@ class ConversationView:
             out[: self._n] = arr[: self._n]
             return out
 
-        self._ids, self._codes, self._speakers = grow(self._ids), grow(self._codes), grow(self._speakers)
+        self._ids, self._codes, self._speakers = (
+            grow(self._ids),
+            grow(self._codes),
+            grow(self._speakers),
+        )
         self._vectors, self._has = grow(self._vectors), grow(self._has)
 
     def extend(self, rows: list[tuple[int, int, str]]) -> None:
@@ -153,7 +157,9 @@ def relevance(
     if named_speakers and weights.speaker_boost:
         named = [i for i, name in enumerate(view.speaker_names) if name in named_speakers]
         if named:
-            fused = fused * np.where(np.isin(view.speakers, named), 1.0 + weights.speaker_boost, 1.0)
+            fused = fused * np.where(
+                np.isin(view.speakers, named), 1.0 + weights.speaker_boost, 1.0
+            )
     smoothed = fused.copy()
     for d in range(1, weights.neighbour_window + 1):
         if d >= n:

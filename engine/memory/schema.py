@@ -79,9 +79,7 @@ def m001_initial(db: Database) -> None:
         pk=("memory_id", "witness"),
         not_null={"player"},
     )
-    db.execute(
-        "CREATE INDEX idx_witness_scope ON memory_witnesses (player, witness, memory_id)"
-    )
+    db.execute("CREATE INDEX idx_witness_scope ON memory_witnesses (player, witness, memory_id)")
     db.execute("CREATE INDEX idx_witness_who ON memory_witnesses (witness)")
 
     # A plain (content-storing) FTS5 table: rowid = memories.id. `scope` holds a token derived

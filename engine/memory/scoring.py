@@ -35,7 +35,9 @@ class RecallWeights(BaseModel):
     relevance: float = Field(1.0, ge=0, description="Weight of query relevance in the total.")
     recency: float = Field(0.25, ge=0, description="Weight of recency in the total.")
     importance: float = Field(0.25, ge=0, description="Weight of importance in the total.")
-    decay: float = Field(0.995, gt=0, le=1, description="Recency factor per hour since last access.")
+    decay: float = Field(
+        0.995, gt=0, le=1, description="Recency factor per hour since last access."
+    )
     lexical: float = Field(1.0, ge=0, description="Weight of the lexical ranking in the fusion.")
     semantic: float = Field(1.0, ge=0, description="Weight of the semantic ranking in the fusion.")
     candidates: int = Field(
@@ -51,9 +53,13 @@ class RecallWeights(BaseModel):
         description="When the query names a participant, lines they spoke get relevance x (1 + boost).",
     )
     neighbour_weight: float = Field(
-        0.3, ge=0, description="Share of a neighbouring line's score a line gains (divided by distance)."
+        0.3,
+        ge=0,
+        description="Share of a neighbouring line's score a line gains (divided by distance).",
     )
-    neighbour_window: int = Field(2, ge=0, le=10, description="How many lines each side count as neighbours.")
+    neighbour_window: int = Field(
+        2, ge=0, le=10, description="How many lines each side count as neighbours."
+    )
 
 
 def recency_score(last_accessed: float, now: float, decay: float) -> float:

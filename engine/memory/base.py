@@ -1,0 +1,381 @@
+"""Plumbing shared by the memory store's parts: the connection, transactions with retry,
+the history log, deletion helpers and the ids that are never reused."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import sqlite3
+import time as _time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from sqlite_utils import Database
+
+from engine.errors import StoreError
+from engine.memory.embeddings import Embedder
+from engine.memory.ranking import ConversationView
+from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
+from engine.memory.scoring import (
+    RecallWeights,
+)
+from engine.memory.text import Segmentation, index_text
+from engine.memory.types import (
+    MemoryRecord,
+    TurnRecord,
+)
+
+__all__ = ["StoreBase", "scope_token"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_MEMORY_KINDS = ("observation", "summary", "reflection", "event")
+_MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
+_SEARCH_COLUMNS = "{speaker text context}"
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    message = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+def scope_token(player: str) -> str:
+    """The FTS token that marks every indexed memory about ``player`` (digits, never stemmed)."""
+    digest = hashlib.sha1(player.encode("utf-8")).hexdigest()[:15]
+    return "p" + str(int(digest, 16))
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _json_ids(text: str | None) -> list[int]:
+    return [int(i) for i in json.loads(text or "[]")]
+
+
+class StoreBase:
+    """The connection, transactions and shared helpers of :class:`~engine.memory.MemoryStore`.
+
+    Not used on its own: see :class:`~engine.memory.MemoryStore` for the parameters.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        weights: RecallWeights | None = None,
+        clock: Callable[[], float] = _time.time,
+        segmentation: Segmentation = "jieba",
+        busy_timeout: float = 30.0,
+        embed_on_recall: int = 64,
+    ) -> None:
+        self.path = str(path)
+        self.embedder = embedder
+        self.weights = weights or RecallWeights()
+        self.clock = clock
+        self.segmentation: Segmentation = segmentation
+        self.busy_timeout = busy_timeout
+        self.embed_on_recall = embed_on_recall
+        # Per (character, player): the memories the character may recall, in id order, with
+        # their embeddings (see engine.memory.ranking). Filled incrementally by recall.
+        self._views: dict[tuple[str, str], _CachedView] = {}
+        self._session_codes: dict[tuple[str, str | None], int] = {}
+        self._generation = "0"
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
+        self.db = Database(conn)
+        try:
+            self._retry(self._setup)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
+
+    def _setup(self) -> None:
+        conn = self.db.conn
+        if self.path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed (not a power cut).
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten, so forgetting a player leaves no bytes behind.
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-32000")
+        if MIGRATIONS.pending(self.db):
+            MIGRATIONS.apply(self.db)
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying while the file is busy; other SQLite errors become StoreError."""
+        deadline = _time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                if not _is_busy(exc) or _time.monotonic() > deadline:
+                    raise StoreError(f"{self.path}: {exc}") from exc
+                logger.debug("world file busy, retrying in %.3fs", delay)
+                _time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+            except sqlite3.DatabaseError as exc:
+                if self.db.conn.in_transaction:
+                    self.db.conn.rollback()
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction (all or nothing), retried while busy."""
+        conn = self.db.conn
+
+        def attempt() -> T:
+            if conn.in_transaction:  # nested call: part of the caller's transaction
+                return fn(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+            return result
+
+        return self._retry(attempt)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
+        return self._retry(lambda: self.db.conn.execute(sql, tuple(params)).fetchall())
+
+    def _log(
+        self,
+        conn: sqlite3.Connection,
+        op: str,
+        entity: str,
+        entity_id: Any,
+        character: str | None,
+        player: str | None,
+        reason: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        now: float | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO history (time, op, entity, entity_id, character, player, reason, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.clock() if now is None else now,
+                op,
+                entity,
+                None if entity_id is None else str(entity_id),
+                character,
+                player,
+                reason,
+                json.dumps(detail, ensure_ascii=False) if detail else None,
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the file. The store cannot be used afterwards."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _display_name(conn: sqlite3.Connection, speaker: str) -> str:
+        row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
+        return str(row[0]) if row and row[0] else speaker
+
+    @staticmethod
+    def _turn(r: Any) -> TurnRecord:
+        return TurnRecord(
+            id=r[0], character=r[1], player=r[2], speaker=r[3], text=r[4], time=r[5], session=r[6]
+        )
+
+    def _memory(self, r: Any) -> MemoryRecord:
+        return MemoryRecord(
+            id=r[0],
+            character=r[1],
+            player=r[2],
+            kind=r[3],
+            text=r[4],
+            importance=r[5],
+            created=r[6],
+            last_accessed=r[7],
+            turn_ids=_json_ids(r[8]),
+            present=json.loads(r[9] or "[]"),
+            speaker=r[10] or "",
+        )
+
+    def _delete_memories(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM memory_witnesses WHERE memory_id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM memory_vectors WHERE memory_id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM embed_queue WHERE memory_id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
+
+    def _delete_turns(self, conn: sqlite3.Connection, turn_ids: Sequence[int], reason: str) -> None:
+        """Delete turns, refresh their neighbours' context, drop summaries that covered them."""
+        if not turn_ids:
+            return
+        gone = set(turn_ids)
+        pairs: set[tuple[str, str]] = set()
+        for chunk in _chunks(list(gone), 500):
+            marks = ",".join("?" * len(chunk))
+            pairs.update(
+                (r[0], r[1])
+                for r in conn.execute(
+                    f"SELECT character, player FROM turns WHERE id IN ({marks})", chunk
+                )
+            )
+            neighbours: set[int] = set()
+            for tid in chunk:
+                for op, order in (("<", "DESC"), (">", "ASC")):
+                    hit = conn.execute(
+                        f"SELECT n.id FROM turns t JOIN turns n ON n.character = t.character"
+                        f" AND n.player = t.player AND n.id {op} t.id WHERE t.id = ?"
+                        f" ORDER BY n.id {order} LIMIT 1",
+                        (tid,),
+                    ).fetchone()
+                    if hit:
+                        neighbours.add(hit[0])
+            conn.execute(f"DELETE FROM turns WHERE id IN ({marks})", chunk)
+            self._refresh_context(conn, sorted(neighbours - gone))
+        for character, player in pairs:
+            row = conn.execute(
+                "SELECT turn_ids FROM summaries WHERE character = ? AND player = ?",
+                (character, player),
+            ).fetchone()
+            if row and gone.intersection(_json_ids(row[0])):
+                conn.execute(
+                    "DELETE FROM summaries WHERE character = ? AND player = ?", (character, player)
+                )
+                self._log(
+                    conn,
+                    "delete",
+                    "summary",
+                    None,
+                    character,
+                    player,
+                    f"covered turns forgotten ({reason})",
+                )
+            stale = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id, turn_ids FROM memories WHERE character = ? AND player = ?"
+                    " AND kind = 'summary'",
+                    (character, player),
+                )
+                if gone.intersection(_json_ids(r[1]))
+            ]
+            self._delete_memories(conn, stale)
+
+    def _refresh_context(self, conn: sqlite3.Connection, turn_ids: Sequence[int]) -> None:
+        """Recompute what is indexed and embedded with each turn's memory from its neighbours.
+
+        Used after a neighbouring line is deleted, so no copy of it stays in the index or in
+        a vector: the memory's old vector is dropped and it is queued to be embedded again.
+        """
+        for tid in turn_ids:
+            row = conn.execute(
+                "SELECT character, player, session, memory_id, speaker, text FROM turns WHERE id = ?",
+                (tid,),
+            ).fetchone()
+            if row is None or row[3] is None:
+                continue
+            parts = []
+            previous = ""
+            for op, order in (("<", "DESC"), (">", "ASC")):
+                hit = conn.execute(
+                    f"SELECT text, session, speaker FROM turns WHERE character = ? AND player = ?"
+                    f" AND id {op} ? ORDER BY id {order} LIMIT 1",
+                    (row[0], row[1], tid),
+                ).fetchone()
+                if hit and hit[1] == row[2]:
+                    parts.append(index_text(hit[0], self.segmentation))
+                    if op == "<":
+                        previous = f"{self._display_name(conn, hit[2])}: {hit[0]}\n"
+            conn.execute(
+                f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?", (" ".join(parts), row[3])
+            )
+            had_vector = conn.execute(
+                "DELETE FROM memory_vectors WHERE memory_id = ?", (row[3],)
+            ).rowcount
+            if had_vector or self.embedder is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO embed_queue (memory_id, player, text) VALUES (?, ?, ?)",
+                    (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
+                )
+
+    def _drop_vector_cache(self, player: str | None) -> None:
+        """Forget cached views (after deletions or new witnesses); they reload on next recall."""
+        if player is None:
+            self._views.clear()
+        else:
+            for key in [key for key in self._views if key[1] == player]:
+                del self._views[key]
+
+    def check(self) -> str:
+        """``PRAGMA integrity_check`` of the file ("ok" when healthy)."""
+        rows = self._read("PRAGMA integrity_check")
+        return "; ".join(str(r[0]) for r in rows)
+
+    def tables(self) -> tuple[str, ...]:
+        """The tables the store writes (the FTS index included)."""
+        return TABLES
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The next id for ``turns`` or ``memories``: ids are never reused, even after deletes,
+    so a cache elsewhere can never mistake a new row for a forgotten one."""
+    top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    mark = conn.execute(
+        "SELECT value FROM store_meta WHERE key = ?", (f"{table}.high_water",)
+    ).fetchone()
+    return int(max(int(top), int(mark[0]) if mark else 0)) + 1
+
+
+def _set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
+    conn.execute(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET"
+        " value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        (f"{table}.high_water", str(last_id)),
+    )
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO store_meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
+        " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
+
+
+class _CachedView:
+    """A conversation view and the last vector row it has seen."""
+
+    def __init__(self, view: ConversationView) -> None:
+        self.view = view
+        self.vector_rowid = 0
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

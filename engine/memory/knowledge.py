@@ -1,0 +1,374 @@
+"""Facts about players, relationships, rolling summaries and player names."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from engine.errors import StoreError
+from engine.memory.base import (
+    StoreBase,
+    _json_ids,
+)
+from engine.memory.scoring import (
+    clamp,
+    derive_stage,
+)
+from engine.memory.types import (
+    Fact,
+    Relationship,
+    Summary,
+    TurnRecord,
+)
+from engine.persona import RelationshipDefaults
+from engine.tokens import estimate_tokens
+
+__all__ = ["KnowledgeMixin"]
+
+
+class KnowledgeMixin(StoreBase):
+    """Facts, relationship numbers, rolling summaries and names: part of MemoryStore."""
+
+    def add_fact(
+        self,
+        character: str,
+        player: str,
+        subject: str,
+        predicate: str,
+        obj: str,
+        *,
+        confidence: float = 0.8,
+        source_turns: Sequence[int] = (),
+        reason: str = "",
+    ) -> Fact:
+        """Record a fact about the player. A different object for the same (subject, predicate)
+        supersedes the current fact (kept, marked ``superseded_by``); the same object raises
+        the stored confidence and adds the source turns."""
+        conf = clamp(float(confidence), 0.0, 1.0)
+        subject, predicate, obj = subject.strip(), predicate.strip(), obj.strip()
+        if not (subject and predicate and obj):
+            raise StoreError("a fact needs a subject, a predicate and an object")
+        now = self.clock()
+
+        def write(conn: sqlite3.Connection) -> int:
+            current = conn.execute(
+                "SELECT id, object, confidence, source_turns FROM facts WHERE character = ?"
+                " AND player = ? AND lower(subject) = lower(?) AND lower(predicate) = lower(?)"
+                " AND superseded_by IS NULL ORDER BY id DESC",
+                (character, player, subject, predicate),
+            ).fetchall()
+            for row in current:
+                if row[1].casefold() == obj.casefold():
+                    turns = sorted(set(_json_ids(row[3])) | {int(t) for t in source_turns})
+                    new_conf = max(float(row[2]), conf)
+                    conn.execute(
+                        "UPDATE facts SET confidence = ?, source_turns = ? WHERE id = ?",
+                        (new_conf, json.dumps(turns), row[0]),
+                    )
+                    self._log(
+                        conn,
+                        "update",
+                        "fact",
+                        row[0],
+                        character,
+                        player,
+                        reason or "fact confirmed",
+                        {"confidence": [row[2], new_conf]},
+                    )
+                    return int(row[0])
+            cur = conn.execute(
+                "INSERT INTO facts (character, player, subject, predicate, object, confidence,"
+                " source_turns, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    character,
+                    player,
+                    subject,
+                    predicate,
+                    obj,
+                    conf,
+                    json.dumps([int(t) for t in source_turns]),
+                    now,
+                ),
+            )
+            fact_id = int(cur.lastrowid or 0)
+            self._log(conn, "insert", "fact", fact_id, character, player, reason or "fact learned")
+            for row in current:
+                conn.execute("UPDATE facts SET superseded_by = ? WHERE id = ?", (fact_id, row[0]))
+                self._log(
+                    conn,
+                    "update",
+                    "fact",
+                    row[0],
+                    character,
+                    player,
+                    "superseded by a contradicting fact",
+                    {"superseded_by": fact_id},
+                )
+            return fact_id
+
+        fact_id = self._write(write)
+        rows = self._read(
+            "SELECT id, character, player, subject, predicate, object, confidence, source_turns,"
+            " created, superseded_by FROM facts WHERE id = ?",
+            (fact_id,),
+        )
+        return self._fact(rows[0])
+
+    @staticmethod
+    def _fact(r: Any) -> Fact:
+        return Fact(
+            id=r[0],
+            character=r[1],
+            player=r[2],
+            subject=r[3],
+            predicate=r[4],
+            object=r[5],
+            confidence=r[6],
+            source_turns=_json_ids(r[7]),
+            created=r[8],
+            superseded_by=r[9],
+        )
+
+    def facts(self, character: str, player: str, *, include_superseded: bool = False) -> list[Fact]:
+        """Facts ``character`` holds about ``player``, oldest first."""
+        extra = "" if include_superseded else " AND superseded_by IS NULL"
+        rows = self._read(
+            "SELECT id, character, player, subject, predicate, object, confidence, source_turns,"
+            f" created, superseded_by FROM facts WHERE character = ? AND player = ?{extra}"
+            " ORDER BY id",
+            (character, player),
+        )
+        return [self._fact(r) for r in rows]
+
+    def relationship(
+        self, character: str, player: str, *, defaults: RelationshipDefaults | None = None
+    ) -> Relationship:
+        """The relationship numbers (starting from ``defaults`` when nothing is stored yet)."""
+        rows = self._read(
+            "SELECT affinity, trust, familiarity, updated FROM relationships"
+            " WHERE character = ? AND player = ?",
+            (character, player),
+        )
+        turns = self._read(
+            "SELECT count(*) FROM turns WHERE character = ? AND player = ?", (character, player)
+        )[0][0]
+        if rows:
+            affinity, trust, familiarity, updated = rows[0]
+        else:
+            d = defaults or RelationshipDefaults()
+            affinity, trust, familiarity, updated = d.affinity, d.trust, d.familiarity, 0.0
+        return Relationship(
+            character=character,
+            player=player,
+            affinity=affinity,
+            trust=trust,
+            familiarity=familiarity,
+            stage=derive_stage(affinity, trust, familiarity),
+            turns=int(turns),
+            updated=updated,
+        )
+
+    def adjust_relationship(
+        self,
+        character: str,
+        player: str,
+        *,
+        affinity: float = 0.0,
+        trust: float = 0.0,
+        familiarity: float = 0.0,
+        reason: str = "",
+        defaults: RelationshipDefaults | None = None,
+    ) -> Relationship:
+        """Add the deltas (each capped at ``defaults.max_change_per_turn``) and store the result.
+
+        Affinity and trust stay in -100..100, familiarity in 0..100.
+        """
+        d = defaults or RelationshipDefaults()
+        cap = d.max_change_per_turn
+        deltas = {
+            "affinity": clamp(affinity, -cap, cap),
+            "trust": clamp(trust, -cap, cap),
+            "familiarity": clamp(familiarity, -cap, cap),
+        }
+        now = self.clock()
+
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT affinity, trust, familiarity FROM relationships WHERE character = ? AND player = ?",
+                (character, player),
+            ).fetchone()
+            before = row if row else (d.affinity, d.trust, d.familiarity)
+            after = (
+                clamp(before[0] + deltas["affinity"], -100, 100),
+                clamp(before[1] + deltas["trust"], -100, 100),
+                clamp(before[2] + deltas["familiarity"], 0, 100),
+            )
+            conn.execute(
+                "INSERT INTO relationships (character, player, affinity, trust, familiarity, stage, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (character, player) DO UPDATE SET"
+                " affinity = excluded.affinity, trust = excluded.trust,"
+                " familiarity = excluded.familiarity, stage = excluded.stage, updated = excluded.updated",
+                (character, player, *after, derive_stage(*after), now),
+            )
+            self._log(
+                conn,
+                "update" if row else "insert",
+                "relationship",
+                None,
+                character,
+                player,
+                reason or "relationship change",
+                {"before": list(before), "after": list(after)},
+            )
+
+        self._write(write)
+        return self.relationship(character, player, defaults=d)
+
+    def summary(self, character: str, player: str) -> Summary | None:
+        """The rolling summary of older turns, if one was written."""
+        rows = self._read(
+            "SELECT text, turn_ids, updated FROM summaries WHERE character = ? AND player = ?",
+            (character, player),
+        )
+        if not rows:
+            return None
+        return Summary(
+            character=character,
+            player=player,
+            text=rows[0][0],
+            turn_ids=_json_ids(rows[0][1]),
+            updated=rows[0][2],
+        )
+
+    def set_summary(
+        self, character: str, player: str, text: str, turn_ids: Sequence[int]
+    ) -> Summary:
+        """Store the rolling summary; ``turn_ids`` are every turn it covers (old and new).
+
+        If one of those turns is forgotten later, the summary is dropped so it can be rebuilt.
+        """
+        ids = sorted({int(t) for t in turn_ids})
+        now = self.clock()
+
+        def write(conn: sqlite3.Connection) -> None:
+            existing = conn.execute(
+                "SELECT 1 FROM summaries WHERE character = ? AND player = ?", (character, player)
+            ).fetchone()
+            missing = ids and conn.execute(
+                "SELECT count(*) FROM turns WHERE character = ? AND player = ? AND id IN"
+                " (SELECT value FROM json_each(?))",
+                (character, player, json.dumps(ids)),
+            ).fetchone()[0] != len(ids)
+            if missing:
+                raise StoreError("a summary may only cover stored turns of its own conversation")
+            conn.execute(
+                "INSERT INTO summaries (character, player, text, turn_ids, updated) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (character, player) DO UPDATE SET text = excluded.text,"
+                " turn_ids = excluded.turn_ids, updated = excluded.updated",
+                (character, player, text, json.dumps(ids), now),
+            )
+            self._log(
+                conn,
+                "update" if existing else "insert",
+                "summary",
+                None,
+                character,
+                player,
+                "rolling summary",
+                {"turns": len(ids)},
+            )
+
+        self._write(write)
+        return Summary(character=character, player=player, text=text, turn_ids=ids, updated=now)
+
+    def unsummarised_turns(
+        self, character: str, player: str, *, keep_recent: int
+    ) -> list[TurnRecord]:
+        """Turns older than the last ``keep_recent`` that the summary does not cover, oldest first."""
+        current = self.summary(character, player)
+        covered = set(current.turn_ids) if current else set()
+        rows = self._read(
+            "SELECT id, character, player, speaker, text, time, session FROM turns"
+            " WHERE character = ? AND player = ? ORDER BY id",
+            (character, player),
+        )
+        older = rows[: max(0, len(rows) - max(0, int(keep_recent)))]
+        return [self._turn(r) for r in older if r[0] not in covered]
+
+    def turns_over_budget(
+        self, character: str, player: str, *, budget_tokens: int, keep_recent: int = 4
+    ) -> list[TurnRecord]:
+        """Unsummarised turns that no longer fit the recent-turns budget, oldest first.
+
+        Walking back from the newest turn, turns are kept while their estimated tokens fit in
+        ``budget_tokens`` (the last ``keep_recent`` always stay); the older unsummarised ones
+        are returned, ready to be folded into the rolling summary. Empty when all fit.
+        """
+        current = self.summary(character, player)
+        covered = set(current.turn_ids) if current else set()
+        rows = self._read(
+            "SELECT id, character, player, speaker, text, time, session FROM turns"
+            " WHERE character = ? AND player = ? ORDER BY id",
+            (character, player),
+        )
+        pending = [r for r in rows if r[0] not in covered]
+        used = 0
+        cut = len(pending)
+        for i in range(len(pending) - 1, -1, -1):
+            used += estimate_tokens(f"{pending[i][3]}: {pending[i][4]}")
+            if len(pending) - i > keep_recent and used > budget_tokens:
+                break
+            cut = i
+        return [self._turn(r) for r in pending[:cut]]
+
+    def set_player_name(self, player: str, name: str) -> None:
+        """Remember the name a player goes by."""
+        now = self.clock()
+
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT name FROM players WHERE player = ?", (player,)).fetchone()
+            if row and row[0] == name:
+                return
+            conn.execute(
+                "INSERT INTO players (player, name, updated) VALUES (?, ?, ?) ON CONFLICT (player)"
+                " DO UPDATE SET name = excluded.name, updated = excluded.updated",
+                (player, name, now),
+            )
+            self._log(
+                conn,
+                "update" if row else "insert",
+                "player",
+                player,
+                None,
+                player,
+                "player name",
+                None,
+            )
+
+        self._write(write)
+
+    def player_name(self, player: str) -> str | None:
+        """The name the player goes by, if known."""
+        rows = self._read("SELECT name FROM players WHERE player = ?", (player,))
+        return rows[0][0] if rows else None
+
+    def has_met(self, character: str, player: str) -> bool:
+        """Whether ``character`` has talked with ``player`` (or holds a relationship with them)."""
+        rows = self._read(
+            "SELECT EXISTS (SELECT 1 FROM turns WHERE character = ? AND player = ?)"
+            " OR EXISTS (SELECT 1 FROM relationships WHERE character = ? AND player = ?)",
+            (character, player, character, player),
+        )
+        return bool(rows[0][0])
+
+    def pairs(self) -> list[tuple[str, str, int, int]]:
+        """Every (character, player, turns, memories) conversation in the file."""
+        rows = self._read(
+            "SELECT character, player, sum(t), sum(m) FROM ("
+            " SELECT character, player, count(*) AS t, 0 AS m FROM turns GROUP BY character, player"
+            " UNION ALL SELECT character, player, 0, count(*) FROM memories GROUP BY character, player"
+            ") GROUP BY character, player ORDER BY character, player"
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3])) for r in rows]

@@ -1,0 +1,157 @@
+"""Player rights: export everything stored about a player, or forget them entirely."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from engine.memory.base import (
+    StoreBase,
+    _bump_generation,
+)
+from engine.memory.embeddings import from_blob
+from engine.memory.schema import FTS_TABLE
+
+__all__ = ["RightsMixin"]
+
+logger = logging.getLogger(__name__)
+
+
+class RightsMixin(StoreBase):
+    """export() and forget(): part of MemoryStore."""
+
+    def export(self, player: str, *, include_vectors: bool = False) -> dict[str, Any]:
+        """Everything stored about ``player``, as JSON-ready data.
+
+        Embedding vectors are listed by memory and model; ``include_vectors`` adds the numbers.
+        """
+
+        def rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+            cur = self.db.conn.execute(sql, tuple(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+        def read() -> dict[str, Any]:
+            data: dict[str, Any] = {"player": player, "name": None}
+            name = self.db.conn.execute(
+                "SELECT name FROM players WHERE player = ?", (player,)
+            ).fetchone()
+            data["name"] = name[0] if name else None
+            data["turns"] = rows(
+                "SELECT * FROM turns WHERE player = ? OR speaker = ? ORDER BY id", (player, player)
+            )
+            memories = rows(
+                "SELECT * FROM memories WHERE player = ? OR id IN"
+                " (SELECT memory_id FROM memory_witnesses WHERE witness = ?) ORDER BY id",
+                (player, player),
+            )
+            for m in memories:
+                m["turn_ids"] = json.loads(m["turn_ids"] or "[]")
+                m["present"] = json.loads(m["present"] or "[]")
+            data["memories"] = memories
+            facts = rows("SELECT * FROM facts WHERE player = ? ORDER BY id", (player,))
+            for f in facts:
+                f["source_turns"] = json.loads(f["source_turns"] or "[]")
+            data["facts"] = facts
+            data["relationships"] = rows(
+                "SELECT * FROM relationships WHERE player = ? ORDER BY character", (player,)
+            )
+            summaries = rows(
+                "SELECT * FROM summaries WHERE player = ? ORDER BY character", (player,)
+            )
+            for s in summaries:
+                s["turn_ids"] = json.loads(s["turn_ids"] or "[]")
+            data["summaries"] = summaries
+            vectors = []
+            for r in self.db.conn.execute(
+                "SELECT memory_id, model, vector FROM memory_vectors WHERE player = ? ORDER BY memory_id",
+                (player,),
+            ):
+                item: dict[str, Any] = {"memory_id": r[0], "model": r[1]}
+                if include_vectors:
+                    item["vector"] = [round(float(x), 6) for x in from_blob(r[2])]
+                vectors.append(item)
+            data["embeddings"] = vectors
+            history = rows("SELECT * FROM history WHERE player = ? ORDER BY id", (player,))
+            for h in history:
+                h["detail"] = json.loads(h["detail"]) if h["detail"] else None
+            data["history"] = history
+            return data
+
+        return self._retry(read)
+
+    def forget(self, player: str, *, reason: str = "player request") -> None:
+        """Remove everything stored about ``player``: rows, index entries, embeddings, history.
+
+        Lines the player spoke in other players' conversations go too, and the player leaves
+        the witness lists of other memories. The full-text index is then rebuilt without the
+        removed entries and the write-ahead log is checkpointed, so no copy of the text stays
+        in the file. History keeps one line saying a player was forgotten, without their id.
+        """
+
+        def write(conn: sqlite3.Connection) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            spoken = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM turns WHERE speaker = ? AND player != ?", (player, player)
+                )
+            ]
+            spoken_memories = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT memory_id FROM turns WHERE speaker = ? AND player != ?"
+                    " AND memory_id IS NOT NULL",
+                    (player, player),
+                )
+            ]
+            own = [
+                r[0] for r in conn.execute("SELECT id FROM memories WHERE player = ?", (player,))
+            ]
+            self._delete_memories(conn, own + spoken_memories)
+            counts["memories"] = len(own) + len(spoken_memories)
+            self._delete_turns(conn, spoken, reason)
+            counts["turns"] = (
+                len(spoken) + conn.execute("DELETE FROM turns WHERE player = ?", (player,)).rowcount
+            )
+            # Other memories the player witnessed: drop them from the witness lists.
+            seen = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT memory_id FROM memory_witnesses WHERE witness = ?", (player,)
+                )
+            ]
+            for mid in seen:
+                row = conn.execute("SELECT present FROM memories WHERE id = ?", (mid,)).fetchone()
+                if row:
+                    present = [p for p in json.loads(row[0] or "[]") if p != player]
+                    conn.execute(
+                        "UPDATE memories SET present = ? WHERE id = ?",
+                        (json.dumps(present, ensure_ascii=False), mid),
+                    )
+            conn.execute("DELETE FROM memory_witnesses WHERE witness = ?", (player,))
+            for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
+                counts[table] = conn.execute(
+                    f"DELETE FROM {table} WHERE player = ?", (player,)
+                ).rowcount
+            conn.execute("DELETE FROM players WHERE player = ?", (player,))
+            conn.execute(
+                "DELETE FROM history WHERE player = ? OR (entity = 'player' AND entity_id = ?)",
+                (player, player),
+            )
+            self._log(conn, "delete", "player", None, None, None, reason, counts)
+            _bump_generation(conn)
+            return counts
+
+        counts = self._write(write)
+        self._drop_vector_cache(None)
+        # Merge the index so deleted entries are gone from its segments, then flush the WAL.
+        self._write(
+            lambda conn: conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+        )
+        if self.path != ":memory:":
+            self._retry(lambda: self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+        logger.info("forgot a player: %s", counts)
