@@ -195,3 +195,13 @@ def test_loading_prints_nothing_to_the_terminal() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "" and proc.stderr == ""
+
+
+def test_an_overlong_prompt_keeps_its_opening_and_its_end(backend: LocalBackend) -> None:
+    shared = backend._shared
+    assert shared is not None
+    text = "Mira is the host. " + "The fountain sparkles. " * 800 + "Ada: Hi!\nMira:"
+    tokens = backend._fit(shared, text, max_tokens=80)
+    assert len(tokens) == backend.n_ctx - 80 - 1
+    kept = shared.llama.detokenize(tokens).decode("utf-8", "replace")
+    assert kept.startswith("Mira is the host.") and kept.endswith("Ada: Hi!\nMira:")

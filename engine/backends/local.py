@@ -321,7 +321,7 @@ class LocalBackend:
         return text
 
     def _fit(self, shared: _Shared, text: str, max_tokens: int) -> list[int]:
-        """Tokenise a transcript, dropping its oldest tokens if it would overflow the context."""
+        """Tokenise a transcript; if it would overflow the context, drop tokens from its middle."""
         tokens: list[int] = shared.llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         room = self.n_ctx - max_tokens - 1
         if len(tokens) > room:
@@ -332,7 +332,10 @@ class LocalBackend:
                 room,
                 self.n_ctx,
             )
-            tokens = tokens[:1] + tokens[len(tokens) - room + 1 :]
+            # Keep the opening (who the character is) and the end (the conversation); the
+            # middle (examples, older history) is what a budget would have cut first anyway.
+            head = room // 3
+            tokens = tokens[:head] + tokens[len(tokens) - (room - head) :]
         return tokens
 
     def _generation(
