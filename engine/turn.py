@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -260,13 +261,50 @@ class TurnEnv:
     background_waiting: int = 0
     background_semaphore: asyncio.Semaphore | None = None
 
+    _replay_analysed: bool | None = field(default=None, init=False, repr=False)
+
     @property
     def capable(self) -> bool:
-        """Whether background work asks the model (see :attr:`TurnSettings.analysis`)."""
+        """Whether background work asks the model (see :attr:`TurnSettings.analysis`).
+
+        A replay (``capabilities.kind == "replay"``) follows its recording: it asks for the
+        analysis exactly when the recorded run did, i.e. when the recording holds
+        ``complete_json`` calls, so a replayed playthrough remembers the same facts and builds
+        the same prompts as the run it was recorded from.
+        """
         if self.settings.analysis != "auto":
             return self.settings.analysis == "model"
         caps = self.backend.capabilities
+        if caps.kind == "replay":
+            if self._replay_analysed is None:
+                self._replay_analysed = _recording_analysed(self.backend)
+            return self._replay_analysed and caps.structured != "none"
         return caps.kind == "model" and caps.structured != "none"
+
+
+def _recording_analysed(backend: Backend) -> bool:
+    """Whether the recording a replay backend serves holds any ``complete_json`` call.
+
+    Read from the recording's own file (``backend.path``, JSON lines with a ``kind`` per call);
+    a replay without a readable file is taken to have recorded none.
+    """
+    path = getattr(backend, "path", None)
+    if path is None:
+        return False
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if '"kind"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("kind") == "json":
+                    return True
+    except OSError as exc:
+        log.warning("could not read the recording %s: %s", path, exc)
+    return False
 
 
 @dataclass
