@@ -1107,17 +1107,14 @@ async def after_turn(
         )
         analysis = await _ask(env, _task_prompt(persona, name, task, player_text), TurnAnalysis)
 
+    found = heuristics.extract_facts(player_text)
     if analysis is not None:
         importance: float | None = float(analysis.importance)
-        facts = [
-            heuristics.ExtractedFact(f.predicate, f.object, f.confidence) for f in analysis.facts
-        ]
-        if analysis.player_name:
-            facts.append(heuristics.ExtractedFact("name", analysis.player_name, 0.9))
+        facts = _merge_facts(analysis, found)
         nudge = {"affinity": analysis.affinity, "trust": analysis.trust}
     else:
         importance = None  # the heuristic score was stored with the line
-        facts = heuristics.extract_facts(player_text)
+        facts = found
         nudge = heuristics.sentiment(player_text)
     if parsed.relationship_delta:
         nudge = {}  # the model already said how the reply changed things
@@ -1168,6 +1165,27 @@ async def after_turn(
         await _summarise(env, req, name, pending, summary)
     if reflect is not None:
         await _reflect(env, req, name, reflect)
+
+
+def _merge_facts(
+    analysis: TurnAnalysis, found: Sequence[heuristics.ExtractedFact]
+) -> list[heuristics.ExtractedFact]:
+    """The model's facts and name, then what the heuristics found that the model did not say.
+
+    A small model often answers with valid but empty JSON; its silence must not erase a name
+    or a fact the heuristics read plainly in the line. For the same relation (``predicate``)
+    the model's answer wins.
+    """
+    facts = [
+        heuristics.ExtractedFact(f.predicate, f.object, f.confidence)
+        for f in analysis.facts
+        if f.predicate.strip() and f.object.strip()
+    ]
+    if analysis.player_name and analysis.player_name.strip():
+        facts.append(heuristics.ExtractedFact("name", analysis.player_name.strip(), 0.9))
+    said = {f.predicate.strip().casefold() for f in facts}
+    facts.extend(f for f in found if f.predicate.strip().casefold() not in said)
+    return facts
 
 
 def _speaker(env: TurnEnv, req: TurnRequest, speaker: str, name: str) -> str:
