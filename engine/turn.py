@@ -58,7 +58,7 @@ from engine.events import (
     TurnStarted,
     TurnWarning,
 )
-from engine.lore import select_entries
+from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
 from engine.memory.types import Fact, MemoryRecord, Recalled, Relationship, Summary, TurnRecord
 from engine.persona import Persona
@@ -262,6 +262,21 @@ class TurnEnv:
     background_semaphore: asyncio.Semaphore | None = None
 
     _replay_analysed: bool | None = field(default=None, init=False, repr=False)
+    _lorebooks: dict[int, tuple[Persona, Lorebook]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def lorebook(self, persona: Persona) -> Lorebook:
+        """The persona's lore as a book with an imported card's own settings (scan depth,
+        token budget, recursion; see :func:`engine.cards.persona_lorebook`), cached."""
+        cached = self._lorebooks.get(id(persona))
+        if cached is not None and cached[0] is persona:
+            return cached[1]
+        from engine.cards import persona_lorebook
+
+        book = persona_lorebook(persona)
+        self._lorebooks[id(persona)] = (persona, book)
+        return book
 
     @property
     def capable(self) -> bool:
@@ -639,8 +654,13 @@ def _build_prompt(
         for t in ctx.recent
     ]
     recent_texts = [t.text for t in ctx.recent] + [text]
+    player_name = _display(env, req, ctx, req.player, language)
     lore = (
-        select_entries(persona.lore, recent_texts, budget_tokens=int(budget * settings.lore_share))
+        env.lorebook(persona).select(
+            recent_texts,
+            budget_tokens=int(budget * settings.lore_share),
+            macros={"char": persona.display_name(language), "user": player_name},
+        )
         if persona.lore
         else []
     )
@@ -650,7 +670,7 @@ def _build_prompt(
     prompt = assemble(
         persona,
         text,
-        player_name=_display(env, req, ctx, req.player, language),
+        player_name=player_name,
         budget_tokens=budget,
         lore=lore,
         memories=ctx.recalled,
