@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from engine.backends import GenerationParams, create_backend
+from engine.backends import Backend, GenerationParams, create_backend
 from engine.backends.render import chat_messages, prompt_key, render_transcript, transcript_stops
 from engine.errors import BadRequestError
 from engine.prompt import Message, Prompt, Section
@@ -88,3 +90,21 @@ def test_create_backend_rejects_unknown_or_incomplete_specs(spec: str) -> None:
 def test_create_backend_builds_a_preset_backend_with_overrides() -> None:
     backend = create_backend("ollama", model="llama3.2", base_url="http://127.0.0.1:1/v1")
     assert backend.name == "ollama:llama3.2"
+
+
+def test_every_backend_satisfies_the_protocol(tmp_path: Path) -> None:
+    recording = tmp_path / "run.jsonl"
+    recorder = create_backend("scripted", record=recording)
+    recording.write_text(
+        '{"key": "k", "kind": "stream", "backend": "scripted"}\n', encoding="utf-8"
+    )
+    backends = [
+        recorder,
+        create_backend(f"replay:{recording}"),
+        create_backend("local"),
+        create_backend("vllm"),
+        create_backend("scripted"),
+    ]
+    for backend in backends:
+        assert isinstance(backend, Backend), type(backend).__name__
+        assert backend.name and backend.capabilities.context_size > 0
