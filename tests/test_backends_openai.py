@@ -536,3 +536,14 @@ def test_plain_complete_returns_the_whole_reply(openai_server: OpenAIServer) -> 
 
     assert run(go()) == REPLY
     assert "stream" not in openai_server.requests[0]
+
+
+def test_a_slow_whole_reply_is_allowed_the_total_time_not_the_first_token_limit(
+    openai_server: OpenAIServer,
+) -> None:
+    openai_server.latency_s = 0.8  # longer than FAST.first_token and FAST.idle, within total
+    openai_server.json_reply = {"emotion": "calm", "strength": 0.1}
+    assert (
+        complete_mood(backend_for(openai_server, retry=RetryPolicy(max_retries=0))).emotion
+        == "calm"
+    )

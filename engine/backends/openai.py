@@ -579,13 +579,18 @@ class OpenAIBackend:
 
         async def op(deadline: float) -> str:
             started = time.perf_counter()
+            # A whole reply arrives at once: no byte comes before it is done, so the read
+            # limit is what is left of the total, not the streaming first-token limit.
+            remaining = max(0.001, deadline - asyncio.get_running_loop().time())
+            connect = min(self.timeouts.connect, remaining)
+            limits = openai.Timeout(timeout=remaining, connect=connect, pool=connect)
             try:
                 async with asyncio.timeout_at(deadline):
                     if self.mode == "chat":
-                        reply: Any = await client.chat.completions.create(**body)
+                        reply: Any = await client.chat.completions.create(**body, timeout=limits)
                         text = reply.choices[0].message.content if reply.choices else None
                     else:
-                        reply = await client.completions.create(**body)
+                        reply = await client.completions.create(**body, timeout=limits)
                         text = reply.choices[0].text if reply.choices else None
             except TimeoutError as exc:
                 raise self._timeout("no reply", exc, None) from exc
