@@ -228,6 +228,9 @@ class _Matcher:
         self.longest = max((len(p) for p in self.phrases), default=0)
         # Tokens that start a phrase: most tokens of a text are ruled out by one set lookup.
         self.starts = {p[0] for p in self.phrases}
+        # Proper prefixes of one-word phrases: where a word split in parts ("dragon glass",
+        # "DRAGON-GLASS") may begin.
+        self.prefixes = {p[0][:k] for p in self.phrases if len(p) == 1 for k in range(1, len(p[0]))}
 
     def first(self, norm: str) -> str | None:
         hits: list[int] = []
@@ -244,12 +247,54 @@ class _Matcher:
                         candidate = (*gram[:-1], last)
                         if candidate in self.phrases:
                             hits.append(self.phrases[candidate])
+            if self.prefixes and any(t in self.prefixes for t in tokens):
+                hits.extend(self._split_words(norm))
         if self.cjk and _has_cjk(norm):
             hits.extend(index for word, index in self.cjk if word in norm)
         for regex, index in self.regexes:
             if (not hits or index < min(hits)) and regex.search(norm):
                 hits.append(index)
         return self.names[min(hits)] if hits else None
+
+
+    def _split_words(self, norm: str) -> list[int]:
+        """Rules whose one-word phrase is written in two or three parts: joined by a hyphen
+        (or ``_ ~ * ·``, spaces around it allowed, or a bare ``.``), any part length; joined by
+        spaces only, each part at least :data:`_MIN_SPACED_PART` letters, so that ordinary
+        neighbours ("hero in" and "heroin") stay apart. Never across a line or a comma."""
+        hits: list[int] = []
+        words = list(_TOKEN.finditer(norm))
+        for i, first in enumerate(words):
+            joined = first.group(0)
+            if joined not in self.prefixes:
+                continue
+            for j in range(i + 1, min(i + _MAX_PARTS, len(words))):
+                left, right = words[j - 1], words[j]
+                gap = norm[left.end() : right.start()]
+                if not (
+                    _JOINER.fullmatch(gap)
+                    or (
+                        gap == " "
+                        and len(left.group(0)) >= _MIN_SPACED_PART
+                        and len(right.group(0)) >= _MIN_SPACED_PART
+                    )
+                ):
+                    break
+                joined += right.group(0)
+                for candidate in (joined, *_singular(joined)):
+                    index = self.phrases.get((candidate,))
+                    if index is not None:
+                        hits.append(index)
+                if joined not in self.prefixes:
+                    break
+        return hits
+
+
+# Separators that join the parts of one word: hyphens and dashes, underscore, tilde, star, middle
+# dot (spaces around them allowed), or a bare full stop ("dragon.glass", never "dragon. Glass").
+_JOINER = re.compile(r" ?[-\u2010-\u2015_~*\u00b7] ?|\.")
+_MIN_SPACED_PART = 3
+_MAX_PARTS = 3
 
 
 def _singular(word: str) -> tuple[str, ...]:
