@@ -7,8 +7,9 @@ semaphore, and everything the game should know leaves through ``emit`` as events
 A ``say`` turn:
 
 1. **input safety** (:class:`SafetyGate`): a blocked topic ends the turn with an in-character
-   refusal that never reaches the model; injection attempts are neutralised; personal
-   information is redacted before anything is stored;
+   refusal that never reaches the model; injection attempts are neutralised (and audited);
+   personal information is redacted (per the combined world and character policy) before
+   anything is stored;
 2. **context** (one hop to the store thread): the player's name, whether they have met,
    recent turns, recalled memories, facts, relationship and the rolling summary; then the
    player's line is stored (in a group scene, for every character present);
@@ -163,7 +164,8 @@ class SafetyGate:
       matching out-of-character instruction;
     - :meth:`check_output` on every sentence before any event carries it;
     - :meth:`redact` before anything is stored;
-    - :meth:`audit` records what was blocked (redacted) in the ledger's audit table.
+    - :meth:`audit` records what was blocked, and injection attempts that were only
+      neutralised, in the ledger's audit table (the excerpt redacted).
 
     ``enabled=False`` turns all of it off (then text streams a token at a time).
     """
@@ -218,8 +220,11 @@ class SafetyGate:
         return [guard_instruction(language)]
 
     def redact(self, text: str, persona: Persona) -> str:
-        """``text`` with personal information replaced by placeholders, as stored."""
-        if not self.enabled or not persona.policy.redact_pii:
+        """``text`` with personal information replaced by placeholders, as stored.
+
+        Follows the combined policy (:meth:`policy`): a world that redacts redacts for every
+        character, whatever the character's own file says."""
+        if not self.enabled or not self.policy(persona).redact_pii:
             return text
         from engine.safety import redact_pii
 
@@ -400,6 +405,12 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
         )
         return
+    if verdict is not None and verdict.injection:
+        # Neutralised, not blocked: the turn goes on, but the attempt is on record.
+        env.store.submit(
+            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
+            priority=BACKGROUND,
+        )
     prompt_text = verdict.text if verdict is not None else req.text
     stored_text = env.safety.redact(req.text, persona)
 
