@@ -64,6 +64,7 @@ from engine.turn import (
     TurnRequest,
     TurnSettings,
     fallback_line,
+    keep_cancelled_line,
     run_greet,
     run_say,
 )
@@ -515,6 +516,11 @@ class Runtime:
     def _finished(self, request: TurnRequest) -> None:
         handle = request.handle
         if not handle.done:  # cancelled before it began to run
+            if handle.kind == "say":
+                try:
+                    keep_cancelled_line(self._env, request)  # the character heard it
+                except Exception:
+                    log.exception("could not keep the line of cancelled turn %s", handle.id)
             request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
         self._tasks.pop(handle.id, None)
         self._outstanding.discard(handle.id)

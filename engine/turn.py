@@ -29,6 +29,15 @@ A ``say`` turn:
 
 A model failure or timeout ends the turn with ``TurnFailed`` and an in-character fallback line
 from ``persona.boundaries.fallback_lines``; the scene keeps going.
+
+Cancellation (the player walked away) ends the turn with ``TurnFailed('cancelled')``. The
+player's line is kept however early that happens (even before the turn began to run, see
+:func:`keep_cancelled_line`): they said it, the character heard it, and a player expects to be
+remembered for it next time; only a line the input check blocks is never stored. Of the reply,
+exactly what the player already saw is kept. A quota reservation is given back when the turn
+is cancelled while reserving or generating (even if the reservation completes afterwards), and
+once a reply has been shown in full its writes and usage are committed even if the cancel
+arrives while they are being written.
 """
 
 from __future__ import annotations
@@ -80,6 +89,7 @@ __all__ = [
     "WRITE",
     "after_turn",
     "fallback_line",
+    "keep_cancelled_line",
     "preview_prompt",
     "run_greet",
     "run_say",
@@ -231,7 +241,13 @@ class SafetyGate:
         return redact_pii(text)
 
     def audit(
-        self, store: MemoryStore, character: str, player: str, direction: str, verdict: Any, excerpt: str
+        self,
+        store: MemoryStore,
+        character: str,
+        player: str,
+        direction: str,
+        verdict: Any,
+        excerpt: str,
     ) -> None:
         """Record a blocked input or output (on the store thread; the excerpt is redacted)."""
         from engine.memory.ledger import Ledger
@@ -395,33 +411,28 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
 
     # 1. input safety
-    verdict = env.safety.check_input(req.text, persona)
+    verdict = _screen_input(env, req)
     if verdict is not None and not verdict.allowed:
-        env.store.submit(
-            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
-            priority=BACKGROUND,
-        )
         _emit_authored(
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
         )
         return
-    if verdict is not None and verdict.injection:
-        # Neutralised, not blocked: the turn goes on, but the attempt is on record.
-        env.store.submit(
-            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
-            priority=BACKGROUND,
-        )
     prompt_text = verdict.text if verdict is not None else req.text
     stored_text = env.safety.redact(req.text, persona)
 
     # 2. context, and the player's line stored
     settings = env.settings
-    ctx = await env.store.run(
-        lambda s: _gather(
-            s, req, stored_text, settings.recall_k, settings.history_lines, write=False
-        ),
-        priority=FOREGROUND,
-    )
+    try:
+        ctx = await env.store.run(
+            lambda s: _gather(
+                s, req, stored_text, settings.recall_k, settings.history_lines, write=False
+            ),
+            priority=FOREGROUND,
+        )
+    except asyncio.CancelledError:
+        # The player walked away right after speaking: the character still heard the line.
+        env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
+        raise
     # Storing the line is not on the way to the model: it is queued once the request is out
     # (at the first streamed chunk, 50 ms in, or when generation ends, whichever comes first).
     stored_line: Future[int | None] | None = None
@@ -443,14 +454,22 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 4. quota
     reservation = None
     if env.meter is not None:
+        reserving: Future[Any] = env.store.submit(
+            lambda s: env.meter.reserve(req.player), priority=FOREGROUND
+        )
         try:
-            reservation = await env.store.run(
-                lambda s: env.meter.reserve(req.player), priority=FOREGROUND
-            )
+            reservation = await asyncio.wrap_future(reserving)
         except QuotaExceededError as exc:
             store_line()
             _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
             return
+        except asyncio.CancelledError:
+            # The reservation may be under way on the store thread (or made and not yet
+            # seen here): give it back as soon as it exists.
+            store_line()
+            reserving.cancel()
+            reserving.add_done_callback(functools.partial(_release_when_made, env))
+            raise
 
     # 5. generation
     policy = env.safety.policy(persona)
@@ -496,16 +515,21 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
 
     # 7. store the reply, apply the relationship change
-    ctx.turn_id = await asyncio.wrap_future(store_line())
+    # The reply was shown in full: a cancellation from here on must not lose its writes (the
+    # player's line, the reply, the usage committed against the reservation), so they are
+    # queued at once and awaited shielded.
     usage = gen.usage or Usage(model=env.backend.name, estimated=True)
     stored_reply = env.safety.redact(text, persona)
     before = ctx.relationship
-    rel = await env.store.run(
+    line_id = store_line()
+    reply_written = env.store.submit(
         lambda s: _store_reply(
             s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
         ),
         priority=WRITE,
     )
+    ctx.turn_id = await asyncio.shield(asyncio.wrap_future(line_id))
+    rel = await asyncio.shield(asyncio.wrap_future(reply_written))
     delta = {
         k: round(getattr(rel, k) - getattr(before, k), 3)
         for k in ("affinity", "trust", "familiarity")
@@ -531,6 +555,40 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 8. after the reply, in the background
     if env.spawn is not None and ctx.turn_id is not None:
         env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+
+
+def _screen_input(env: TurnEnv, req: TurnRequest) -> Any:
+    """The input check of a ``say`` line (a Verdict, or None with safety off); a blocked line
+    and a neutralised injection attempt are put on record in the audit table."""
+    verdict = env.safety.check_input(req.text, req.persona)
+    if verdict is not None and (not verdict.allowed or verdict.injection):
+        env.store.submit(
+            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
+            priority=BACKGROUND,
+        )
+    return verdict
+
+
+def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
+    """Store the line of a ``say`` turn cancelled before it began to run.
+
+    What a player expects: a line they said was heard, however soon they walked away, so the
+    character remembers it (redacted, as any stored line) unless the input check blocks it.
+    :func:`run_say` does the same when cancelled at any later point.
+    """
+    verdict = _screen_input(env, req)
+    if verdict is not None and not verdict.allowed:
+        return
+    stored_text = env.safety.redact(req.text, req.persona)
+    env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
+
+
+def _release_when_made(env: TurnEnv, reserving: Future[Any]) -> None:
+    """Give back a quota reservation that completed after its turn was cancelled."""
+    if reserving.cancelled() or reserving.exception() is not None:
+        return
+    reservation = reserving.result()
+    env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
 
 
 def _gather(

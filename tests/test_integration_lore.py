@@ -31,7 +31,14 @@ def _play(make_runtime: Any, persona: Persona, lines: list[str]) -> tuple[TextBa
 
 
 def test_lore_macros_are_expanded_before_the_model_sees_them(make_runtime: Any) -> None:
-    persona = _persona([{"keys": ["fountain"], "content": "{{char}} first met {{user}} at the fountain. <USER> knows."}])
+    persona = _persona(
+        [
+            {
+                "keys": ["fountain"],
+                "content": "{{char}} first met {{user}} at the fountain. <USER> knows.",
+            }
+        ]
+    )
     backend, done = _play(make_runtime, persona, ["Tell me about the fountain."])
     text = _text(backend.prompts[-1])
     assert "Tess first met Ada at the fountain. Ada knows." in text
@@ -57,16 +64,27 @@ def test_an_imported_books_scan_depth_is_honoured(
 
 def test_an_imported_books_token_budget_is_honoured(make_runtime: Any) -> None:
     long = "The market guild sets every price in the plaza. " * 12
-    card = {"spec": "chara_card_v2", "extra": {"character_book": {"token_budget": 20, "entries": []}}}
-    lore = [{"keys": ["market"], "content": long}, {"keys": ["market"], "content": "The market opens at dawn."}]
+    card = {
+        "spec": "chara_card_v2",
+        "extra": {"character_book": {"token_budget": 20, "entries": []}},
+    }
+    lore = [
+        {"keys": ["market"], "content": long},
+        {"keys": ["market"], "content": "The market opens at dawn."},
+    ]
     backend, _ = _play(make_runtime, _persona(lore, card), ["Where is the market?"])
     text = _text(backend.prompts[-1])
     assert "The market opens at dawn." in text and "sets every price" not in text
 
 
 @pytest.mark.parametrize("recursive", [False, True])
-def test_an_imported_books_recursion_setting_is_honoured(make_runtime: Any, recursive: bool) -> None:
-    card = {"spec": "chara_card_v2", "extra": {"character_book": {"recursive_scanning": recursive, "entries": []}}}
+def test_an_imported_books_recursion_setting_is_honoured(
+    make_runtime: Any, recursive: bool
+) -> None:
+    card = {
+        "spec": "chara_card_v2",
+        "extra": {"character_book": {"recursive_scanning": recursive, "entries": []}},
+    }
     lore = [
         {"keys": ["fountain"], "content": "The fountain was built by the guild."},
         {"keys": ["guild"], "content": "The guild meets on Thursdays."},

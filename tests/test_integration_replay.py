@@ -42,7 +42,9 @@ def test_replay_of_a_model_recording_asks_for_analysis_like_the_recording(
         timeouts=Timeouts(first_token=5, idle=5, total=10), retry=RetryPolicy(max_retries=0),
     )  # fmt: skip
     recording = tmp_path / "run.jsonl"
-    recorded = _play(make_runtime, RecordingBackend(model, recording), tmp_path / "a.db", test_persona)
+    recorded = _play(
+        make_runtime, RecordingBackend(model, recording), tmp_path / "a.db", test_persona
+    )
     assert ("Ada", "owns", "a red boat") in recorded[1]  # only the model's analysis finds this
 
     replay = ReplayBackend(recording)
@@ -55,7 +57,10 @@ def test_replay_of_a_scripted_recording_keeps_to_heuristics(
 ) -> None:
     recording = tmp_path / "run.jsonl"
     recorded = _play(
-        make_runtime, RecordingBackend(ScriptedBackend(), recording), tmp_path / "a.db", test_persona
+        make_runtime,
+        RecordingBackend(ScriptedBackend(), recording),
+        tmp_path / "a.db",
+        test_persona,
     )
     replay = ReplayBackend(recording)
     env = TurnEnv(backend=replay, store=None, semaphore=None, personas={})  # type: ignore[arg-type]

@@ -50,7 +50,9 @@ def test_an_injection_attempt_is_audited_though_the_turn_goes_on(
     assert "13812345678" not in record.excerpt and "[phone]" in record.excerpt
 
 
-def test_a_clean_line_leaves_no_audit(make_runtime: Any, test_persona: Persona, tmp_path: Path) -> None:
+def test_a_clean_line_leaves_no_audit(
+    make_runtime: Any, test_persona: Persona, tmp_path: Path
+) -> None:
     world = tmp_path / "world.db"
     rt = make_runtime(TextBackend("Hello."), world=world, characters={"tess": test_persona})
     drain(rt, rt.say("tess", "p1", "Good morning, how is the bakery?"))
@@ -96,6 +98,8 @@ def test_words_that_merely_sit_side_by_side_are_not_joined(text: str) -> None:
     assert check_input(text, teen).allowed, teen.blocked_topic(text)
 
 
-@pytest.mark.parametrize("text", ["blow job", "porno graphy", "co-caine", "her-oin", "cas ino tonight?"])
+@pytest.mark.parametrize(
+    "text", ["blow job", "porno graphy", "co-caine", "her-oin", "cas ino tonight?"]
+)
 def test_default_topic_words_split_in_two_are_caught(text: str) -> None:
     assert not check_input(text, Policy()).allowed
