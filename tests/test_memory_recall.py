@@ -175,3 +175,17 @@ def shared_store():
 def test_any_query_text_never_raises(shared_store: MemoryStore, query: str) -> None:
     for hit in shared_store.recall("mira", "p1", query, touch=False):
         assert hit.memory.player == "p1"
+
+
+def test_many_conversations_keep_a_bounded_cache_and_correct_results(store: MemoryStore) -> None:
+    from engine.memory.base import MAX_CACHED_VIEWS
+
+    players = [f"p{i}" for i in range(MAX_CACHED_VIEWS + 6)]
+    store.add_turns(
+        {"character": "mira", "player": p, "speaker": p, "text": f"my lucky number is {i}"}
+        for i, p in enumerate(players)
+    )
+    for i, p in enumerate(players + players[:3]):
+        [hit] = store.recall("mira", p, "lucky number", k=1)
+        assert hit.memory.text.endswith(f" {i % len(players)}")
+    assert len(store._views) <= MAX_CACHED_VIEWS

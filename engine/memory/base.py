@@ -10,6 +10,7 @@ import logging
 import random
 import sqlite3
 import time as _time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -34,6 +35,9 @@ __all__ = ["StoreBase", "scope_token"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Conversation views a store keeps in memory (each holds its conversation's embeddings).
+MAX_CACHED_VIEWS = 64
 
 _MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 _MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
@@ -84,8 +88,9 @@ class StoreBase:
         self.busy_timeout = busy_timeout
         self.embed_on_recall = embed_on_recall
         # Per (character, player): the memories the character may recall, in id order, with
-        # their embeddings (see engine.memory.ranking). Filled incrementally by recall.
-        self._views: dict[tuple[str, str], _CachedView] = {}
+        # their embeddings (see engine.memory.ranking). Filled incrementally by recall; the
+        # least recently used are dropped beyond MAX_CACHED_VIEWS.
+        self._views: OrderedDict[tuple[str, str], _CachedView] = OrderedDict()
         self._session_codes: dict[tuple[str, str | None], int] = {}
         self._generation = "0"
         try:

@@ -38,6 +38,7 @@ from engine.memory.base import (
     _MEMORY_COLUMNS,
     _MEMORY_KINDS,
     _SEARCH_COLUMNS,
+    MAX_CACHED_VIEWS,
     StoreBase,
     _bump_generation,
     _CachedView,
@@ -715,6 +716,9 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         if cached is None:
             dim = self.embedder.dim if self.embedder is not None else 0
             cached = self._views[key] = _CachedView(ConversationView(dim=dim))
+            while len(self._views) > MAX_CACHED_VIEWS:
+                self._views.popitem(last=False)
+        self._views.move_to_end(key)
         view = cached.view
         rows = self._read(
             "SELECT w.memory_id, t.character, t.session, m.speaker FROM memory_witnesses w"
