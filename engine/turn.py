@@ -146,7 +146,8 @@ class TurnSettings:
     """Background model calls allowed to wait; beyond that, heuristics are used at once."""
     analysis: Literal["auto", "model", "heuristic"] = "auto"
     """How the work after a reply is done. ``auto``: through ``complete_json`` when the backend
-    is a model (``capabilities.kind == "model"``) with structured output, heuristics otherwise.
+    is a model (``capabilities.kind == "model"``) with structured output, or a replay whose
+    recording holds such calls (it follows its recording), heuristics otherwise.
     ``heuristic`` keeps a single embedded model free for dialogue."""
 
 
