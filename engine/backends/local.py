@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -151,6 +152,18 @@ class _Shared:
 
 _models: dict[tuple[str, int, int], _Shared] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _free_models() -> None:
+    # llama-cpp-python frees models in __del__, which at interpreter shutdown runs after its
+    # own module globals are gone and prints a TypeError; free them while everything is alive.
+    with _models_lock:
+        shared = list(_models.values())
+        _models.clear()
+    for item in shared:
+        with contextlib.suppress(Exception):
+            item.llama.close()
 _native_log = logging.getLogger(__name__ + ".llama_cpp")
 _log_callback: Any = None
 
