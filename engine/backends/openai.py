@@ -35,6 +35,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
+import httpx2
 import numpy as np
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -182,6 +183,98 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
     return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
 
 
+_SHARD_SIZE = 32
+"""Most requests one HTTP client (one connection pool) carries at once; more open another.
+
+httpx looks through every connection of a pool on each request and each release, so one pool
+of hundreds of connections spends quadratic time on a burst; small pools keep that flat."""
+
+
+class _Lease:
+    """One request's claim on a client of a :class:`_ClientPool`."""
+
+    __slots__ = ("_load", "_index", "client", "_released")
+
+    def __init__(self, load: list[int], index: int, client: openai.AsyncOpenAI) -> None:
+        self._load = load
+        self._index = index
+        self.client = client
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._load[self._index] -= 1
+
+
+class _ClientPool:
+    """Clients of one event loop; each request goes to the least busy one.
+
+    A lone conversation always uses the first client (and its kept-alive connection); a burst
+    opens another client for every :data:`_SHARD_SIZE` requests in flight.
+    """
+
+    def __init__(self, factory: Callable[[], openai.AsyncOpenAI]) -> None:
+        self._factory = factory
+        self._clients: list[openai.AsyncOpenAI] = []
+        self._load: list[int] = []
+
+    def lease(self) -> _Lease:
+        load = self._load
+        best = -1
+        for index, busy in enumerate(load):
+            if busy < _SHARD_SIZE and (best < 0 or busy < load[best]):
+                best = index
+                if busy == 0:
+                    break
+        if best < 0:
+            self._clients.append(self._factory())
+            load.append(0)
+            best = len(load) - 1
+        load[best] += 1
+        return _Lease(load, best, self._clients[best])
+
+    async def aclose(self) -> None:
+        clients, self._clients, self._load = self._clients, [], []
+        for client in clients:
+            await client.close()
+
+
+class _UnexpectedEvent(Exception):
+    """A streamed event that is well-formed JSON but not a chunk (an error object)."""
+
+
+async def _sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event in a byte stream (multi-line data joined).
+
+    Comments, ``event:``, ``id:`` and ``retry:`` fields are skipped; the bytes may split
+    anywhere, even inside a UTF-8 sequence.
+    """
+    pending = b""
+    data: list[bytes] = []
+    async for chunk in chunks:
+        pending = pending + chunk if pending else chunk
+        if b"\n" not in pending:
+            continue
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                if data:
+                    yield b"\n".join(data).decode("utf-8")
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+    if pending.startswith(b"data:"):
+        value = pending[5:].rstrip(b"\r")
+        data.append(value[1:] if value.startswith(b" ") else value)
+    if data:
+        yield b"\n".join(data).decode("utf-8")
+
+
 def _json_transcript(prompt: Prompt, extra: list[dict[str, Any]]) -> str:
     """A base-model prompt for a JSON answer: the transcript, the instruction, then ``JSON:``.
 
@@ -280,7 +373,7 @@ class OpenAIBackend:
             context_size=context_size or preset.context_size,
             streamed_usage=preset.stream_usage,
         )
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, _ClientPool]] = {}
         self.last_usage: Usage | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -295,25 +388,39 @@ class OpenAIBackend:
         """The preset's capabilities, with any overrides given here."""
         return self._capabilities
 
-    def _client(self) -> openai.AsyncOpenAI:
+    def _pool(self) -> _ClientPool:
         # An httpx connection pool belongs to one event loop; games may run several loops
-        # (one per worker thread), so keep a client per loop.
+        # (one per worker thread), so keep a pool of clients per loop.
         loop = asyncio.get_running_loop()
         entry = self._clients.get(id(loop))
         if entry is not None and entry[0] is loop:
             return entry[1]
         t = self.timeouts
-        client = openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=openai.Timeout(
-                timeout=t.total, connect=t.connect, read=max(t.first_token, t.idle), pool=t.connect
-            ),
+        timeout = openai.Timeout(
+            timeout=t.total, connect=t.connect, read=max(t.first_token, t.idle), pool=t.connect
+        )
+        # Loading the trust store takes tens of milliseconds: once per loop, not per client.
+        tls = httpx2.create_ssl_context()
+        pool = _ClientPool(
+            lambda: openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=timeout,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    timeout=timeout,
+                    verify=tls,
+                    limits=httpx2.Limits(
+                        max_connections=None,
+                        max_keepalive_connections=_SHARD_SIZE,
+                        keepalive_expiry=30.0,
+                    ),
+                ),
+            )
         )
         self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        self._clients[id(loop)] = (loop, client)
-        return client
+        self._clients[id(loop)] = (loop, pool)
+        return pool
 
     # -- request building ------------------------------------------------------------------
 
@@ -344,8 +451,12 @@ class OpenAIBackend:
             if self.preset.stream_usage:
                 body["stream_options"] = {"include_usage": True}
         if self.extra_body:
-            body["extra_body"] = dict(self.extra_body)
+            body.update(self.extra_body)
         return body
+
+    @property
+    def _path(self) -> str:
+        return "/chat/completions" if self.mode == "chat" else "/completions"
 
     # -- retries ---------------------------------------------------------------------------
 
@@ -433,43 +544,55 @@ class OpenAIBackend:
         self, body: dict[str, Any], prompt: Prompt, deadline: float, started: float
     ) -> AsyncIterator[Chunk]:
         loop = asyncio.get_running_loop()
-        client = self._client()
+        pool = self._pool()
         first_deadline = min(deadline, loop.time() + self.timeouts.first_token)
         phase = "connect"
         request_id: str | None = None
-        stream: openai.AsyncStream[Any] | None = None
+        response: Any = None
+        lease = pool.lease()
         try:
             try:
                 async with asyncio.timeout_at(first_deadline):
-                    if self.mode == "chat":
-                        raw: Any = await client.chat.completions.with_raw_response.create(**body)
-                    else:
-                        raw = await client.completions.with_raw_response.create(**body)
-                    request_id = raw.request_id
-                    stream = raw.parse()
+                    # The body goes out as built and the raw response comes back: the SSE lines
+                    # are parsed here into plain dicts, a fraction of the cost of the typed
+                    # request transform and a pydantic model per chunk (status errors are still
+                    # raised by the client, as openai errors).
+                    response = await lease.client.post(
+                        self._path, cast_to=httpx2.Response, body=body, stream=True
+                    )
+                    request_id = response.headers.get("x-request-id")
             except TimeoutError as exc:
                 raise self._timeout("no response", exc, request_id) from exc
             except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                 raise _map_error(
                     exc, provider=self.preset.name, model=self.model, phase=phase
                 ) from exc
-            assert stream is not None
             phase = "stream"
-            events = aiter(stream)
+            events = _sse_events(response.aiter_bytes())
             usage: dict[str, int] | None = None
             finish: str | None = None
             parts: list[str] = []
             ttft: float | None = None
             seen_delta = False
+            chat = self.mode == "chat"
+            idle = self.timeouts.idle
             while True:
-                limit = (
-                    first_deadline
-                    if not seen_delta
-                    else min(deadline, loop.time() + self.timeouts.idle)
-                )
+                limit = first_deadline if not seen_delta else min(deadline, loop.time() + idle)
                 try:
                     async with asyncio.timeout_at(limit):
-                        event = await anext(events)
+                        data = await anext(events)
+                    if data.startswith("[DONE]"):
+                        break
+                    event = json.loads(data)
+                    if not isinstance(event, dict):
+                        raise _UnexpectedEvent(f"unexpected event in stream: {data[:80]}")
+                    error = event.get("error")
+                    if error:
+                        message = error.get("message") if isinstance(error, dict) else None
+                        raise _UnexpectedEvent(
+                            "provider sent an error in the stream: "
+                            + (message if isinstance(message, str) and message else str(error))
+                        )
                 except StopAsyncIteration:
                     break
                 except TimeoutError as exc:
@@ -482,32 +605,37 @@ class OpenAIBackend:
                     failure = self._timeout(what, exc, request_id)
                     failure.retryable = not seen_delta
                     raise failure from exc
+                except _UnexpectedEvent as exc:
+                    stream_error = StreamError(
+                        str(exc), provider=self.preset.name, model=self.model, request_id=request_id
+                    )
+                    raise _Failure(stream_error, retryable=True) from exc
                 except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                     raise self._with_id(
                         _map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
                         request_id,
                     ) from exc
-                if getattr(event, "usage", None) is not None:
+                reported = event.get("usage")
+                if reported:
                     usage = {
-                        "prompt_tokens": int(event.usage.prompt_tokens or 0),
-                        "completion_tokens": int(event.usage.completion_tokens or 0),
+                        "prompt_tokens": int(reported.get("prompt_tokens") or 0),
+                        "completion_tokens": int(reported.get("completion_tokens") or 0),
                     }
-                if not event.choices:
+                choices = event.get("choices")
+                if not choices:
                     continue
-                choice = event.choices[0]
-                if self.mode == "chat":
-                    delta = choice.delta
-                    text = (delta.content or "") if delta is not None else ""
-                    thinking = (
-                        getattr(delta, "reasoning_content", None) if delta is not None else None
-                    )
+                choice = choices[0]
+                if chat:
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content") or ""
+                    thinking = delta.get("reasoning_content")
                 else:
-                    text, thinking = choice.text or "", None
+                    text, thinking = choice.get("text") or "", None
                 if text or thinking:
                     seen_delta = True
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-                if ttft is None and self.mode == "completion":
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                if ttft is None and not chat:
                     text = text.lstrip()  # the space after "Character:" in the transcript
                 if text:
                     if ttft is None:
@@ -537,11 +665,12 @@ class OpenAIBackend:
             )
             yield Chunk(text="", usage=self.last_usage, finish_reason=finish or "incomplete")
         finally:
-            if stream is not None:
+            lease.release()
+            if response is not None:
                 # Closing the response releases the connection; on cancellation this is what
                 # stops the provider generating (and billing) the rest of the reply.
                 try:
-                    await stream.close()
+                    await response.aclose()
                 except Exception:  # noqa: BLE001 (a failed close must not mask the outcome)
                     log.debug("closing the stream of %s failed", self.name, exc_info=True)
 
@@ -575,7 +704,7 @@ class OpenAIBackend:
         if extra and self.mode == "completion":
             body["prompt"] = _json_transcript(prompt, extra)
             body["stop"] = ["\n\n"]
-        client = self._client()
+        pool = self._pool()
 
         async def op(deadline: float) -> str:
             started = time.perf_counter()
@@ -584,24 +713,38 @@ class OpenAIBackend:
             remaining = max(0.001, deadline - asyncio.get_running_loop().time())
             connect = min(self.timeouts.connect, remaining)
             limits = openai.Timeout(timeout=remaining, connect=connect, pool=connect)
+            lease = pool.lease()
+            client = lease.client
             try:
                 async with asyncio.timeout_at(deadline):
-                    if self.mode == "chat":
-                        reply: Any = await client.chat.completions.create(**body, timeout=limits)
-                        text = reply.choices[0].message.content if reply.choices else None
-                    else:
-                        reply = await client.completions.create(**body, timeout=limits)
-                        text = reply.choices[0].text if reply.choices else None
+                    response = await client.post(
+                        self._path, cast_to=httpx2.Response, body=body, options={"timeout": limits}
+                    )
+                    reply = response.json()
+                choices = reply.get("choices") if isinstance(reply, dict) else None
+                if not isinstance(choices, list):
+                    raise _UnexpectedEvent(f"reply without choices: {str(reply)[:80]}")
+                first = choices[0] if choices else {}
+                if self.mode == "chat":
+                    text = (first.get("message") or {}).get("content")
+                else:
+                    text = first.get("text")
+            except _UnexpectedEvent as exc:
+                error = BackendError(str(exc), provider=self.preset.name, model=self.model)
+                raise _Failure(error, retryable=True) from exc
             except TimeoutError as exc:
                 raise self._timeout("no reply", exc, None) from exc
             except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                 raise _map_error(
                     exc, provider=self.preset.name, model=self.model, phase="request"
                 ) from exc
-            if reply.usage is not None:
+            finally:
+                lease.release()
+            usage = reply.get("usage")
+            if isinstance(usage, dict):
                 self.last_usage = Usage(
-                    prompt_tokens=reply.usage.prompt_tokens or 0,
-                    completion_tokens=reply.usage.completion_tokens or 0,
+                    prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                    completion_tokens=int(usage.get("completion_tokens") or 0),
                     model=self.model,
                     latency_ms=(time.perf_counter() - started) * 1000,
                 )
@@ -675,9 +818,9 @@ class OpenAIBackend:
         """Close the HTTP clients this backend opened on the running loop (others are dropped)."""
         clients, self._clients = self._clients, {}
         current = asyncio.get_running_loop()
-        for loop, client in clients.values():
+        for loop, pool in clients.values():
             if loop is current:
-                await client.close()
+                await pool.aclose()
 
 
 class OpenAIEmbedder:

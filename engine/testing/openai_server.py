@@ -123,6 +123,18 @@ def _embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in vec]
 
 
+class _Server(ThreadingHTTPServer):
+    # A model server listens with a deep backlog: a burst of hundreds of connects (a crowd of
+    # conversations starting at once) must queue, not be refused as with the stdlib's 5.
+    request_queue_size = 1024
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a kept-alive connection between requests is normal, not an error.
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
 class OpenAIServer:
     """A threaded OpenAI-compatible HTTP server on ``127.0.0.1`` and an ephemeral port.
 
@@ -167,7 +179,7 @@ class OpenAIServer:
         self._queued: list[str] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
 
@@ -177,7 +189,7 @@ class OpenAIServer:
         """Bind and serve in a background thread. Returns self."""
         if self._httpd is not None:
             return self
-        httpd = ThreadingHTTPServer((self.host, 0), _Handler)
+        httpd = _Server((self.host, 0), _Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         httpd.owner = self  # type: ignore[attr-defined]
