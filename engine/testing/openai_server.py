@@ -2,7 +2,8 @@
 
 It serves ``POST /v1/chat/completions`` (SSE streaming and plain, with the usage chunk when
 ``stream_options.include_usage`` is set), ``POST /v1/completions`` (the same for base models),
-``POST /v1/embeddings`` (deterministic vectors, float or base64) and ``GET /v1/models``, on
+``POST /v1/embeddings`` (deterministic vectors, float or base64), ``POST /v1/moderations``
+(flags the words configured per category in ``moderation_words``) and ``GET /v1/models``, on
 loopback, on an ephemeral port, from a thread pool. Tests and benchmarks drive real clients
 against it instead of mocking them.
 
@@ -59,7 +60,13 @@ FaultKind = Literal[
     "400", "401", "403", "404", "422", "429", "500", "502", "503",
     "slow", "stall", "cut", "malformed", "error_event", "invalid_json", "drop",
 ]  # fmt: skip
-Endpoint = Literal["chat", "completions", "embeddings", "any"]
+Endpoint = Literal["chat", "completions", "embeddings", "moderations", "any"]
+
+_MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
 
 _STATUS_TYPES = {
     400: "invalid_request_error",
@@ -144,7 +151,9 @@ class OpenAIServer:
     ``responder(body)`` may compute the answer instead. Quirks of real providers:
     ``structured="json_object"`` rejects ``json_schema`` response formats with a 400 (as
     DeepSeek does); ``api_key`` makes a wrong bearer token a 401; ``stream_usage=False``
-    ignores ``stream_options``.
+    ignores ``stream_options``; ``moderation_words`` maps a moderation category (e.g.
+    ``"harassment"``) to the words that flag it (case-insensitive substrings; a text's score
+    for a category grows with the number of its words found).
     """
 
     def __init__(
@@ -160,6 +169,7 @@ class OpenAIServer:
         api_key: str | None = None,
         stream_usage: bool = True,
         embedding_dim: int = 32,
+        moderation_words: dict[str, Sequence[str]] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self.latency_s = latency_s
@@ -172,6 +182,10 @@ class OpenAIServer:
         self.api_key = api_key
         self.stream_usage = stream_usage
         self.embedding_dim = embedding_dim
+        self.moderation_words: dict[str, list[str]] = {
+            category: [w.lower() for w in words]
+            for category, words in (moderation_words or {}).items()
+        }
         self.host = host
         self.calls: list[RecordedRequest] = []
         self.disconnects = 0
@@ -408,6 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
             "chat" if path.endswith("/chat/completions")
             else "completions" if path.endswith("/completions")
             else "embeddings" if path.endswith("/embeddings")
+            else "moderations" if path.endswith("/moderations")
             else None
         )  # fmt: skip
         try:
@@ -456,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if endpoint == "embeddings":
             self._embeddings(body, request_id)
+            return
+        if endpoint == "moderations":
+            self._moderations(body, request_id)
             return
         problem = self._validate(endpoint, body)
         if problem:
@@ -633,6 +651,34 @@ class _Handler(BaseHTTPRequestHandler):
             "model": body.get("model"),
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+        if not owner._pause(owner.latency_s):
+            self._drop()
+            return
+        self._send_json(200, payload, {"x-request-id": request_id})
+
+    def _moderations(self, body: dict[str, Any], request_id: str) -> None:
+        owner = self.owner
+        inputs = body.get("input")
+        texts: Sequence[Any] = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        if not texts or not all(isinstance(t, str) for t in texts):
+            self._send_error(
+                400, "'input' must be a string or a list of strings", {"x-request-id": request_id}
+            )
+            return
+        categories = list(dict.fromkeys([*_MODERATION_CATEGORIES, *owner.moderation_words]))
+        results = []
+        for text in texts:
+            lowered = text.lower()
+            scores = {category: 0.0 for category in categories}
+            for category, words in owner.moderation_words.items():
+                found = sum(1 for word in words if word and word in lowered)
+                if found:
+                    scores[category] = round(1.0 - 0.5**found * 0.2, 4)  # 0.9, 0.95, ...
+            flags = {category: score >= 0.5 for category, score in scores.items()}
+            results.append(
+                {"flagged": any(flags.values()), "categories": flags, "category_scores": scores}
+            )
+        payload = {"id": f"modr-{request_id}", "model": body.get("model"), "results": results}
         if not owner._pause(owner.latency_s):
             self._drop()
             return
