@@ -18,25 +18,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.errors import EngineError, NotFoundError
+from engine.cli._common import existing_world_option, open_or_fail
+from engine.errors import NotFoundError
 from engine.memory import MemoryStore
 
 __all__ = ["COMMANDS", "memory_group"]
 
-_DB = click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The world's SQLite file.",
-)
+_DB = existing_world_option
 
 
 def _open(db_path: Path) -> MemoryStore:
-    try:
-        return MemoryStore(db_path)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return open_or_fail(MemoryStore, db_path)
 
 
 def _when(seconds: float) -> str:

@@ -16,25 +16,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.errors import EngineError
+from engine.cli._common import existing_world_option, open_or_fail
 from engine.memory.ledger import Ledger
 
 __all__ = ["COMMANDS", "audit_command", "usage_command"]
 
-_DB = click.option(
-    "--db",
-    "db_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The world's SQLite file.",
-)
+_DB = existing_world_option
 
 
 def _open(db_path: Path) -> Ledger:
-    try:
-        return Ledger(db_path)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return open_or_fail(Ledger, db_path)
 
 
 @click.command("usage")
