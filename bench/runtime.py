@@ -16,7 +16,6 @@ Run: ``python bench/runtime.py [--quick] [--json out.json]``.
 
 from __future__ import annotations
 
-import http.server
 import json
 import random
 import statistics
@@ -51,9 +50,8 @@ LONG_REPLY = (
 ANALYSIS = {"importance": 5, "facts": [], "player_name": None, "affinity": 0, "trust": 0}
 
 _SERVER_CODE = """
-import http.server, json, sys
+import json, sys
 sys.path.insert(0, {root!r})
-http.server.ThreadingHTTPServer.request_queue_size = 1024
 from engine.testing.openai_server import OpenAIServer
 srv = OpenAIServer(latency_s={latency}, tokens_per_s={tps}, reply={reply!r}, json_reply={json_reply!r})
 srv.start()
@@ -61,10 +59,6 @@ print(srv.base_url, flush=True)
 sys.stdin.read()
 srv.stop()
 """
-
-# The test server's listen backlog is the stdlib's default of 5: a burst of hundreds of connects
-# would be refused. A real model server listens with a deep backlog.
-http.server.ThreadingHTTPServer.request_queue_size = 1024
 
 _WORDS = (
     "lantern fountain tea boat sister market riddle stage music coin wish rain bread river hill bees "
@@ -200,9 +194,8 @@ def _fill(path: Path, memories: int, lines: list[str]) -> None:
 
 
 _MARKER_SERVER_CODE = """
-import http.server, json, re, sys, time
+import json, re, sys, time
 sys.path.insert(0, {root!r})
-http.server.ThreadingHTTPServer.request_queue_size = 1024
 from engine.testing.openai_server import OpenAIServer
 MARK = re.compile(r"marker\\d+")
 

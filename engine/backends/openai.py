@@ -241,6 +241,20 @@ class _ClientPool:
             await client.close()
 
 
+async def _drain(events: AsyncIterator[str]) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body), briefly.
+
+    An HTTP/1.1 connection goes back to the pool only when its response was read to the end;
+    closing it half-read costs a new connection (and a server thread or task) per request.
+    """
+    try:
+        async with asyncio.timeout(0.1):
+            async for _ in events:
+                pass
+    except Exception:  # noqa: BLE001 (the reply is complete; only the connection is lost)
+        log.debug("draining a finished stream failed", exc_info=True)
+
+
 class _UnexpectedEvent(Exception):
     """A streamed event that is well-formed JSON but not a chunk (an error object)."""
 
@@ -569,7 +583,9 @@ class OpenAIBackend:
                     exc, provider=self.preset.name, model=self.model, phase=phase
                 ) from exc
             phase = "stream"
-            events = _sse_events(response.aiter_bytes())
+            # Undecoded bytes when the body is not compressed (SSE seldom is): one layer less.
+            encoded = response.headers.get("content-encoding", "identity") != "identity"
+            events = _sse_events(response.aiter_bytes() if encoded else response.aiter_raw())
             usage: dict[str, int] | None = None
             finish: str | None = None
             parts: list[str] = []
@@ -583,6 +599,7 @@ class OpenAIBackend:
                     async with asyncio.timeout_at(limit):
                         data = await anext(events)
                     if data.startswith("[DONE]"):
+                        await _drain(events)
                         break
                     event = json.loads(data)
                     if not isinstance(event, dict):
@@ -642,7 +659,7 @@ class OpenAIBackend:
                     if ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
                     parts.append(text)
-                    yield Chunk(text=text)
+                    yield Chunk.model_construct(text=text)  # a str from json.loads: valid
             if finish is None and not parts:
                 error = StreamError(
                     "stream ended before any reply", provider=self.preset.name, model=self.model
