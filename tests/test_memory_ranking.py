@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.memory import RecallWeights
-from engine.memory.ranking import ConversationView, relevance
+from engine.memory.ranking import ConversationView, relevance, relevance_at
 
 NO_NEIGHBOURS = RecallWeights(neighbour_weight=0.0, speaker_boost=0.0)
 
@@ -87,3 +87,36 @@ def test_neighbours_in_the_same_session_lift_a_line() -> None:
     )
     # Lines 2 and 1 (same session) gain 0.3 and 0.15; lines 4 and 5 are another session.
     assert smoothed.tolist() == pytest.approx([0.15, 0.3, 1.0, 0.0, 0.0])
+
+
+def _dense_reference(view, lexical, weights):
+    """The definition, evaluated on every memory: fused scores plus neighbour lift."""
+    n = len(view)
+    fused = np.zeros(n)
+    best = max(lexical.values())
+    for i, memory_id in enumerate(view.ids):
+        fused[i] = lexical.get(int(memory_id), 0.0) / best
+    out = fused.copy()
+    for i in range(n):
+        for d in range(1, weights.neighbour_window + 1):
+            near = [
+                fused[j] for j in (i - d, i + d) if 0 <= j < n and view.codes[j] == view.codes[i]
+            ]
+            out[i] += weights.neighbour_weight / d * max(near, default=0.0)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lexical_only_scoring_looks_at_matches_and_neighbours_only(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 200
+    view = _view(n, codes=sorted(rng.integers(0, 12, n).tolist()))
+    lexical = {int(i): float(rng.random()) + 0.1 for i in rng.choice(n, 15, replace=False) + 1}
+    weights = RecallWeights(neighbour_weight=0.3, neighbour_window=3, speaker_boost=0.0)
+    positions, smoothed, _, _ = relevance_at(
+        view, lexical=lexical, query_vector=None, named_speakers=(), weights=weights
+    )
+    assert len(positions) <= 15 * 7
+    dense = np.zeros(n)
+    dense[positions] = smoothed
+    assert dense == pytest.approx(_dense_reference(view, lexical, weights))

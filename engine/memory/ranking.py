@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.memory.scoring import RecallWeights
 
-__all__ = ["ConversationView", "relevance"]
+__all__ = ["ConversationView", "relevance", "relevance_at"]
 
 
 class ConversationView:
@@ -42,6 +42,7 @@ class ConversationView:
         self._speakers = np.zeros(0, np.int32)
         self._vectors = np.zeros((0, dim), np.float32)
         self._has = np.zeros(0, bool)
+        self._same: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return self._n
@@ -70,6 +71,19 @@ class ConversationView:
     def has_vector(self) -> np.ndarray:
         """Which memories have an embedding."""
         return self._has[: self._n]
+
+    @property
+    def all_embedded(self) -> bool:
+        """Whether every memory of the view has an embedding."""
+        return bool(self.has_vector.all())
+
+    def same_session(self, d: int) -> np.ndarray:
+        """``codes[i] == codes[i + d]`` for ``i < len(view) - d`` (cached until the view grows)."""
+        same = self._same.get(d)
+        if same is None:
+            codes = self.codes
+            same = self._same[d] = codes[d:] == codes[:-d]
+        return same
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -102,6 +116,7 @@ class ConversationView:
             at = self._n + offset
             self._ids[at], self._codes[at], self._speakers[at] = memory_id, code, index[speaker]
         self._n += len(rows)
+        self._same.clear()
         self.seen = int(self._ids[self._n - 1])
 
     def set_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -126,48 +141,142 @@ def relevance(
     """Per memory of the view: (relevance before scaling, lexical 0..1, cosine similarity).
 
     Memories with no lexical match and no embedding score 0 unless a neighbour lifts them.
+    The dense form of :func:`relevance_at`.
     """
     n = len(view)
-    lex = np.zeros(n, np.float64)
-    if lexical:
+    positions, smoothed, lex, sims = relevance_at(
+        view,
+        lexical=lexical,
+        query_vector=query_vector,
+        named_speakers=named_speakers,
+        weights=weights,
+    )
+    if len(positions) == n:  # every memory was scored (semantic recall), in view order
+        return smoothed, lex, sims
+    out = np.zeros((3, n), np.float64)
+    out[0, positions], out[1, positions], out[2, positions] = smoothed, lex, sims
+    return out[0], out[1], out[2]
+
+
+def relevance_at(
+    view: ConversationView,
+    *,
+    lexical: Mapping[int, float],
+    query_vector: np.ndarray | None,
+    named_speakers: Collection[str],
+    weights: RecallWeights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`relevance`, but only where a memory can score above 0.
+
+    Returns ``(positions, smoothed, lexical, similarity)``: positions in the view (ascending)
+    and the three scores there. Every other memory of the view scores 0. Without semantic
+    scores only the lexical matches and their neighbours are looked at, so the cost follows
+    the number of matches, not the size of the conversation; with them, every memory is
+    scored (positions are then ``0..len(view) - 1``).
+    """
+    n = len(view)
+    lex_pos = np.zeros(0, np.int64)
+    lex_val = np.zeros(0, np.float64)
+    if lexical and n:
         ids = np.fromiter(lexical.keys(), np.int64, len(lexical))
         values = np.fromiter(lexical.values(), np.float64, len(lexical))
-        pos = np.clip(np.searchsorted(view.ids, ids), 0, max(0, n - 1))
-        hit = (view.ids[pos] == ids) if n else np.zeros(0, bool)
-        lex[pos[hit]] = values[hit]
-        best = lex.max(initial=0.0)
+        pos = np.clip(np.searchsorted(view.ids, ids), 0, n - 1)
+        hit = view.ids[pos] == ids
+        lex_pos, lex_val = pos[hit], values[hit]
+        best = lex_val.max(initial=0.0)
         if best > 0:
-            lex /= best
-    sims = np.zeros(n, np.float64)
-    scaled = np.zeros(n, np.float64)
-    if query_vector is not None and view.has_vector.any():
-        mask = view.has_vector
-        # Rows not embedded yet are zeros; no boolean indexing of the matrix (it would copy it).
-        sims = (view.vectors @ query_vector.astype(np.float32)).astype(np.float64)
-        sims[~mask] = 0.0
-        low, high = sims[mask].min(), sims[mask].max()
-        if high > low:
-            scaled = np.where(mask, (sims - low) / (high - low), 0.0)
+            lex_val = lex_val / best
     lw, sw = weights.lexical, weights.semantic
     if not lexical:
         lw, sw = 0.0, 1.0
     elif query_vector is None:
         lw, sw = 1.0, 0.0
-    fused = lw * lex + sw * scaled
+    boost: list[int] = []
     if named_speakers and weights.speaker_boost:
-        named = [i for i, name in enumerate(view.speaker_names) if name in named_speakers]
-        if named:
-            fused = fused * np.where(
-                np.isin(view.speakers, named), 1.0 + weights.speaker_boost, 1.0
-            )
+        boost = [i for i, name in enumerate(view.speaker_names) if name in named_speakers]
+    if query_vector is not None and n and view.has_vector.any():
+        return _dense(view, lex_pos, lex_val, query_vector, lw, sw, boost, weights)
+    return _sparse(view, lex_pos, lex_val, lw, boost, weights)
+
+
+def _dense(
+    view: ConversationView,
+    lex_pos: np.ndarray,
+    lex_val: np.ndarray,
+    query_vector: np.ndarray,
+    lw: float,
+    sw: float,
+    boost: list[int],
+    weights: RecallWeights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = len(view)
+    lex = np.zeros(n, np.float64)
+    lex[lex_pos] = lex_val
+    mask = view.has_vector
+    # Rows not embedded yet are zeros, so their similarity is 0; no boolean indexing of the
+    # matrix (it would copy it).
+    sims = (view.vectors @ query_vector.astype(np.float32)).astype(np.float64)
+    embedded = sims if view.all_embedded else sims[mask]
+    low, high = embedded.min(), embedded.max()
+    if high > low:
+        scaled = (sims - low) / (high - low)
+        if not view.all_embedded:
+            scaled[~mask] = 0.0
+    else:
+        scaled = np.zeros(n, np.float64)
+    fused = lw * lex + sw * scaled
+    if boost:
+        fused = fused * np.where(np.isin(view.speakers, boost), 1.0 + weights.speaker_boost, 1.0)
     smoothed = fused.copy()
-    for d in range(1, weights.neighbour_window + 1):
-        if d >= n:
-            break
-        same = view.codes[d:] == view.codes[:-d]
-        before = np.zeros(n)
-        after = np.zeros(n)
-        before[d:] = np.where(same, fused[:-d], 0.0)
-        after[:-d] = np.where(same, fused[d:], 0.0)
-        smoothed += weights.neighbour_weight / d * np.maximum(before, after)
-    return smoothed, lex, sims
+    if weights.neighbour_weight:
+        lifted = np.empty(n, np.float64)
+        for d in range(1, weights.neighbour_window + 1):
+            if d >= n:
+                break
+            same = view.same_session(d)
+            # lifted[i] = max(fused[i - d], fused[i + d]), each only within the same session.
+            lifted[:d] = 0.0
+            np.multiply(fused[:-d], same, out=lifted[d:])
+            np.maximum(lifted[:-d], fused[d:] * same, out=lifted[:-d])
+            smoothed += weights.neighbour_weight / d * lifted
+    return np.arange(n), smoothed, lex, sims
+
+
+def _sparse(
+    view: ConversationView,
+    lex_pos: np.ndarray,
+    lex_val: np.ndarray,
+    lw: float,
+    boost: list[int],
+    weights: RecallWeights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = len(view)
+    if not len(lex_pos):
+        empty = np.zeros(0, np.float64)
+        return np.zeros(0, np.int64), empty, empty, empty
+    fused_at = lw * lex_val + 0.0
+    if boost:
+        fused_at = fused_at * np.where(
+            np.isin(view.speakers[lex_pos], boost), 1.0 + weights.speaker_boost, 1.0
+        )
+    window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
+    offsets = np.arange(-window, window + 1)
+    positions = np.unique(np.clip(lex_pos[:, None] + offsets[None, :], 0, n - 1))
+    # fused and lexical scores at the matches and around them (0 elsewhere).
+    span = np.searchsorted(positions, lex_pos)
+    fused = np.zeros(len(positions), np.float64)
+    lex = np.zeros(len(positions), np.float64)
+    fused[span], lex[span] = fused_at, lex_val
+    smoothed = fused.copy()
+    codes = view.codes
+    here = codes[positions]
+    for d in range(1, window + 1):
+        lifted = np.zeros(len(positions), np.float64)
+        for other in (positions - d, positions + d):
+            inside = (other >= 0) & (other < n)
+            at = np.searchsorted(positions, np.clip(other, 0, n - 1))
+            at = np.minimum(at, len(positions) - 1)
+            known = inside & (positions[at] == other) & (codes[np.clip(other, 0, n - 1)] == here)
+            np.maximum(lifted, np.where(known, fused[at], 0.0), out=lifted)
+        smoothed += weights.neighbour_weight / d * lifted
+    return positions, smoothed, lex, np.zeros(len(positions), np.float64)

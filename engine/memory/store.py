@@ -50,7 +50,7 @@ from engine.memory.base import (
 )
 from engine.memory.embeddings import to_blob
 from engine.memory.knowledge import KnowledgeMixin
-from engine.memory.ranking import ConversationView, relevance
+from engine.memory.ranking import ConversationView, relevance_at
 from engine.memory.rights import RightsMixin
 from engine.memory.schema import FTS_TABLE
 from engine.memory.scoring import (
@@ -549,18 +549,17 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         if not lexical and query_vector is None:
             return []
         named = self._named_speakers(query, set(view.speaker_names))
-        smoothed, lex, sims = relevance(
+        positions, smoothed, lex, sims = relevance_at(
             view, lexical=lexical, query_vector=query_vector, named_speakers=named, weights=w
         )
-        n = min(len(view), max(w.candidates, k))
-        if n == 0:
+        scored = np.flatnonzero(smoothed > 0)
+        n = max(w.candidates, k)
+        if len(scored) > n:
+            scored = scored[np.argpartition(-smoothed[scored], n - 1)[:n]]
+        if not len(scored):
             return []
-        top = np.argpartition(-smoothed, n - 1)[:n] if n < len(view) else np.arange(len(view))
-        top = top[smoothed[top] > 0]
-        if not len(top):
-            return []
-        best_value = float(smoothed[top].max())
-        candidates = {int(view.ids[i]): int(i) for i in top}
+        best_value = float(smoothed[scored].max())
+        candidates = {int(view.ids[positions[i]]): int(i) for i in scored}
         meta = self._fetch_meta(candidates, character, player)
         # A candidate deleted in between (by another connection) simply drops out.
         scores = score_candidates(
