@@ -68,3 +68,66 @@ def test_hybrid_recall_keeps_witness_filter(world_path: Path, e5) -> None:
         store.add_turn("mira", "p2", "p2", "My cat died yesterday.")
         assert store.recall("bram", "p1", "Has my pet died?") == []
         assert [h.memory.player for h in store.recall("mira", "p2", "Has my pet died?")] == ["p2"]
+
+
+class _CountingEmbedder:
+    """A tiny deterministic embedder that counts what it is asked to embed."""
+
+    name, dim = "counting-4", 4
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def embed(self, texts, *, kind):
+        if kind == "query":
+            self.queries.extend(texts)
+        out = np.array([[len(t) % 5 + 1.0, t.count("a") + 1.0, 1.0, 0.5] for t in texts])
+        return normalise(out.reshape(len(texts), 4))
+
+
+def test_a_repeated_query_is_embedded_once(world_path: Path) -> None:
+    embedder = _CountingEmbedder()
+    with MemoryStore(world_path, embedder=embedder) as store:
+        store.add_turn("mira", "p1", "p1", "I keep bees on the hill.")
+        first = store.recall("mira", "p1", "who keeps bees?", touch=False)
+        again = store.recall("mira", "p1", "who keeps bees?", touch=False)
+        store.recall("mira", "p1", "where is the hill?", touch=False)
+        assert embedder.queries == ["who keeps bees?", "where is the hill?"]
+        assert [r.score for r in first] == [r.score for r in again]
+
+
+class _OneAtATimeEmbedder(_CountingEmbedder):
+    """Slow, and records how many calls were ever in flight together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.threads: set[str] = set()
+
+    def embed(self, texts, *, kind):
+        import threading
+        import time
+
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.01)
+        try:
+            return super().embed(texts, kind=kind)
+        finally:
+            self.in_flight -= 1
+
+
+def test_query_embedding_overlaps_search_but_never_another_embedding(world_path: Path) -> None:
+    embedder = _OneAtATimeEmbedder()
+    with MemoryStore(world_path, embedder=embedder, embed_on_recall=1) as store:
+        for n in range(6):
+            store.add_turn("mira", "p1", "p1", f"I keep {n} bees on the hill.")
+        # Each recall embeds one waiting memory, then the query (on the worker thread once the
+        # conversation has vectors).
+        results = [store.recall("mira", "p1", f"how many bees {n}?", touch=False) for n in range(6)]
+        assert all(results)
+        assert embedder.most_in_flight == 1
+        assert any(name.startswith("memory-embed") for name in embedder.threads)
+    assert store._embed_worker is None  # closed with the store

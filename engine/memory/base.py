@@ -12,9 +12,11 @@ import sqlite3
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import numpy as np
 from sqlite_utils import Database
 
 from engine.errors import StoreError
@@ -38,6 +40,8 @@ T = TypeVar("T")
 
 #: Conversation views a store keeps in memory (each holds its conversation's embeddings).
 MAX_CACHED_VIEWS = 64
+#: Query embeddings a store keeps (a repeated question is not embedded twice).
+MAX_CACHED_QUERIES = 256
 
 _MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 _MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
@@ -93,6 +97,10 @@ class StoreBase:
         self._views: OrderedDict[tuple[str, str], _CachedView] = OrderedDict()
         self._session_codes: dict[tuple[str, str | None], int] = {}
         self._generation = "0"
+        # (embedder name, query text) -> query embedding, least recently used dropped first.
+        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        # One worker thread that embeds a recall's query while the full-text search runs.
+        self._embed_worker: ThreadPoolExecutor | None = None
         try:
             conn = sqlite3.connect(
                 self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
@@ -193,6 +201,9 @@ class StoreBase:
 
     def close(self) -> None:
         """Close the file. The store cannot be used afterwards."""
+        if self._embed_worker is not None:
+            self._embed_worker.shutdown(wait=True)
+            self._embed_worker = None
         with contextlib.suppress(sqlite3.Error):
             self.db.conn.close()
 
@@ -329,6 +340,42 @@ class StoreBase:
                     "INSERT OR REPLACE INTO embed_queue (memory_id, player, text) VALUES (?, ?, ?)",
                     (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
                 )
+
+    def _query_vector(self, embedder: Embedder, query: str) -> np.ndarray:
+        """The embedding of a query (float64), from the cache when the text was seen lately."""
+        return self._finish_query_vector(embedder, query, None)
+
+    def _start_query_vector(self, embedder: Embedder, query: str) -> Future[np.ndarray] | None:
+        """Start embedding ``query`` on the worker thread (None when it is cached).
+
+        The embedder runs outside the GIL (a C engine or a network call), so the embedding
+        overlaps the full-text search. The caller must collect the result with
+        :meth:`_finish_query_vector` before calling the embedder again: only one call to the
+        embedder is ever in flight, so an embedder need not be thread-safe.
+        """
+        if (embedder.name, query) in self._query_vectors:
+            return None
+        if self._embed_worker is None:
+            self._embed_worker = ThreadPoolExecutor(1, thread_name_prefix="memory-embed")
+        return self._embed_worker.submit(embedder.embed, [query], kind="query")
+
+    def _finish_query_vector(
+        self, embedder: Embedder, query: str, pending: Future[np.ndarray] | None
+    ) -> np.ndarray:
+        key = (embedder.name, query)
+        vector = self._query_vectors.get(key)
+        if vector is None:
+            rows = pending.result() if pending is not None else None
+            if rows is None:
+                rows = embedder.embed([query], kind="query")
+            vector = np.asarray(rows)[0].astype(np.float64)
+            vector.setflags(write=False)
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > MAX_CACHED_QUERIES:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(key)
+        return vector
 
     def _drop_vector_cache(self, player: str | None) -> None:
         """Forget cached views (after deletions or new witnesses); they reload on next recall."""

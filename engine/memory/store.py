@@ -29,6 +29,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from concurrent.futures import wait
 from typing import Any
 
 import numpy as np
@@ -536,16 +537,27 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         k = max(0, int(k))
         if k == 0 or not isinstance(query, str):
             return []
-        lexical = self._lexical_candidates(character, player, query, w)
-        query_vector = None
-        if self.embedder is not None:
+        embedder = self.embedder
+        pending = None
+        if embedder is not None:
             # Bounded, so a recall right after a bulk import stays fast; the rest is embedded
             # by later recalls or by embed_pending() when the game is idle.
             self.embed_pending(self.embed_on_recall, player=player)
-        cached = self._view(character, player)
+            known = self._views.get((character, player))
+            if known is not None and known.view.has_vector.any() and query.strip():
+                # The conversation has vectors: embed the query while the index is searched.
+                pending = self._start_query_vector(embedder, query)
+        try:
+            lexical = self._lexical_candidates(character, player, query, w)
+            cached = self._view(character, player)
+        finally:
+            if pending is not None and not pending.done():
+                # Never leave the embedder busy behind the caller's back.
+                wait([pending])
         view = cached.view
-        if self.embedder is not None and view.has_vector.any() and query.strip():
-            query_vector = self.embedder.embed([query], kind="query")[0].astype(np.float64)
+        query_vector = None
+        if embedder is not None and view.has_vector.any() and query.strip():
+            query_vector = self._finish_query_vector(embedder, query, pending)
         if not lexical and query_vector is None:
             return []
         named = self._named_speakers(query, set(view.speaker_names))
