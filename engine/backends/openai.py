@@ -428,7 +428,7 @@ class OpenAIBackend:
                     limits=httpx2.Limits(
                         max_connections=None,
                         max_keepalive_connections=_SHARD_SIZE,
-                        keepalive_expiry=30.0,
+                        keepalive_expiry=5.0,
                     ),
                 ),
             )
