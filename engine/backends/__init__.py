@@ -14,7 +14,13 @@ from __future__ import annotations
 from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams, Usage
 from engine.backends.factory import create_backend
 from engine.backends.local import LocalBackend, LocalSampling
-from engine.backends.openai import OpenAIBackend, OpenAIEmbedder, RetryPolicy, Timeouts
+from engine.backends.openai import (
+    OpenAIBackend,
+    OpenAIEmbedder,
+    OpenAIModerator,
+    RetryPolicy,
+    Timeouts,
+)
 from engine.backends.presets import PRESETS, Preset
 from engine.backends.replay import RecordingBackend, ReplayBackend
 from engine.backends.scripted import ScriptedBackend
@@ -29,6 +35,7 @@ __all__ = [
     "LocalSampling",
     "OpenAIBackend",
     "OpenAIEmbedder",
+    "OpenAIModerator",
     "Preset",
     "RecordingBackend",
     "ReplayBackend",
