@@ -10,7 +10,11 @@ Threads::
         ▼                                            │
     store thread         the one MemoryStore (SQLite): reads and writes in order of priority
 
-Nothing on the game thread touches SQLite, the network or a model. A turn's own store work
+Nothing on the game thread touches SQLite, the network or a model. Requests reach the event
+loop through a deque; the loop is woken (a write to its self-pipe, a system call that gives up
+the GIL) only when it has no wake-up pending, so a burst of ``say()`` calls costs one system
+call, not one each: a thread that gives up the GIL while other threads are busy waits a whole
+switch interval (5 ms) to get it back. A turn's own store work
 goes before background work (summaries, reflections, queries). Model calls share one
 semaphore (``max_concurrency``) per runtime, i.e. per backend.
 
@@ -207,6 +211,8 @@ class Runtime:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closed = False
         self._closer: threading.Thread | None = None
+        self._inbox: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._wake_pending = False
         self._store = _StoreThread(world_path, embedder=embedder, clock=clock, meter=meter)
         self._loop = asyncio.new_event_loop()
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
@@ -249,7 +255,7 @@ class Runtime:
         """Stop a turn (the player walked away). Its ``TurnFailed('cancelled')`` follows."""
         if handle.done or self._closed:
             return
-        self._loop.call_soon_threadsafe(self._cancel, handle.id)
+        self._post(self._cancel, handle.id)
 
     def observe(
         self,
@@ -450,8 +456,27 @@ class Runtime:
         )
         self._outstanding.add(handle.id)
         runner = run_greet if kind == "greet" else run_say
-        self._loop.call_soon_threadsafe(self._start, request, runner)
+        self._post(self._start, request, runner)
         return handle
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the event loop, in order, from any thread; wakes it only if needed."""
+        self._inbox.append((fn, args))
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        # The flag is cleared before the inbox is read: a request appended after this point
+        # either is read below or sees the flag down and schedules another drain.
+        self._wake_pending = False
+        inbox = self._inbox
+        while inbox:
+            fn, args = inbox.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("runtime request %r failed", fn)
 
     @staticmethod
     def _emitter(handle: TurnHandle, append: Callable[[Event], None]) -> Callable[[Event], None]:

@@ -85,6 +85,22 @@ def test_say_poll_and_cancel_never_block_while_replies_stream(make_runtime: Any)
     assert timed.calls > 20
 
 
+def test_a_burst_of_says_costs_the_game_thread_almost_nothing(make_runtime: Any) -> None:
+    # At the interpreter's default switch interval: a game that never tuned it. A call that
+    # gave up the interpreter lock (a system call per say) while the runtime's threads work
+    # would wait a whole switch interval to get it back.
+    sys.setswitchinterval(0.005)
+    rt = make_runtime(ScriptedBackend(), max_concurrency=250)
+    drain(rt, rt.say("mira", "warm-up", "Hello!"))
+    start = time.perf_counter()
+    handles = [rt.say("mira", f"p{i}", "Where is the tea house?") for i in range(200)]
+    took = time.perf_counter() - start
+    for h in handles:
+        drain(rt, h, timeout=30)
+    assert all(h.result is not None for h in handles)
+    assert took < 0.02, f"200 say() calls took {took * 1000:.1f} ms"
+
+
 def test_backend_that_never_answers_times_out_with_a_fallback(make_runtime: Any) -> None:
     backend = HangingBackend()
     rt = make_runtime(backend, settings=TurnSettings(first_token_timeout=0.3))
