@@ -189,8 +189,12 @@ def _normalise(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
-    """The compiled pattern for one key, or None when the key can never match."""
+    """The compiled pattern for one key, or None when the key can never match.
+
+    Cached: keys are matched on every turn, and ``re``'s own cache (512 patterns) is shared
+    with the rest of the process."""
     if not key.strip():
         return None
     flags = 0 if case_sensitive else re.IGNORECASE
