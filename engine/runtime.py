@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.backends.base import Backend
 from engine.errors import EngineError, RuntimeClosedError
@@ -73,6 +73,9 @@ from engine.turn import (
     run_greet,
     run_say,
 )
+
+if TYPE_CHECKING:
+    from engine.safety import Moderator
 
 __all__ = ["Runtime", "WORLD_PLAYER"]
 
@@ -173,7 +176,12 @@ class Runtime:
     ``clock`` gives the time stored with every record (pass a game clock for determinism).
     ``max_concurrency`` caps simultaneous model calls. ``policy`` is the world's safety policy
     (an :class:`engine.safety.Policy`), combined with each character's; ``safety=False`` turns
-    the safety checks off. ``meter`` is an :class:`engine.metering.Meter`, or a function
+    the safety checks off. ``moderator`` (an :class:`engine.safety.Moderator`, such as
+    :class:`engine.backends.openai.OpenAIModerator`) also screens the player's line and each
+    sentence of the reply that the local checks allowed; when the service fails, the local
+    verdict stands (fail-open, logged as a warning) unless ``moderation_fail_closed`` is set;
+    it is closed with the backend.
+    ``meter`` is an :class:`engine.metering.Meter`, or a function
     building one from the world file's ``sqlite_utils.Database`` (it then runs on the store
     thread). ``close_backend`` makes :meth:`close` close the backend too (the default: the
     runtime owns it, so recordings get flushed). ``freeze_gc`` collects garbage once and then
@@ -202,6 +210,8 @@ class Runtime:
         safety: bool = True,
         close_backend: bool = True,
         freeze_gc: bool = True,
+        moderator: Moderator | None = None,
+        moderation_fail_closed: bool = False,
     ) -> None:
         if isinstance(characters, str | Path):
             from engine.persona import load_characters
@@ -229,7 +239,12 @@ class Runtime:
             semaphore=self._semaphore,
             personas=self.characters,
             settings=self.settings,
-            safety=SafetyGate(policy, enabled=safety),
+            safety=SafetyGate(
+                policy,
+                enabled=safety,
+                moderator=moderator,
+                moderation_fail_closed=moderation_fail_closed,
+            ),
             meter=self._store.meter,
             clock=clock,
             spawn=self._spawn,
@@ -615,3 +630,9 @@ class Runtime:
                 await asyncio.wait_for(self.backend.aclose(), timeout=5.0)
             except Exception:
                 log.exception("closing the backend failed")
+            closer = getattr(self._env.safety.moderator, "aclose", None)
+            if closer is not None:
+                try:
+                    await asyncio.wait_for(closer(), timeout=5.0)
+                except Exception:
+                    log.exception("closing the moderator failed")

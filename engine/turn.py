@@ -179,11 +179,27 @@ class SafetyGate:
       neutralised, in the ledger's audit table (the excerpt redacted).
 
     ``enabled=False`` turns all of it off (then text streams a token at a time).
+
+    ``moderator`` (an :class:`engine.safety.Moderator`, e.g.
+    :class:`engine.backends.openai.OpenAIModerator`) is asked about the player's line and each
+    sentence of the reply that the local checks allowed (:meth:`moderate`); a flagged text is
+    blocked as a local rule would block it. When the service fails, the local verdict stands
+    (fail-open, with a warning in the log) unless ``moderation_fail_closed`` is set, in which
+    case the text is blocked (rule ``moderation:unavailable``).
     """
 
-    def __init__(self, world: Any = None, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        world: Any = None,
+        *,
+        enabled: bool = True,
+        moderator: Any = None,
+        moderation_fail_closed: bool = False,
+    ) -> None:
         self.enabled = enabled
         self.world = world
+        self.moderator = moderator if enabled else None
+        self.moderation_fail_closed = moderation_fail_closed
         self._policies: dict[str, Any] = {}
         self._ledger: Any = None  # made on the store thread, sharing the world file's connection
 
@@ -213,6 +229,29 @@ class SafetyGate:
         from engine.safety import check_output
 
         return check_output(sentence, policy, emitted_chars=emitted_chars)
+
+    async def moderate(self, verdict: Any, policy: Any, direction: str) -> Any:
+        """``verdict`` made stricter by the moderation service (when there is one and the
+        local check allowed the text); see the class docs for what happens when it fails."""
+        if self.moderator is None or verdict is None or not verdict.allowed:
+            return verdict
+        if not verdict.text.strip():
+            return verdict
+        from engine.safety import Moderation, apply_moderation
+
+        try:
+            moderation = await self.moderator.moderate(verdict.text)
+        except BackendError as exc:
+            if not self.moderation_fail_closed:
+                log.warning(
+                    "moderation of the %s failed, the local check stands: %s", direction, exc
+                )
+                return verdict
+            log.warning(
+                "moderation of the %s failed, blocking it (fail closed): %s", direction, exc
+            )
+            moderation = Moderation(flagged=True, categories=("unavailable",))
+        return apply_moderation(verdict, moderation, policy)
 
     def guard(self, text: str) -> str:
         """The player's text delimited as data for the prompt."""
@@ -412,7 +451,13 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
 
     # 1. input safety
-    verdict = _screen_input(env, req)
+    try:
+        verdict = await _screen_input_moderated(env, req)
+    except asyncio.CancelledError:
+        # Cancelled while the moderation service was asked: the line was heard all the same
+        # (unless the local check blocks it).
+        keep_cancelled_line(env, req)
+        raise
     if verdict is not None and not verdict.allowed:
         _emit_authored(
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
@@ -558,16 +603,31 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
 
 
+async def _screen_input_moderated(env: TurnEnv, req: TurnRequest) -> Any:
+    """:func:`_screen_input` with the moderation service's word on a line the local check
+    allowed (when a moderator is configured)."""
+    if env.safety.moderator is None:
+        return _screen_input(env, req)
+    local = env.safety.check_input(req.text, req.persona)
+    verdict = await env.safety.moderate(local, env.safety.policy(req.persona), "input")
+    _audit_input(env, req, verdict)
+    return verdict
+
+
 def _screen_input(env: TurnEnv, req: TurnRequest) -> Any:
     """The input check of a ``say`` line (a Verdict, or None with safety off); a blocked line
     and a neutralised injection attempt are put on record in the audit table."""
     verdict = env.safety.check_input(req.text, req.persona)
+    _audit_input(env, req, verdict)
+    return verdict
+
+
+def _audit_input(env: TurnEnv, req: TurnRequest, verdict: Any) -> None:
     if verdict is not None and (not verdict.allowed or verdict.injection):
         env.store.submit(
             lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
             priority=BACKGROUND,
         )
-    return verdict
 
 
 def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
@@ -827,13 +887,13 @@ async def _stream_reply(
                     if chunk.text:
                         got_text = True
                         timer.reschedule(min(deadline, loop.time() + settings.stall_timeout))
-                        stop = _show(env, req, streamer.feed(chunk.text), out, policy)
+                        stop = await _show(env, req, streamer.feed(chunk.text), out, policy)
                         if (
                             stop or streamer.stopped
                         ):  # blocked, at the limit, or the next speaker's turn
                             break
                 if not stop:
-                    _show(env, req, streamer.close(), out, policy)
+                    await _show(env, req, streamer.close(), out, policy)
         except TimeoutError as exc:
             what = (
                 "no text before the first-token timeout"
@@ -862,7 +922,7 @@ def _joiner(previous: str, sentence: str) -> str:
     return " "
 
 
-def _show(
+async def _show(
     env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated, policy: Any
 ) -> bool:
     """Emit what may be shown of ``pieces``; True when the reply must stop here."""
@@ -876,6 +936,8 @@ def _show(
         stop = False
         if policy is not None:
             verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
+            if env.safety.moderator is not None:
+                verdict = await env.safety.moderate(verdict, policy, "output")
             if not verdict.allowed:
                 audit = functools.partial(
                     env.safety.audit, character=h.character, player=h.player, direction="output",
