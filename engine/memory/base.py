@@ -4,7 +4,6 @@ the history log, deletion helpers and the ids that are never reused."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import random
@@ -26,13 +25,13 @@ from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
 from engine.memory.scoring import (
     RecallWeights,
 )
-from engine.memory.text import Segmentation, index_text
+from engine.memory.text import Segmentation, index_text, scope_prefix, scoped
 from engine.memory.types import (
     MemoryRecord,
     TurnRecord,
 )
 
-__all__ = ["StoreBase", "scope_token"]
+__all__ = ["StoreBase"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +50,6 @@ _SEARCH_COLUMNS = "{speaker text context}"
 def _is_busy(exc: sqlite3.Error) -> bool:
     message = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
-
-
-def scope_token(player: str) -> str:
-    """The FTS token that marks every indexed memory about ``player`` (digits, never stemmed)."""
-    digest = hashlib.sha1(player.encode("utf-8")).hexdigest()[:15]
-    return "p" + str(int(digest, 16))
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -330,7 +323,8 @@ class StoreBase:
                     if op == "<":
                         previous = f"{self._display_name(conn, hit[2])}: {hit[0]}\n"
             conn.execute(
-                f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?", (" ".join(parts), row[3])
+                f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?",
+                (scoped(" ".join(parts), scope_prefix(row[1])), row[3]),
             )
             had_vector = conn.execute(
                 "DELETE FROM memory_vectors WHERE memory_id = ?", (row[3],)

@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from engine.errors import StoreError
 from engine.memory.base import (
     StoreBase,
@@ -24,6 +26,9 @@ from engine.memory.types import (
 )
 from engine.persona import RelationshipDefaults
 from engine.tokens import estimate_tokens
+
+# Decodes a stored JSON list of turn ids in one pass (a long-lived summary covers thousands).
+_TURN_IDS: TypeAdapter[list[int]] = TypeAdapter(list[int])
 
 __all__ = ["KnowledgeMixin"]
 
@@ -238,9 +243,17 @@ class KnowledgeMixin(StoreBase):
             character=character,
             player=player,
             text=rows[0][0],
-            turn_ids=_json_ids(rows[0][1]),
+            turn_ids=_TURN_IDS.validate_json(rows[0][1] or "[]"),
             updated=rows[0][2],
         )
+
+    def _covered_turns(self, character: str, player: str) -> set[int]:
+        """The turn ids the current summary covers (empty without a summary)."""
+        rows = self._read(
+            "SELECT turn_ids FROM summaries WHERE character = ? AND player = ?",
+            (character, player),
+        )
+        return set(_TURN_IDS.validate_json(rows[0][0] or "[]")) if rows else set()
 
     def set_summary(
         self, character: str, player: str, text: str, turn_ids: Sequence[int]
@@ -287,8 +300,7 @@ class KnowledgeMixin(StoreBase):
         self, character: str, player: str, *, keep_recent: int
     ) -> list[TurnRecord]:
         """Turns older than the last ``keep_recent`` that the summary does not cover, oldest first."""
-        current = self.summary(character, player)
-        covered = set(current.turn_ids) if current else set()
+        covered = self._covered_turns(character, player)
         rows = self._read(
             "SELECT id, character, player, speaker, text, time, session FROM turns"
             " WHERE character = ? AND player = ? ORDER BY id",
@@ -306,8 +318,7 @@ class KnowledgeMixin(StoreBase):
         ``budget_tokens`` (the last ``keep_recent`` always stay); the older unsummarised ones
         are returned, ready to be folded into the rolling summary. Empty when all fit.
         """
-        current = self.summary(character, player)
-        covered = set(current.turn_ids) if current else set()
+        covered = self._covered_turns(character, player)
         rows = self._read(
             "SELECT id, character, player, speaker, text, time, session FROM turns"
             " WHERE character = ? AND player = ? ORDER BY id",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from engine.memory.text import scope_prefix, scoped
+
 __all__ = ["FTS_TABLE", "MIGRATIONS", "TABLES"]
 
 MIGRATIONS = Migrations("engine.memory")
@@ -170,3 +172,51 @@ def m001_initial(db: Database) -> None:
 def m002_turn_memory_index(db: Database) -> None:
     """Find a memory's dialogue line quickly (recall views, forget_memory)."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_turns_memory ON turns (memory_id)")
+
+
+@MIGRATIONS()
+def m003_index_partitioned_by_player(db: Database) -> None:
+    """Re-index every memory with its player's prefix on each word (no separate scope token).
+
+    A search then walks only the player's postings, and bm25 weighs words by how rare they are
+    in that player's memories. Rows are rewritten in rowid order, a chunk at a time.
+    """
+    last = 0
+    prefixes: dict[str, str] = {}
+    while True:
+        rows = db.execute(
+            f"SELECT f.rowid, m.player, f.speaker, f.text, f.context FROM {FTS_TABLE} f"
+            " JOIN memories m ON m.id = f.rowid WHERE f.rowid > ? ORDER BY f.rowid LIMIT 5000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        last = rows[-1][0]
+        marks = ",".join("?" * len(rows))
+        db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", [r[0] for r in rows])
+        out = []
+        for rowid, player, speaker, text, context in rows:
+            prefix = prefixes.setdefault(player, scope_prefix(player))
+            out.append(
+                (
+                    rowid,
+                    scoped(speaker or "", prefix),
+                    scoped(text or "", prefix),
+                    scoped(context or "", prefix),
+                )
+            )
+        db.conn.executemany(
+            f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context) VALUES (?, '', ?, ?, ?)",
+            out,
+        )
+    # Index rows without a memory cannot be searched for anyone: drop them.
+    db.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid NOT IN (SELECT id FROM memories)")
+    db.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+
+
+@MIGRATIONS()
+def m004_embed_queue_player_index(db: Database) -> None:
+    """Find one player's pending embeddings without scanning the queue."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_embed_queue_player ON embed_queue (player, memory_id)"
+    )

@@ -47,7 +47,6 @@ from engine.memory.base import (
     _dedupe,
     _next_id,
     _set_high_water,
-    scope_token,
 )
 from engine.memory.embeddings import to_blob
 from engine.memory.knowledge import KnowledgeMixin
@@ -59,7 +58,7 @@ from engine.memory.scoring import (
     clamp,
     score_candidates,
 )
-from engine.memory.text import fts_query, index_text, query_terms
+from engine.memory.text import fts_query, index_text, query_terms, scope_prefix, scoped
 from engine.memory.types import (
     MemoryKind,
     MemoryRecord,
@@ -186,7 +185,7 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         hist_rows: list[tuple[Any, ...]] = []
         queue_rows: list[tuple[Any, ...]] = []
         fts_index: dict[int, int] = {}  # memory id -> position in fts_rows
-        context_updates: list[tuple[int, str]] = []
+        context_updates: list[tuple[int, str, str]] = []
         ids: list[int] = []
         for row in rows:
             pair = (row["character"], row["player"])
@@ -255,11 +254,9 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
                     pos = fts_index[prev_info["memory_id"]]
                     fts_rows[pos] = (*fts_rows[pos][:4], prev_context)
                 elif prev_info["memory_id"] is not None:
-                    context_updates.append((prev_info["memory_id"], prev_context))
+                    context_updates.append((prev_info["memory_id"], pair[1], prev_context))
             fts_index[mem_id] = len(fts_rows)
-            fts_rows.append(
-                (mem_id, scope_token(pair[1]), labels[row["speaker"]], row["segmented"], context)
-            )
+            fts_rows.append((mem_id, pair[1], labels[row["speaker"]], row["segmented"], context))
             last[pair] = {
                 "memory_id": mem_id,
                 "segmented": row["segmented"],
@@ -297,13 +294,24 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
             "INSERT OR IGNORE INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)",
             wit_rows,
         )
+        # Every indexed word carries its player's prefix (see engine.memory.text.scoped).
+        prefixes: dict[str, str] = {}
+
+        def prefix(player: str) -> str:
+            if player not in prefixes:
+                prefixes[player] = scope_prefix(player)
+            return prefixes[player]
+
         conn.executemany(
-            f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context) VALUES (?, ?, ?, ?, ?)",
-            fts_rows,
+            f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context) VALUES (?, '', ?, ?, ?)",
+            [
+                (mid, scoped(label, prefix(pl)), scoped(txt, prefix(pl)), scoped(ctx, prefix(pl)))
+                for mid, pl, label, txt, ctx in fts_rows
+            ],
         )
         conn.executemany(
             f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?",
-            [(ctx, mid) for mid, ctx in context_updates],
+            [(scoped(ctx, prefix(pl)), mid) for mid, pl, ctx in context_updates],
         )
         conn.executemany(
             "INSERT INTO history (time, op, entity, entity_id, character, player, reason, detail)"
@@ -377,8 +385,9 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
                 [(mem_id, w, player) for w in who],
             )
             conn.execute(
-                f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context) VALUES (?, ?, '', ?, '')",
-                (mem_id, scope_token(player), segmented),
+                f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context)"
+                " VALUES (?, '', '', ?, '')",
+                (mem_id, scoped(segmented, scope_prefix(player))),
             )
             if self.embedder is not None:
                 conn.execute(
@@ -603,8 +612,8 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         terms = query_terms(query, self.segmentation)
         if not terms:
             return {}
-        match = f'scope : "{scope_token(player)}" AND {_SEARCH_COLUMNS} : ({fts_query(terms)})'
-        # The scope token limits the search to this player's memories; which of them this
+        match = f"{_SEARCH_COLUMNS} : ({fts_query(terms, prefix=scope_prefix(player))})"
+        # The player's prefix limits the search to this player's memories; which of them this
         # character witnessed is decided by the conversation view (engine.memory.ranking), so
         # more rows are taken here to leave enough after that filter.
         rows = self._read(

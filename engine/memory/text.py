@@ -21,6 +21,7 @@ dropped as punctuation), never interpreted.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -34,6 +35,8 @@ __all__ = [
     "fts_query",
     "index_text",
     "query_terms",
+    "scope_prefix",
+    "scoped",
     "segment_cjk",
 ]
 
@@ -166,15 +169,38 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def fts_query(terms: Sequence[str], *, column: str | None = None) -> str:
+def fts_query(terms: Sequence[str], *, column: str | None = None, prefix: str = "") -> str:
     """An FTS5 MATCH expression OR-ing every term, each quoted so it is matched literally.
 
     With ``column`` the terms are restricted to that column: ``text : ("a" OR "b")``.
+    With ``prefix`` each term is searched in that player's part of the index (see ``scoped``).
     Returns an empty string when there are no terms.
     """
     if not terms:
         return ""
-    body = " OR ".join(_quote(t) for t in terms)
+    body = " OR ".join(_quote(prefix + t) for t in terms)
     if column:
         return f"{column} : ({body})"
     return body
+
+
+def scope_prefix(player: str) -> str:
+    """The prefix glued to every indexed word of ``player``'s memories (and to query terms).
+
+    It partitions the full-text index by player: a word's postings, and the document
+    frequencies bm25 weighs it by, cover only that player's memories, so the cost of a search
+    follows the player's conversations, not the size of the file. The prefix has a fixed
+    length (no prefix is the start of another) and only consonants and digits, so the porter
+    stemmer still sees the word's own vowel structure.
+    """
+    digest = int(hashlib.sha1(player.encode("utf-8")).hexdigest()[:12], 16)
+    return f"q{digest:015d}"
+
+
+def scoped(text: str, prefix: str) -> str:
+    """``text`` as indexed for one player: ``prefix`` glued to the front of every word.
+
+    >>> scoped("Hi, Caroline", "q7")
+    'q7Hi, q7Caroline'
+    """
+    return _WORD.sub(lambda m: prefix + m.group(), text)
