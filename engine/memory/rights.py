@@ -13,11 +13,18 @@ from engine.memory.base import (
     _bump_generation,
 )
 from engine.memory.embeddings import from_blob
+from engine.memory.ledger import LEDGER_TABLES
 from engine.memory.schema import FTS_TABLE
 
 __all__ = ["RightsMixin"]
 
 logger = logging.getLogger(__name__)
+
+
+def _ledger_tables(conn: sqlite3.Connection) -> list[str]:
+    """The ledger tables present in this file (a world that was never metered has none)."""
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [t for t in LEDGER_TABLES if t in present]
 
 
 class RightsMixin(StoreBase):
@@ -79,6 +86,11 @@ class RightsMixin(StoreBase):
             for h in history:
                 h["detail"] = json.loads(h["detail"]) if h["detail"] else None
             data["history"] = history
+            # Usage, quota and audit rows live in the same file when the world is metered.
+            data["ledger"] = {
+                table: rows(f"SELECT * FROM {table} WHERE player = ? ORDER BY rowid", (player,))
+                for table in _ledger_tables(self.db.conn)
+            }
             return data
 
         return self._retry(read)
@@ -138,6 +150,10 @@ class RightsMixin(StoreBase):
                     f"DELETE FROM {table} WHERE player = ?", (player,)
                 ).rowcount
             conn.execute("DELETE FROM players WHERE player = ?", (player,))
+            for table in _ledger_tables(conn):
+                counts[table] = conn.execute(
+                    f"DELETE FROM {table} WHERE player = ?", (player,)
+                ).rowcount
             conn.execute(
                 "DELETE FROM history WHERE player = ? OR (entity = 'player' AND entity_id = ?)",
                 (player, player),
