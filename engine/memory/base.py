@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import random
 import sqlite3
 import time as _time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from engine.errors import StoreError
+from engine.memory._sqlite import in_transaction, retry
 from engine.memory.embeddings import Embedder
 from engine.memory.ranking import ConversationView
 from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
@@ -45,11 +45,6 @@ MAX_CACHED_QUERIES = 256
 _MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 _MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
 _SEARCH_COLUMNS = "{speaker text context}"
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    message = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
@@ -124,42 +119,18 @@ class StoreBase:
 
     def _retry(self, fn: Callable[[], T]) -> T:
         """Run ``fn``, retrying while the file is busy; other SQLite errors become StoreError."""
-        deadline = _time.monotonic() + self.busy_timeout
-        delay = 0.005
-        while True:
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                if not _is_busy(exc) or _time.monotonic() > deadline:
-                    raise StoreError(f"{self.path}: {exc}") from exc
-                logger.debug("world file busy, retrying in %.3fs", delay)
-                _time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.25)
-            except sqlite3.DatabaseError as exc:
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                raise StoreError(f"{self.path}: {exc}") from exc
+        return retry(
+            self.db.conn,
+            fn,
+            label=str(self.path),
+            busy_timeout=self.busy_timeout,
+            first_delay=0.005,
+            max_delay=0.25,
+        )
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one IMMEDIATE transaction (all or nothing), retried while busy."""
-        conn = self.db.conn
-
-        def attempt() -> T:
-            if conn.in_transaction:  # nested call: part of the caller's transaction
-                return fn(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-            return result
-
-        return self._retry(attempt)
+        return self._retry(lambda: in_transaction(self.db.conn, fn))
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
         return self._retry(lambda: self.db.conn.execute(sql, tuple(params)).fetchall())

@@ -26,7 +26,6 @@ conditional ``UPDATE`` inside a ``BEGIN IMMEDIATE`` transaction.
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 import time as _time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from engine.errors import QuotaExceededError, StoreError
+from engine.memory._sqlite import in_transaction, retry
 from engine.safety import redact_pii
 
 __all__ = ["AuditRecord", "Ledger", "QuotaState", "UsageRow", "LEDGER_TABLES", "MIGRATIONS"]
@@ -153,11 +153,6 @@ class UsageRow(BaseModel):
     mean_latency_ms: float
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
-    message = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
-
-
 class Ledger:
     """Usage, quota and audit tables in a world file.
 
@@ -206,42 +201,19 @@ class Ledger:
             self._write(lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None)
 
     def _retry(self, fn: Callable[[], T]) -> T:
-        deadline = _time.monotonic() + self.busy_timeout
-        delay = 0.002
-        while True:
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                if not _is_busy(exc) or _time.monotonic() > deadline:
-                    raise StoreError(f"{self.path}: {exc}") from exc
-                logger.debug("world file busy, retrying in %.3fs", delay)
-                _time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
-            except sqlite3.DatabaseError as exc:
-                if self.db.conn.in_transaction:
-                    self.db.conn.rollback()
-                raise StoreError(f"{self.path}: {exc}") from exc
+        """Run ``fn``, retrying while the file is busy; other SQLite errors become StoreError."""
+        return retry(
+            self.db.conn,
+            fn,
+            label=str(self.path),
+            busy_timeout=self.busy_timeout,
+            first_delay=0.002,
+            max_delay=0.1,
+        )
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy."""
-        conn = self.db.conn
-
-        def attempt() -> T:
-            if conn.in_transaction:  # part of the caller's transaction
-                return fn(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-            return result
-
-        return self._retry(attempt)
+        return self._retry(lambda: in_transaction(self.db.conn, fn))
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._retry(lambda: self.db.conn.execute(sql, params).fetchall())
