@@ -6,7 +6,7 @@ semaphore, and everything the game should know leaves through ``emit`` as events
 
 A ``say`` turn:
 
-1. **input safety** (:class:`SafetyGate`): a blocked topic ends the turn with an in-character
+1. **input safety** (:class:`engine.safety_gate.SafetyGate`): a blocked topic ends the turn with an in-character
    refusal that never reaches the model; injection attempts are neutralised (and audited);
    personal information is redacted (per the combined world and character policy) before
    anything is stored;
@@ -23,7 +23,7 @@ A ``say`` turn:
    against the persona (problems become ``TurnWarning`` events);
 7. **store** the reply and the relationship change, emit ``TurnDone``;
 8. **after the reply**, in the background and never delaying ``TurnDone``
-   (:func:`after_turn`): importance, facts about the player, a relationship nudge, a rolling
+   (:func:`engine.analysis.after_turn`): importance, facts about the player, a relationship nudge, a rolling
    summary and a reflection when their thresholds pass (:class:`TurnSettings`), through
    ``complete_json`` on capable backends and :mod:`engine.heuristics` otherwise.
 
@@ -52,9 +52,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
-
 from engine import heuristics
+from engine.analysis import TurnAnalysis, after_turn
 from engine.backends.base import Backend, GenerationParams, Usage
 from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
 from engine.events import (
@@ -70,10 +69,11 @@ from engine.events import (
 )
 from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
-from engine.memory.types import Fact, MemoryRecord, Recalled, Relationship, Summary, TurnRecord
+from engine.memory.types import Fact, Recalled, Relationship, Summary, TurnRecord
 from engine.persona import Persona
-from engine.prompt import Line, Message, Prompt, Section, assemble, detect_language, reply_language
+from engine.prompt import Line, Prompt, assemble, detect_language, reply_language
 from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
+from engine.safety_gate import SafetyGate
 from engine.tokens import is_cjk
 
 __all__ = [
@@ -161,141 +161,6 @@ class StoreAccess(Protocol):
     def submit(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Future[T]:
         """Queue ``fn(store)`` without waiting (its result is a concurrent Future)."""
         ...
-
-
-# ============================================================================================
-# Safety integration points. Every call into engine.safety, and every audit record, is here.
-
-
-class SafetyGate:
-    """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
-
-    - :meth:`check_input` before the model (a blocked line never reaches it);
-    - :meth:`guard` wraps the player's text as data for the prompt, :meth:`rules` adds the
-      matching out-of-character instruction;
-    - :meth:`check_output` on every sentence before any event carries it;
-    - :meth:`redact` before anything is stored;
-    - :meth:`audit` records what was blocked, and injection attempts that were only
-      neutralised, in the ledger's audit table (the excerpt redacted).
-
-    ``enabled=False`` turns all of it off (then text streams a token at a time).
-
-    ``moderator`` (an :class:`engine.safety.Moderator`, e.g.
-    :class:`engine.backends.openai.OpenAIModerator`) is asked about the player's line and each
-    sentence of the reply that the local checks allowed (:meth:`moderate`); a flagged text is
-    blocked as a local rule would block it. When the service fails, the local verdict stands
-    (fail-open, with a warning in the log) unless ``moderation_fail_closed`` is set, in which
-    case the text is blocked (rule ``moderation:unavailable``).
-    """
-
-    def __init__(
-        self,
-        world: Any = None,
-        *,
-        enabled: bool = True,
-        moderator: Any = None,
-        moderation_fail_closed: bool = False,
-    ) -> None:
-        self.enabled = enabled
-        self.world = world
-        self.moderator = moderator if enabled else None
-        self.moderation_fail_closed = moderation_fail_closed
-        self._policies: dict[str, Any] = {}
-        self._ledger: Any = None  # made on the store thread, sharing the world file's connection
-
-    def policy(self, persona: Persona) -> Any:
-        """The persona's policy combined with the world's (cached per character)."""
-        if not self.enabled:
-            return None
-        key = persona.id or persona.name
-        if key not in self._policies:
-            from engine.safety import Policy
-
-            self._policies[key] = Policy.from_persona(persona, self.world)
-        return self._policies[key]
-
-    def check_input(self, text: str, persona: Persona) -> Any:
-        """A :class:`engine.safety.Verdict` for the player's line, or None when disabled."""
-        if not self.enabled:
-            return None
-        from engine.safety import check_input
-
-        return check_input(text, self.policy(persona))
-
-    def check_output(self, sentence: str, policy: Any, emitted_chars: int) -> Any:
-        """A Verdict for one sentence of the reply, or None when disabled."""
-        if not self.enabled:
-            return None
-        from engine.safety import check_output
-
-        return check_output(sentence, policy, emitted_chars=emitted_chars)
-
-    async def moderate(self, verdict: Any, policy: Any, direction: str) -> Any:
-        """``verdict`` made stricter by the moderation service (when there is one and the
-        local check allowed the text); see the class docs for what happens when it fails."""
-        if self.moderator is None or verdict is None or not verdict.allowed:
-            return verdict
-        if not verdict.text.strip():
-            return verdict
-        from engine.safety import Moderation, apply_moderation
-
-        try:
-            moderation = await self.moderator.moderate(verdict.text)
-        except BackendError as exc:
-            if not self.moderation_fail_closed:
-                log.warning(
-                    "moderation of the %s failed, the local check stands: %s", direction, exc
-                )
-                return verdict
-            log.warning(
-                "moderation of the %s failed, blocking it (fail closed): %s", direction, exc
-            )
-            moderation = Moderation(flagged=True, categories=("unavailable",))
-        return apply_moderation(verdict, moderation, policy)
-
-    def guard(self, text: str) -> str:
-        """The player's text delimited as data for the prompt."""
-        if not self.enabled:
-            return text
-        from engine.safety import guard_player_text
-
-        return guard_player_text(text)
-
-    def rules(self, language: str | None) -> list[str]:
-        """Out-of-character rules that go with :meth:`guard`."""
-        if not self.enabled:
-            return []
-        from engine.safety import guard_instruction
-
-        return [guard_instruction(language)]
-
-    def redact(self, text: str, persona: Persona) -> str:
-        """``text`` with personal information replaced by placeholders, as stored.
-
-        Follows the combined policy (:meth:`policy`): a world that redacts redacts for every
-        character, whatever the character's own file says."""
-        if not self.enabled or not self.policy(persona).redact_pii:
-            return text
-        from engine.safety import redact_pii
-
-        return redact_pii(text)
-
-    def audit(
-        self,
-        store: MemoryStore,
-        character: str,
-        player: str,
-        direction: str,
-        verdict: Any,
-        excerpt: str,
-    ) -> None:
-        """Record a blocked input or output (on the store thread; the excerpt is redacted)."""
-        from engine.memory.ledger import Ledger
-
-        if self._ledger is None or self._ledger.db is not store.db:
-            self._ledger = Ledger(store.db, clock=store.clock)
-        ledger = self._ledger
-        ledger.audit(character, player, direction, verdict.rule or "", verdict.category, excerpt)  # type: ignore[arg-type]
 
 
 # ============================================================================================
@@ -1151,250 +1016,3 @@ def compose_greeting(
     if detail and "{remembered}" not in line:
         text += f" 上次{detail}。" if language.startswith("zh") else f" Last time, {detail}."
     return text, language
-
-
-# ============================================================================================
-# after the reply
-
-
-class ExtractedFactModel(BaseModel):
-    """A fact about the player, as the model reports it."""
-
-    predicate: str = Field(description="A short relation: 'likes', 'comes from', 'sister'.")
-    object: str = Field(description="What the relation points at: 'sailing', 'Leeds'.")
-    confidence: float = Field(0.7, ge=0, le=1)
-
-
-class TurnAnalysis(BaseModel):
-    """What the model reads out of the player's line after a reply."""
-
-    importance: int = Field(
-        5, ge=1, le=10, description="How memorable the player's line is, 1..10."
-    )
-    facts: list[ExtractedFactModel] = Field(
-        default_factory=list, description="Facts the player stated about themselves."
-    )
-    player_name: str | None = Field(None, description="The name the player gave, if they gave one.")
-    affinity: float = Field(
-        0, ge=-5, le=5, description="How the line changes the character's liking, -5..5."
-    )
-    trust: float = Field(
-        0, ge=-5, le=5, description="How the line changes the character's trust, -5..5."
-    )
-
-
-class SummaryText(BaseModel):
-    """A rolling summary of a conversation."""
-
-    summary: str = Field(description="The summary, at most a short paragraph.")
-
-
-class Reflection(BaseModel):
-    """Higher-level insights a character draws about a player."""
-
-    insights: list[str] = Field(default_factory=list, description="Up to three short insights.")
-
-
-def _task_prompt(persona: Persona, player: str, task: str, body: str) -> Prompt:
-    return Prompt(
-        sections=(
-            Section.system("task", task),
-            Section.of("input", [Message(role="user", content=body, name=player)]),
-        ),
-        character=persona.name,
-        player=player,
-        persona=persona,
-    )
-
-
-async def _ask(env: TurnEnv, prompt: Prompt, schema: type[BaseModel]) -> Any:
-    """complete_json for background work; None on failure or overload (heuristics follow).
-
-    Dialogue comes first: the call waits (up to ``background_yield`` seconds) until no reply
-    is being generated, runs at most ``background_calls`` at a time, and is skipped when more
-    than ``background_backlog`` calls are already waiting.
-    """
-    settings = env.settings
-    if env.background_waiting >= settings.background_backlog:
-        log.info("background %s skipped: %d calls waiting", schema.__name__, env.background_waiting)
-        return None
-    if env.background_semaphore is None:
-        env.background_semaphore = asyncio.Semaphore(max(1, settings.background_calls))
-    env.background_waiting += 1
-    try:
-        if env.generating:
-            try:
-                await asyncio.wait_for(env.quiet.wait(), settings.background_yield)
-            except TimeoutError:
-                pass
-        async with env.background_semaphore, env.semaphore:
-            async with asyncio.timeout(settings.analysis_timeout):
-                return await env.backend.complete_json(
-                    prompt, schema, GenerationParams(temperature=0.2)
-                )
-    except (EngineError, TimeoutError) as exc:
-        log.info("background %s fell back to heuristics: %s", schema.__name__, exc)
-        return None
-    finally:
-        env.background_waiting -= 1
-
-
-async def after_turn(
-    env: TurnEnv, req: TurnRequest, ctx: _Context, player_text: str, reply: str, parsed: ParsedReply
-) -> None:
-    """Importance, facts, relationship, summary and reflection, after ``TurnDone`` was emitted.
-
-    Thresholds (see :class:`TurnSettings`): a summary once ``summary_every`` older lines are
-    outside it (the last ``summary_keep_recent`` stay verbatim); a reflection once the
-    importance of observations since the last reflection sums to ``reflect_at``.
-    """
-    persona = req.persona
-    name = ctx.name or req.player_name or req.player
-    analysis: TurnAnalysis | None = None
-    if env.capable and heuristics.importance(player_text) > 2:
-        task = (
-            f"Read the line {name} just said to {persona.name} and answer in JSON: importance 1-10 "
-            "(how memorable for a friend), facts the speaker states about THEMSELVES (predicate, object), "
-            "the name they gave if any, and how it changes liking (affinity) and trust, each -5..5."
-        )
-        analysis = await _ask(env, _task_prompt(persona, name, task, player_text), TurnAnalysis)
-
-    found = heuristics.extract_facts(player_text)
-    if analysis is not None:
-        importance: float | None = float(analysis.importance)
-        facts = _merge_facts(analysis, found)
-        nudge = {"affinity": analysis.affinity, "trust": analysis.trust}
-    else:
-        importance = None  # the heuristic score was stored with the line
-        facts = found
-        nudge = heuristics.sentiment(player_text)
-    if parsed.relationship_delta:
-        nudge = {}  # the model already said how the reply changed things
-    settings = env.settings
-
-    def write(
-        store: MemoryStore,
-    ) -> tuple[list[TurnRecord], Summary | None, list[MemoryRecord] | None]:
-        character, player = req.character, req.player
-        if importance is not None and ctx.turn_id is not None:
-            for memory in store.memories(character, player, limit=8):
-                if ctx.turn_id in memory.turn_ids:
-                    store.set_importance(memory.id, importance)
-        subject = store.player_name(player) or name
-        for fact in sorted(
-            facts, key=lambda f: f.predicate != "name"
-        ):  # the name first: it is the subject
-            if fact.predicate == "name":
-                if fact.confidence >= 0.9 or not store.player_name(player):
-                    store.set_player_name(player, fact.object)
-                    subject = fact.object
-                continue
-            source = [ctx.turn_id] if ctx.turn_id is not None else []
-            store.add_fact(character, player, subject, fact.predicate, fact.object,
-                           confidence=fact.confidence, source_turns=source)  # fmt: skip
-        if any(nudge.values()):
-            store.adjust_relationship(character, player, affinity=nudge.get("affinity", 0.0),
-                                      trust=nudge.get("trust", 0.0), reason="after reply",
-                                      defaults=persona.relationship)  # fmt: skip
-        pending = store.unsummarised_turns(
-            character, player, keep_recent=settings.summary_keep_recent
-        )
-        summary = store.summary(character, player)
-        recent = store.memories(character, player, limit=200)
-        since = 0.0
-        for memory in recent:
-            if memory.kind == "reflection":
-                break
-            if memory.kind in ("observation", "event"):
-                since += memory.importance
-        reflect = recent if since >= settings.reflect_at else None
-        if store.embedder is not None:
-            store.embed_pending(limit=64, player=player)
-        return (pending if len(pending) >= settings.summary_every else []), summary, reflect
-
-    pending, summary, reflect = await env.store.run(write, priority=BACKGROUND)
-    if pending:
-        await _summarise(env, req, name, pending, summary)
-    if reflect is not None:
-        await _reflect(env, req, name, reflect)
-
-
-def _merge_facts(
-    analysis: TurnAnalysis, found: Sequence[heuristics.ExtractedFact]
-) -> list[heuristics.ExtractedFact]:
-    """The model's facts and name, then what the heuristics found that the model did not say.
-
-    A small model often answers with valid but empty JSON; its silence must not erase a name
-    or a fact the heuristics read plainly in the line. For the same relation (``predicate``)
-    the model's answer wins.
-    """
-    facts = [
-        heuristics.ExtractedFact(f.predicate, f.object, f.confidence)
-        for f in analysis.facts
-        if f.predicate.strip() and f.object.strip()
-    ]
-    if analysis.player_name and analysis.player_name.strip():
-        facts.append(heuristics.ExtractedFact("name", analysis.player_name.strip(), 0.9))
-    said = {f.predicate.strip().casefold() for f in facts}
-    facts.extend(f for f in found if f.predicate.strip().casefold() not in said)
-    return facts
-
-
-def _speaker(env: TurnEnv, req: TurnRequest, speaker: str, name: str) -> str:
-    if speaker == req.player:
-        return name
-    persona = env.personas.get(speaker)
-    return persona.name if persona else speaker
-
-
-async def _summarise(
-    env: TurnEnv, req: TurnRequest, name: str, pending: list[TurnRecord], previous: Summary | None
-) -> None:
-    lines = [(_speaker(env, req, t.speaker, name), t.text) for t in pending]
-    text: str | None = None
-    if env.capable:
-        body = (f"Earlier summary: {previous.text}\n\n" if previous else "") + "\n".join(
-            f"{s}: {t}" for s, t in lines
-        )
-        task = (
-            f"Summarise this conversation between {req.persona.name} and {name} in at most five sentences, "
-            "keeping names, promises, facts about the people and anything to follow up."
-        )
-        answer = await _ask(env, _task_prompt(req.persona, name, task, body), SummaryText)
-        text = answer.summary.strip() if answer is not None and answer.summary.strip() else None
-    if text is None:
-        text = heuristics.summarise(lines, previous.text if previous else None)
-    covered = sorted({*(previous.turn_ids if previous else []), *(t.id for t in pending)})
-    final = text
-    await env.store.run(
-        lambda s: s.set_summary(req.character, req.player, final, covered), priority=BACKGROUND
-    )
-
-
-async def _reflect(env: TurnEnv, req: TurnRequest, name: str, memories: list[MemoryRecord]) -> None:
-    recent = [m for m in memories if m.kind in ("observation", "event")][:30]
-    insights: list[str] = []
-    if env.capable:
-        body = "\n".join(f"- {m.text}" for m in reversed(recent))
-        task = (
-            f"You are {req.persona.name}. From these memories of {name}, write up to three short insights "
-            f"about {name} (who they are, what they care about, how you get on)."
-        )
-        answer = await _ask(env, _task_prompt(req.persona, name, task, body), Reflection)
-        if answer is not None:
-            insights = [i.strip() for i in answer.insights[:3] if i.strip()]
-    if not insights:
-        top = sorted(recent, key=lambda m: (-m.importance, -m.id))[:3]
-        if top:
-            joined = "; ".join(m.text.strip() for m in top)
-            insights = [f"What stands out about {name}: {joined}"]
-    ids = [i for m in recent for i in m.turn_ids]
-
-    def write(store: MemoryStore) -> None:
-        for insight in insights:
-            store.add_memory(
-                req.character, req.player, insight, kind="reflection", importance=7.0, turn_ids=ids
-            )
-
-    if insights:
-        await env.store.run(write, priority=BACKGROUND)
