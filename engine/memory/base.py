@@ -20,7 +20,7 @@ from sqlite_utils import Database
 from engine.errors import StoreError
 from engine.memory._sqlite import in_transaction, retry
 from engine.memory.embeddings import Embedder
-from engine.memory.ranking import ConversationView
+from engine.memory.ranking import APPROXIMATE_FROM, ConversationView
 from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
 from engine.memory.scoring import (
     RecallWeights,
@@ -71,6 +71,7 @@ class StoreBase:
         segmentation: Segmentation = "jieba",
         busy_timeout: float = 30.0,
         embed_on_recall: int = 64,
+        approximate_from: int = APPROXIMATE_FROM,
     ) -> None:
         self.path = str(path)
         self.embedder = embedder
@@ -79,6 +80,7 @@ class StoreBase:
         self.segmentation: Segmentation = segmentation
         self.busy_timeout = busy_timeout
         self.embed_on_recall = embed_on_recall
+        self.approximate_from = max(0, int(approximate_from))
         # Per (character, player): the memories the character may recall, in id order, with
         # their embeddings (see engine.memory.ranking). Filled incrementally by recall; the
         # least recently used are dropped beyond MAX_CACHED_VIEWS.

@@ -13,6 +13,12 @@ and session, the speaker of each line, and the embedding of each line once it is
 3. each line gains ``neighbour_weight / d * max(fused[i - d], fused[i + d])`` for
    ``d = 1..neighbour_window`` within the same session: the answer to a question often sits
    right next to the line that matches it best.
+
+Large views (at least :attr:`ConversationView.approximate_from` embedded memories, 20,000 by
+default) are scored approximately: a :class:`CoarseIndex` (k-means centroids over the view's
+embeddings, each memory filed under its nearest centroid) picks the clusters nearest the query,
+and only their memories, the lexical matches, a fixed strided sample of the view and, at the
+end, the neighbours of the best of these are scored. See :func:`relevance_at`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,19 @@ import numpy as np
 
 from engine.memory.scoring import RecallWeights
 
-__all__ = ["ConversationView", "relevance", "relevance_at"]
+__all__ = ["APPROXIMATE_FROM", "CoarseIndex", "ConversationView", "relevance", "relevance_at"]
+
+#: Embedded memories from which a view is scored through its coarse index (see relevance_at).
+APPROXIMATE_FROM = 20_000
+#: Share of the view's embedded memories whose similarity the approximate path computes
+#: (the members of the clusters nearest the query, best cluster first, until this is reached).
+PROBE_SHARE = 1 / 8
+#: The approximate path keeps this many times ``candidates`` of its best memories (by fused
+#: score) and scores their neighbours too, for the neighbour smoothing.
+SEED_FACTOR = 4
+#: Every memory whose view position is a multiple of ``max(16, len // SAMPLE_ROWS)`` is always
+#: scored: the least similarity among them stands for the view's least similarity.
+SAMPLE_ROWS = 256
 
 
 class ConversationView:
@@ -32,8 +50,12 @@ class ConversationView:
     Arrays grow by doubling, so appending a turn does not copy the embedding matrix.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, *, approximate_from: int = APPROXIMATE_FROM) -> None:
         self.dim = dim
+        #: Embedded memories from which recall scores through the coarse index (0: always).
+        self.approximate_from = approximate_from
+        self._coarse: CoarseIndex | None = None
+        self._embedded = 0
         self.speaker_names: list[str] = []
         self.seen = 0
         self._n = 0
@@ -75,7 +97,26 @@ class ConversationView:
     @property
     def all_embedded(self) -> bool:
         """Whether every memory of the view has an embedding."""
-        return bool(self.has_vector.all())
+        return self._embedded == self._n
+
+    @property
+    def embedded(self) -> int:
+        """How many memories of the view have an embedding."""
+        return self._embedded
+
+    def coarse_index(self) -> CoarseIndex | None:
+        """The view's coarse index when the view is large enough to use it, else None.
+
+        Built on first use, and built again (re-clustered) once the embedded memories have
+        doubled since it was built; in between, new embeddings are filed under their nearest
+        centroid as they arrive (:meth:`set_vectors`).
+        """
+        if self._embedded == 0 or self._embedded < self.approximate_from:
+            return None
+        if self._coarse is None or self._embedded >= 2 * self._coarse.built_for:
+            positions = np.flatnonzero(self.has_vector)
+            self._coarse = CoarseIndex.build(positions, self.vectors)
+        return self._coarse
 
     def same_session(self, d: int) -> np.ndarray:
         """``codes[i] == codes[i + d]`` for ``i < len(view) - d`` (cached until the view grows)."""
@@ -125,9 +166,117 @@ class ConversationView:
             return np.zeros(len(ids), bool)
         pos = np.clip(np.searchsorted(self.ids, ids), 0, self._n - 1)
         hit = self.ids[pos] == ids
-        self._vectors[pos[hit]] = vectors[hit]
-        self._has[pos[hit]] = True
+        at, rows = pos[hit], vectors[hit]
+        # A memory listed twice in one batch keeps its last vector.
+        at, last = np.unique(at[::-1], return_index=True)
+        rows = rows[::-1][last]
+        again = self._has[at]
+        self._vectors[at] = rows
+        self._has[at] = True
+        self._embedded += int(len(at) - again.sum())
+        if self._coarse is not None:
+            if again.any():
+                # A memory embedded anew would be filed twice: cluster afresh on next use.
+                self._coarse = None
+            else:
+                self._coarse.add(at, rows.astype(np.float32, copy=False))
         return np.asarray(hit, bool)
+
+
+class CoarseIndex:
+    """An inverted-file index over a view's embeddings, for approximate similarity search.
+
+    Spherical k-means gives ``round(sqrt(n))`` centroids (at most 1024); each memory is filed
+    under its nearest centroid, and each cluster keeps its members' vectors side by side, so a
+    search reads contiguous blocks instead of gathering scattered rows. Positions are the
+    view's (stable: a view only grows).
+    """
+
+    def __init__(self, centroids: np.ndarray, built_for: int) -> None:
+        self.centroids = np.ascontiguousarray(centroids, np.float32)
+        #: Embedded memories the centroids were computed from.
+        self.built_for = built_for
+        k, dim = self.centroids.shape
+        self._members = [np.zeros(0, np.int64) for _ in range(k)]
+        self._blocks = [np.zeros((0, dim), np.float32) for _ in range(k)]
+        self.sizes = np.zeros(k, np.int64)
+
+    def __len__(self) -> int:
+        return int(self.sizes.sum())
+
+    @classmethod
+    def build(
+        cls,
+        positions: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        iterations: int = 8,
+        sample: int = 32,
+        seed: int = 0,
+    ) -> CoarseIndex:
+        """Cluster the rows ``vectors[positions]`` and file every one of them.
+
+        Centroids are fitted on at most ``sample`` rows per centroid (drawn with ``seed``, so
+        the same rows give the same index), in ``iterations`` rounds of spherical k-means.
+        """
+        n = len(positions)
+        k = max(1, min(1024, round(float(np.sqrt(n)))))
+        rng = np.random.default_rng(seed)
+        fit = vectors[np.sort(rng.choice(positions, min(n, sample * k), replace=False))]
+        centroids = fit[rng.choice(len(fit), k, replace=False)].copy()
+        for _ in range(iterations):
+            nearest = np.argmax(fit @ centroids.T, axis=1)
+            sums = np.zeros_like(centroids)
+            np.add.at(sums, nearest, fit)
+            norms = np.linalg.norm(sums, axis=1)
+            filled = norms > 0  # an empty cluster keeps its centroid
+            centroids[filled] = sums[filled] / norms[filled, None]
+        index = cls(centroids, built_for=n)
+        for start in range(0, n, 8192):
+            chunk = positions[start : start + 8192]
+            index.add(chunk, vectors[chunk])
+        return index
+
+    def add(self, positions: np.ndarray, vectors: np.ndarray) -> None:
+        """File new rows (positions not in the index yet) under their nearest centroids."""
+        if not len(positions):
+            return
+        nearest = np.argmax(vectors @ self.centroids.T, axis=1)
+        order = np.argsort(nearest, kind="stable")
+        clusters, starts = np.unique(nearest[order], return_index=True)
+        for cluster, rows in zip(clusters.tolist(), np.split(order, starts[1:]), strict=True):
+            size = int(self.sizes[cluster])
+            need = size + len(rows)
+            block, members = self._blocks[cluster], self._members[cluster]
+            if need > len(members):
+                # Grow by doubling, as the view does.
+                cap = max(need, 2 * len(members), 16)
+                members = np.resize(members, cap)
+                grown = np.zeros((cap, block.shape[1]), np.float32)
+                grown[:size] = block[:size]
+                self._blocks[cluster], self._members[cluster] = grown, members
+                block = grown
+            members[size:need] = positions[rows]
+            block[size:need] = vectors[rows]
+            self.sizes[cluster] = need
+
+    def search(self, query: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, similarities) of the members of the clusters nearest ``query``.
+
+        Clusters are taken best centroid first until they hold at least ``budget`` members.
+        """
+        order = np.argsort(-(self.centroids @ query))
+        reach = np.cumsum(self.sizes[order])
+        take = int(np.searchsorted(reach, min(budget, int(reach[-1])))) + 1
+        positions, sims = [], []
+        for cluster in order[:take].tolist():
+            size = int(self.sizes[cluster])
+            if size:
+                positions.append(self._members[cluster][:size])
+                sims.append(np.einsum("ij,j->i", self._blocks[cluster][:size], query))
+        if not positions:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(positions), np.concatenate(sims)
 
 
 def relevance(
@@ -172,7 +321,20 @@ def relevance_at(
     and the three scores there. Every other memory of the view scores 0. Without semantic
     scores only the lexical matches and their neighbours are looked at, so the cost follows
     the number of matches, not the size of the conversation; with them, every memory is
-    scored (positions are then ``0..len(view) - 1``).
+    scored (positions are then ``0..len(view) - 1``), unless the view holds at least
+    ``view.approximate_from`` embedded memories. Then it is scored approximately, through the
+    view's :class:`CoarseIndex`:
+
+    1. similarity is computed for the members of the clusters nearest the query (best centroid
+       first, until :data:`PROBE_SHARE` of the embedded memories are covered), for the lexical
+       matches and for a strided sample of the view (:data:`SAMPLE_ROWS` memories);
+    2. the min-max scaling uses the least and the greatest of these similarities: the greatest
+       is the view's (its nearest memories are in the nearest clusters), and the sample's least
+       stands for the view's least, so scaled similarities match the exact path's closely;
+       memories whose similarity was not computed count as least similar (scaled 0);
+    3. the best ``SEED_FACTOR * candidates`` of them by fused score, and their neighbours
+       within ``neighbour_window``, are scored and smoothed, as in the exact path; a
+       neighbour's neighbour outside that set counts as 0.
     """
     n = len(view)
     lex_pos = np.zeros(0, np.int64)
@@ -194,7 +356,10 @@ def relevance_at(
     boost: list[int] = []
     if named_speakers and weights.speaker_boost:
         boost = [i for i, name in enumerate(view.speaker_names) if name in named_speakers]
-    if query_vector is not None and n and view.has_vector.any():
+    if query_vector is not None and n and view.embedded:
+        index = view.coarse_index()
+        if index is not None:
+            return _approximate(view, index, lex_pos, lex_val, query_vector, lw, sw, boost, weights)
         return _dense(view, lex_pos, lex_val, query_vector, lw, sw, boost, weights)
     return _sparse(view, lex_pos, lex_val, lw, boost, weights)
 
@@ -269,6 +434,15 @@ def _sparse(
     fused = np.zeros(len(positions), np.float64)
     lex = np.zeros(len(positions), np.float64)
     fused[span], lex[span] = fused_at, lex_val
+    smoothed = _smooth_at(view, positions, fused, window, weights.neighbour_weight)
+    return positions, smoothed, lex, np.zeros(len(positions), np.float64)
+
+
+def _smooth_at(
+    view: ConversationView, positions: np.ndarray, fused: np.ndarray, window: int, weight: float
+) -> np.ndarray:
+    """Neighbour smoothing over the scored ``positions`` (ascending); others count as 0."""
+    n = len(view)
     smoothed = fused.copy()
     codes = view.codes
     here = codes[positions]
@@ -280,5 +454,61 @@ def _sparse(
             at = np.minimum(at, len(positions) - 1)
             known = inside & (positions[at] == other) & (codes[np.clip(other, 0, n - 1)] == here)
             np.maximum(lifted, np.where(known, fused[at], 0.0), out=lifted)
-        smoothed += weights.neighbour_weight / d * lifted
-    return positions, smoothed, lex, np.zeros(len(positions), np.float64)
+        smoothed += weight / d * lifted
+    return smoothed
+
+
+def _approximate(
+    view: ConversationView,
+    index: CoarseIndex,
+    lex_pos: np.ndarray,
+    lex_val: np.ndarray,
+    query_vector: np.ndarray,
+    lw: float,
+    sw: float,
+    boost: list[int],
+    weights: RecallWeights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = len(view)
+    query = np.ascontiguousarray(query_vector, np.float32)
+    vectors, has = view.vectors, view.has_vector
+    budget = max(1, int(np.ceil(view.embedded * PROBE_SHARE)))
+    probe_pos, probe_sims = index.search(query, budget)
+    extra = np.unique(np.concatenate([np.arange(0, n, max(16, n // SAMPLE_ROWS)), lex_pos]))
+    extra = extra[has[extra]]
+    extra_sims = np.einsum("ij,j->i", vectors[extra], query)
+    # Similarity where computed (NaN elsewhere), and lexical scores, by view position.
+    sims = np.full(n, np.nan, np.float32)
+    sims[probe_pos] = probe_sims
+    sims[extra] = extra_sims
+    known = np.concatenate([probe_sims, extra_sims])
+    low = float(known.min()) if len(known) else 0.0
+    high = float(known.max()) if len(known) else 0.0
+    lex = np.zeros(n, np.float64)
+    lex[lex_pos] = lex_val
+    speakers = view.speakers
+
+    def fused_at(pos: np.ndarray) -> np.ndarray:
+        scaled = np.zeros(len(pos), np.float64)
+        if high > low:
+            at = sims[pos].astype(np.float64)
+            scaled = np.nan_to_num(np.clip((at - low) / (high - low), 0.0, 1.0), nan=0.0)
+        fused: np.ndarray = lw * lex[pos] + sw * scaled
+        if boost:
+            fused *= np.where(np.isin(speakers[pos], boost), 1.0 + weights.speaker_boost, 1.0)
+        return fused
+
+    base = np.concatenate([probe_pos, extra, lex_pos])
+    base_fused = fused_at(base)
+    keep = SEED_FACTOR * weights.candidates
+    seeds = base if len(base) <= keep else base[np.argpartition(-base_fused, keep - 1)[:keep]]
+    window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
+    offsets = np.arange(-window, window + 1)
+    positions = np.unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1))
+    missing = positions[np.isnan(sims[positions]) & has[positions]]
+    if len(missing):
+        sims[missing] = np.einsum("ij,j->i", vectors[missing], query)
+    fused = fused_at(positions)
+    smoothed = _smooth_at(view, positions, fused, window, weights.neighbour_weight)
+    similarity = np.nan_to_num(sims[positions].astype(np.float64), nan=0.0)
+    return positions, smoothed, lex[positions], similarity

@@ -80,7 +80,10 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
     gives the time for records that do not pass one (game time or wall time, in seconds).
     ``segmentation`` picks how Chinese is split for the index (fixed once a file has data).
     ``busy_timeout`` is how long a busy file is retried before :class:`StoreError`;
-    ``embed_on_recall`` bounds how many waiting memories a recall embeds first.
+    ``embed_on_recall`` bounds how many waiting memories a recall embeds first;
+    ``approximate_from`` is the number of embedded memories from which a conversation is
+    searched through a coarse index instead of scoring every memory's embedding
+    (see :func:`engine.memory.ranking.relevance_at`; 0 always uses the index).
     """
 
     def _speaker_label(self, conn: sqlite3.Connection, speaker: str) -> str:
@@ -735,7 +738,9 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         cached = self._views.get(key)
         if cached is None:
             dim = self.embedder.dim if self.embedder is not None else 0
-            cached = self._views[key] = _CachedView(ConversationView(dim=dim))
+            cached = self._views[key] = _CachedView(
+                ConversationView(dim=dim, approximate_from=self.approximate_from)
+            )
             while len(self._views) > MAX_CACHED_VIEWS:
                 self._views.popitem(last=False)
         self._views.move_to_end(key)
@@ -765,4 +770,6 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
                     r[0] for r, h in zip(vec_rows, hit, strict=True) if not h and r[1] > view.seen
                 ]
                 cached.vector_rowid = int(min(late) - 1 if late else vec_rows[-1][0])
+            # Cluster a large view now (or file its new vectors), while a query is embedded.
+            view.coarse_index()
         return cached
