@@ -469,46 +469,67 @@ def _approximate(
     boost: list[int],
     weights: RecallWeights,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # Nothing here is as long as the view: arrays of its length cost more to allocate and
+    # fill than the few thousand positions scored.
     n = len(view)
     query = np.ascontiguousarray(query_vector, np.float32)
-    vectors, has = view.vectors, view.has_vector
-    budget = max(1, int(np.ceil(view.embedded * PROBE_SHARE)))
-    probe_pos, probe_sims = index.search(query, budget)
+    vectors, has, speakers = view.vectors, view.has_vector, view.speakers
+    probe_pos, probe_sims = index.search(query, max(1, int(np.ceil(view.embedded * PROBE_SHARE))))
     extra = np.unique(np.concatenate([np.arange(0, n, max(16, n // SAMPLE_ROWS)), lex_pos]))
     extra = extra[has[extra]]
     extra_sims = np.einsum("ij,j->i", vectors[extra], query)
-    # Similarity where computed (NaN elsewhere), and lexical scores, by view position.
-    sims = np.full(n, np.nan, np.float32)
-    sims[probe_pos] = probe_sims
-    sims[extra] = extra_sims
-    known = np.concatenate([probe_sims, extra_sims])
-    low = float(known.min()) if len(known) else 0.0
-    high = float(known.max()) if len(known) else 0.0
-    lex = np.zeros(n, np.float64)
-    lex[lex_pos] = lex_val
-    speakers = view.speakers
+    low = min(float(probe_sims.min(initial=np.inf)), float(extra_sims.min(initial=np.inf)))
+    high = max(float(probe_sims.max(initial=-np.inf)), float(extra_sims.max(initial=-np.inf)))
+    lexical = _Lookup(lex_pos, lex_val)
 
-    def fused_at(pos: np.ndarray) -> np.ndarray:
+    def fused_at(pos: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        """Fused score at ``pos`` given their similarities (NaN: not computed, scaled 0)."""
         scaled = np.zeros(len(pos), np.float64)
         if high > low:
-            at = sims[pos].astype(np.float64)
-            scaled = np.nan_to_num(np.clip((at - low) / (high - low), 0.0, 1.0), nan=0.0)
-        fused: np.ndarray = lw * lex[pos] + sw * scaled
+            scaled = np.nan_to_num(np.clip((sims - low) / (high - low), 0.0, 1.0), nan=0.0)
+        fused: np.ndarray = lw * lexical.get(pos) + sw * scaled
         if boost:
             fused *= np.where(np.isin(speakers[pos], boost), 1.0 + weights.speaker_boost, 1.0)
         return fused
 
-    base = np.concatenate([probe_pos, extra, lex_pos])
-    base_fused = fused_at(base)
+    # The best `keep` by fused score. A cluster member that is no lexical match scores by its
+    # similarity alone (times a speaker boost), so only the best `keep` of them can be among
+    # those: the fused score is computed for them, the sample and the lexical matches only.
     keep = SEED_FACTOR * weights.candidates
-    seeds = base if len(base) <= keep else base[np.argpartition(-base_fused, keep - 1)[:keep]]
+    if len(probe_pos) > keep:
+        key = fused_at(probe_pos, probe_sims.astype(np.float64)) if boost else probe_sims
+        best = np.argpartition(-key, keep - 1)[:keep]
+        probe_pos, probe_sims = probe_pos[best], probe_sims[best]
+    known = _Lookup(
+        np.concatenate([probe_pos, extra]), np.concatenate([probe_sims, extra_sims]), missing=np.nan
+    )
+    pool = np.concatenate([known.positions, lex_pos])
+    seeds = pool
+    if len(pool) > keep:
+        seeds = pool[np.argpartition(-fused_at(pool, known.get(pool)), keep - 1)[:keep]]
     window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
     offsets = np.arange(-window, window + 1)
     positions = np.unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1))
-    missing = positions[np.isnan(sims[positions]) & has[positions]]
-    if len(missing):
-        sims[missing] = np.einsum("ij,j->i", vectors[missing], query)
-    fused = fused_at(positions)
+    sims = known.get(positions)
+    missing = np.isnan(sims) & has[positions]
+    if missing.any():
+        sims[missing] = np.einsum("ij,j->i", vectors[positions[missing]], query)
+    fused = fused_at(positions, sims)
     smoothed = _smooth_at(view, positions, fused, window, weights.neighbour_weight)
-    similarity = np.nan_to_num(sims[positions].astype(np.float64), nan=0.0)
-    return positions, smoothed, lex[positions], similarity
+    return positions, smoothed, lexical.get(positions), np.nan_to_num(sims, nan=0.0)
+
+
+class _Lookup:
+    """Values at a few view positions, looked up by position (``missing`` elsewhere)."""
+
+    def __init__(self, positions: np.ndarray, values: np.ndarray, missing: float = 0.0) -> None:
+        positions, first = np.unique(positions, return_index=True)
+        self.positions = positions
+        self.values = np.asarray(values, np.float64)[first]
+        self.missing = missing
+
+    def get(self, at: np.ndarray) -> np.ndarray:
+        if not len(self.positions):
+            return np.full(len(at), self.missing, np.float64)
+        i = np.minimum(np.searchsorted(self.positions, at), len(self.positions) - 1)
+        return np.where(self.positions[i] == at, self.values[i], self.missing)

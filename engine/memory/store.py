@@ -556,23 +556,28 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
             # by later recalls or by embed_pending() when the game is idle.
             self.embed_pending(self.embed_on_recall, player=player)
             known = self._views.get((character, player))
-            if known is not None and known.view.has_vector.any() and query.strip():
+            if known is not None and known.view.embedded and query.strip():
                 # The conversation has vectors: embed the query while the index is searched.
                 pending = self._start_query_vector(embedder, query)
+        early: dict[int, tuple[float, float, str]] | None = None
         try:
             lexical = self._lexical_candidates(character, player, query, w)
             cached = self._view(character, player)
+            named = self._named_speakers(query, set(cached.view.speaker_names))
+            if lexical and pending is not None and not pending.done():
+                # While the query is embedded: the lexical matches' metadata, which most
+                # candidates need, so less is left to do once the query vector arrives.
+                early = self._fetch_meta(lexical, character, player)
         finally:
             if pending is not None and not pending.done():
                 # Never leave the embedder busy behind the caller's back.
                 wait([pending])
         view = cached.view
         query_vector = None
-        if embedder is not None and view.has_vector.any() and query.strip():
+        if embedder is not None and view.embedded and query.strip():
             query_vector = self._finish_query_vector(embedder, query, pending)
         if not lexical and query_vector is None:
             return []
-        named = self._named_speakers(query, set(view.speaker_names))
         positions, smoothed, lex, sims = relevance_at(
             view, lexical=lexical, query_vector=query_vector, named_speakers=named, weights=w
         )
@@ -584,7 +589,13 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
             return []
         best_value = float(smoothed[scored].max())
         candidates = {int(view.ids[positions[i]]): int(i) for i in scored}
-        meta = self._fetch_meta(candidates, character, player)
+        if early is None:
+            meta = self._fetch_meta(candidates, character, player)
+        else:
+            meta = {m: early[m] for m in candidates if m in early}
+            meta.update(
+                self._fetch_meta([m for m in candidates if m not in lexical], character, player)
+            )
         # A candidate deleted in between (by another connection) simply drops out.
         scores = score_candidates(
             relevance={
