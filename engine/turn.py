@@ -119,7 +119,8 @@ class TurnSettings:
     first_token_timeout: float = 30.0
     """Seconds from the request to the first streamed text."""
     stall_timeout: float = 20.0
-    """Longest silence between two streamed chunks."""
+    """Longest silence between two streamed chunks (a stall is noticed within 5%, at most 1 s,
+    after this)."""
     total_timeout: float = 120.0
     """Longest a whole reply may take."""
     recall_k: int = 6
@@ -738,6 +739,8 @@ async def _stream_reply(
         deadline = start + settings.total_timeout
         agen = env.backend.stream(prompt, params)
         got_text = False
+        stall = settings.stall_timeout
+        slack = min(1.0, 0.05 * stall)
         try:
             async with asyncio.timeout_at(
                 min(deadline, start + settings.first_token_timeout)
@@ -751,7 +754,13 @@ async def _stream_reply(
                         out.usage = chunk.usage
                     if chunk.text:
                         got_text = True
-                        timer.reschedule(min(deadline, loop.time() + settings.stall_timeout))
+                        # Moved on only when it would fall within stall_timeout of now, to a
+                        # little beyond (so a chunk seldom costs a timer): a stall is caught
+                        # between stall_timeout and stall_timeout + slack after the last text.
+                        now = loop.time()
+                        when = timer.when() or deadline
+                        if when < deadline and when < now + stall:
+                            timer.reschedule(min(deadline, now + stall + slack))
                         stop = await _show(env, req, streamer.feed(chunk.text), out, policy)
                         if (
                             stop or streamer.stopped

@@ -146,7 +146,8 @@ class OpenAIServer:
     """A threaded OpenAI-compatible HTTP server on ``127.0.0.1`` and an ephemeral port.
 
     ``latency_s`` is the time to first token (after the response headers, like prefill);
-    ``tokens_per_s`` paces the streamed pieces (None sends them at once); ``reply`` is the
+    ``tokens_per_s`` paces the streamed pieces on a fixed schedule, piece i at i / rate after
+    the first (None sends them at once); ``reply`` is the
     default answer, ``json_reply`` the answer to requests with a ``response_format``;
     ``responder(body)`` may compute the answer instead. Quirks of real providers:
     ``structured="json_object"`` rejects ``json_schema`` response formats with a 400 (as
@@ -596,6 +597,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         interval = 1.0 / owner.tokens_per_s if owner.tokens_per_s else 0.0
+        # Piece i is due at first + i * interval, as a model decoding at a steady rate makes
+        # it: a late write (many streams sharing this process) does not push the rest later.
+        first = time.monotonic()
         for index, text in enumerate(stream_pieces(answer.text)):
             if fault is not None and index == fault.after_chunks:
                 if fault.kind == "cut":
@@ -611,10 +615,12 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                     self._end_stream()
                     return
-                if fault.kind == "stall" and not owner._pause(fault.delay_s):
-                    self._drop()
-                    return
-            if index and not owner._pause(interval):
+                if fault.kind == "stall":
+                    if not owner._pause(fault.delay_s):
+                        self._drop()
+                        return
+                    first += fault.delay_s
+            if index and not owner._pause(first + index * interval - time.monotonic()):
                 self._drop()
                 return
             self._write_event(piece(text))

@@ -1,0 +1,339 @@
+"""The lean HTTP/1.1 transport, against real loopback servers that answer with chosen bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx2
+import pytest
+
+from engine.backends import OpenAIBackend
+from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
+from engine.testing.openai_server import refused_base_url
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request's head and body (Content-Length bodies only, as the client sends)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    body = await reader.readexactly(length) if length else b""
+    return head + body
+
+
+class RawServer:
+    """A loopback server whose handler writes whatever bytes a test wants; counts connections."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        self._server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    async def main() -> Any:
+        return await coro
+
+    return asyncio.run(main())
+
+
+async def _get(url: str, transport: LeanTransport, **kwargs: Any) -> tuple[int, bytes, Any]:
+    async with httpx2.AsyncClient(transport=transport, **kwargs) as client:
+        response = await client.post(url, content=b'{"q": 1}')
+        return response.status_code, response.content, response.headers
+
+
+CHUNKED_BODY = (
+    b"".join(
+        b"%x\r\n%s\r\n" % (len(part), part)
+        for part in (b"data: one\n\n", b"data: tw\xc3\xa9\n\n", b"x" * 300)
+    )
+    + b"0\r\n\r\n"
+)
+EXPECTED = b"data: one\n\ndata: tw\xc3\xa9\n\n" + b"x" * 300
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 17, len(CHUNKED_BODY)])
+def test_a_chunked_body_is_the_same_however_the_bytes_arrive(size: int) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Request-Id: r1\r\n\r\n")
+        for i in range(0, len(CHUNKED_BODY), size):
+            writer.write(CHUNKED_BODY[i : i + size])
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    async def go() -> tuple[int, bytes, Any]:
+        async with RawServer(handler) as url:
+            return await _get(url + "/v1/x", LeanTransport())
+
+    status, body, headers = _run(go())
+    assert (status, body, headers["x-request-id"]) == (200, EXPECTED, "r1")
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"hello"),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", b"until the end"),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n", b"ok"),
+    ],
+    ids=["content-length", "read-to-close", "interim-response"],
+)
+def test_bodies_by_length_by_close_and_after_an_interim_response(head: bytes, body: bytes) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(head + body)
+        await writer.drain()
+
+    async def go() -> tuple[int, bytes, Any]:
+        async with RawServer(handler) as url:
+            return await _get(url, LeanTransport())
+
+    status, got, _ = _run(go())
+    assert got == body
+    assert status in (200, 201)
+
+
+def test_requests_one_after_another_reuse_one_connection() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _read_request(reader)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+            )
+            await writer.drain()
+
+    async def go() -> tuple[list[bytes], int]:
+        server = RawServer(handler)
+        async with server as url, httpx2.AsyncClient(transport=LeanTransport()) as client:
+            bodies = [(await client.post(url, content=b"{}")).content for _ in range(3)]
+            return bodies, server.connections
+
+    bodies, connections = _run(go())
+    assert bodies == [b"hi"] * 3
+    assert connections == 1
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_and_the_request_sent_again() -> None:
+    served = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await _read_request(reader)
+        served += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes")
+        await writer.drain()
+        # Closes without "Connection: close": the client learns only when it reuses it.
+
+    async def go() -> list[bytes]:
+        async with RawServer(handler) as url:
+            async with httpx2.AsyncClient(transport=LeanTransport()) as client:
+                first = (await client.post(url, content=b"{}")).content
+                await asyncio.sleep(0.05)
+                second = (await client.post(url, content=b"{}")).content
+                return [first, second]
+
+    assert _run(go()) == [b"yes", b"yes"]
+    assert served == 2
+
+
+def test_a_server_that_stops_sending_raises_a_read_timeout_in_time() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    async def go() -> float:
+        async with RawServer(handler) as url:
+            async with httpx2.AsyncClient(
+                transport=LeanTransport(), timeout=httpx2.Timeout(5.0, read=0.3)
+            ) as client:
+                start = time.monotonic()
+                async with client.stream("POST", url, content=b"{}") as response:
+                    with pytest.raises(httpx2.ReadTimeout):
+                        async for _ in response.aiter_raw():
+                            pass
+                return time.monotonic() - start
+
+    elapsed = _run(go())
+    assert 0.25 < elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"SPDY/9 200 OK\r\n\r\n", httpx2.RemoteProtocolError),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            httpx2.RemoteProtocolError,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            httpx2.RemoteProtocolError,
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", httpx2.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\nbroken header line\r\n\r\n", httpx2.RemoteProtocolError),
+        (b"", httpx2.RemoteProtocolError),
+    ],
+    ids=["status-line", "cut-chunk", "chunk-size", "short-length", "header", "nothing"],
+)
+def test_malformed_or_cut_responses_raise_protocol_errors(reply: bytes, error: type) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
+    async def go() -> None:
+        async with RawServer(handler) as url:
+            await _get(url, LeanTransport())
+
+    with pytest.raises(error):
+        _run(go())
+
+
+def test_nobody_listening_is_a_connect_error() -> None:
+    with pytest.raises(httpx2.ConnectError):
+        _run(_get(refused_base_url(), LeanTransport()))
+
+
+def test_the_request_goes_out_as_the_client_built_it() -> None:
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await _read_request(reader))
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    async def go() -> tuple[int, bytes, Any]:
+        async with RawServer(handler) as url:
+            return await _get(url + "/v1/chat/completions?x=1", LeanTransport())
+
+    status, body, _ = _run(go())
+    request = seen[0]
+    assert (status, body) == (204, b"")
+    assert request.startswith(b"POST /v1/chat/completions?x=1 HTTP/1.1\r\n")
+    assert b"\r\nhost: 127.0.0.1:" in request.lower()
+    assert request.endswith(b'\r\n\r\n{"q": 1}')
+
+
+@pytest.mark.parametrize(
+    ("env", "direct"),
+    [
+        ({}, True),
+        ({"HTTPS_PROXY": "http://proxy.local:3128"}, False),
+        ({"ALL_PROXY": "http://proxy.local:3128"}, False),
+        ({"HTTPS_PROXY": "http://proxy.local:3128", "NO_PROXY": "api.example.com"}, True),
+        ({"HTTP_PROXY": "http://proxy.local:3128"}, True),  # only for http:// URLs
+    ],
+)
+def test_a_proxy_in_the_environment_keeps_httpx_transport(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], direct: bool
+) -> None:
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+        monkeypatch.delenv(key.lower(), raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert lean_transport_applies("https://api.example.com/v1") is direct
+    backend = OpenAIBackend(base_url="https://api.example.com/v1", model="m", api_key="k")
+    assert backend.transport == ("lean" if direct else "httpx")
+
+
+def test_a_read_deadline_cancels_only_a_read_that_outlasts_it() -> None:
+    async def go() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        watch = ReadDeadline(loop.time() + 0.05)
+        # Working between reads past the limit is not interrupted...
+        await asyncio.sleep(0.08)
+        late = watch.begin(loop.time() + 0.05)
+        # ...and a read that runs past it is.
+        try:
+            await asyncio.sleep(1)
+            timed_out = False
+        except asyncio.CancelledError as exc:
+            timed_out = watch.expired_by(exc)
+        finally:
+            watch.end()
+            watch.close()
+        return late, timed_out
+
+    assert _run(go()) == (True, True)
+
+
+def test_a_cancellation_from_elsewhere_is_not_taken_for_a_read_timeout() -> None:
+    async def reader(watch_box: list[ReadDeadline]) -> None:
+        loop = asyncio.get_running_loop()
+        watch = ReadDeadline(loop.time() + 10)
+        watch_box.append(watch)
+        watch.begin(loop.time() + 10)
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError as exc:
+            assert not watch.expired_by(exc)
+            raise
+        finally:
+            watch.end()
+            watch.close()
+
+    async def go() -> None:
+        box: list[ReadDeadline] = []
+        task = asyncio.create_task(reader(box))
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    _run(go())
+
+
+def test_a_reused_connection_closed_before_any_reply_byte_is_retried_on_a_new_one() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d" % connections)
+        await writer.drain()
+        if connections == 1:
+            # The next request on this connection is read, then the socket closed unanswered
+            # (a server's idle timeout racing the client's reuse).
+            await _read_request(reader)
+
+    async def go() -> list[bytes]:
+        async with (
+            RawServer(handler) as url,
+            httpx2.AsyncClient(transport=LeanTransport()) as client,
+        ):
+            return [(await client.post(url, content=b"{}")).content for _ in range(2)]
+
+    assert _run(go()) == [b"1", b"2"]
+    assert connections == 2
