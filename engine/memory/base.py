@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,9 @@ T = TypeVar("T")
 MAX_CACHED_VIEWS = 64
 #: Query embeddings a store keeps (a repeated question is not embedded twice).
 MAX_CACHED_QUERIES = 256
+
+#: How long recall waits (seconds) for the worker to start embedding its query.
+_START_WAIT = 0.01
 
 _MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 _MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
@@ -324,7 +328,19 @@ class StoreBase:
             return None
         if self._embed_worker is None:
             self._embed_worker = ThreadPoolExecutor(1, thread_name_prefix="memory-embed")
-        return self._embed_worker.submit(embedder.embed, [query], kind="query")
+        started = threading.Event()
+
+        def embed() -> np.ndarray:
+            started.set()
+            return embedder.embed([query], kind="query")
+
+        future = self._embed_worker.submit(embed)
+        # Hand the interpreter lock to the worker until it is on its way into the embedder:
+        # otherwise it can wait for the lock while this thread runs Python (up to the
+        # interpreter's 5 ms switch interval), and the embedding, the longest part of a
+        # recall, starts that much later.
+        started.wait(_START_WAIT)
+        return future
 
     def _finish_query_vector(
         self, embedder: Embedder, query: str, pending: Future[np.ndarray] | None

@@ -35,12 +35,12 @@ __all__ = ["APPROXIMATE_FROM", "CoarseIndex", "ConversationView", "relevance", "
 APPROXIMATE_FROM = 20_000
 #: Share of the view's embedded memories whose similarity the approximate path computes
 #: (the members of the clusters nearest the query, best cluster first, until this is reached).
-PROBE_SHARE = 1 / 8
+PROBE_SHARE = 1 / 16
 #: The approximate path keeps this many times ``candidates`` of its best memories (by fused
 #: score) and scores their neighbours too, for the neighbour smoothing.
-SEED_FACTOR = 4
-#: Every memory whose view position is a multiple of ``max(16, len // SAMPLE_ROWS)`` is always
-#: scored: the least similarity among them stands for the view's least similarity.
+SEED_FACTOR = 2
+#: About this many embedded memories (every ``max(16, embedded // SAMPLE_ROWS)``-th when the index
+#: is built) are always scored: their least similarity stands for the view's least.
 SAMPLE_ROWS = 256
 
 
@@ -200,6 +200,8 @@ class CoarseIndex:
         self._members = [np.zeros(0, np.int64) for _ in range(k)]
         self._blocks = [np.zeros((0, dim), np.float32) for _ in range(k)]
         self.sizes = np.zeros(k, np.int64)
+        self.sample_positions = np.zeros(0, np.int64)
+        self.sample_vectors = np.zeros((0, dim), np.float32)
 
     def __len__(self) -> int:
         return int(self.sizes.sum())
@@ -232,6 +234,10 @@ class CoarseIndex:
             filled = norms > 0  # an empty cluster keeps its centroid
             centroids[filled] = sums[filled] / norms[filled, None]
         index = cls(centroids, built_for=n)
+        # A fixed strided sample, its vectors side by side: its least similarity to a query
+        # stands for the view's least.
+        index.sample_positions = positions[:: max(16, n // SAMPLE_ROWS)].copy()
+        index.sample_vectors = np.ascontiguousarray(vectors[index.sample_positions], np.float32)
         for start in range(0, n, 8192):
             chunk = positions[start : start + 8192]
             index.add(chunk, vectors[chunk])
@@ -327,7 +333,7 @@ def relevance_at(
 
     1. similarity is computed for the members of the clusters nearest the query (best centroid
        first, until :data:`PROBE_SHARE` of the embedded memories are covered), for the lexical
-       matches and for a strided sample of the view (:data:`SAMPLE_ROWS` memories);
+       matches and for a fixed strided sample of the view (:data:`SAMPLE_ROWS` memories);
     2. the min-max scaling uses the least and the greatest of these similarities: the greatest
        is the view's (its nearest memories are in the nearest clusters), and the sample's least
        stands for the view's least, so scaled similarities match the exact path's closely;
@@ -428,7 +434,7 @@ def _sparse(
         )
     window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
     offsets = np.arange(-window, window + 1)
-    positions = np.unique(np.clip(lex_pos[:, None] + offsets[None, :], 0, n - 1))
+    positions = _unique(np.clip(lex_pos[:, None] + offsets[None, :], 0, n - 1))
     # fused and lexical scores at the matches and around them (0 elsewhere).
     span = np.searchsorted(positions, lex_pos)
     fused = np.zeros(len(positions), np.float64)
@@ -475,9 +481,14 @@ def _approximate(
     query = np.ascontiguousarray(query_vector, np.float32)
     vectors, has, speakers = view.vectors, view.has_vector, view.speakers
     probe_pos, probe_sims = index.search(query, max(1, int(np.ceil(view.embedded * PROBE_SHARE))))
-    extra = np.unique(np.concatenate([np.arange(0, n, max(16, n // SAMPLE_ROWS)), lex_pos]))
-    extra = extra[has[extra]]
-    extra_sims = np.einsum("ij,j->i", vectors[extra], query)
+    lex_embedded = lex_pos[has[lex_pos]]
+    extra = np.concatenate([index.sample_positions, lex_embedded])
+    extra_sims = np.concatenate(
+        [
+            np.einsum("ij,j->i", index.sample_vectors, query),
+            np.einsum("ij,j->i", vectors[lex_embedded], query),
+        ]
+    )
     low = min(float(probe_sims.min(initial=np.inf)), float(extra_sims.min(initial=np.inf)))
     high = max(float(probe_sims.max(initial=-np.inf)), float(extra_sims.max(initial=-np.inf)))
     lexical = _Lookup(lex_pos, lex_val)
@@ -509,7 +520,7 @@ def _approximate(
         seeds = pool[np.argpartition(-fused_at(pool, known.get(pool)), keep - 1)[:keep]]
     window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
     offsets = np.arange(-window, window + 1)
-    positions = np.unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1))
+    positions = _unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1))
     sims = known.get(positions)
     missing = np.isnan(sims) & has[positions]
     if missing.any():
@@ -533,3 +544,11 @@ class _Lookup:
             return np.full(len(at), self.missing, np.float64)
         i = np.minimum(np.searchsorted(self.positions, at), len(self.positions) - 1)
         return np.where(self.positions[i] == at, self.values[i], self.missing)
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique`` without its hashing path, ~10x slower here)."""
+    ordered = np.sort(values, axis=None)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
