@@ -699,6 +699,9 @@ class ReplyStreamer:
         self.stopped = False
         self._stops = tuple(dict.fromkeys(s.lower() for s in stops if s.strip()))
         self._markers = _MARKERS + self._stops
+        # Every proper prefix of a marker: a chunk ending in one is held back until the next.
+        self._prefixes = {m[:k] for m in self._markers for k in range(1, len(m))}
+        self._longest_prefix = max((len(m) - 1 for m in self._markers), default=0)
         self.sentences: list[str] = []
         self._names = [n for n in names if n]
         self._max = max_chars
@@ -788,13 +791,11 @@ class ReplyStreamer:
 
     def _holdback(self, lower: str) -> int:
         """How many trailing characters might begin a marker ("<me", "``")."""
-        best = 0
-        for marker in self._markers:
-            for k in range(min(len(marker) - 1, len(lower)), 0, -1):
-                if lower.endswith(marker[:k]):
-                    best = max(best, k)
-                    break
-        return best
+        prefixes = self._prefixes
+        for k in range(min(self._longest_prefix, len(lower)), 0, -1):
+            if lower[-k:] in prefixes:
+                return k
+        return 0
 
     def _show(self, text: str) -> list[StreamPiece]:
         if not self.visible:

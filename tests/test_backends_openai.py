@@ -63,7 +63,19 @@ def make_prompt(user: str = "Hi there!") -> Prompt:
     )
 
 
+_TRANSPORT = ["lean"]
+
+
+@pytest.fixture(autouse=True, params=["lean", "httpx"])
+def transport(request: pytest.FixtureRequest) -> Any:
+    """Every test runs over the engine's own HTTP transport and over httpx's."""
+    _TRANSPORT[0] = request.param
+    yield request.param
+    _TRANSPORT[0] = "lean"
+
+
 def backend_for(server: OpenAIServer, **options: Any) -> OpenAIBackend:
+    options.setdefault("transport", _TRANSPORT[0])
     options.setdefault("timeouts", FAST)
     options.setdefault("retry", QUICK_RETRY)
     options.setdefault("rng", random.Random(7))

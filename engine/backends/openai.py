@@ -259,6 +259,15 @@ async def _drain(events: AsyncIterator[str]) -> None:
         log.debug("draining a finished stream failed", exc_info=True)
 
 
+async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body as the transport delivers it (``aiter_raw`` without its re-chunking)."""
+    stream = response.stream
+    if not isinstance(stream, httpx2.AsyncByteStream):  # pragma: no cover - async client
+        raise TypeError("expected an asynchronous response stream")
+    async for part in stream:
+        yield part
+
+
 class _UnexpectedEvent(Exception):
     """A streamed event that is well-formed JSON but not a chunk (an error object)."""
 
@@ -606,9 +615,10 @@ class OpenAIBackend:
                     exc, provider=self.preset.name, model=self.model, phase=phase
                 ) from exc
             phase = "stream"
-            # Undecoded bytes when the body is not compressed (SSE seldom is): one layer less.
+            # Undecoded bytes straight from the transport when the body is not compressed (SSE
+            # seldom is): two layers less per chunk.
             encoded = response.headers.get("content-encoding", "identity") != "identity"
-            events = _sse_events(response.aiter_bytes() if encoded else response.aiter_raw())
+            events = _sse_events(response.aiter_bytes() if encoded else _raw(response))
             usage: dict[str, int] | None = None
             finish: str | None = None
             parts: list[str] = []
