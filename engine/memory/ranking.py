@@ -23,7 +23,7 @@ end, the neighbours of the best of these are scored. See :func:`relevance_at`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -228,19 +228,24 @@ class CoarseIndex:
         centroids = fit[rng.choice(len(fit), k, replace=False)].copy()
         for _ in range(iterations):
             nearest = np.argmax(fit @ centroids.T, axis=1)
-            sums = np.zeros_like(centroids)
-            np.add.at(sums, nearest, fit)
+            order = np.argsort(nearest, kind="stable")
+            clusters, starts = np.unique(nearest[order], return_index=True)
+            sums = np.add.reduceat(fit[order], starts, axis=0)
             norms = np.linalg.norm(sums, axis=1)
             filled = norms > 0  # an empty cluster keeps its centroid
-            centroids[filled] = sums[filled] / norms[filled, None]
+            centroids[clusters[filled]] = sums[filled] / norms[filled, None]
         index = cls(centroids, built_for=n)
         # A fixed strided sample, its vectors side by side: its least similarity to a query
         # stands for the view's least.
         index.sample_positions = positions[:: max(16, n // SAMPLE_ROWS)].copy()
         index.sample_vectors = np.ascontiguousarray(vectors[index.sample_positions], np.float32)
-        for start in range(0, n, 8192):
-            chunk = positions[start : start + 8192]
-            index.add(chunk, vectors[chunk])
+        nearest = np.concatenate(
+            [
+                np.argmax(vectors[positions[start : start + 8192]] @ centroids.T, axis=1)
+                for start in range(0, n, 8192)
+            ]
+        )
+        index._file(positions, nearest, lambda rows: vectors[positions[rows]])
         return index
 
     def add(self, positions: np.ndarray, vectors: np.ndarray) -> None:
@@ -248,6 +253,16 @@ class CoarseIndex:
         if not len(positions):
             return
         nearest = np.argmax(vectors @ self.centroids.T, axis=1)
+        self._file(positions, nearest, lambda rows: vectors[rows])
+
+    def _file(
+        self,
+        positions: np.ndarray,
+        nearest: np.ndarray,
+        vectors_of: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        """Append ``positions`` to their clusters ``nearest``; ``vectors_of(rows)`` gives the
+        vectors of ``positions[rows]``."""
         order = np.argsort(nearest, kind="stable")
         clusters, starts = np.unique(nearest[order], return_index=True)
         for cluster, rows in zip(clusters.tolist(), np.split(order, starts[1:]), strict=True):
@@ -263,7 +278,7 @@ class CoarseIndex:
                 self._blocks[cluster], self._members[cluster] = grown, members
                 block = grown
             members[size:need] = positions[rows]
-            block[size:need] = vectors[rows]
+            block[size:need] = vectors_of(rows)
             self.sizes[cluster] = need
 
     def search(self, query: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
