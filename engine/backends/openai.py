@@ -245,7 +245,7 @@ class _ClientPool:
             await client.close()
 
 
-async def _drain(events: AsyncIterator[str]) -> None:
+async def _drain(events: AsyncIterator[Any]) -> None:
     """Read what follows ``[DONE]`` (the end of the chunked body), briefly.
 
     An HTTP/1.1 connection goes back to the pool only when its response was read to the end;
@@ -278,6 +278,13 @@ async def _sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
     Comments, ``event:``, ``id:`` and ``retry:`` fields are skipped; the bytes may split
     anywhere, even inside a UTF-8 sequence.
     """
+    async for batch in _sse_batches(chunks):
+        for data in batch:
+            yield data
+
+
+async def _sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    """Like :func:`_sse_events`, the events completed by each piece of bytes together."""
     pending = b""
     data: list[bytes] = []
     async for chunk in chunks:
@@ -286,21 +293,24 @@ async def _sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
             continue
         lines = pending.split(b"\n")
         pending = lines.pop()
+        batch: list[str] = []
         for line in lines:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if not line:
                 if data:
-                    yield b"\n".join(data).decode("utf-8")
+                    batch.append(b"\n".join(data).decode("utf-8"))
                     data = []
             elif line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
+        if batch:
+            yield batch
     if pending.startswith(b"data:"):
         value = pending[5:].rstrip(b"\r")
         data.append(value[1:] if value.startswith(b" ") else value)
     if data:
-        yield b"\n".join(data).decode("utf-8")
+        yield [b"\n".join(data).decode("utf-8")]
 
 
 def _json_transcript(prompt: Prompt, extra: list[dict[str, Any]]) -> str:
@@ -618,7 +628,7 @@ class OpenAIBackend:
             # Undecoded bytes straight from the transport when the body is not compressed (SSE
             # seldom is): two layers less per chunk.
             encoded = response.headers.get("content-encoding", "identity") != "identity"
-            events = _sse_events(response.aiter_bytes() if encoded else _raw(response))
+            batches = _sse_batches(response.aiter_bytes() if encoded else _raw(response))
             usage: dict[str, int] | None = None
             finish: str | None = None
             parts: list[str] = []
@@ -627,32 +637,20 @@ class OpenAIBackend:
             chat = self.mode == "chat"
             idle = self.timeouts.idle
             watch = ReadDeadline(first_deadline)
-            while True:
+            finished = False
+            while not finished:
                 limit = first_deadline if not seen_delta else min(deadline, loop.time() + idle)
                 try:
                     if not watch.begin(limit):
                         raise TimeoutError
                     try:
-                        data = await anext(events)
+                        batch = await anext(batches)
                     except asyncio.CancelledError as exc:
                         if watch.expired_by(exc):
                             raise TimeoutError from None
                         raise
                     finally:
                         watch.end()
-                    if data.startswith("[DONE]"):
-                        await _drain(events)
-                        break
-                    event = json.loads(data)
-                    if not isinstance(event, dict):
-                        raise _UnexpectedEvent(f"unexpected event in stream: {data[:80]}")
-                    error = event.get("error")
-                    if error:
-                        message = error.get("message") if isinstance(error, dict) else None
-                        raise _UnexpectedEvent(
-                            "provider sent an error in the stream: "
-                            + (message if isinstance(message, str) and message else str(error))
-                        )
                 except StopAsyncIteration:
                     break
                 except TimeoutError as exc:
@@ -665,43 +663,83 @@ class OpenAIBackend:
                     failure = self._timeout(what, exc, request_id)
                     failure.retryable = not seen_delta
                     raise failure from exc
-                except _UnexpectedEvent as exc:
-                    stream_error = StreamError(
-                        str(exc), provider=self.preset.name, model=self.model, request_id=request_id
-                    )
-                    raise _Failure(stream_error, retryable=True) from exc
                 except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                     raise self._with_id(
                         _map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
                         request_id,
                     ) from exc
-                reported = event.get("usage")
-                if reported:
-                    usage = {
-                        "prompt_tokens": int(reported.get("prompt_tokens") or 0),
-                        "completion_tokens": int(reported.get("completion_tokens") or 0),
-                    }
-                choices = event.get("choices")
-                if not choices:
-                    continue
-                choice = choices[0]
-                if chat:
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content") or ""
-                    thinking = delta.get("reasoning_content")
-                else:
-                    text, thinking = choice.get("text") or "", None
-                if text or thinking:
-                    seen_delta = True
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if ttft is None and not chat:
-                    text = text.lstrip()  # the space after "Character:" in the transcript
-                if text:
+                # The events of one read go to the caller as one chunk: when the loop falls
+                # behind (many streams at once) it catches up in fewer, larger steps.
+                texts: list[str] = []
+                broken: _Failure | None = None
+                for data in batch:
+                    if data.startswith("[DONE]"):
+                        finished = True
+                        break
+                    try:
+                        event = json.loads(data)
+                        if not isinstance(event, dict):
+                            raise _UnexpectedEvent(f"unexpected event in stream: {data[:80]}")
+                        error = event.get("error")
+                        if error:
+                            message = error.get("message") if isinstance(error, dict) else None
+                            raise _UnexpectedEvent(
+                                "provider sent an error in the stream: "
+                                + (message if isinstance(message, str) and message else str(error))
+                            )
+                    except _UnexpectedEvent as exc:
+                        stream_error = StreamError(
+                            str(exc),
+                            provider=self.preset.name,
+                            model=self.model,
+                            request_id=request_id,
+                        )
+                        broken = _Failure(stream_error, retryable=True)
+                        broken.__cause__ = exc
+                        break
+                    except ValueError as exc:  # json.JSONDecodeError, or a number too long
+                        broken = self._with_id(
+                            _map_error(
+                                exc, provider=self.preset.name, model=self.model, phase=phase
+                            ),
+                            request_id,
+                        )
+                        broken.__cause__ = exc
+                        break
+                    reported = event.get("usage")
+                    if reported:
+                        usage = {
+                            "prompt_tokens": int(reported.get("prompt_tokens") or 0),
+                            "completion_tokens": int(reported.get("completion_tokens") or 0),
+                        }
+                    choices = event.get("choices")
+                    if not choices:
+                        continue
+                    choice = choices[0]
+                    if chat:
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content") or ""
+                        thinking = delta.get("reasoning_content")
+                    else:
+                        text, thinking = choice.get("text") or "", None
+                    if text or thinking:
+                        seen_delta = True
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                    if ttft is None and not chat and not texts:
+                        text = text.lstrip()  # the space after "Character:" in the transcript
+                    if text:
+                        texts.append(text)
+                if texts:
                     if ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
+                    text = "".join(texts)
                     parts.append(text)
                     yield Chunk(text=text)
+                if broken is not None:
+                    raise broken from broken.__cause__
+            if finished:
+                await _drain(batches)
             if finish is None and not parts:
                 error = StreamError(
                     "stream ended before any reply", provider=self.preset.name, model=self.model
