@@ -631,10 +631,15 @@ def _export_book(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any] 
     return book.to_card_book(spec)
 
 
+# What pydantic trims from strings (Unicode White_Space); Python's str.strip() also takes the
+# ASCII separators U+001C-U+001F, which pydantic keeps.
+_MODEL_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace() and not 0x1C <= c <= 0x1F)
+
+
 def _export_extensions(persona: Persona) -> dict[str, Any]:
     ext = dict(persona.card.extensions) if persona.card else {}
     whole = persona.card.extra.get("extensions") if persona.card else None
-    if isinstance(whole, dict) and {k.strip(): v for k, v in whole.items()} == ext:
+    if isinstance(whole, dict) and {k.strip(_MODEL_SPACE): v for k, v in whole.items()} == ext:
         ext = dict(whole)
     talk = persona.personality.talkativeness
     if "talkativeness" in ext:
