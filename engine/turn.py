@@ -69,7 +69,7 @@ from engine.events import (
 )
 from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
-from engine.memory.types import Fact, Recalled, Relationship, Summary, TurnRecord
+from engine.memory.types import Fact, Recalled, Relationship, TurnRecord
 from engine.persona import Persona
 from engine.prompt import Line, Prompt, assemble, detect_language, reply_language
 from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
@@ -286,7 +286,7 @@ class _Context:
     recalled: list[Recalled]
     facts: list[Fact]
     relationship: Relationship
-    summary: Summary | None
+    summary: str | None
     labels: dict[str, str]
     turn_id: int | None = None
 
@@ -542,7 +542,7 @@ def _gather(
     recalled = [r for r in recalled if r.memory.text not in seen]
     facts = store.facts(character, player) if met else []
     rel = store.relationship(character, player, defaults=req.persona.relationship)
-    summary = store.summary(character, player) if met else None
+    summary = store.summary_text(character, player) if met else None
     labels = {}
     for turn in recent:
         if turn.speaker not in labels and turn.speaker != character:
@@ -672,7 +672,7 @@ def _build_prompt(
         memories=ctx.recalled,
         facts=ctx.facts,
         relationship=ctx.relationship if ctx.met else None,
-        summary=ctx.summary.text if ctx.summary else None,
+        summary=ctx.summary,
         history=history,
         present=present,
         language=language,

@@ -146,6 +146,30 @@ def test_relationship_counts_turns(store: MemoryStore) -> None:
     assert store.relationship("mira", "p1").turns == 2
 
 
+def test_the_turn_count_follows_new_lines_other_writers_and_forgetting(
+    store: MemoryStore, world_path: Path
+) -> None:
+    for i in range(3):
+        store.add_turn("mira", "p1", "p1", f"line {i}")
+    store.add_turn("mira", "p2", "p2", "another conversation")
+    assert store.relationship("mira", "p1").turns == 3
+    with MemoryStore(world_path) as other:  # another connection to the same file
+        other.add_turns([{"character": "mira", "player": "p1", "speaker": "mira", "text": "x"}])
+    assert store.relationship("mira", "p1").turns == 4
+    store.forget_memory(store.memories("mira", "p1")[0].id)
+    assert store.relationship("mira", "p1").turns == 3
+    store.forget("p1")
+    assert store.relationship("mira", "p1").turns == 0
+    assert store.relationship("mira", "p2").turns == 1
+
+
+def test_summary_text_alone(store: MemoryStore) -> None:
+    ids = [store.add_turn("mira", "p1", "p1", f"line {i}").id for i in range(3)]
+    assert store.summary_text("mira", "p1") is None
+    store.set_summary("mira", "p1", "They talked.", ids)
+    assert store.summary_text("mira", "p1") == "They talked."
+
+
 def test_summary_round_trip_and_unsummarised_turns(store: MemoryStore) -> None:
     ids = [store.add_turn("mira", "p1", "p1", f"line {i}").id for i in range(6)]
     assert store.summary("mira", "p1") is None

@@ -156,9 +156,7 @@ class KnowledgeMixin(StoreBase):
             " WHERE character = ? AND player = ?",
             (character, player),
         )
-        turns = self._read(
-            "SELECT count(*) FROM turns WHERE character = ? AND player = ?", (character, player)
-        )[0][0]
+        turns = self._turn_count(character, player)
         if rows:
             affinity, trust, familiarity, updated = rows[0]
         else:
@@ -174,6 +172,28 @@ class KnowledgeMixin(StoreBase):
             turns=int(turns),
             updated=updated,
         )
+
+    def _turn_count(self, character: str, player: str) -> int:
+        """Lines between the two, counted once and then only the new ones (turn ids only grow;
+        a deletion bumps the store's generation and the count starts afresh)."""
+        generation = self._read("SELECT value FROM store_meta WHERE key = 'generation'")
+        current = str(generation[0][0]) if generation else "0"
+        counts: dict[tuple[str, str], tuple[int, int, str]] = self.__dict__.setdefault(
+            "_turn_counts", {}
+        )
+        count, last, seen = counts.get((character, player), (0, 0, current))
+        if seen != current:
+            count, last = 0, 0
+        more, newest = self._read(
+            "SELECT count(*), max(id) FROM turns WHERE character = ? AND player = ? AND id > ?",
+            (character, player, last),
+        )[0]
+        if more:
+            count, last = count + int(more), int(newest)
+            if len(counts) > 4096:
+                counts.clear()
+            counts[(character, player)] = (count, last, current)
+        return count
 
     def adjust_relationship(
         self,
@@ -246,6 +266,13 @@ class KnowledgeMixin(StoreBase):
             turn_ids=_TURN_IDS.validate_json(rows[0][1] or "[]"),
             updated=rows[0][2],
         )
+
+    def summary_text(self, character: str, player: str) -> str | None:
+        """Only the text of the rolling summary (no decoding of the turn ids it covers)."""
+        rows = self._read(
+            "SELECT text FROM summaries WHERE character = ? AND player = ?", (character, player)
+        )
+        return str(rows[0][0]) if rows else None
 
     def _covered_turns(self, character: str, player: str) -> set[int]:
         """The turn ids the current summary covers (empty without a summary)."""
