@@ -101,6 +101,9 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     fault: str | None = None
+    received: float = 0.0
+    """``time.perf_counter()`` when the request's first line arrived (before the headers and
+    body were parsed): the moment its first bytes reached the server."""
 
 
 @dataclass
@@ -352,6 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
         # delayed ACK add ~40 ms stalls that depend on timing, not on the code under test.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def parse_request(self) -> bool:
+        # Called as soon as the request line has been read.
+        self.received = time.perf_counter()
+        return super().parse_request()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -434,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = owner._take_fault(endpoint or "any")
         headers = {k.lower(): v for k, v in self.headers.items()}
         request_id = owner._record(
-            RecordedRequest(path, body, headers, fault.kind if fault else None)
+            RecordedRequest(path, body, headers, fault.kind if fault else None, self.received)
         )
         try:
             self._serve(endpoint, body, fault, request_id)
