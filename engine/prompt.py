@@ -385,17 +385,18 @@ def assemble(
         others = ", ".join(present)
         blocks["scene"].add(_Item(f"Also here with you: {others}. Answer only as {display}."))
 
-    def total() -> int:
-        return sum(b.tokens for b in blocks.values())
-
-    for step, keep in CUT_ORDER:
-        block = blocks[step]
-        while total() > budget_tokens and len(block.items) > keep:
-            block.drop_one()
-    if total() > budget_tokens:
-        log.warning(
-            "prompt for %s is %d tokens, over its budget of %d", name, total(), budget_tokens
-        )
+    total = sum(b.tokens for b in blocks.values())
+    if total > budget_tokens:
+        for step, keep in CUT_ORDER:
+            block = blocks[step]
+            while total > budget_tokens and len(block.items) > keep:
+                before = block.tokens
+                block.drop_one()
+                total += block.tokens - before
+        if total > budget_tokens:
+            log.warning(
+                "prompt for %s is %d tokens, over its budget of %d", name, total, budget_tokens
+            )
 
     sections = [s for s in (blocks[n].section() for n in SECTION_ORDER) if s is not None]
     stops = (f"\n{player_name}:", f"\n{player_name}：", *(f"\n{p}:" for p in present))
