@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -337,3 +340,50 @@ def test_a_reused_connection_closed_before_any_reply_byte_is_retried_on_a_new_on
 
     assert _run(go()) == [b"1", b"2"]
     assert connections == 2
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for ``localhost`` (made with the openssl command)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_with_a_verified_certificate_and_a_refused_one(
+    certificate: tuple[str, str], trusted: bool
+) -> None:
+    cert, key = certificate
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+        await writer.drain()
+
+    async def go() -> bytes:
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        client_tls = ssl.create_default_context(cafile=cert if trusted else None)
+        try:
+            async with httpx2.AsyncClient(transport=LeanTransport(ssl_context=client_tls)) as c:
+                return (await c.post(f"https://localhost:{port}/v1", content=b"{}")).content
+        finally:
+            server.close()
+
+    if trusted:
+        assert _run(go()) == b"secret"
+    else:
+        with pytest.raises(httpx2.ConnectError, match="certificate"):
+            _run(go())
