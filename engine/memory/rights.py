@@ -35,6 +35,7 @@ class RightsMixin(StoreBase):
 
         Embedding vectors are listed by memory and model; ``include_vectors`` adds the numbers.
         """
+        self.flush()  # last-accessed times recalls set are part of what is stored
 
         def rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
             cur = self.db.conn.execute(sql, tuple(params))

@@ -542,7 +542,8 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         Candidates come from the full-text index (bm25) and, with an embedder, from embedding
         similarity; they are fused and re-scored by relevance, recency and importance, best
         first, each with its :class:`ScoreBreakdown`. Any text is a safe query. ``touch``
-        refreshes the returned memories' last-accessed time to ``now``.
+        refreshes the returned memories' last-accessed time to ``now``: at once for this
+        store's own reads, on disk with its next write (or :meth:`flush`, or close).
         """
         w = weights or self.weights
         now = self.clock() if now is None else float(now)
@@ -612,12 +613,7 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         best = list(scores)
         rows = self._fetch_memories(best)
         if touch and best:
-            self._write(
-                lambda conn: conn.executemany(
-                    "UPDATE memories SET last_accessed = max(last_accessed, ?) WHERE id = ?",
-                    [(now, i) for i in best],
-                )
-            )
+            self._touch(best, now)
         return [Recalled(memory=rows[i], score=scores[i]) for i in best if i in rows]
 
     def _lexical_candidates(
@@ -653,6 +649,12 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
                 (character, player, player, *chunk),
             ):
                 out[int(r[0])] = (float(r[1]), float(r[2]), str(r[3] or ""))
+        touches = self._touches
+        if touches:  # recalled since the last write: their newer times are not on disk yet
+            for memory_id, (importance, accessed, speaker) in out.items():
+                when = touches.get(memory_id)
+                if when is not None and when > accessed:
+                    out[memory_id] = (importance, when, speaker)
         return out
 
     def _named_speakers(self, query: str, speakers: set[str]) -> set[str]:
