@@ -337,7 +337,13 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     try:
         ctx = await env.store.run(
             lambda s: _gather(
-                s, req, stored_text, settings.recall_k, settings.history_lines, write=False
+                s,
+                req,
+                stored_text,
+                settings.recall_k,
+                settings.history_lines,
+                write=False,
+                touch=True,
             ),
             priority=FOREGROUND,
         )
@@ -526,7 +532,11 @@ def _gather(
     history: int,
     *,
     write: bool = True,
+    touch: bool = False,
 ) -> _Context:
+    """What a turn needs from the store. ``write`` stores the player's line here; ``touch``
+    marks the recalled memories as accessed now (no write of its own: the time goes to disk
+    with the store's next write, which a turn's own line soon is)."""
     character, player = req.character, req.player
     if write:
         _store_name(store, req)
@@ -534,7 +544,7 @@ def _gather(
     met = store.has_met(character, player)
     recent = store.recent_turns(character, player, limit=history) if met else []
     recalled = (
-        store.recall(character, player, stored_text, k=recall_k, touch=write)
+        store.recall(character, player, stored_text, k=recall_k, touch=write or touch)
         if met and stored_text.strip()
         else []
     )

@@ -272,6 +272,20 @@ def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
         rt.query("close")
 
 
+def test_a_turn_marks_the_memories_it_recalled_as_accessed(
+    make_runtime: Any, tmp_path: Path
+) -> None:
+    now = [1_700_000_000.0]
+    rt = make_runtime(clock=lambda: now[0])
+    drain(rt, rt.say("mira", "p1", "My sister keeps bees on the hill."))
+    bees = next(m for m in rt.memories("mira", "p1").result(5) if "bees" in m.text)
+    assert bees.last_accessed == now[0]
+    now[0] += 10 * 3600
+    drain(rt, rt.say("mira", "p1", "Do you remember the bees?"))
+    with MemoryStore(tmp_path / "world.db") as other:  # on disk, not only in the runtime's store
+        assert other.get_memory(bees.id).last_accessed == now[0]
+
+
 def test_handles_carry_their_outcome(make_runtime: Any) -> None:
     rt = make_runtime()
     handle = rt.say("mira", "p1", "hello")
