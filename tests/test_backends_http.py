@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import ssl
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from engine.backends import OpenAIBackend
 from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
+from engine.prompt import Prompt, Section
 from engine.testing.openai_server import refused_base_url
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -387,3 +389,34 @@ def test_https_with_a_verified_certificate_and_a_refused_one(
     else:
         with pytest.raises(httpx2.ConnectError, match="certificate"):
             _run(go())
+
+
+def test_events_that_arrive_in_one_read_reach_the_caller_as_one_chunk() -> None:
+    words = ["Hello ", "there, ", "traveller. ", "Welcome ", "to ", "the ", "plaza."]
+    events = [
+        {"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words
+    ] + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    sse = b"".join(b"data: %s\n\n" % json.dumps(e).encode() for e in events) + b"data: [DONE]\n\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(sse), sse)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        writer.write(head + b"Transfer-Encoding: chunked\r\n\r\n" + body)  # all in one write
+        await writer.drain()
+
+    async def go() -> list[str]:
+        async with RawServer(handler) as url:
+            backend = OpenAIBackend(base_url=url + "/v1", model="m", api_key="k")
+            try:
+                prompt = Prompt(
+                    sections=(Section.system("persona", "You are Mira."),),
+                    character="Mira",
+                    player="Ada",
+                )
+                return [c.text async for c in backend.stream(prompt) if c.text]
+            finally:
+                await backend.aclose()
+
+    texts = _run(go())
+    assert texts == ["".join(words)]

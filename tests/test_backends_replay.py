@@ -57,7 +57,7 @@ def test_replay_returns_the_recorded_chunks_exactly(
     openai_server: OpenAIServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "run.jsonl"
-    openai_server.tokens_per_s = 200  # pieces one by one: several chunks to record
+    openai_server.tokens_per_s = 50  # pieces 20 ms apart: several chunks to record
     inner = OpenAIBackend(base_url=openai_server.base_url, model="m", timeouts=Timeouts(total=5))
 
     async def go() -> tuple[list[Chunk], list[Chunk]]:
