@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from engine.backends.openai import _sse_events
+from engine.backends.openai import _sse_batches
 
 STREAM = (
     ": keep-alive comment\r\n"
@@ -30,7 +30,7 @@ def events_of(chunks: list[bytes]) -> list[str]:
             yield chunk
 
     async def collect() -> list[str]:
-        return [data async for data in _sse_events(source())]
+        return [data async for batch in _sse_batches(source()) for data in batch]
 
     return asyncio.run(collect())
 

@@ -32,7 +32,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import httpx2
@@ -259,32 +259,17 @@ async def _drain(events: AsyncIterator[Any]) -> None:
         log.debug("draining a finished stream failed", exc_info=True)
 
 
-async def _raw(response: httpx2.Response) -> AsyncIterator[bytes]:
-    """The body as the transport delivers it (``aiter_raw`` without its re-chunking)."""
-    stream = response.stream
-    if not isinstance(stream, httpx2.AsyncByteStream):  # pragma: no cover - async client
-        raise TypeError("expected an asynchronous response stream")
-    async for part in stream:
-        yield part
-
-
 class _UnexpectedEvent(Exception):
     """A streamed event that is well-formed JSON but not a chunk (an error object)."""
 
 
-async def _sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event in a byte stream (multi-line data joined).
+async def _sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[str]]:
+    """The ``data`` of the server-sent events in a byte stream (multi-line data joined), as a
+    list per piece of bytes: the events that piece completed.
 
     Comments, ``event:``, ``id:`` and ``retry:`` fields are skipped; the bytes may split
     anywhere, even inside a UTF-8 sequence.
     """
-    async for batch in _sse_batches(chunks):
-        for data in batch:
-            yield data
-
-
-async def _sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
-    """Like :func:`_sse_events`, the events completed by each piece of bytes together."""
     pending = b""
     data: list[bytes] = []
     async for chunk in chunks:
@@ -626,9 +611,12 @@ class OpenAIBackend:
                 ) from exc
             phase = "stream"
             # Undecoded bytes straight from the transport when the body is not compressed (SSE
-            # seldom is): two layers less per chunk.
+            # seldom is): two layers less per chunk than aiter_raw().
             encoded = response.headers.get("content-encoding", "identity") != "identity"
-            batches = _sse_batches(response.aiter_bytes() if encoded else _raw(response))
+            raw = response.stream
+            if encoded or not isinstance(raw, httpx2.AsyncByteStream):
+                raw = response.aiter_bytes()
+            batches = _sse_batches(raw)
             usage: dict[str, int] | None = None
             finish: str | None = None
             parts: list[str] = []
@@ -677,34 +665,9 @@ class OpenAIBackend:
                         finished = True
                         break
                     try:
-                        event = json.loads(data)
-                        if not isinstance(event, dict):
-                            raise _UnexpectedEvent(f"unexpected event in stream: {data[:80]}")
-                        error = event.get("error")
-                        if error:
-                            message = error.get("message") if isinstance(error, dict) else None
-                            raise _UnexpectedEvent(
-                                "provider sent an error in the stream: "
-                                + (message if isinstance(message, str) and message else str(error))
-                            )
-                    except _UnexpectedEvent as exc:
-                        stream_error = StreamError(
-                            str(exc),
-                            provider=self.preset.name,
-                            model=self.model,
-                            request_id=request_id,
-                        )
-                        broken = _Failure(stream_error, retryable=True)
-                        broken.__cause__ = exc
-                        break
-                    except ValueError as exc:  # json.JSONDecodeError, or a number too long
-                        broken = self._with_id(
-                            _map_error(
-                                exc, provider=self.preset.name, model=self.model, phase=phase
-                            ),
-                            request_id,
-                        )
-                        broken.__cause__ = exc
+                        event = self._event(data, request_id)
+                    except _Failure as failure:
+                        broken = failure
                         break
                     reported = event.get("usage")
                     if reported:
@@ -737,7 +700,7 @@ class OpenAIBackend:
                     parts.append(text)
                     yield Chunk(text=text)
                 if broken is not None:
-                    raise broken from broken.__cause__
+                    raise broken
             if finished:
                 await _drain(batches)
             if finish is None and not parts:
@@ -773,6 +736,28 @@ class OpenAIBackend:
                     await response.aclose()
                 except Exception:  # noqa: BLE001 (a failed close must not mask the outcome)
                     log.debug("closing the stream of %s failed", self.name, exc_info=True)
+
+    def _event(self, data: str, request_id: str | None) -> dict[str, Any]:
+        """One streamed event's JSON object; a :class:`_Failure` if it is not a chunk."""
+        try:
+            event = json.loads(data)
+        except ValueError as exc:  # json.JSONDecodeError, or a number too long
+            failure = _map_error(exc, provider=self.preset.name, model=self.model, phase="stream")
+            raise self._with_id(failure, request_id) from exc
+        error = event.get("error") if isinstance(event, dict) else None
+        if isinstance(event, dict) and not error:
+            return event
+        if error:
+            message = error.get("message") if isinstance(error, dict) else None
+            what = "provider sent an error in the stream: " + (
+                message if isinstance(message, str) and message else str(error)
+            )
+        else:
+            what = f"unexpected event in stream: {data[:80]}"
+        stream_error = StreamError(
+            what, provider=self.preset.name, model=self.model, request_id=request_id
+        )
+        raise _Failure(stream_error, retryable=True) from _UnexpectedEvent(what)
 
     def _timeout(self, what: str, exc: BaseException, request_id: str | None) -> _Failure:
         error = BackendTimeoutError(

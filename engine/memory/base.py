@@ -101,6 +101,9 @@ class StoreBase:
         self._embed_worker: ThreadPoolExecutor | None = None
         # memory id -> last-accessed time set by recall and not yet written (see _write).
         self._touches: dict[int, float] = {}
+        # (character, player) -> (lines, newest turn id counted, generation): see
+        # KnowledgeMixin._turn_count.
+        self._turn_counts: dict[tuple[str, str], tuple[int, int, str]] = {}
         try:
             conn = sqlite3.connect(
                 self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
@@ -183,6 +186,12 @@ class StoreBase:
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
         return self._retry(lambda: self.db.conn.execute(sql, tuple(params)).fetchall())
+
+    def _stored_generation(self) -> str:
+        """Bumped (by any connection) on deletions and new witnesses: what was cached from the
+        file before a different value may be stale."""
+        rows = self._read("SELECT value FROM store_meta WHERE key = 'generation'")
+        return str(rows[0][0]) if rows else "0"
 
     def _log(
         self,

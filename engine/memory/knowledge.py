@@ -176,11 +176,8 @@ class KnowledgeMixin(StoreBase):
     def _turn_count(self, character: str, player: str) -> int:
         """Lines between the two, counted once and then only the new ones (turn ids only grow;
         a deletion bumps the store's generation and the count starts afresh)."""
-        generation = self._read("SELECT value FROM store_meta WHERE key = 'generation'")
-        current = str(generation[0][0]) if generation else "0"
-        counts: dict[tuple[str, str], tuple[int, int, str]] = self.__dict__.setdefault(
-            "_turn_counts", {}
-        )
+        current = self._stored_generation()
+        counts = self._turn_counts
         count, last, seen = counts.get((character, player), (0, 0, current))
         if seen != current:
             count, last = 0, 0

@@ -447,9 +447,7 @@ def _sparse(
         fused_at = fused_at * np.where(
             np.isin(view.speakers[lex_pos], boost), 1.0 + weights.speaker_boost, 1.0
         )
-    window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
-    offsets = np.arange(-window, window + 1)
-    positions = _unique(np.clip(lex_pos[:, None] + offsets[None, :], 0, n - 1))
+    positions, window = _around(lex_pos, n, weights)
     # fused and lexical scores at the matches and around them (0 elsewhere).
     span = np.searchsorted(positions, lex_pos)
     fused = np.zeros(len(positions), np.float64)
@@ -533,9 +531,7 @@ def _approximate(
     seeds = pool
     if len(pool) > keep:
         seeds = pool[np.argpartition(-fused_at(pool, known.get(pool)), keep - 1)[:keep]]
-    window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
-    offsets = np.arange(-window, window + 1)
-    positions = _unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1))
+    positions, window = _around(seeds, n, weights)
     sims = known.get(positions)
     missing = np.isnan(sims) & has[positions]
     if missing.any():
@@ -559,6 +555,14 @@ class _Lookup:
             return np.full(len(at), self.missing, np.float64)
         i = np.minimum(np.searchsorted(self.positions, at), len(self.positions) - 1)
         return np.where(self.positions[i] == at, self.values[i], self.missing)
+
+
+def _around(seeds: np.ndarray, n: int, weights: RecallWeights) -> tuple[np.ndarray, int]:
+    """The positions of ``seeds`` and of their neighbours within the smoothing window (sorted,
+    distinct, inside ``0..n - 1``), and that window."""
+    window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
+    offsets = np.arange(-window, window + 1)
+    return _unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1)), window
 
 
 def _unique(values: np.ndarray) -> np.ndarray:

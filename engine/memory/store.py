@@ -742,8 +742,7 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
     def _view(self, character: str, player: str) -> _CachedView:
         """The cached view of what ``character`` may recall about ``player``, brought up to date."""
         # Deletions and new witnesses (by any connection) bump the generation: start afresh.
-        generation = self._read("SELECT value FROM store_meta WHERE key = 'generation'")
-        current = str(generation[0][0]) if generation else "0"
+        current = self._stored_generation()
         if current != self._generation:
             self._views.clear()
             self._generation = current
