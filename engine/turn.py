@@ -155,12 +155,20 @@ class TurnSettings:
 class StoreAccess(Protocol):
     """Runs functions of the :class:`MemoryStore` on the thread that owns it."""
 
-    def run(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Awaitable[T]:
+    def run(
+        self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND, group: bool = False
+    ) -> Awaitable[T]:
         """Await ``fn(store)``."""
         ...
 
-    def submit(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Future[T]:
-        """Queue ``fn(store)`` without waiting (its result is a concurrent Future)."""
+    def submit(
+        self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND, group: bool = False
+    ) -> Future[T]:
+        """Queue ``fn(store)`` without waiting (its result is a concurrent Future).
+
+        ``group=True``: ``fn`` writes only through the store, so it may share one transaction
+        (one commit) with other such writes queued next to it.
+        """
         ...
 
 
@@ -359,7 +367,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         nonlocal stored_line
         if stored_line is None:
             stored_line = env.store.submit(
-                lambda s: _store_line(s, req, stored_text), priority=WRITE
+                lambda s: _store_line(s, req, stored_text), priority=WRITE, group=True
             )
         return stored_line
 
@@ -445,6 +453,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
         ),
         priority=WRITE,
+        group=reservation is None,  # the meter may write through a connection of its own
     )
     ctx.turn_id = await asyncio.shield(asyncio.wrap_future(line_id))
     rel = await asyncio.shield(asyncio.wrap_future(reply_written))

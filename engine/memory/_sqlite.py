@@ -36,14 +36,19 @@ def retry(
     """Run ``fn``, retrying with jittered backoff while the file is busy.
 
     Any other SQLite error, or still busy after ``busy_timeout`` seconds, becomes a StoreError
-    naming ``label``; an open transaction is rolled back first.
+    naming ``label``; an open transaction is rolled back first. Inside a transaction the caller
+    had already opened (a group of writes, see ``in_transaction``), an error becomes a
+    StoreError at once and that transaction is left to its owner.
     """
+    owned = not conn.in_transaction
     deadline = time.monotonic() + busy_timeout
     delay = first_delay
     while True:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
+            if not owned:
+                raise StoreError(f"{label}: {exc}") from exc
             if conn.in_transaction:
                 conn.rollback()
             if not is_busy(exc) or time.monotonic() > deadline:
@@ -52,7 +57,7 @@ def retry(
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, max_delay)
         except sqlite3.DatabaseError as exc:
-            if conn.in_transaction:
+            if owned and conn.in_transaction:
                 conn.rollback()
             raise StoreError(f"{label}: {exc}") from exc
 
@@ -60,10 +65,21 @@ def retry(
 def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
     """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction (all or nothing).
 
-    Inside a transaction already open on ``conn``, ``fn`` simply joins it.
+    Inside a transaction already open on ``conn`` (a group of writes), ``fn`` runs in a
+    savepoint of it: if ``fn`` raises, its own changes are undone and the rest of the
+    transaction is left to its owner.
     """
     if conn.in_transaction:
-        return fn(conn)
+        conn.execute("SAVEPOINT nested")
+        try:
+            result = fn(conn)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return result
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn)
@@ -73,4 +89,3 @@ def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], 
             conn.rollback()
         raise
     return result
-
