@@ -72,6 +72,7 @@ from engine.turn import (
     TurnSettings,
     fallback_line,
     keep_cancelled_line,
+    prefetch_context,
     run_greet,
     run_say,
 )
@@ -578,6 +579,8 @@ class Runtime:
             scene_players=tuple(scene_players),
         )
         self._outstanding.add(handle.id)
+        if kind == "say":
+            prefetch_context(self._env, request)
         runner = run_greet if kind == "greet" else run_say
         self._post(self._start, request, runner)
         return handle
@@ -664,6 +667,8 @@ class Runtime:
     def _finished(self, request: TurnRequest) -> None:
         handle = request.handle
         if not handle.done:  # cancelled before it began to run
+            if request.context is not None:
+                request.context.cancel()
             if handle.kind == "say":
                 try:
                     keep_cancelled_line(self._env, request)  # the character heard it
