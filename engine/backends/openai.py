@@ -40,6 +40,7 @@ import numpy as np
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.backends._client import TemplatedClient
 from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
 from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
 from engine.backends.presets import PRESETS, Preset
@@ -450,7 +451,7 @@ class OpenAIBackend:
                 timeout=timeout, verify=tls, limits=limits
             )
         pool = _ClientPool(
-            lambda: openai.AsyncOpenAI(
+            lambda: TemplatedClient(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 max_retries=0,
