@@ -579,8 +579,6 @@ class Runtime:
             scene_players=tuple(scene_players),
         )
         self._outstanding.add(handle.id)
-        if kind == "say":
-            prefetch_context(self._env, request)
         runner = run_greet if kind == "greet" else run_say
         self._post(self._start, request, runner)
         return handle
@@ -638,6 +636,11 @@ class Runtime:
         request: TurnRequest,
         runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]],
     ) -> None:
+        if runner is run_say:
+            # Read the context on the store thread while the turn starts and checks the line.
+            # From here, not from say(): the game thread never takes the store queue's lock
+            # (the store thread may hold it while it waits for the interpreter lock).
+            prefetch_context(self._env, request)
         task = self._loop.create_task(self._guard(request, runner))
         self._tasks[request.handle.id] = task
         task.add_done_callback(lambda _task: self._finished(request))

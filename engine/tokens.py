@@ -12,7 +12,6 @@ about four characters a token. The estimate errs on the high side so budgets hol
 
 from __future__ import annotations
 
-import math
 import re
 
 __all__ = ["estimate_tokens", "is_cjk"]
@@ -21,7 +20,10 @@ __all__ = ["estimate_tokens", "is_cjk"]
 _CJK = re.compile(
     "[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
 )
-_WORD = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
+# What costs a token once CJK is counted: every 4 characters of a Latin word or number (a
+# greedy match takes a word 4 at a time, so a word of n characters matches ceil(n / 4) times),
+# and every other symbol that is not white space.
+_TOKEN = re.compile(r"[A-Za-z0-9]{1,4}|[^\sA-Za-z0-9]")
 
 
 def is_cjk(char: str) -> bool:
@@ -33,10 +35,6 @@ def estimate_tokens(text: str) -> int:
     """Estimate the tokens ``text`` costs in a typical chat model's vocabulary (never under)."""
     if not text:
         return 0
-    cjk = len(_CJK.findall(text))
-    rest = _CJK.sub(" ", text)
-    total = cjk
-    for piece in _WORD.findall(rest):
-        # ~4 characters a token for words; every symbol is at least one.
-        total += max(1, math.ceil(len(piece) / 4))
-    return total
+    # ~4 characters a token for words; every symbol is at least one.
+    rest, cjk = _CJK.subn(" ", text)
+    return cjk + len(_TOKEN.findall(rest))

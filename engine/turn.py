@@ -587,10 +587,10 @@ def _store_name(store: MemoryStore, req: TurnRequest) -> None:
 
 
 def prefetch_context(env: TurnEnv, req: TurnRequest) -> None:
-    """Ask the store thread for a ``say`` turn's context now (from the thread that said the
-    line): it is read while the turn starts on the event loop and checks the line, instead of
-    after. It only reads; the memories it recalls are marked as accessed when the line is
-    stored, so a blocked line touches nothing."""
+    """Ask the store thread for a ``say`` turn's context now, as the turn is started: it is
+    read while the turn's task starts and checks the line, instead of after. It only reads;
+    the memories it recalls are marked as accessed when the line is stored, so a blocked line
+    touches nothing."""
     settings = env.settings
 
     def read(store: MemoryStore) -> tuple[_Context, str]:

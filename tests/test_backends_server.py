@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -130,3 +131,63 @@ def test_refused_base_url_refuses() -> None:
     c = openai.OpenAI(base_url=refused_base_url(), api_key="x", max_retries=0, timeout=2)
     with pytest.raises(openai.APIConnectionError):
         c.models.list()
+
+
+def _raw_stream(server: OpenAIServer, body: dict[str, Any]) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    payload = json.dumps(body).encode()
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\r\n0\r\n\r\n"):
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def test_many_paced_streams_each_arrive_whole_and_in_order() -> None:
+    reply = "one two three four five six seven eight"
+    with OpenAIServer(latency_s=0.05, tokens_per_s=200, reply=reply) as server:
+        socks = [
+            _raw_stream(server, {"model": "m", "messages": [], "stream": True}) for _ in range(40)
+        ]
+        bodies = [_read_all(s) for s in socks]
+        for s in socks:
+            s.close()
+    for body in bodies:
+        events = [
+            json.loads(line[6:])
+            for line in body.decode().splitlines()
+            if line.startswith("data: {")
+        ]
+        text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+        assert text == reply
+        assert events[-1]["choices"][0]["finish_reason"] == "stop"
+        assert body.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
+
+
+def test_stop_drops_paced_streams_promptly_and_a_client_leaving_is_counted() -> None:
+    server = OpenAIServer(latency_s=0.0, tokens_per_s=2, reply="a b c d e f g h").start()
+    leaving = _raw_stream(server, {"model": "m", "messages": [], "stream": True})
+    assert b"200 OK" in leaving.recv(65536)
+    leaving.close()  # walks away: the next piece finds the connection gone
+    deadline = time.monotonic() + 5
+    while server.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.disconnects == 1
+    staying = _raw_stream(server, {"model": "m", "messages": [], "stream": True})
+    assert b"200 OK" in staying.recv(65536)
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 2
+    assert not _read_all(staying).endswith(b"0\r\n\r\n")  # cut, not finished
+    staying.close()

@@ -4,8 +4,10 @@ It serves ``POST /v1/chat/completions`` (SSE streaming and plain, with the usage
 ``stream_options.include_usage`` is set), ``POST /v1/completions`` (the same for base models),
 ``POST /v1/embeddings`` (deterministic vectors, float or base64), ``POST /v1/moderations``
 (flags the words configured per category in ``moderation_words``) and ``GET /v1/models``, on
-loopback, on an ephemeral port, from a thread pool. Tests and benchmarks drive real clients
-against it instead of mocking them.
+loopback, on an ephemeral port, a thread per connection. The pieces of fault-free streams are
+written by one pacer thread when due, so hundreds of streams at once keep their schedule (a
+thread per stream waking 30 times a second queues for the interpreter lock and falls behind).
+Tests and benchmarks drive real clients against it instead of mocking them.
 
 Example::
 
@@ -36,7 +38,9 @@ listens on.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -133,6 +137,95 @@ def _embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in vec]
 
 
+class _Paced:
+    """One stream handed to the :class:`_Pacer`: its pieces and when each is due."""
+
+    __slots__ = ("sock", "pieces", "done", "error")
+
+    def __init__(self, sock: socket.socket, pieces: list[tuple[float, bytes]]) -> None:
+        self.sock = sock
+        self.pieces = pieces
+        self.done = threading.Event()
+        self.error: OSError | None = None
+
+
+class _Pacer:
+    """One thread that writes the pieces of every fault-free stream when they are due.
+
+    A thread per stream sleeping between its pieces needs the interpreter lock 30 times a
+    second for each stream; with hundreds of streams they queue for it and pieces go out late,
+    and a benchmark would charge that lateness to the client under test. One thread wakes once
+    for all the pieces due together.
+    """
+
+    def __init__(self, closing: threading.Event) -> None:
+        self._closing = closing
+        self._heap: list[tuple[float, int, _Paced, int]] = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def send(self, sock: socket.socket, pieces: list[tuple[float, bytes]]) -> _Paced:
+        """Write ``pieces`` (monotonic due time, bytes) to ``sock``, in order, each when due."""
+        stream = _Paced(sock, pieces)
+        if not pieces:
+            stream.done.set()
+            return stream
+        with self._cond:
+            self._push(stream, 0)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="openai-test-pacer", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is stream:  # due before what the pacer sleeps until
+                self._cond.notify()
+        return stream
+
+    def stop(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def _push(self, stream: _Paced, index: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (stream.pieces[index][0], self._seq, stream, index))
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closing.is_set():
+                    if self._heap and self._heap[0][0] <= time.monotonic():
+                        break
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if self._closing.is_set():
+                    abandoned = {entry[2] for entry in self._heap}
+                    self._heap.clear()
+                    for stream in abandoned:
+                        with contextlib.suppress(OSError):
+                            stream.sock.shutdown(socket.SHUT_RDWR)
+                        stream.error = ConnectionAbortedError("server stopping")
+                        stream.done.set()
+                    self._thread = None
+                    return
+                now = time.monotonic()
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    due.append(heapq.heappop(self._heap))
+            for _due, _seq, stream, index in due:
+                try:
+                    stream.sock.sendall(stream.pieces[index][1])
+                except OSError as exc:
+                    stream.error = exc
+                    stream.done.set()
+                    continue
+                if index + 1 < len(stream.pieces):
+                    with self._cond:
+                        self._push(stream, index + 1)
+                else:
+                    stream.done.set()
+
+
 class _Server(ThreadingHTTPServer):
     # A model server listens with a deep backlog: a burst of hundreds of connects (a crowd of
     # conversations starting at once) must queue, not be refused as with the stdlib's 5.
@@ -197,6 +290,7 @@ class OpenAIServer:
         self._queued: list[str] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._pacer = _Pacer(self._closing)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
@@ -226,6 +320,7 @@ class OpenAIServer:
     def stop(self) -> None:
         """Stop serving; in-flight slow responses are abandoned at their next pause."""
         self._closing.set()
+        self._pacer.stop()
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
             httpd.shutdown()
@@ -399,8 +494,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _write_event(self, payload: Any) -> None:
+        self.wfile.write(self._event_bytes(payload))
+        self.wfile.flush()
+
+    @staticmethod
+    def _event_bytes(payload: Any) -> bytes:
+        """One SSE event as one chunk of the chunked body."""
         text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-        self._write_chunk(f"data: {text}\n\n".encode())
+        data = f"data: {text}\n\n".encode()
+        return f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n"
 
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -601,10 +703,39 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream(request_id)
         if chat:
             self._write_event(piece(""))
+        interval = 1.0 / owner.tokens_per_s if owner.tokens_per_s else 0.0
+
+        def tail() -> list[Any]:
+            """The events after the last piece (counted only when needed: a prompt's tokens
+            take a while to estimate)."""
+            events: list[Any] = [piece(None, answer.finish_reason)]
+            options = body.get("stream_options") or {}
+            if owner.stream_usage and options.get("include_usage"):
+                events.append({**common, "choices": [], "usage": self._usage(body, answer)})
+            return [*events, "[DONE]"]
+
+        if fault is None:
+            # Piece i at first + i * interval; the end right after the last piece. This thread
+            # sleeps through the latency (a request arriving meanwhile is not kept waiting for
+            # the pieces to be encoded), then the pacer writes them.
+            first = time.monotonic() + owner.latency_s
+            if not owner._pause(owner.latency_s):
+                self._drop()
+                return
+            texts = stream_pieces(answer.text)
+            paced = [
+                (first + i * interval, self._event_bytes(piece(t))) for i, t in enumerate(texts)
+            ]
+            end = b"".join(self._event_bytes(p) for p in tail()) + b"0\r\n\r\n"
+            paced.append((first + max(0, len(texts) - 1) * interval, end))
+            stream = owner._pacer.send(self.connection, paced)
+            stream.done.wait()
+            if stream.error is not None:
+                raise stream.error
+            return
         if not owner._pause(owner.latency_s):
             self._drop()
             return
-        interval = 1.0 / owner.tokens_per_s if owner.tokens_per_s else 0.0
         # Piece i is due at first + i * interval, as a model decoding at a steady rate makes
         # it: a late write (many streams sharing this process) does not push the rest later.
         first = time.monotonic()
@@ -632,11 +763,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
             self._write_event(piece(text))
-        self._write_event(piece(None, answer.finish_reason))
-        options = body.get("stream_options") or {}
-        if owner.stream_usage and options.get("include_usage"):
-            self._write_event({**common, "choices": [], "usage": self._usage(body, answer)})
-        self._write_event("[DONE]")
+        for payload in tail():
+            self._write_event(payload)
         self._end_stream()
 
     def _embeddings(self, body: dict[str, Any], request_id: str) -> None:
