@@ -138,15 +138,19 @@ def _embedding(text: str, dim: int) -> list[float]:
 
 
 class _Paced:
-    """One stream handed to the :class:`_Pacer`: its pieces and when each is due."""
+    """One stream handed to the :class:`_Pacer`: when each piece is due, and how to write it
+    (encoded when due, so a burst of requests is not kept waiting for it)."""
 
-    __slots__ = ("sock", "pieces", "done", "error")
+    __slots__ = ("sock", "due", "render", "done", "error")
 
-    def __init__(self, sock: socket.socket, pieces: list[tuple[float, bytes]]) -> None:
+    def __init__(
+        self, sock: socket.socket, due: list[float], render: Callable[[int], bytes]
+    ) -> None:
         self.sock = sock
-        self.pieces = pieces
+        self.due = due
+        self.render = render
         self.done = threading.Event()
-        self.error: OSError | None = None
+        self.error: BaseException | None = None
 
 
 class _Pacer:
@@ -165,10 +169,10 @@ class _Pacer:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def send(self, sock: socket.socket, pieces: list[tuple[float, bytes]]) -> _Paced:
-        """Write ``pieces`` (monotonic due time, bytes) to ``sock``, in order, each when due."""
-        stream = _Paced(sock, pieces)
-        if not pieces:
+    def send(self, sock: socket.socket, due: list[float], render: Callable[[int], bytes]) -> _Paced:
+        """Write ``render(i)`` to ``sock`` at monotonic time ``due[i]``, in order."""
+        stream = _Paced(sock, due, render)
+        if not due:
             stream.done.set()
             return stream
         with self._cond:
@@ -188,7 +192,7 @@ class _Pacer:
 
     def _push(self, stream: _Paced, index: int) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (stream.pieces[index][0], self._seq, stream, index))
+        heapq.heappush(self._heap, (stream.due[index], self._seq, stream, index))
 
     def _run(self) -> None:
         while True:
@@ -214,12 +218,15 @@ class _Pacer:
                     due.append(heapq.heappop(self._heap))
             for _due, _seq, stream, index in due:
                 try:
-                    stream.sock.sendall(stream.pieces[index][1])
-                except OSError as exc:
+                    stream.sock.sendall(stream.render(index))
+                except Exception as exc:  # noqa: BLE001 (the handler thread raises it)
+                    if not isinstance(exc, OSError):
+                        with contextlib.suppress(OSError):
+                            stream.sock.shutdown(socket.SHUT_RDWR)
                     stream.error = exc
                     stream.done.set()
                     continue
-                if index + 1 < len(stream.pieces):
+                if index + 1 < len(stream.due):
                     with self._cond:
                         self._push(stream, index + 1)
                 else:
@@ -498,6 +505,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     @staticmethod
+    def _event_template(payload: dict[str, Any]) -> tuple[str, str]:
+        """The text of an SSE event before and after its one string ``"\\x00"`` (the piece's
+        text goes there, JSON-encoded), so each piece costs one short ``json.dumps``."""
+        data = f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+        head, _, rest = data.partition(json.dumps("\x00"))
+        return head, rest
+
+    @staticmethod
     def _event_bytes(payload: Any) -> bytes:
         """One SSE event as one chunk of the chunked body."""
         text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
@@ -715,20 +730,23 @@ class _Handler(BaseHTTPRequestHandler):
             return [*events, "[DONE]"]
 
         if fault is None:
-            # Piece i at first + i * interval; the end right after the last piece. This thread
-            # sleeps through the latency (a request arriving meanwhile is not kept waiting for
-            # the pieces to be encoded), then the pacer writes them.
+            # Piece i at first + i * interval; the end with the last piece. The pacer writes
+            # them; this thread waits for the end.
             first = time.monotonic() + owner.latency_s
-            if not owner._pause(owner.latency_s):
-                self._drop()
-                return
             texts = stream_pieces(answer.text)
-            paced = [
-                (first + i * interval, self._event_bytes(piece(t))) for i, t in enumerate(texts)
-            ]
-            end = b"".join(self._event_bytes(p) for p in tail()) + b"0\r\n\r\n"
-            paced.append((first + max(0, len(texts) - 1) * interval, end))
-            stream = owner._pacer.send(self.connection, paced)
+            head, rest = self._event_template(piece("\x00"))
+
+            def render(index: int) -> bytes:
+                out = b""
+                if index < len(texts):
+                    data = (head + json.dumps(texts[index], ensure_ascii=False) + rest).encode()
+                    out = b"%x\r\n%s\r\n" % (len(data), data)
+                if index >= len(texts) - 1:
+                    out += b"".join(self._event_bytes(p) for p in tail()) + b"0\r\n\r\n"
+                return out
+
+            due = [first + i * interval for i in range(max(1, len(texts)))]
+            stream = owner._pacer.send(self.connection, due, render)
             stream.done.wait()
             if stream.error is not None:
                 raise stream.error
