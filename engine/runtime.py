@@ -72,7 +72,6 @@ from engine.turn import (
     TurnSettings,
     fallback_line,
     keep_cancelled_line,
-    prefetch_context,
     run_greet,
     run_say,
 )
@@ -636,11 +635,6 @@ class Runtime:
         request: TurnRequest,
         runner: Callable[[TurnEnv, TurnRequest], Coroutine[Any, Any, None]],
     ) -> None:
-        if runner is run_say:
-            # Read the context on the store thread while the turn starts and checks the line.
-            # From here, not from say(): the game thread never takes the store queue's lock
-            # (the store thread may hold it while it waits for the interpreter lock).
-            prefetch_context(self._env, request)
         task = self._loop.create_task(self._guard(request, runner))
         self._tasks[request.handle.id] = task
         task.add_done_callback(lambda _task: self._finished(request))
@@ -670,8 +664,6 @@ class Runtime:
     def _finished(self, request: TurnRequest) -> None:
         handle = request.handle
         if not handle.done:  # cancelled before it began to run
-            if request.context is not None:
-                request.context.cancel()
             if handle.kind == "say":
                 try:
                     keep_cancelled_line(self._env, request)  # the character heard it

@@ -90,7 +90,6 @@ __all__ = [
     "after_turn",
     "fallback_line",
     "keep_cancelled_line",
-    "prefetch_context",
     "preview_prompt",
     "run_greet",
     "run_say",
@@ -271,9 +270,6 @@ class TurnRequest:
     """Other characters present (group scenes); they witness both lines."""
     scene_players: tuple[str, ...] = ()
     """Other players present (group scenes); the lines go into their conversations too."""
-    context: Future[tuple[_Context, str]] | None = None
-    """The turn's context and stored text, being read since the line was said (see
-    :func:`prefetch_context`); None: the turn reads it itself."""
 
     @property
     def character(self) -> str:
@@ -301,8 +297,6 @@ class _Context:
     summary: str | None
     labels: dict[str, str]
     turn_id: int | None = None
-    recalled_ids: list[int] = field(default_factory=list)
-    """Every memory recall returned, those already among the recent lines too."""
 
 
 @dataclass
@@ -330,54 +324,50 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     emit = req.emit
     emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
 
-    # 1. input safety (the context is being read meanwhile, see prefetch_context)
-    settings = env.settings
+    # 1. input safety
     try:
         verdict = await _screen_input_moderated(env, req)
     except asyncio.CancelledError:
         # Cancelled while the moderation service was asked: the line was heard all the same
         # (unless the local check blocks it).
-        _drop_context(req)
         keep_cancelled_line(env, req)
         raise
     if verdict is not None and not verdict.allowed:
-        _drop_context(req)
         _emit_authored(
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
         )
         return
     prompt_text = verdict.text if verdict is not None else req.text
+    stored_text = env.safety.redact(req.text, persona)
 
     # 2. context, and the player's line stored
+    settings = env.settings
     try:
-        if req.context is not None:
-            ctx, stored_text = await asyncio.wrap_future(req.context)
-        else:
-            stored_text = env.safety.redact(req.text, persona)
-            ctx = await env.store.run(
-                lambda s: _gather(
-                    s, req, stored_text, settings.recall_k, settings.history_lines, write=False
-                ),
-                priority=FOREGROUND,
-            )
+        ctx = await env.store.run(
+            lambda s: _gather(
+                s,
+                req,
+                stored_text,
+                settings.recall_k,
+                settings.history_lines,
+                write=False,
+                touch=True,
+            ),
+            priority=FOREGROUND,
+        )
     except asyncio.CancelledError:
         # The player walked away right after speaking: the character still heard the line.
-        heard = env.safety.redact(req.text, persona)
-        env.store.submit(lambda s: _store_line(s, req, heard), priority=WRITE)
+        env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
         raise
     # Storing the line is not on the way to the model: it is queued once the request is out
     # (at the first streamed chunk, 50 ms in, or when generation ends, whichever comes first).
-    # The memories recalled for it are marked as accessed with it.
     stored_line: Future[int | None] | None = None
-    recalled_ids = ctx.recalled_ids
 
     def store_line() -> Future[int | None]:
         nonlocal stored_line
         if stored_line is None:
             stored_line = env.store.submit(
-                lambda s: _store_line(s, req, stored_text, recalled=recalled_ids),
-                priority=WRITE,
-                group=True,
+                lambda s: _store_line(s, req, stored_text), priority=WRITE, group=True
             )
         return stored_line
 
@@ -567,7 +557,6 @@ def _gather(
         if met and stored_text.strip()
         else []
     )
-    recalled_ids = [r.memory.id for r in recalled]
     seen = {t.text for t in recent}
     recalled = [r for r in recalled if r.memory.text not in seen]
     facts = store.facts(character, player) if met else []
@@ -578,7 +567,7 @@ def _gather(
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
     turn_id = _store_line(store, req, stored_text) if write else None
-    return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id, recalled_ids)
+    return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
 
 
 def _store_name(store: MemoryStore, req: TurnRequest) -> None:
@@ -586,36 +575,8 @@ def _store_name(store: MemoryStore, req: TurnRequest) -> None:
         store.set_player_name(req.player, req.player_name)
 
 
-def prefetch_context(env: TurnEnv, req: TurnRequest) -> None:
-    """Ask the store thread for a ``say`` turn's context now, as the turn is started: it is
-    read while the turn's task starts and checks the line, instead of after. It only reads;
-    the memories it recalls are marked as accessed when the line is stored, so a blocked line
-    touches nothing."""
-    settings = env.settings
-
-    def read(store: MemoryStore) -> tuple[_Context, str]:
-        stored_text = env.safety.redact(req.text, req.persona)
-        ctx = _gather(
-            store, req, stored_text, settings.recall_k, settings.history_lines, write=False
-        )
-        return ctx, stored_text
-
-    req.context = env.store.submit(read, priority=FOREGROUND)
-
-
-def _drop_context(req: TurnRequest) -> None:
-    """The turn will not use its prefetched context: skip reading it if not begun."""
-    if req.context is not None:
-        req.context.cancel()
-
-
-def _store_line(
-    store: MemoryStore, req: TurnRequest, stored_text: str, *, recalled: Sequence[int] = ()
-) -> int | None:
-    """Store the player's line (for every witness); its id in this conversation. The
-    ``recalled`` memories (used for the reply to it) are marked as accessed with it."""
-    if recalled:
-        store.touch(recalled)
+def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int | None:
+    """Store the player's line (for every witness); its id in this conversation."""
     _store_name(store, req)
     if not stored_text.strip():
         return None

@@ -178,11 +178,6 @@ class StoreBase:
         if len(touches) >= MAX_PENDING_TOUCHES:
             self.flush()
 
-    def touch(self, memory_ids: Iterable[int], when: float | None = None) -> None:
-        """Mark memories as recalled at ``when`` (now by default), as ``recall(touch=True)``
-        does: the time goes to the file with the store's next write (or :meth:`flush`)."""
-        self._touch(memory_ids, self.clock() if when is None else when)
-
     def flush(self) -> None:
         """Write the last-accessed times recalls have set (done anyway by the next write and at
         close; other connections to the file see them from then on)."""
