@@ -4,7 +4,8 @@ Metrics:
 
 - ``makespan_ratio@200``: wall time for 200 conversations started at once (each one turn, all
   different players) divided by the time for one. Target <= 1.5. The server runs in its own
-  process, as a model server would.
+  process, as a model server would. Both times are medians of three runs (new players each
+  time): two processes sharing two cores make a single burst vary by +-0.1.
 - ``overhead_p99_ms``: from ``say()`` to the request's first byte at the server (the moment
   its request line is read, before the server parses headers and body), with 10k memories
   stored for the player (p99 over sequential turns, background work settled between turns).
@@ -38,6 +39,7 @@ from engine.runtime import Runtime
 from engine.testing.openai_server import OpenAIServer
 
 LATENCY_S = 0.3
+RUNS = 3  # bursts of the makespan benchmark; the median counts
 TOKENS_PER_S = 30.0
 REPLY = (
     'Welcome to the square! The tea house is up the east steps. <meta>{"emotion": "happy"}</meta>'
@@ -125,15 +127,24 @@ def makespan(n: int, cast: dict[str, Any], workdir: Path) -> dict[str, float]:
                 singles.append(_run(rt, [rt.say("mira", f"solo{i}", "Where is the tea house?")]))
                 rt.wait_idle(60)
             one = statistics.median(singles)
-            many = _run(rt, [rt.say("mira", f"p{i}", "Where is the tea house?") for i in range(n)])
-            rt.wait_idle(120)
+            bursts = []
+            for b in range(RUNS):
+                handles = [rt.say("mira", f"b{b}p{i}", "Where is the tea house?") for i in range(n)]
+                bursts.append(_run(rt, handles))
+                rt.wait_idle(120)
+            many = statistics.median(bursts)
         finally:
             rt.close()
     finally:
         if proc.stdin:
             proc.stdin.close()
         proc.wait(timeout=10)
-    return {"one_s": one, "many_s": many, "ratio": many / one}
+    return {
+        "one_s": one,
+        "many_s": many,
+        "ratio": many / one,
+        "ratios": [round(b / one, 3) for b in bursts],
+    }
 
 
 def _corpus() -> tuple[list[str], list[str]]:
@@ -341,7 +352,7 @@ def main() -> None:
         f"Runtime against the test server ({LATENCY_S * 1000:.0f} ms latency, {TOKENS_PER_S:.0f} tokens/s)",
         ["metric", "value", "target", "detail"],
         [
-            [f"makespan_ratio@{n_many}", ms["ratio"], "<= 1.5", f"one {ms['one_s']:.2f} s, {n_many} {ms['many_s']:.2f} s"],
+            [f"makespan_ratio@{n_many}", ms["ratio"], "<= 1.5", f"one {ms['one_s']:.2f} s, {n_many} {ms['many_s']:.2f} s (runs {', '.join(f'{r:.2f}' for r in ms['ratios'])})"],
             ["overhead_p99_ms", oh["p99_ms"], "<= 10", f"p50 {oh['p50_ms']:.2f} ms, {memories} memories, {int(oh['n'])} turns"],
             ["  of which recall_p50_ms", oh["recall_p50_ms"], "", "MemoryStore.recall alone, same file"],
             [f"poll_p99_ms@{streams}", pc["p99_ms"], "<= 0.1", f"p50 {pc['p50_ms']:.4f} ms, {int(pc['events'])} events in {int(pc['frames'])} frames"],
@@ -349,6 +360,7 @@ def main() -> None:
     )  # fmt: skip
     metrics = {
         f"makespan_ratio@{n_many}": ms["ratio"],
+        f"makespan_ratio@{n_many}_worst": max(ms["ratios"]),
         "overhead_p99_ms": oh["p99_ms"],
         "overhead_p50_ms": oh["p50_ms"],
         "recall_p50_ms": oh["recall_p50_ms"],
