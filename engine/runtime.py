@@ -245,11 +245,9 @@ class _StoreThread:
         self._queue.put(priority, fn, future, group)
         return future
 
-    async def run(
-        self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND, group: bool = False
-    ) -> T:
+    async def run(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> T:
         """Await ``fn(store)`` from the event loop."""
-        return await asyncio.wrap_future(self.submit(fn, priority=priority, group=group))
+        return await asyncio.wrap_future(self.submit(fn, priority=priority))
 
     @property
     def busy(self) -> bool:

@@ -155,9 +155,7 @@ class TurnSettings:
 class StoreAccess(Protocol):
     """Runs functions of the :class:`MemoryStore` on the thread that owns it."""
 
-    def run(
-        self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND, group: bool = False
-    ) -> Awaitable[T]:
+    def run(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Awaitable[T]:
         """Await ``fn(store)``."""
         ...
 

@@ -5,6 +5,7 @@ counts how many streams run at once)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -151,3 +152,10 @@ def drain(rt: Runtime, handle: Any, timeout: float = 10.0) -> list[Any]:
     assert rt.wait_idle(timeout)
     events.extend(rt.poll())
     return [e for e in events if e.handle_id == handle.id]
+
+
+def hold_store(rt: Runtime) -> threading.Event:
+    """Keep the store thread busy until the returned event is set."""
+    gate = threading.Event()
+    rt._store.submit(lambda _store: gate.wait(10), priority=-1)
+    return gate

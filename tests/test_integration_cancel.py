@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fixtures_runtime import HangingBackend, TextBackend, drain
+from fixtures_runtime import HangingBackend, TextBackend, drain, hold_store
 
 from engine.events import TurnDone, TurnFailed, TurnStarted
 from engine.memory.ledger import Ledger
@@ -25,13 +25,6 @@ def _wait(condition: Any, timeout: float = 5.0) -> None:
         time.sleep(0.002)
 
 
-def _hold_store(rt: Runtime) -> threading.Event:
-    """Keep the store thread busy until the returned event is set."""
-    gate = threading.Event()
-    rt._store.submit(lambda _store: gate.wait(10), priority=-1)
-    return gate
-
-
 def _player_lines(rt: Runtime, character: str = "tess") -> list[str]:
     return [
         t.text for t in rt.query("recent_turns", character, "p1").result(5) if t.speaker == "p1"
@@ -43,7 +36,7 @@ def test_a_turn_cancelled_while_its_context_is_read_keeps_the_players_line(
 ) -> None:
     backend = TextBackend("Of course.")
     rt = make_runtime(backend, characters={"tess": test_persona})
-    gate = _hold_store(rt)
+    gate = hold_store(rt)
     handle = rt.say("tess", "p1", "My sister is called Maud.", player_name="Ada")
     events: list[Any] = []
     _wait(lambda: events.extend(rt.poll()) or any(isinstance(e, TurnStarted) for e in events))
@@ -60,7 +53,7 @@ def test_a_turn_cancelled_before_it_started_keeps_the_players_line(
     make_runtime: Any, test_persona: Persona
 ) -> None:
     rt = make_runtime(TextBackend("Of course."), characters={"tess": test_persona})
-    gate = _hold_store(rt)
+    gate = hold_store(rt)
     handle = rt.say("tess", "p1", "I'll be back tomorrow.")
     rt.cancel(handle)
     _wait(lambda: handle.done)
@@ -74,7 +67,7 @@ def test_a_blocked_line_cancelled_early_is_still_not_stored(
     make_runtime: Any, test_persona: Persona
 ) -> None:
     rt = make_runtime(TextBackend("Of course."), characters={"tess": test_persona})
-    gate = _hold_store(rt)
+    gate = hold_store(rt)
     handle = rt.say("tess", "p1", "Where is the dragonglass?")
     rt.cancel(handle)
     _wait(lambda: handle.done)

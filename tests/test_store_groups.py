@@ -4,13 +4,12 @@ the runtime's store thread grouping the writes queued one after another."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_runtime import TextBackend
+from fixtures_runtime import TextBackend, hold_store
 
 from engine.memory import MemoryStore
 from engine.memory._sqlite import in_transaction
@@ -119,12 +118,6 @@ def test_a_group_that_cannot_finish_writes_nothing_and_leaves_no_stale_cache(
         assert accessed == 5_000.0
 
 
-def _hold(rt: Runtime) -> threading.Event:
-    gate = threading.Event()
-    rt._store.submit(lambda _store: gate.wait(10), priority=-1)
-    return gate
-
-
 def _trace_commits(rt: Runtime) -> list[str]:
     return rt._store.submit(lambda store: _commits(store.db.conn)).result(5)
 
@@ -136,7 +129,7 @@ def test_the_store_thread_groups_queued_writes_into_one_commit(
         TextBackend("Hi."), characters={"tess": test_persona}, world=tmp_path / "w.db"
     )
     commits = _trace_commits(rt)
-    gate = _hold(rt)
+    gate = hold_store(rt)
     futures: list[Future[Any]] = [
         rt._store.submit(
             lambda s, i=i: s.add_turns([_row(f"line {i}", f"p{i}")])[0], priority=1, group=True

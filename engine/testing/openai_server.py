@@ -137,6 +137,11 @@ def _embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in vec]
 
 
+def _chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of a chunked HTTP body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
 class _Paced:
     """One stream handed to the :class:`_Pacer`: when each piece is due, and how to write it
     (encoded when due, so a burst of requests is not kept waiting for it)."""
@@ -497,7 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
+        self.wfile.write(_chunk(data))
         self.wfile.flush()
 
     def _write_event(self, payload: Any) -> None:
@@ -516,8 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _event_bytes(payload: Any) -> bytes:
         """One SSE event as one chunk of the chunked body."""
         text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-        data = f"data: {text}\n\n".encode()
-        return f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n"
+        return _chunk(f"data: {text}\n\n".encode())
 
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -739,8 +743,8 @@ class _Handler(BaseHTTPRequestHandler):
             def render(index: int) -> bytes:
                 out = b""
                 if index < len(texts):
-                    data = (head + json.dumps(texts[index], ensure_ascii=False) + rest).encode()
-                    out = b"%x\r\n%s\r\n" % (len(data), data)
+                    text = json.dumps(texts[index], ensure_ascii=False)
+                    out = _chunk((head + text + rest).encode())
                 if index >= len(texts) - 1:
                     out += b"".join(self._event_bytes(p) for p in tail()) + b"0\r\n\r\n"
                 return out
