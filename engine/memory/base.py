@@ -47,6 +47,10 @@ MAX_CACHED_QUERIES = 256
 #: Last-accessed times kept waiting for a write before recall writes them itself.
 MAX_PENDING_TOUCHES = 2048
 
+#: Index matches a full-text search scores before its most frequent words only refine (see
+#: ``MemoryStore(lexical_budget=...)``).
+LEXICAL_BUDGET = 1000
+
 #: How long recall waits (seconds) for the worker to start embedding its query.
 _START_WAIT = 0.01
 
@@ -80,6 +84,7 @@ class StoreBase:
         busy_timeout: float = 30.0,
         embed_on_recall: int = 64,
         approximate_from: int = APPROXIMATE_FROM,
+        lexical_budget: int = LEXICAL_BUDGET,
     ) -> None:
         self.path = str(path)
         self.embedder = embedder
@@ -89,6 +94,7 @@ class StoreBase:
         self.busy_timeout = busy_timeout
         self.embed_on_recall = embed_on_recall
         self.approximate_from = max(0, int(approximate_from))
+        self.lexical_budget = max(0, int(lexical_budget))
         # Per (character, player): the memories the character may recall, in id order, with
         # their embeddings (see engine.memory.ranking). Filled incrementally by recall; the
         # least recently used are dropped beyond MAX_CACHED_VIEWS.

@@ -83,7 +83,10 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
     ``embed_on_recall`` bounds how many waiting memories a recall embeds first;
     ``approximate_from`` is the number of embedded memories from which a conversation is
     searched through a coarse index instead of scoring every memory's embedding
-    (see :func:`engine.memory.ranking.relevance_at`; 0 always uses the index).
+    (see :func:`engine.memory.ranking.relevance_at`; 0 always uses the index);
+    ``lexical_budget`` bounds what a full-text search scores: when a query's words are found
+    in more of the player's memories than this (each word counted), its most frequent words
+    only add to the score of memories that hold a rarer one (0 scores every match).
     """
 
     def _speaker_label(self, conn: sqlite3.Connection, speaker: str) -> str:
@@ -622,17 +625,62 @@ class MemoryStore(RightsMixin, KnowledgeMixin, StoreBase):
         terms = query_terms(query, self.segmentation)
         if not terms:
             return {}
-        match = f"{_SEARCH_COLUMNS} : ({fts_query(terms, prefix=scope_prefix(player))})"
+        prefix = scope_prefix(player)
+        rare, frequent = self._split_frequent(terms, prefix)
+        score = f"SELECT rowid, bm25({FTS_TABLE}, 0.0, ?, 1.0, ?) AS s FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?"
+        weights = (w.speaker_weight, w.context_weight)
         # The player's prefix limits the search to this player's memories; which of them this
         # character witnessed is decided by the conversation view (engine.memory.ranking), so
         # more rows are taken here to leave enough after that filter.
-        rows = self._read(
-            f"SELECT rowid, bm25({FTS_TABLE}, 0.0, ?, 1.0, ?) AS s FROM {FTS_TABLE}"
-            f" WHERE {FTS_TABLE} MATCH ? ORDER BY s LIMIT ?",
-            (w.speaker_weight, w.context_weight, match, 3 * w.candidates),
-        )
+        if not frequent:
+            match = f"{_SEARCH_COLUMNS} : ({fts_query(terms, prefix=prefix)})"
+            rows = self._read(f"{score} ORDER BY s LIMIT ?", (*weights, match, 3 * w.candidates))
+        else:
+            # The memories with a rarer word, in two disjoint parts: without any frequent word,
+            # and with one. Both expressions hold every word, so bm25 weighs each word as the
+            # plain OR of all of them would, and a memory's score is the same as there.
+            either = fts_query(rare, prefix=prefix)
+            common = fts_query(frequent, prefix=prefix)
+            rows = self._read(
+                f"{score} UNION ALL {score} ORDER BY s LIMIT ?",
+                (
+                    *weights,
+                    f"{_SEARCH_COLUMNS} : (({either}) NOT ({common}))",
+                    *weights,
+                    f"{_SEARCH_COLUMNS} : (({either}) AND ({common}))",
+                    3 * w.candidates,
+                ),
+            )
         # bm25() is lower-is-better and negative; flip it so higher is better.
         return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
+
+    def _split_frequent(self, terms: list[str], prefix: str) -> tuple[list[str], list[str]]:
+        """``terms`` as (searched, frequent): the most frequent words move to the second list
+        while the others are found in more than ``lexical_budget`` of the player's memories
+        (counted per word, so overlaps count twice). At least one word found anywhere stays
+        searched: a word found nowhere adds nothing, so it cannot stand in for the others."""
+        budget = self.lexical_budget
+        if budget <= 0 or len(terms) < 2:
+            return terms, []
+        counts = self._read(
+            "SELECT "
+            + ", ".join(
+                f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
+            ),
+            [f"{_SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
+        )[0]
+        total = sum(counts)
+        found = sum(1 for c in counts if c)
+        frequent: set[int] = set()
+        for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
+            if total <= budget or len(frequent) >= found - 1:
+                break
+            frequent.add(i)
+            total -= counts[i]
+        return (
+            [t for i, t in enumerate(terms) if i not in frequent],
+            [t for i, t in enumerate(terms) if i in frequent],
+        )
 
     def _fetch_meta(
         self, ids: Iterable[int], character: str, player: str
