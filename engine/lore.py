@@ -189,7 +189,6 @@ def _normalise(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)
 def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
     """The compiled pattern for one key, or None when the key can never match.
 
