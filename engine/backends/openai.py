@@ -1,4 +1,6 @@
-"""Any OpenAI-compatible provider: streaming, timeouts, retries, structured output, embeddings.
+"""Any OpenAI-compatible provider: streaming, timeouts, retries, structured output.
+
+(Embeddings and moderation: :mod:`engine.backends.openai_services`, importable from here too.)
 
 The ``openai`` package does the HTTP; this module decides everything around it, so the game
 never sees a raw ``openai`` or ``httpx`` exception:
@@ -26,38 +28,36 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import httpx2
-import numpy as np
 import openai
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from engine.backends._client import TemplatedClient
 from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
+from engine.backends._openai_common import _NO_KEY, RetryPolicy, Timeouts, _Failure, _map_error
 from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+
+# The embedder and the moderator live in their own module; importable from here as before.
+from engine.backends.openai_services import OpenAIEmbedder, OpenAIModerator
 from engine.backends.presets import PRESETS, Preset
 from engine.backends.render import chat_messages, render_transcript, transcript_stops
 from engine.errors import (
     AuthenticationError,
     BackendError,
     BackendTimeoutError,
-    BackendUnavailableError,
     BadRequestError,
-    RateLimitError,
-    ServerError,
     StreamError,
     StructuredOutputError,
 )
 from engine.prompt import Prompt
-from engine.safety import Moderation
 from engine.tokens import estimate_tokens
 
 __all__ = ["OpenAIBackend", "OpenAIEmbedder", "OpenAIModerator", "RetryPolicy", "Timeouts"]
@@ -66,125 +66,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
-
-_NO_KEY = "not-needed"
-
-
-class Timeouts(BaseModel):
-    """How long a call may take, in seconds."""
-
-    model_config = ConfigDict(frozen=True)
-
-    connect: float = Field(5.0, gt=0, description="Opening the connection (TCP and TLS).")
-    first_token: float = Field(
-        20.0, gt=0, description="From sending the request to the first streamed delta."
-    )
-    idle: float = Field(20.0, gt=0, description="Longest silence between two streamed deltas.")
-    total: float = Field(60.0, gt=0, description="The whole call, retries and backoff included.")
-
-
-class RetryPolicy(BaseModel):
-    """When and how long to wait before trying again."""
-
-    model_config = ConfigDict(frozen=True)
-
-    max_retries: int = Field(2, ge=0, description="Retries after the first attempt.")
-    base_delay: float = Field(0.5, ge=0, description="First backoff, doubled each retry.")
-    max_delay: float = Field(8.0, ge=0, description="Longest backoff.")
-    jitter: float = Field(
-        0.25, ge=0, le=1, description="Backoff varies by up to this fraction either way."
-    )
-    max_retry_after: float = Field(30.0, ge=0, description="A longer Retry-After gives up at once.")
-
-
-class _Failure(Exception):
-    """One failed attempt: the engine error, whether trying again may help, and the server's hint."""
-
-    def __init__(
-        self, error: BackendError, *, retryable: bool, retry_after: float | None = None
-    ) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-def _parse_retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-
-
-def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> _Failure:
-    """Translate an openai/httpx/json failure into an engine error (and a retry verdict)."""
-    context: dict[str, Any] = {"provider": provider, "model": model}
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        context.update(status_code=status, request_id=exc.request_id)
-        retry_after = _parse_retry_after(exc.response.headers)
-        detail = exc.message
-        if status == 429:
-            return _Failure(
-                RateLimitError(f"rate limited: {detail}", retry_after=retry_after, **context),
-                retryable=True,
-                retry_after=retry_after,
-            )
-        if status in (401, 403):
-            return _Failure(
-                AuthenticationError(f"not authorised: {detail}", **context), retryable=False
-            )
-        if status in (408, 409) or status >= 500:
-            error_cls = ServerError if status >= 500 else BackendError
-            return _Failure(
-                error_cls(f"provider error: {detail}", **context),
-                retryable=True,
-                retry_after=retry_after,
-            )
-        return _Failure(BadRequestError(f"request refused: {detail}", **context), retryable=False)
-    if isinstance(exc, openai.APITimeoutError):
-        message = f"timed out during {phase}"
-        return _Failure(BackendTimeoutError(message, **context), retryable=phase != "stream")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
-        if phase == "stream":
-            return _Failure(
-                StreamError(f"stream broken: {cause or exc}", **context), retryable=True
-            )
-        return _Failure(
-            BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
-            retryable=True,
-        )
-    if isinstance(exc, json.JSONDecodeError):
-        return _Failure(
-            StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True
-        )
-    if isinstance(exc, openai.APIError):
-        where = "in the stream" if phase == "stream" else "instead of a reply"
-        return _Failure(
-            StreamError(f"provider sent an error {where}: {exc.message}", **context), retryable=True
-        )
-    if phase == "stream":
-        # Anything else from the transport mid-stream (a protocol error while draining, say).
-        return _Failure(
-            StreamError(f"stream failed: {type(exc).__name__}: {exc}", **context), retryable=True
-        )
-    return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
-
 
 _SHARD_SIZE = 32
 """Most requests one HTTP client (one connection pool) carries at once; more open another.
@@ -907,276 +788,3 @@ class OpenAIBackend:
         for loop, pool in clients.values():
             if loop is current:
                 await pool.aclose()
-
-
-class OpenAIEmbedder:
-    """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint (the memory Embedder protocol).
-
-    Synchronous, batched, retried like the chat backend. Vectors come back as float32 rows,
-    L2-normalised. ``prefixes`` (query, passage) are prepended for models trained with them
-    (E5: ``("query: ", "passage: ")``).
-
-    Example::
-
-        embedder = OpenAIEmbedder(base_url="http://localhost:11434/v1", model="nomic-embed-text")
-        vectors = embedder.embed(["hello"], kind="query")
-    """
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        model: str = "text-embedding-3-small",
-        api_key: str | None = None,
-        dim: int | None = None,
-        prefixes: tuple[str, str] | None = None,
-        batch_size: int = 64,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        provider: str = "openai",
-    ) -> None:
-        preset = PRESETS.get(provider)
-        key = api_key or (preset.api_key() if preset else None) or _NO_KEY
-        self.model = model
-        self.provider = provider
-        self.prefixes = prefixes
-        self.batch_size = batch_size
-        self.retry = retry or RetryPolicy()
-        self._dim = dim
-        self._client = openai.OpenAI(
-            api_key=key,
-            base_url=base_url or (preset.resolved_base_url() if preset else None),
-            max_retries=0,
-            timeout=openai.Timeout(timeout=timeout, connect=min(timeout, 5.0)),
-        )
-        self._rng = random.Random()
-
-    @property
-    def name(self) -> str:
-        """``provider:model``."""
-        return f"{self.provider}:{self.model}"
-
-    @property
-    def dim(self) -> int:
-        """Vector length (asks the endpoint once if it was not given)."""
-        if self._dim is None:
-            self._dim = int(self.embed(["dimension probe"], kind="query").shape[1])
-        return self._dim
-
-    def embed(self, texts: Sequence[str], *, kind: Literal["query", "passage"]) -> np.ndarray:
-        """Embed ``texts`` as an ``n x dim`` float32 array of unit vectors."""
-        if not texts:
-            return np.zeros((0, self._dim or 0), dtype=np.float32)
-        prefix = "" if self.prefixes is None else self.prefixes[0 if kind == "query" else 1]
-        rows: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [prefix + t for t in texts[start : start + self.batch_size]]
-            rows.append(self._embed_batch(batch))
-        matrix = np.vstack(rows).astype(np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix /= np.where(norms == 0, 1.0, norms)
-        if self._dim is None:
-            self._dim = int(matrix.shape[1])
-        return matrix
-
-    def _embed_batch(self, batch: list[str]) -> np.ndarray:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                reply = self._client.embeddings.create(model=self.model, input=batch)
-                ordered = sorted(reply.data, key=lambda d: d.index)
-                return np.asarray([d.embedding for d in ordered], dtype=np.float32)
-            except openai.OpenAIError as exc:
-                failure = _map_error(exc, provider=self.provider, model=self.model, phase="request")
-                if not failure.retryable or attempt > self.retry.max_retries:
-                    raise failure.error from exc
-                if (
-                    failure.retry_after is not None
-                    and failure.retry_after > self.retry.max_retry_after
-                ):
-                    raise failure.error from exc
-                delay = failure.retry_after
-                if delay is None:
-                    delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-                    delay *= 1 + self.retry.jitter * self._rng.uniform(-1, 1)
-                log.info(
-                    "%s embeddings failed (%s); retrying in %.2fs", self.name, failure.error, delay
-                )
-                time.sleep(delay)
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
-
-
-class OpenAIModerator:
-    """A moderation service on an OpenAI-compatible ``/moderations`` endpoint.
-
-    Implements :class:`engine.safety.Moderator`: ``await moderate(text)`` gives a
-    :class:`~engine.safety.Moderation` (flagged, and the flagged categories, highest score
-    first) to combine with a verdict through :func:`engine.safety.apply_moderation`.
-    ``threshold`` flags a category by its score instead of the provider's own decision;
-    ``categories`` limits which categories count (others are ignored). Failures are retried
-    like the chat backend's and end in an engine :class:`~engine.errors.BackendError`;
-    ``timeout`` bounds a whole call, retries included.
-
-    Example::
-
-        moderator = OpenAIModerator(api_key="sk-...")    # OpenAI's omni-moderation-latest
-        verdict = apply_moderation(check_input(text, policy), await moderator.moderate(text), policy)
-    """
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        model: str = "omni-moderation-latest",
-        api_key: str | None = None,
-        provider: str = "openai",
-        threshold: float | None = None,
-        categories: Sequence[str] | None = None,
-        timeout: float = 5.0,
-        retry: RetryPolicy | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        preset = PRESETS.get(provider)
-        self._api_key = api_key or (preset.api_key() if preset else None) or _NO_KEY
-        self.base_url = base_url or (preset.resolved_base_url() if preset else None)
-        self.model = model
-        self.provider = provider
-        self.threshold = threshold
-        self.categories = frozenset(categories) if categories is not None else None
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0)
-        self._rng = rng or random.Random()
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
-
-    @property
-    def name(self) -> str:
-        """``provider:model``."""
-        return f"{self.provider}:{self.model}"
-
-    def _client(self) -> openai.AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(id(loop))
-        if entry is not None and entry[0] is loop:
-            return entry[1]
-        client = openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=openai.Timeout(timeout=self.timeout, connect=min(self.timeout, 5.0)),
-        )
-        self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        self._clients[id(loop)] = (loop, client)
-        return client
-
-    async def moderate(self, text: str) -> Moderation:
-        """Classify ``text`` (an empty text is not sent and is never flagged)."""
-        if not text.strip():
-            return Moderation()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._attempt(text, deadline)
-            except _Failure as failure:
-                delay = self._backoff(attempt, failure, deadline - loop.time())
-                if delay is None:
-                    log.warning(
-                        "%s moderation failed on attempt %d, giving up: %s",
-                        self.name, attempt, failure.error,
-                    )  # fmt: skip
-                    raise failure.error from failure.__cause__
-                log.info(
-                    "%s moderation failed on attempt %d (%s); retrying in %.2fs",
-                    self.name, attempt, failure.error, delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-
-    def _backoff(self, attempt: int, failure: _Failure, remaining: float) -> float | None:
-        if not failure.retryable or attempt > self.retry.max_retries:
-            return None
-        if failure.retry_after is not None:
-            if failure.retry_after > self.retry.max_retry_after:
-                return None
-            delay = failure.retry_after
-        else:
-            delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-            delay *= 1 + self.retry.jitter * self._rng.uniform(-1, 1)
-        return None if delay + 0.05 >= remaining else max(0.0, delay)
-
-    async def _attempt(self, text: str, deadline: float) -> Moderation:
-        client = self._client()
-        remaining = max(0.001, deadline - asyncio.get_running_loop().time())
-        limits = openai.Timeout(timeout=remaining, connect=min(5.0, remaining))
-        request_id: str | None = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                response = await client.post(
-                    "/moderations",
-                    cast_to=httpx2.Response,
-                    body={"model": self.model, "input": text},
-                    options={"timeout": limits},
-                )
-                request_id = response.headers.get("x-request-id")
-                reply = response.json()
-        except TimeoutError as exc:
-            timeout_error = BackendTimeoutError(
-                "no moderation answer within the time allowed",
-                provider=self.provider,
-                model=self.model,
-            )
-            raise _Failure(timeout_error, retryable=True) from exc
-        except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
-            if isinstance(exc, json.JSONDecodeError):
-                error = BackendError(
-                    f"moderation answer is not JSON: {exc.msg}",
-                    provider=self.provider,
-                    model=self.model,
-                )
-                raise _Failure(error, retryable=True) from exc
-            raise _map_error(
-                exc, provider=self.provider, model=self.model, phase="request"
-            ) from exc
-        results = reply.get("results") if isinstance(reply, dict) else None
-        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
-            error = BackendError(
-                f"moderation answer without results: {str(reply)[:120]}",
-                provider=self.provider,
-                model=self.model,
-                request_id=request_id,
-            )
-            raise _Failure(error, retryable=False)
-        return self._verdict(results[0])
-
-    def _verdict(self, result: dict[str, Any]) -> Moderation:
-        raw_flags = result.get("categories")
-        flags: dict[str, Any] = raw_flags if isinstance(raw_flags, dict) else {}
-        raw_scores = result.get("category_scores")
-        scores: dict[str, float] = {}
-        if isinstance(raw_scores, dict):
-            for category, value in raw_scores.items():
-                if isinstance(value, int | float):
-                    scores[str(category)] = float(value)
-        if self.threshold is not None:
-            hits = [c for c, score in scores.items() if score >= self.threshold]
-        else:
-            hits = [str(c) for c, flagged in flags.items() if flagged is True]
-        if self.categories is not None:
-            hits = [c for c in hits if c in self.categories]
-        elif self.threshold is None and not hits and result.get("flagged") is True:
-            hits = ["flagged"]  # flagged without saying why
-        hits.sort(key=lambda c: -scores.get(c, 0.0))
-        return Moderation(flagged=bool(hits), categories=tuple(c for c in hits if c != "flagged"))
-
-    async def aclose(self) -> None:
-        """Close the HTTP client this moderator opened on the running loop."""
-        clients, self._clients = self._clients, {}
-        current = asyncio.get_running_loop()
-        for loop, client in clients.values():
-            if loop is current:
-                await client.close()
