@@ -22,20 +22,14 @@ from engine.memory.types import MemoryRecord, Summary, TurnRecord
 from engine.persona import Persona
 from engine.prompt import Message, Prompt, Section
 from engine.reply import ParsedReply
+from engine.turn_env import BACKGROUND
 
 if TYPE_CHECKING:
-    from engine.turn import TurnEnv, TurnRequest, _Context
+    from engine.turn_env import TurnEnv, TurnRequest, _Context
 
 __all__ = ["Reflection", "SummaryText", "TurnAnalysis", "after_turn"]
 
 log = logging.getLogger(__name__)
-
-
-def _background() -> int:
-    # engine.turn imports this module, so its priority constant is read when a task runs.
-    from engine.turn import BACKGROUND
-
-    return BACKGROUND
 
 
 
@@ -195,7 +189,7 @@ async def after_turn(
             store.embed_pending(limit=64, player=player)
         return (pending if len(pending) >= settings.summary_every else []), summary, reflect
 
-    pending, summary, reflect = await env.store.run(write, priority=_background())
+    pending, summary, reflect = await env.store.run(write, priority=BACKGROUND)
     if pending:
         await _summarise(env, req, name, pending, summary)
     if reflect is not None:
@@ -250,7 +244,7 @@ async def _summarise(
     covered = sorted({*(previous.turn_ids if previous else []), *(t.id for t in pending)})
     final = text
     await env.store.run(
-        lambda s: s.set_summary(req.character, req.player, final, covered), priority=_background()
+        lambda s: s.set_summary(req.character, req.player, final, covered), priority=BACKGROUND
     )
 
 
@@ -280,4 +274,4 @@ async def _reflect(env: TurnEnv, req: TurnRequest, name: str, memories: list[Mem
             )
 
     if insights:
-        await env.store.run(write, priority=_background())
+        await env.store.run(write, priority=BACKGROUND)

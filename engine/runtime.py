@@ -60,6 +60,7 @@ from engine.events import (
     TurnKind,
     is_final,
 )
+from engine.greeting import run_greet
 from engine.memory.store import MemoryStore
 from engine.memory.types import Fact, MemoryRecord, Relationship
 from engine.persona import Persona
@@ -72,7 +73,6 @@ from engine.turn import (
     TurnSettings,
     fallback_line,
     keep_cancelled_line,
-    run_greet,
     run_say,
 )
 

@@ -44,20 +44,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any
 
 from engine import heuristics
 from engine.analysis import TurnAnalysis, after_turn
-from engine.backends.base import Backend, GenerationParams, Usage
+from engine.backends.base import GenerationParams, Usage
 from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
 from engine.events import (
-    Event,
     Sentence,
     TextDelta,
     TurnDone,
@@ -67,14 +64,24 @@ from engine.events import (
     TurnStarted,
     TurnWarning,
 )
-from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
-from engine.memory.types import Fact, Recalled, Relationship, TurnRecord
+from engine.memory.types import Recalled, Relationship
 from engine.persona import Persona
-from engine.prompt import Line, Prompt, assemble, detect_language, reply_language
+from engine.prompt import Line, Prompt, assemble, reply_language
 from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
 from engine.safety_gate import SafetyGate
 from engine.tokens import is_cjk
+from engine.turn_env import (
+    BACKGROUND,
+    FOREGROUND,
+    QUERY,
+    WRITE,
+    StoreAccess,
+    TurnEnv,
+    TurnRequest,
+    TurnSettings,
+    _Context,
+)
 
 __all__ = [
     "BACKGROUND",
@@ -91,210 +98,15 @@ __all__ = [
     "fallback_line",
     "keep_cancelled_line",
     "preview_prompt",
-    "run_greet",
     "run_say",
 ]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: Store-thread priorities: what a turn must read before calling the model goes first, then
-#: the turns' writes, then the game's queries, then background work.
-FOREGROUND = 0
-WRITE = 1
-QUERY = 5
-BACKGROUND = 10
-
 _DEFAULT_FALLBACK = {
     "en": "Sorry, I lost my train of thought. What were you saying?",
     "zh": "抱歉，我刚才走神了。您说什么？",
 }
-
-
-@dataclass
-class TurnSettings:
-    """Timeouts, sizes and the thresholds of the work done after a reply."""
-
-    first_token_timeout: float = 30.0
-    """Seconds from the request to the first streamed text."""
-    stall_timeout: float = 20.0
-    """Longest silence between two streamed chunks (a stall is noticed within 5%, at most 1 s,
-    after this)."""
-    total_timeout: float = 120.0
-    """Longest a whole reply may take."""
-    recall_k: int = 6
-    """Memories recalled per turn."""
-    history_lines: int = 12
-    """Recent lines of the conversation put in the prompt."""
-    reply_tokens: int = 256
-    """Tokens kept free for the reply when the persona sets no ``max_tokens``."""
-    lore_share: float = 0.15
-    """Share of the prompt budget lore may take."""
-    summary_keep_recent: int = 12
-    """Lines kept verbatim (not summarised) at the end of a conversation."""
-    summary_every: int = 16
-    """Summarise once this many older lines are not yet in the summary."""
-    reflect_at: float = 100.0
-    """Reflect once the importance of observations since the last reflection sums to this."""
-    analysis_timeout: float = 30.0
-    """Longest a background ``complete_json`` call may take before heuristics are used."""
-    background_calls: int = 2
-    """Background model calls at once (they share the backend with dialogue)."""
-    background_yield: float = 2.0
-    """Seconds a background model call waits for dialogue to go quiet before it goes anyway."""
-    background_backlog: int = 64
-    """Background model calls allowed to wait; beyond that, heuristics are used at once."""
-    analysis: Literal["auto", "model", "heuristic"] = "auto"
-    """How the work after a reply is done. ``auto``: through ``complete_json`` when the backend
-    is a model (``capabilities.kind == "model"``) with structured output, or a replay whose
-    recording holds such calls (it follows its recording), heuristics otherwise.
-    ``heuristic`` keeps a single embedded model free for dialogue."""
-
-
-class StoreAccess(Protocol):
-    """Runs functions of the :class:`MemoryStore` on the thread that owns it."""
-
-    def run(self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND) -> Awaitable[T]:
-        """Await ``fn(store)``."""
-        ...
-
-    def submit(
-        self, fn: Callable[[MemoryStore], T], *, priority: int = FOREGROUND, group: bool = False
-    ) -> Future[T]:
-        """Queue ``fn(store)`` without waiting (its result is a concurrent Future).
-
-        ``group=True``: ``fn`` writes only through the store, so it may share one transaction
-        (one commit) with other such writes queued next to it.
-        """
-        ...
-
-
-# ============================================================================================
-# What a turn needs
-
-
-@dataclass
-class TurnEnv:
-    """What every turn shares: the backend, the store thread, the semaphore, settings."""
-
-    backend: Backend
-    store: StoreAccess
-    semaphore: asyncio.Semaphore
-    personas: Mapping[str, Persona]
-    settings: TurnSettings = field(default_factory=TurnSettings)
-    safety: SafetyGate = field(default_factory=SafetyGate)
-    meter: Any = None
-    clock: Callable[[], float] = time.time
-    spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
-    generating: int = 0
-    """Replies being generated right now."""
-    quiet: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set while no reply is being generated: background model calls wait for it."""
-    background_waiting: int = 0
-    background_semaphore: asyncio.Semaphore | None = None
-
-    _replay_analysed: bool | None = field(default=None, init=False, repr=False)
-    _lorebooks: dict[int, tuple[Persona, Lorebook]] = field(
-        default_factory=dict, init=False, repr=False
-    )
-
-    def lorebook(self, persona: Persona) -> Lorebook:
-        """The persona's lore as a book with an imported card's own settings (scan depth,
-        token budget, recursion; see :func:`engine.cards.persona_lorebook`), cached."""
-        cached = self._lorebooks.get(id(persona))
-        if cached is not None and cached[0] is persona:
-            return cached[1]
-        from engine.cards import persona_lorebook
-
-        book = persona_lorebook(persona)
-        self._lorebooks[id(persona)] = (persona, book)
-        return book
-
-    @property
-    def capable(self) -> bool:
-        """Whether background work asks the model (see :attr:`TurnSettings.analysis`).
-
-        A replay (``capabilities.kind == "replay"``) follows its recording: it asks for the
-        analysis exactly when the recorded run did, i.e. when the recording holds
-        ``complete_json`` calls, so a replayed playthrough remembers the same facts and builds
-        the same prompts as the run it was recorded from.
-        """
-        if self.settings.analysis != "auto":
-            return self.settings.analysis == "model"
-        caps = self.backend.capabilities
-        if caps.kind == "replay":
-            if self._replay_analysed is None:
-                self._replay_analysed = _recording_analysed(self.backend)
-            return self._replay_analysed and caps.structured != "none"
-        return caps.kind == "model" and caps.structured != "none"
-
-
-def _recording_analysed(backend: Backend) -> bool:
-    """Whether the recording a replay backend serves holds any ``complete_json`` call.
-
-    Read from the recording's own file (``backend.path``, JSON lines with a ``kind`` per call);
-    a replay without a readable file is taken to have recorded none.
-    """
-    path = getattr(backend, "path", None)
-    if path is None:
-        return False
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if '"kind"' not in line:
-                    continue
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and entry.get("kind") == "json":
-                    return True
-    except OSError as exc:
-        log.warning("could not read the recording %s: %s", path, exc)
-    return False
-
-
-@dataclass
-class TurnRequest:
-    """One turn to run."""
-
-    handle: TurnHandle
-    persona: Persona
-    text: str
-    emit: Callable[[Event], None]
-    player_name: str | None = None
-    scene_characters: tuple[str, ...] = ()
-    """Other characters present (group scenes); they witness both lines."""
-    scene_players: tuple[str, ...] = ()
-    """Other players present (group scenes); the lines go into their conversations too."""
-
-    @property
-    def character(self) -> str:
-        return self.handle.character
-
-    @property
-    def player(self) -> str:
-        return self.handle.player
-
-    @property
-    def present(self) -> list[str] | None:
-        if not self.scene_characters and not self.scene_players:
-            return None
-        return [self.character, self.player, *self.scene_characters, *self.scene_players]
-
-
-@dataclass
-class _Context:
-    name: str | None
-    met: bool
-    recent: list[TurnRecord]
-    recalled: list[Recalled]
-    facts: list[Fact]
-    relationship: Relationship
-    summary: str | None
-    labels: dict[str, str]
-    turn_id: int | None = None
 
 
 @dataclass
@@ -942,103 +754,3 @@ def fallback_line(persona: Persona, key: str) -> str:
     if line:
         return line
     return _DEFAULT_FALLBACK["zh" if persona.languages[0].startswith("zh") else "en"]
-
-
-# ============================================================================================
-# greet
-
-
-_GREETING_ACTIONS = ("wave", "bow", "nod")
-
-
-async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
-    """Greet a player: a first-meeting line, or a returning line with their name and a detail."""
-    persona = req.persona
-    req.emit(TurnStarted(req.handle.id, req.character, req.player, "greet"))
-
-    def gather(store: MemoryStore) -> tuple[str | None, bool, list[str], Relationship]:
-        if req.player_name:
-            store.set_player_name(req.player, req.player_name)
-        met = store.has_met(req.character, req.player)
-        lines = [
-            t.text
-            for t in store.recent_turns(req.character, req.player, limit=60)
-            if t.speaker == req.player
-        ]
-        rel = store.relationship(req.character, req.player, defaults=persona.relationship)
-        return store.player_name(req.player), met, lines, rel
-
-    name, met, lines, rel = await env.store.run(gather, priority=FOREGROUND)
-    text, language = compose_greeting(
-        persona, name=name, met=met, player_lines=lines, key=f"{req.player}:{len(lines)}"
-    )
-    action = next(
-        (
-            a
-            for a in _GREETING_ACTIONS
-            if (spec := persona.action(a)) and not any(p.required for p in spec.parameters)
-        ),
-        None,
-    )
-    emotion = "happy" if "happy" in persona.emotions.set else persona.emotions.baseline
-    stored = env.safety.redact(text, persona)
-    await env.store.run(
-        lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)),
-        priority=WRITE,
-    )
-    _emit_authored(
-        req,
-        text,
-        emotion,
-        fallback=False,
-        backend=env.backend.name,
-        actions=[Action(name=action)] if action else [],
-        relationship=rel,
-        language=language,
-    )
-
-
-def compose_greeting(
-    persona: Persona, *, name: str | None, met: bool, player_lines: Sequence[str], key: str
-) -> tuple[str, str]:
-    """The greeting text and its language.
-
-    A returning player gets a ``returning`` line with their name and a remembered detail (the
-    most memorable thing they said, turned to second person); when the chosen line has no
-    ``{remembered}`` slot, the detail is added as a sentence of its own. A player met for the
-    first time gets a ``first_meeting`` line.
-    """
-    greetings = persona.greetings
-    returning = met and bool(greetings.returning)
-    pool = greetings.returning if returning else greetings.first_meeting
-    language = persona.languages[0]
-    if persona.language_mode == "match_player" and player_lines:
-        spoken = detect_language(player_lines[-1])
-        if spoken in persona.languages:
-            language = spoken
-    if not pool:
-        default = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
-        pool = [default["zh" if language.startswith("zh") else "en"]]
-    chinese_pool = [line for line in pool if any(is_cjk(c) for c in line)]
-    latin_pool = [line for line in pool if line not in chinese_pool]
-    if persona.language_mode == "match_player":
-        pool = (chinese_pool if language.startswith("zh") else latin_pool) or pool
-    detail = None
-    if returning:
-        detail = heuristics.remembered_detail(player_lines, chinese=language.startswith("zh"))
-    usable = [
-        line
-        for line in pool
-        if ("{player_name}" not in line or name) and ("{remembered}" not in line or detail)
-    ]
-    line = heuristics.choose_line(usable or pool, key)
-    friend = "朋友" if any(is_cjk(c) for c in line) else "friend"
-    text = (
-        line.replace("{player_name}", name or friend)
-        .replace("{character_name}", persona.display_name(language))
-        .replace("{remembered}", detail or "")
-        .strip()
-    )
-    if detail and "{remembered}" not in line:
-        text += f" 上次{detail}。" if language.startswith("zh") else f" Last time, {detail}."
-    return text, language

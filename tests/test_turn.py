@@ -12,10 +12,11 @@ from fixtures_runtime import TextBackend, drain
 
 from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
 from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnStarted, TurnWarning
+from engine.greeting import compose_greeting
 from engine.memory import MemoryStore
 from engine.persona import Persona
 from engine.testing.openai_server import OpenAIServer
-from engine.turn import TurnSettings, compose_greeting
+from engine.turn import TurnSettings
 
 
 def _backend(server: OpenAIServer, **kwargs: Any) -> OpenAIBackend:

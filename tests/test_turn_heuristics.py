@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.greeting import compose_greeting
 from engine.group import addressed, choose_responder
 from engine.heuristics import (
     choose_line,
@@ -15,7 +16,6 @@ from engine.heuristics import (
     summarise,
 )
 from engine.persona import Persona
-from engine.turn import compose_greeting
 
 
 @pytest.mark.parametrize(
