@@ -4,6 +4,7 @@ mid-turn, a backend that never answers, the asyncio API, queries and concurrency
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.backends import ScriptedBackend
 from engine.errors import EngineError, RuntimeClosedError
 from engine.events import Sentence, TurnDone, TurnFailed, TurnHandle, TurnStarted
 from engine.memory import MemoryStore
+from engine.runtime import GC_THRESHOLD
 from engine.turn import TurnSettings
 
 BLOCK_LIMIT_S = 0.001  # no game-thread call may take longer than 1 ms
@@ -292,3 +294,21 @@ def test_handles_carry_their_outcome(make_runtime: Any) -> None:
     drain(rt, handle)
     assert handle.done and handle.result is not None and handle.error is None
     assert handle != rt.say("mira", "p1", "again") and hash(handle) == hash(handle.id)
+
+
+def test_a_runtime_raises_a_low_collector_threshold_unless_told_not_to(make_runtime: Any) -> None:
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        make_runtime(freeze_gc=False)
+        assert gc.get_threshold() == (700, 10, 10)  # the game manages the collector
+        make_runtime()
+        assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)
+        gc.set_threshold(GC_THRESHOLD * 4, 5, 5)
+        make_runtime()
+        assert gc.get_threshold() == (GC_THRESHOLD * 4, 5, 5)  # higher already: left alone
+        gc.set_threshold(0, 10, 10)  # 0: collection off, as the game asked
+        make_runtime()
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
