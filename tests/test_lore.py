@@ -9,10 +9,10 @@ from engine.lore import (
     Lorebook,
     LoreEntry,
     expand_macros,
-    parse_lorebook,
     select_entries,
     strip_decorators,
 )
+from engine.lore_formats import parse_lorebook
 from engine.tokens import estimate_tokens
 
 

@@ -49,7 +49,8 @@ from engine.cards._containers import (
 from engine.cards._mapping import ImportReport, _backfill_v2, card_to_persona, persona_to_card
 from engine.cards._portrait import portrait_png
 from engine.errors import CardError
-from engine.lore import Lorebook, parse_lorebook
+from engine.lore import Lorebook
+from engine.lore_formats import parse_lorebook
 from engine.persona import Persona
 
 __all__ = [

@@ -22,7 +22,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.errors import CardError
-from engine.lore import Lorebook, parse_lorebook
+from engine.lore import Lorebook
+from engine.lore_formats import parse_lorebook
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from engine.cards._containers import (
     card_from_json,
 )
 from engine.errors import CardError
-from engine.lore import Lorebook, LoreEntry, expand_macros, parse_lorebook, strip_decorators
+from engine.lore import Lorebook, LoreEntry, expand_macros, strip_decorators
+from engine.lore_formats import parse_lorebook
 from engine.persona import CardInfo, ExampleExchange, Greetings, Look, Persona, Personality
 from engine.tokens import is_cjk
 
