@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fixtures_memory import (
+    CHARACTERS,
+    PLAYERS,
+    QUERIES,
+    SCENES,
+    WORDS,
+    HashEmbedder,
+    check_recall_visibility,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,69 +138,18 @@ def test_memories_not_embedded_yet_are_left_out_of_the_index() -> None:
     assert sims[at] == 0.0  # a lexical match without a vector still comes back, similarity 0
 
 
-class HashEmbedder:
-    """A deterministic stand-in for a model (bag of hashed words)."""
-
-    name = "hash-test"
-    dim = 16
-
-    def embed(self, texts, *, kind):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, sum(map(ord, word)) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1
-        return out / norms
-
-
-WORDS = ["apple", "river", "sword", "lantern", "茶", "龙井", "festival", "dragon"]
-CHARACTERS = ["mira", "bram", "chen"]
-PLAYERS = ["p1", "p2", "p3"]
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    scene_list=st.lists(
-        st.tuples(
-            st.sampled_from(CHARACTERS),
-            st.sampled_from(PLAYERS),
-            st.lists(st.sampled_from(CHARACTERS + PLAYERS), max_size=4),
-            st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
-        ),
-        min_size=1,
-        max_size=25,
-    ),
+    scene_list=SCENES,
     who=st.sampled_from(CHARACTERS),
     player=st.sampled_from(PLAYERS),
-    query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join),
+    query=QUERIES,
 )
 def test_approximate_recall_never_crosses_players_or_unwitnessed_scenes(
     scene_list, who, player, query
 ) -> None:
     with MemoryStore(":memory:", embedder=HashEmbedder(), approximate_from=0) as store:
-        witnessed: dict[int, tuple[str, set[str]]] = {}
-        for character, pl, present, text in scene_list:
-            if len(present) % 2:
-                turn = store.add_turn(character, pl, pl, text, present=present)
-                memory = next(m for m in store.memories(character, pl) if m.turn_ids == [turn.id])
-                witnessed[memory.id] = (pl, {character, pl, *present})
-            else:
-                memory_id = store.add_memory(character, pl, text, present=present).id
-                witnessed[memory_id] = (pl, {character, *present})
-        store.embed_pending()
-        hits = store.recall(who, player, query, k=50)
-        for hit in hits:
-            owner, seen = witnessed[hit.memory.id]
-            assert owner == player and who in seen
-        expected = {
-            mid
-            for mid, (owner, seen) in witnessed.items()
-            if owner == player
-            and who in seen
-            and set(query.split()) & set(store.get_memory(mid).text.split())
-        }
-        assert expected <= {h.memory.id for h in hits}
+        check_recall_visibility(store, scene_list, who, player, query)
 
 
 def test_store_recall_through_the_index_finds_the_planted_memory() -> None:

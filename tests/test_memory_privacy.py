@@ -6,27 +6,11 @@ import json
 import sqlite3
 from pathlib import Path
 
-import numpy as np
+from fixtures_memory import HashEmbedder
 
 from engine.memory import MemoryStore
 
 MARK = "zanzibarquokka"  # a word nothing else in the file contains
-
-
-class HashEmbedder:
-    """A deterministic stand-in for a model (bag of hashed words), so vectors get stored."""
-
-    name = "hash-test"
-    dim = 16
-
-    def embed(self, texts, *, kind):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, hash(word) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1
-        return out / norms
 
 
 def _fill(store: MemoryStore) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures_memory import CHARACTERS, PLAYERS, QUERIES, SCENES, check_recall_visibility
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,62 +89,16 @@ def test_writer_killed_at_random_moments_keeps_every_confirmed_turn(tmp_path: Pa
         assert store.recall("mira", "p1", "bees")
 
 
-WORDS = ["apple", "river", "sword", "lantern", "茶", "龙井", "festival", "dragon"]
-
-
-@st.composite
-def scenes(draw: st.DrawFn) -> list[tuple[str, str, list[str], str]]:
-    characters = ["mira", "bram", "chen"]
-    players = ["p1", "p2", "p3"]
-    items = draw(
-        st.lists(
-            st.tuples(
-                st.sampled_from(characters),
-                st.sampled_from(players),
-                st.lists(st.sampled_from(characters + players), max_size=4),
-                st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
-            ),
-            min_size=1,
-            max_size=25,
-        )
-    )
-    return items
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    scene_list=scenes(),
-    who=st.sampled_from(["mira", "bram", "chen"]),
-    player=st.sampled_from(["p1", "p2", "p3"]),
-    query=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join),
+    scene_list=SCENES,
+    who=st.sampled_from(CHARACTERS),
+    player=st.sampled_from(PLAYERS),
+    query=QUERIES,
 )
 def test_recall_never_crosses_players_or_unwitnessed_scenes(scene_list, who, player, query) -> None:
     with MemoryStore(":memory:") as store:
-        witnessed: dict[int, tuple[str, set[str]]] = {}
-        for character, pl, present, text in scene_list:
-            if len(present) % 2:
-                turn = store.add_turn(character, pl, pl, text, present=present)
-                memory = next(m for m in store.memories(character, pl) if m.turn_ids == [turn.id])
-                memory_id = memory.id
-                seen = {character, pl, *present}
-            else:
-                memory_id = store.add_memory(character, pl, text, present=present).id
-                seen = {character, *present}
-            witnessed[memory_id] = (pl, seen)
-        hits = store.recall(who, player, query, k=50)
-        for hit in hits:
-            owner, seen = witnessed[hit.memory.id]
-            assert owner == player
-            assert who in seen
-        # Everything this character may know and that matches is found (nothing over-filtered).
-        expected = {
-            mid
-            for mid, (owner, seen) in witnessed.items()
-            if owner == player
-            and who in seen
-            and set(query.split()) & set(store.get_memory(mid).text.split())
-        }
-        assert expected <= {h.memory.id for h in hits}
+        check_recall_visibility(store, scene_list, who, player, query)
 
 
 @pytest.mark.slow
