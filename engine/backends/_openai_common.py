@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import openai
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +24,9 @@ from engine.errors import (
     StreamError,
 )
 
-__all__ = ["RetryPolicy", "Timeouts"]
+__all__ = ["PerLoop", "RetryPolicy", "Timeouts"]
+
+C = TypeVar("C")
 
 _NO_KEY = "not-needed"
 
@@ -141,3 +145,31 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
             StreamError(f"stream failed: {type(exc).__name__}: {exc}", **context), retryable=True
         )
     return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
+
+
+class PerLoop(Generic[C]):
+    """One client per event loop: an HTTP connection pool belongs to the loop that opened it,
+    and a game may run several loops (one per worker thread)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[asyncio.AbstractEventLoop, C]] = {}
+
+    def get(self, make: Callable[[], C]) -> C:
+        """The running loop's client, made by ``make()`` the first time."""
+        loop = asyncio.get_running_loop()
+        entry = self._items.get(id(loop))
+        if entry is not None and entry[0] is loop:
+            return entry[1]
+        item = make()
+        # Clients of loops closed since are dropped (their loops cannot close them any more).
+        self._items = {k: v for k, v in self._items.items() if not v[0].is_closed()}
+        self._items[id(loop)] = (loop, item)
+        return item
+
+    async def aclose(self, close: Callable[[C], Awaitable[object]]) -> None:
+        """Close the running loop's client with ``close``; the others are dropped."""
+        items, self._items = self._items, {}
+        current = asyncio.get_running_loop()
+        for loop, item in items.values():
+            if loop is current:
+                await close(item)

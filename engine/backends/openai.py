@@ -42,7 +42,14 @@ from pydantic import BaseModel, ValidationError
 
 from engine.backends._client import TemplatedClient
 from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
-from engine.backends._openai_common import _NO_KEY, RetryPolicy, Timeouts, _Failure, _map_error
+from engine.backends._openai_common import (
+    _NO_KEY,
+    PerLoop,
+    RetryPolicy,
+    Timeouts,
+    _Failure,
+    _map_error,
+)
 from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
 
 # The embedder and the moderator live in their own module; importable from here as before.
@@ -288,7 +295,7 @@ class OpenAIBackend:
             context_size=context_size or preset.context_size,
             streamed_usage=preset.stream_usage,
         )
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, _ClientPool]] = {}
+        self._clients: PerLoop[_ClientPool] = PerLoop()
         self.last_usage: Usage | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -304,12 +311,9 @@ class OpenAIBackend:
         return self._capabilities
 
     def _pool(self) -> _ClientPool:
-        # An httpx connection pool belongs to one event loop; games may run several loops
-        # (one per worker thread), so keep a pool of clients per loop.
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(id(loop))
-        if entry is not None and entry[0] is loop:
-            return entry[1]
+        return self._clients.get(self._new_pool)
+
+    def _new_pool(self) -> _ClientPool:
         t = self.timeouts
         timeout = openai.Timeout(
             timeout=t.total, connect=t.connect, read=max(t.first_token, t.idle), pool=t.connect
@@ -331,7 +335,7 @@ class OpenAIBackend:
             http_client = lambda: openai.DefaultAsyncHttpxClient(  # noqa: E731
                 timeout=timeout, verify=tls, limits=limits
             )
-        pool = _ClientPool(
+        return _ClientPool(
             lambda: TemplatedClient(
                 api_key=self._api_key,
                 base_url=self.base_url,
@@ -341,9 +345,6 @@ class OpenAIBackend:
             ),
             shard_size=shard,
         )
-        self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        self._clients[id(loop)] = (loop, pool)
-        return pool
 
     # -- request building ------------------------------------------------------------------
 
@@ -783,8 +784,4 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         """Close the HTTP clients this backend opened on the running loop (others are dropped)."""
-        clients, self._clients = self._clients, {}
-        current = asyncio.get_running_loop()
-        for loop, pool in clients.values():
-            if loop is current:
-                await pool.aclose()
+        await self._clients.aclose(_ClientPool.aclose)

@@ -18,7 +18,7 @@ import httpx2
 import numpy as np
 import openai
 
-from engine.backends._openai_common import _NO_KEY, RetryPolicy, _Failure, _map_error
+from engine.backends._openai_common import _NO_KEY, PerLoop, RetryPolicy, _Failure, _map_error
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
 from engine.safety import Moderation
@@ -170,7 +170,7 @@ class OpenAIModerator:
         self.timeout = timeout
         self.retry = retry or RetryPolicy(max_retries=1, base_delay=0.2, max_delay=1.0)
         self._rng = rng or random.Random()
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self._clients: PerLoop[openai.AsyncOpenAI] = PerLoop()
 
     @property
     def name(self) -> str:
@@ -178,19 +178,14 @@ class OpenAIModerator:
         return f"{self.provider}:{self.model}"
 
     def _client(self) -> openai.AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(id(loop))
-        if entry is not None and entry[0] is loop:
-            return entry[1]
-        client = openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=openai.Timeout(timeout=self.timeout, connect=min(self.timeout, 5.0)),
+        return self._clients.get(
+            lambda: openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=openai.Timeout(timeout=self.timeout, connect=min(self.timeout, 5.0)),
+            )
         )
-        self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
-        self._clients[id(loop)] = (loop, client)
-        return client
 
     async def moderate(self, text: str) -> Moderation:
         """Classify ``text`` (an empty text is not sent and is never flagged)."""
@@ -295,8 +290,4 @@ class OpenAIModerator:
 
     async def aclose(self) -> None:
         """Close the HTTP client this moderator opened on the running loop."""
-        clients, self._clients = self._clients, {}
-        current = asyncio.get_running_loop()
-        for loop, client in clients.values():
-            if loop is current:
-                await client.close()
+        await self._clients.aclose(openai.AsyncOpenAI.close)
