@@ -74,6 +74,11 @@ class TurnResult(BaseModel):
         False, description="True when the text is an authored line, not the model's."
     )
     language: str | None = Field(None, description="The language the reply was asked for.")
+    composed: bool = Field(
+        False,
+        description="True when the engine built the reply from a memory or knowledge line (or a "
+        "fallback line) because no sampled reply named what was asked.",
+    )
 
 
 class TurnHandle:

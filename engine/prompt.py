@@ -20,6 +20,7 @@ from engine.reply import render_meta
 from engine.tokens import estimate_tokens
 
 if TYPE_CHECKING:
+    from engine.grounding import Ground
     from engine.memory.types import Fact, Recalled, Relationship
 
 __all__ = [
@@ -144,8 +145,9 @@ class Prompt(BaseModel):
 #: 10. ``backstory`` (whole).
 #:
 #: Never cut: ``persona`` (identity, personality, voice), ``format``, ``relationship``, ``scene``,
-#: ``rules`` and ``input``. If those alone exceed the budget the prompt is returned over budget
-#: and a warning is logged; the player's line is never dropped.
+#: ``rules``, ``focus`` (what the reply should name) and ``input``. If those alone exceed the
+#: budget the prompt is returned over budget and a warning is logged; the player's line is
+#: never dropped.
 CUT_ORDER: tuple[tuple[str, int], ...] = (
     ("examples", 2),
     ("lore", 0),
@@ -174,6 +176,7 @@ SECTION_ORDER = (
     "scene",
     "history",
     "rules",
+    "focus",
     "input",
 )
 
@@ -298,6 +301,7 @@ def assemble(
     guard: Callable[[str], str] | None = None,
     rules: Sequence[str] = (),
     max_examples: int = 6,
+    grounding: Sequence[Ground] = (),
 ) -> Prompt:
     """Build the prompt for one reply of ``persona`` to ``user_text`` within ``budget_tokens``.
 
@@ -305,7 +309,9 @@ def assemble(
     counted in ``Prompt.cut``. ``memories`` arrive best first, ``history`` oldest first,
     ``present`` names the others in a group scene, ``guard`` wraps the player's text as data
     (see ``engine.safety.guard_player_text``) and ``rules`` are extra out-of-character rules
-    placed with the persona's own, last before the player's line.
+    placed with the persona's own, last before the player's line. ``grounding`` (see
+    :func:`engine.grounding.ground`) becomes the ``focus`` section: what the character remembers
+    and knows that bears on this line, stated next to it.
 
     Example::
 
@@ -365,6 +371,7 @@ def assemble(
             "history", "", [_history_item(line, i) for i, line in enumerate(history)], chat=True
         ),
         "rules": _Block("rules", _rules_text(persona, display, rules, macros)),
+        "focus": _Block("focus", "", [_Item(_focus_text(g, display, language)) for g in grounding]),
         "input": _Block(
             "input",
             "",
@@ -409,6 +416,13 @@ def assemble(
         persona=persona,
         cut={b.name: b.cut for b in blocks.values() if b.cut},
     )
+
+
+def _focus_text(item: Ground, display: str, language: str) -> str:
+    zh = language.startswith("zh")
+    if item.kind == "memory":
+        return f"{display}记得：{item.note}" if zh else f"{display} remembers: {item.note}"
+    return f"{display}知道：{item.note}" if zh else f"{display} knows: {item.note}"
 
 
 def _history_item(line: Line, index: int) -> _Item:

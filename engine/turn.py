@@ -50,7 +50,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import heuristics
+from engine import choice, heuristics
 from engine.analysis import TurnAnalysis, after_turn
 from engine.backends.base import GenerationParams, Usage
 from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
@@ -64,11 +64,19 @@ from engine.events import (
     TurnStarted,
     TurnWarning,
 )
+from engine.grounding import Ground, compose, ground
 from engine.memory.store import MemoryStore
 from engine.memory.types import Recalled, Relationship
 from engine.persona import Persona
 from engine.prompt import Line, Prompt, assemble, reply_language
-from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
+from engine.reply import (
+    Action,
+    ParsedReply,
+    ReplyStreamer,
+    StreamPiece,
+    parse_reply,
+    split_sentences,
+)
 from engine.safety_gate import SafetyGate
 from engine.tokens import is_cjk
 from engine.turn_env import (
@@ -118,6 +126,7 @@ class _Generated:
     limited: bool = False
     raw: str = ""
     truncated: bool = False
+    composed: bool = False
 
 
 class _EmptyReplyError(BackendError):
@@ -184,7 +193,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     asyncio.get_running_loop().call_later(0.05, store_line)
 
     # 3. prompt
-    prompt, lore_names = _build_prompt(env, req, ctx, prompt_text)
+    prompt, lore_names, grounding = _build_prompt(env, req, ctx, prompt_text)
     params = _params(persona, settings)
 
     # 4. quota
@@ -211,9 +220,15 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     policy = env.safety.policy(persona)
     shown = _Generated()
     try:
-        gen = await _generate(
-            env, req, prompt, params, policy, on_first_chunk=store_line, out=shown
-        )
+        if _samples(env) > 1:
+            gen = await _generate_chosen(
+                env, req, ctx, prompt, params, policy, grounding,
+                on_first_chunk=store_line, out=shown,
+            )  # fmt: skip
+        else:
+            gen = await _generate(
+                env, req, prompt, params, policy, on_first_chunk=store_line, out=shown
+            )
         if not gen.sentences and not gen.visible.strip():
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
@@ -286,6 +301,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         backend=env.backend.name,
         fallback=gen.blocked,
         language=prompt.language,
+        composed=gen.composed,
     )
     _done(req, result)
 
@@ -432,7 +448,7 @@ def preview_prompt(
     ctx = _gather(
         store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False
     )
-    prompt, _lore = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
+    prompt, _lore, _grounding = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
     return prompt, ctx.recalled
 
 
@@ -462,22 +478,60 @@ def _display(env: TurnEnv, req: TurnRequest, ctx: _Context, speaker: str, langua
     return ctx.labels.get(speaker, speaker)
 
 
+def _names(env: TurnEnv, req: TurnRequest, ctx: _Context, language: str) -> list[str]:
+    """Every speaker label a reply must not contain: the player's, the character's, others'."""
+    persona = req.persona
+    names = [persona.name, *persona.names.values(), persona.display_name(language)]
+    for who in (req.player, *req.scene_characters, *req.scene_players):
+        names.append(_display(env, req, ctx, who, language))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _history(env: TurnEnv, req: TurnRequest, ctx: _Context, language: str) -> list[Line]:
+    """The recent lines the model sees, without the character's own lines that fail the
+    reply checks (markup, an echo of the line before, nothing said): a model imitates
+    its history, so one bad line would otherwise breed more."""
+    names = _names(env, req, ctx, language)
+    out: list[Line] = []
+    before = ""
+    for t in ctx.recent:
+        own = t.speaker == req.character
+        if own and choice.reject(t.text, player_line=before, language=None, names=names):
+            continue
+        if not own:
+            before = t.text
+        out.append(Line(speaker=_display(env, req, ctx, t.speaker, language), text=t.text, own=own))
+    return out
+
+
+def _grounding(
+    req: TurnRequest, ctx: _Context, text: str, player_name: str, lore: Sequence[Any]
+) -> list[Ground]:
+    """What the character remembers and knows that bears on ``text`` (see engine.grounding)."""
+    said: list[tuple[float, str]] = [
+        (t.time, t.text) for t in ctx.recent if t.speaker == req.player
+    ]
+    seen = {line for _, line in said}
+    for r in ctx.recalled:
+        if r.memory.speaker == req.player and r.memory.text not in seen:
+            said.append((r.memory.created, r.memory.text))
+            seen.add(r.memory.text)
+    said.sort(key=lambda item: item[0])
+    knowledge = [*req.persona.knowledge, *(e.content for e in lore)]
+    return ground(
+        text, player=player_name, player_lines=[line for _, line in said], knowledge=knowledge
+    )
+
+
 def _build_prompt(
     env: TurnEnv, req: TurnRequest, ctx: _Context, text: str, context_size: int | None = None
-) -> tuple[Prompt, list[str]]:
+) -> tuple[Prompt, list[str], list[Ground]]:
     persona = req.persona
     settings = env.settings
     language = reply_language(persona, text)
     reply_tokens = persona.generation.max_tokens or settings.reply_tokens
     budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
-    history = [
-        Line(
-            speaker=_display(env, req, ctx, t.speaker, language),
-            text=t.text,
-            own=t.speaker == req.character,
-        )
-        for t in ctx.recent
-    ]
+    history = _history(env, req, ctx, language)
     recent_texts = [t.text for t in ctx.recent] + [text]
     player_name = _display(env, req, ctx, req.player, language)
     lore = (
@@ -492,6 +546,7 @@ def _build_prompt(
     present = [
         _display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)
     ]
+    grounding = _grounding(req, ctx, text, player_name, lore)
     prompt = assemble(
         persona,
         text,
@@ -507,9 +562,10 @@ def _build_prompt(
         language=language,
         guard=env.safety.guard if env.safety.enabled else None,
         rules=env.safety.rules(language),
+        grounding=grounding,
     )
     names = [e.name or e.content.strip()[:40] for e in lore]
-    return prompt, names
+    return prompt, names, grounding
 
 
 def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
@@ -524,6 +580,105 @@ def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
     )
 
 
+def _samples(env: TurnEnv) -> int:
+    """Candidates to sample per reply: several from a base model on this machine, else one."""
+    caps = env.backend.capabilities
+    if caps.kind == "model" and caps.mode == "completion":
+        return max(1, env.settings.candidates)
+    return 1
+
+
+def _candidate_params(params: GenerationParams, index: int) -> GenerationParams:
+    """The first candidate as the persona asks; later ones warmer and with other seeds."""
+    update: dict[str, Any] = {"max_tokens": min(params.max_tokens or 96, 96)}
+    if index:
+        base = params.temperature if params.temperature is not None else 0.5
+        update["temperature"] = round(min(1.2, base + 0.25 * index), 2)
+        update["seed"] = (params.seed if params.seed is not None else 7919) + index
+    return params.model_copy(update=update)
+
+
+async def _generate_chosen(
+    env: TurnEnv,
+    req: TurnRequest,
+    ctx: _Context,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    grounding: Sequence[Ground],
+    *,
+    on_first_chunk: Callable[[], object] | None,
+    out: _Generated,
+) -> _Generated:
+    """Sample up to ``settings.candidates`` replies without showing them, show the best.
+
+    A candidate that :func:`engine.choice.reject` rules out is dropped; the first that names
+    what the question asks about (what the character remembers or knows) ends the sampling.
+    When none does, a line composed from that memory or knowledge is said instead
+    (``composed``); when no candidate passes at all and there is nothing to compose from, the
+    persona's fallback line. Nothing rejected is shown or stored.
+    """
+    persona = req.persona
+    names = _names(env, req, ctx, prompt.language or persona.languages[0])
+    own_last = next((t.text for t in reversed(ctx.recent) if t.speaker == req.character), "")
+    best: tuple[choice.Rated, _Generated] | None = None
+    prompt_tokens = completion_tokens = 0
+    for index in range(_samples(env)):
+        candidate = _Generated()
+        await _generate(
+            env, req, prompt, _candidate_params(params, index), policy,
+            on_first_chunk=on_first_chunk, out=candidate, quiet=True,
+        )  # fmt: skip
+        on_first_chunk = None
+        if candidate.usage is not None:
+            prompt_tokens += candidate.usage.prompt_tokens
+            completion_tokens += candidate.usage.completion_tokens
+        text = choice.trim(candidate.visible, persona.style.max_reply_sentences)
+        turned = choice.to_player(text, grounding, prompt.player)
+        for option in (text, turned):
+            if option is None:
+                continue
+            rated = choice.rate(
+                option, question=req.text, grounding=grounding, player=prompt.player,
+                language=prompt.language, names=names, own_last=own_last,
+            )  # fmt: skip
+            log.debug("candidate %d for turn %s: %r -> %s", index, req.handle.id, option, rated)
+            if rated is not None and (best is None or rated.score > best[0].score):
+                best = (rated, _Generated(visible=option, raw=candidate.raw, usage=candidate.usage))
+        if best is not None and best[0].grounded >= choice.GROUNDED:
+            break
+    if best is not None and best[0].grounded >= choice.GROUNDED:
+        text, raw = best[1].visible.strip(), best[1].raw
+    else:
+        asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
+        if asked:
+            text = compose(asked[0], language=prompt.language)
+            raw, out.composed = text, True
+        elif best is not None:
+            text, raw = best[1].visible.strip(), best[1].raw
+        else:
+            text = fallback_line(persona, req.text)
+            raw, out.composed = text, True
+    pieces: list[StreamPiece] = []
+    shown = ""
+    for sentence in split_sentences(text):
+        pieces.append(StreamPiece("delta", _joiner(shown, sentence) + sentence))
+        pieces.append(StreamPiece("sentence", sentence))
+        shown += _joiner(shown, sentence) + sentence
+    await _show(env, req, pieces, out, policy)
+    out.raw = raw
+    out.visible = shown
+    last = best[1].usage if best is not None and best[1].usage is not None else None
+    out.usage = Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        model=last.model if last else env.backend.name,
+        latency_ms=last.latency_ms if last else 0.0,
+        ttft_ms=last.ttft_ms if last else None,
+    )
+    return out
+
+
 async def _generate(
     env: TurnEnv,
     req: TurnRequest,
@@ -533,6 +688,7 @@ async def _generate(
     *,
     on_first_chunk: Callable[[], object] | None = None,
     out: _Generated | None = None,
+    quiet: bool = False,
 ) -> _Generated:
     persona = req.persona
     streamer = ReplyStreamer(
@@ -544,7 +700,9 @@ async def _generate(
     env.generating += 1
     env.quiet.clear()
     try:
-        return await _stream_reply(env, req, prompt, params, policy, streamer, out, on_first_chunk)
+        return await _stream_reply(
+            env, req, prompt, params, policy, streamer, out, on_first_chunk, quiet=quiet
+        )
     finally:
         env.generating -= 1
         if env.generating == 0:
@@ -560,7 +718,10 @@ async def _stream_reply(
     streamer: ReplyStreamer,
     out: _Generated,
     on_first_chunk: Callable[[], object] | None,
+    *,
+    quiet: bool = False,
 ) -> _Generated:
+    """Stream one reply through ``streamer``; ``quiet`` keeps it (for a choice) without showing it."""
     settings = env.settings
     loop = asyncio.get_running_loop()
     async with env.semaphore:
@@ -590,13 +751,16 @@ async def _stream_reply(
                         when = timer.when() or deadline
                         if when < deadline and when < now + stall:
                             timer.reschedule(min(deadline, now + stall + slack))
-                        stop = await _show(env, req, streamer.feed(chunk.text), out, policy)
+                        pieces = streamer.feed(chunk.text)
+                        stop = False if quiet else await _show(env, req, pieces, out, policy)
                         if (
                             stop or streamer.stopped
                         ):  # blocked, at the limit, or the next speaker's turn
                             break
                 if not stop:
-                    await _show(env, req, streamer.close(), out, policy)
+                    pieces = streamer.close()
+                    if not quiet:
+                        await _show(env, req, pieces, out, policy)
         except TimeoutError as exc:
             what = (
                 "no text before the first-token timeout"

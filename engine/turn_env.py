@@ -80,6 +80,9 @@ class TurnSettings:
     """Seconds a background model call waits for dialogue to go quiet before it goes anyway."""
     background_backlog: int = 64
     """Background model calls allowed to wait; beyond that, heuristics are used at once."""
+    candidates: int = 3
+    """Replies sampled from a base model (a backend in completion mode) per turn, the best one
+    shown (see engine.choice); 1 streams the first as it comes. Chat backends always stream one."""
     analysis: Literal["auto", "model", "heuristic"] = "auto"
     """How the work after a reply is done. ``auto``: through ``complete_json`` when the backend
     is a model (``capabilities.kind == "model"``) with structured output, or a replay whose

@@ -39,7 +39,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
-from engine.backends.render import chat_messages, render_transcript, transcript_stops
+from engine.backends.render import (
+    chat_messages,
+    render_compact,
+    render_transcript,
+    transcript_stops,
+)
 from engine.errors import BackendError, BackendUnavailableError, StructuredOutputError
 from engine.prompt import Prompt
 
@@ -233,9 +238,6 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> _Shared:
 
 
 _DONE = object()
-# Sections of pure instruction: a chat model follows them, a small base model only imitates them.
-_INSTRUCTION_SECTIONS = frozenset({"format", "rules"})
-_LANGUAGE_HINTS = {"zh": "（以下对话用中文。）", "en": "(The conversation is in English.)"}
 
 
 class LocalBackend:
@@ -325,13 +327,7 @@ class LocalBackend:
     def _transcript(self, prompt: Prompt) -> str:
         if self.sampling.prompt_shape == "full":
             return render_transcript(prompt)
-        text = render_transcript(prompt, drop_sections=_INSTRUCTION_SECTIONS, strip_meta=True)
-        hint = _LANGUAGE_HINTS.get((prompt.language or "").split("-")[0])
-        if hint:
-            # The dropped format section named the reply language; keep that one cue.
-            head, sep, tail = text.rpartition("\n\n")
-            text = f"{head}\n\n{hint}\n{tail}" if sep else f"{hint}\n{text}"
-        return text
+        return render_compact(prompt)
 
     def _fit(self, shared: _Shared, text: str, max_tokens: int) -> list[int]:
         """Tokenise a transcript; if it would overflow the context, drop tokens from its middle."""

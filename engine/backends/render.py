@@ -29,6 +29,7 @@ from engine.prompt import Prompt
 __all__ = [
     "chat_messages",
     "prompt_key",
+    "render_compact",
     "render_transcript",
     "section_texts",
     "transcript_stops",
@@ -53,6 +54,21 @@ def _safe_name(name: str) -> str:
 
 
 _META = re.compile(r"\s*<meta>.*?</meta>", re.DOTALL)
+# The safety guard's delimiters around a player's line (engine.safety.guard_player_text).
+_GUARDED = re.compile(r"^\s*<player_message>\s*(.*?)\s*</player_message>\s*$", re.DOTALL)
+
+
+def _speech(text: str) -> str:
+    """A line as a transcript shows it: without the guard's tags, on one line.
+
+    A base model copies tags it sees instead of reading them as delimiters; the guard's other
+    work (control tokens removed, delimiters defused) is kept, and a line break inside the
+    player's text could otherwise open a fake turn of another speaker.
+    """
+    match = _GUARDED.match(text)
+    if match:
+        text = match.group(1)
+    return " ".join(text.split())
 
 
 def render_transcript(
@@ -82,13 +98,43 @@ def render_transcript(
             else:
                 preamble.append(text)
         elif message.role == "user":
-            lines.append(f"{message.name or prompt.player}: {text}")
+            lines.append(f"{message.name or prompt.player}: {_speech(text)}")
         else:
-            lines.append(f"{message.name or prompt.character}: {text}")
+            lines.append(f"{message.name or prompt.character}: {_speech(text)}")
     lines.append(f"{prompt.character}:")
     head = "\n\n".join(preamble)
     body = "\n".join(lines)
     return f"{head}\n\n{body}" if head else body
+
+
+#: Sections a small base model imitates instead of following (instructions, numbers, the
+#: stored lists it would copy): the compact layout leaves them out.
+COMPACT_DROPS = frozenset({"format", "rules", "facts", "memories", "relationship"})
+_LANGUAGE_HINTS = {"zh": "（以下对话用中文。）", "en": "(The conversation is in English.)"}
+
+
+def render_compact(prompt: Prompt) -> str:
+    """The transcript layout for small base models.
+
+    The preamble keeps who the character is, what they know and how they talk; the sections in
+    :data:`COMPACT_DROPS` and ``<meta>`` blocks are left out; a one-line cue names the reply's
+    language; and the ``focus`` section (what the character remembers and knows that bears on
+    the line) comes right after the player's line, in brackets, where a small model looks when
+    it writes the reply. The rest of the prompt stays a stable prefix a model's cache reuses.
+    """
+    focus = prompt.section("focus")
+    text = render_transcript(prompt, drop_sections={*COMPACT_DROPS, "focus"}, strip_meta=True)
+    hint = _LANGUAGE_HINTS.get((prompt.language or "").split("-")[0])
+    if hint:
+        head, sep, tail = text.rpartition("\n\n")
+        text = f"{head}\n\n{hint}\n{tail}" if sep else f"{hint}\n{text}"
+    if focus is not None:
+        zh = (prompt.language or "").startswith("zh")
+        notes = [" ".join(m.content.split("\n")) for m in focus.messages]
+        note = ("（" + " ".join(notes) + "）") if zh else "(" + " ".join(notes) + ")"
+        head, _sep, cue = text.rpartition("\n")
+        text = f"{head}\n{note}\n{cue}"
+    return text
 
 
 def transcript_stops(prompt: Prompt, params: GenerationParams | None = None) -> list[str]:
