@@ -63,6 +63,12 @@ META_CLOSE = "</meta>"
 # Markers that start the structured part of a reply (lower case). Anything from the first one on
 # is withheld from the visible stream. "```" covers models that fence the JSON instead of tagging.
 _MARKERS = ("<meta", "```", "<|", "</s>", "<end_of_turn>", "<start_of_turn>")
+# Prompt markup and template tokens a model may copy into its reply: the reply ends where one
+# begins, whatever the backend. Any "<" followed by a tag name counts (``<player_message>``,
+# ``<s>``, ``<![INST]``), as do ``[INST]``/``[SYS]`` and ``<<SYS>>``.
+_TAG_START = re.compile(r"<[/!]?[a-z_|\[]|\[/?(?:inst|sys)\]|<<sys>>")
+#: Labels of who speaks, in any transcript: a reply that reaches one has begun another turn.
+ROLE_LABELS = ("Player", "User", "Assistant", "System", "Human", "玩家", "用户", "系统")
 
 # Emotion words a model may use instead of the persona's names, in English and Chinese.
 EMOTION_SYNONYMS: dict[str, str] = {
@@ -610,7 +616,8 @@ class ReplyStreamer:
         self.visible = ""
         self.truncated = False
         self.stopped = False
-        self._stops = tuple(dict.fromkeys(s.lower() for s in stops if s.strip()))
+        labels = [f"{n}{sep}" for n in (*names, *ROLE_LABELS) if n for sep in (":", "：")]
+        self._stops = tuple(dict.fromkeys(s.lower() for s in (*stops, *labels) if s.strip()))
         self._markers = _MARKERS + self._stops
         # Every proper prefix of a marker: a chunk ending in one is held back until the next.
         self._prefixes = {m[:k] for m in self._markers for k in range(1, len(m))}
@@ -658,6 +665,12 @@ class ReplyStreamer:
                 return []
         lower = buf.lower()
         hits = [(i, m) for m in self._markers if (i := lower.find(m)) >= 0]
+        tag = _TAG_START.search(lower)
+        if tag is not None:
+            start = tag.start()
+            while start and lower[start - 1] in "<[":  # "<<SYS>>", "[<s>"
+                start -= 1
+            hits.append((start, "<"))
         if hits:
             cut, marker = min(hits)
             self._in_meta = True
@@ -705,10 +718,21 @@ class ReplyStreamer:
     def _holdback(self, lower: str) -> int:
         """How many trailing characters might begin a marker ("<me", "``")."""
         prefixes = self._prefixes
+        hold = 0
         for k in range(min(self._longest_prefix, len(lower)), 0, -1):
             if lower[-k:] in prefixes:
-                return k
-        return 0
+                hold = k
+                break
+        # A "<" or "[" near the end may still become a tag ("< /", "[/IN").
+        tail = lower[-7:]
+        at = min((i for i in (tail.find("<"), tail.find("[")) if i >= 0), default=-1)
+        if (
+            at >= 0
+            and not _TAG_START.search(tail[at:])
+            and not tail[at + 1 :].strip(" /!").isdigit()
+        ):
+            hold = max(hold, len(tail) - at)
+        return hold
 
     def _show(self, text: str) -> list[StreamPiece]:
         if not self.visible:

@@ -691,10 +691,17 @@ async def _generate(
     quiet: bool = False,
 ) -> _Generated:
     persona = req.persona
+    # Another speaker's label ends the reply wherever it appears, not only after a line break.
+    labels = [prompt.player]
+    for other in env.personas.values():
+        if other.id != persona.id:
+            labels.extend((other.name, *other.names.values()))
+    stops = [*prompt.stop, *(s.lstrip("\n") for s in prompt.stop)]
+    stops += [f"{label}{sep}" for label in labels if label for sep in (":", "：")]
     streamer = ReplyStreamer(
         names=[persona.name, *persona.names.values(), prompt.character],
         max_chars=persona.style.max_reply_chars,
-        stops=prompt.stop,
+        stops=stops,
     )
     out = out if out is not None else _Generated()
     env.generating += 1
