@@ -455,12 +455,42 @@ def test_preset_streams_and_answers_json_against_a_server_with_its_quirks(name: 
     assert structured["response_format"]["type"] == preset.structured
 
 
-def test_json_schema_request_is_refused_by_a_json_object_only_server(
+def _formats(server: OpenAIServer) -> list[str]:
+    return [(b.get("response_format") or {}).get("type", "text") for b in server.requests]
+
+
+@pytest.mark.parametrize(
+    ("accepts", "status", "expected"),
+    [
+        ("json_object", 400, ["json_schema", "json_object", "json_object"]),  # DeepSeek
+        ("json_object", 500, ["json_schema", "json_object", "json_object"]),  # llama_cpp.server
+        ("none", 500, ["json_schema", "json_object", "text", "text"]),
+    ],
+)
+def test_a_refused_response_format_is_learned_once_and_the_next_form_used(
+    openai_server: OpenAIServer, accepts: str, status: int, expected: list[str]
+) -> None:
+    openai_server.structured = accepts  # type: ignore[assignment]
+    openai_server.refusal_status = status
+    openai_server.json_reply = {"emotion": "happy", "strength": 0.5}
+    openai_server.reply = 'Here: {"emotion": "happy", "strength": 0.5}'  # plain text, no format
+    backend = backend_for(openai_server, structured="json_schema")
+    assert complete_mood(backend) == Mood(emotion="happy", strength=0.5)
+    assert complete_mood(backend) == Mood(emotion="happy", strength=0.5)
+    # One refused request per weaker form, no retries of a refusal, then the learned form.
+    assert _formats(openai_server) == expected
+    assert backend.capabilities.structured == accepts
+
+
+def test_a_server_error_that_is_not_about_the_format_is_still_retried(
     openai_server: OpenAIServer,
 ) -> None:
-    openai_server.structured = "json_object"
-    with pytest.raises(BadRequestError, match="unavailable"):
-        complete_mood(backend_for(openai_server, structured="json_schema"))
+    openai_server.inject("500", times=1)
+    openai_server.json_reply = {"emotion": "happy", "strength": 0.5}
+    backend = backend_for(openai_server, structured="json_schema")
+    assert complete_mood(backend) == Mood(emotion="happy", strength=0.5)
+    assert _formats(openai_server) == ["json_schema", "json_schema"]
+    assert backend.capabilities.structured == "json_schema"
 
 
 def test_unknown_preset_is_a_clear_error() -> None:

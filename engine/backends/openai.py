@@ -187,6 +187,37 @@ async def _sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[str]]
         yield [b"\n".join(data).decode("utf-8")]
 
 
+class _FormatRefused(Exception):
+    """The server refused the request's ``response_format`` (not worth a retry)."""
+
+    def __init__(self, error: BackendError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _refuses_format(error: BackendError) -> bool:
+    """Whether a failed request was refused for its ``response_format`` (HTTP 400/422/500 whose
+    message names it, as llama.cpp's server and OpenAI-compatible proxies answer)."""
+    text = str(error).lower()
+    return error.status_code in (400, 422, 500) and (
+        "response_format" in text or "json_schema" in text or "response format" in text
+    )
+
+
+def _response_format(
+    structured: str, name: str, json_schema: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The ``response_format`` for a structured-output form (None for plain text)."""
+    if structured == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": name[:64], "schema": json_schema, "strict": False},
+        }
+    if structured == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
 def _json_transcript(prompt: Prompt, extra: list[dict[str, Any]]) -> str:
     """A base-model prompt for a JSON answer: the transcript, the instruction, then ``JSON:``.
 
@@ -703,9 +734,14 @@ class OpenAIBackend:
             except TimeoutError as exc:
                 raise self._timeout("no reply", exc, None) from exc
             except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
-                raise _map_error(
+                failure = _map_error(
                     exc, provider=self.preset.name, model=self.model, phase="request"
-                ) from exc
+                )
+                if response_format is not None and _refuses_format(failure.error):
+                    # The server does not take this response_format: asking again will not
+                    # change its mind (complete_json moves to the next form instead).
+                    raise _FormatRefused(failure.error) from exc
+                raise failure from exc
             finally:
                 lease.release()
             usage = reply.get("usage")
@@ -739,21 +775,13 @@ class OpenAIBackend:
             + json.dumps(json_schema, ensure_ascii=False)
         )
         messages: list[dict[str, Any]] = [{"role": "system", "content": instruction}]
-        response_format: dict[str, Any] | None
-        if self.structured == "json_schema":
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": schema.__name__[:64],
-                    "schema": json_schema,
-                    "strict": False,
-                },
-            }
-        elif self.structured == "json_object":
-            response_format = {"type": "json_object"}
-        else:
-            response_format = None
-        raw = await self._complete_text(prompt, params, response_format, messages)
+        while True:
+            response_format = _response_format(self.structured, schema.__name__, json_schema)
+            try:
+                raw = await self._complete_text(prompt, params, response_format, messages)
+                break
+            except _FormatRefused as refused:
+                self._downgrade(refused.error)
         try:
             return schema.model_validate_json(_extract_json(raw))
         except ValidationError as exc:
@@ -781,6 +809,24 @@ class OpenAIBackend:
                 provider=self.preset.name,
                 model=self.model,
             ) from exc
+
+    def _downgrade(self, error: BackendError) -> None:
+        """The server refused the structured form: use the next one from now on."""
+        weaker: dict[str, Literal["json_object", "none"]] = {
+            "json_schema": "json_object",
+            "json_object": "none",
+        }
+        if self.structured == "none":
+            raise error
+        before, self.structured = self.structured, weaker[self.structured]
+        self._capabilities = self._capabilities.model_copy(update={"structured": self.structured})
+        log.info(
+            "%s refused response_format %s (HTTP %s); using %s from now on",
+            self.name,
+            before,
+            error.status_code,
+            self.structured if self.structured != "none" else "plain text with repair",
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP clients this backend opened on the running loop (others are dropped)."""

@@ -162,7 +162,8 @@ class OpenAIServer:
     default answer, ``json_reply`` the answer to requests with a ``response_format``;
     ``responder(body)`` may compute the answer instead. Quirks of real providers:
     ``structured="json_object"`` rejects ``json_schema`` response formats with a 400 (as
-    DeepSeek does); ``api_key`` makes a wrong bearer token a 401; ``stream_usage=False``
+    DeepSeek does; ``refusal_status=500`` refuses it the way llama-cpp-python's server does, with
+    a 500 naming ``response_format.type``); ``api_key`` makes a wrong bearer token a 401; ``stream_usage=False``
     ignores ``stream_options``; ``moderation_words`` maps a moderation category (e.g.
     ``"harassment"``) to the words that flag it (case-insensitive substrings; a text's score
     for a category grows with the number of its words found).
@@ -178,6 +179,7 @@ class OpenAIServer:
         responder: Callable[[dict[str, Any]], str] | None = None,
         model: str = "test-model",
         structured: Literal["json_schema", "json_object", "none"] = "json_schema",
+        refusal_status: int = 400,
         api_key: str | None = None,
         stream_usage: bool = True,
         embedding_dim: int = 32,
@@ -191,6 +193,7 @@ class OpenAIServer:
         self.responder = responder
         self.model = model
         self.structured = structured
+        self.refusal_status = refusal_status
         self.api_key = api_key
         self.stream_usage = stream_usage
         self.embedding_dim = embedding_dim
@@ -510,7 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         problem = self._validate(endpoint, body)
         if problem:
-            self._send_error(400, problem, {"x-request-id": request_id})
+            status = owner.refusal_status if "response_format" in problem else 400
+            self._send_error(status, problem, {"x-request-id": request_id})
             return
         answer = owner._answer(body, fault)
         if body.get("stream"):
@@ -535,6 +539,13 @@ class _Handler(BaseHTTPRequestHandler):
         response_format = body.get("response_format") or {}
         kind = response_format.get("type")
         if kind == "json_schema" and self.owner.structured != "json_schema":
+            if self.owner.refusal_status == 500:
+                allowed = (
+                    "'text' or 'json_object'"
+                    if self.owner.structured == "json_object"
+                    else "'text'"
+                )
+                return f"response_format.type: Input should be {allowed}"
             return "This response_format type is unavailable now"
         if kind == "json_object" and self.owner.structured == "none":
             return "response_format is not supported by this model"
