@@ -8,8 +8,8 @@ import pytest
 from fixtures_runtime import TextBackend, drain
 
 from engine.backends.base import Capabilities
-from engine.events import Sentence, TextDelta, TurnDone
-from engine.reply import ReplyStreamer
+from engine.dialogue.reply import ReplyStreamer
+from engine.runtime.events import Sentence, TextDelta, TurnDone
 
 # (what the model wrote, what the player may see). Each form in English and Chinese.
 FORMS = [

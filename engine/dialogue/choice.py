@@ -1,0 +1,170 @@
+"""Choosing between candidate replies: what a reply must not be, and what makes one better.
+
+Pure functions. A small model's replies vary a lot from one sample to the next; the turn
+pipeline (:mod:`engine.runtime.turn`) samples a few and keeps the best. :func:`reject` names what
+rules a line out: empty, prompt markup or a role label, the wrong language, an echo of the
+player's line or a repeat of the character's own last line. :func:`score` rates the rest by
+how well they name what the character remembers and knows that bears on the question
+(:mod:`engine.dialogue.grounding`), from the right perspective ("you're a blacksmith", not "I'm a
+blacksmith"). A rejected line is never shown or stored, so it never reaches the history the
+model sees next.
+
+>>> reject("Do you remember me?", player_line="Do you remember me?", language="en")
+'echo'
+>>> reject("<player_message>", player_line="Hi", language="en")
+'markup'
+>>> reject("Hello there!", player_line="你好", language="zh")
+'wrong language'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.dialogue import heuristics
+from engine.dialogue.grounding import Ground, claims_as_own, mentions, terms
+from engine.text.script import detect_language
+from engine.text.sentences import split_sentences
+
+__all__ = [
+    "GROUNDED",
+    "Rated",
+    "has_markup",
+    "rate",
+    "reject",
+    "score",
+    "to_player",
+    "trim",
+]
+
+#: A reply naming at least this share of a grounding item's key terms counts as naming it.
+GROUNDED = 0.5
+
+_ROLE_WORDS = ("player", "user", "assistant", "system", "human", "玩家", "用户", "系统")
+_TAG = re.compile(
+    r"<\s*/?\s*[A-Za-z_!|][^<>]{0,40}>?|\[/?\s*INST\s*\]|<s>|</s>|\[/?\s*SYS\s*\]", re.IGNORECASE
+)
+_SPOKEN = re.compile(r"[A-Za-z0-9\u3400-\u9fff]")
+
+
+def has_markup(text: str, names: Sequence[str] = ()) -> bool:
+    """Whether ``text`` holds a prompt tag, a template token or a speaker label ("Ada:")."""
+    if _TAG.search(text):
+        return True
+    for name in (*names, *_ROLE_WORDS):
+        if name and re.search(rf"(^|[\s>\]）)]){re.escape(name)}\s*[:：]", text, re.IGNORECASE):
+            return True
+    return False
+
+
+def _similar(a: str, b: str) -> float:
+    a, b = " ".join(a.lower().split()), " ".join(b.lower().split())
+    if not a or not b:
+        return 0.0
+    if len(a) >= 8 and (a in b or b in a) and min(len(a), len(b)) >= 0.6 * max(len(a), len(b)):
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def reject(
+    text: str,
+    *,
+    player_line: str,
+    language: str | None,
+    names: Sequence[str] = (),
+    own_last: str = "",
+) -> str | None:
+    """Why ``text`` may not be shown as the reply to ``player_line`` (None when it may)."""
+    if not _SPOKEN.search(text):
+        return "empty"
+    if has_markup(text, names):
+        return "markup"
+    spoken = detect_language(text)
+    want = (language or "").split("-")[0]
+    if want in ("en", "zh") and spoken is not None and spoken != want:
+        return "wrong language"
+    if _similar(text, player_line) >= 0.6:
+        return "echo"
+    if own_last and _similar(text, own_last) >= 0.85:
+        return "repeat"
+    return None
+
+
+@dataclass(frozen=True)
+class Rated:
+    """A candidate's score and what it names."""
+
+    score: float
+    grounded: float
+    """How well it names the best of the items the question asks about (0..1; 1 with none)."""
+
+
+def score(text: str, *, question: str, grounding: Sequence[Ground], player: str) -> Rated:
+    """How good ``text`` is as an answer to ``question`` given what the character remembers and knows."""
+    asked = [g for g in grounding if g.asked]
+    best_asked = 0.0
+    extra = 0.0
+    own = claims_as_own(text, player)
+    for item in grounding:
+        named = mentions(text, item)
+        if item.kind == "memory" and named and own:
+            named *= 0.3  # "I love plum wine": the player's fact said as the character's own
+        if item.asked:
+            best_asked = max(best_asked, named)
+        else:
+            extra = max(extra, named)
+    t = terms(text)
+    topical = min(1.0, len(t & terms(question)) / 3)
+    brevity = -0.3 if len(t) < 2 else 0.0
+    rambling = -0.5 if len(text) > 200 else 0.0
+    total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling
+    return Rated(score=total, grounded=best_asked if asked else 1.0)
+
+
+def rate(
+    text: str,
+    *,
+    question: str,
+    grounding: Sequence[Ground],
+    player: str,
+    language: str | None,
+    names: Sequence[str] = (),
+    own_last: str = "",
+) -> Rated | None:
+    """:func:`score` for a line :func:`reject` lets through, else None."""
+    if reject(text, player_line=question, language=language, names=names, own_last=own_last):
+        return None
+    return score(text, question=question, grounding=grounding, player=player)
+
+
+def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None:
+    """``text`` turned to the player when it names a remembered detail as the character's own.
+
+    "I like plum wine, it's a rich drink." -> "You like plum wine, it's a rich drink.": the
+    model found the detail and only mixed up who said it. None when there is nothing to turn
+    (no remembered detail named, or the line already speaks to the player).
+    """
+    if not claims_as_own(text, player):
+        return None
+    if not any(g.kind == "memory" and g.asked and mentions(text, g) for g in grounding):
+        return None
+    turned = heuristics.second_person(text)
+    return turned[0].upper() + turned[1:] if turned and turned[0].islower() else turned
+
+
+def trim(text: str, max_sentences: int) -> str:
+    """The first ``max_sentences`` sentences of ``text``, without a trailing unfinished clause."""
+    sentences = split_sentences(text)
+    if not sentences:
+        return text.strip()
+    kept = sentences[:max_sentences]
+    if len(kept) > 1 and kept[-1][-1:] not in ".!?。！？…\"”'」":
+        kept = kept[:-1]
+    joined = ""
+    for sentence in kept:
+        cjk = joined and (ord(joined[-1]) > 0x2E80 or ord(sentence[0]) > 0x2E80)
+        joined += ("" if not joined or cjk else " ") + sentence
+    return joined

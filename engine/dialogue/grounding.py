@@ -1,0 +1,360 @@
+"""What a reply should be grounded on: the player's remembered words and the character's knowledge.
+
+Pure functions over text. :func:`ground` picks, for the line being answered, the few things
+the character remembers the player saying about themselves and the one knowledge line most
+relevant to it; the prompt places them right before the reply (small base models follow what
+is nearest), the candidate choice (:mod:`engine.dialogue.choice`) prefers a reply that names them, and
+:func:`compose` says one of them as the character when no candidate does.
+
+Relevance is lexical (English words, lightly stemmed; Chinese character bigrams) plus a short
+table of the kinds of things people say about themselves (work, origin, name, age, likes), so
+"what do I do for a living?" finds "I'm a blacksmith" without sharing a word with it.
+
+>>> g = ground("What do I like to drink?", player="Ada",
+...            player_lines=["I'm a blacksmith. My favourite drink is plum wine."], knowledge=[])
+>>> [(x.kind, x.note) for x in g]
+[('memory', "Ada's favourite drink is plum wine.")]
+>>> compose(g[0], language="en")
+'Of course I remember: your favourite drink is plum wine.'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.dialogue import heuristics
+
+__all__ = [
+    "Ground",
+    "addresses_player",
+    "claims_as_own",
+    "compose",
+    "ground",
+    "is_question",
+    "mentions",
+    "terms",
+]
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_STOP_EN = frozenset(
+    """a an the and or but if of to in on at by for with from about as is are was were be been
+    am do does did done have has had i i'm me my mine you you're your yours we our us he she it
+    its they them their this that these those what which who whom whose when where why how there
+    here can could would should will shall may might must not no yes so too very just also then
+    than some any all more most much many one ones really know tell remember recall again ever
+    still please hey hi hello oh ah well okay ok thing things like get got say said said let
+    let's it's that's what's don't didn't""".split()
+)
+# Characters that carry no topic on their own; a bigram made only of them is not a term.
+_STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那么什个也都就还和与吗嘛哦哪怎样")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content terms of ``text``: stemmed English words and Chinese bigrams, stopwords removed."""
+    low = text.lower()
+    out = {_stem(w) for w in _WORD.findall(low) if w not in _STOP_EN and len(w) > 1}
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            if run not in _STOP_ZH:
+                out.add(run)
+            continue
+        for i in range(len(run) - 1):
+            pair = run[i : i + 2]
+            if pair[0] not in _STOP_ZH and pair[1] not in _STOP_ZH:
+                out.add(pair)
+    return out
+
+
+# The kinds of things a player says about themselves, and the words that ask about them.
+_KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "work",
+        ("works as", "is a", "works at"),
+        ("living", "work", "job", "do for", "trade", "profession", "occupation",
+         "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪"),
+    ),
+    (
+        "origin",
+        ("comes from", "lives in"),
+        ("from", "where", "hometown", "live", "come", "哪里", "哪儿", "来自", "老家", "家乡", "住"),
+    ),
+    ("name", ("name",), ("name", "call", "名字", "叫什么", "称呼")),
+    ("age", ("age",), ("old", "age", "多大", "几岁", "年纪", "岁数")),
+    (
+        "likes",
+        ("favourite", "likes", "loves"),
+        ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "喜欢", "爱", "最爱"),
+    ),
+)  # fmt: skip
+
+_MEMORY_CUES = (
+    "remember",
+    "recall",
+    "know about me",
+    "told you",
+    "记得",
+    "记不记得",
+    "还记",
+    "说过",
+)
+
+
+@dataclass(frozen=True)
+class Ground:
+    """One thing a reply can be grounded on."""
+
+    kind: Literal["memory", "knowledge"]
+    note: str
+    """As the prompt states it (a memory in third person: "Ada is a blacksmith")."""
+    said: str
+    """As the character would say it to the player (a memory in second person)."""
+    keys: frozenset[str] = field(default_factory=frozenset)
+    """Terms a reply must share to count as naming it."""
+    score: float = 0.0
+    """Relevance to the line being answered."""
+    asked: bool = False
+    """The line asks about it: a reply that does not name it misses the question."""
+
+
+def _third_person(text: str, name: str) -> str:
+    if _CJK.search(text):
+        return text.replace("我们", "你们").replace("我", name)
+    swaps = (
+        (r"\bI am\b", f"{name} is"), (r"\bI'm\b", f"{name} is"), (r"\bI've\b", f"{name} has"),
+        (r"\bI was\b", f"{name} was"), (r"\bI\b", name), (r"\b[Mm]y\b", f"{name}'s"),
+        (r"\bme\b", name), (r"\bmyself\b", name),
+    )  # fmt: skip
+    out = text
+    for pattern, repl in swaps:
+        out = re.sub(pattern, repl, out)
+    return out
+
+
+_CLAUSE = re.compile(r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\b)|[，,]\s*(?=我)")
+
+
+def _sentences(lines: Iterable[str]) -> list[str]:
+    """Sentences and first-person clauses ("..., and my favourite drink is plum wine")."""
+    out: list[str] = []
+    for line in lines:
+        for part in _CLAUSE.split(line.strip()):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+_ASKING = re.compile(
+    r"[?？]|[吗呢]\s*$|^\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
+    r"tell me|remind me)\b|什么|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether the player's line asks something (a question mark, a question word, "tell me")."""
+    return _ASKING.search(text) is not None
+
+
+def _statement(sentence: str) -> bool:
+    """A sentence in which the player says something about themselves (not a question)."""
+    if sentence.rstrip().endswith(("?", "？")) or re.search(r"[吗呢]\s*[。！]?$", sentence):
+        return False
+    if _CJK.search(sentence):
+        return "我" in sentence
+    return re.search(r"\b(I|I'm|my|My|I've)\b", sentence) is not None
+
+
+def _kinds_asked(question: str) -> set[str]:
+    low = question.lower()
+    return {kind for kind, _preds, cues in _KINDS if any(c in low for c in cues)}
+
+
+# Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
+_STATED = {
+    "work": re.compile(
+        r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
+        r"|\bI (?:work|teach|farm|fish|trade|sell)\b|我(?:是一?[名个位]|在.{1,10}(?:工作|上班)|当)"
+    ),
+    "origin": re.compile(r"\bI(?:'m| am) from\b|\bI live\b|我(?:来自|住在|是.{1,6}人)|老家"),
+}
+
+
+def _kinds_stated(sentence: str) -> set[str]:
+    found = {kind for kind, pattern in _STATED.items() if pattern.search(sentence)}
+    predicates = {f.predicate.split()[0] if f.predicate.startswith("favourite") else f.predicate
+                  for f in heuristics.extract_facts(sentence)}  # fmt: skip
+    return found | {
+        kind
+        for kind, preds, _cues in _KINDS
+        if any(p == q or p.startswith(q) for p in predicates for q in preds)
+    }
+
+
+def _fact_keys(sentence: str, question_terms: set[str]) -> frozenset[str]:
+    objects = [f.object for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
+    keys: set[str] = set()
+    for obj in objects:
+        keys |= terms(obj)
+    if not keys:
+        keys = terms(sentence) - question_terms
+    return frozenset(keys - question_terms) or frozenset(keys)
+
+
+def ground(
+    question: str,
+    *,
+    player: str,
+    player_lines: Sequence[str],
+    knowledge: Sequence[str],
+    max_memories: int = 2,
+) -> list[Ground]:
+    """The remembered statements and the one knowledge line most relevant to ``question``.
+
+    ``player_lines`` are the player's earlier lines (oldest first; the line being answered is
+    not among them), ``knowledge`` the character's knowledge and matching lore. Best first.
+    """
+    q_terms = terms(question)
+    asking = is_question(question)
+    asked_kinds = _kinds_asked(question)
+    low = question.lower()
+    about_memory = any(c in low for c in _MEMORY_CUES) or bool(
+        re.search(r"\b(I|my|me)\b", question) or "我" in question
+    )
+    out: list[Ground] = []
+    memories: list[Ground] = []
+    statements = [s for s in _sentences(player_lines) if _statement(s)]
+    for age, sentence in enumerate(reversed(statements)):
+        s_terms = terms(sentence)
+        kinds = _kinds_stated(sentence)
+        shared = len(q_terms & s_terms)
+        matched = asked_kinds & kinds
+        score = shared + 2.0 * len(matched) - 0.01 * age
+        if score <= 0.5:
+            continue
+        if kinds == {"name"} and "name" not in asked_kinds:
+            continue
+        said = heuristics.second_person(sentence)
+        memories.append(
+            Ground(
+                kind="memory",
+                note=_third_person(sentence, player),
+                said=said,
+                keys=_fact_keys(sentence, q_terms),
+                score=score,
+                asked=asking and about_memory and (bool(matched) or shared >= 1),
+            )
+        )
+    memories.sort(key=lambda g: -g.score)
+    out.extend(memories[:max_memories])
+
+    lines = [k.strip() for k in knowledge if k.strip()]
+    if lines and q_terms:
+        df: dict[str, int] = {}
+        line_terms = [terms(k) for k in lines]
+        for ts in line_terms:
+            for t in ts:
+                df[t] = df.get(t, 0) + 1
+        n = len(lines)
+        best: tuple[float, int] | None = None
+        for i, ts in enumerate(line_terms):
+            score = sum(math.log(1 + n / df[t]) for t in q_terms & ts)
+            if score > 0 and (best is None or score > best[0]):
+                best = (score, i)
+        if best is not None:
+            score, i = best
+            said = _best_sentence(lines[i], q_terms)
+            answer_terms = _answer_keys(said, q_terms)
+            out.append(
+                Ground(
+                    kind="knowledge",
+                    note=lines[i],
+                    said=said,
+                    keys=answer_terms,
+                    score=score,
+                    asked=asking and (not about_memory or not memories),
+                )
+            )
+    return out
+
+
+def _best_part(line: str, q_terms: set[str], pattern: str) -> str:
+    """The part of ``line`` (split at ``pattern``) sharing most with the question (first on ties)."""
+    parts = [p.strip() for p in re.split(pattern, line) if p.strip()]
+    if len(parts) <= 1:
+        return line
+    return max(parts, key=lambda p: (len(terms(p) & q_terms), -parts.index(p)))
+
+
+def _best_sentence(line: str, q_terms: set[str]) -> str:
+    """The sentence of a knowledge line that shares most with the question."""
+    return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*")
+
+
+def _answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
+    """The terms of the clause that answers the question, the question's own terms left out."""
+    clause = _best_part(sentence, q_terms, r"[,，、:：]\s*")
+    keys = terms(clause) - q_terms
+    return frozenset(keys or terms(sentence) - q_terms)
+
+
+def mentions(text: str, item: Ground) -> float:
+    """How much of ``item`` a reply names: the share of its key terms it uses, 0..1."""
+    if not item.keys:
+        return 0.0
+    found = len(terms(text) & item.keys)
+    # A remembered detail is named by one of its terms ("plum wine", "医生"); a knowledge
+    # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
+    need = 1 if item.kind == "memory" else min(len(item.keys), 2)
+    return min(1.0, found / need)
+
+
+_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|my|My|me|mine)\b|我")
+
+
+def claims_as_own(text: str, player: str) -> bool:
+    """Whether a reply speaks in the first person without speaking to the player ("I love plum
+    wine" when the player said it): a small model often repeats the player's words as its own."""
+    return _FIRST_PERSON.search(text) is not None and not addresses_player(text, player)
+
+
+def addresses_player(text: str, player: str) -> bool:
+    """Whether a reply speaks to the player (you / 你 / their name) rather than about itself."""
+    if player and player.lower() in text.lower():
+        return True
+    if _CJK.search(text):
+        return "你" in text or "您" in text
+    return re.search(r"\b(you|your|you're|yours)\b", text, re.IGNORECASE) is not None
+
+
+_LEADS = {
+    "memory": {"en": "Of course I remember: {said}", "zh": "记得，{said}"},
+    "knowledge": {"en": "{said}", "zh": "{said}"},
+}
+
+
+def compose(item: Ground, *, language: str | None) -> str:
+    """``item`` said as the character: a remembered statement back to the player, or the knowledge line."""
+    zh = (language or "").startswith("zh")
+    said = item.said.strip().rstrip(";；,，:：")
+    if not zh and said:
+        if item.kind == "memory" and not said.startswith("I "):
+            said = said[0].lower() + said[1:]
+        else:
+            said = said[0].upper() + said[1:]
+    if said and said[-1] not in ".!?。！？":
+        said += "。" if zh else "."
+    return _LEADS[item.kind]["zh" if zh else "en"].format(said=said)
