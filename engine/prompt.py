@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.lore import LoreEntry, expand_macros
+from engine.memory.facts import fact_sentence
 from engine.persona import ActionParam, ExampleExchange, Persona
 from engine.reply import render_meta
 from engine.tokens import estimate_tokens
@@ -348,7 +349,10 @@ def assemble(
         "facts": _Block(
             "facts",
             f"What you know about {player_name}:",
-            [_Item(f"- {f.subject} {f.predicate} {f.object}", rank=f.confidence) for f in facts],
+            [
+                _Item(f"- {fact_sentence(f.subject, f.predicate, f.object)}", rank=f.confidence)
+                for f in facts
+            ],
         ),
         "summary": _Block(
             "summary",
