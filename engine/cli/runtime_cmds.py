@@ -18,6 +18,7 @@ import click
 
 from engine.errors import EngineError
 from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+from engine.memory.facts import fact_sentence
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -110,9 +111,8 @@ def chat_command(
                 continue
             if command == "/facts":
                 for fact in rt.facts(character, player).result(30):
-                    click.echo(
-                        f"  {fact.subject} {fact.predicate} {fact.object} ({fact.confidence:.2f})"
-                    )
+                    sentence = fact_sentence(fact.subject, fact.predicate, fact.object)
+                    click.echo(f"  {sentence} ({fact.confidence:.2f})")
                 continue
             if not line.strip():
                 continue
