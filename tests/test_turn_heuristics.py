@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.greeting import compose_greeting
-from engine.group import addressed, choose_responder
-from engine.heuristics import (
+from engine.dialogue.facts import fact_sentence
+from engine.dialogue.heuristics import (
     choose_line,
     extract_facts,
     importance,
@@ -15,10 +14,11 @@ from engine.heuristics import (
     sentiment,
     summarise,
 )
-from engine.memory.facts import fact_sentence
-from engine.memory.types import Fact
+from engine.dialogue.prompt import assemble
 from engine.persona import Persona
-from engine.prompt import assemble
+from engine.runtime.greeting import compose_greeting
+from engine.runtime.scenes import addressed, choose_responder
+from engine.types import Fact
 
 
 @pytest.mark.parametrize(

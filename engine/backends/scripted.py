@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.scripted_match import (
     asks_to_remember,
     has_cjk,
@@ -47,10 +47,11 @@ from engine.backends.scripted_match import (
     terms,
     weight,
 )
+from engine.dialogue.prompt import Prompt
 from engine.errors import StructuredOutputError
-from engine.persona import Persona
-from engine.prompt import Prompt
-from engine.tokens import estimate_tokens
+from engine.persona.model import Persona
+from engine.text.tokens import estimate_tokens
+from engine.types import Usage
 
 __all__ = ["ScriptedBackend", "render_meta_block", "stream_pieces"]
 

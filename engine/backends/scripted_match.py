@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from engine import heuristics
-from engine.persona import Persona
-from engine.prompt import Prompt
-from engine.tokens import is_cjk
+from engine.dialogue import heuristics
+from engine.dialogue.prompt import Prompt
+from engine.persona.model import Persona
+from engine.text.script import is_cjk
 
 __all__ = [
     "asks_about_player",
