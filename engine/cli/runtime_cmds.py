@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from engine.dialogue.facts import fact_sentence
 from engine.errors import EngineError
 from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
@@ -110,9 +111,8 @@ def chat_command(
                 continue
             if command == "/facts":
                 for fact in rt.facts(character, player).result(30):
-                    click.echo(
-                        f"  {fact.subject} {fact.predicate} {fact.object} ({fact.confidence:.2f})"
-                    )
+                    sentence = fact_sentence(fact.subject, fact.predicate, fact.object)
+                    click.echo(f"  {sentence} ({fact.confidence:.2f})")
                 continue
             if not line.strip():
                 continue

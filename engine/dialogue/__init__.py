@@ -6,6 +6,7 @@ the heuristics that read a line without a model.
 - :mod:`~engine.dialogue.reply`: the ``<meta>`` reply format, :func:`parse_reply` and the
   :class:`ReplyStreamer` that turns streamed text into sentences;
 - :mod:`~engine.dialogue.heuristics`: importance, facts, sentiment and summaries from text;
+- :mod:`~engine.dialogue.facts`: how a stored fact about a player reads as a sentence;
 - :mod:`~engine.dialogue.grounding`: what a reply should name (the player's remembered words,
   the most relevant knowledge line) and a line composed from it;
 - :mod:`~engine.dialogue.choice`: what rules a candidate reply out, and which one is best.
