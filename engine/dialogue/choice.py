@@ -55,7 +55,7 @@ def has_markup(text: str, names: Sequence[str] = ()) -> bool:
     if _TAG.search(text):
         return True
     for name in (*names, *_ROLE_WORDS):
-        if name and re.search(rf"(^|[\s>\]）)]){re.escape(name)}\s*[:：]", text, re.IGNORECASE):
+        if name and re.search(rf"(?<![\w'-]){re.escape(name)}\s*[:：]", text, re.IGNORECASE):
             return True
     return False
 
@@ -116,6 +116,8 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
             best_asked = max(best_asked, named)
         else:
             extra = max(extra, named)
+    if best_asked and _stray_numbers(text, [g.note for g in asked if g.kind == "knowledge"]):
+        best_asked *= 0.4  # "a wish tag costs 25 coins" when the knowledge says one coin
     t = terms(text)
     topical = min(1.0, len(t & terms(question)) / 3)
     brevity = -0.3 if len(t) < 2 else 0.0
@@ -138,6 +140,21 @@ def rate(
     if reject(text, player_line=question, language=language, names=names, own_last=own_last):
         return None
     return score(text, question=question, grounding=grounding, player=player)
+
+
+_NUMBER = re.compile(
+    r"\d+(?:[.:]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|hundred|thousand)\b|[一二两三四五六七八九十百千]+(?=[点度岁块元年个文])",
+    re.IGNORECASE,
+)
+
+
+def _stray_numbers(text: str, notes: Sequence[str]) -> bool:
+    """Whether ``text`` states a number that none of ``notes`` holds (a made-up time or price)."""
+    if not notes:
+        return False
+    known = {n.lower() for note in notes for n in _NUMBER.findall(note)}
+    return any(n.lower() not in known for n in _NUMBER.findall(text))
 
 
 def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None:

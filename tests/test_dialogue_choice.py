@@ -1,0 +1,182 @@
+"""Grounding a reply and choosing between candidates, in English and Chinese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fixtures_runtime import drain
+
+from engine.backends.base import Capabilities, Chunk, GenerationParams
+from engine.backends.render import render_compact
+from engine.dialogue.choice import GROUNDED, rate, reject, score, to_player, trim
+from engine.dialogue.grounding import compose, ground, is_question
+from engine.dialogue.prompt import Prompt, assemble
+from engine.runtime.events import TurnDone
+from engine.types import Usage
+
+ADA = ["Hi, I'm Ada. I'm a blacksmith from the north and my favourite drink is plum wine."]
+XM = ["我叫小明，刚来这里。我最喜欢龙井。我是一名医生。"]
+KNOW_EN = [
+    "There is an open mic on the stage every evening at eight; sign up before seven.",
+    "The lanterns are lit at dusk. A wish tag costs one coin at Bram's stall.",
+]
+KNOW_ZH = ["茶馆每天早上七点开门，晚上十一点打烊。", "泡绿茶的水不能太烫，八十度上下最好。"]
+
+
+@pytest.mark.parametrize(
+    ("question", "lines", "player", "note", "said"),
+    [
+        ("Do you remember what I do for a living?", ADA, "Ada",
+         "Ada is a blacksmith from the north", "Of course I remember: you're a blacksmith"),
+        ("What do I like to drink?", ADA, "Ada",
+         "Ada's favourite drink is plum wine", "your favourite drink is plum wine."),
+        ("你还记得我最喜欢什么茶吗？", XM, "小明", "小明最喜欢龙井", "记得，你最喜欢龙井。"),
+        ("我是做什么工作的？", XM, "小明", "小明是一名医生", "记得，你是一名医生。"),
+    ],
+)  # fmt: skip
+def test_a_question_about_the_player_finds_what_they_said(
+    question: str, lines: list[str], player: str, note: str, said: str
+) -> None:
+    items = ground(question, player=player, player_lines=lines, knowledge=[])
+    assert items and items[0].kind == "memory" and items[0].asked
+    assert note in items[0].note
+    assert said in compose(items[0], language="zh" if player == "小明" else "en")
+
+
+@pytest.mark.parametrize(
+    ("question", "knowledge", "said"),
+    [
+        ("How much is a wish tag?", KNOW_EN, "A wish tag costs one coin at Bram's stall."),
+        ("When is the open mic?", KNOW_EN, "There is an open mic on the stage every evening"),
+        ("茶馆几点开门？", KNOW_ZH, "七点开门"),
+        ("泡绿茶的水要多热？", KNOW_ZH, "八十度"),
+    ],
+)
+def test_a_question_about_the_world_finds_the_knowledge_line(
+    question: str, knowledge: list[str], said: str
+) -> None:
+    items = ground(question, player="Ada", player_lines=[], knowledge=knowledge)
+    assert [i.kind for i in items] == ["knowledge"] and items[0].asked
+    assert said in compose(items[0], language="zh" if "茶" in question else "en")
+
+
+def test_a_statement_asks_nothing() -> None:
+    assert not is_question("I'm a blacksmith from the north.")
+    assert not is_question("我是一名医生。")
+    items = ground("I'm back from the north.", player="Ada", player_lines=ADA, knowledge=KNOW_EN)
+    assert not any(i.asked for i in items)
+
+
+@pytest.mark.parametrize(
+    ("text", "player_line", "language", "reason"),
+    [
+        ("", "Hi", "en", "empty"),
+        ("……", "你好", "zh", "empty"),
+        ("Do you remember what I do?", "Do you remember what I do?", "en", "echo"),
+        ("你还记得我是做什么的吗？", "你还记得我是做什么的吗", "zh", "echo"),
+        ("Hello! <player_message>", "Hi", "en", "markup"),
+        ("好的。玩家：你好", "你好", "zh", "markup"),
+        ("Sure. Ada: thanks", "Hi", "en", "markup"),
+        ("Welcome to the square!", "你好", "zh", "wrong language"),
+        ("欢迎来到广场！", "Hello", "en", "wrong language"),
+        ("Welcome back, friend!", "Hello again", "en", None),
+        ("欢迎回来，朋友！", "我又来了", "zh", None),
+    ],
+)
+def test_reject_names_what_rules_a_line_out(
+    text: str, player_line: str, language: str, reason: str | None
+) -> None:
+    assert reject(text, player_line=player_line, language=language, names=["Ada"]) == reason
+
+
+def test_a_reply_naming_the_remembered_detail_beats_one_that_does_not() -> None:
+    q = "What do I like to drink?"
+    items = ground(q, player="Ada", player_lines=ADA, knowledge=[])
+    named = score("Plum wine, of course! I'll pour you one.", question=q, grounding=items,
+                  player="Ada")  # fmt: skip
+    vague = score("Something warm, I think.", question=q, grounding=items, player="Ada")
+    assert named.grounded >= GROUNDED > vague.grounded
+    assert named.score > vague.score
+
+
+def test_the_players_detail_said_as_the_characters_own_is_turned_to_the_player() -> None:
+    q = "What do I like to drink?"
+    items = ground(q, player="Ada", player_lines=ADA, knowledge=[])
+    own = "I like plum wine, it is a rich drink."
+    assert score(own, question=q, grounding=items, player="Ada").grounded < GROUNDED
+    turned = to_player(own, items, "Ada")
+    assert turned == "You like plum wine, it is a rich drink."
+    rated = rate(turned, question=q, grounding=items, player="Ada", language="en")
+    assert rated is not None and rated.grounded >= GROUNDED
+
+
+def test_a_made_up_number_does_not_count_as_naming_the_knowledge() -> None:
+    q = "How much is a wish tag?"
+    items = ground(q, player="Ada", player_lines=[], knowledge=KNOW_EN)
+    right = score("It costs one coin at Bram's stall.", question=q, grounding=items, player="Ada")
+    wrong = score("It costs 25 coins at Bram's stall.", question=q, grounding=items, player="Ada")
+    assert right.grounded >= GROUNDED > wrong.grounded
+
+
+def test_trim_keeps_whole_sentences() -> None:
+    assert trim("One. Two! Three? Four.", 3) == "One. Two! Three?"
+    assert trim("One. Two and then", 3) == "One."
+    assert trim("好的。请坐！喝茶吗？还有", 3) == "好的。请坐！喝茶吗？"
+
+
+def test_the_compact_transcript_puts_the_focus_right_before_the_reply(cast: Any) -> None:
+    q = "What do I like to drink?"
+    items = ground(q, player="Ada", player_lines=ADA, knowledge=cast["mira"].knowledge)
+    prompt = assemble(cast["mira"], f"<player_message>\n{q}\n</player_message>",
+                      player_name="Ada", grounding=items, language="en")  # fmt: skip
+    text = render_compact(prompt)
+    assert text.endswith(f"Ada: {q}\n(Mira remembers: Ada's favourite drink is plum wine.)\nMira:")
+    assert "<player_message>" not in text and "<meta>" not in text
+
+
+class _Candidates:
+    """A base-model backend that answers with the next of ``texts`` on each call."""
+
+    name = "candidates"
+    capabilities = Capabilities(kind="model", mode="completion", structured="none")
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.calls = 0
+
+    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> Any:
+        text = self.texts[min(self.calls, len(self.texts) - 1)]
+        self.calls += 1
+        yield Chunk(text=text)
+        yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="c"))
+
+
+def _ask(make_runtime: Any, backend: _Candidates, question: str) -> Any:
+    rt = make_runtime(backend)
+    drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))
+    backend.calls = 0
+    done = drain(rt, rt.say("mira", "p1", question, player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    return done.result
+
+
+def test_the_first_grounded_candidate_is_shown_and_sampling_stops(make_runtime: Any) -> None:
+    backend = _Candidates("Welcome!", "What do I like to drink?", "Plum wine, you said!", "Tea.")
+    result = _ask(make_runtime, backend, "What do I like to drink?")
+    assert result.text == "Plum wine, you said!" and not result.composed
+
+
+def test_when_no_candidate_names_it_a_grounded_line_is_composed(make_runtime: Any) -> None:
+    backend = _Candidates("Hello, Ada.", "<player_message>", "What do I like to drink?", "Hm.")
+    result = _ask(make_runtime, backend, "What do I like to drink?")
+    assert result.composed
+    assert result.text == "Of course I remember: your favourite drink is plum wine."
+
+
+def test_rejected_lines_never_reach_the_history(make_runtime: Any) -> None:
+    backend = _Candidates("<player_message>")
+    rt = make_runtime(backend)
+    drain(rt, rt.say("mira", "p1", "Hello there", player_name="Ada"))
+    turns = rt.query("recent_turns", "mira", "p1").result(5)
+    assert all("<" not in t.text for t in turns)
