@@ -112,6 +112,8 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
         named = mentions(text, item)
         if item.kind == "memory" and named and own:
             named *= 0.3  # "I love plum wine": the player's fact said as the character's own
+        if item.kind == "memory" and named and _NEGATED.search(text):
+            named *= 0.4  # "No, not plum wine."
         if item.asked:
             best_asked = max(best_asked, named)
         else:
@@ -142,6 +144,7 @@ def rate(
     return score(text, question=question, grounding=grounding, player=player)
 
 
+_NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
 _NUMBER = re.compile(
     r"\d+(?:[.:]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"fifteen|twenty|thirty|forty|fifty|hundred|thousand)\b|[一二两三四五六七八九十百千]+(?=[点度岁块元年个文])",

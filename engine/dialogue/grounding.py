@@ -91,7 +91,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("comes from", "lives in"),
         ("from", "where", "hometown", "live", "come", "哪里", "哪儿", "来自", "老家", "家乡", "住"),
     ),
-    ("name", ("name",), ("name", "call", "名字", "叫什么", "称呼")),
+    ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
     ("age", ("age",), ("old", "age", "多大", "几岁", "年纪", "岁数")),
     (
         "likes",
@@ -129,9 +129,30 @@ class Ground:
     """The line asks about it: a reply that does not name it misses the question."""
 
 
+_NOT_VERBS = frozenset(
+    "can could will would shall should may might must did does was were am had".split()
+)
+
+
+def _verb_s(match: re.Match[str], name: str) -> str:
+    adverb, verb = match.group(1) or "", match.group(2)
+    name = f"{name} {adverb}".rstrip()
+    if verb in ("have", "do"):
+        return f"{name} {'has' if verb == 'have' else 'does'}"
+    if verb.lower() in _NOT_VERBS:
+        return f"{name} {verb}"
+    ending = "es" if verb.endswith(("s", "sh", "ch", "x", "o")) else "s"
+    return f"{name} {verb}{ending}"
+
+
 def _third_person(text: str, name: str) -> str:
     if _CJK.search(text):
         return text.replace("我们", "你们").replace("我", name)
+    text = re.sub(
+        r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
+        lambda m: _verb_s(m, name),
+        text,
+    )
     swaps = (
         (r"\bI am\b", f"{name} is"), (r"\bI'm\b", f"{name} is"), (r"\bI've\b", f"{name} has"),
         (r"\bI was\b", f"{name} was"), (r"\bI\b", name), (r"\b[Mm]y\b", f"{name}'s"),
@@ -189,7 +210,9 @@ _STATED = {
         r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
         r"|\bI (?:work|teach|farm|fish|trade|sell)\b|我(?:是一?[名个位]|在.{1,10}(?:工作|上班)|当)"
     ),
-    "origin": re.compile(r"\bI(?:'m| am) from\b|\bI live\b|我(?:来自|住在|是.{1,6}人)|老家"),
+    "origin": re.compile(
+        r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|我(?:来自|住在|是.{1,6}人)|老家"
+    ),
 }
 
 
@@ -204,7 +227,21 @@ def _kinds_stated(sentence: str) -> set[str]:
     }
 
 
-def _fact_keys(sentence: str, question_terms: set[str]) -> frozenset[str]:
+# Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
+_DETAIL = {
+    "origin": re.compile(r"(?:\bfrom|\blive in|来自|住在|老家在?)\s*([^,.;，。；]{1,30})"),
+    "work": re.compile(
+        r"(?:\bI'm an?|\bI am an?|\bwork as an?|是一?[名个位])\s*([\w\u3400-\u9fff'-]+)"
+    ),
+}
+
+
+def _fact_keys(sentence: str, question_terms: set[str], kinds: set[str]) -> frozenset[str]:
+    for kind in sorted(kinds):
+        detail = _DETAIL.get(kind)
+        found = detail.search(sentence) if detail else None
+        if found and terms(found.group(1)) - question_terms:
+            return frozenset(terms(found.group(1)) - question_terms)
     objects = [f.object for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
     keys: set[str] = set()
     for obj in objects:
@@ -247,13 +284,15 @@ def ground(
             continue
         if kinds == {"name"} and "name" not in asked_kinds:
             continue
+        if not about_memory and not shared:
+            continue  # a question about the world, not about the player
         said = heuristics.second_person(sentence)
         memories.append(
             Ground(
                 kind="memory",
                 note=_third_person(sentence, player),
                 said=said,
-                keys=_fact_keys(sentence, q_terms),
+                keys=_fact_keys(sentence, q_terms, matched),
                 score=score,
                 asked=asking and about_memory and (bool(matched) or shared >= 1),
             )

@@ -233,3 +233,5 @@ class Context:
     summary: str | None
     labels: dict[str, str]
     turn_id: int | None = None
+    said: list[str] = field(default_factory=list)
+    """The player's own lines of the last ``engine.runtime.turn.SAID_WINDOW`` turns, oldest first (for grounding)."""

@@ -110,6 +110,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: How many of the last turns are searched for what the player said about themselves.
+SAID_WINDOW = 60
+
 _DEFAULT_FALLBACK = {
     "en": "Sorry, I lost my train of thought. What were you saying?",
     "zh": "抱歉，我刚才走神了。您说什么？",
@@ -376,7 +379,11 @@ def _gather(
         _store_name(store, req)
     name = req.player_name or store.player_name(player)
     met = store.has_met(character, player)
-    recent = store.recent_turns(character, player, limit=history) if met else []
+    # One read serves both the recent lines and the player's own lines further back, which
+    # the reply is grounded on (what they told the character sessions ago).
+    window = store.recent_turns(character, player, limit=max(history, SAID_WINDOW)) if met else []
+    recent = window[len(window) - history :] if history > 0 else []
+    said = [t.text for t in window if t.speaker == player]
     recalled = (
         store.recall(character, player, stored_text, k=recall_k, touch=write or touch)
         if met and stored_text.strip()
@@ -392,7 +399,7 @@ def _gather(
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
     turn_id = _store_line(store, req, stored_text) if write else None
-    return Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+    return Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id, said)
 
 
 def _store_name(store: MemoryStore, req: TurnRequest) -> None:
@@ -451,7 +458,9 @@ def preview_prompt(
     return prompt, ctx.recalled
 
 
-def turn_rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
+def turn_rows(
+    req: TurnRequest, *, speaker: str, text: str, importance: float
+) -> list[dict[str, Any]]:
     """The turn rows for one line: this conversation first, then every witness's."""
     present = req.present
     rows = [
@@ -507,19 +516,16 @@ def _grounding(
     req: TurnRequest, ctx: Context, text: str, player_name: str, lore: Sequence[Any]
 ) -> list[Ground]:
     """What the character remembers and knows that bears on ``text`` (see engine.dialogue.grounding)."""
-    said: list[tuple[float, str]] = [
-        (t.time, t.text) for t in ctx.recent if t.speaker == req.player
+    said = list(ctx.said)
+    seen = set(said)
+    # Older lines memory recalled for this one come first (oldest, so the window wins ties).
+    older = [
+        r.memory.text
+        for r in sorted(ctx.recalled, key=lambda r: r.memory.created)
+        if r.memory.speaker == req.player and r.memory.text not in seen
     ]
-    seen = {line for _, line in said}
-    for r in ctx.recalled:
-        if r.memory.speaker == req.player and r.memory.text not in seen:
-            said.append((r.memory.created, r.memory.text))
-            seen.add(r.memory.text)
-    said.sort(key=lambda item: item[0])
     knowledge = [*req.persona.knowledge, *(e.content for e in lore)]
-    return ground(
-        text, player=player_name, player_lines=[line for _, line in said], knowledge=knowledge
-    )
+    return ground(text, player=player_name, player_lines=[*older, *said], knowledge=knowledge)
 
 
 def _build_prompt(
