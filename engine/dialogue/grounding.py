@@ -180,7 +180,7 @@ def _sentences(lines: Iterable[str]) -> list[str]:
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|^\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
-    r"tell me|remind me)\b|什么|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
+    r"tell me|remind me)\b|\bremember\b|\brecall\b|什么|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
     re.IGNORECASE,
 )
 
@@ -208,7 +208,9 @@ def _kinds_asked(question: str) -> set[str]:
 _STATED = {
     "work": re.compile(
         r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
-        r"|\bI (?:work|teach|farm|fish|trade|sell)\b|我(?:是一?[名个位]|在.{1,10}(?:工作|上班)|当)"
+        r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
+        r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
+        r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
     ),
     "origin": re.compile(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|我(?:来自|住在|是.{1,6}人)|老家"
@@ -231,7 +233,8 @@ def _kinds_stated(sentence: str) -> set[str]:
 _DETAIL = {
     "origin": re.compile(r"(?:\bfrom|\blive in|来自|住在|老家在?)\s*([^,.;，。；]{1,30})"),
     "work": re.compile(
-        r"(?:\bI'm an?|\bI am an?|\bwork as an?|是一?[名个位])\s*([\w\u3400-\u9fff'-]+)"
+        r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]?|"
+        r"在.{1,10}?(?=教|当|做|开))\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
 
@@ -375,7 +378,8 @@ def addresses_player(text: str, player: str) -> bool:
     if player and player.lower() in text.lower():
         return True
     if _CJK.search(text):
-        return "你" in text or "您" in text
+        spoken = re.sub(r"[你您]好", "", text)
+        return "你" in spoken or "您" in spoken
     return re.search(r"\b(you|your|you're|yours)\b", text, re.IGNORECASE) is not None
 
 
