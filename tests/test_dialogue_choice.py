@@ -61,6 +61,22 @@ def test_a_question_about_the_world_finds_the_knowledge_line(
     assert said in compose(items[0], language="zh" if "茶" in question else "en")
 
 
+@pytest.mark.parametrize(
+    ("question", "lines", "player", "said"),
+    [
+        ("Do you remember me?", ["Hi! My name is Alex. I love jasmine tea."], "Alex",
+         "Of course I remember: you love jasmine tea."),
+        ("你还记得我吗？", ["你好！我叫小明，刚来这里。我最喜欢龙井。"], "小明", "记得，你最喜欢龙井。"),
+    ],
+)  # fmt: skip
+def test_do_you_remember_me_finds_the_most_memorable_thing_said(
+    question: str, lines: list[str], player: str, said: str
+) -> None:
+    items = ground(question, player=player, player_lines=lines, knowledge=[])
+    assert items and items[0].asked
+    assert compose(items[0], language="zh" if player == "小明" else "en") == said
+
+
 def test_a_statement_asks_nothing() -> None:
     assert not is_question("I'm a blacksmith from the north.")
     assert not is_question("我是一名医生。")

@@ -300,6 +300,20 @@ def ground(
                 asked=asking and about_memory and (bool(matched) or shared >= 1),
             )
         )
+    if not memories and asking and any(c in low for c in _MEMORY_CUES):
+        # "Do you remember me?": the most memorable thing they said about themselves.
+        memorable = _most_memorable(statements, q_terms)
+        if memorable is not None:
+            memories.append(
+                Ground(
+                    kind="memory",
+                    note=_third_person(memorable, player),
+                    said=heuristics.second_person(memorable),
+                    keys=_fact_keys(memorable, q_terms, _kinds_stated(memorable)),
+                    score=1.0,
+                    asked=True,
+                )
+            )
     memories.sort(key=lambda g: -g.score)
     out.extend(memories[:max_memories])
 
@@ -331,6 +345,19 @@ def ground(
                 )
             )
     return out
+
+
+def _most_memorable(statements: Sequence[str], q_terms: set[str]) -> str | None:
+    """The statement with the most to remember (a fact other than a name; newest on ties)."""
+    best: tuple[float, int, str] | None = None
+    for index, sentence in enumerate(statements):
+        facts = [f for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
+        if not facts and not _kinds_stated(sentence) - {"name"}:
+            continue
+        score = heuristics.importance(sentence) + 2.0 * len(facts)
+        if best is None or (score, index) >= best[:2]:
+            best = (score, index, sentence)
+    return best[2] if best else None
 
 
 def _best_part(line: str, q_terms: set[str], pattern: str) -> str:
