@@ -586,9 +586,10 @@ def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
 
 
 def _samples(env: TurnEnv) -> int:
-    """Candidates to sample per reply: several from a base model on this machine, else one."""
+    """Candidates to sample per reply: several from a base model (or a replay of one, which
+    then serves the recorded candidates), one from a chat model or scripted lines."""
     caps = env.backend.capabilities
-    if caps.kind == "model" and caps.mode == "completion":
+    if caps.kind in ("model", "replay") and caps.mode == "completion":
         return max(1, env.settings.candidates)
     return 1
 
