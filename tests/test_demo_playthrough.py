@@ -118,6 +118,19 @@ def test_the_return_visit_greets_the_player_by_name(played: dict[str, Any]) -> N
     assert NAMES[played["name"]] in greetings[0]["text"]
 
 
+#: What the player told the character on the first visit, which the return visit asks about.
+REMEMBERED = {"en_meeting": "jasmine", "zh_meeting": "龙井"}
+
+
+def test_the_return_visit_answers_with_what_the_character_remembers(
+    played: dict[str, Any],
+) -> None:
+    answers = [
+        t["text"] for t in played["log"]["turns"] if t["session"] == 2 and t["kind"] == "say"
+    ]
+    assert any(REMEMBERED[played["name"]] in answer.lower() for answer in answers), answers
+
+
 def test_every_player_line_reaches_the_character(played: dict[str, Any]) -> None:
     said = [t["player_text"] for t in played["log"]["turns"] if t["kind"] == "say"]
     typed = []

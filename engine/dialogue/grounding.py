@@ -34,6 +34,7 @@ __all__ = [
     "claims_as_own",
     "compose",
     "ground",
+    "speakable",
     "is_question",
     "mentions",
     "terms",
@@ -65,7 +66,8 @@ def _stem(word: str) -> str:
 def terms(text: str) -> set[str]:
     """Content terms of ``text``: stemmed English words and Chinese bigrams, stopwords removed."""
     low = text.lower()
-    out = {_stem(w) for w in _WORD.findall(low) if w not in _STOP_EN and len(w) > 1}
+    words = (w.removesuffix("'s") for w in _WORD.findall(low))  # "sister's" -> "sister"
+    out = {_stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
             if run not in _STOP_ZH:
@@ -388,7 +390,18 @@ def mentions(text: str, item: Ground) -> float:
     # A remembered detail is named by one of its terms ("plum wine", "医生"); a knowledge
     # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
     need = 1 if item.kind == "memory" else min(len(item.keys), 2)
+    if found == 1 and item.kind == "knowledge" and terms(text) & item.keys & _distinctive(item):
+        return 1.0  # the one term that answers it: "eight", "Friday", "七点"
     return min(1.0, found / need)
+
+
+def _distinctive(item: Ground) -> set[str]:
+    """Key terms that answer a question on their own: numbers, times, days, proper names."""
+    found = {t for t in item.keys if re.search(r"\d|[一二三四五六七八九十]", t)}
+    for word in re.findall(r"\b[A-Z][a-z]+\b", item.said):
+        found |= terms(word) & item.keys
+    found |= item.keys & _NUMBER_WORDS
+    return found
 
 
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|my|My|me|mine)\b|我")
@@ -410,10 +423,29 @@ def addresses_player(text: str, player: str) -> bool:
     return re.search(r"\b(you|your|you're|yours)\b", text, re.IGNORECASE) is not None
 
 
+_NUMBER_WORDS = frozenset(
+    "two three four five six seven eight nine ten eleven twelve noon midnight dusk dawn "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
 _LEADS = {
     "memory": {"en": "Of course I remember: {said}", "zh": "记得，{said}"},
     "knowledge": {"en": "{said}", "zh": "{said}"},
 }
+
+
+def speakable(item: Ground, language: str | None) -> bool:
+    """Whether ``item`` can be said in ``language`` (an English knowledge line cannot be said
+    to a player spoken to in Chinese, and the other way round)."""
+    zh_text = _CJK.search(item.said) is not None and len(_CJK.findall(item.said)) * 2 >= len(
+        _WORD.findall(item.said.lower())
+    )
+    want = (language or "").split("-")[0]
+    if want == "zh":
+        return zh_text
+    if want == "en":
+        return not zh_text
+    return True
 
 
 def compose(item: Ground, *, language: str | None) -> str:

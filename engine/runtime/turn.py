@@ -52,7 +52,7 @@ from typing import Any
 
 from engine.backends.base import GenerationParams
 from engine.dialogue import choice, heuristics
-from engine.dialogue.grounding import Ground, compose, ground
+from engine.dialogue.grounding import Ground, compose, ground, speakable
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
 from engine.dialogue.reply import (
     ParsedReply,
@@ -657,6 +657,7 @@ async def _generate_chosen(
         text, raw = best[1].visible.strip(), best[1].raw
     else:
         asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
+        asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
             text = compose(asked[0], language=prompt.language)
             raw, out.composed = text, True
