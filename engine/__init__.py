@@ -71,6 +71,7 @@ from engine.persona import (
 )
 from engine.runtime import (
     Event,
+    FailureReason,
     Runtime,
     Scene,
     Sentence,
@@ -119,6 +120,7 @@ __all__ = [
     "EngineError",
     "Event",
     "Fact",
+    "FailureReason",
     "GenerationParams",
     "LocalBackend",
     "Look",

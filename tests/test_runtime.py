@@ -14,7 +14,7 @@ import pytest
 from fixtures_runtime import HangingBackend, TextBackend, drain
 
 from engine.backends import ScriptedBackend
-from engine.errors import EngineError, RuntimeClosedError
+from engine.errors import BackendTimeoutError, EngineError, RuntimeClosedError
 from engine.memory import MemoryStore
 from engine.runtime import TurnSettings
 from engine.runtime.core import GC_THRESHOLD
@@ -110,7 +110,8 @@ def test_backend_that_never_answers_times_out_with_a_fallback(make_runtime: Any)
     handle = timed(rt.say, "mira", "p1", "hello?")
     events = _frames(rt, timed, lambda: handle.done, timeout=5)
     failed = [e for e in events if isinstance(e, TurnFailed)]
-    assert len(failed) == 1 and "timeout" in failed[0].error.lower()
+    assert len(failed) == 1 and failed[0].reason == "timeout"
+    assert isinstance(failed[0].exception, BackendTimeoutError)
     assert failed[0].fallback_text in rt.characters["mira"].boundaries.fallback_lines
     assert timed.worst < BLOCK_LIMIT_S
     assert rt.wait_idle(5) and backend.closed_streams == 1
@@ -130,7 +131,7 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
         time.sleep(0.002)
     timed(rt.cancel, handle)
     events.extend(_frames(rt, timed, lambda: handle.done))
-    assert isinstance(events[-1], TurnFailed) and events[-1].error == "cancelled"
+    assert isinstance(events[-1], TurnFailed) and events[-1].reason == "cancelled"
     assert events[-1].fallback_text == ""
     assert not any(isinstance(e, TurnDone) for e in events)
     assert len([e for e in events if isinstance(e, Sentence)]) < 8
@@ -156,7 +157,7 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(
     assert time.monotonic() - start < 3
     events = rt.poll()
     assert [type(e) for e in events] == [TurnStarted, TurnFailed]
-    assert handle.done and handle.error == "cancelled"
+    assert handle.done and handle.reason == "cancelled"
     with pytest.raises(RuntimeClosedError):
         rt.say("mira", "p1", "hello?")
     with MemoryStore(world) as store:
@@ -175,7 +176,7 @@ def test_close_without_waiting_returns_at_once_mid_turn(make_runtime: Any, tmp_p
     assert timed.worst < BLOCK_LIMIT_S
     assert timed(rt.poll) is not None and rt.closed
     assert rt.wait_closed(10)
-    assert handle.done and handle.error == "cancelled"
+    assert handle.done and handle.reason == "cancelled"
     with MemoryStore(world) as store:
         assert [t.text for t in store.recent_turns("mira", "p1")] == ["The owl flies at noon."]
 

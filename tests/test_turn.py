@@ -11,6 +11,7 @@ import pytest
 from fixtures_runtime import TextBackend, drain
 
 from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
+from engine.errors import BackendError, BackendTimeoutError, QuotaExceededError, StoreError
 from engine.memory import MemoryStore
 from engine.persona import Persona
 from engine.runtime import TurnSettings
@@ -23,6 +24,7 @@ from engine.runtime.events import (
     TurnWarning,
 )
 from engine.runtime.greeting import compose_greeting
+from engine.runtime.turn import failure_reason
 from engine.testing.openai_server import OpenAIServer
 
 
@@ -214,7 +216,7 @@ def test_model_failure_gives_an_in_character_fallback_and_the_scene_goes_on(
     failed = drain(rt, rt.say("tess", "p1", "hello"))[-1]
     assert isinstance(failed, TurnFailed)
     assert failed.fallback_text == "Hm, my mind wandered. Say again?"
-    assert failed.error
+    assert failed.reason == "backend" and isinstance(failed.exception, BackendError)
     done = drain(rt, rt.say("tess", "p1", "hello again"))[-1]
     assert isinstance(done, TurnDone) and done.result.text == "All good now."
 
@@ -242,7 +244,7 @@ def test_quota_exhausted_ends_the_turn_in_character(
     first = drain(rt, rt.say("tess", "p1", "hello"))[-1]
     second = drain(rt, rt.say("tess", "p1", "hello again"))[-1]
     assert isinstance(first, TurnDone)
-    assert isinstance(second, TurnFailed) and "quota" in second.error
+    assert isinstance(second, TurnFailed) and second.reason == "quota"
     assert second.fallback_text == "Hm, my mind wandered. Say again?"
 
 
@@ -452,3 +454,17 @@ def test_group_scene_with_two_players_shares_what_both_heard(make_runtime: Any) 
     assert heard_by_p1[0] == ("p2", "I lost my blue umbrella by the stage.")
     assert len(heard_by_p1) == 2  # and mira's answer to p2
     assert rt.query("recent_turns", "mira", "p3").result(5) == []
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (QuotaExceededError("spent"), "quota"),
+        (BackendTimeoutError("slow"), "timeout"),
+        (BackendError("down"), "backend"),
+        (StoreError("locked"), "store"),
+        (ValueError("a bug"), "internal"),
+    ],
+)
+def test_each_failure_has_a_reason_a_game_can_branch_on(exc: Exception, reason: str) -> None:
+    assert failure_reason(exc) == reason

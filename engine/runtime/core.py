@@ -57,6 +57,7 @@ from engine.persona.model import Persona
 from engine.runtime.env import FOREGROUND, QUERY, TurnEnv, TurnRequest, TurnSettings
 from engine.runtime.events import (
     Event,
+    FailureReason,
     TurnDone,
     TurnFailed,
     TurnHandle,
@@ -66,7 +67,7 @@ from engine.runtime.events import (
 from engine.runtime.greeting import run_greet
 from engine.runtime.safety_gate import SafetyGate
 from engine.runtime.scenes import Scene
-from engine.runtime.turn import fallback_line, keep_cancelled_line, run_say
+from engine.runtime.turn import failure_reason, fallback_line, keep_cancelled_line, run_say
 from engine.types import Fact, MemoryRecord, Relationship
 
 if TYPE_CHECKING:
@@ -615,6 +616,7 @@ class Runtime:
                 if handle.done:
                     return
                 handle.error = event.error
+                handle.reason = event.reason
                 handle.fallback_text = event.fallback_text
                 handle.done = True
             append(event)
@@ -649,7 +651,8 @@ class Runtime:
         try:
             await runner(self._env, request)
         except asyncio.CancelledError:
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
+            cancelled = FailureReason.CANCELLED
+            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
         except Exception as exc:  # a bug or a store error: report it, keep the scene going
             log.exception("turn %s failed", handle.id)
             request.emit(
@@ -659,6 +662,8 @@ class Runtime:
                     handle.player,
                     f"{type(exc).__name__}: {exc}",
                     fallback_line(request.persona, handle.text),
+                    failure_reason(exc),
+                    exc,
                 )
             )
 
@@ -670,7 +675,8 @@ class Runtime:
                     keep_cancelled_line(self._env, request)  # the character heard it
                 except Exception:
                     log.exception("could not keep the line of cancelled turn %s", handle.id)
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
+            cancelled = FailureReason.CANCELLED
+            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
         self._tasks.pop(handle.id, None)
         self._outstanding.discard(handle.id)
 

@@ -54,7 +54,13 @@ from engine.backends.base import GenerationParams
 from engine.dialogue import heuristics
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
 from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
-from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
+from engine.errors import (
+    BackendError,
+    BackendTimeoutError,
+    EngineError,
+    QuotaExceededError,
+    StoreError,
+)
 from engine.memory.store import MemoryStore
 from engine.persona.model import Persona
 from engine.runtime.analysis import TurnAnalysis, after_turn
@@ -70,6 +76,7 @@ from engine.runtime.env import (
     TurnSettings,
 )
 from engine.runtime.events import (
+    FailureReason,
     Sentence,
     TextDelta,
     TurnDone,
@@ -95,6 +102,7 @@ __all__ = [
     "TurnSettings",
     "WRITE",
     "after_turn",
+    "failure_reason",
     "fallback_line",
     "keep_cancelled_line",
     "preview_prompt",
@@ -197,7 +205,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             reservation = await asyncio.wrap_future(reserving)
         except QuotaExceededError as exc:
             store_line()
-            _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
+            _fail(req, f"quota: {exc}", fallback_line(persona, req.text), exc)
             return
         except asyncio.CancelledError:
             # The reservation may be under way on the store thread (or made and not yet
@@ -235,7 +243,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         if reservation is not None:
             env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
-        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
+        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text), exc)
         return
     finally:
         store_line()
@@ -743,9 +751,22 @@ def _done(req: TurnRequest, result: TurnResult) -> None:
     req.emit(TurnDone(h.id, h.character, h.player, result))
 
 
-def _fail(req: TurnRequest, error: str, fallback: str) -> None:
+def _fail(req: TurnRequest, error: str, fallback: str, exc: EngineError) -> None:
     h = req.handle
-    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback))
+    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback, failure_reason(exc), exc))
+
+
+def failure_reason(exc: BaseException) -> FailureReason:
+    """The :data:`~engine.runtime.events.FailureReason` of a turn that raised ``exc``."""
+    if isinstance(exc, QuotaExceededError):
+        return FailureReason.QUOTA
+    if isinstance(exc, BackendTimeoutError):
+        return FailureReason.TIMEOUT
+    if isinstance(exc, BackendError):
+        return FailureReason.BACKEND
+    if isinstance(exc, StoreError):
+        return FailureReason.STORE
+    return FailureReason.INTERNAL
 
 
 def fallback_line(persona: Persona, key: str) -> str:
