@@ -182,7 +182,7 @@ def _main(argv: list[str] | None = None) -> int:
         def make_runtime(clock: Callable[[], float]) -> Runtime:
             backend = make_backend()
             names.append(str(getattr(backend, "name", args.backend)))
-            return Runtime(world, backend=backend, characters=characters, clock=clock)  # type: ignore[arg-type]
+            return Runtime(world, backend=backend, characters=characters, clock=clock, freeze_gc=True)  # type: ignore[arg-type]
 
         runner = Runner(screen, make_runtime, out, fps=args.fps if args.fps is not None else 0.0)
         runner.rt_backend_name = lambda: names[-1] if names else args.backend  # type: ignore[method-assign]
@@ -209,7 +209,7 @@ def _main(argv: list[str] | None = None) -> int:
     pygame.event.pump()
     started = time.perf_counter()
     backend = make_backend()
-    rt = Runtime(world, backend=backend, characters=characters)  # type: ignore[arg-type]
+    rt = Runtime(world, backend=backend, characters=characters, freeze_gc=True)  # type: ignore[arg-type]
     warm_up(rt)
     log.info("runtime ready in %.1f s (world %s)", time.perf_counter() - started, world)
     app = App(

@@ -297,19 +297,21 @@ def test_handles_carry_their_outcome(make_runtime: Any) -> None:
     assert handle != rt.say("mira", "p1", "again") and hash(handle) == hash(handle.id)
 
 
-def test_a_runtime_raises_a_low_collector_threshold_unless_told_not_to(make_runtime: Any) -> None:
+def test_a_runtime_raises_a_low_collector_threshold_only_when_asked(make_runtime: Any) -> None:
     saved = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        make_runtime(freeze_gc=False)
-        assert gc.get_threshold() == (700, 10, 10)  # the game manages the collector
+        frozen = gc.get_freeze_count()
         make_runtime()
+        assert gc.get_threshold() == (700, 10, 10)  # by default the game's collector is its own
+        assert gc.get_freeze_count() == frozen
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)
         gc.set_threshold(GC_THRESHOLD * 4, 5, 5)
-        make_runtime()
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (GC_THRESHOLD * 4, 5, 5)  # higher already: left alone
         gc.set_threshold(0, 10, 10)  # 0: collection off, as the game asked
-        make_runtime()
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (0, 10, 10)
     finally:
         gc.set_threshold(*saved)

@@ -275,7 +275,7 @@ class Runtime:
     ``meter`` is an :class:`engine.metering.Meter`, or a function
     building one from the world file's ``sqlite_utils.Database`` (it then runs on the store
     thread). ``close_backend`` makes :meth:`close` close the backend too (the default: the
-    runtime owns it, so recordings get flushed). ``freeze_gc`` collects garbage once and then
+    runtime owns it, so recordings get flushed). ``freeze_gc=True`` collects garbage once and then
     moves every object alive at start (modules, personas, the backend's clients, the game's own
     start-up state) out of the collector's reach (:func:`gc.freeze`): a full collection then
     walks only what was made since, instead of stalling every thread, the game's included,
@@ -285,8 +285,8 @@ class Runtime:
     the default most of them were walked and promoted before they died (15 to 28 ms of
     collections in a burst of 200 turns, against about 8). A young collection then takes at
     most a fraction of a millisecond more; frame times were unchanged (``bench/frames.py``).
-    Both settings are for the whole process. Pass ``False`` when the game manages the
-    collector itself.
+    Both settings are for the whole process, so they are opt-in (``freeze_gc=True``, as the
+    demo and ``bench/runtime.py`` do); leave it off when the game manages the collector itself.
 
     ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and ``query`` never block
     the calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
@@ -306,7 +306,7 @@ class Runtime:
         settings: TurnSettings | None = None,
         safety: bool = True,
         close_backend: bool = True,
-        freeze_gc: bool = True,
+        freeze_gc: bool = False,
         moderator: Moderator | None = None,
         moderation_fail_closed: bool = False,
     ) -> None:
