@@ -141,7 +141,7 @@ class App:
         self.handles: dict[int, Any] = {}
         self.relationship_future: Future[Any] | None = None
         self.name_future: Future[Any] | None = (
-            None if player_name else runtime.query("player_name", PLAYER_ID)
+            None if player_name else runtime.player_name(PLAYER_ID)
         )
         self.note = ""
         self.known_name: str | None = None
@@ -683,7 +683,7 @@ def warm_up(rt: Runtime, timeout: float = 30.0) -> None:
         return
     try:
         # a player nobody has met: nothing is recalled, so no memory's last access changes
-        rt.query("recall", first, "warm-up", "hello 你好，欢迎", k=1).result(timeout=timeout)
+        rt.recall(first, "warm-up", "hello 你好，欢迎", k=1).result(timeout=timeout)
     except Exception as exc:  # a slow or odd store only costs the warm-up
         log.info("warm-up recall failed: %s", exc)
 

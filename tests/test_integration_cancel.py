@@ -27,7 +27,7 @@ def _wait(condition: Any, timeout: float = 5.0) -> None:
 
 def _player_lines(rt: Runtime, character: str = "tess") -> list[str]:
     return [
-        t.text for t in rt.query("recent_turns", character, "p1").result(5) if t.speaker == "p1"
+        t.text for t in rt.recent_turns(character, "p1").result(5) if t.speaker == "p1"
     ]
 
 
@@ -46,7 +46,7 @@ def test_a_turn_cancelled_while_its_context_is_read_keeps_the_players_line(
     assert rt.wait_idle(5)
     assert handle.reason == "cancelled" and not backend.prompts  # the model was never asked
     assert _player_lines(rt) == ["My sister is called Maud."]
-    assert rt.query("player_name", "p1").result(5) == "Ada"
+    assert rt.player_name("p1").result(5) == "Ada"
 
 
 def test_a_turn_cancelled_before_it_started_keeps_the_players_line(

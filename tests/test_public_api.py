@@ -95,3 +95,17 @@ def test_cli_imports_only_public_names_of_packages() -> None:
             assert module == "engine.errors" or _is_package(module), f"{where} imports from module {module}"
             public = set(getattr(importlib.import_module(module), "__all__", ()))
             assert set(names) <= public, f"{where} imports {set(names) - public} not in {module}.__all__"
+
+
+def test_the_main_seams_name_their_types() -> None:
+    """No ``Any`` where a game plugs its pieces into the runtime."""
+    import inspect
+
+    from engine.runtime import SafetyGate
+
+    runtime = inspect.signature(engine.Runtime.__init__).parameters
+    for name in ("policy", "meter", "embedder", "backend", "moderator"):
+        assert "Any" not in str(runtime[name].annotation), name
+    assert "Any" not in str(inspect.signature(engine.Runtime.scene).return_annotation)
+    for _name, method in inspect.getmembers(SafetyGate, inspect.isfunction):
+        assert "Any" not in str(inspect.signature(method)), method

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
     assert timed.worst < BLOCK_LIMIT_S
     assert rt.wait_idle(5) and backend.active == 0
     shown = " ".join(e.text for e in events if isinstance(e, Sentence))
-    stored = rt.query("recent_turns", "mira", "p1").result(5)
+    stored = rt.recent_turns("mira", "p1").result(5)
     assert [(t.speaker, t.text) for t in stored] == [("p1", "Count for me."), ("mira", shown)]
 
 
@@ -149,7 +150,7 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(
     rt = make_runtime(HangingBackend(), world=world)
     handle = rt.say("mira", "p1", "Remember this: the owl flies at noon.")
     deadline = time.monotonic() + 5
-    while not rt.query("recent_turns", "mira", "p1").result(5):
+    while not rt.recent_turns("mira", "p1").result(5):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     start = time.monotonic()
@@ -269,10 +270,7 @@ def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
     assert any(m.text == "I keep bees." for m in memories)
     rt.forget_memory(memories[0].id).result(5)
     assert len(rt.memories("mira", "p1").result(5)) == len(memories) - 1
-    with pytest.raises(EngineError):
-        rt.query("_write")
-    with pytest.raises(EngineError):
-        rt.query("close")
+    assert rt.on_store(lambda s: threading.current_thread().name).result(5) == "npc-store"
 
 
 def test_a_turn_marks_the_memories_it_recalled_as_accessed(

@@ -62,6 +62,7 @@ from engine.errors import (
     StoreError,
 )
 from engine.memory.store import MemoryStore
+from engine.metering import Reservation
 from engine.persona.model import Persona
 from engine.runtime.analysis import TurnAnalysis, after_turn
 from engine.runtime.env import (
@@ -197,9 +198,10 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
     # 4. quota
     reservation = None
-    if env.meter is not None:
+    meter = env.meter
+    if meter is not None:
         reserving: Future[Any] = env.store.submit(
-            lambda s: env.meter.reserve(req.player), priority=FOREGROUND
+            lambda s: meter.reserve(req.player), priority=FOREGROUND
         )
         try:
             reservation = await asyncio.wrap_future(reserving)
@@ -226,7 +228,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         # The player walked away mid-reply: what they already saw was said.
         partial = _final_text(shown, gated=True)
         if partial:
@@ -241,7 +243,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         raise
     except (BackendError, EngineError) as exc:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
         _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text), exc)
         return
@@ -347,8 +349,14 @@ def _release_when_made(env: TurnEnv, reserving: Future[Any]) -> None:
     """Give back a quota reservation that completed after its turn was cancelled."""
     if reserving.cancelled() or reserving.exception() is not None:
         return
-    reservation = reserving.result()
-    env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+    _release(env, reserving.result())
+
+
+def _release(env: TurnEnv, reservation: Reservation) -> None:
+    """Give a quota reservation back (the question was not answered)."""
+    meter = env.meter
+    if meter is not None:
+        env.store.submit(lambda s: meter.release(reservation), priority=WRITE)
 
 
 def _gather(
@@ -649,6 +657,7 @@ async def _show(
             verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
             if env.safety.moderator is not None:
                 verdict = await env.safety.moderate(verdict, policy, "output")
+            assert verdict is not None  # a policy means the checks are on
             if not verdict.allowed:
                 audit = functools.partial(
                     env.safety.audit, character=h.character, player=h.player, direction="output",
@@ -705,7 +714,7 @@ def _store_reply(
         reason="reply",
         defaults=req.persona.relationship,
     )
-    if reservation is not None:
+    if reservation is not None and env.meter is not None:
         try:
             env.meter.commit(
                 reservation, usage, character=req.character, model=usage.model or env.backend.name
