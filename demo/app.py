@@ -269,9 +269,8 @@ class App:
         self.memory.load(self.partner.id, self.rt.memories(self.partner.id, PLAYER_ID))
 
     def forget(self, memory_id: int) -> None:
-        future = self.rt.forget_memory(memory_id)
+        self.rt.forget_memory(memory_id)
         self.memory.records = [r for r in self.memory.records if int(r.id) != memory_id]
-        future.add_done_callback(lambda _f: None)
 
     # -- engine events ---------------------------------------------------------------------
 
