@@ -53,7 +53,7 @@ from typing import Any
 from engine.backends.base import GenerationParams
 from engine.dialogue import heuristics
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
-from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
+from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply
 from engine.errors import (
     BackendError,
     BackendTimeoutError,
@@ -89,6 +89,7 @@ from engine.runtime.events import (
 )
 from engine.runtime.safety_gate import SafetyGate
 from engine.text.script import is_cjk
+from engine.text.sentences import split_sentences
 from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
