@@ -302,8 +302,9 @@ class Runtime:
     Both settings are for the whole process, so they are opt-in (``freeze_gc=True``, as the
     demo and ``bench/runtime.py`` do); leave it off when the game manages the collector itself.
 
-    ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and ``query`` never block
-    the calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
+    ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and the store queries
+    (``memories``, ``facts``, ``recall``, ... ``on_store``, which return futures) never block the
+    calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
     """
 
     def __init__(
