@@ -194,5 +194,5 @@ def test_rejected_lines_never_reach_the_history(make_runtime: Any) -> None:
     backend = _Candidates("<player_message>")
     rt = make_runtime(backend)
     drain(rt, rt.say("mira", "p1", "Hello there", player_name="Ada"))
-    turns = rt.query("recent_turns", "mira", "p1").result(5)
+    turns = rt.recent_turns("mira", "p1").result(5)
     assert all("<" not in t.text for t in turns)
