@@ -50,7 +50,7 @@ _STOP_EN = frozenset(
     here can could would should will shall may might must not no yes so too very just also then
     than some any all more most much many one ones really know tell remember recall again ever
     still please hey hi hello oh ah well okay ok thing things like get got say said said let
-    let's it's that's what's don't didn't""".split()
+    let's it's that's what's don't didn't i've i'd i'll you've you'd you'll got""".split()
 )
 # Characters that carry no topic on their own; a bigram made only of them is not a term.
 _STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那么什个也都就还和与吗嘛哦哪怎样")
@@ -233,7 +233,9 @@ def _kinds_stated(sentence: str) -> set[str]:
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
 _DETAIL = {
-    "origin": re.compile(r"(?:\bfrom|\blive in|来自|住在|老家在?)\s*([^,.;，。；]{1,30})"),
+    "origin": re.compile(
+        r"(?:\bfrom|\blive in|来自|住在|老家在?)\s*([^,.;，。；]{1,30})|我是(.{1,6}?)人"
+    ),
     "work": re.compile(
         r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]?|"
         r"在.{1,10}?(?=教|当|做|开))\s*([\w\u3400-\u9fff'-]+)"
@@ -245,8 +247,12 @@ def _fact_keys(sentence: str, question_terms: set[str], kinds: set[str]) -> froz
     for kind in sorted(kinds):
         detail = _DETAIL.get(kind)
         found = detail.search(sentence) if detail else None
-        if found and terms(found.group(1)) - question_terms:
-            return frozenset(terms(found.group(1)) - question_terms)
+        text = next((g for g in found.groups() if g), "") if found else ""
+        if terms(text) - question_terms:
+            return frozenset(terms(text) - question_terms)
+    after = _after_shared(sentence, question_terms)
+    if after:
+        return after
     objects = [f.object for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
     keys: set[str] = set()
     for obj in objects:
@@ -254,6 +260,41 @@ def _fact_keys(sentence: str, question_terms: set[str], kinds: set[str]) -> froz
     if not keys:
         keys = terms(sentence) - question_terms
     return frozenset(keys - question_terms) or frozenset(keys)
+
+
+_BOUNDARY_EN = frozenset(
+    "at in on by from with for to who which that and but or because so when where while".split()
+)
+
+
+def _after_shared(sentence: str, question_terms: set[str]) -> frozenset[str]:
+    """The words right after the last word the question shares with ``sentence``: what it
+    asks for ("what's my parrot called?" -> "... called [Biscuit] who says ...")."""
+    if _CJK.search(sentence):
+        last = -1
+        for i in range(len(sentence) - 1):
+            if sentence[i : i + 2] in question_terms:
+                last = i + 2
+        if last < 0:
+            return frozenset()
+        tail = re.split(r"[，。！？；、,.!?;]", sentence[last:], maxsplit=1)[0][:6]
+        return frozenset(terms(tail) - question_terms)
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
+    last = -1
+    for i, word in enumerate(words):
+        if terms(word) & question_terms:
+            last = i
+    if last < 0:
+        return frozenset()
+    picked: list[str] = []
+    for word in words[last + 1 :]:
+        if word.lower() in _BOUNDARY_EN and picked:
+            break
+        if terms(word):
+            picked.append(word)
+        if len(picked) == 3:
+            break
+    return frozenset(terms(" ".join(picked)) - question_terms)
 
 
 def ground(
