@@ -112,6 +112,8 @@ class ScenarioError(SystemExit):
 
 def load_scenarios(path: Path) -> tuple[dict[str, Persona], list[Player]]:
     """The cast and the players of every scenario file at ``path`` (a file or a folder)."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such file or folder")
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not files:
         raise ScenarioError(f"{path}: no scenario files (*.json)")
@@ -121,8 +123,9 @@ def load_scenarios(path: Path) -> tuple[dict[str, Persona], list[Player]]:
     seen: set[tuple[str, str]] = set()
     for file in files:
         persona, file_players = _load_file(file)
-        ref = cast_files.setdefault(persona.id, _persona_path(file, _read(file)))
-        if ref != _persona_path(file, _read(file)):
+        where = _persona_path(file, _read(file))
+        ref = cast_files.setdefault(persona.id, where)
+        if ref != where:
             raise ScenarioError(f"{file}: character: id {persona.id!r} is already used by {ref}")
         cast[persona.id] = persona
         for player in file_players:
