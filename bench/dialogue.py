@@ -23,8 +23,9 @@ Metrics (shares 0..1 over every reply unless named otherwise):
 
 - ``memory_hit``, ``knowledge_hit``: share of memory / knowledge probes answered (also per
   language of the player's line: ``memory_hit_en``, ``memory_hit_zh``, ...).
-- ``echo``: the reply nearly repeats the player's line (normalised similarity >= 0.8, or the
-  whole line, when it is at least 16 characters (6 CJK), inside the reply).
+- ``echo``: the reply nearly repeats the player's line, or one they said earlier (normalised
+  similarity >= 0.8, or the whole line, when it is at least 16 characters (6 CJK), inside the
+  reply).
 - ``wrong_language``: the reply is not in the language the character should answer in (the
   persona's first language; for ``language_mode: match_player`` the player's, when the persona
   speaks it). A reply counts as Chinese when it has more CJK characters than Latin words.
@@ -328,6 +329,7 @@ class Reply:
     language: str = "en"
     problems: list[str] = field(default_factory=list)
     hit: bool | None = None
+    earlier: list[str] = field(default_factory=list)
 
 
 def _turn(rt: Runtime, player: Player, line: Line) -> Reply:
@@ -379,6 +381,7 @@ def run(
                 for line in player.sessions[session]:
                     reply = _turn(rt, player, line)
                     reply.session = session
+                    reply.earlier = [r.line.say for r in replies if r.player is player]
                     replies.append(reply)
                     rt.wait_idle(TURN_TIMEOUT_S)
         finally:
@@ -399,6 +402,8 @@ def judge(reply: Reply, persona: Persona) -> None:
         return
     if is_echo(line.say, text):
         reply.problems.append("echo")
+    elif any(is_echo(before, text) for before in reply.earlier):
+        reply.problems.append("echo (an earlier line of the player)")
     want, got = expected_language(persona, line.say), language_of(text)
     if got is not None and got != ("zh" if want in ("zh", "ja", "ko") else "en"):
         reply.problems.append(f"wrong language ({got}, wanted {want})")
@@ -430,7 +435,7 @@ def metrics(replies: list[Reply]) -> dict[str, float]:
             if subset:
                 out[f"{kind}_hit_{lang}"] = _share(subset, lambda r: r.hit)
         out[f"{kind}_probes"] = float(len(probes))
-    out["echo"] = _share(replies, lambda r: "echo" in r.problems)
+    out["echo"] = _share(replies, lambda r: any(p.startswith("echo") for p in r.problems))
     out["wrong_language"] = _share(
         replies, lambda r: any(p.startswith("wrong language") for p in r.problems)
     )
