@@ -23,9 +23,9 @@ Metrics (shares 0..1 over every reply unless named otherwise):
 
 - ``memory_hit``, ``knowledge_hit``: share of memory / knowledge probes answered (also per
   language of the player's line: ``memory_hit_en``, ``memory_hit_zh``, ...).
-- ``echo``: the reply nearly repeats the player's line, or one they said earlier (normalised
-  similarity >= 0.8, or the whole line, when it is at least 16 characters (6 CJK), inside the
-  reply).
+- ``echo``: the reply nearly repeats the player's line (normalised similarity >= 0.8, or the
+  whole line, when it is at least 16 characters (6 CJK), inside the reply), or repeats one they
+  said earlier nearly verbatim (similarity >= 0.95, or contained whole).
 - ``wrong_language``: the reply is not in the language the character should answer in (the
   persona's first language; for ``language_mode: match_player`` the player's, when the persona
   speaks it). A reply counts as Chinese when it has more CJK characters than Latin words.
@@ -82,6 +82,9 @@ SCENARIOS = Path(__file__).resolve().parent / "dialogue"
 PROBE_KINDS = ("memory", "knowledge", "smalltalk")
 TURN_TIMEOUT_S = 300.0
 ECHO_SIMILARITY = 0.8
+# An earlier line said back is an echo only when nearly verbatim: a memory answer restates it
+# in the second person ("in your spare time you play the cello"), which is the point.
+ECHO_EARLIER = 0.95
 ECHO_MIN_LATIN = 16
 ECHO_MIN_CJK = 6
 
@@ -286,12 +289,12 @@ def expected_language(persona: Persona, line: str) -> str:
     return spoken[0]
 
 
-def is_echo(player_line: str, reply: str) -> bool:
+def is_echo(player_line: str, reply: str, *, similarity: float = ECHO_SIMILARITY) -> bool:
     """The reply nearly repeats the player's line."""
     said, answer = _STRIP.sub("", normalise(player_line)), _STRIP.sub("", normalise(reply))
     if not said or not answer:
         return False
-    if difflib.SequenceMatcher(None, said, answer, autojunk=False).ratio() >= ECHO_SIMILARITY:
+    if difflib.SequenceMatcher(None, said, answer, autojunk=False).ratio() >= similarity:
         return True
     long_enough = len(said) >= (ECHO_MIN_CJK if _CJK.search(said) else ECHO_MIN_LATIN)
     return long_enough and said in answer
@@ -402,7 +405,7 @@ def judge(reply: Reply, persona: Persona) -> None:
         return
     if is_echo(line.say, text):
         reply.problems.append("echo")
-    elif any(is_echo(before, text) for before in reply.earlier):
+    elif any(is_echo(before, text, similarity=ECHO_EARLIER) for before in reply.earlier):
         reply.problems.append("echo (an earlier line of the player)")
     want, got = expected_language(persona, line.say), language_of(text)
     if got is not None and got != ("zh" if want in ("zh", "ja", "ko") else "en"):
