@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from engine.dialogue.facts import fact_sentence
+from engine.dialogue import fact_sentence
 from engine.errors import EngineError
 from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 

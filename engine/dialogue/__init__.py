@@ -14,6 +14,7 @@ Pure (data in, data out): may import :mod:`engine.types`, :mod:`engine.text`,
 
 from __future__ import annotations
 
+from engine.dialogue.facts import fact_sentence
 from engine.dialogue.prompt import (
     CUT_ORDER,
     SECTION_ORDER,
@@ -46,6 +47,7 @@ __all__ = [
     "Section",
     "StreamPiece",
     "assemble",
+    "fact_sentence",
     "normalise_emotion",
     "parse_reply",
     "render_meta",
