@@ -420,7 +420,7 @@ def _bad_inputs() -> list[tuple[str, bytes, str]]:
         ("wrong-type-v3-date", json.dumps({**_v3(), "data": {**_v3()["data"], "creation_date": "May"}}).encode(), "data.creation_date: expected a number, got str"),
         ("wrong-type-v3-assets", json.dumps({**_v3(), "data": {**_v3()["data"], "assets": [{"type": 1}]}}).encode(), r"data.assets\[0\]"),
         ("not-a-card", b'{"hello": 1}', "not a character card"),
-        ("lorebook-not-card", b'{"entries": {}}', "looks like a lorebook"),
+        ("lorebook-not-card", b'{"entries": {}}', "is a lorebook"),
         ("not-json", b"hello", "not valid JSON"),
         ("json-array", b"[1, 2]", "must be a JSON object"),
         ("charx-traversal", _charx({"card.json": json.dumps(_v3()).encode(), "../evil.txt": b"x"}), "unsafe"),
