@@ -450,6 +450,25 @@ class Lorebook(BaseModel):
             macros=macros,
         )
 
+    def entries_with_defaults(self) -> list[LoreEntry]:
+        """The entries with the book's ``scan_depth``, ``case_sensitive`` and
+        ``match_whole_words`` filled in where an entry leaves them to the book.
+
+        Used when a character takes a lore file's entries into its own ``lore``, where the
+        book around them is gone (its ``token_budget`` and ``recursive_scanning`` do not carry).
+        """
+        out = []
+        for entry in self.entries:
+            update: dict[str, Any] = {}
+            if entry.scan_depth is None and self.scan_depth is not None:
+                update["scan_depth"] = self.scan_depth
+            if entry.match_whole_words is None and self.match_whole_words is not None:
+                update["match_whole_words"] = self.match_whole_words
+            if self.case_sensitive is not None and "case_sensitive" in entry.absent_fields:
+                update["case_sensitive"] = self.case_sensitive
+            out.append(entry.model_copy(update=update) if update else entry)
+        return out
+
     def to_card_book(self, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:
         """This book as a card's ``character_book`` object (V2, or V3 with ``use_regex``)."""
         book: dict[str, Any] = {}

@@ -21,6 +21,7 @@ __all__ = [
     "entry_to_card",
     "entry_to_world_info",
     "looks_like_lorebook",
+    "lorebook_format",
     "parse_lorebook",
 ]
 
@@ -441,6 +442,21 @@ def looks_like_lorebook(data: Any) -> bool:
     if data.get("spec") == "lorebook_v3":
         return True
     return "entries" in data and data.get("spec") is None and isinstance(data["entries"], list | dict | None)
+
+
+def lorebook_format(data: Any) -> str:
+    """A readable name for the lorebook format of parsed JSON (for import reports)."""
+    if isinstance(data, list):
+        return "a bare list of lorebook entries"
+    if not isinstance(data, dict):
+        return "unknown"
+    if data.get("spec") == "lorebook_v3":
+        return "Character Card V3 lorebook (lorebook_v3)"
+    if data.get("kind") == "memory":
+        return "Agnai lorebook"
+    if isinstance(data.get("entries"), dict):
+        return "SillyTavern World Info"
+    return "lorebook (character_book shape)"
 
 
 _ENTRY_KEYS = frozenset(("keys", "key", "keywords", "content", "entry"))

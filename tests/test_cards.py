@@ -200,7 +200,7 @@ def test_v1_card_imports_and_exports_as_v2() -> None:
 def test_cjk_card_gets_chinese_language() -> None:
     persona = _import(_v2(name="陈掌柜", description="陈掌柜在茶馆里忙了三十年。", first_mes="客官，里面请！", personality=""))
     assert persona.languages[0] == "zh"
-    assert persona.id == "character"
+    assert persona.id == "chen-zhang-gui"  # pinyin: an id that reads
 
 
 # --- lossless round trips ---------------------------------------------------------------------

@@ -97,12 +97,12 @@ class Card:
 # ============================================================================================
 
 
-def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Card:
+def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, path: str | None = None) -> Card:
     """Read a card from a path or bytes: JSON (V1/V2/V3), PNG/APNG or CHARX, told apart by content.
 
     Raises :class:`CardError` for anything unreadable, over a size limit or of the wrong shape.
+    ``path`` names bytes in messages.
     """
-    path: str | None = None
     if isinstance(source, bytes):
         raw = source
         if len(raw) > limits.max_file_bytes:
@@ -515,6 +515,37 @@ def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: L
                 out += _text_chunk(keyword, card)
         out += _chunk(kind, body)
     return bytes(out)
+
+
+def strip_card_chunks(image: bytes) -> bytes:
+    """The PNG without its card text chunks (``chara``, ``ccv3``, ``chara-ext-asset_*``):
+    the picture alone, every other chunk byte for byte."""
+    out = bytearray(_PNG_SIGNATURE)
+    for kind, body in _png_chunks(image, None):
+        if kind in (b"tEXt", b"iTXt", b"zTXt"):
+            keyword = body.partition(b"\0")[0].decode("latin-1")
+            if keyword in ("chara", "ccv3") or keyword.startswith("chara-ext-asset_"):
+                continue
+        out += _chunk(kind, body)
+    return bytes(out)
+
+
+def card_picture(card: Card) -> bytes | None:
+    """The character's own picture: the PNG a card came in (card chunks removed), or a CHARX's
+    main icon when it is a PNG; None when the card has no picture."""
+    if card.image is not None:
+        return strip_card_chunks(card.image)
+    for asset in card.data.get("assets") or []:
+        if isinstance(asset, dict) and asset.get("type") == "icon" and asset.get("name") in ("main", None):
+            uri = str(asset.get("uri") or "")
+            member = uri.split("://", 1)[1] if uri.startswith(("embeded://", "embedded://")) else None
+            raw = card.assets.get(member) if member else None
+            if raw and raw.startswith(_PNG_SIGNATURE):
+                try:
+                    return strip_card_chunks(raw)
+                except CardError:
+                    return None
+    return None
 
 
 def write_charx(card_v3: Mapping[str, Any], assets: Mapping[str, bytes] | None = None) -> bytes:
