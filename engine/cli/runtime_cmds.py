@@ -135,7 +135,7 @@ def _lines(name: str) -> Any:
 
 def _show_turn(rt: Any, handle: Any, name: str) -> None:
     """Poll like a game loop would, printing text as it streams."""
-    from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+    from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
     click.echo(f"{name}> ", nl=False)
     streamed = False
@@ -206,7 +206,7 @@ def prompt_command(
       npc prompt chen --player p1 --say "来壶龙井" --db world.db --context 2048
     """
     from engine.memory import MemoryStore
-    from engine.turn import preview_prompt
+    from engine.runtime import preview_prompt
 
     cast = _load(characters_dir, character)
     try:
