@@ -134,7 +134,9 @@ class _Reader:
         value = self.data[key]
         if isinstance(value, str):
             # Some editors write a comma-separated string; the V3 spec even describes it so.
-            return [part.strip() for part in value.split(",") if part.strip()]
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            self.note(key, f"one comma-separated string, read as {len(parts)} keys")
+            return parts
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "a list of strings")
         return list(value)
