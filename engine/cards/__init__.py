@@ -46,7 +46,7 @@ from engine.cards.containers import (
     book_from,
     card_from_json,
     card_picture,
-    check_not_binary,
+    refuse_misnamed,
     parse_json,
     read_card,
     read_limited,
@@ -166,7 +166,7 @@ def import_file(
     path = str(source)
     raw = read_limited(Path(source), limits.max_file_bytes)
     if not raw.startswith((PNG_SIGNATURE, ZIP_SIGNATURE)):
-        check_not_binary(raw, path)
+        refuse_misnamed(raw, path)
         data = parse_json(raw, path, limits, "file")
         if looks_like_lorebook(data):
             return _lorebook_result(data, path, persona_id)
@@ -181,7 +181,7 @@ def import_lorebook(source: str | Path, *, book_id: str | None = None, limits: L
     """
     path = str(source)
     raw = read_limited(Path(source), limits.max_file_bytes)
-    check_not_binary(raw, path)
+    refuse_misnamed(raw, path)
     return _lorebook_result(parse_json(raw, path, limits, "lorebook"), path, book_id)
 
 

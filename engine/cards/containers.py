@@ -117,7 +117,7 @@ def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, pa
         card = _card_from_charx(raw, path, limits)
         card.format = f"{_SPEC_NAMES.get(card.spec, card.spec)} in a CHARX"
     else:
-        check_not_binary(raw, path)
+        refuse_misnamed(raw, path)
         card = card_from_json(parse_json(raw, path, limits, "card"), path=path)
     card.path = path
     return card
@@ -132,7 +132,7 @@ _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _CONTAINER_SUFFIXES = {".png": "a PNG", ".apng": "a PNG", ".charx": "a CHARX (zip)"}
 
 
-def check_not_binary(raw: bytes, path: str | None) -> None:
+def refuse_misnamed(raw: bytes, path: str | None) -> None:
     """Refuse, with the reason, a file that is neither PNG nor CHARX and cannot be card JSON.
 
     A Git LFS pointer (the small text file a repository holds instead of the real picture)
