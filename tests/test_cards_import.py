@@ -359,3 +359,9 @@ def test_engine_public_names_still_resolve() -> None:
 
     assert all(getattr(engine, name) is not None for name in engine.__all__)
     assert isinstance(LorebookResult, type)
+
+
+def test_a_cards_book_with_entries_null_imports_with_a_warning(tmp_path: Path) -> None:
+    result = import_file(_write(tmp_path / "c.json", _card(character_book={"name": "B", "entries": None})))
+    assert isinstance(result, ImportResult) and result.persona.lore == []
+    assert "data.character_book.entries: null, read as no entries" in result.report.warnings

@@ -474,7 +474,7 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
     if book is not None:
         if not isinstance(book, dict):
             raise fail("character_book", "an object")
-        if not isinstance(book.get("entries"), list):
+        if book.get("entries") is not None and not isinstance(book["entries"], list):
             raise CardError(f"{where}.character_book.entries: expected a list", path=path)
         book_from(book, f"{where}.character_book", path)
 
