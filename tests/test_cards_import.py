@@ -365,3 +365,16 @@ def test_a_cards_book_with_entries_null_imports_with_a_warning(tmp_path: Path) -
     result = import_file(_write(tmp_path / "c.json", _card(character_book={"name": "B", "entries": None})))
     assert isinstance(result, ImportResult) and result.persona.lore == []
     assert "data.character_book.entries: null, read as no entries" in result.report.warnings
+
+
+def test_attach_adds_the_book_to_named_characters(tmp_path: Path) -> None:
+    chars = tmp_path / "chars"
+    chars.mkdir()
+    (chars / "ada.yaml").write_text("# Ada, by hand\nname: Ada\n", encoding="utf-8")
+    source = _write(tmp_path / "h.json", WORLD_INFO)
+    result = _import(CliRunner(), str(source), "--out", str(chars), "--attach", "ada")
+    assert result.exit_code == 0, result.output
+    assert (chars / "ada.yaml").read_text(encoding="utf-8") == "# Ada, by hand\nname: Ada\nlorebooks: [harbour-lore]\n"
+    assert [e.content for e in load_persona(chars / "ada.yaml").lore] == ["The harbour freezes in winter."]
+    again = _import(CliRunner(), str(source), "--out", str(chars), "--attach", "nobody", "--force")
+    assert again.exit_code == 1 and "no character 'nobody'" in again.output

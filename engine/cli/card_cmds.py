@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
@@ -46,6 +47,13 @@ logger = logging.getLogger(__name__)
     type=click.Path(dir_okay=False, path_type=Path),
     help="A World Info / lorebook JSON whose entries are added to every imported character.",
 )
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    metavar="CHARACTER",
+    help="For a lorebook: add `lorebooks: [<id>]` to this character in --out (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Overwrite a character file that already exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_command(
@@ -53,6 +61,7 @@ def import_command(
     out: Path,
     char_id: str | None,
     lorebooks: tuple[Path, ...],
+    attach: tuple[str, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -66,12 +75,15 @@ def import_command(
     \b
     npc import Seraphina.png --out characters/
     npc import Eldoria.worldinfo.json            # characters/lore/eldoria.yaml
+    npc import Eldoria.worldinfo.json --attach seraphina
     npc import cards/*.json --lorebook Eldoria.worldinfo.json
     """
     from engine.cards import import_file, import_lorebook
 
     if char_id is not None and len(cards) > 1:
         raise click.UsageError("--id needs exactly one card")
+    if attach and lorebooks:
+        raise click.UsageError("--attach is for importing a lorebook; --lorebook adds a book to imported cards")
     extra_lore = []
     for book_path in lorebooks:
         try:
@@ -87,6 +99,8 @@ def import_command(
             report = result.report
             target = _write_import(result, out, extra_lore, written, force=force, source=card_path)
             written.add(target)
+            if attach:
+                _attach(result, target, attach, out)
         except EngineError as exc:
             failed += 1
             click.echo(f"error: {exc}", err=True)
@@ -178,6 +192,26 @@ def _write_import(
             path.unlink(missing_ok=True)
         raise
     return target
+
+
+def _attach(result: ImportResult | LorebookResult, target: Path, characters: tuple[str, ...], out: Path) -> None:
+    """Add ``lorebooks: [<book>]`` to each named character (a line appended; the rest untouched)."""
+    from engine.cards import LorebookResult
+    from engine.persona import find_character, load_persona
+
+    if not isinstance(result, LorebookResult):
+        raise CardError("--attach applies to lorebooks; this file is a character card", path=result.report.source)
+    for ref in characters:
+        file = find_character(ref, out)
+        text = file.read_text(encoding="utf-8")
+        if re.search(r"^lorebooks\s*:", text, re.MULTILINE):
+            if target.stem in load_persona(file).lorebooks:
+                continue
+            raise CardError(f"{file} already has a `lorebooks:` line: add {target.stem!r} to it", path=str(file))
+        updated = text + ("" if text.endswith("\n") else "\n") + f"lorebooks: [{target.stem}]\n"
+        _write_checked(file, updated, source=file, check=load_persona)
+        result.report.mapped.append(f"attached to {file} (lorebooks: [{target.stem}])")
+        logger.info("attached %s to %s", target, file)
 
 
 def _free_target(folder: Path, base: str, written: set[Path], report: ImportReport) -> Path:
