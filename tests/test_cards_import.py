@@ -166,6 +166,13 @@ def test_agnai_entry_and_keywords_are_read_as_content_and_keys() -> None:
     assert any("Agnai" in n for n in notes)
 
 
+def test_world_info_key_names_in_a_card_book_list_are_read_with_a_note() -> None:
+    notes: list[str] = []
+    book = parse_lorebook({"entries": [{"key": ["a"], "keysecondary": ["b"], "content": "x"}]}, notes=notes)
+    assert (book.entries[0].keys, book.entries[0].secondary_keys) == (["a"], ["b"])
+    assert len(notes) == 2 and all("World Info" in n for n in notes)
+
+
 def test_a_bare_list_of_world_info_entries_is_a_book() -> None:
     book = parse_lorebook([{"uid": 3, "key": ["a"], "content": "x"}, {"uid": 4, "key": ["b"], "content": "y"}])
     assert [e.id for e in book.entries] == [3, 4]

@@ -140,6 +140,8 @@ def refuse_misnamed(raw: bytes, path: str | None) -> None:
     JSON, so the message says what the file really is.
     """
     suffix = PurePosixPath(path or "").suffix.lower()
+    if not raw.strip():
+        raise CardError(f"the file is empty ({len(raw)} bytes)", path=path)
     if raw.lstrip().startswith(_LFS_POINTER):
         expected = _CONTAINER_SUFFIXES.get(suffix, "the file itself")
         raise CardError(

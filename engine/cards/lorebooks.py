@@ -191,10 +191,11 @@ def entry_from_card(
         # Fields outside the spec (written by some editor): kept under a private extension key.
         ext = {**ext, "_card_fields": unknown}
     content_key = "content" if r.has("content") or not r.has("entry") else "entry"
-    keys_key = "keys" if r.has("keys") or not r.has("keywords") else "keywords"
-    for key, card_key in ((content_key, "content"), (keys_key, "keys")):
+    keys_key = next((k for k in ("keys", "keywords", "key") if r.has(k)), "keys")
+    second_key = "secondary_keys" if r.has("secondary_keys") or not r.has("keysecondary") else "keysecondary"
+    for key, card_key in ((content_key, "content"), (keys_key, "keys"), (second_key, "secondary_keys")):
         if key != card_key:
-            r.note(key, f"read as `{card_key}` (Agnai's name for it)")
+            r.note(key, f"read as `{card_key}` (the name {_ALIASES[key]} uses)")
     position = _position(r)
     fields = {"comment": r.text("comment"), "position": position}
     originals = {k: [r.data[k], v] for k, v in fields.items() if k in r.data and r.data[k] != v}
@@ -206,7 +207,7 @@ def entry_from_card(
             content=r.text(content_key),
             name=r.text("name"),
             comment=fields["comment"],
-            secondary_keys=r.texts("secondary_keys"),
+            secondary_keys=r.texts(second_key),
             selective=r.flag("selective"),
             selective_logic=logic,
             use_regex=r.flag("use_regex"),
@@ -226,6 +227,7 @@ def entry_from_card(
         raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc
 
 
+_ALIASES = {"entry": "Agnai", "keywords": "Agnai", "key": "World Info", "keysecondary": "World Info"}
 # Original values of coerced fields, by field: [as written, as read]. Export writes the
 # original back while the entry still holds the value it was read as.
 _SOURCE_VALUES = "_source_values"
