@@ -20,8 +20,8 @@ import click
 from engine.errors import CardError, EngineError, PersonaError
 
 if TYPE_CHECKING:
+    from engine import LoreEntry
     from engine.cards import ImportReport, ImportResult, LorebookResult
-    from engine.lore import LoreEntry
     from engine.persona import Persona
 
 __all__ = ["COMMANDS", "export_command", "import_command"]

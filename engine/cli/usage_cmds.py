@@ -17,7 +17,7 @@ import click
 from engine.cli._common import existing_world_option, open_or_fail
 
 if TYPE_CHECKING:
-    from engine.memory.ledger import Ledger
+    from engine.memory import Ledger
 
 __all__ = ["COMMANDS", "audit_command", "usage_command"]
 
@@ -25,7 +25,7 @@ _DB = existing_world_option
 
 
 def _open(db_path: Path) -> Ledger:
-    from engine.memory.ledger import Ledger
+    from engine.memory import Ledger
 
     return open_or_fail(Ledger, db_path)
 
