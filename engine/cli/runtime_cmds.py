@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from engine.dialogue import fact_sentence
 from engine.errors import EngineError
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
@@ -109,6 +108,8 @@ def chat_command(
                     )
                 continue
             if command == "/facts":
+                from engine.dialogue import fact_sentence
+
                 for fact in rt.facts(character, player).result(30):
                     sentence = fact_sentence(fact.subject, fact.predicate, fact.object)
                     click.echo(f"  {sentence} ({fact.confidence:.2f})")
