@@ -24,7 +24,8 @@ Metrics (shares 0..1 over every reply unless named otherwise):
 - ``memory_hit``, ``knowledge_hit``: share of memory / knowledge probes answered (also per
   language of the player's line: ``memory_hit_en``, ``memory_hit_zh``, ...).
 - ``echo``: the reply nearly repeats the player's line (normalised similarity >= 0.8, or the
-  whole line, when it is at least 16 characters (6 CJK), inside the reply).
+  whole line, when it is at least 16 characters (6 CJK), inside the reply), or repeats one they
+  said earlier nearly verbatim (similarity >= 0.95, or contained whole).
 - ``wrong_language``: the reply is not in the language the character should answer in (the
   persona's first language; for ``language_mode: match_player`` the player's, when the persona
   speaks it). A reply counts as Chinese when it has more CJK characters than Latin words.
@@ -81,6 +82,9 @@ SCENARIOS = Path(__file__).resolve().parent / "dialogue"
 PROBE_KINDS = ("memory", "knowledge", "smalltalk")
 TURN_TIMEOUT_S = 300.0
 ECHO_SIMILARITY = 0.8
+# An earlier line said back is an echo only when nearly verbatim: a memory answer restates it
+# in the second person ("in your spare time you play the cello"), which is the point.
+ECHO_EARLIER = 0.95
 ECHO_MIN_LATIN = 16
 ECHO_MIN_CJK = 6
 
@@ -112,6 +116,8 @@ class ScenarioError(SystemExit):
 
 def load_scenarios(path: Path) -> tuple[dict[str, Persona], list[Player]]:
     """The cast and the players of every scenario file at ``path`` (a file or a folder)."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such file or folder")
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not files:
         raise ScenarioError(f"{path}: no scenario files (*.json)")
@@ -121,8 +127,9 @@ def load_scenarios(path: Path) -> tuple[dict[str, Persona], list[Player]]:
     seen: set[tuple[str, str]] = set()
     for file in files:
         persona, file_players = _load_file(file)
-        ref = cast_files.setdefault(persona.id, _persona_path(file, _read(file)))
-        if ref != _persona_path(file, _read(file)):
+        where = _persona_path(file, _read(file))
+        ref = cast_files.setdefault(persona.id, where)
+        if ref != where:
             raise ScenarioError(f"{file}: character: id {persona.id!r} is already used by {ref}")
         cast[persona.id] = persona
         for player in file_players:
@@ -282,12 +289,12 @@ def expected_language(persona: Persona, line: str) -> str:
     return spoken[0]
 
 
-def is_echo(player_line: str, reply: str) -> bool:
+def is_echo(player_line: str, reply: str, *, similarity: float = ECHO_SIMILARITY) -> bool:
     """The reply nearly repeats the player's line."""
     said, answer = _STRIP.sub("", normalise(player_line)), _STRIP.sub("", normalise(reply))
     if not said or not answer:
         return False
-    if difflib.SequenceMatcher(None, said, answer, autojunk=False).ratio() >= ECHO_SIMILARITY:
+    if difflib.SequenceMatcher(None, said, answer, autojunk=False).ratio() >= similarity:
         return True
     long_enough = len(said) >= (ECHO_MIN_CJK if _CJK.search(said) else ECHO_MIN_LATIN)
     return long_enough and said in answer
@@ -325,6 +332,7 @@ class Reply:
     language: str = "en"
     problems: list[str] = field(default_factory=list)
     hit: bool | None = None
+    earlier: list[str] = field(default_factory=list)
 
 
 def _turn(rt: Runtime, player: Player, line: Line) -> Reply:
@@ -376,6 +384,7 @@ def run(
                 for line in player.sessions[session]:
                     reply = _turn(rt, player, line)
                     reply.session = session
+                    reply.earlier = [r.line.say for r in replies if r.player is player]
                     replies.append(reply)
                     rt.wait_idle(TURN_TIMEOUT_S)
         finally:
@@ -396,6 +405,8 @@ def judge(reply: Reply, persona: Persona) -> None:
         return
     if is_echo(line.say, text):
         reply.problems.append("echo")
+    elif any(is_echo(before, text, similarity=ECHO_EARLIER) for before in reply.earlier):
+        reply.problems.append("echo (an earlier line of the player)")
     want, got = expected_language(persona, line.say), language_of(text)
     if got is not None and got != ("zh" if want in ("zh", "ja", "ko") else "en"):
         reply.problems.append(f"wrong language ({got}, wanted {want})")
@@ -427,7 +438,7 @@ def metrics(replies: list[Reply]) -> dict[str, float]:
             if subset:
                 out[f"{kind}_hit_{lang}"] = _share(subset, lambda r: r.hit)
         out[f"{kind}_probes"] = float(len(probes))
-    out["echo"] = _share(replies, lambda r: "echo" in r.problems)
+    out["echo"] = _share(replies, lambda r: any(p.startswith("echo") for p in r.problems))
     out["wrong_language"] = _share(
         replies, lambda r: any(p.startswith("wrong language") for p in r.problems)
     )

@@ -254,6 +254,16 @@ def test_a_player_asking_about_themselves_hears_the_remembered_fact(
     assert expected in remembering(user, facts=facts, said=said)
 
 
+def test_asked_if_it_remembers_them_the_character_says_the_most_memorable_thing() -> None:
+    said = ["Hello there!", "My sister Juno keeps bees on the hill."]
+    assert remembering("Do you remember me?", said=said) == (
+        "I remember: your sister Juno keeps bees on the hill."
+    )
+    assert remembering(
+        "你还记得我吗？", persona=CHEN, player="小明", said=["我最喜欢喝碧螺春。"], language="zh"
+    ) == ("我还记着呢：您最喜欢喝碧螺春。")
+
+
 def test_chinese_memory_answers_in_the_personas_own_line_and_address() -> None:
     reply = remembering(
         "我最喜欢喝什么茶，您还记得吗？",

@@ -116,3 +116,11 @@ def test_a_scenario_whose_answer_is_in_the_question_is_refused(tmp_path: Path) -
     )
     with pytest.raises(SystemExit, match=r"bad.json: players\[0\].sessions\[0\]\[0\].expect"):
         dialogue.load_scenarios(bad)
+
+
+def test_an_earlier_line_counts_as_an_echo_only_when_said_back_verbatim() -> None:
+    earlier = "I have a cat called Pepper who sleeps by my forge all day."
+    strict = dialogue.ECHO_EARLIER
+    assert dialogue.is_echo(earlier, earlier, similarity=strict)
+    said_back = "I remember: you have a cat called Pepper who sleeps by your forge all day."
+    assert not dialogue.is_echo(earlier, said_back, similarity=strict)

@@ -166,10 +166,15 @@ def _best_clause(prompt: Prompt, user: str) -> str | None:
     question = _MEMORY_WORDS_ZH.sub(" ", _MEMORY_WORDS_EN.sub(" ", user))
     wanted = terms(question)
     topics = [answer for asked, answer in _TOPICS if asked.search(user)]
+    # "Do you remember me?" names nothing: the most memorable thing they said will do.
+    anything = not wanted and not topics and bool(_ASK_REMEMBER.search(user))
     best: tuple[float, int, str] | None = None
     for order, clause in enumerate(_remembered(prompt)):
-        score = weight(_shared(wanted, terms(clause)))
-        score += sum(3.0 for cue in topics if cue.search(clause))
+        if anything:
+            score = heuristics.importance(clause)
+        else:
+            score = weight(_shared(wanted, terms(clause)))
+            score += sum(3.0 for cue in topics if cue.search(clause))
         if score >= 1 and (best is None or score > best[0]):
             best = (score, order, clause)
     return best[2] if best else None

@@ -16,9 +16,7 @@ from typing import Any
 
 import click
 
-from engine.dialogue import fact_sentence
 from engine.errors import EngineError
-from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -110,6 +108,8 @@ def chat_command(
                     )
                 continue
             if command == "/facts":
+                from engine.dialogue import fact_sentence
+
                 for fact in rt.facts(character, player).result(30):
                     sentence = fact_sentence(fact.subject, fact.predicate, fact.object)
                     click.echo(f"  {sentence} ({fact.confidence:.2f})")
@@ -136,6 +136,8 @@ def _lines(name: str) -> Any:
 
 def _show_turn(rt: Any, handle: Any, name: str) -> None:
     """Poll like a game loop would, printing text as it streams."""
+    from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+
     click.echo(f"{name}> ", nl=False)
     streamed = False
     while True:
