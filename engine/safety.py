@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from engine.errors import PolicyError
+from engine.patterns import LinearPattern, UnsupportedPatternError, compile_linear
 from engine.persona import BlockedTopic
 from engine.pii import PiiKind, PiiSpan, _redact, find_pii, redact_pii
 
@@ -168,7 +169,7 @@ class _Rule:
     name: str
     phrases: tuple[tuple[str, ...], ...]
     cjk_words: tuple[str, ...]
-    regex: re.Pattern[str] | None
+    regex: LinearPattern | None
 
 
 def _has_cjk(text: str) -> bool:
@@ -185,7 +186,9 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 _TOKEN = re.compile(r"[^\W_]+")
 
 
-def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str]) -> _Rule | None:
+def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str], *, shipped: bool = False) -> _Rule | None:
+    """One topic rule. ``shipped`` rules come with the engine (``engine/data``) and may use
+    lookaround on ``re``; patterns from persona files and cards run on the linear-time engine."""
     phrases: list[tuple[str, ...]] = []
     cjk_words: list[str] = []
     for word in words:
@@ -196,16 +199,18 @@ def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str]) -> _
             phrases.append(tokens)
             if len(tokens) > 1:  # "self-harm" also matches "selfharm"
                 phrases.append(("".join(tokens),))
-    compiled = []
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise PolicyError(f"blocked topic {name!r}: invalid pattern {pattern!r}: {exc}") from exc
-        compiled.append(f"(?:{pattern})")
+    compiled = [f"(?:{pattern})" for pattern in patterns]
     if not (phrases or cjk_words or compiled):
         return None
-    regex = re.compile("|".join(compiled), re.IGNORECASE) if compiled else None
+    regex: LinearPattern | None = None
+    if compiled and shipped:
+        regex = re.compile("|".join(compiled), re.IGNORECASE)
+    elif compiled:
+        # Patterns from files and cards: the linear-time engine, so none can hold a turn.
+        try:
+            regex = compile_linear("|".join(compiled), ignore_case=True)
+        except UnsupportedPatternError as exc:
+            raise PolicyError(f"blocked topic {name!r}: {exc}") from None
     return _Rule(name, tuple(phrases), tuple(cjk_words), regex)
 
 
@@ -218,7 +223,7 @@ class _Matcher:
         self.names = [rule.name for rule in rules]
         self.phrases: dict[tuple[str, ...], int] = {}
         self.cjk: list[tuple[str, int]] = []
-        self.regexes: list[tuple[re.Pattern[str], int]] = []
+        self.regexes: list[tuple[LinearPattern, int]] = []
         for index, rule in enumerate(rules):
             for phrase in rule.phrases:
                 self.phrases.setdefault(phrase, index)
@@ -309,14 +314,14 @@ def _singular(word: str) -> tuple[str, ...]:
 @cache
 def _default_rules(names: tuple[str, ...]) -> tuple[_Rule, ...]:
     topics = _topic_data()["topics"]
-    rules = [_compile_rule(name, topics[name]["words"], topics[name]["patterns"]) for name in names]
+    rules = [_compile_rule(name, topics[name]["words"], topics[name]["patterns"], shipped=True) for name in names]
     return tuple(r for r in rules if r)
 
 
 @cache
 def _preset_rules(preset: str) -> tuple[_Rule, ...]:
     specs = _topic_data()["presets"][preset]
-    rules = [_compile_rule(name, spec["words"], spec["patterns"]) for name, spec in specs.items()]
+    rules = [_compile_rule(name, spec["words"], spec["patterns"], shipped=True) for name, spec in specs.items()]
     return tuple(r for r in rules if r)
 
 
