@@ -134,6 +134,12 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     emit = req.emit
     emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
 
+    # 0. size: every cost below grows with the line, so a line over the cap goes no further
+    too_long = oversize(env.settings, req)
+    if too_long:
+        _fail(req, too_long, fallback_line(persona, req.text[: env.settings.max_line_chars]))
+        return
+
     # 1. input safety
     try:
         verdict = await _screen_input_moderated(env, req)
@@ -321,6 +327,16 @@ def _audit_input(env: TurnEnv, req: TurnRequest, verdict: Any) -> None:
         )
 
 
+def oversize(settings: TurnSettings, req: TurnRequest) -> str:
+    """The ``too_long`` error of a line or player name over its cap, or ``""``."""
+    if len(req.text) > settings.max_line_chars:
+        return f"too_long: the line is {len(req.text):,} characters; the limit is {settings.max_line_chars:,}"
+    name = req.player_name or ""
+    if len(name) > settings.max_name_chars:
+        return f"too_long: the player name is {len(name):,} characters; the limit is {settings.max_name_chars:,}"
+    return ""
+
+
 def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
     """Store the line of a ``say`` turn cancelled before it began to run.
 
@@ -328,6 +344,8 @@ def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
     character remembers it (redacted, as any stored line) unless the input check blocks it.
     :func:`run_say` does the same when cancelled at any later point.
     """
+    if oversize(env.settings, req):
+        return
     verdict = _screen_input(env, req)
     if verdict is not None and not verdict.allowed:
         return

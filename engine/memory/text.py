@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "MAX_QUERY_TERMS",
     "Segmentation",
     "bigrams",
@@ -47,6 +48,9 @@ Segmentation = Literal["jieba", "bigram", "jieba+bigram"]
 #: A query keeps at most this many distinct terms (a 10,000-character paste still searches,
 #: on its first terms, in bounded time).
 MAX_QUERY_TERMS = 48
+#: A query is read up to this many characters: segmentation (jieba) costs grow with the text,
+#: so a huge paste costs no more than its start.
+MAX_QUERY_CHARS = 4000
 
 # Han ideographs (+ ext A, compatibility), kana and Hangul: scripts written without spaces.
 _CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
@@ -154,10 +158,11 @@ def query_terms(
     """Distinct search terms of a player's query, stopwords removed, in order of appearance.
 
     If every term is a stopword the stopwords are kept (a query of only "who are you" still
-    searches). At most ``limit`` terms are kept.
+    searches). At most ``limit`` terms are kept, from the first :data:`MAX_QUERY_CHARS`
+    characters.
     """
     seen: dict[str, None] = {}
-    for term in _raw_terms(text, mode):
+    for term in _raw_terms(text[:MAX_QUERY_CHARS], mode):
         if term not in seen:
             seen[term] = None
     terms = list(seen)
