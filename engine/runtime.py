@@ -406,6 +406,8 @@ class Runtime:
         """
         self._check_open()
         self._persona(character)
+        if player:
+            self._check_player(player)
         players = (
             [player]
             if player
@@ -563,6 +565,12 @@ class Runtime:
             raise EngineError(f"unknown character {character!r} (known: {known})")
         return persona
 
+    def _check_player(self, player: str) -> None:
+        # Player ids and character ids are separate namespaces (player rights follow a player
+        # id into every conversation it spoke in): a player may not take a character's id.
+        if player in self.characters:
+            raise EngineError(f"player id {player!r} is a character id; give players ids of their own")
+
     def _submit(
         self,
         kind: TurnKind,
@@ -577,6 +585,7 @@ class Runtime:
     ) -> TurnHandle:
         self._check_open()
         persona = self._persona(character)
+        self._check_player(player)
         handle = TurnHandle(character, player, text, kind)
         request = TurnRequest(
             handle=handle,
