@@ -196,8 +196,14 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 4. quota
     reservation = None
     if env.meter is not None:
+        # The reservation holds what the call may use, so concurrent turns count it too.
+        hold = (prompt.tokens, params.max_tokens or settings.reply_tokens)
+        model = str(getattr(env.backend, "model", "") or env.backend.name)
         reserving: Future[Any] = env.store.submit(
-            lambda s: env.meter.reserve(req.player), priority=FOREGROUND
+            lambda s: env.meter.reserve(
+                req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
+            ),
+            priority=FOREGROUND,
         )
         try:
             reservation = await asyncio.wrap_future(reserving)

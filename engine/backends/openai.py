@@ -50,7 +50,7 @@ from engine.backends._openai_common import (
     _Failure,
     _map_error,
 )
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage, reported_count
 
 # The embedder and the moderator live in their own module; importable from here as before.
 from engine.backends.openai_services import OpenAIEmbedder, OpenAIModerator
@@ -553,11 +553,15 @@ class OpenAIBackend:
                         broken = failure
                         break
                     reported = event.get("usage")
-                    if reported:
-                        usage = {
-                            "prompt_tokens": int(reported.get("prompt_tokens") or 0),
-                            "completion_tokens": int(reported.get("completion_tokens") or 0),
-                        }
+                    if isinstance(reported, dict):
+                        counts = (
+                            reported_count(reported.get("prompt_tokens") or 0),
+                            reported_count(reported.get("completion_tokens") or 0),
+                        )
+                        if counts[0] is not None and counts[1] is not None:
+                            usage = {"prompt_tokens": counts[0], "completion_tokens": counts[1]}
+                        else:  # insane counts: the estimate stands (see Usage)
+                            log.warning("%s reported unusable usage %r", self.name, reported)
                     choices = event.get("choices")
                     if not choices:
                         continue
@@ -710,11 +714,14 @@ class OpenAIBackend:
                 lease.release()
             usage = reply.get("usage")
             if isinstance(usage, dict):
+                counted = reported_count(usage.get("prompt_tokens") or 0)
+                made = reported_count(usage.get("completion_tokens") or 0)
                 self.last_usage = Usage(
-                    prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                    prompt_tokens=prompt.tokens if counted is None else counted,
+                    completion_tokens=estimate_tokens(text or "") if made is None else made,
                     model=self.model,
                     latency_ms=(time.perf_counter() - started) * 1000,
+                    estimated=counted is None or made is None,
                 )
             return text or ""
 
