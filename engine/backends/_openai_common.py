@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,10 @@ from engine.errors import (
     StreamError,
 )
 
-__all__ = ["PerLoop", "RetryPolicy", "Timeouts"]
+__all__ = ["MAX_REPLY_BODY", "PerLoop", "ReplyTooLarge", "RetryPolicy", "Timeouts", "read_capped"]
+
+#: Largest non-streamed reply body read (a chat reply, a JSON answer, a moderation verdict).
+MAX_REPLY_BODY = 8 * 1024 * 1024
 
 C = TypeVar("C")
 
@@ -56,6 +60,22 @@ class RetryPolicy(BaseModel):
         0.25, ge=0, le=1, description="Backoff varies by up to this fraction either way."
     )
     max_retry_after: float = Field(30.0, ge=0, description="A longer Retry-After gives up at once.")
+
+
+class ReplyTooLarge(ValueError):
+    """A reply body, an event stream line or an event over its size limit. Trying again would
+    only fetch it again: mapped to a :class:`StreamError` that is not retried."""
+
+
+async def read_capped(response: httpx2.Response, limit: int = MAX_REPLY_BODY) -> bytes:
+    """The body of a response opened with ``stream=True``, or :class:`ReplyTooLarge` once it
+    passes ``limit`` bytes (a server cannot make the client buffer without bound)."""
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > limit:
+            raise ReplyTooLarge(f"the reply body is over the limit of {limit} bytes")
+    return bytes(body)
 
 
 class _Failure(Exception):
@@ -130,6 +150,8 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
             BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
             retryable=True,
         )
+    if isinstance(exc, ReplyTooLarge):
+        return _Failure(StreamError(f"reply refused: {exc}", **context), retryable=False)
     if isinstance(exc, json.JSONDecodeError):
         return _Failure(
             StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True

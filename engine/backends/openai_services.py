@@ -18,7 +18,14 @@ import httpx2
 import numpy as np
 import openai
 
-from engine.backends._openai_common import _NO_KEY, PerLoop, RetryPolicy, _Failure, _map_error
+from engine.backends._openai_common import (
+    _NO_KEY,
+    PerLoop,
+    RetryPolicy,
+    _Failure,
+    _map_error,
+    read_capped,
+)
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
 from engine.safety import Moderation
@@ -236,9 +243,13 @@ class OpenAIModerator:
                     cast_to=httpx2.Response,
                     body={"model": self.model, "input": text},
                     options={"timeout": limits},
+                    stream=True,
                 )
                 request_id = response.headers.get("x-request-id")
-                reply = response.json()
+                try:
+                    reply = json.loads(await read_capped(response))
+                finally:
+                    await response.aclose()
         except TimeoutError as exc:
             timeout_error = BackendTimeoutError(
                 "no moderation answer within the time allowed",
