@@ -65,7 +65,7 @@ def compile_linear(
     if len(pattern) > MAX_PATTERN_CHARS:
         raise UnsupportedPatternError(f"pattern is {len(pattern)} characters; the limit is {MAX_PATTERN_CHARS}")
     flags = "".join(f for f, on in (("i", ignore_case), ("m", multiline), ("s", dotall)) if on)
-    body = _JS_NAMED_GROUP.sub("(?P<", pattern)
+    body = _literal_escapes(_JS_NAMED_GROUP.sub("(?P<", pattern))
     source = f"(?{flags}){body}" if flags else body
     try:
         return re2.compile(source, _options())  # type: ignore[no-any-return]
@@ -77,6 +77,29 @@ def compile_linear(
         ) from None
     except (ValueError, TypeError) as exc:
         raise UnsupportedPatternError(f"pattern {pattern!r} is not valid: {exc}") from None
+
+
+def _literal_escapes(pattern: str) -> str:
+    """``pattern`` in RE2's spelling where Python's differs: a backslash before a non-ASCII
+    character dropped (Python and JavaScript read ``\\é`` as ``é``; RE2 refuses the escape),
+    and ``\\Z`` written ``\\z``."""
+    if "\\" not in pattern:
+        return pattern
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            following = pattern[i + 1]
+            if following == "Z":
+                out.append("\\z")  # Python's end of text; RE2 spells it \z
+            else:
+                out.append(following if not following.isascii() else char + following)
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def check_linear(pattern: str, **flags: bool) -> str:
