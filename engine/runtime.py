@@ -42,6 +42,7 @@ import gc
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -263,6 +264,14 @@ class _StoreThread:
         self._thread.join(timeout=timeout)
         if self._thread.is_alive():
             log.warning("the store thread did not finish within %.1f s", timeout)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (characters with no UTF-8 form) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
 
 
 class Runtime:
@@ -570,6 +579,8 @@ class Runtime:
         # id into every conversation it spoke in): a player may not take a character's id.
         if player in self.characters:
             raise EngineError(f"player id {player!r} is a character id; give players ids of their own")
+        if _valid_unicode(player) != player:
+            raise EngineError(f"player id {player!r} is not valid Unicode (a lone surrogate)")
 
     def _submit(
         self,
@@ -586,6 +597,13 @@ class Runtime:
         self._check_open()
         persona = self._persona(character)
         self._check_player(player)
+        # Text that is not valid Unicode (lone surrogates, e.g. from a bad decode) cannot be
+        # stored or sent: such characters become U+FFFD. A line over the cap is refused
+        # whole later on, so it is not scanned here.
+        if len(text) <= self.settings.max_line_chars:
+            text = _valid_unicode(text)
+        if player_name is not None and len(player_name) <= self.settings.max_name_chars:
+            player_name = _valid_unicode(player_name)
         handle = TurnHandle(character, player, text, kind)
         request = TurnRequest(
             handle=handle,
