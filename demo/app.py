@@ -39,9 +39,8 @@ from demo.widgets import (
     panel,
 )
 from demo.world import LANDMARKS, PLAYER_SPEED, TALK_DISTANCE, Actor, World
-from engine.events import Sentence, TurnDone, TurnFailed, TurnStarted, TurnWarning
 from engine.persona import Look, Persona
-from engine.runtime import Runtime
+from engine.runtime import Runtime, Sentence, TurnDone, TurnFailed, TurnStarted, TurnWarning
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.backends.base import MAX_CALL_TOKENS, Usage
+from engine.types import MAX_CALL_TOKENS, Usage
 
 if TYPE_CHECKING:
     from engine.memory.ledger import Ledger, QuotaState

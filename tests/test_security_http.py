@@ -12,9 +12,9 @@ import pytest
 from test_backends_http import RawServer, _read_request
 
 from engine.backends import OpenAIBackend
-from engine.backends._openai_common import RetryPolicy
+from engine.backends.openai.retry import RetryPolicy
+from engine.dialogue.prompt import Prompt, Section
 from engine.errors import BackendError
-from engine.prompt import Prompt, Section
 
 PROMPT = Prompt(sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada")
 PIECE = b"a" * 65536

@@ -9,9 +9,9 @@ from typing import Any
 
 from fixtures_runtime import drain
 
-from engine.events import TurnDone, TurnFailed
 from engine.memory.text import query_terms
-from engine.turn import TurnSettings
+from engine.runtime.env import TurnSettings
+from engine.runtime.events import TurnDone, TurnFailed
 
 HUGE_ZH = "我们今天在广场上聊天，天气很好，" * 37_500  # 600,000 characters
 

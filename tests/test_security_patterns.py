@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from engine.cards.lorebooks import parse_lorebook
 from engine.errors import CardError, PersonaError, PolicyError
 from engine.lore import LoreEntry, select_entries
-from engine.lore_formats import parse_lorebook
 from engine.persona import BlockedTopic, load_persona
 from engine.safety import Policy, check_input, check_output
 

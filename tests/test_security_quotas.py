@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fixtures_runtime import TextBackend
 
-from engine.backends.base import MAX_CALL_TOKENS, Usage, reported_count
-from engine.events import TurnDone, TurnFailed
 from engine.memory.ledger import Ledger
 from engine.metering import MAX_PRICE, Meter, ModelPrice, PriceTable, Quota, day_of
 from engine.runtime import Runtime
+from engine.runtime.events import TurnDone, TurnFailed
+from engine.types import MAX_CALL_TOKENS, Usage, reported_count
 
 NOON = 1_767_268_800.0
 

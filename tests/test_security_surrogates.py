@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fixtures_runtime import drain
 
+from engine.dialogue.heuristics import choose_line
 from engine.errors import EngineError, StoreError
-from engine.events import TurnDone
-from engine.heuristics import choose_line
 from engine.memory import MemoryStore
+from engine.runtime.events import TurnDone
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = "bo\udcffb"

@@ -1,6 +1,6 @@
 """The backend seam: a small protocol every language model source implements.
 
-Like an HTTP transport, a backend does one thing: turn a :class:`~engine.prompt.Prompt` into
+Like an HTTP transport, a backend does one thing: turn a :class:`~engine.dialogue.prompt.Prompt` into
 streamed text (``stream``) or a validated object (``complete_json``). Everything above it
 (persona, memory, safety, parsing) is backend-agnostic.
 
@@ -15,9 +15,10 @@ from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.prompt import Prompt
+from engine.dialogue.prompt import Prompt
+from engine.types import Usage
 
-__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams", "Usage"]
+__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -48,38 +49,6 @@ class GenerationParams(BaseModel):
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
-
-
-#: The most tokens one call may report (in or out): far beyond any context window, far below
-#: what SQLite's 64-bit integers or a price multiplication could overflow on.
-MAX_CALL_TOKENS = 10**9
-
-
-def reported_count(value: object) -> int | None:
-    """A token count a provider reported, or None when it is not a sane one (negative, above
-    :data:`MAX_CALL_TOKENS`, fractional, not a number): the caller then uses its estimate."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not value.is_integer():
-        return None
-    count = int(value)
-    return count if 0 <= count <= MAX_CALL_TOKENS else None
-
-
-class Usage(BaseModel):
-    """Token usage and timing of one call. Counts are whole numbers from 0 to
-    :data:`MAX_CALL_TOKENS`; times are finite and not negative."""
-
-    prompt_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
-    completion_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
-    model: str = ""
-    latency_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
-    ttft_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
-    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 class Chunk(BaseModel):

@@ -38,10 +38,11 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.render import chat_messages, render_transcript, transcript_stops
+from engine.dialogue.prompt import Prompt
 from engine.errors import BackendError, BackendUnavailableError, StructuredOutputError
-from engine.prompt import Prompt
+from engine.types import Usage
 
 __all__ = ["LocalBackend", "LocalSampling", "default_model_path"]
 

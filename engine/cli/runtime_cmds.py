@@ -18,7 +18,7 @@ import click
 
 from engine.cli._common import valid_text
 from engine.errors import EngineError
-from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -206,7 +206,7 @@ def prompt_command(
       npc prompt chen --player p1 --say "来壶龙井" --db world.db --context 2048
     """
     from engine.memory import MemoryStore
-    from engine.turn import preview_prompt
+    from engine.runtime import preview_prompt
 
     cast = _load(characters_dir, character)
     try:

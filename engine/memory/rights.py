@@ -11,7 +11,7 @@ from typing import Any
 from engine.errors import StoreError
 from engine.memory.base import (
     StoreBase,
-    _bump_generation,
+    bump_generation,
 )
 from engine.memory.embeddings import from_blob
 from engine.memory.ledger import LEDGER_TABLES
@@ -187,7 +187,7 @@ class RightsMixin(StoreBase):
                 (player, player),
             )
             self._log(conn, "delete", "player", None, None, None, reason, counts)
-            _bump_generation(conn)
+            bump_generation(conn)
             return counts
 
         counts = self._write(write)
@@ -215,5 +215,5 @@ class RightsMixin(StoreBase):
             counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
         conn.execute("DELETE FROM history WHERE player = ?", (player,))
         self._log(conn, "delete", "player", None, None, None, reason, counts)
-        _bump_generation(conn)
+        bump_generation(conn)
         return counts

@@ -1,0 +1,780 @@
+"""One dialogue turn, end to end: perceive, recall, prompt, generate, parse, remember.
+
+The pipeline runs as a coroutine on the runtime's event loop. SQLite work runs on the store's
+own thread (:class:`StoreAccess`), model calls go through the backend under a per-backend
+semaphore, and everything the game should know leaves through ``emit`` as events.
+
+A ``say`` turn:
+
+1. **input safety** (:class:`engine.runtime.safety_gate.SafetyGate`): a blocked topic ends the turn with an in-character
+   refusal that never reaches the model; injection attempts are neutralised (and audited);
+   personal information is redacted (per the combined world and character policy) before
+   anything is stored;
+2. **context** (one hop to the store thread): the player's name, whether they have met,
+   recent turns, recalled memories, facts, relationship and the rolling summary; then the
+   player's line is stored (in a group scene, for every character present);
+3. **prompt**: matching lore, then :func:`engine.dialogue.prompt.assemble` under the backend's budget;
+4. **quota**: an optional meter reserves the question;
+5. **generation**: streamed under first-token, stall and total timeouts; the
+   :class:`~engine.dialogue.reply.ReplyStreamer` withholds the structured block and splits sentences;
+   each sentence passes the output check before any event carries it (a blocked sentence is
+   replaced by a refusal line and the reply stops there);
+6. **parse**: emotion, actions and relationship change from the ``<meta>`` block, validated
+   against the persona (problems become ``TurnWarning`` events);
+7. **store** the reply and the relationship change, emit ``TurnDone``;
+8. **after the reply**, in the background and never delaying ``TurnDone``
+   (:func:`engine.runtime.analysis.after_turn`): importance, facts about the player, a relationship nudge, a rolling
+   summary and a reflection when their thresholds pass (:class:`TurnSettings`), through
+   ``complete_json`` on capable backends and :mod:`engine.dialogue.heuristics` otherwise.
+
+A model failure or timeout ends the turn with ``TurnFailed`` and an in-character fallback line
+from ``persona.boundaries.fallback_lines``; the scene keeps going.
+
+Cancellation (the player walked away) ends the turn with ``TurnFailed('cancelled')``. The
+player's line is kept however early that happens (even before the turn began to run, see
+:func:`keep_cancelled_line`): they said it, the character heard it, and a player expects to be
+remembered for it next time; only a line the input check blocks is never stored. Of the reply,
+exactly what the player already saw is kept. A quota reservation is given back when the turn
+is cancelled while reserving or generating (even if the reservation completes afterwards), and
+once a reply has been shown in full its writes and usage are committed even if the cancel
+arrives while they are being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.backends.base import GenerationParams
+from engine.dialogue import heuristics
+from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
+from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
+from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
+from engine.memory.store import MemoryStore
+from engine.persona.model import Persona
+from engine.runtime.analysis import TurnAnalysis, after_turn
+from engine.runtime.env import (
+    BACKGROUND,
+    FOREGROUND,
+    QUERY,
+    WRITE,
+    Context,
+    StoreAccess,
+    TurnEnv,
+    TurnRequest,
+    TurnSettings,
+)
+from engine.runtime.events import (
+    Sentence,
+    TextDelta,
+    TurnDone,
+    TurnFailed,
+    TurnHandle,
+    TurnResult,
+    TurnStarted,
+    TurnWarning,
+)
+from engine.runtime.safety_gate import SafetyGate
+from engine.text.script import is_cjk
+from engine.types import Action, Recalled, Relationship, Usage
+
+__all__ = [
+    "BACKGROUND",
+    "FOREGROUND",
+    "QUERY",
+    "SafetyGate",
+    "StoreAccess",
+    "TurnAnalysis",
+    "TurnEnv",
+    "TurnRequest",
+    "TurnSettings",
+    "WRITE",
+    "after_turn",
+    "fallback_line",
+    "keep_cancelled_line",
+    "preview_prompt",
+    "run_say",
+]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_FALLBACK = {
+    "en": "Sorry, I lost my train of thought. What were you saying?",
+    "zh": "抱歉，我刚才走神了。您说什么？",
+}
+
+
+@dataclass
+class _Generated:
+    sentences: list[str] = field(default_factory=list)
+    visible: str = ""
+    usage: Usage | None = None
+    blocked: bool = False
+    limited: bool = False
+    raw: str = ""
+    truncated: bool = False
+
+
+class _EmptyReplyError(BackendError):
+    """The model said nothing usable."""
+
+
+# ============================================================================================
+# say
+
+
+async def run_say(env: TurnEnv, req: TurnRequest) -> None:
+    """Run one ``say`` turn and emit its events (see the module docs for the steps)."""
+    persona = req.persona
+    emit = req.emit
+    emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
+
+    # 0. size: every cost below grows with the line, so a line over the cap goes no further
+    too_long = oversize(env.settings, req)
+    if too_long:
+        _fail(req, too_long, fallback_line(persona, req.text[: env.settings.max_line_chars]))
+        return
+
+    # 1. input safety
+    try:
+        verdict = await _screen_input_moderated(env, req)
+    except asyncio.CancelledError:
+        # Cancelled while the moderation service was asked: the line was heard all the same
+        # (unless the local check blocks it).
+        keep_cancelled_line(env, req)
+        raise
+    if verdict is not None and not verdict.allowed:
+        emit_authored(
+            req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
+        )
+        return
+    prompt_text = verdict.text if verdict is not None else req.text
+    stored_text = env.safety.redact(req.text, persona)
+
+    # 2. context, and the player's line stored
+    settings = env.settings
+    try:
+        ctx = await env.store.run(
+            lambda s: _gather(
+                s,
+                req,
+                stored_text,
+                settings.recall_k,
+                settings.history_lines,
+                write=False,
+                touch=True,
+            ),
+            priority=FOREGROUND,
+        )
+    except asyncio.CancelledError:
+        # The player walked away right after speaking: the character still heard the line.
+        env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
+        raise
+    # Storing the line is not on the way to the model: it is queued once the request is out
+    # (at the first streamed chunk, 50 ms in, or when generation ends, whichever comes first).
+    stored_line: Future[int | None] | None = None
+
+    def store_line() -> Future[int | None]:
+        nonlocal stored_line
+        if stored_line is None:
+            stored_line = env.store.submit(
+                lambda s: _store_line(s, req, stored_text), priority=WRITE, group=True
+            )
+        return stored_line
+
+    asyncio.get_running_loop().call_later(0.05, store_line)
+
+    # 3. prompt
+    prompt, lore_names = _build_prompt(env, req, ctx, prompt_text)
+    params = _params(persona, settings)
+
+    # 4. quota
+    reservation = None
+    if env.meter is not None:
+        # The reservation holds what the call may use, so concurrent turns count it too.
+        hold = (prompt.tokens, params.max_tokens or settings.reply_tokens)
+        model = str(getattr(env.backend, "model", "") or env.backend.name)
+        reserving: Future[Any] = env.store.submit(
+            lambda s: env.meter.reserve(
+                req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
+            ),
+            priority=FOREGROUND,
+        )
+        try:
+            reservation = await asyncio.wrap_future(reserving)
+        except QuotaExceededError as exc:
+            store_line()
+            _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
+            return
+        except asyncio.CancelledError:
+            # The reservation may be under way on the store thread (or made and not yet
+            # seen here): give it back as soon as it exists.
+            store_line()
+            reserving.cancel()
+            reserving.add_done_callback(functools.partial(_release_when_made, env))
+            raise
+
+    # 5. generation
+    policy = env.safety.policy(persona)
+    shown = _Generated()
+    try:
+        gen = await _generate(
+            env, req, prompt, params, policy, on_first_chunk=store_line, out=shown
+        )
+        if not gen.sentences and not gen.visible.strip():
+            raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
+    except asyncio.CancelledError:
+        if reservation is not None:
+            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+        # The player walked away mid-reply: what they already saw was said.
+        partial = _final_text(shown, gated=True)
+        if partial:
+            stored_partial = env.safety.redact(partial, persona)
+            store_line()
+            env.store.submit(
+                lambda s: s.add_turns(
+                    turn_rows(req, speaker=req.character, text=stored_partial, importance=3.0)
+                ),
+                priority=WRITE,
+            )
+        raise
+    except (BackendError, EngineError) as exc:
+        if reservation is not None:
+            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+        log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
+        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
+        return
+    finally:
+        store_line()
+
+    # 6. parse
+    parsed = parse_reply(gen.raw, persona)
+    if gen.blocked:
+        parsed = ParsedReply(text="", emotion=persona.emotions.baseline, warnings=[])
+    text = _final_text(gen, gated=policy is not None)
+    for warning in parsed.warnings:
+        emit(TurnWarning(req.handle.id, req.character, req.player, warning))
+    if gen.truncated or gen.limited:
+        emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
+
+    # 7. store the reply, apply the relationship change
+    # The reply was shown in full: a cancellation from here on must not lose its writes (the
+    # player's line, the reply, the usage committed against the reservation), so they are
+    # queued at once and awaited shielded.
+    usage = gen.usage or Usage(model=env.backend.name, estimated=True)
+    stored_reply = env.safety.redact(text, persona)
+    before = ctx.relationship
+    line_id = store_line()
+    reply_written = env.store.submit(
+        lambda s: _store_reply(
+            s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
+        ),
+        priority=WRITE,
+        group=reservation is None,  # the meter may write through a connection of its own
+    )
+    ctx.turn_id = await asyncio.shield(asyncio.wrap_future(line_id))
+    rel = await asyncio.shield(asyncio.wrap_future(reply_written))
+    delta = {
+        k: round(getattr(rel, k) - getattr(before, k), 3)
+        for k in ("affinity", "trust", "familiarity")
+        if getattr(rel, k) != getattr(before, k)
+    }
+    result = TurnResult(
+        text=text,
+        emotion=parsed.emotion,
+        emotion_strength=parsed.emotion_strength,
+        actions=parsed.actions,
+        relationship_delta=delta,
+        relationship=rel,
+        usage=usage,
+        memories=ctx.recalled,
+        lore=lore_names,
+        sections={s.name: s.tokens for s in prompt.sections},
+        backend=env.backend.name,
+        fallback=gen.blocked,
+        language=prompt.language,
+    )
+    _done(req, result)
+
+    # 8. after the reply, in the background
+    if env.spawn is not None and ctx.turn_id is not None:
+        env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+
+
+async def _screen_input_moderated(env: TurnEnv, req: TurnRequest) -> Any:
+    """:func:`_screen_input` with the moderation service's word on a line the local check
+    allowed (when a moderator is configured)."""
+    if env.safety.moderator is None:
+        return _screen_input(env, req)
+    local = env.safety.check_input(req.text, req.persona)
+    verdict = await env.safety.moderate(local, env.safety.policy(req.persona), "input")
+    _audit_input(env, req, verdict)
+    return verdict
+
+
+def _screen_input(env: TurnEnv, req: TurnRequest) -> Any:
+    """The input check of a ``say`` line (a Verdict, or None with safety off); a blocked line
+    and a neutralised injection attempt are put on record in the audit table."""
+    verdict = env.safety.check_input(req.text, req.persona)
+    _audit_input(env, req, verdict)
+    return verdict
+
+
+def _audit_input(env: TurnEnv, req: TurnRequest, verdict: Any) -> None:
+    if verdict is not None and (not verdict.allowed or verdict.injection):
+        env.store.submit(
+            lambda s: env.safety.audit(s, req.character, req.player, "input", verdict, req.text),
+            priority=BACKGROUND,
+        )
+
+
+def oversize(settings: TurnSettings, req: TurnRequest) -> str:
+    """The ``too_long`` error of a line or player name over its cap, or ``""``."""
+    if len(req.text) > settings.max_line_chars:
+        return f"too_long: the line is {len(req.text):,} characters; the limit is {settings.max_line_chars:,}"
+    name = req.player_name or ""
+    if len(name) > settings.max_name_chars:
+        return f"too_long: the player name is {len(name):,} characters; the limit is {settings.max_name_chars:,}"
+    return ""
+
+
+def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
+    """Store the line of a ``say`` turn cancelled before it began to run.
+
+    What a player expects: a line they said was heard, however soon they walked away, so the
+    character remembers it (redacted, as any stored line) unless the input check blocks it.
+    :func:`run_say` does the same when cancelled at any later point.
+    """
+    if oversize(env.settings, req):
+        return
+    verdict = _screen_input(env, req)
+    if verdict is not None and not verdict.allowed:
+        return
+    stored_text = env.safety.redact(req.text, req.persona)
+    env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
+
+
+def _release_when_made(env: TurnEnv, reserving: Future[Any]) -> None:
+    """Give back a quota reservation that completed after its turn was cancelled."""
+    if reserving.cancelled() or reserving.exception() is not None:
+        return
+    reservation = reserving.result()
+    env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+
+
+def _gather(
+    store: MemoryStore,
+    req: TurnRequest,
+    stored_text: str,
+    recall_k: int,
+    history: int,
+    *,
+    write: bool = True,
+    touch: bool = False,
+) -> Context:
+    """What a turn needs from the store. ``write`` stores the player's line here; ``touch``
+    marks the recalled memories as accessed now (no write of its own: the time goes to disk
+    with the store's next write, which a turn's own line soon is)."""
+    character, player = req.character, req.player
+    if write:
+        _store_name(store, req)
+    name = req.player_name or store.player_name(player)
+    met = store.has_met(character, player)
+    recent = store.recent_turns(character, player, limit=history) if met else []
+    recalled = (
+        store.recall(character, player, stored_text, k=recall_k, touch=write or touch)
+        if met and stored_text.strip()
+        else []
+    )
+    seen = {t.text for t in recent}
+    recalled = [r for r in recalled if r.memory.text not in seen]
+    facts = store.facts(character, player) if met else []
+    rel = store.relationship(character, player, defaults=req.persona.relationship)
+    summary = store.summary_text(character, player) if met else None
+    labels = {}
+    for turn in recent:
+        if turn.speaker not in labels and turn.speaker != character:
+            labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
+    turn_id = _store_line(store, req, stored_text) if write else None
+    return Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+
+
+def _store_name(store: MemoryStore, req: TurnRequest) -> None:
+    if req.player_name and store.player_name(req.player) != req.player_name:
+        store.set_player_name(req.player, req.player_name)
+
+
+def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int | None:
+    """Store the player's line (for every witness); its id in this conversation."""
+    _store_name(store, req)
+    if not stored_text.strip():
+        return None
+    rows = turn_rows(
+        req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text)
+    )
+    return store.add_turns(rows)[0]
+
+
+def preview_prompt(
+    store: MemoryStore,
+    persona: Persona,
+    player: str,
+    text: str,
+    *,
+    personas: Mapping[str, Persona] | None = None,
+    player_name: str | None = None,
+    context_size: int = 8192,
+    settings: TurnSettings | None = None,
+    safety: bool = True,
+) -> tuple[Prompt, list[Recalled]]:
+    """The prompt a ``say`` turn would send now, and the memories it recalled; writes nothing.
+
+    For ``npc prompt`` and debugging panels. Runs on the calling thread (give it its own store).
+    """
+    from engine.backends.scripted import ScriptedBackend
+
+    env = TurnEnv(
+        backend=ScriptedBackend(),
+        store=None,  # type: ignore[arg-type]  # not used to build a prompt
+        semaphore=asyncio.Semaphore(),
+        personas=personas or {persona.id: persona},
+        settings=settings or TurnSettings(),
+        safety=SafetyGate(enabled=safety),
+    )
+    handle = TurnHandle(persona.id, player, text)
+    req = TurnRequest(
+        handle=handle, persona=persona, text=text, emit=lambda _event: None, player_name=player_name
+    )
+    verdict = env.safety.check_input(text, persona)
+    prompt_text = verdict.text if verdict is not None else text
+    stored = env.safety.redact(text, persona)
+    ctx = _gather(
+        store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False
+    )
+    prompt, _lore = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
+    return prompt, ctx.recalled
+
+
+def turn_rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
+    """The turn rows for one line: this conversation first, then every witness's."""
+    present = req.present
+    rows = [
+        {"character": req.character, "player": req.player, "speaker": speaker, "text": text,
+         "present": present, "importance": importance}
+    ]  # fmt: skip
+    for other_player in req.scene_players:
+        rows.append({**rows[0], "player": other_player})
+    for other in req.scene_characters:
+        for player in (req.player, *req.scene_players):
+            rows.append({**rows[0], "character": other, "player": player})
+    return rows
+
+
+def _display(env: TurnEnv, req: TurnRequest, ctx: Context, speaker: str, language: str) -> str:
+    if speaker == req.character:
+        return req.persona.display_name(language)
+    if speaker == req.player:
+        return ctx.name or req.player_name or "Player"
+    persona = env.personas.get(speaker)
+    if persona is not None:
+        return persona.display_name(language)
+    return ctx.labels.get(speaker, speaker)
+
+
+def _build_prompt(
+    env: TurnEnv, req: TurnRequest, ctx: Context, text: str, context_size: int | None = None
+) -> tuple[Prompt, list[str]]:
+    persona = req.persona
+    settings = env.settings
+    language = reply_language(persona, text)
+    reply_tokens = persona.generation.max_tokens or settings.reply_tokens
+    budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
+    history = [
+        Line(
+            speaker=_display(env, req, ctx, t.speaker, language),
+            text=t.text,
+            own=t.speaker == req.character,
+        )
+        for t in ctx.recent
+    ]
+    recent_texts = [t.text for t in ctx.recent] + [text]
+    player_name = _display(env, req, ctx, req.player, language)
+    lore = (
+        env.lorebook(persona).select(
+            recent_texts,
+            budget_tokens=int(budget * settings.lore_share),
+            macros={"char": persona.display_name(language), "user": player_name},
+        )
+        if persona.lore
+        else []
+    )
+    present = [
+        _display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)
+    ]
+    prompt = assemble(
+        persona,
+        text,
+        player_name=player_name,
+        budget_tokens=budget,
+        lore=lore,
+        memories=ctx.recalled,
+        facts=ctx.facts,
+        relationship=ctx.relationship if ctx.met else None,
+        summary=ctx.summary,
+        history=history,
+        present=present,
+        language=language,
+        guard=env.safety.guard if env.safety.enabled else None,
+        rules=env.safety.rules(language),
+    )
+    names = [e.name or e.content.strip()[:40] for e in lore]
+    return prompt, names
+
+
+def _params(persona: Persona, settings: TurnSettings) -> GenerationParams:
+    g = persona.generation
+    return GenerationParams(
+        temperature=g.temperature,
+        top_p=g.top_p,
+        max_tokens=g.max_tokens or settings.reply_tokens,
+        seed=g.seed,
+        presence_penalty=g.presence_penalty,
+        frequency_penalty=g.frequency_penalty,
+    )
+
+
+async def _generate(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    *,
+    on_first_chunk: Callable[[], object] | None = None,
+    out: _Generated | None = None,
+) -> _Generated:
+    persona = req.persona
+    streamer = ReplyStreamer(
+        names=[persona.name, *persona.names.values(), prompt.character],
+        max_chars=persona.style.max_reply_chars,
+        stops=prompt.stop,
+    )
+    out = out if out is not None else _Generated()
+    env.generating += 1
+    env.quiet.clear()
+    try:
+        return await _stream_reply(env, req, prompt, params, policy, streamer, out, on_first_chunk)
+    finally:
+        env.generating -= 1
+        if env.generating == 0:
+            env.quiet.set()
+
+
+async def _stream_reply(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    streamer: ReplyStreamer,
+    out: _Generated,
+    on_first_chunk: Callable[[], object] | None,
+) -> _Generated:
+    settings = env.settings
+    loop = asyncio.get_running_loop()
+    async with env.semaphore:
+        start = loop.time()
+        deadline = start + settings.total_timeout
+        agen = env.backend.stream(prompt, params)
+        got_text = False
+        stall = settings.stall_timeout
+        slack = min(1.0, 0.05 * stall)
+        try:
+            async with asyncio.timeout_at(
+                min(deadline, start + settings.first_token_timeout)
+            ) as timer:
+                stop = False
+                async for chunk in agen:
+                    if on_first_chunk is not None:
+                        on_first_chunk()
+                        on_first_chunk = None
+                    if chunk.usage is not None:
+                        out.usage = chunk.usage
+                    if chunk.text:
+                        got_text = True
+                        # Moved on only when it would fall within stall_timeout of now, to a
+                        # little beyond (so a chunk seldom costs a timer): a stall is caught
+                        # between stall_timeout and stall_timeout + slack after the last text.
+                        now = loop.time()
+                        when = timer.when() or deadline
+                        if when < deadline and when < now + stall:
+                            timer.reschedule(min(deadline, now + stall + slack))
+                        stop = await _show(env, req, streamer.feed(chunk.text), out, policy)
+                        if (
+                            stop or streamer.stopped
+                        ):  # blocked, at the limit, or the next speaker's turn
+                            break
+                if not stop:
+                    await _show(env, req, streamer.close(), out, policy)
+        except TimeoutError as exc:
+            what = (
+                "no text before the first-token timeout"
+                if not got_text
+                else "the reply stalled or ran too long"
+            )
+            raise BackendTimeoutError(what, provider=env.backend.name) from exc
+        finally:
+            closer = getattr(agen, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # a backend's close must not turn a reply into a failure
+                    log.debug("closing the stream failed", exc_info=True)
+    out.raw = streamer.raw
+    out.visible = streamer.visible
+    out.truncated = streamer.truncated
+    return out
+
+
+def _joiner(previous: str, sentence: str) -> str:
+    if not previous:
+        return ""
+    if is_cjk(previous[-1]) or (sentence and is_cjk(sentence[0])):
+        return ""
+    return " "
+
+
+async def _show(
+    env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: _Generated, policy: Any
+) -> bool:
+    """Emit what may be shown of ``pieces``; True when the reply must stop here."""
+    h = req.handle
+    for piece in pieces:
+        if piece.kind == "delta":
+            if policy is None:
+                req.emit(TextDelta(h.id, h.character, h.player, piece.text))
+            continue
+        sentence = piece.text
+        stop = False
+        if policy is not None:
+            verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
+            if env.safety.moderator is not None:
+                verdict = await env.safety.moderate(verdict, policy, "output")
+            if not verdict.allowed:
+                audit = functools.partial(
+                    env.safety.audit, character=h.character, player=h.player, direction="output",
+                    verdict=verdict, excerpt=sentence,
+                )  # fmt: skip
+                env.store.submit(audit, priority=BACKGROUND)
+                out.blocked = True
+                stop = True
+            elif verdict.category == "length":
+                out.limited = True
+                stop = True
+            sentence = verdict.text.strip()
+            if sentence:
+                previous = out.sentences[-1] if out.sentences else ""
+                req.emit(
+                    TextDelta(h.id, h.character, h.player, _joiner(previous, sentence) + sentence)
+                )
+        if sentence:
+            req.emit(Sentence(h.id, h.character, h.player, sentence, len(out.sentences)))
+            out.sentences.append(sentence)
+        if stop:
+            return True
+    return False
+
+
+def _final_text(gen: _Generated, *, gated: bool) -> str:
+    if not gated:
+        return gen.visible.strip()
+    text = ""
+    for sentence in gen.sentences:
+        text += _joiner(text, sentence) + sentence
+    return text
+
+
+def _store_reply(
+    store: MemoryStore,
+    env: TurnEnv,
+    req: TurnRequest,
+    text: str,
+    delta: Mapping[str, float],
+    reservation: Any,
+    usage: Usage,
+) -> Relationship:
+    if text.strip():
+        store.add_turns(
+            turn_rows(req, speaker=req.character, text=text, importance=heuristics.importance(text))
+        )
+    rel = store.adjust_relationship(
+        req.character,
+        req.player,
+        affinity=delta.get("affinity", 0.0),
+        trust=delta.get("trust", 0.0),
+        familiarity=1.0 + delta.get("familiarity", 0.0),
+        reason="reply",
+        defaults=req.persona.relationship,
+    )
+    if reservation is not None:
+        try:
+            env.meter.commit(
+                reservation, usage, character=req.character, model=usage.model or env.backend.name
+            )
+        except EngineError:
+            log.exception("could not record usage for turn %s", req.handle.id)
+    return rel
+
+
+def emit_authored(
+    req: TurnRequest,
+    text: str,
+    emotion: str,
+    *,
+    fallback: bool,
+    backend: str,
+    actions: Sequence[Action] = (),
+    relationship: Relationship | None = None,
+    language: str | None = None,
+) -> TurnResult:
+    h = req.handle
+    shown = ""
+    for index, sentence in enumerate(split_sentences(text)):
+        req.emit(TextDelta(h.id, h.character, h.player, _joiner(shown, sentence) + sentence))
+        shown += _joiner(shown, sentence) + sentence
+        req.emit(Sentence(h.id, h.character, h.player, sentence, index))
+    result = TurnResult(
+        text=shown,
+        emotion=emotion,
+        emotion_strength=0.5,
+        actions=list(actions),
+        relationship=relationship,
+        backend=backend,
+        fallback=fallback,
+        language=language,
+    )
+    _done(req, result)
+    return result
+
+
+def _done(req: TurnRequest, result: TurnResult) -> None:
+    h = req.handle
+    req.emit(TurnDone(h.id, h.character, h.player, result))
+
+
+def _fail(req: TurnRequest, error: str, fallback: str) -> None:
+    h = req.handle
+    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback))
+
+
+def fallback_line(persona: Persona, key: str) -> str:
+    """An in-character line for when the model fails (picked deterministically from ``key``)."""
+    line = heuristics.choose_line(persona.boundaries.fallback_lines, key)
+    if line:
+        return line
+    return _DEFAULT_FALLBACK["zh" if persona.languages[0].startswith("zh") else "en"]
