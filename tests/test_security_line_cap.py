@@ -23,11 +23,11 @@ def test_a_line_over_the_cap_is_refused_in_character_and_not_stored(make_runtime
     events = drain(rt, handle)
     elapsed = time.perf_counter() - started
     failed = [e for e in events if isinstance(e, TurnFailed)]
-    assert failed and failed[0].error.startswith("too_long:")
+    assert failed and failed[0].error.startswith("too_long:") and failed[0].reason == "too_long"
     assert "600,000" in failed[0].error and "2,000" in failed[0].error
     assert failed[0].fallback_text in rt.characters["mira"].boundaries.fallback_lines
     assert elapsed < 1.0
-    assert rt.query("recent_turns", "mira", "bob").result(5) == []
+    assert rt.recent_turns("mira", "bob").result(5) == []
 
 
 def test_the_cap_is_configurable(make_runtime: Any) -> None:

@@ -26,7 +26,7 @@ def test_a_line_with_a_lone_surrogate_gets_an_answer(make_runtime: Any) -> None:
     events = drain(rt, rt.say("mira", "ann", f"hello {BAD}, how are you?", player_name=f"A{BAD}"))
     done = [e for e in events if isinstance(e, TurnDone)]
     assert done and done[0].result.text
-    turns = rt.query("recent_turns", "mira", "ann").result(5)
+    turns = rt.recent_turns("mira", "ann").result(5)
     assert turns and "\ufffd" in turns[0].text
 
 

@@ -53,9 +53,17 @@ from typing import Any
 from engine.backends.base import GenerationParams
 from engine.dialogue import heuristics
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
-from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
-from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
+from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply
+from engine.errors import (
+    BackendError,
+    BackendTimeoutError,
+    EngineError,
+    InputTooLongError,
+    QuotaExceededError,
+    StoreError,
+)
 from engine.memory.store import MemoryStore
+from engine.metering import Reservation
 from engine.persona.model import Persona
 from engine.runtime.analysis import TurnAnalysis, after_turn
 from engine.runtime.env import (
@@ -70,6 +78,7 @@ from engine.runtime.env import (
     TurnSettings,
 )
 from engine.runtime.events import (
+    FailureReason,
     Sentence,
     TextDelta,
     TurnDone,
@@ -81,6 +90,7 @@ from engine.runtime.events import (
 )
 from engine.runtime.safety_gate import SafetyGate
 from engine.text.script import is_cjk
+from engine.text.sentences import split_sentences
 from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
@@ -95,6 +105,7 @@ __all__ = [
     "TurnSettings",
     "WRITE",
     "after_turn",
+    "failure_reason",
     "fallback_line",
     "keep_cancelled_line",
     "preview_prompt",
@@ -136,8 +147,8 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
     # 0. size: every cost below grows with the line, so a line over the cap goes no further
     too_long = oversize(env.settings, req)
-    if too_long:
-        _fail(req, too_long, fallback_line(persona, req.text[: env.settings.max_line_chars]))
+    if too_long is not None:
+        _fail(req, str(too_long), fallback_line(persona, req.text[: env.settings.max_line_chars]), too_long)
         return
 
     # 1. input safety
@@ -195,12 +206,13 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
     # 4. quota
     reservation = None
-    if env.meter is not None:
+    meter = env.meter
+    if meter is not None:
         # The reservation holds what the call may use, so concurrent turns count it too.
         hold = (prompt.tokens, params.max_tokens or settings.reply_tokens)
         model = str(getattr(env.backend, "model", "") or env.backend.name)
         reserving: Future[Any] = env.store.submit(
-            lambda s: env.meter.reserve(
+            lambda s: meter.reserve(
                 req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
             ),
             priority=FOREGROUND,
@@ -209,7 +221,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             reservation = await asyncio.wrap_future(reserving)
         except QuotaExceededError as exc:
             store_line()
-            _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
+            _fail(req, f"quota: {exc}", fallback_line(persona, req.text), exc)
             return
         except asyncio.CancelledError:
             # The reservation may be under way on the store thread (or made and not yet
@@ -230,7 +242,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         # The player walked away mid-reply: what they already saw was said.
         partial = _final_text(shown, gated=True)
         if partial:
@@ -245,9 +257,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         raise
     except (BackendError, EngineError) as exc:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
-        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
+        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text), exc)
         return
     finally:
         store_line()
@@ -333,14 +345,22 @@ def _audit_input(env: TurnEnv, req: TurnRequest, verdict: Any) -> None:
         )
 
 
-def oversize(settings: TurnSettings, req: TurnRequest) -> str:
-    """The ``too_long`` error of a line or player name over its cap, or ``""``."""
+def oversize(settings: TurnSettings, req: TurnRequest) -> InputTooLongError | None:
+    """The error for a line or player name over its cap (message ``too_long: ...``), or None."""
     if len(req.text) > settings.max_line_chars:
-        return f"too_long: the line is {len(req.text):,} characters; the limit is {settings.max_line_chars:,}"
+        return InputTooLongError(
+            f"too_long: the line is {len(req.text):,} characters; the limit is {settings.max_line_chars:,}",
+            length=len(req.text),
+            limit=settings.max_line_chars,
+        )
     name = req.player_name or ""
     if len(name) > settings.max_name_chars:
-        return f"too_long: the player name is {len(name):,} characters; the limit is {settings.max_name_chars:,}"
-    return ""
+        return InputTooLongError(
+            f"too_long: the player name is {len(name):,} characters; the limit is {settings.max_name_chars:,}",
+            length=len(name),
+            limit=settings.max_name_chars,
+        )
+    return None
 
 
 def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
@@ -350,7 +370,7 @@ def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
     character remembers it (redacted, as any stored line) unless the input check blocks it.
     :func:`run_say` does the same when cancelled at any later point.
     """
-    if oversize(env.settings, req):
+    if oversize(env.settings, req) is not None:
         return
     verdict = _screen_input(env, req)
     if verdict is not None and not verdict.allowed:
@@ -363,8 +383,14 @@ def _release_when_made(env: TurnEnv, reserving: Future[Any]) -> None:
     """Give back a quota reservation that completed after its turn was cancelled."""
     if reserving.cancelled() or reserving.exception() is not None:
         return
-    reservation = reserving.result()
-    env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+    _release(env, reserving.result())
+
+
+def _release(env: TurnEnv, reservation: Reservation) -> None:
+    """Give a quota reservation back (the question was not answered)."""
+    meter = env.meter
+    if meter is not None:
+        env.store.submit(lambda s: meter.release(reservation), priority=WRITE)
 
 
 def _gather(
@@ -665,6 +691,7 @@ async def _show(
             verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
             if env.safety.moderator is not None:
                 verdict = await env.safety.moderate(verdict, policy, "output")
+            assert verdict is not None  # a policy means the checks are on
             if not verdict.allowed:
                 audit = functools.partial(
                     env.safety.audit, character=h.character, player=h.player, direction="output",
@@ -721,7 +748,7 @@ def _store_reply(
         reason="reply",
         defaults=req.persona.relationship,
     )
-    if reservation is not None:
+    if reservation is not None and env.meter is not None:
         try:
             env.meter.commit(
                 reservation, usage, character=req.character, model=usage.model or env.backend.name
@@ -767,9 +794,24 @@ def _done(req: TurnRequest, result: TurnResult) -> None:
     req.emit(TurnDone(h.id, h.character, h.player, result))
 
 
-def _fail(req: TurnRequest, error: str, fallback: str) -> None:
+def _fail(req: TurnRequest, error: str, fallback: str, exc: EngineError) -> None:
     h = req.handle
-    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback))
+    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback, failure_reason(exc), exc))
+
+
+def failure_reason(exc: BaseException) -> FailureReason:
+    """The :data:`~engine.runtime.events.FailureReason` of a turn that raised ``exc``."""
+    if isinstance(exc, QuotaExceededError):
+        return FailureReason.QUOTA
+    if isinstance(exc, InputTooLongError):
+        return FailureReason.TOO_LONG
+    if isinstance(exc, BackendTimeoutError):
+        return FailureReason.TIMEOUT
+    if isinstance(exc, BackendError):
+        return FailureReason.BACKEND
+    if isinstance(exc, StoreError):
+        return FailureReason.STORE
+    return FailureReason.INTERNAL
 
 
 def fallback_line(persona: Persona, key: str) -> str:
