@@ -116,4 +116,6 @@ def test_a_hostile_server_gets_a_clear_error_in_bounded_time(handler: Any, call:
     assert isinstance(error, BackendError), repr(error)
     assert "limit" in str(error) or "too" in str(error), str(error)
     assert elapsed < 5.0
-    assert lag < 0.1, f"the event loop stalled {lag * 1000:.0f} ms"
+    # Idle, the worst lag is under 10 ms (docs/security.md); the bound leaves room for a loaded
+    # machine, far below the seconds a hostile server held the loop before the caps.
+    assert lag < 0.25, f"the event loop stalled {lag * 1000:.0f} ms"

@@ -21,19 +21,22 @@ ATTACK = "a" * 4000 + "!"
 @pytest.mark.parametrize("key", EVIL)
 def test_lore_regex_key_is_linear_on_a_catastrophic_line(key: str) -> None:
     entry = LoreEntry(keys=[key], content="x")
-    started = time.perf_counter()
+    select_entries([entry], ["warm up"], budget_tokens=50)
+    # CPU time of this thread: the work itself, not the waits of a loaded machine.
+    started = time.thread_time()
     select_entries([entry], [ATTACK], budget_tokens=50)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(x+x+)+y", "^(([a-z])+.)+[A-Z]([a-z])+$"])
 def test_blocked_topic_pattern_is_linear_on_a_catastrophic_line(pattern: str) -> None:
     policy = Policy(default_topics=False, blocked_topics=(BlockedTopic(name="evil", patterns=[pattern]),))
     line = "a" * 4000 + "!" if "a+" in pattern else "x" * 4000
-    started = time.perf_counter()
+    check_input("warm up", policy)
+    started = time.thread_time()
     check_input(line, policy)
     check_output(line, policy)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_regex_keys_still_match() -> None:
