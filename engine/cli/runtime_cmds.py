@@ -18,7 +18,6 @@ import click
 
 from engine.cli._common import valid_text
 from engine.errors import EngineError
-from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -137,6 +136,8 @@ def _lines(name: str) -> Any:
 
 def _show_turn(rt: Any, handle: Any, name: str) -> None:
     """Poll like a game loop would, printing text as it streams."""
+    from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+
     click.echo(f"{name}> ", nl=False)
     streamed = False
     while True:
