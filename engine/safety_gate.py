@@ -18,7 +18,6 @@ __all__ = ["SafetyGate"]
 log = logging.getLogger(__name__)
 
 
-
 class SafetyGate:
     """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
 

@@ -247,10 +247,8 @@ class _Process:
         limit = min(p.stall_timeout for p in waiting)
         silent = time.monotonic() - self.last_message
         if silent > limit:
-            self.stalled = (
-                f"the model process sent nothing for {silent:.1f} s (stall timeout {limit:g} s)"
-            )
-            log.error("%s; killing pid %s", self.stalled, self.pid)
+            self.stalled = f"sent nothing for {silent:.1f} s (stall timeout {limit:g} s)"
+            log.error("the model process %s %s; killing it", self.pid, self.stalled)
             assert self.proc is not None
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
@@ -435,7 +433,7 @@ class ModelHost:
                 time.sleep(min(wait_s, 0.5))
                 continue
             if not process.ready.wait(load_timeout):
-                process.stalled = f"loading {self.config.path} took longer than {load_timeout:g} s"
+                process.stalled = f"did not finish within {load_timeout:g} s"
                 with contextlib.suppress(ProcessLookupError, TypeError):
                     os.kill(process.pid or 0, signal.SIGKILL)
                 process.ready.wait(10)
