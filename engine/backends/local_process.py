@@ -372,7 +372,12 @@ class ModelHost:
     def status(self) -> LocalStatus:
         """A snapshot for status lines; never blocks on the worker."""
         process = self._process
-        if self._unavailable is not None:
+        failure = self._load_failure
+        if failure is not None and failure[0] == _file_signature(self.config.path):
+            unavailable: str | None = failure[1]
+        else:
+            unavailable = self._unavailable
+        if unavailable is not None:
             state: Literal["stopped", "starting", "ready", "unavailable"] = "unavailable"
         elif process is None:
             state = "stopped"
@@ -380,7 +385,7 @@ class ModelHost:
             state = "ready" if process.ready.is_set() and process.info else "starting"
         return LocalStatus(
             state=state,
-            reason=self._unavailable or self._reason,
+            reason=unavailable or self._reason,
             pid=process.pid if process is not None else None,
             crashes=self._crashes,
             restarts=self._restarts,
