@@ -12,7 +12,8 @@ process it runs in; here that is this small process, never the game. The game si
 
 Messages in: ``("job", id, spec)``, ``("cancel", id)``. Messages out: ``("ready", info)`` or
 ``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed)``,
-``("token", id, text, finish_reason, monotonic_stamp)``, and one of ``("done", id,
+``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
+JSON reply), and one of ``("done", id,
 completion_tokens, finish_reason)``, ``("json", id, raw)``, ``("error", id, message)``; and
 ``("log", level, text)`` for llama.cpp's own log lines.
 
@@ -197,15 +198,27 @@ class _Worker:
             grammar = llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False)
             self.grammars[schema] = grammar
         kwargs = dict(spec["kwargs"])
+        # Streamed, with a sign of life per token: a long JSON reply is not a stalled worker.
         if spec.get("messages") is not None:
-            reply = self.llama.create_chat_completion(
-                messages=spec["messages"], grammar=grammar, **kwargs
+            events = self.llama.create_chat_completion(
+                messages=spec["messages"], grammar=grammar, stream=True, **kwargs
             )
-            return str(reply["choices"][0]["message"]["content"] or "")
+            pieces: list[str] = []
+            for event in events:
+                if rid in self.cancelled:
+                    break
+                pieces.append((event["choices"][0].get("delta") or {}).get("content") or "")
+                self.send(("alive", rid))
+            return "".join(pieces)
         ids = self.tokens(rid, spec["text"], kwargs["max_tokens"], spec["n_ctx"])
         kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList([self.stop_check(rid)])
-        reply = self.llama.create_completion(prompt=ids, grammar=grammar, **kwargs)
-        return str(reply["choices"][0]["text"] or "")
+        pieces = []
+        for event in self.llama.create_completion(
+            prompt=ids, grammar=grammar, stream=True, **kwargs
+        ):
+            pieces.append(event["choices"][0]["text"] or "")
+            self.send(("alive", rid))
+        return "".join(pieces)
 
     def read(self) -> None:
         """Take jobs and cancels until the socket closes; then leave at once."""

@@ -271,6 +271,8 @@ class _Process:
 
     def _dispatch(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
+        if kind == "alive":
+            return  # a token of a JSON reply: it only resets the stall clock
         if kind == "log":
             _native_log.log(message[1], "%s", message[2])
         elif kind == "ready":
