@@ -278,6 +278,14 @@ class _Process:
             _native_log.log(message[1], "%s", message[2])
         elif kind == "ready":
             self.info = message[1]
+            log.info(
+                "model process %s ready: %s (%s model, weight repacking %s%s)",
+                self.pid,
+                self.host.config.path.name,
+                "chat" if self.info.get("has_template") else "base",
+                "on" if self.info.get("extra_buffers") else "off",
+                ", AMX build" if self.info.get("amx") else "",
+            )
             self.ready.set()
         elif kind == "load_error":
             self.load_error = message[1]
