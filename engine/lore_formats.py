@@ -15,31 +15,12 @@ from pydantic import ValidationError
 from engine.errors import CardError
 from engine.lore import Lorebook, LoreEntry, SelectiveLogic
 
-__all__ = [
-    "entry_from_card",
-    "entry_from_world_info",
-    "entry_to_card",
-    "entry_to_world_info",
-    "parse_lorebook",
-]
+__all__ = ["entry_from_card", "entry_from_world_info", "entry_to_card", "entry_to_world_info", "parse_lorebook"]
 
 
 # Fields of a card entry, by the name a card uses, and how they map onto LoreEntry.
-_CARD_OPTIONAL = (
-    "case_sensitive",
-    "name",
-    "priority",
-    "id",
-    "comment",
-    "selective",
-    "secondary_keys",
-    "constant",
-    "position",
-    "use_regex",
-)
-_CARD_KNOWN = frozenset(
-    ("keys", "content", "extensions", "enabled", "insertion_order", *_CARD_OPTIONAL)
-)
+_CARD_OPTIONAL = ("case_sensitive", "name", "priority", "id", "comment", "selective", "secondary_keys", "constant", "position", "use_regex")
+_CARD_KNOWN = frozenset(("keys", "content", "extensions", "enabled", "insertion_order", *_CARD_OPTIONAL))
 # SillyTavern keeps its World Info options in a card entry's extensions under these names;
 # the engine reads the ones it implements, and writes them back when they changed.
 _LOGIC_FROM_ST = {0: "and_any", 1: "not_all", 2: "not_any", 3: "and_all"}
@@ -72,20 +53,7 @@ _WI_TO_EXT = {
 }
 _EXT_TO_WI = {v: k for k, v in _WI_TO_EXT.items()}
 # World Info keys that map onto LoreEntry fields directly.
-_WI_DIRECT = frozenset(
-    (
-        "uid",
-        "key",
-        "keysecondary",
-        "comment",
-        "content",
-        "constant",
-        "selective",
-        "order",
-        "disable",
-        "addMemo",
-    )
-)
+_WI_DIRECT = frozenset(("uid", "key", "keysecondary", "comment", "content", "constant", "selective", "order", "disable", "addMemo"))
 
 
 class _Reader:
@@ -175,15 +143,10 @@ def entry_from_card(
     if isinstance(entry_id, float):
         entry_id = round(entry_id)
     logic = _logic_from(ext.get("selectiveLogic")) or "and_any"
-    case = r.flag(
-        "case_sensitive",
-        default=_ext_bool(ext, "case_sensitive", book.case_sensitive if book else None) or False,
-    )
+    case = r.flag("case_sensitive", default=_ext_bool(ext, "case_sensitive", book.case_sensitive if book else None) or False)
     whole = _ext_bool(ext, "match_whole_words", None)
     depth = ext.get("scan_depth")
-    scan_depth = (
-        depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None
-    )
+    scan_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None
     unknown = {k: v for k, v in r.data.items() if k not in _CARD_KNOWN}
     if unknown:
         # Fields outside the spec (written by some editor): kept under a private extension key.
@@ -223,12 +186,7 @@ def entry_to_card(entry: LoreEntry, spec: Literal["v2", "v3"] = "v2") -> dict[st
     """A card book entry (V2 or V3) from a :class:`LoreEntry`, as the source had it if unedited."""
     ext = dict(entry.extensions)
     unknown = ext.pop("_card_fields", None)
-    _mirror(
-        ext,
-        "selectiveLogic",
-        _LOGIC_TO_ST[entry.selective_logic],
-        entry.selective_logic != "and_any",
-    )
+    _mirror(ext, "selectiveLogic", _LOGIC_TO_ST[entry.selective_logic], entry.selective_logic != "and_any")
     _mirror(ext, "match_whole_words", entry.match_whole_words, entry.match_whole_words is not None)
     _mirror(ext, "scan_depth", entry.scan_depth, entry.scan_depth is not None)
     if "case_sensitive" in ext and isinstance(ext["case_sensitive"], bool):
@@ -307,9 +265,7 @@ def entry_from_world_info(data: Any, where: str = "entry", *, path: str | None =
             enabled=not r.flag("disable"),
             insertion_order=r.number("order", 100) or 0,
             position="before_char" if position in (0, None, "before_char") else "after_char",
-            scan_depth=depth
-            if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0
-            else None,
+            scan_depth=depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None,
             id=uid,
             extensions=ext,
             absent_fields=["name", "priority"],
@@ -373,9 +329,7 @@ def parse_lorebook(data: Any, *, path: str | None = None) -> Lorebook:
         return _world_info(data, path)
     if isinstance(entries, list):
         return _card_book(data, "character_book", path)
-    raise CardError(
-        "not a lorebook: no `entries` list (card book) or object (World Info)", path=path
-    )
+    raise CardError("not a lorebook: no `entries` list (card book) or object (World Info)", path=path)
 
 
 def _card_book(data: Any, where: str, path: str | None) -> Lorebook:
@@ -395,25 +349,12 @@ def _card_book(data: Any, where: str, path: str | None) -> Lorebook:
         extra={
             k: v
             for k, v in r.data.items()
-            if k
-            not in (
-                "name",
-                "description",
-                "scan_depth",
-                "token_budget",
-                "recursive_scanning",
-                "extensions",
-                "entries",
-            )
-            or (
-                k in ("name", "description", "scan_depth", "token_budget", "recursive_scanning")
-                and v is None
-            )
+            if k not in ("name", "description", "scan_depth", "token_budget", "recursive_scanning", "extensions", "entries")
+            or (k in ("name", "description", "scan_depth", "token_budget", "recursive_scanning") and v is None)
         },
     )
     book.entries = [
-        entry_from_card(e, f"{where}.entries[{i}]", path=path, book=book)
-        for i, e in enumerate(raw_entries)
+        entry_from_card(e, f"{where}.entries[{i}]", path=path, book=book) for i, e in enumerate(raw_entries)
     ]
     return book
 

@@ -60,12 +60,8 @@ class PriceTable(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    currency: str = Field(
-        "USD", min_length=1, description="Currency code or name, e.g. USD, CNY, credits."
-    )
-    models: dict[str, ModelPrice] = Field(
-        default_factory=dict, description="Prices by model name or glob."
-    )
+    currency: str = Field("USD", min_length=1, description="Currency code or name, e.g. USD, CNY, credits.")
+    models: dict[str, ModelPrice] = Field(default_factory=dict, description="Prices by model name or glob.")
     default: ModelPrice | None = Field(None, description="Price of models not listed.")
     per_question: float | None = Field(
         None, ge=0, description="If set, each question is billed to the player at this flat price."
@@ -75,9 +71,7 @@ class PriceTable(BaseModel):
         """The price of ``model``, or None when neither listed nor defaulted."""
         if model in self.models:
             return self.models[model]
-        globs = sorted(
-            (k for k in self.models if fnmatch.fnmatchcase(model, k)), key=len, reverse=True
-        )
+        globs = sorted((k for k in self.models if fnmatch.fnmatchcase(model, k)), key=len, reverse=True)
         if globs:
             return self.models[globs[0]]
         return self.default
@@ -89,9 +83,7 @@ class PriceTable(BaseModel):
         if price is None:
             _warn_unpriced(name)
             return 0.0
-        return (
-            usage.prompt_tokens * price.input + usage.completion_tokens * price.output
-        ) / 1_000_000
+        return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1_000_000
 
     def charge(self, usage: Usage, model: str | None = None) -> float:
         """What the player is billed for a call: the flat per-question price, or the cost."""
@@ -120,16 +112,10 @@ class Quota(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    questions_per_day: int | None = Field(
-        None, ge=0, description="Questions a player may ask a day."
-    )
-    tokens_per_day: int | None = Field(
-        None, ge=0, description="Tokens (in + out) a player may use a day."
-    )
+    questions_per_day: int | None = Field(None, ge=0, description="Questions a player may ask a day.")
+    tokens_per_day: int | None = Field(None, ge=0, description="Tokens (in + out) a player may use a day.")
     spend_per_day: float | None = Field(None, ge=0, description="Charge a player may run up a day.")
-    utc_offset_hours: float = Field(
-        0.0, ge=-14, le=14, description="Where the day starts, as an offset from UTC."
-    )
+    utc_offset_hours: float = Field(0.0, ge=-14, le=14, description="Where the day starts, as an offset from UTC.")
 
 
 def day_of(now: float, utc_offset_hours: float = 0.0) -> str:
@@ -153,9 +139,7 @@ class UsageCost(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    usage_id: int | None = Field(
-        description="Row id in the usage table; None when the reservation was settled."
-    )
+    usage_id: int | None = Field(description="Row id in the usage table; None when the reservation was settled.")
     prompt_tokens: int
     completion_tokens: int
     cost: float

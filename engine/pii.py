@@ -22,9 +22,7 @@ _NO_D_AFTER = "(?![0-9０-９])"
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
 )
-_ID_NUMBER = re.compile(
-    rf"{_NOT_D}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])"
-)
+_ID_NUMBER = re.compile(rf"{_NOT_D}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])")
 _BANK_CARD = re.compile(
     rf"{_NOT_D}(?:{_D}{{4}}[ -]){{2,4}}{_D}{{1,4}}{_NO_D_AFTER}"
     rf"|{_NOT_D}{_D}{{4}}[ -]{_D}{{6}}[ -]{_D}{{4,5}}{_NO_D_AFTER}"

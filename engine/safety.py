@@ -119,13 +119,9 @@ _HOMOGLYPHS = {
 # ---------------------------------------------------------------------------------------------
 # normalisation
 
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]"
-)
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
-)
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 # A token mixing letters with digits or @/$ (``s3x``, ``c0caine``, ``$ex``); plain numbers are left alone.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]+")
 # Three or more single letters or digits separated by 1-3 non-word characters: ``s.e.x``, ``s e x``.
@@ -138,9 +134,7 @@ _NEWLINES = re.compile(r" ?\n[\s]*")
 
 
 # Full-width Latin letters, digits and the symbols injections use; Chinese punctuation (，。：) stays.
-_HALF_WIDTH = {
-    c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) not in "，。：；！？（）"
-}
+_HALF_WIDTH = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) not in "，。：；！？（）"}
 
 
 def _light(text: str) -> str:
@@ -207,9 +201,7 @@ def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str]) -> _
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise PolicyError(
-                f"blocked topic {name!r}: invalid pattern {pattern!r}: {exc}"
-            ) from exc
+            raise PolicyError(f"blocked topic {name!r}: invalid pattern {pattern!r}: {exc}") from exc
         compiled.append(f"(?:{pattern})")
     if not (phrases or cjk_words or compiled):
         return None
@@ -263,6 +255,7 @@ class _Matcher:
             if (not hits or index < min(hits)) and regex.search(norm):
                 hits.append(index)
         return self.names[min(hits)] if hits else None
+
 
     def _split_words(self, norm: str) -> list[int]:
         """Rules whose one-word phrase is written in two or three parts: joined by a hyphen
@@ -348,32 +341,17 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    age_rating: AgeRating = Field(
-        "teen", description="Audience rating; selects the default blocked topics."
-    )
-    default_topics: bool = Field(
-        True, description="Block the default topic categories of the age rating."
-    )
-    blocked_topics: tuple[BlockedTopic, ...] = Field(
-        (), description="Extra blocked topics (words, patterns)."
-    )
+    age_rating: AgeRating = Field("teen", description="Audience rating; selects the default blocked topics.")
+    default_topics: bool = Field(True, description="Block the default topic categories of the age rating.")
+    blocked_topics: tuple[BlockedTopic, ...] = Field((), description="Extra blocked topics (words, patterns).")
     presets: tuple[str, ...] = Field((), description="Optional rule presets, e.g. 'cn_compliance'.")
     redact_pii: bool = Field(True, description="Redact personal information from input and output.")
-    guard_injection: bool = Field(
-        True, description="Detect and neutralise prompt injection in player text."
-    )
-    max_reply_chars: int | None = Field(
-        None, ge=1, description="Longest reply in characters; None is unlimited."
-    )
-    refusal_lines: tuple[str, ...] = Field(
-        (), description="In-character lines used when something is blocked."
-    )
-    language: str | None = Field(
-        None, description="The character's primary language, for default refusals."
-    )
+    guard_injection: bool = Field(True, description="Detect and neutralise prompt injection in player text.")
+    max_reply_chars: int | None = Field(None, ge=1, description="Longest reply in characters; None is unlimited.")
+    refusal_lines: tuple[str, ...] = Field((), description="In-character lines used when something is blocked.")
+    language: str | None = Field(None, description="The character's primary language, for default refusals.")
     speaker_names: tuple[str, ...] = Field(
-        (),
-        description="The character's names; a player line starting with one is a fake transcript line.",
+        (), description="The character's names; a player line starting with one is a fake transcript line."
     )
 
     _rules: tuple[_Rule, ...] = PrivateAttr(default=())
@@ -395,14 +373,10 @@ class Policy(BaseModel):
                 rules.append(rule)
         self._rules = tuple(rules)
         self._matcher = _Matcher(rules)
-        names = sorted(
-            {normalize(n) for n in self.speaker_names if normalize(n)}, key=len, reverse=True
-        )
+        names = sorted({normalize(n) for n in self.speaker_names if normalize(n)}, key=len, reverse=True)
         if names:
             alternation = "|".join(re.escape(n) for n in names)
-            self._speaker_regex = re.compile(
-                rf"\n[ \t]*(?:{alternation})[ \t]*[:：]", re.IGNORECASE
-            )
+            self._speaker_regex = re.compile(rf"\n[ \t]*(?:{alternation})[ \t]*[:：]", re.IGNORECASE)
 
     @classmethod
     def from_persona(cls, persona: Persona, world: Policy | None = None) -> Policy:
@@ -471,24 +445,12 @@ class Verdict(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    allowed: bool = Field(
-        True, description="False when the text is blocked; ``text`` is then a refusal line."
-    )
-    text: str = Field(
-        ..., description="The text to use: neutralised, redacted, cut, or a refusal when blocked."
-    )
-    rule: str | None = Field(
-        None, description="The rule that fired first: a topic name, 'injection:...', 'pii:...'."
-    )
-    category: Category | None = Field(
-        None, description="What kind of rule fired: topic, injection, pii or length."
-    )
-    injection: bool = Field(
-        False, description="Whether a prompt-injection attempt was found (and neutralised)."
-    )
-    pii: tuple[str, ...] = Field(
-        (), description="Kinds of personal information that were redacted."
-    )
+    allowed: bool = Field(True, description="False when the text is blocked; ``text`` is then a refusal line.")
+    text: str = Field(..., description="The text to use: neutralised, redacted, cut, or a refusal when blocked.")
+    rule: str | None = Field(None, description="The rule that fired first: a topic name, 'injection:...', 'pii:...'.")
+    category: Category | None = Field(None, description="What kind of rule fired: topic, injection, pii or length.")
+    injection: bool = Field(False, description="Whether a prompt-injection attempt was found (and neutralised).")
+    pii: tuple[str, ...] = Field((), description="Kinds of personal information that were redacted.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,9 +538,7 @@ def _neutralise_spans(text: str, policy: Policy | None) -> tuple[str, bool]:
     if policy is not None and policy._speaker_regex is not None:
         regexes.append(policy._speaker_regex)
     for regex in regexes:
-        out, count = regex.subn(
-            lambda m: ("\n" if m.group(0).startswith("\n") else "") + _MARK, out
-        )
+        out, count = regex.subn(lambda m: ("\n" if m.group(0).startswith("\n") else "") + _MARK, out)
         changed = changed or count > 0
     return out, changed
 
@@ -643,20 +603,14 @@ def check_input(text: str, policy: Policy | None = None) -> Verdict:
     topic = policy.blocked_topic(text)
     if topic is not None:
         return Verdict(
-            allowed=False,
-            text=policy.refusal(text, rule=topic),
-            rule=topic,
-            category="topic",
-            injection=bool(injections),
+            allowed=False, text=policy.refusal(text, rule=topic), rule=topic, category="topic", injection=bool(injections)
         )
     out = neutralise_injection(text, policy) if injections else text
     kinds: list[str] = []
     if policy.redact_pii:
         out, kinds = _redact(out)
     if injections:
-        return Verdict(
-            text=out, rule=injections[0], category="injection", injection=True, pii=tuple(kinds)
-        )
+        return Verdict(text=out, rule=injections[0], category="injection", injection=True, pii=tuple(kinds))
     if kinds:
         return Verdict(text=out, rule=f"pii:{kinds[0]}", category="pii", pii=tuple(kinds))
     return Verdict(text=out)
@@ -673,18 +627,11 @@ def check_output(sentence: str, policy: Policy | None = None, *, emitted_chars: 
     policy = policy or Policy()
     topic = policy.blocked_topic(sentence)
     if topic is not None:
-        return Verdict(
-            allowed=False, text=policy.refusal(sentence, rule=topic), rule=topic, category="topic"
-        )
+        return Verdict(allowed=False, text=policy.refusal(sentence, rule=topic), rule=topic, category="topic")
     out, kinds = _redact(sentence) if policy.redact_pii else (sentence, [])
     limit = policy.max_reply_chars
     if limit is not None and emitted_chars + len(out) > limit:
-        return Verdict(
-            text=_cut(out, max(0, limit - emitted_chars)),
-            rule="max_reply_chars",
-            category="length",
-            pii=tuple(kinds),
-        )
+        return Verdict(text=_cut(out, max(0, limit - emitted_chars)), rule="max_reply_chars", category="length", pii=tuple(kinds))
     if kinds:
         return Verdict(text=out, rule=f"pii:{kinds[0]}", category="pii", pii=tuple(kinds))
     return Verdict(text=out)
@@ -722,9 +669,7 @@ class Moderation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     flagged: bool = Field(False, description="Whether the service flagged the text.")
-    categories: tuple[str, ...] = Field(
-        (), description="The categories it flagged, e.g. 'harassment'."
-    )
+    categories: tuple[str, ...] = Field((), description="The categories it flagged, e.g. 'harassment'.")
 
 
 @runtime_checkable
@@ -739,9 +684,7 @@ class Moderator(Protocol):
         ...
 
 
-def apply_moderation(
-    verdict: Verdict, moderation: Moderation, policy: Policy | None = None
-) -> Verdict:
+def apply_moderation(verdict: Verdict, moderation: Moderation, policy: Policy | None = None) -> Verdict:
     """``verdict`` made stricter by a moderation result: a flagged text is blocked with rule
     ``moderation:<first category>`` and a refusal line; an unflagged one keeps its verdict.
 

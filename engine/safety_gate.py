@@ -18,6 +18,7 @@ __all__ = ["SafetyGate"]
 log = logging.getLogger(__name__)
 
 
+
 class SafetyGate:
     """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
 

@@ -27,12 +27,8 @@ class Capabilities(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["model", "scripted", "replay"] = Field(
-        "model", description="A real model, scripted lines, or a replay."
-    )
-    mode: Literal["chat", "completion"] = Field(
-        "chat", description="Chat messages, or a transcript for base models."
-    )
+    kind: Literal["model", "scripted", "replay"] = Field("model", description="A real model, scripted lines, or a replay.")
+    mode: Literal["chat", "completion"] = Field("chat", description="Chat messages, or a transcript for base models.")
     structured: Literal["json_schema", "json_object", "grammar", "none"] = Field(
         "none", description="How structured output is enforced."
     )
@@ -62,9 +58,7 @@ class Usage(BaseModel):
     model: str = ""
     latency_ms: float = 0.0
     ttft_ms: float | None = None
-    estimated: bool = Field(
-        False, description="True when counts are estimates, not the provider's."
-    )
+    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
 
     @property
     def total_tokens(self) -> int:
@@ -93,15 +87,11 @@ class Backend(Protocol):
     @property
     def capabilities(self) -> Capabilities: ...
 
-    def stream(
-        self, prompt: Prompt, params: GenerationParams | None = None
-    ) -> AsyncIterator[Chunk]:
+    def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[Chunk]:
         """Stream the reply as text chunks; the last chunk carries usage."""
         ...
 
-    async def complete_json(
-        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
-    ) -> T:
+    async def complete_json(self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None) -> T:
         """Generate a JSON object that validates against ``schema`` and return the instance."""
         ...
 

@@ -125,13 +125,9 @@ def export_card(
     failure leaves nothing half written).
     """
     if format == "v2":
-        payload = (
-            json.dumps(persona_to_card(persona, "v2"), ensure_ascii=False, indent=2) + "\n"
-        ).encode("utf-8")
+        payload = (json.dumps(persona_to_card(persona, "v2"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     elif format == "v3":
-        payload = (
-            json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n"
-        ).encode("utf-8")
+        payload = (json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     elif format == "png":
         if isinstance(image, str | Path):
             image = _read_limited(Path(image), DEFAULT_LIMITS.max_file_bytes)
@@ -158,9 +154,7 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 def load_lorebook(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Lorebook:
     """A lorebook from a file: World Info JSON, ``lorebook_v3`` JSON, or a card holding a book."""
     path = None if isinstance(source, bytes) else str(source)
-    raw = (
-        source if isinstance(source, bytes) else _read_limited(Path(source), limits.max_file_bytes)
-    )
+    raw = source if isinstance(source, bytes) else _read_limited(Path(source), limits.max_file_bytes)
     if raw.startswith((_PNG_SIGNATURE, _ZIP_SIGNATURE)):
         card = read_card(raw, limits=limits)
         book = card.data.get("character_book")

@@ -34,9 +34,7 @@ logger = logging.getLogger(__name__)
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the character files (<id>.yaml) into.",
 )
-@click.option(
-    "--id", "char_id", default=None, help="Id (and file name) for the character; one card only."
-)
+@click.option("--id", "char_id", default=None, help="Id (and file name) for the character; one card only.")
 @click.option(
     "--lorebook",
     "lorebooks",
@@ -89,14 +87,9 @@ def import_command(
                     n += 1
                 persona = persona.model_copy(update={"id": f"{base}-{n}"})
                 target = out / f"{persona.id}.yaml"
-                result.report.warnings.append(
-                    f"another card in this import is also {base!r}; saved as {persona.id!r}"
-                )
+                result.report.warnings.append(f"another card in this import is also {base!r}; saved as {persona.id!r}")
             if target.exists() and not force:
-                raise CardError(
-                    f"{target} already exists (use --force to overwrite, or --id)",
-                    path=str(card_path),
-                )
+                raise CardError(f"{target} already exists (use --force to overwrite, or --id)", path=str(card_path))
             _write_checked(target, persona_to_yaml(persona), source=card_path)
             written.add(target)
         except EngineError as exc:
@@ -112,13 +105,7 @@ def import_command(
         click.echo(
             json.dumps(
                 [
-                    {
-                        "source": r.source,
-                        "spec": r.spec,
-                        "mapped": r.mapped,
-                        "unmapped": r.unmapped,
-                        "warnings": r.warnings,
-                    }
+                    {"source": r.source, "spec": r.spec, "mapped": r.mapped, "unmapped": r.unmapped, "warnings": r.warnings}
                     for r in reports
                 ],
                 ensure_ascii=False,
@@ -134,9 +121,7 @@ def _write_checked(target: Path, text: str, *, source: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CardError(
-            f"cannot create folder: {exc.strerror or exc}", path=str(target.parent)
-        ) from exc
+        raise CardError(f"cannot create folder: {exc.strerror or exc}", path=str(target.parent)) from exc
     temp = target.with_name(f".import-{os.getpid()}-{target.name}")
     try:
         temp.write_text(text, encoding="utf-8")
@@ -144,9 +129,7 @@ def _write_checked(target: Path, text: str, *, source: Path) -> None:
             load_persona(temp)
         except PersonaError as exc:
             where = f"{exc.field}: " if exc.field else ""
-            raise CardError(
-                f"the imported character does not validate: {where}{exc.message}", path=str(source)
-            ) from exc
+            raise CardError(f"the imported character does not validate: {where}{exc.message}", path=str(source)) from exc
         temp.replace(target)
     except OSError as exc:
         raise CardError(f"cannot write: {exc.strerror or exc}", path=str(target)) from exc
@@ -188,9 +171,7 @@ _SUFFIX = {"v2": ".card.json", "v3": ".v3.json", "png": ".png"}
     type=click.Path(path_type=Path),
     help="Folder of character files, for looking up CHARACTER by id.",
 )
-def export_command(
-    character: str, fmt: str, out: Path | None, image: Path | None, directory: Path
-) -> None:
+def export_command(character: str, fmt: str, out: Path | None, image: Path | None, directory: Path) -> None:
     """Export a character (id or file) as a Character Card V2/V3 JSON or PNG.
 
     \b

@@ -123,9 +123,7 @@ class AuditRecord(BaseModel):
     direction: str = Field(description="'input' (player line) or 'output' (reply sentence).")
     rule: str = Field(description="The rule that fired: a topic name, 'injection:...', 'pii:...'.")
     category: str | None = Field(None, description="topic, injection, pii or length.")
-    excerpt: str = Field(
-        "", description="The start of the text, with personal information redacted."
-    )
+    excerpt: str = Field("", description="The start of the text, with personal information redacted.")
 
 
 class QuotaState(BaseModel):
@@ -178,9 +176,7 @@ class Ledger:
         else:
             self.path = str(db)
             try:
-                conn = sqlite3.connect(
-                    self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
-                )
+                conn = sqlite3.connect(self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
             self.db = Database(conn)
@@ -202,9 +198,7 @@ class Ledger:
             conn.execute("PRAGMA synchronous=NORMAL")
         if MIGRATIONS.pending(self.db):
             # Under the write lock, so two processes opening a new file do not both migrate.
-            self._write(
-                lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None
-            )
+            self._write(lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None)
 
     def _retry(self, fn: Callable[[], T]) -> T:
         """Run ``fn``, retrying while the file is busy; other SQLite errors become StoreError."""
@@ -300,23 +294,12 @@ class Ledger:
         """
 
         def attempt(conn: sqlite3.Connection) -> int:
-            conn.execute(
-                "INSERT OR IGNORE INTO quota_usage (player, day) VALUES (?, ?)", (player, day)
-            )
+            conn.execute("INSERT OR IGNORE INTO quota_usage (player, day) VALUES (?, ?)", (player, day))
             cur = conn.execute(
                 "UPDATE quota_usage SET questions = questions + 1 WHERE player = ? AND day = ?"
                 " AND (? IS NULL OR questions < ?) AND (? IS NULL OR tokens < ?)"
                 " AND (? IS NULL OR spend < ?)",
-                (
-                    player,
-                    day,
-                    max_questions,
-                    max_questions,
-                    max_tokens,
-                    max_tokens,
-                    max_spend,
-                    max_spend,
-                ),
+                (player, day, max_questions, max_questions, max_tokens, max_tokens, max_spend, max_spend),
             )
             if cur.rowcount == 0:
                 questions, tokens, spend = conn.execute(
@@ -330,9 +313,7 @@ class Ledger:
                 else:
                     kind, detail = "spend", f"{spend:.4f}/{max_spend} spent"
                 raise QuotaExceededError(
-                    f"player {player!r} has used today's quota ({detail}, day {day})",
-                    player=player,
-                    kind=kind,
+                    f"player {player!r} has used today's quota ({detail}, day {day})", player=player, kind=kind
                 )
             cur = conn.execute(
                 "INSERT INTO quota_reservations (player, day, time, status) VALUES (?, ?, ?, 'open')",
@@ -363,15 +344,12 @@ class Ledger:
 
         def attempt(conn: sqlite3.Connection) -> int | None:
             row = conn.execute(
-                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'",
-                (reservation_id,),
+                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
             ).fetchone()
             if row is None:
                 return None
             player, day = row
-            conn.execute(
-                "UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,)
-            )
+            conn.execute("UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,))
             cur = conn.execute(
                 "INSERT INTO usage (time, day, player, character, model, prompt_tokens, completion_tokens,"
                 " latency_ms, ttft_ms, estimated, cost, charge, currency, reservation_id)"
@@ -389,10 +367,7 @@ class Ledger:
 
         usage_id = self._write(attempt)
         if usage_id is None:
-            logger.warning(
-                "reservation %s was already committed or released; usage not recorded",
-                reservation_id,
-            )
+            logger.warning("reservation %s was already committed or released; usage not recorded", reservation_id)
         return usage_id
 
     def release(self, reservation_id: int) -> bool:
@@ -401,17 +376,13 @@ class Ledger:
 
         def attempt(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'",
-                (reservation_id,),
+                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
             ).fetchone()
             if row is None:
                 return False
+            conn.execute("UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,))
             conn.execute(
-                "UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,)
-            )
-            conn.execute(
-                "UPDATE quota_usage SET questions = MAX(questions - 1, 0) WHERE player = ? AND day = ?",
-                row,
+                "UPDATE quota_usage SET questions = MAX(questions - 1, 0) WHERE player = ? AND day = ?", row
             )
             return True
 
@@ -420,8 +391,7 @@ class Ledger:
     def quota_state(self, player: str, day: str) -> QuotaState:
         """What ``player`` has used on ``day``."""
         rows = self._read(
-            "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?",
-            (player, day),
+            "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?", (player, day)
         )
         if not rows:
             return QuotaState(player=player, day=day)
@@ -431,11 +401,7 @@ class Ledger:
     # ------------------------------------------------------------------ reports and player rights
 
     def usage_totals(
-        self,
-        *,
-        group_by: GroupBy = "player",
-        since_day: str | None = None,
-        player: str | None = None,
+        self, *, group_by: GroupBy = "player", since_day: str | None = None, player: str | None = None
     ) -> list[UsageRow]:
         """Usage summed per ``group_by`` value and currency, largest charge first."""
         if group_by not in ("player", "character", "model", "day"):

@@ -26,9 +26,7 @@ class TurnRecord(BaseModel):
     id: int
     character: str
     player: str
-    speaker: str = Field(
-        description="Who said it: the player's id, the character's id, or another id."
-    )
+    speaker: str = Field(description="Who said it: the player's id, the character's id, or another id.")
     text: str
     time: float
     session: str | None = None
@@ -46,12 +44,8 @@ class MemoryRecord(BaseModel):
     created: float
     last_accessed: float
     turn_ids: list[int] = Field(default_factory=list, description="Turns this memory came from.")
-    present: list[str] = Field(
-        default_factory=list, description="Who witnessed it (character and player ids)."
-    )
-    speaker: str = Field(
-        "", description="Who said it, for memories of a dialogue line (else empty)."
-    )
+    present: list[str] = Field(default_factory=list, description="Who witnessed it (character and player ids).")
+    speaker: str = Field("", description="Who said it, for memories of a dialogue line (else empty).")
 
 
 class ScoreBreakdown(BaseModel):
