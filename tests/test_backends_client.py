@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 
-from engine.backends._client import TemplatedClient
+from engine.backends.openai.client import TemplatedClient
 
 BODIES: list[dict[str, Any]] = [
     {

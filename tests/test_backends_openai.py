@@ -21,6 +21,7 @@ from engine.backends import (
     Timeouts,
 )
 from engine.backends.presets import Preset
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import (
     AuthenticationError,
     BackendError,
@@ -32,7 +33,6 @@ from engine.errors import (
     StreamError,
     StructuredOutputError,
 )
-from engine.prompt import Message, Prompt, Section
 from engine.testing.openai_server import OpenAIServer, refused_base_url
 
 FAST = Timeouts(connect=1.0, first_token=0.5, idle=0.5, total=4.0)

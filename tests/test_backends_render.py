@@ -8,8 +8,8 @@ import pytest
 
 from engine.backends import Backend, GenerationParams, create_backend
 from engine.backends.render import chat_messages, prompt_key, render_transcript, transcript_stops
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BadRequestError
-from engine.prompt import Message, Prompt, Section
 
 
 def sample(user: str = "Hi!") -> Prompt:

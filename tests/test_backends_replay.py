@@ -20,9 +20,9 @@ from engine.backends import (
     Timeouts,
     create_backend,
 )
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BackendUnavailableError, ReplayMissError, ServerError
 from engine.persona import Persona
-from engine.prompt import Message, Prompt, Section
 from engine.testing.openai_server import OpenAIServer
 
 PERSONA = Persona.model_validate(

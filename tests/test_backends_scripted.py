@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 
 from engine.backends import Backend, Chunk, ScriptedBackend, create_backend
 from engine.backends.scripted import minimal_instance_data, stream_pieces
+from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import StructuredOutputError
 from engine.persona import Persona
-from engine.prompt import Message, Prompt, Section
 
 MIRA = Persona.model_validate(
     {

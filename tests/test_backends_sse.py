@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from engine.backends.openai import _sse_batches
+from engine.backends.openai.chat import _sse_batches
 
 STREAM = (
     ": keep-alive comment\r\n"

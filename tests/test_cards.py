@@ -29,6 +29,7 @@ from engine.cards import (
     write_charx,
     write_png,
 )
+from engine.cards.lorebooks import book_to_lorebook_v3
 from engine.errors import CardError
 from engine.persona import Persona, load_characters, load_persona
 
@@ -382,8 +383,8 @@ def test_load_lorebook_from_card_and_v3_file(tmp_path: Path) -> None:
     book = load_lorebook(json.dumps(_v3()).encode())
     assert [e.id for e in book.entries] == ["lh", None]
     path = tmp_path / "coast.json"
-    path.write_text(json.dumps(book.to_lorebook_v3()), encoding="utf-8")
-    assert load_lorebook(path).to_lorebook_v3() == book.to_lorebook_v3()
+    path.write_text(json.dumps(book_to_lorebook_v3(book)), encoding="utf-8")
+    assert book_to_lorebook_v3(load_lorebook(path)) == book_to_lorebook_v3(book)
 
 
 def test_imported_lore_selects_by_regex_key() -> None:

@@ -16,9 +16,10 @@ from engine.cards import (
     persona_to_yaml,
     read_png_text,
 )
+from engine.cards.lorebooks import book_to_world_info
+from engine.dialogue.prompt import assemble
 from engine.lore import select_entries
 from engine.persona import load_persona
-from engine.prompt import assemble
 
 CARDS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cards"
 
@@ -96,7 +97,7 @@ def test_eldoria_world_info_imports_without_loss() -> None:
     raw = json.loads((CARDS / "Eldoria.worldinfo.json").read_text(encoding="utf-8"))
     book = load_lorebook(CARDS / "Eldoria.worldinfo.json")
     assert len(book.entries) == 4
-    assert book.to_world_info() == raw
+    assert book_to_world_info(book) == raw
     assert [e.keys for e in book.entries][1] == ["shadowfang", "beast", "monster", "monsters", "beasts"]
     assert [e.id for e in book.select(["a magical forest"])] == [0]
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from engine.cards import card_to_persona, persona_to_card, persona_to_yaml, read_card
 from engine.lore import LoreEntry, select_entries
 from engine.persona import load_persona
-from engine.tokens import estimate_tokens
+from engine.text.tokens import estimate_tokens
 
 # Text with the characters that stress the mapping: macros, braces, brackets, <START>, CJK, CR/LF.
 _pieces = st.sampled_from(

@@ -10,11 +10,11 @@ from typing import Any
 
 from fixtures_runtime import HangingBackend, TextBackend, drain, hold_store
 
-from engine.events import TurnDone, TurnFailed, TurnStarted
 from engine.memory.ledger import Ledger
 from engine.metering import Meter, Quota
 from engine.persona import Persona
 from engine.runtime import Runtime
+from engine.runtime.events import TurnDone, TurnFailed, TurnStarted
 
 
 def _wait(condition: Any, timeout: float = 5.0) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fixtures_runtime import TextBackend, drain
 
+from engine.dialogue.prompt import Prompt, assemble
 from engine.persona import Persona
-from engine.prompt import Prompt, assemble
 
 
 def _persona(lore: list[dict[str, Any]], card: dict[str, Any] | None = None) -> Persona:

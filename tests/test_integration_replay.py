@@ -9,10 +9,11 @@ from fixtures_runtime import drain
 
 from engine.backends import OpenAIBackend, RecordingBackend, ReplayBackend, RetryPolicy, Timeouts
 from engine.backends.scripted import ScriptedBackend
-from engine.events import TurnDone
 from engine.persona import Persona
+from engine.runtime import TurnSettings
+from engine.runtime.env import TurnEnv
+from engine.runtime.events import TurnDone
 from engine.testing.openai_server import OpenAIServer
-from engine.turn import TurnEnv, TurnSettings
 
 LINES = ["Guess what, I just bought myself a boat, painted red.", "Will you come sailing with me?"]
 

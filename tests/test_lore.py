@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from engine.cards.lorebooks import (
+    book_to_card,
+    book_to_lorebook_v3,
+    book_to_world_info,
+    parse_lorebook,
+)
 from engine.errors import CardError
 from engine.lore import (
     Lorebook,
@@ -12,8 +18,7 @@ from engine.lore import (
     select_entries,
     strip_decorators,
 )
-from engine.lore_formats import parse_lorebook
-from engine.tokens import estimate_tokens
+from engine.text.tokens import estimate_tokens
 
 
 def _ids(entries: list[LoreEntry]) -> list[object]:
@@ -272,12 +277,12 @@ def test_parse_card_book_round_trips_exactly() -> None:
     }
     book = parse_lorebook(raw)
     assert book.entries[0].selective_logic == "and_all"
-    assert book.to_card_book() == raw
+    assert book_to_card(book) == raw
 
 
 def test_v3_export_writes_use_regex() -> None:
     book = Lorebook(entries=[LoreEntry(keys=["a"], content="x")])
-    data = book.to_lorebook_v3()
+    data = book_to_lorebook_v3(book)
     assert data["spec"] == "lorebook_v3"
     assert data["data"]["entries"][0]["use_regex"] is False
 
@@ -285,7 +290,7 @@ def test_v3_export_writes_use_regex() -> None:
 def test_edited_logic_written_back_to_extensions() -> None:
     book = parse_lorebook({"entries": [{"keys": ["a"], "content": "x", "extensions": {"selectiveLogic": 0}, "enabled": True, "insertion_order": 1}]})
     book.entries[0].selective_logic = "not_any"
-    assert book.to_card_book()["entries"][0]["extensions"]["selectiveLogic"] == 2
+    assert book_to_card(book)["entries"][0]["extensions"]["selectiveLogic"] == 2
 
 
 def test_world_info_round_trips_exactly() -> None:
@@ -319,7 +324,7 @@ def test_world_info_round_trips_exactly() -> None:
         2,
         "after_char",
     )
-    assert book.to_world_info() == raw
+    assert book_to_world_info(book) == raw
 
 
 @pytest.mark.parametrize(

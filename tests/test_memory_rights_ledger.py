@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.backends.base import Usage
 from engine.memory import MemoryStore
 from engine.memory.ledger import LEDGER_TABLES, Ledger
 from engine.metering import Meter, Quota
+from engine.types import Usage
 
 
 def _metered_world(path: Path) -> MemoryStore:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.base import Usage
 from engine.errors import QuotaExceededError, StoreError
 from engine.memory import MemoryStore
 from engine.memory.ledger import LEDGER_TABLES, Ledger
 from engine.metering import Meter, ModelPrice, PriceTable, Quota, day_of
+from engine.types import Usage
 
 NOON = 1_767_268_800.0  # 2026-01-01 12:00 UTC
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.backends.base import Usage
 from engine.cli import main
 from engine.memory.ledger import Ledger
 from engine.metering import Meter, ModelPrice, PriceTable
+from engine.types import Usage
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.backends.scripted import ScriptedBackend
-from engine.events import TurnDone, TurnFailed
 from engine.memory.ledger import Ledger
 from engine.metering import Meter, PriceTable, Quota, day_of
 from engine.runtime import Runtime
+from engine.runtime.events import TurnDone, TurnFailed
 
 
 def test_hundred_concurrent_turns_from_two_runtimes_let_exactly_ten_through(

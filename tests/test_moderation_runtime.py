@@ -13,9 +13,9 @@ import pytest
 from fixtures_runtime import TextBackend, drain
 
 from engine.backends.openai import OpenAIModerator, RetryPolicy
-from engine.events import Sentence, TextDelta, TurnDone
 from engine.memory.ledger import Ledger
 from engine.persona import Persona
+from engine.runtime.events import Sentence, TextDelta, TurnDone
 from engine.testing.openai_server import OpenAIServer
 
 WORDS = {"harassment": ["idiot", "moron"], "violence": ["stab"]}
@@ -113,7 +113,7 @@ def test_a_failing_service_leaves_the_local_verdict_standing(
     rt = make_runtime(
         TextBackend("Hello there."), characters={"tess": test_persona}, moderator=_moderator(server)
     )
-    with caplog.at_level(logging.WARNING, logger="engine.turn"):
+    with caplog.at_level(logging.WARNING, logger="engine.runtime.turn"):
         done = drain(rt, rt.say("tess", "p1", "You are an idiot."))[-1]
     assert isinstance(done, TurnDone) and not done.result.fallback
     assert done.result.text == "Hello there."

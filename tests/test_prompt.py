@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from engine.dialogue.prompt import SECTION_ORDER, Line, assemble, reply_language
 from engine.lore import LoreEntry
-from engine.memory.types import Fact, MemoryRecord, Recalled, Relationship, ScoreBreakdown
 from engine.persona import Persona
-from engine.prompt import SECTION_ORDER, Line, assemble, detect_language, reply_language
-from engine.tokens import estimate_tokens
+from engine.text.script import detect_language
+from engine.text.tokens import estimate_tokens
+from engine.types import Fact, MemoryRecord, Recalled, Relationship, ScoreBreakdown
 
 
 def _persona(**extra: object) -> Persona:

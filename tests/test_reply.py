@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.persona import Persona
-from engine.reply import (
-    Action,
+from engine.dialogue.reply import (
     ReplyStreamer,
     normalise_emotion,
     parse_reply,
     render_meta,
     split_sentences,
 )
+from engine.persona import Persona
+from engine.types import Action
 
 
 @pytest.fixture(scope="module")

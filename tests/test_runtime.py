@@ -15,10 +15,10 @@ from fixtures_runtime import HangingBackend, TextBackend, drain
 
 from engine.backends import ScriptedBackend
 from engine.errors import EngineError, RuntimeClosedError
-from engine.events import Sentence, TurnDone, TurnFailed, TurnHandle, TurnStarted
 from engine.memory import MemoryStore
-from engine.runtime import GC_THRESHOLD
-from engine.turn import TurnSettings
+from engine.runtime import TurnSettings
+from engine.runtime.core import GC_THRESHOLD
+from engine.runtime.events import Sentence, TurnDone, TurnFailed, TurnHandle, TurnStarted
 
 BLOCK_LIMIT_S = 0.001  # no game-thread call may take longer than 1 ms
 

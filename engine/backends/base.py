@@ -1,6 +1,6 @@
 """The backend seam: a small protocol every language model source implements.
 
-Like an HTTP transport, a backend does one thing: turn a :class:`~engine.prompt.Prompt` into
+Like an HTTP transport, a backend does one thing: turn a :class:`~engine.dialogue.prompt.Prompt` into
 streamed text (``stream``) or a validated object (``complete_json``). Everything above it
 (persona, memory, safety, parsing) is backend-agnostic.
 
@@ -15,9 +15,10 @@ from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.prompt import Prompt
+from engine.dialogue.prompt import Prompt
+from engine.types import Usage
 
-__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams", "Usage"]
+__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -48,21 +49,6 @@ class GenerationParams(BaseModel):
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
-
-
-class Usage(BaseModel):
-    """Token usage and timing of one call."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model: str = ""
-    latency_ms: float = 0.0
-    ttft_ms: float | None = None
-    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 class Chunk(BaseModel):

@@ -48,7 +48,7 @@ def create_backend(
         path = name if name.endswith(".gguf") else model
         backend = LocalBackend(path, **options)
     elif name in PRESETS or name in ("openai-compatible", "custom"):
-        from engine.backends.openai import OpenAIBackend
+        from engine.backends.openai.chat import OpenAIBackend
 
         preset = PRESETS.get(name)
         if preset is None and not base_url:

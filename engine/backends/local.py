@@ -40,7 +40,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.local_process import (
     LocalStatus,
     ModelHost,
@@ -51,8 +51,9 @@ from engine.backends.local_process import (
     raise_failure,
 )
 from engine.backends.render import chat_messages, render_transcript, transcript_stops
+from engine.dialogue.prompt import Prompt
 from engine.errors import BackendUnavailableError, StructuredOutputError
-from engine.prompt import Prompt
+from engine.types import Usage
 
 __all__ = [
     "EXTRA_BUFFERS_ENV",

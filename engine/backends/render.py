@@ -1,10 +1,10 @@
-"""Rendering a :class:`~engine.prompt.Prompt` for a model, and hashing it for record/replay.
+"""Rendering a :class:`~engine.dialogue.prompt.Prompt` for a model, and hashing it for record/replay.
 
 Pure functions: chat models get role messages, base (completion) models get a transcript that
 ends with the character's name and a colon, plus stop sequences that end the turn where the
 player would speak next.
 
->>> from engine.prompt import Message, Prompt, Section
+>>> from engine.dialogue.prompt import Message, Prompt, Section
 >>> p = Prompt(sections=(Section.system("persona", "You are Mira."),
 ...                      Section.of("input", [Message(role="user", content="Hi!")])),
 ...            character="Mira", player="Ada")
@@ -24,7 +24,7 @@ from collections.abc import Collection
 from typing import Any
 
 from engine.backends.base import GenerationParams
-from engine.prompt import Prompt
+from engine.dialogue.prompt import Prompt
 
 __all__ = [
     "chat_messages",

@@ -29,10 +29,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from engine import errors
-from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams
 from engine.backends.render import prompt_key, section_texts
+from engine.dialogue.prompt import Prompt
 from engine.errors import BackendError, ReplayMissError
-from engine.prompt import Prompt
+from engine.types import Usage
 
 __all__ = ["RecordingBackend", "ReplayBackend"]
 

@@ -34,11 +34,13 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
+from engine.backends.base import Capabilities, Chunk, GenerationParams
+from engine.dialogue.prompt import Prompt
 from engine.errors import StructuredOutputError
-from engine.persona import ExampleExchange, Persona
-from engine.prompt import Prompt
-from engine.tokens import estimate_tokens, is_cjk
+from engine.persona.model import ExampleExchange, Persona
+from engine.text.script import is_cjk
+from engine.text.tokens import estimate_tokens
+from engine.types import Usage
 
 __all__ = ["ScriptedBackend", "render_meta_block", "stream_pieces"]
 

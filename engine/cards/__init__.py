@@ -1,12 +1,18 @@
 """Character Card V1/V2/V3 import and export: JSON, PNG (``chara``/``ccv3`` chunks) and CHARX.
 
 Character cards are the format writers already exchange personas in. Importing one maps
-its fields onto a :class:`~engine.persona.Persona` (description and personality become
+its fields onto a :class:`~engine.persona.model.Persona` (description and personality become
 backstory, traits, looks and knowledge; ``first_mes`` and ``alternate_greetings`` become
 first-meeting greetings; ``mes_example`` becomes example exchanges; the lorebook becomes
 ``persona.lore``) and keeps every original field in ``persona.card``, so exporting an
 unedited persona gives back the card it came from, field for field. Edited fields are
 written from the persona.
+
+Modules: :mod:`~engine.cards.containers` (JSON, PNG and CHARX files), :mod:`~engine.cards.mapping`
+(card fields <-> persona), :mod:`~engine.cards.lorebooks` (``character_book``, ``lorebook_v3``
+and World Info <-> :class:`~engine.lore.Lorebook`), :mod:`~engine.cards.portrait` (the PNG
+image). May import :mod:`engine.errors`, :mod:`engine.text`, :mod:`engine.lore` and
+:mod:`engine.persona`; must not import memory, backends or runtime.
 
 Containers are read with the standard library only (``struct`` + ``zlib`` for PNG, with CRC
 checks; ``zipfile`` for CHARX) under size limits, so a hostile file is refused with a
@@ -30,28 +36,28 @@ from typing import Literal
 
 import yaml
 
-from engine.cards._containers import (
-    _PNG_SIGNATURE,
-    _ZIP_SIGNATURE,
+from engine.cards.containers import (
     DEFAULT_LIMITS,
+    PNG_SIGNATURE,
     V1_FIELDS,
+    ZIP_SIGNATURE,
     Card,
     Limits,
-    _book_from,
-    _parse_json,
-    _read_limited,
+    book_from,
     card_from_json,
+    parse_json,
     read_card,
+    read_limited,
     read_png_text,
     write_charx,
     write_png,
 )
-from engine.cards._mapping import ImportReport, _backfill_v2, card_to_persona, persona_to_card
-from engine.cards._portrait import portrait_png
+from engine.cards.lorebooks import parse_lorebook
+from engine.cards.mapping import ImportReport, backfill_v2, card_to_persona, persona_to_card
+from engine.cards.portrait import portrait_png
 from engine.errors import CardError
 from engine.lore import Lorebook
-from engine.lore_formats import parse_lorebook
-from engine.persona import Persona
+from engine.persona.model import Persona
 
 __all__ = [
     "Card",
@@ -130,10 +136,10 @@ def export_card(
         payload = (json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     elif format == "png":
         if isinstance(image, str | Path):
-            image = _read_limited(Path(image), DEFAULT_LIMITS.max_file_bytes)
+            image = read_limited(Path(image), DEFAULT_LIMITS.max_file_bytes)
         picture = image if image is not None else portrait_png(persona)
         v3 = persona_to_card(persona, "v3")
-        payload = write_png(picture, {"chara": _backfill_v2(v3, persona), "ccv3": v3})
+        payload = write_png(picture, {"chara": backfill_v2(v3, persona), "ccv3": v3})
     else:
         raise CardError(f"unknown export format {format!r} (use v2, v3 or png)")
     if path is not None:
@@ -154,14 +160,14 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 def load_lorebook(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Lorebook:
     """A lorebook from a file: World Info JSON, ``lorebook_v3`` JSON, or a card holding a book."""
     path = None if isinstance(source, bytes) else str(source)
-    raw = source if isinstance(source, bytes) else _read_limited(Path(source), limits.max_file_bytes)
-    if raw.startswith((_PNG_SIGNATURE, _ZIP_SIGNATURE)):
+    raw = source if isinstance(source, bytes) else read_limited(Path(source), limits.max_file_bytes)
+    if raw.startswith((PNG_SIGNATURE, ZIP_SIGNATURE)):
         card = read_card(raw, limits=limits)
         book = card.data.get("character_book")
         if not isinstance(book, dict):
             raise CardError("the card holds no character_book", path=path)
-        return _book_from(book, "data.character_book", path)
-    return parse_lorebook(_parse_json(raw, path, limits, "lorebook"), path=path)
+        return book_from(book, "data.character_book", path)
+    return parse_lorebook(parse_json(raw, path, limits, "lorebook"), path=path)
 
 
 class _PersonaDumper(yaml.SafeDumper):

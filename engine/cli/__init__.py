@@ -1,7 +1,8 @@
 """The ``npc`` command: a thin shell over the engine's API.
 
 Each module in this package contributes commands through a module-level ``COMMANDS`` list;
-``main`` gathers them, so features add subcommands without touching this file.
+``main`` gathers them, so features add subcommands without touching this file. May import any
+package; nothing in the engine imports it.
 """
 
 from __future__ import annotations

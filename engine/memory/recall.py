@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from engine.memory.base import (
-    _MEMORY_COLUMNS,
-    _SEARCH_COLUMNS,
     MAX_CACHED_VIEWS,
-    _CachedView,
-    _chunks,
+    MEMORY_COLUMNS,
+    SEARCH_COLUMNS,
+    CachedView,
+    chunks,
 )
 from engine.memory.embeddings import to_blob
 from engine.memory.knowledge import KnowledgeMixin
@@ -27,7 +27,7 @@ from engine.memory.ranking import ConversationView, relevance_at
 from engine.memory.schema import FTS_TABLE
 from engine.memory.scoring import RecallWeights, score_candidates
 from engine.memory.text import fts_query, query_terms, scope_prefix
-from engine.memory.types import MemoryRecord, Recalled
+from engine.types import MemoryRecord, Recalled
 
 __all__ = ["RecallMixin"]
 
@@ -139,7 +139,7 @@ class RecallMixin(KnowledgeMixin):
         # character witnessed is decided by the conversation view (engine.memory.ranking), so
         # more rows are taken here to leave enough after that filter.
         if not frequent:
-            match = f"{_SEARCH_COLUMNS} : ({fts_query(terms, prefix=prefix)})"
+            match = f"{SEARCH_COLUMNS} : ({fts_query(terms, prefix=prefix)})"
             rows = self._read(f"{score} ORDER BY s LIMIT ?", (*weights, match, 3 * w.candidates))
         else:
             # The memories with a rarer word, in two disjoint parts: without any frequent word,
@@ -151,9 +151,9 @@ class RecallMixin(KnowledgeMixin):
                 f"{score} UNION ALL {score} ORDER BY s LIMIT ?",
                 (
                     *weights,
-                    f"{_SEARCH_COLUMNS} : (({either}) NOT ({common}))",
+                    f"{SEARCH_COLUMNS} : (({either}) NOT ({common}))",
                     *weights,
-                    f"{_SEARCH_COLUMNS} : (({either}) AND ({common}))",
+                    f"{SEARCH_COLUMNS} : (({either}) AND ({common}))",
                     3 * w.candidates,
                 ),
             )
@@ -173,7 +173,7 @@ class RecallMixin(KnowledgeMixin):
             + ", ".join(
                 f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
             ),
-            [f"{_SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
+            [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
         )[0]
         total = sum(counts)
         found = sum(1 for c in counts if c)
@@ -194,7 +194,7 @@ class RecallMixin(KnowledgeMixin):
         """(importance, last_accessed, speaker) of each id that exists and ``character`` may
         recall about ``player`` (checked again here, whatever a cache holds)."""
         out: dict[int, tuple[float, float, str]] = {}
-        for chunk in _chunks(sorted(ids), 500):
+        for chunk in chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
             for r in self._read(
                 "SELECT m.id, m.importance, m.last_accessed, m.speaker FROM memories m"
@@ -234,10 +234,10 @@ class RecallMixin(KnowledgeMixin):
 
     def _fetch_memories(self, ids: Iterable[int]) -> dict[int, MemoryRecord]:
         out: dict[int, MemoryRecord] = {}
-        for chunk in _chunks(sorted(ids), 500):
+        for chunk in chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
             for r in self._read(
-                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
             ):
                 out[int(r[0])] = self._memory(r)
         return out
@@ -293,7 +293,7 @@ class RecallMixin(KnowledgeMixin):
             self._session_codes[key] = len(self._session_codes) + 1
         return self._session_codes[key]
 
-    def _view(self, character: str, player: str) -> _CachedView:
+    def _view(self, character: str, player: str) -> CachedView:
         """The cached view of what ``character`` may recall about ``player``, brought up to date."""
         # Deletions and new witnesses (by any connection) bump the generation: start afresh.
         current = self._stored_generation()
@@ -304,7 +304,7 @@ class RecallMixin(KnowledgeMixin):
         cached = self._views.get(key)
         if cached is None:
             dim = self.embedder.dim if self.embedder is not None else 0
-            cached = self._views[key] = _CachedView(
+            cached = self._views[key] = CachedView(
                 ConversationView(dim=dim, approximate_from=self.approximate_from)
             )
             while len(self._views) > MAX_CACHED_VIEWS:

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.memory.base import (
     StoreBase,
-    _bump_generation,
+    bump_generation,
 )
 from engine.memory.embeddings import from_blob
 from engine.memory.ledger import LEDGER_TABLES
@@ -160,7 +160,7 @@ class RightsMixin(StoreBase):
                 (player, player),
             )
             self._log(conn, "delete", "player", None, None, None, reason, counts)
-            _bump_generation(conn)
+            bump_generation(conn)
             return counts
 
         counts = self._write(write)

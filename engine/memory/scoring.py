@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.memory.types import ScoreBreakdown
+from engine.types import ScoreBreakdown
 
 __all__ = [
     "RecallWeights",

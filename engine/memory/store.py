@@ -32,13 +32,13 @@ from typing import Any
 
 from engine.errors import NotFoundError, StoreError
 from engine.memory.base import (
-    _MEMORY_COLUMNS,
-    _MEMORY_KINDS,
+    MEMORY_COLUMNS,
+    MEMORY_KINDS,
     StoreBase,
-    _bump_generation,
-    _dedupe,
-    _next_id,
-    _set_high_water,
+    bump_generation,
+    dedupe,
+    next_id,
+    set_high_water,
 )
 from engine.memory.knowledge import KnowledgeMixin
 from engine.memory.recall import RecallMixin
@@ -48,7 +48,7 @@ from engine.memory.scoring import (
     clamp,
 )
 from engine.memory.text import index_text, scope_prefix, scoped
-from engine.memory.types import (
+from engine.types import (
     MemoryKind,
     MemoryRecord,
     TurnRecord,
@@ -150,7 +150,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
                     "text": str(row["text"]),
                     "time": float(row["time"]) if row.get("time") is not None else None,
                     "session": None if row.get("session") is None else str(row["session"]),
-                    "present": _dedupe([row["character"], row["speaker"], *map(str, who)]),
+                    "present": dedupe([row["character"], row["speaker"], *map(str, who)]),
                     "importance": clamp(float(row.get("importance", 5.0)), 1.0, 10.0),
                     "segmented": index_text(str(row["text"]), self.segmentation),
                 }
@@ -159,8 +159,8 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
 
     def _insert_turns(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
         now = self.clock()
-        next_turn = _next_id(conn, "turns")
-        next_mem = _next_id(conn, "memories")
+        next_turn = next_id(conn, "turns")
+        next_mem = next_id(conn, "memories")
         # The previous turn of each conversation, to give neighbouring lines as context.
         last: dict[tuple[str, str], dict[str, Any] | None] = {}
         labels: dict[str, str] = {}
@@ -278,10 +278,10 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             turn_rows,
         )
-        _set_high_water(conn, "turns", next_turn - 1)
-        _set_high_water(conn, "memories", next_mem - 1)
+        set_high_water(conn, "turns", next_turn - 1)
+        set_high_water(conn, "memories", next_mem - 1)
         conn.executemany(
-            f"INSERT INTO memories ({_MEMORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO memories ({MEMORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             mem_rows,
         )
         conn.executemany(
@@ -346,17 +346,17 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
         ``present`` lists who witnessed it (default: the character and the player); the
         character is always counted as present.
         """
-        if kind not in _MEMORY_KINDS:
-            raise StoreError(f"unknown memory kind {kind!r}; expected one of {_MEMORY_KINDS}")
+        if kind not in MEMORY_KINDS:
+            raise StoreError(f"unknown memory kind {kind!r}; expected one of {MEMORY_KINDS}")
         if not text.strip():
             raise StoreError("a memory needs text")
         when = self.clock() if time is None else float(time)
-        who = _dedupe([character, *([player] if present is None else present)])
+        who = dedupe([character, *([player] if present is None else present)])
         imp = clamp(float(importance), 1.0, 10.0)
         segmented = index_text(text, self.segmentation)
 
         def write(conn: sqlite3.Connection) -> int:
-            mem_id = _next_id(conn, "memories")
+            mem_id = next_id(conn, "memories")
             conn.execute(
                 "INSERT INTO memories (id, character, player, kind, text, importance, created,"
                 " last_accessed, turn_ids, present, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
@@ -373,7 +373,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
                     json.dumps(who, ensure_ascii=False),
                 ),
             )
-            _set_high_water(conn, "memories", mem_id)
+            set_high_water(conn, "memories", mem_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)",
                 [(mem_id, w, player) for w in who],
@@ -416,7 +416,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
 
     def get_memory(self, memory_id: int) -> MemoryRecord:
         """One memory by id (raises NotFoundError)."""
-        rows = self._read(f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,))
+        rows = self._read(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,))
         if not rows:
             raise NotFoundError(f"no memory {memory_id}")
         return self._memory(rows[0])
@@ -424,7 +424,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
     def memories(self, character: str, player: str, *, limit: int = 200) -> list[MemoryRecord]:
         """Memories about ``player`` that ``character`` witnessed or was told, newest first."""
         rows = self._read(
-            f"SELECT {', '.join('m.' + c.strip() for c in _MEMORY_COLUMNS.split(','))}"
+            f"SELECT {', '.join('m.' + c.strip() for c in MEMORY_COLUMNS.split(','))}"
             " FROM memory_witnesses w JOIN memories m ON m.id = w.memory_id"
             " WHERE w.player = ? AND w.witness = ? ORDER BY w.memory_id DESC LIMIT ?",
             (player, character, max(0, int(limit))),
@@ -466,7 +466,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"no memory {memory_id}")
-            present = _dedupe([*json.loads(row[2] or "[]"), character])
+            present = dedupe([*json.loads(row[2] or "[]"), character])
             conn.execute(
                 "UPDATE memories SET present = ? WHERE id = ?",
                 (json.dumps(present, ensure_ascii=False), memory_id),
@@ -478,7 +478,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
             self._log(
                 conn, "update", "memory", memory_id, row[0], row[1], reason, {"told": character}
             )
-            _bump_generation(conn)
+            bump_generation(conn)
 
         self._write(write)
         self._drop_vector_cache(None)
@@ -512,7 +512,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
                 reason,
                 {"kind": row[2], "turns": turns},
             )
-            _bump_generation(conn)
+            bump_generation(conn)
 
         self._write(write)
         self._drop_vector_cache(None)

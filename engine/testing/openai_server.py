@@ -52,8 +52,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from engine.backends.scripted import stream_pieces
-from engine.testing._pacer import Pacer
-from engine.tokens import estimate_tokens
+from engine.testing.pacer import Pacer
+from engine.text.tokens import estimate_tokens
 
 __all__ = ["Fault", "OpenAIServer", "RecordedRequest", "refused_base_url"]
 

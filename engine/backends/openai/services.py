@@ -1,6 +1,6 @@
 """Embeddings and moderation on OpenAI-compatible endpoints (``/embeddings``, ``/moderations``).
 
-Both retry like the chat backend (:class:`~engine.backends.openai.OpenAIBackend`) and raise only
+Both retry like the chat backend (:class:`~engine.backends.openai.chat.OpenAIBackend`) and raise only
 :mod:`engine.errors`.
 """
 
@@ -18,15 +18,15 @@ import httpx2
 import numpy as np
 import openai
 
-from engine.backends._openai_common import _NO_KEY, PerLoop, RetryPolicy, _Failure, _map_error
+from engine.backends.openai.retry import NO_KEY, Failure, PerLoop, RetryPolicy, map_error
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
-from engine.safety import Moderation
+from engine.safety.policy import Moderation
 
 __all__ = ["OpenAIEmbedder", "OpenAIModerator"]
 
 # One logger for every OpenAI-compatible client (docs/backends.md names it).
-log = logging.getLogger("engine.backends.openai")
+log = logging.getLogger("engine.backends.openai.chat")
 
 
 class OpenAIEmbedder:
@@ -56,7 +56,7 @@ class OpenAIEmbedder:
         provider: str = "openai",
     ) -> None:
         preset = PRESETS.get(provider)
-        key = api_key or (preset.api_key() if preset else None) or _NO_KEY
+        key = api_key or (preset.api_key() if preset else None) or NO_KEY
         self.model = model
         self.provider = provider
         self.prefixes = prefixes
@@ -108,7 +108,7 @@ class OpenAIEmbedder:
                 ordered = sorted(reply.data, key=lambda d: d.index)
                 return np.asarray([d.embedding for d in ordered], dtype=np.float32)
             except openai.OpenAIError as exc:
-                failure = _map_error(exc, provider=self.provider, model=self.model, phase="request")
+                failure = map_error(exc, provider=self.provider, model=self.model, phase="request")
                 if not failure.retryable or attempt > self.retry.max_retries:
                     raise failure.error from exc
                 if (
@@ -133,9 +133,9 @@ class OpenAIEmbedder:
 class OpenAIModerator:
     """A moderation service on an OpenAI-compatible ``/moderations`` endpoint.
 
-    Implements :class:`engine.safety.Moderator`: ``await moderate(text)`` gives a
-    :class:`~engine.safety.Moderation` (flagged, and the flagged categories, highest score
-    first) to combine with a verdict through :func:`engine.safety.apply_moderation`.
+    Implements :class:`engine.safety.policy.Moderator`: ``await moderate(text)`` gives a
+    :class:`~engine.safety.policy.Moderation` (flagged, and the flagged categories, highest score
+    first) to combine with a verdict through :func:`engine.safety.policy.apply_moderation`.
     ``threshold`` flags a category by its score instead of the provider's own decision;
     ``categories`` limits which categories count (others are ignored). Failures are retried
     like the chat backend's and end in an engine :class:`~engine.errors.BackendError`;
@@ -161,7 +161,7 @@ class OpenAIModerator:
         rng: random.Random | None = None,
     ) -> None:
         preset = PRESETS.get(provider)
-        self._api_key = api_key or (preset.api_key() if preset else None) or _NO_KEY
+        self._api_key = api_key or (preset.api_key() if preset else None) or NO_KEY
         self.base_url = base_url or (preset.resolved_base_url() if preset else None)
         self.model = model
         self.provider = provider
@@ -198,7 +198,7 @@ class OpenAIModerator:
             attempt += 1
             try:
                 return await self._attempt(text, deadline)
-            except _Failure as failure:
+            except Failure as failure:
                 delay = self._backoff(attempt, failure, deadline - loop.time())
                 if delay is None:
                     log.warning(
@@ -212,7 +212,7 @@ class OpenAIModerator:
                 )  # fmt: skip
                 await asyncio.sleep(delay)
 
-    def _backoff(self, attempt: int, failure: _Failure, remaining: float) -> float | None:
+    def _backoff(self, attempt: int, failure: Failure, remaining: float) -> float | None:
         if not failure.retryable or attempt > self.retry.max_retries:
             return None
         if failure.retry_after is not None:
@@ -245,7 +245,7 @@ class OpenAIModerator:
                 provider=self.provider,
                 model=self.model,
             )
-            raise _Failure(timeout_error, retryable=True) from exc
+            raise Failure(timeout_error, retryable=True) from exc
         except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
             if isinstance(exc, json.JSONDecodeError):
                 error = BackendError(
@@ -253,8 +253,8 @@ class OpenAIModerator:
                     provider=self.provider,
                     model=self.model,
                 )
-                raise _Failure(error, retryable=True) from exc
-            raise _map_error(
+                raise Failure(error, retryable=True) from exc
+            raise map_error(
                 exc, provider=self.provider, model=self.model, phase="request"
             ) from exc
         results = reply.get("results") if isinstance(reply, dict) else None
@@ -265,7 +265,7 @@ class OpenAIModerator:
                 model=self.model,
                 request_id=request_id,
             )
-            raise _Failure(error, retryable=False)
+            raise Failure(error, retryable=False)
         return self._verdict(results[0])
 
     def _verdict(self, result: dict[str, Any]) -> Moderation:

@@ -12,20 +12,20 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from engine.cards._containers import (
-    _V2_FIELDS,
-    _V2_LIST_FIELDS,
-    _V2_STR_FIELDS,
+from engine.cards.containers import (
     V1_FIELDS,
+    V2_FIELDS,
+    V2_LIST_FIELDS,
+    V2_STR_FIELDS,
     Card,
-    _book_from,
+    book_from,
     card_from_json,
 )
+from engine.cards.lorebooks import book_to_card, parse_lorebook
 from engine.errors import CardError
 from engine.lore import Lorebook, LoreEntry, expand_macros, strip_decorators
-from engine.lore_formats import parse_lorebook
-from engine.persona import CardInfo, ExampleExchange, Greetings, Look, Persona, Personality
-from engine.tokens import is_cjk
+from engine.persona.model import CardInfo, ExampleExchange, Greetings, Look, Persona, Personality
+from engine.text.script import is_cjk
 
 _BACKFILL_NOTE = (
     "This character card is Character Card V3, but it is loaded as a Character Card V2. "
@@ -349,7 +349,7 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
         report.warnings.append("the card has no name; using 'Unnamed'")
     extensions = dict(data.get("extensions") or {})
     extensions.pop(_ENGINE_EXT, None)  # regenerated on export
-    extra: dict[str, Any] = {k: v for k, v in data.items() if k not in _V2_FIELDS}
+    extra: dict[str, Any] = {k: v for k, v in data.items() if k not in V2_FIELDS}
     if any(k != k.strip() for k in extensions):
         # The persona model trims dict keys; such extensions are kept whole, untouched.
         extra["extensions"] = dict(extensions)
@@ -372,13 +372,13 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     )
     # Whatever the persona model would trim or default is kept verbatim too.
     stored = _stored_fields(info, name)
-    for key in (*_V2_STR_FIELDS, *_V2_LIST_FIELDS):
+    for key in (*V2_STR_FIELDS, *V2_LIST_FIELDS):
         if key in data and data[key] != stored.get(key):
             info.extra[key] = data[key]
     lore: list[LoreEntry] = []
     book = data.get("character_book")
     if isinstance(book, dict):
-        parsed = _book_from(book, "data.character_book", card.path)
+        parsed = book_from(book, "data.character_book", card.path)
         lore = parsed.entries
         info.extra["character_book"] = {k: v for k, v in book.items() if k != "entries"}
         report.mapped.append(f"character_book -> lore ({len(lore)} entries)")
@@ -389,7 +389,7 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     for key in sorted(extensions):
         if key != "talkativeness":
             report.unmapped.append(f"extensions.{key}")
-    for key in sorted(k for k in extra if k not in _V2_FIELDS):
+    for key in sorted(k for k in extra if k not in V2_FIELDS):
         report.unmapped.append(f"data.{key}" + (f" ({len(extra[key])} assets)" if key == "assets" and isinstance(extra[key], list) else ""))
     for key in sorted(k for k in card.outer if k not in ("spec_version", *V1_FIELDS)):
         report.unmapped.append(f"{key} (outside data)")
@@ -610,7 +610,7 @@ def _card_data(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any]:
         data[key] = _keep(info, key, scalar[key])
     data["extensions"] = _export_extensions(persona)
     for key, value in info.extra.items():
-        if key not in _V2_FIELDS:
+        if key not in V2_FIELDS:
             data[key] = value
     if spec == "v3":
         data.setdefault("group_only_greetings", [])
@@ -629,7 +629,7 @@ def _export_book(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any] 
         return None
     book = Lorebook.model_validate(parse_lorebook({**(meta or {}), "entries": []}).model_dump()) if meta else Lorebook()
     book.entries = list(persona.lore)
-    return book.to_card_book(spec)
+    return book_to_card(book, spec)
 
 
 # What pydantic trims from strings (Unicode White_Space); Python's str.strip() also takes the
@@ -691,7 +691,7 @@ def persona_to_card(persona: Persona, spec: Literal["v2", "v3"] = "v2") -> dict[
     return card
 
 
-def _backfill_v2(card_v3: dict[str, Any], persona: Persona) -> dict[str, Any]:
+def backfill_v2(card_v3: dict[str, Any], persona: Persona) -> dict[str, Any]:
     """The V2 ``chara`` chunk written beside ``ccv3``: decorators removed, a note for V2 readers."""
     card = persona_to_card(persona, "v2")
     data = card["data"]

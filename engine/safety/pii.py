@@ -1,7 +1,7 @@
 """Personal information in players' lines: e-mail, Chinese resident ID, bank card, phone,
 street address. Found with validation (ID check digit, Luhn), replaced by ``[kind]``.
 
-Part of the safety layer (:mod:`engine.safety` re-exports it).
+Part of the safety layer (:mod:`engine.safety.policy` re-exports it).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def find_pii(text: str) -> list[PiiSpan]:
     return sorted(found, key=lambda s: s.start)
 
 
-def _redact(text: str) -> tuple[str, list[str]]:
+def redact(text: str) -> tuple[str, list[str]]:
     spans = find_pii(text)
     out = text
     for span in reversed(spans):
@@ -149,4 +149,4 @@ def redact_pii(text: str) -> str:
     >>> redact_pii("call me on +86 138-1234-5678 or mail a@b.cn")
     'call me on [phone] or mail [email]'
     """
-    return _redact(text)[0]
+    return redact(text)[0]

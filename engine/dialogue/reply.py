@@ -38,14 +38,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from engine.persona import ActionParam, Persona
-from engine.sentences import _TERMINATORS, _find_boundary, split_sentences
+from engine.persona.model import ActionParam, Persona
+from engine.text.sentences import TERMINATORS, find_boundary, split_sentences
+from engine.types import Action
 
 __all__ = [
     "EMOTION_SYNONYMS",
-    "Action",
     "ParsedReply",
     "ReplyStreamer",
     "StreamPiece",
@@ -115,15 +115,6 @@ _EMOTION_FALLBACK: dict[str, tuple[str, ...]] = {
 }
 
 _RELATIONSHIP_KEYS = ("affinity", "trust", "familiarity")
-
-
-class Action(BaseModel):
-    """An action the character takes; the game executes it. Arguments are already validated."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(description="An action name from the persona's `actions`.")
-    args: dict[str, Any] = Field(default_factory=dict, description="Arguments by parameter name.")
 
 
 class ParsedReply(BaseModel):
@@ -307,7 +298,7 @@ def _thinking_prefix(text: str) -> int | None:
 def _truncate(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters, at the last sentence end inside it when there is one."""
     head = text[:limit]
-    cut = max(head.rfind(c) for c in _TERMINATORS)
+    cut = max(head.rfind(c) for c in TERMINATORS)
     if cut >= limit // 2:
         return head[: cut + 1].rstrip()
     return head.rstrip() + "…"
@@ -728,7 +719,7 @@ class ReplyStreamer:
         self._sentence += text
         start = 0
         while True:
-            end = _find_boundary(self._sentence, start, final=False)
+            end = find_boundary(self._sentence, start, final=False)
             if end is None:
                 break
             piece = self._sentence[:end]

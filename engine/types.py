@@ -1,12 +1,18 @@
-"""Records the memory store returns. Times are floats: seconds (wall-clock epoch or game time)."""
+"""Leaf records shared across packages: what the memory store returns, the action a reply
+carries, the token usage of a model call.
+
+Pure data (pydantic models and literals), importing nothing from the engine, so any package
+may import it. Times are floats: seconds (wall-clock epoch or game time).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Action",
     "Fact",
     "MemoryKind",
     "MemoryRecord",
@@ -15,6 +21,7 @@ __all__ = [
     "ScoreBreakdown",
     "Summary",
     "TurnRecord",
+    "Usage",
 ]
 
 MemoryKind = Literal["observation", "summary", "reflection", "event"]
@@ -102,3 +109,27 @@ class Summary(BaseModel):
     text: str
     turn_ids: list[int]
     updated: float
+
+
+class Action(BaseModel):
+    """An action the character takes; the game executes it. Arguments are already validated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="An action name from the persona's `actions`.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments by parameter name.")
+
+
+class Usage(BaseModel):
+    """Token usage and timing of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens

@@ -1,6 +1,6 @@
-"""Where the turn pipeline meets :mod:`engine.safety` and the audit log.
+"""Where the turn pipeline meets :mod:`engine.safety.policy` and the audit log.
 
-Every call into engine.safety, and every audit record a turn makes, goes through
+Every call into engine.safety.policy, and every audit record a turn makes, goes through
 :class:`SafetyGate`.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.errors import BackendError
 from engine.memory.store import MemoryStore
-from engine.persona import Persona
+from engine.persona.model import Persona
 
 __all__ = ["SafetyGate"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class SafetyGate:
-    """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
+    """Where the turn pipeline meets :mod:`engine.safety.policy` and the audit log.
 
     - :meth:`check_input` before the model (a blocked line never reaches it);
     - :meth:`guard` wraps the player's text as data for the prompt, :meth:`rules` adds the
@@ -32,8 +32,8 @@ class SafetyGate:
 
     ``enabled=False`` turns all of it off (then text streams a token at a time).
 
-    ``moderator`` (an :class:`engine.safety.Moderator`, e.g.
-    :class:`engine.backends.openai.OpenAIModerator`) is asked about the player's line and each
+    ``moderator`` (an :class:`engine.safety.policy.Moderator`, e.g.
+    :class:`engine.backends.openai.chat.OpenAIModerator`) is asked about the player's line and each
     sentence of the reply that the local checks allowed (:meth:`moderate`); a flagged text is
     blocked as a local rule would block it. When the service fails, the local verdict stands
     (fail-open, with a warning in the log) unless ``moderation_fail_closed`` is set, in which
@@ -61,16 +61,16 @@ class SafetyGate:
             return None
         key = persona.id or persona.name
         if key not in self._policies:
-            from engine.safety import Policy
+            from engine.safety.policy import Policy
 
             self._policies[key] = Policy.from_persona(persona, self.world)
         return self._policies[key]
 
     def check_input(self, text: str, persona: Persona) -> Any:
-        """A :class:`engine.safety.Verdict` for the player's line, or None when disabled."""
+        """A :class:`engine.safety.policy.Verdict` for the player's line, or None when disabled."""
         if not self.enabled:
             return None
-        from engine.safety import check_input
+        from engine.safety.policy import check_input
 
         return check_input(text, self.policy(persona))
 
@@ -78,7 +78,7 @@ class SafetyGate:
         """A Verdict for one sentence of the reply, or None when disabled."""
         if not self.enabled:
             return None
-        from engine.safety import check_output
+        from engine.safety.policy import check_output
 
         return check_output(sentence, policy, emitted_chars=emitted_chars)
 
@@ -89,7 +89,7 @@ class SafetyGate:
             return verdict
         if not verdict.text.strip():
             return verdict
-        from engine.safety import Moderation, apply_moderation
+        from engine.safety.policy import Moderation, apply_moderation
 
         try:
             moderation = await self.moderator.moderate(verdict.text)
@@ -109,7 +109,7 @@ class SafetyGate:
         """The player's text delimited as data for the prompt."""
         if not self.enabled:
             return text
-        from engine.safety import guard_player_text
+        from engine.safety.policy import guard_player_text
 
         return guard_player_text(text)
 
@@ -117,7 +117,7 @@ class SafetyGate:
         """Out-of-character rules that go with :meth:`guard`."""
         if not self.enabled:
             return []
-        from engine.safety import guard_instruction
+        from engine.safety.policy import guard_instruction
 
         return [guard_instruction(language)]
 
@@ -128,7 +128,7 @@ class SafetyGate:
         character, whatever the character's own file says."""
         if not self.enabled or not self.policy(persona).redact_pii:
             return text
-        from engine.safety import redact_pii
+        from engine.safety.pii import redact_pii
 
         return redact_pii(text)
 

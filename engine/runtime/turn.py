@@ -6,26 +6,26 @@ semaphore, and everything the game should know leaves through ``emit`` as events
 
 A ``say`` turn:
 
-1. **input safety** (:class:`engine.safety_gate.SafetyGate`): a blocked topic ends the turn with an in-character
+1. **input safety** (:class:`engine.runtime.safety_gate.SafetyGate`): a blocked topic ends the turn with an in-character
    refusal that never reaches the model; injection attempts are neutralised (and audited);
    personal information is redacted (per the combined world and character policy) before
    anything is stored;
 2. **context** (one hop to the store thread): the player's name, whether they have met,
    recent turns, recalled memories, facts, relationship and the rolling summary; then the
    player's line is stored (in a group scene, for every character present);
-3. **prompt**: matching lore, then :func:`engine.prompt.assemble` under the backend's budget;
+3. **prompt**: matching lore, then :func:`engine.dialogue.prompt.assemble` under the backend's budget;
 4. **quota**: an optional meter reserves the question;
 5. **generation**: streamed under first-token, stall and total timeouts; the
-   :class:`~engine.reply.ReplyStreamer` withholds the structured block and splits sentences;
+   :class:`~engine.dialogue.reply.ReplyStreamer` withholds the structured block and splits sentences;
    each sentence passes the output check before any event carries it (a blocked sentence is
    replaced by a refusal line and the reply stops there);
 6. **parse**: emotion, actions and relationship change from the ``<meta>`` block, validated
    against the persona (problems become ``TurnWarning`` events);
 7. **store** the reply and the relationship change, emit ``TurnDone``;
 8. **after the reply**, in the background and never delaying ``TurnDone``
-   (:func:`engine.analysis.after_turn`): importance, facts about the player, a relationship nudge, a rolling
+   (:func:`engine.runtime.analysis.after_turn`): importance, facts about the player, a relationship nudge, a rolling
    summary and a reflection when their thresholds pass (:class:`TurnSettings`), through
-   ``complete_json`` on capable backends and :mod:`engine.heuristics` otherwise.
+   ``complete_json`` on capable backends and :mod:`engine.dialogue.heuristics` otherwise.
 
 A model failure or timeout ends the turn with ``TurnFailed`` and an in-character fallback line
 from ``persona.boundaries.fallback_lines``; the scene keeps going.
@@ -50,11 +50,26 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import heuristics
-from engine.analysis import TurnAnalysis, after_turn
-from engine.backends.base import GenerationParams, Usage
+from engine.backends.base import GenerationParams
+from engine.dialogue import heuristics
+from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
+from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
 from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
-from engine.events import (
+from engine.memory.store import MemoryStore
+from engine.persona.model import Persona
+from engine.runtime.analysis import TurnAnalysis, after_turn
+from engine.runtime.env import (
+    BACKGROUND,
+    FOREGROUND,
+    QUERY,
+    WRITE,
+    Context,
+    StoreAccess,
+    TurnEnv,
+    TurnRequest,
+    TurnSettings,
+)
+from engine.runtime.events import (
     Sentence,
     TextDelta,
     TurnDone,
@@ -64,24 +79,9 @@ from engine.events import (
     TurnStarted,
     TurnWarning,
 )
-from engine.memory.store import MemoryStore
-from engine.memory.types import Recalled, Relationship
-from engine.persona import Persona
-from engine.prompt import Line, Prompt, assemble, reply_language
-from engine.reply import Action, ParsedReply, ReplyStreamer, parse_reply, split_sentences
-from engine.safety_gate import SafetyGate
-from engine.tokens import is_cjk
-from engine.turn_env import (
-    BACKGROUND,
-    FOREGROUND,
-    QUERY,
-    WRITE,
-    StoreAccess,
-    TurnEnv,
-    TurnRequest,
-    TurnSettings,
-    _Context,
-)
+from engine.runtime.safety_gate import SafetyGate
+from engine.text.script import is_cjk
+from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
     "BACKGROUND",
@@ -143,7 +143,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         keep_cancelled_line(env, req)
         raise
     if verdict is not None and not verdict.allowed:
-        _emit_authored(
+        emit_authored(
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
         )
         return
@@ -226,7 +226,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             store_line()
             env.store.submit(
                 lambda s: s.add_turns(
-                    _rows(req, speaker=req.character, text=stored_partial, importance=3.0)
+                    turn_rows(req, speaker=req.character, text=stored_partial, importance=3.0)
                 ),
                 priority=WRITE,
             )
@@ -352,7 +352,7 @@ def _gather(
     *,
     write: bool = True,
     touch: bool = False,
-) -> _Context:
+) -> Context:
     """What a turn needs from the store. ``write`` stores the player's line here; ``touch``
     marks the recalled memories as accessed now (no write of its own: the time goes to disk
     with the store's next write, which a turn's own line soon is)."""
@@ -377,7 +377,7 @@ def _gather(
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
     turn_id = _store_line(store, req, stored_text) if write else None
-    return _Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
+    return Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id)
 
 
 def _store_name(store: MemoryStore, req: TurnRequest) -> None:
@@ -390,7 +390,7 @@ def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int |
     _store_name(store, req)
     if not stored_text.strip():
         return None
-    rows = _rows(
+    rows = turn_rows(
         req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text)
     )
     return store.add_turns(rows)[0]
@@ -436,7 +436,7 @@ def preview_prompt(
     return prompt, ctx.recalled
 
 
-def _rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
+def turn_rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> list[dict[str, Any]]:
     """The turn rows for one line: this conversation first, then every witness's."""
     present = req.present
     rows = [
@@ -451,7 +451,7 @@ def _rows(req: TurnRequest, *, speaker: str, text: str, importance: float) -> li
     return rows
 
 
-def _display(env: TurnEnv, req: TurnRequest, ctx: _Context, speaker: str, language: str) -> str:
+def _display(env: TurnEnv, req: TurnRequest, ctx: Context, speaker: str, language: str) -> str:
     if speaker == req.character:
         return req.persona.display_name(language)
     if speaker == req.player:
@@ -463,7 +463,7 @@ def _display(env: TurnEnv, req: TurnRequest, ctx: _Context, speaker: str, langua
 
 
 def _build_prompt(
-    env: TurnEnv, req: TurnRequest, ctx: _Context, text: str, context_size: int | None = None
+    env: TurnEnv, req: TurnRequest, ctx: Context, text: str, context_size: int | None = None
 ) -> tuple[Prompt, list[str]]:
     persona = req.persona
     settings = env.settings
@@ -686,7 +686,7 @@ def _store_reply(
 ) -> Relationship:
     if text.strip():
         store.add_turns(
-            _rows(req, speaker=req.character, text=text, importance=heuristics.importance(text))
+            turn_rows(req, speaker=req.character, text=text, importance=heuristics.importance(text))
         )
     rel = store.adjust_relationship(
         req.character,
@@ -707,7 +707,7 @@ def _store_reply(
     return rel
 
 
-def _emit_authored(
+def emit_authored(
     req: TurnRequest,
     text: str,
     emotion: str,

@@ -1,8 +1,8 @@
 """Lorebooks in the formats character cards use: an embedded ``character_book`` (V2/V3), a
 standalone ``lorebook_v3`` object and SillyTavern World Info JSON, read into
 :class:`~engine.lore.Lorebook` (:func:`parse_lorebook`) and written back
-(``Lorebook.to_card_book``, ``to_lorebook_v3``, ``to_world_info``), keeping what the engine
-does not use verbatim.
+(:func:`book_to_card`, :func:`book_to_lorebook_v3`, :func:`book_to_world_info`), keeping
+what the engine does not use verbatim.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from engine.errors import CardError
 from engine.lore import Lorebook, LoreEntry, SelectiveLogic
 
-__all__ = ["entry_from_card", "entry_from_world_info", "entry_to_card", "entry_to_world_info", "parse_lorebook"]
+__all__ = ["book_to_card", "book_to_lorebook_v3", "book_to_world_info", "entry_from_card", "entry_from_world_info", "entry_to_card", "entry_to_world_info", "parse_lorebook"]
 
 
 # Fields of a card entry, by the name a card uses, and how they map onto LoreEntry.
@@ -369,3 +369,32 @@ def _world_info(data: dict[str, Any], path: str | None) -> Lorebook:
     for key, value in entries.items():
         book.entries.append(entry_from_world_info(value, f"entries[{key!r}]", path=path))
     return book
+
+
+def book_to_card(book: Lorebook, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:
+    """``book`` as a card's ``character_book`` object (V2, or V3 with ``use_regex``)."""
+    out: dict[str, Any] = {}
+    for key in ("name", "description", "scan_depth", "token_budget", "recursive_scanning"):
+        value = getattr(book, key)
+        if value is not None:
+            out[key] = value
+    out.update(book.extra)
+    if book.extensions or "extensions" not in book.absent_fields:
+        out["extensions"] = dict(book.extensions)
+    out["entries"] = [entry_to_card(e, spec) for e in book.entries]
+    return out
+
+
+def book_to_lorebook_v3(book: Lorebook) -> dict[str, Any]:
+    """``book`` as a standalone V3 lorebook: ``{"spec": "lorebook_v3", "data": {...}}``."""
+    return {"spec": "lorebook_v3", "data": book_to_card(book, "v3")}
+
+
+def book_to_world_info(book: Lorebook) -> dict[str, Any]:
+    """``book`` as SillyTavern World Info JSON (``{"entries": {"0": {...}}}``)."""
+    out: dict[str, Any] = dict(book.extra)
+    out["entries"] = {}
+    for index, entry in enumerate(book.entries):
+        uid = entry.id if entry.id is not None else index
+        out["entries"][str(uid)] = entry_to_world_info(entry, uid)
+    return out

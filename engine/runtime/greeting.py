@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine import heuristics
-from engine.events import TurnStarted
+from engine.dialogue import heuristics
 from engine.memory.store import MemoryStore
-from engine.memory.types import Relationship
-from engine.persona import Persona
-from engine.prompt import detect_language
-from engine.reply import Action
-from engine.tokens import is_cjk
-from engine.turn import _emit_authored, _rows
-from engine.turn_env import FOREGROUND, WRITE, TurnEnv, TurnRequest
+from engine.persona.model import Persona
+from engine.runtime.env import FOREGROUND, WRITE, TurnEnv, TurnRequest
+from engine.runtime.events import TurnStarted
+from engine.runtime.turn import emit_authored, turn_rows
+from engine.text.script import detect_language, is_cjk
+from engine.types import Action, Relationship
 
 __all__ = ["compose_greeting", "run_greet"]
 
@@ -56,10 +54,10 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
     emotion = "happy" if "happy" in persona.emotions.set else persona.emotions.baseline
     stored = env.safety.redact(text, persona)
     await env.store.run(
-        lambda s: s.add_turns(_rows(req, speaker=req.character, text=stored, importance=2.0)),
+        lambda s: s.add_turns(turn_rows(req, speaker=req.character, text=stored, importance=2.0)),
         priority=WRITE,
     )
-    _emit_authored(
+    emit_authored(
         req,
         text,
         emotion,

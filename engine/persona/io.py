@@ -1,6 +1,6 @@
 """Reading persona files: size and encoding checks, YAML/JSON/TOML parsing, source positions.
 
-This is the I/O edge of :mod:`engine.persona`. :func:`read_source` turns a path into a
+This is the I/O edge of :mod:`engine.persona.load`. :func:`read_source` turns a path into a
 :class:`Source`: the parsed data plus where each field sits in the file (1-based line and
 column), so a validation error can point a writer at the exact spot. Every failure is a
 :class:`~engine.errors.PersonaError`; no foreign exception escapes.

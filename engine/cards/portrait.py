@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 import zlib
 
-from engine.cards._containers import _PNG_SIGNATURE, _chunk
+from engine.cards.containers import PNG_SIGNATURE, png_chunk
 from engine.errors import CardError
-from engine.persona import Persona
+from engine.persona.model import Persona
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -85,4 +85,4 @@ def portrait_png(persona: Persona, *, width: int = 256, height: int = 320) -> by
                     colour = ink
             rows += bytes(colour)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return _PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + _chunk(b"IEND", b"")
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + png_chunk(b"IEND", b"")

@@ -1,6 +1,6 @@
 """Turning validation problems into messages a writer can act on.
 
-Private helpers of :mod:`engine.persona`: map pydantic errors back to the file, line and
+Helpers of :mod:`engine.persona.load`: map pydantic errors back to the file, line and
 field that caused them (with "did you mean" suggestions), and check what no single field
 shows (an example using an emotion or action the character does not have, a greeting with
 an unknown placeholder).
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from engine._persona_io import Loc, Source, format_loc
 from engine.errors import PersonaError
+from engine.persona.io import Loc, Source, format_loc
 
 if TYPE_CHECKING:
-    from engine.persona import ActionSpec, Persona
+    from engine.persona.model import ActionSpec, Persona
 
 __all__ = ["GREETING_PLACEHOLDERS", "error_at", "lint", "map_validation_errors", "source_for"]
 

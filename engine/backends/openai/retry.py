@@ -28,7 +28,7 @@ __all__ = ["PerLoop", "RetryPolicy", "Timeouts"]
 
 C = TypeVar("C")
 
-_NO_KEY = "not-needed"
+NO_KEY = "not-needed"
 
 
 class Timeouts(BaseModel):
@@ -58,7 +58,7 @@ class RetryPolicy(BaseModel):
     max_retry_after: float = Field(30.0, ge=0, description="A longer Retry-After gives up at once.")
 
 
-class _Failure(Exception):
+class Failure(Exception):
     """One failed attempt: the engine error, whether trying again may help, and the server's hint."""
 
     def __init__(
@@ -91,7 +91,7 @@ def _parse_retry_after(headers: Any) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> _Failure:
+def map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> Failure:
     """Translate an openai/httpx/json failure into an engine error (and a retry verdict)."""
     context: dict[str, Any] = {"provider": provider, "model": model}
     if isinstance(exc, openai.APIStatusError):
@@ -100,51 +100,51 @@ def _map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> 
         retry_after = _parse_retry_after(exc.response.headers)
         detail = exc.message
         if status == 429:
-            return _Failure(
+            return Failure(
                 RateLimitError(f"rate limited: {detail}", retry_after=retry_after, **context),
                 retryable=True,
                 retry_after=retry_after,
             )
         if status in (401, 403):
-            return _Failure(
+            return Failure(
                 AuthenticationError(f"not authorised: {detail}", **context), retryable=False
             )
         if status in (408, 409) or status >= 500:
             error_cls = ServerError if status >= 500 else BackendError
-            return _Failure(
+            return Failure(
                 error_cls(f"provider error: {detail}", **context),
                 retryable=True,
                 retry_after=retry_after,
             )
-        return _Failure(BadRequestError(f"request refused: {detail}", **context), retryable=False)
+        return Failure(BadRequestError(f"request refused: {detail}", **context), retryable=False)
     if isinstance(exc, openai.APITimeoutError):
         message = f"timed out during {phase}"
-        return _Failure(BackendTimeoutError(message, **context), retryable=phase != "stream")
+        return Failure(BackendTimeoutError(message, **context), retryable=phase != "stream")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         if phase == "stream":
-            return _Failure(
+            return Failure(
                 StreamError(f"stream broken: {cause or exc}", **context), retryable=True
             )
-        return _Failure(
+        return Failure(
             BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
             retryable=True,
         )
     if isinstance(exc, json.JSONDecodeError):
-        return _Failure(
+        return Failure(
             StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True
         )
     if isinstance(exc, openai.APIError):
         where = "in the stream" if phase == "stream" else "instead of a reply"
-        return _Failure(
+        return Failure(
             StreamError(f"provider sent an error {where}: {exc.message}", **context), retryable=True
         )
     if phase == "stream":
         # Anything else from the transport mid-stream (a protocol error while draining, say).
-        return _Failure(
+        return Failure(
             StreamError(f"stream failed: {type(exc).__name__}: {exc}", **context), retryable=True
         )
-    return _Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
+    return Failure(BackendError(f"{type(exc).__name__}: {exc}", **context), retryable=False)
 
 
 class PerLoop(Generic[C]):

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from engine.cards.lorebooks import parse_lorebook
 from engine.errors import CardError
 from engine.lore import Lorebook
-from engine.lore_formats import parse_lorebook
 
 logger = logging.getLogger(__name__)
 
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
-_V2_STR_FIELDS = (
+V2_STR_FIELDS = (
     *V1_FIELDS,
     "creator_notes",
     "system_prompt",
@@ -36,8 +36,8 @@ _V2_STR_FIELDS = (
     "creator",
     "character_version",
 )
-_V2_LIST_FIELDS = ("alternate_greetings", "tags")
-_V2_FIELDS = frozenset((*_V2_STR_FIELDS, *_V2_LIST_FIELDS, "extensions", "character_book"))
+V2_LIST_FIELDS = ("alternate_greetings", "tags")
+V2_FIELDS = frozenset((*V2_STR_FIELDS, *V2_LIST_FIELDS, "extensions", "character_book"))
 # V3 additions: type-checked on import and kept verbatim (the engine has no use for them).
 _V3_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "assets": ((list,), "a list"),
@@ -48,8 +48,8 @@ _V3_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "creation_date": ((int, float), "a number"),
     "modification_date": ((int, float), "a number"),
 }
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_ZIP_SIGNATURE = b"PK\x03\x04"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -107,18 +107,18 @@ def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) ->
             raise CardError(f"card is {len(raw)} bytes, over the {limits.max_file_bytes} byte limit")
     else:
         path = str(source)
-        raw = _read_limited(Path(source), limits.max_file_bytes)
-    if raw.startswith(_PNG_SIGNATURE):
+        raw = read_limited(Path(source), limits.max_file_bytes)
+    if raw.startswith(PNG_SIGNATURE):
         card = _card_from_png(raw, path, limits)
-    elif raw.startswith(_ZIP_SIGNATURE):
+    elif raw.startswith(ZIP_SIGNATURE):
         card = _card_from_charx(raw, path, limits)
     else:
-        card = card_from_json(_parse_json(raw, path, limits, "card"), path=path)
+        card = card_from_json(parse_json(raw, path, limits, "card"), path=path)
     card.path = path
     return card
 
 
-def _read_limited(path: Path, limit: int) -> bytes:
+def read_limited(path: Path, limit: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
@@ -132,7 +132,7 @@ def _read_limited(path: Path, limit: int) -> bytes:
     return raw
 
 
-def _parse_json(raw: bytes, path: str | None, limits: Limits, what: str) -> Any:
+def parse_json(raw: bytes, path: str | None, limits: Limits, what: str) -> Any:
     if len(raw) > limits.max_text_bytes:
         raise CardError(f"{what} JSON is {len(raw)} bytes, over the {limits.max_text_bytes} byte limit", path=path)
     try:
@@ -152,9 +152,9 @@ def _parse_json(raw: bytes, path: str | None, limits: Limits, what: str) -> Any:
 
 def _png_chunks(raw: bytes, path: str | None) -> Iterator[tuple[bytes, bytes]]:
     """(type, body) for each chunk, CRCs verified, up to and including IEND."""
-    if not raw.startswith(_PNG_SIGNATURE):
+    if not raw.startswith(PNG_SIGNATURE):
         raise CardError("not a PNG file", path=path)
-    pos = len(_PNG_SIGNATURE)
+    pos = len(PNG_SIGNATURE)
     first = True
     while True:
         if pos + 8 > len(raw):
@@ -226,12 +226,12 @@ def _decode_chunk(value: str, keyword: str, path: str | None, limits: Limits) ->
     stripped = value.strip()
     if stripped.startswith("{"):
         # A few writers store the JSON itself instead of base64.
-        return _parse_json(stripped.encode("utf-8"), path, limits, f"chunk {keyword!r}")
+        return parse_json(stripped.encode("utf-8"), path, limits, f"chunk {keyword!r}")
     try:
         decoded = base64.b64decode("".join(stripped.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise CardError(f"chunk {keyword!r} is not valid base64: {exc}", path=path) from exc
-    return _parse_json(decoded, path, limits, f"chunk {keyword!r}")
+    return parse_json(decoded, path, limits, f"chunk {keyword!r}")
 
 
 def _card_from_png(raw: bytes, path: str | None, limits: Limits) -> Card:
@@ -296,7 +296,7 @@ def _card_from_charx(raw: bytes, path: str | None, limits: Limits) -> Card:
             data = _read_member(archive, info, cap, path)
             budget -= len(data)
             members[info.filename] = data
-    card = card_from_json(_parse_json(members.pop("card.json"), path, limits, "card.json"), path=path)
+    card = card_from_json(parse_json(members.pop("card.json"), path, limits, "card.json"), path=path)
     card.assets = members
     return card
 
@@ -360,10 +360,10 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
     def fail(key: str, expected: str) -> CardError:
         return CardError(f"{where}.{key}: expected {expected}, got {type(data[key]).__name__}", path=path)
 
-    for key in _V2_STR_FIELDS:
+    for key in V2_STR_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise fail(key, "a string")
-    for key in (*_V2_LIST_FIELDS, "group_only_greetings", "source"):
+    for key in (*V2_LIST_FIELDS, "group_only_greetings", "source"):
         value = data.get(key)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise fail(key, "a list of strings")
@@ -383,10 +383,10 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
             raise fail("character_book", "an object")
         if not isinstance(book.get("entries"), list):
             raise CardError(f"{where}.character_book.entries: expected a list", path=path)
-        _book_from(book, f"{where}.character_book", path)
+        book_from(book, f"{where}.character_book", path)
 
 
-def _book_from(book: dict[str, Any], where: str, path: str | None) -> Lorebook:
+def book_from(book: dict[str, Any], where: str, path: str | None) -> Lorebook:
     try:
         return parse_lorebook(book, path=path)
     except CardError as exc:
@@ -400,13 +400,13 @@ def _book_from(book: dict[str, Any], where: str, path: str | None) -> Lorebook:
 # ============================================================================================
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
 def _text_chunk(keyword: str, card: Mapping[str, Any]) -> bytes:
     payload = base64.b64encode(json.dumps(card, ensure_ascii=False).encode("utf-8"))
-    return _chunk(b"tEXt", keyword.encode("latin-1") + b"\0" + payload)
+    return png_chunk(b"tEXt", keyword.encode("latin-1") + b"\0" + payload)
 
 
 def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -416,14 +416,14 @@ def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: L
     """
     if len(image) > limits.max_file_bytes:
         raise CardError(f"image is {len(image)} bytes, over the {limits.max_file_bytes} byte limit")
-    out = bytearray(_PNG_SIGNATURE)
+    out = bytearray(PNG_SIGNATURE)
     for kind, body in _png_chunks(image, None):
         if kind in (b"tEXt", b"iTXt", b"zTXt") and body.partition(b"\0")[0].decode("latin-1") in cards:
             continue
         if kind == b"IEND":
             for keyword, card in cards.items():
                 out += _text_chunk(keyword, card)
-        out += _chunk(kind, body)
+        out += png_chunk(kind, body)
     return bytes(out)
 
 

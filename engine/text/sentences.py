@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 
+from engine.text.script import is_cjk
+
 __all__ = ["split_sentences"]
 
 _CJK_TERMINATORS = "。！？…‼⁇⁈⁉"
 _ASCII_TERMINATORS = ".!?"
-_TERMINATORS = _CJK_TERMINATORS + _ASCII_TERMINATORS + "．｡"
+TERMINATORS = _CJK_TERMINATORS + _ASCII_TERMINATORS + "．｡"
 _CLOSERS = "\"'”’」』）)】》〉]»"
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st vs etc prof jr sr mt no e.g i.e cf approx dept est fig inc ltd co capt gen lt col sgt rev".split()
@@ -31,7 +33,7 @@ def _is_boundary_word(before: str) -> bool:
     return not (len(word) == 1 and m.group(1)[0].isupper())
 
 
-def _find_boundary(text: str, start: int, final: bool) -> int | None:
+def find_boundary(text: str, start: int, final: bool) -> int | None:
     """The index just after the first sentence end at or after ``start``, or None."""
     i = start
     n = len(text)
@@ -42,11 +44,11 @@ def _find_boundary(text: str, start: int, final: bool) -> int | None:
                 return i + 1
             i += 1
             continue
-        if ch not in _TERMINATORS:
+        if ch not in TERMINATORS:
             i += 1
             continue
         j = i
-        while j < n and text[j] in _TERMINATORS:
+        while j < n and text[j] in TERMINATORS:
             j += 1
         while j < n and text[j] in _CLOSERS:
             j += 1
@@ -57,7 +59,7 @@ def _find_boundary(text: str, start: int, final: bool) -> int | None:
             return j
         if j >= n:
             return j
-        if not text[j].isspace() and not _is_cjk_char(text[j]):
+        if not text[j].isspace() and not is_cjk(text[j]):
             i = j  # "3.14", "e.g.x", "...and": not an end
             continue
         if (
@@ -71,10 +73,6 @@ def _find_boundary(text: str, start: int, final: bool) -> int | None:
     return None
 
 
-def _is_cjk_char(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\u3040" <= ch <= "\u30ff"
-
-
 def split_sentences(text: str) -> list[str]:
     """Split finished text into sentences (English and Chinese punctuation, closing quotes kept).
 
@@ -84,7 +82,7 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     rest = text
     while rest.strip():
-        end = _find_boundary(rest, 0, final=True)
+        end = find_boundary(rest, 0, final=True)
         if end is None:
             out.append(rest.strip())
             break

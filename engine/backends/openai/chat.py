@@ -1,6 +1,6 @@
 """Any OpenAI-compatible provider: streaming, timeouts, retries, structured output.
 
-(Embeddings and moderation: :mod:`engine.backends.openai_services`, importable from here too.)
+(Embeddings and moderation: :mod:`engine.backends.openai.services`, importable from here too.)
 
 The ``openai`` package does the HTTP; this module decides everything around it, so the game
 never sees a raw ``openai`` or ``httpx`` exception:
@@ -40,22 +40,23 @@ import httpx2
 import openai
 from pydantic import BaseModel, ValidationError
 
-from engine.backends._client import TemplatedClient
-from engine.backends._http import LeanTransport, ReadDeadline, lean_transport_applies
-from engine.backends._openai_common import (
-    _NO_KEY,
+from engine.backends.base import Capabilities, Chunk, GenerationParams
+from engine.backends.openai.client import TemplatedClient
+from engine.backends.openai.retry import (
+    NO_KEY,
+    Failure,
     PerLoop,
     RetryPolicy,
     Timeouts,
-    _Failure,
-    _map_error,
+    map_error,
 )
-from engine.backends.base import Capabilities, Chunk, GenerationParams, Usage
 
 # The embedder and the moderator live in their own module; importable from here as before.
-from engine.backends.openai_services import OpenAIEmbedder, OpenAIModerator
+from engine.backends.openai.services import OpenAIEmbedder, OpenAIModerator
+from engine.backends.openai.transport import LeanTransport, ReadDeadline, lean_transport_applies
 from engine.backends.presets import PRESETS, Preset
 from engine.backends.render import chat_messages, render_transcript, transcript_stops
+from engine.dialogue.prompt import Prompt
 from engine.errors import (
     AuthenticationError,
     BackendError,
@@ -64,8 +65,8 @@ from engine.errors import (
     StreamError,
     StructuredOutputError,
 )
-from engine.prompt import Prompt
-from engine.tokens import estimate_tokens
+from engine.text.tokens import estimate_tokens
+from engine.types import Usage
 
 __all__ = ["OpenAIBackend", "OpenAIEmbedder", "OpenAIModerator", "RetryPolicy", "Timeouts"]
 
@@ -223,7 +224,7 @@ class OpenAIBackend:
     environment variable). ``mode`` forces chat or completion rendering; ``extra_body`` adds
     fields to every request; ``rng`` makes the backoff jitter reproducible. ``transport``
     chooses how the bytes travel: ``"lean"`` (the default) is the engine's own HTTP/1.1
-    transport (:mod:`engine.backends._http`), a fraction of httpx's event-loop cost per request
+    transport (:mod:`engine.backends.openai.transport`), a fraction of httpx's event-loop cost per request
     and per streamed chunk; ``"httpx"`` is httpx's. The lean transport does not speak to
     proxies or HTTP/2: with a proxy set in the environment for the endpoint, httpx's is used.
 
@@ -274,7 +275,7 @@ class OpenAIBackend:
                 provider=preset.name,
                 model=self.model,
             )
-        self._api_key = key or _NO_KEY
+        self._api_key = key or NO_KEY
         self.mode: Literal["chat", "completion"] = mode or preset.mode
         self.structured: Literal["json_schema", "json_object", "none"] = (
             structured or preset.structured
@@ -384,7 +385,7 @@ class OpenAIBackend:
 
     # -- retries ---------------------------------------------------------------------------
 
-    def _backoff(self, attempt: int, failure: _Failure, remaining: float) -> float | None:
+    def _backoff(self, attempt: int, failure: Failure, remaining: float) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
         if not failure.retryable or attempt > self.retry.max_retries:
             return None
@@ -409,7 +410,7 @@ class OpenAIBackend:
             attempt += 1
             try:
                 return await op(deadline)
-            except _Failure as failure:
+            except Failure as failure:
                 delay = self._backoff(attempt, failure, deadline - loop.time())
                 self._log_decision(what, attempt, failure, delay)
                 if delay is None:
@@ -417,7 +418,7 @@ class OpenAIBackend:
                 await asyncio.sleep(delay)
 
     def _log_decision(
-        self, what: str, attempt: int, failure: _Failure, delay: float | None
+        self, what: str, attempt: int, failure: Failure, delay: float | None
     ) -> None:
         error = failure.error
         hint = f", retry-after {failure.retry_after:g}s" if failure.retry_after is not None else ""
@@ -455,7 +456,7 @@ class OpenAIBackend:
                     delivered = delivered or bool(chunk.text)
                     yield chunk
                 return
-            except _Failure as failure:
+            except Failure as failure:
                 if delivered:
                     failure.retryable = False
                 delay = self._backoff(attempt, failure, deadline - loop.time())
@@ -489,7 +490,7 @@ class OpenAIBackend:
             except TimeoutError as exc:
                 raise self._timeout("no response", exc, request_id) from exc
             except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
-                raise _map_error(
+                raise map_error(
                     exc, provider=self.preset.name, model=self.model, phase=phase
                 ) from exc
             phase = "stream"
@@ -536,20 +537,20 @@ class OpenAIBackend:
                     raise failure from exc
                 except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
                     raise self._with_id(
-                        _map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
+                        map_error(exc, provider=self.preset.name, model=self.model, phase=phase),
                         request_id,
                     ) from exc
                 # The events of one read go to the caller as one chunk: when the loop falls
                 # behind (many streams at once) it catches up in fewer, larger steps.
                 texts: list[str] = []
-                broken: _Failure | None = None
+                broken: Failure | None = None
                 for data in batch:
                     if data.startswith("[DONE]"):
                         finished = True
                         break
                     try:
                         event = self._event(data, request_id)
-                    except _Failure as failure:
+                    except Failure as failure:
                         broken = failure
                         break
                     reported = event.get("usage")
@@ -591,7 +592,7 @@ class OpenAIBackend:
                     "stream ended before any reply", provider=self.preset.name, model=self.model
                 )
                 error.request_id = request_id
-                raise _Failure(error, retryable=True)
+                raise Failure(error, retryable=True)
             if finish is None:
                 log.warning(
                     "%s stream ended without a finish reason (request %s)", self.name, request_id
@@ -621,11 +622,11 @@ class OpenAIBackend:
                     log.debug("closing the stream of %s failed", self.name, exc_info=True)
 
     def _event(self, data: str, request_id: str | None) -> dict[str, Any]:
-        """One streamed event's JSON object; a :class:`_Failure` if it is not a chunk."""
+        """One streamed event's JSON object; a :class:`Failure` if it is not a chunk."""
         try:
             event = json.loads(data)
         except ValueError as exc:  # json.JSONDecodeError, or a number too long
-            failure = _map_error(exc, provider=self.preset.name, model=self.model, phase="stream")
+            failure = map_error(exc, provider=self.preset.name, model=self.model, phase="stream")
             raise self._with_id(failure, request_id) from exc
         error = event.get("error") if isinstance(event, dict) else None
         if isinstance(event, dict) and not error:
@@ -640,19 +641,19 @@ class OpenAIBackend:
         stream_error = StreamError(
             what, provider=self.preset.name, model=self.model, request_id=request_id
         )
-        raise _Failure(stream_error, retryable=True) from _UnexpectedEvent(what)
+        raise Failure(stream_error, retryable=True) from _UnexpectedEvent(what)
 
-    def _timeout(self, what: str, exc: BaseException, request_id: str | None) -> _Failure:
+    def _timeout(self, what: str, exc: BaseException, request_id: str | None) -> Failure:
         error = BackendTimeoutError(
             f"{what} within the time allowed",
             provider=self.preset.name,
             model=self.model,
             request_id=request_id,
         )
-        return _Failure(error, retryable=True)
+        return Failure(error, retryable=True)
 
     @staticmethod
-    def _with_id(failure: _Failure, request_id: str | None) -> _Failure:
+    def _with_id(failure: Failure, request_id: str | None) -> Failure:
         if failure.error.request_id is None and request_id is not None:
             failure.error.request_id = request_id
         return failure
@@ -699,11 +700,11 @@ class OpenAIBackend:
                     text = first.get("text")
             except _UnexpectedEvent as exc:
                 error = BackendError(str(exc), provider=self.preset.name, model=self.model)
-                raise _Failure(error, retryable=True) from exc
+                raise Failure(error, retryable=True) from exc
             except TimeoutError as exc:
                 raise self._timeout("no reply", exc, None) from exc
             except Exception as exc:  # noqa: BLE001 (no foreign exception may reach the caller)
-                raise _map_error(
+                raise map_error(
                     exc, provider=self.preset.name, model=self.model, phase="request"
                 ) from exc
             finally:

@@ -21,9 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.backends.base import Usage
-from engine.memory.types import Recalled, Relationship
-from engine.reply import Action
+from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
     "Event",

@@ -1,7 +1,7 @@
 """What a turn runs with: the settings, the store access, the shared environment and the request.
 
-Split from :mod:`engine.turn` (which re-exports all of it) so that modules the turn uses, such
-as :mod:`engine.analysis`, can name these types without importing the turn itself.
+Split from :mod:`engine.runtime.turn` (which re-exports all of it) so that modules the turn uses, such
+as :mod:`engine.runtime.analysis`, can name these types without importing the turn itself.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from engine.backends.base import Backend
-from engine.events import Event, TurnHandle
 from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
-from engine.memory.types import Fact, Recalled, Relationship, TurnRecord
-from engine.persona import Persona
-from engine.safety_gate import SafetyGate
+from engine.persona.model import Persona
+from engine.runtime.events import Event, TurnHandle
+from engine.runtime.safety_gate import SafetyGate
+from engine.types import Fact, Recalled, Relationship, TurnRecord
 
 __all__ = [
     "BACKGROUND",
@@ -34,7 +34,7 @@ __all__ = [
     "TurnSettings",
 ]
 
-log = logging.getLogger("engine.turn")
+log = logging.getLogger("engine.runtime.turn")
 
 T = TypeVar("T")
 
@@ -220,7 +220,7 @@ class TurnRequest:
 
 
 @dataclass
-class _Context:
+class Context:
     name: str | None
     met: bool
     recent: list[TurnRecord]

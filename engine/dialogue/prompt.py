@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.dialogue.reply import render_meta
 from engine.lore import LoreEntry, expand_macros
-from engine.persona import ActionParam, ExampleExchange, Persona
-from engine.reply import render_meta
-from engine.tokens import estimate_tokens
+from engine.persona.model import ActionParam, ExampleExchange, Persona
+from engine.text.script import detect_language
+from engine.text.tokens import estimate_tokens
 
 if TYPE_CHECKING:
-    from engine.memory.types import Fact, Recalled, Relationship
+    from engine.types import Fact, Recalled, Relationship
 
 __all__ = [
     "CUT_ORDER",
@@ -30,7 +31,6 @@ __all__ = [
     "Prompt",
     "Section",
     "assemble",
-    "detect_language",
     "reply_language",
 ]
 
@@ -261,15 +261,6 @@ class _Block:
         )
 
 
-def detect_language(text: str) -> str | None:
-    """'zh' when a line is mostly Chinese characters, 'en' when mostly Latin letters, else None."""
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    if cjk == 0 and latin == 0:
-        return None
-    return "zh" if cjk * 2 >= latin else "en"
-
-
 def reply_language(persona: Persona, player_text: str) -> str:
     """The language the character answers in (its first, or the player's when it matches players)."""
     primary = persona.languages[0]
@@ -304,7 +295,7 @@ def assemble(
     Sections come in :data:`SECTION_ORDER`; what does not fit is cut in :data:`CUT_ORDER` and
     counted in ``Prompt.cut``. ``memories`` arrive best first, ``history`` oldest first,
     ``present`` names the others in a group scene, ``guard`` wraps the player's text as data
-    (see ``engine.safety.guard_player_text``) and ``rules`` are extra out-of-character rules
+    (see ``engine.safety.policy.guard_player_text``) and ``rules`` are extra out-of-character rules
     placed with the persona's own, last before the player's line.
 
     Example::

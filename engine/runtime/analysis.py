@@ -1,7 +1,7 @@
 """After the reply: importance, facts about the player, relationship, summary and reflection.
 
 Runs in the background once ``TurnDone`` is out (see :func:`after_turn`), through
-``complete_json`` on capable backends and :mod:`engine.heuristics` otherwise; whatever the
+``complete_json`` on capable backends and :mod:`engine.dialogue.heuristics` otherwise; whatever the
 model leaves empty, the heuristics fill.
 """
 
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from engine import heuristics
 from engine.backends.base import GenerationParams
+from engine.dialogue import heuristics
+from engine.dialogue.prompt import Message, Prompt, Section
+from engine.dialogue.reply import ParsedReply
 from engine.errors import EngineError
 from engine.memory.store import MemoryStore
-from engine.memory.types import MemoryRecord, Summary, TurnRecord
-from engine.persona import Persona
-from engine.prompt import Message, Prompt, Section
-from engine.reply import ParsedReply
-from engine.turn_env import BACKGROUND
+from engine.persona.model import Persona
+from engine.runtime.env import BACKGROUND
+from engine.types import MemoryRecord, Summary, TurnRecord
 
 if TYPE_CHECKING:
-    from engine.turn_env import TurnEnv, TurnRequest, _Context
+    from engine.runtime.env import Context, TurnEnv, TurnRequest
 
 __all__ = ["Reflection", "SummaryText", "TurnAnalysis", "after_turn"]
 
@@ -117,7 +117,7 @@ async def _ask(env: TurnEnv, prompt: Prompt, schema: type[BaseModel]) -> Any:
 
 
 async def after_turn(
-    env: TurnEnv, req: TurnRequest, ctx: _Context, player_text: str, reply: str, parsed: ParsedReply
+    env: TurnEnv, req: TurnRequest, ctx: Context, player_text: str, reply: str, parsed: ParsedReply
 ) -> None:
     """Importance, facts, relationship, summary and reflection, after ``TurnDone`` was emitted.
 

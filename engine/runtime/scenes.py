@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine.errors import EngineError
-from engine.events import TurnHandle
-from engine.persona import Persona
-from engine.tokens import is_cjk
+from engine.persona.model import Persona
+from engine.runtime.events import TurnHandle, TurnKind
+from engine.text.script import is_cjk
 
-if TYPE_CHECKING:
-    from engine.runtime import Runtime
-
-__all__ = ["Scene", "addressed", "choose_responder"]
+__all__ = ["Scene", "SceneHost", "addressed", "choose_responder"]
 
 #: How much less eager a character is to speak right after it spoke.
 REPEAT_PENALTY = 0.3
@@ -75,11 +72,31 @@ def choose_responder(
     return max(order, key=eagerness)
 
 
+class SceneHost(Protocol):
+    """What a scene needs of its :class:`~engine.runtime.core.Runtime` (which makes scenes)."""
+
+    characters: dict[str, Persona]
+
+    def _persona(self, character: str) -> Persona: ...
+
+    def _submit(
+        self,
+        kind: TurnKind,
+        character: str,
+        player: str,
+        text: str,
+        *,
+        player_name: str | None = None,
+        scene_characters: Sequence[str] = (),
+        scene_players: Sequence[str] = (),
+    ) -> TurnHandle: ...
+
+
 class Scene:
-    """A group conversation on a :class:`~engine.runtime.Runtime`."""
+    """A group conversation on a :class:`~engine.runtime.core.Runtime`."""
 
     def __init__(
-        self, runtime: Runtime, characters: Sequence[str], players: Sequence[str] = ()
+        self, runtime: SceneHost, characters: Sequence[str], players: Sequence[str] = ()
     ) -> None:
         if not characters:
             raise EngineError("a scene needs at least one character")

@@ -52,7 +52,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.backends.base import Backend
 from engine.errors import EngineError, RuntimeClosedError
-from engine.events import (
+from engine.memory.store import MemoryStore
+from engine.persona.model import Persona
+from engine.runtime.env import FOREGROUND, QUERY, TurnEnv, TurnRequest, TurnSettings
+from engine.runtime.events import (
     Event,
     TurnDone,
     TurnFailed,
@@ -60,24 +63,14 @@ from engine.events import (
     TurnKind,
     is_final,
 )
-from engine.greeting import run_greet
-from engine.memory.store import MemoryStore
-from engine.memory.types import Fact, MemoryRecord, Relationship
-from engine.persona import Persona
-from engine.turn import (
-    FOREGROUND,
-    QUERY,
-    SafetyGate,
-    TurnEnv,
-    TurnRequest,
-    TurnSettings,
-    fallback_line,
-    keep_cancelled_line,
-    run_say,
-)
+from engine.runtime.greeting import run_greet
+from engine.runtime.safety_gate import SafetyGate
+from engine.runtime.scenes import Scene
+from engine.runtime.turn import fallback_line, keep_cancelled_line, run_say
+from engine.types import Fact, MemoryRecord, Relationship
 
 if TYPE_CHECKING:
-    from engine.safety import Moderator
+    from engine.safety.policy import Moderator
 
 __all__ = ["Runtime", "WORLD_PLAYER"]
 
@@ -272,9 +265,9 @@ class Runtime:
     ``characters`` is a mapping of id to persona or a directory of persona files.
     ``clock`` gives the time stored with every record (pass a game clock for determinism).
     ``max_concurrency`` caps simultaneous model calls. ``policy`` is the world's safety policy
-    (an :class:`engine.safety.Policy`), combined with each character's; ``safety=False`` turns
-    the safety checks off. ``moderator`` (an :class:`engine.safety.Moderator`, such as
-    :class:`engine.backends.openai.OpenAIModerator`) also screens the player's line and each
+    (an :class:`engine.safety.policy.Policy`), combined with each character's; ``safety=False`` turns
+    the safety checks off. ``moderator`` (an :class:`engine.safety.policy.Moderator`, such as
+    :class:`engine.backends.openai.chat.OpenAIModerator`) also screens the player's line and each
     sentence of the reply that the local checks allowed; when the service fails, the local
     verdict stands (fail-open, logged as a warning) unless ``moderation_fail_closed`` is set;
     it is closed with the backend.
@@ -317,7 +310,7 @@ class Runtime:
         moderation_fail_closed: bool = False,
     ) -> None:
         if isinstance(characters, str | Path):
-            from engine.persona import load_characters
+            from engine.persona.load import load_characters
 
             characters = load_characters(characters)
         self.characters: dict[str, Persona] = dict(characters)
@@ -467,10 +460,8 @@ class Runtime:
         persona = self._persona(character)
         return self.query("relationship", character, player, defaults=persona.relationship)
 
-    def scene(self, characters: Sequence[str], players: Sequence[str] = ()) -> Any:
-        """A group conversation among ``characters`` and ``players`` (see :class:`engine.group.Scene`)."""
-        from engine.group import Scene
-
+    def scene(self, characters: Sequence[str], players: Sequence[str] = ()) -> Scene:
+        """A group conversation among ``characters`` and ``players`` (see :class:`engine.runtime.scenes.Scene`)."""
         return Scene(self, characters, players)
 
     async def stream(

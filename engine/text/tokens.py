@@ -14,21 +14,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["estimate_tokens", "is_cjk"]
+from engine.text.script import CJK
 
-# CJK Unified Ideographs (+ ext A), Hiragana/Katakana, Hangul, CJK punctuation, full-width forms.
-_CJK = re.compile(
-    "[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
-)
+__all__ = ["estimate_tokens"]
+
+# One token each: Chinese, Japanese and Korean characters and their punctuation.
+_CJK = re.compile(f"[{CJK}]")
 # What costs a token once CJK is counted: every 4 characters of a Latin word or number (a
 # greedy match takes a word 4 at a time, so a word of n characters matches ceil(n / 4) times),
 # and every other symbol that is not white space.
 _TOKEN = re.compile(r"[A-Za-z0-9]{1,4}|[^\sA-Za-z0-9]")
-
-
-def is_cjk(char: str) -> bool:
-    """Whether a single character is Chinese, Japanese or Korean script or punctuation."""
-    return bool(_CJK.match(char))
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,0 +1,27 @@
+"""Plain-text facts about a line: its script and language, its sentences, its token cost.
+
+- :mod:`~engine.text.script`: the one definition of Chinese/Japanese/Korean script
+  (:func:`is_cjk`, :func:`detect_language`);
+- :mod:`~engine.text.sentences`: sentence boundaries in English and Chinese;
+- :mod:`~engine.text.tokens`: an offline token estimate.
+
+Pure and at the bottom of the engine: imports only the standard library (no engine module
+outside this package).
+"""
+
+from __future__ import annotations
+
+from engine.text.script import CJK, HAN, UNSPACED, detect_language, is_cjk, is_han
+from engine.text.sentences import split_sentences
+from engine.text.tokens import estimate_tokens
+
+__all__ = [
+    "CJK",
+    "HAN",
+    "UNSPACED",
+    "detect_language",
+    "estimate_tokens",
+    "is_cjk",
+    "is_han",
+    "split_sentences",
+]
