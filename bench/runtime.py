@@ -117,6 +117,7 @@ def makespan(n: int, cast: dict[str, Any], workdir: Path) -> dict[str, float]:
             backend=_backend(base_url),
             characters=cast,
             max_concurrency=n + 8,
+            freeze_gc=True,
         )
         try:
             _run(rt, [rt.say("mira", "warmup", "Hello!")])
@@ -265,7 +266,7 @@ def overhead(memories: int, turns: int, cast: dict[str, Any], workdir: Path) -> 
         base_url = proc.stdout.readline().strip()
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        rt = Runtime(path, backend=_backend(base_url), characters=cast)
+        rt = Runtime(path, backend=_backend(base_url), characters=cast, freeze_gc=True)
         try:
             _run(rt, [rt.say("mira", "p1", "Do you remember the lantern festival?")])  # warm-up
             rt.wait_idle(60)
@@ -308,6 +309,7 @@ def poll_cost(streams: int, cast: dict[str, Any], workdir: Path) -> dict[str, fl
             backend=_backend(srv.base_url),
             characters=cast,
             max_concurrency=streams,
+            freeze_gc=True,
         )
         try:
             handles = [rt.say("mira", f"p{i}", "What is there to do here?") for i in range(streams)]

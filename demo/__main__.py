@@ -95,7 +95,7 @@ def remove_world(path: Path) -> None:
 
 def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
     """A function that builds a fresh backend (a restarted runtime gets its own)."""
-    from engine.backends import create_backend
+    from engine import create_backend
 
     options: dict[str, Any] = {}
     if args.backend.startswith("replay:") and args.replay_delay:
@@ -110,7 +110,7 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], object]:
             path = args.backend.removeprefix("replay:")
             backend = as_recorded(create_backend(args.backend, **options), path)
             if args.record:
-                from engine.backends import RecordingBackend
+                from engine import RecordingBackend
 
                 backend = RecordingBackend(backend, args.record)
             return backend
@@ -152,8 +152,7 @@ def _main(argv: list[str] | None = None) -> int:
     from demo.app import SIZE, App, loading_screen, run, warm_up
     from demo.fonts import Fonts
     from demo.i18n import tr
-    from engine.persona import load_characters
-    from engine.runtime import Runtime
+    from engine import Runtime, load_characters
 
     pygame.display.init()
     pygame.font.init()
@@ -183,7 +182,7 @@ def _main(argv: list[str] | None = None) -> int:
         def make_runtime(clock: Callable[[], float]) -> Runtime:
             backend = make_backend()
             names.append(str(getattr(backend, "name", args.backend)))
-            return Runtime(world, backend=backend, characters=characters, clock=clock)  # type: ignore[arg-type]
+            return Runtime(world, backend=backend, characters=characters, clock=clock, freeze_gc=True)  # type: ignore[arg-type]
 
         runner = Runner(screen, make_runtime, out, fps=args.fps if args.fps is not None else 0.0)
         runner.rt_backend_name = lambda: names[-1] if names else args.backend  # type: ignore[method-assign]
@@ -210,7 +209,7 @@ def _main(argv: list[str] | None = None) -> int:
     pygame.event.pump()
     started = time.perf_counter()
     backend = make_backend()
-    rt = Runtime(world, backend=backend, characters=characters)  # type: ignore[arg-type]
+    rt = Runtime(world, backend=backend, characters=characters, freeze_gc=True)  # type: ignore[arg-type]
     warm_up(rt)
     log.info("runtime ready in %.1f s (world %s)", time.perf_counter() - started, world)
     app = App(

@@ -39,9 +39,17 @@ from demo.widgets import (
     panel,
 )
 from demo.world import LANDMARKS, PLAYER_SPEED, TALK_DISTANCE, Actor, World
-from engine.backends import LocalBackend
-from engine.persona import Look, Persona
-from engine.runtime import Runtime, Sentence, TurnDone, TurnFailed, TurnStarted, TurnWarning
+from engine import (
+    LocalBackend,
+    Look,
+    Persona,
+    Runtime,
+    Sentence,
+    TurnDone,
+    TurnFailed,
+    TurnStarted,
+    TurnWarning,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +142,7 @@ class App:
         self.handles: dict[int, Any] = {}
         self.relationship_future: Future[Any] | None = None
         self.name_future: Future[Any] | None = (
-            None if player_name else runtime.query("player_name", PLAYER_ID)
+            None if player_name else runtime.player_name(PLAYER_ID)
         )
         self.note = ""
         self.known_name: str | None = None
@@ -262,9 +270,8 @@ class App:
         self.memory.load(self.partner.id, self.rt.memories(self.partner.id, PLAYER_ID))
 
     def forget(self, memory_id: int) -> None:
-        future = self.rt.forget_memory(memory_id)
+        self.rt.forget_memory(memory_id)
         self.memory.records = [r for r in self.memory.records if int(r.id) != memory_id]
-        future.add_done_callback(lambda _f: None)
 
     # -- engine events ---------------------------------------------------------------------
 
@@ -686,7 +693,7 @@ def warm_up(rt: Runtime, timeout: float = 30.0) -> None:
         return
     try:
         # a player nobody has met: nothing is recalled, so no memory's last access changes
-        rt.query("recall", first, "warm-up", "hello 你好，欢迎", k=1).result(timeout=timeout)
+        rt.recall(first, "warm-up", "hello 你好，欢迎", k=1).result(timeout=timeout)
     except Exception as exc:  # a slow or odd store only costs the warm-up
         log.info("warm-up recall failed: %s", exc)
 

@@ -36,7 +36,7 @@ import pygame
 
 from demo.app import PLAYER_ID, App, TurnLog, warm_up
 from demo.world import LANDMARKS, TALK_DISTANCE
-from engine.runtime import Runtime
+from engine import Runtime
 
 log = logging.getLogger(__name__)
 

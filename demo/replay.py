@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from engine.backends import Backend, Capabilities, Chunk, GenerationParams
+from engine import Backend, Capabilities, Chunk, GenerationParams
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from engine.persona import Look
+from engine import Look
 
 PLAZA_X = (-18.0, 18.0)
 PLAZA_Z = (0.0, 38.0)

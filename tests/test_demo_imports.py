@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
-PUBLIC = {"engine", "engine.runtime", "engine.backends", "engine.persona", "engine.runtime.events"}
+PUBLIC = {"engine"}
 
 
 def _engine_imports(path: Path) -> list[tuple[str, str]]:

@@ -41,7 +41,7 @@ def test_empty_model_analysis_keeps_the_heuristic_name_and_facts(
     rt = make_runtime(_backend(openai_server))
     drain(rt, rt.say(character, "p1", line))
     assert any(r.get("response_format") for r in openai_server.requests)  # the model was asked
-    assert rt.query("player_name", "p1").result(5) == name
+    assert rt.player_name("p1").result(5) == name
     facts = [(f.subject, f.predicate, f.object) for f in rt.facts(character, "p1").result(5)]
     assert fact in facts
 
@@ -62,7 +62,7 @@ def test_model_facts_and_heuristic_facts_are_merged_model_first(
     # anything else only the heuristics found are kept.
     assert ("Ada", "loves", "sea shanties") in facts
     assert ("Ada", "loves", "sailing") not in facts
-    assert rt.query("player_name", "p1").result(5) == "Ada"
+    assert rt.player_name("p1").result(5) == "Ada"
 
 
 def test_model_name_wins_over_the_heuristic_one(
@@ -72,4 +72,4 @@ def test_model_name_wins_over_the_heuristic_one(
     openai_server.json_reply = {"player_name": "Adaline", "facts": []}
     rt = make_runtime(_backend(openai_server), characters={"tess": test_persona})
     drain(rt, rt.say("tess", "p1", "My name is Ada, well, Adaline really, and I love sailing."))
-    assert rt.query("player_name", "p1").result(5) == "Adaline"
+    assert rt.player_name("p1").result(5) == "Adaline"

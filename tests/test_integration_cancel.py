@@ -27,7 +27,7 @@ def _wait(condition: Any, timeout: float = 5.0) -> None:
 
 def _player_lines(rt: Runtime, character: str = "tess") -> list[str]:
     return [
-        t.text for t in rt.query("recent_turns", character, "p1").result(5) if t.speaker == "p1"
+        t.text for t in rt.recent_turns(character, "p1").result(5) if t.speaker == "p1"
     ]
 
 
@@ -44,9 +44,9 @@ def test_a_turn_cancelled_while_its_context_is_read_keeps_the_players_line(
     _wait(lambda: handle.done)
     gate.set()
     assert rt.wait_idle(5)
-    assert handle.error == "cancelled" and not backend.prompts  # the model was never asked
+    assert handle.reason == "cancelled" and not backend.prompts  # the model was never asked
     assert _player_lines(rt) == ["My sister is called Maud."]
-    assert rt.query("player_name", "p1").result(5) == "Ada"
+    assert rt.player_name("p1").result(5) == "Ada"
 
 
 def test_a_turn_cancelled_before_it_started_keeps_the_players_line(
@@ -59,7 +59,7 @@ def test_a_turn_cancelled_before_it_started_keeps_the_players_line(
     _wait(lambda: handle.done)
     gate.set()
     assert rt.wait_idle(5)
-    assert handle.error == "cancelled"
+    assert handle.reason == "cancelled"
     assert _player_lines(rt) == ["I'll be back tomorrow."]
 
 
@@ -110,7 +110,7 @@ def test_a_turn_cancelled_while_reserving_gives_the_question_back(
     meter.slow = False
     meter.proceed.set()  # the reservation is made after the turn was cancelled
     assert rt.wait_idle(5)
-    assert handle.error == "cancelled"
+    assert handle.reason == "cancelled"
     second = drain(rt, rt.say("tess", "p1", "hello again"))[-1]
     assert isinstance(second, TurnDone), second  # the quota of one question was not used up
     assert _player_lines(rt) == ["hello", "hello again"]
@@ -131,7 +131,7 @@ def test_a_turn_cancelled_while_generating_gives_the_question_back(
         rt.cancel(handle)
         _wait(lambda h=handle: h.done)  # type: ignore[misc]
         assert rt.wait_idle(5)
-        assert handle.error == "cancelled"  # not "quota": the first question was given back
+        assert handle.reason == "cancelled"  # not "quota": the first question was given back
     assert _player_lines(rt) == ["hello", "hello again"]
 
 

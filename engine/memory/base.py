@@ -411,10 +411,6 @@ class StoreBase:
                     (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
                 )
 
-    def _query_vector(self, embedder: Embedder, query: str) -> np.ndarray:
-        """The embedding of a query (float64), from the cache when the text was seen lately."""
-        return self._finish_query_vector(embedder, query, None)
-
     def _start_query_vector(self, embedder: Embedder, query: str) -> Future[np.ndarray] | None:
         """Start embedding ``query`` on the worker thread (None when it is cached).
 

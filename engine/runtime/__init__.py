@@ -19,6 +19,7 @@ from engine.runtime.core import WORLD_PLAYER, Runtime
 from engine.runtime.env import TurnSettings
 from engine.runtime.events import (
     Event,
+    FailureReason,
     Sentence,
     TextDelta,
     TurnDone,
@@ -36,6 +37,7 @@ from engine.runtime.turn import preview_prompt
 __all__ = [
     "WORLD_PLAYER",
     "Event",
+    "FailureReason",
     "Runtime",
     "SafetyGate",
     "Scene",

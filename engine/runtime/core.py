@@ -48,15 +48,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
 
 from engine.backends.base import Backend
 from engine.errors import EngineError, RuntimeClosedError
+from engine.memory.embeddings import Embedder
 from engine.memory.store import MemoryStore
+from engine.metering import Meter
 from engine.persona.model import Persona
 from engine.runtime.env import FOREGROUND, QUERY, TurnEnv, TurnRequest, TurnSettings
 from engine.runtime.events import (
     Event,
+    FailureReason,
     TurnDone,
     TurnFailed,
     TurnHandle,
@@ -66,17 +71,18 @@ from engine.runtime.events import (
 from engine.runtime.greeting import run_greet
 from engine.runtime.safety_gate import SafetyGate
 from engine.runtime.scenes import Scene
-from engine.runtime.turn import fallback_line, keep_cancelled_line, run_say
-from engine.types import Fact, MemoryRecord, Relationship
-
-if TYPE_CHECKING:
-    from engine.safety.policy import Moderator
+from engine.runtime.turn import failure_reason, fallback_line, keep_cancelled_line, run_say
+from engine.safety.policy import Moderator, Policy
+from engine.types import Fact, MemoryRecord, Recalled, Relationship, Summary, TurnRecord
 
 __all__ = ["Runtime", "WORLD_PLAYER"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: A meter, or a function building one from the world file's database on the store thread.
+MeterSource = Meter | Callable[[Database], Meter]
 
 #: The player id under which ``observe`` stores an event no player witnessed.
 WORLD_PLAYER = "*world*"
@@ -144,7 +150,12 @@ class _StoreThread:
     """
 
     def __init__(
-        self, path: str | Path, *, embedder: Any, clock: Callable[[], float], meter: Any
+        self,
+        path: str | Path,
+        *,
+        embedder: Embedder | None,
+        clock: Callable[[], float],
+        meter: MeterSource | None,
     ) -> None:
         self._queue = _WorkQueue()
         self._ready = threading.Event()
@@ -152,7 +163,8 @@ class _StoreThread:
         self._path = path
         self._embedder = embedder
         self._clock = clock
-        self.meter: Any = meter
+        self._meter_source = meter
+        self.meter: Meter | None = None
         self.store: MemoryStore | None = None
         self._thread = threading.Thread(target=self._main, name="npc-store", daemon=True)
         self._thread.start()
@@ -164,9 +176,12 @@ class _StoreThread:
     def _main(self) -> None:
         try:
             self.store = MemoryStore(self._path, embedder=self._embedder, clock=self._clock)
-            if self.meter is not None and not hasattr(self.meter, "reserve"):
+            source = self._meter_source
+            if isinstance(source, Meter) or source is None:
+                self.meter = source
+            else:
                 # A factory: build the meter on this thread, sharing the world file's connection.
-                self.meter = self.meter(self.store.db)
+                self.meter = source(self.store.db)
         except BaseException as exc:  # reported to the constructor
             self._error = exc
             self._ready.set()
@@ -274,7 +289,7 @@ class Runtime:
     ``meter`` is an :class:`engine.metering.Meter`, or a function
     building one from the world file's ``sqlite_utils.Database`` (it then runs on the store
     thread). ``close_backend`` makes :meth:`close` close the backend too (the default: the
-    runtime owns it, so recordings get flushed). ``freeze_gc`` collects garbage once and then
+    runtime owns it, so recordings get flushed). ``freeze_gc=True`` collects garbage once and then
     moves every object alive at start (modules, personas, the backend's clients, the game's own
     start-up state) out of the collector's reach (:func:`gc.freeze`): a full collection then
     walks only what was made since, instead of stalling every thread, the game's included,
@@ -284,11 +299,12 @@ class Runtime:
     the default most of them were walked and promoted before they died (15 to 28 ms of
     collections in a burst of 200 turns, against about 8). A young collection then takes at
     most a fraction of a millisecond more; frame times were unchanged (``bench/frames.py``).
-    Both settings are for the whole process. Pass ``False`` when the game manages the
-    collector itself.
+    Both settings are for the whole process, so they are opt-in (``freeze_gc=True``, as the
+    demo and ``bench/runtime.py`` do); leave it off when the game manages the collector itself.
 
-    ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and ``query`` never block
-    the calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
+    ``say``, ``greet``, ``poll``, ``cancel``, ``observe``, ``idle`` and the store queries
+    (``memories``, ``facts``, ``recall``, ... ``on_store``, which return futures) never block the
+    calling thread; ``close`` waits up to its timeout (or not at all with ``wait=False``).
     """
 
     def __init__(
@@ -297,15 +313,15 @@ class Runtime:
         *,
         backend: Backend,
         characters: Mapping[str, Persona] | str | Path = "characters",
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         clock: Callable[[], float] = time.time,
         max_concurrency: int = 8,
-        policy: Any = None,
-        meter: Any = None,
+        policy: Policy | None = None,
+        meter: MeterSource | None = None,
         settings: TurnSettings | None = None,
         safety: bool = True,
         close_backend: bool = True,
-        freeze_gc: bool = True,
+        freeze_gc: bool = False,
         moderator: Moderator | None = None,
         moderation_fail_closed: bool = False,
     ) -> None:
@@ -429,36 +445,52 @@ class Runtime:
             time.sleep(0.002)
         return True
 
-    def query(self, fn_name: str, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Run a public :class:`MemoryStore` method on the store thread; returns a Future.
+    def on_store(self, fn: Callable[[MemoryStore], T]) -> Future[T]:
+        """Run ``fn(store)`` on the store thread, after the turns' own work; returns a Future.
 
-        ``rt.query("facts", "mira", "p1").result()`` (block only off the game thread, or check
-        ``future.done()`` each frame).
+        For what has no method of its own here, e.g.
+        ``rt.on_store(lambda s: s.summary_text("mira", "p1"))``. Block on ``.result()`` only
+        off the game thread, or check ``future.done()`` each frame.
         """
         self._check_open()
-        method = getattr(MemoryStore, fn_name, None)
-        if fn_name.startswith("_") or not callable(method) or fn_name == "close":
-            raise EngineError(f"{fn_name!r} is not a MemoryStore query")
-        return self._store.submit(lambda s: getattr(s, fn_name)(*args, **kwargs), priority=QUERY)
+        return self._store.submit(fn, priority=QUERY)
 
     def memories(
         self, character: str, player: str, *, limit: int = 200
     ) -> Future[list[MemoryRecord]]:
         """What ``character`` remembers about ``player``, newest first."""
-        return self.query("memories", character, player, limit=limit)
+        return self.on_store(lambda s: s.memories(character, player, limit=limit))
 
     def forget_memory(self, memory_id: int, *, reason: str = "player request") -> Future[None]:
         """Delete one memory."""
-        return self.query("forget_memory", memory_id, reason=reason)
+        return self.on_store(lambda s: s.forget_memory(memory_id, reason=reason))
 
     def facts(self, character: str, player: str) -> Future[list[Fact]]:
         """Facts ``character`` holds about ``player``."""
-        return self.query("facts", character, player)
+        return self.on_store(lambda s: s.facts(character, player))
 
     def relationship(self, character: str, player: str) -> Future[Relationship]:
         """The relationship between ``character`` and ``player``."""
-        persona = self._persona(character)
-        return self.query("relationship", character, player, defaults=persona.relationship)
+        defaults = self._persona(character).relationship
+        return self.on_store(lambda s: s.relationship(character, player, defaults=defaults))
+
+    def player_name(self, player: str) -> Future[str | None]:
+        """The name ``player`` gave (or was given), if any."""
+        return self.on_store(lambda s: s.player_name(player))
+
+    def recent_turns(
+        self, character: str, player: str, *, limit: int = 20
+    ) -> Future[list[TurnRecord]]:
+        """The last ``limit`` lines between ``character`` and ``player``, oldest first."""
+        return self.on_store(lambda s: s.recent_turns(character, player, limit))
+
+    def recall(self, character: str, player: str, text: str, *, k: int = 8) -> Future[list[Recalled]]:
+        """The ``k`` memories of ``character`` about ``player`` that best match ``text``."""
+        return self.on_store(lambda s: s.recall(character, player, text, k))
+
+    def summary(self, character: str, player: str) -> Future[Summary | None]:
+        """The rolling summary of older lines between ``character`` and ``player``."""
+        return self.on_store(lambda s: s.summary(character, player))
 
     def scene(self, characters: Sequence[str], players: Sequence[str] = ()) -> Scene:
         """A group conversation among ``characters`` and ``players`` (see :class:`engine.runtime.scenes.Scene`)."""
@@ -615,6 +647,7 @@ class Runtime:
                 if handle.done:
                     return
                 handle.error = event.error
+                handle.reason = event.reason
                 handle.fallback_text = event.fallback_text
                 handle.done = True
             append(event)
@@ -649,7 +682,8 @@ class Runtime:
         try:
             await runner(self._env, request)
         except asyncio.CancelledError:
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
+            cancelled = FailureReason.CANCELLED
+            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
         except Exception as exc:  # a bug or a store error: report it, keep the scene going
             log.exception("turn %s failed", handle.id)
             request.emit(
@@ -659,6 +693,8 @@ class Runtime:
                     handle.player,
                     f"{type(exc).__name__}: {exc}",
                     fallback_line(request.persona, handle.text),
+                    failure_reason(exc),
+                    exc,
                 )
             )
 
@@ -670,7 +706,8 @@ class Runtime:
                     keep_cancelled_line(self._env, request)  # the character heard it
                 except Exception:
                     log.exception("could not keep the line of cancelled turn %s", handle.id)
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", ""))
+            cancelled = FailureReason.CANCELLED
+            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
         self._tasks.pop(handle.id, None)
         self._outstanding.discard(handle.id)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from engine.backends.base import Backend
 from engine.lore import Lorebook
 from engine.memory.store import MemoryStore
+from engine.metering import Meter
 from engine.persona.model import Persona
 from engine.runtime.events import Event, TurnHandle
 from engine.runtime.safety_gate import SafetyGate
@@ -119,7 +120,7 @@ class TurnEnv:
     personas: Mapping[str, Persona]
     settings: TurnSettings = field(default_factory=TurnSettings)
     safety: SafetyGate = field(default_factory=SafetyGate)
-    meter: Any = None
+    meter: Meter | None = None
     clock: Callable[[], float] = time.time
     spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
     generating: int = 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,7 @@ from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
     "Event",
+    "FailureReason",
     "Sentence",
     "TextDelta",
     "TurnDone",
@@ -37,6 +39,18 @@ __all__ = [
 ]
 
 TurnKind = Literal["say", "greet", "scene"]
+
+
+
+class FailureReason(StrEnum):
+    """Why a turn failed (:attr:`TurnFailed.reason`); each value equals its string."""
+
+    CANCELLED = "cancelled"  #: the game or the player stopped it
+    QUOTA = "quota"  #: the player's quota is spent
+    TIMEOUT = "timeout"  #: the model was too slow (first token, stall or total)
+    BACKEND = "backend"  #: the model or its provider failed
+    STORE = "store"  #: the world file failed
+    INTERNAL = "internal"  #: a bug in the engine; the log has the traceback
 
 _ids = itertools.count(1)
 
@@ -78,7 +92,8 @@ class TurnHandle:
     """Names one turn. Returned at once by ``say``/``greet``; the runtime fills in the outcome.
 
     ``done`` turns True when the turn's ``TurnDone`` or ``TurnFailed`` is queued; ``result``
-    then holds the :class:`TurnResult` (None when it failed), ``error`` the failure.
+    then holds the :class:`TurnResult` (None when it failed), ``error`` the failure and
+    ``reason`` its :data:`FailureReason`.
     """
 
     __slots__ = (
@@ -90,6 +105,7 @@ class TurnHandle:
         "id",
         "kind",
         "player",
+        "reason",
         "result",
         "text",
     )
@@ -103,6 +119,7 @@ class TurnHandle:
         self.done = False
         self.result: TurnResult | None = None
         self.error: str | None = None
+        self.reason: FailureReason | None = None
         self.fallback_text: str | None = None
         self._hash = hash(self.id)
 
@@ -164,10 +181,16 @@ class TurnDone(Event):
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed(Event):
-    """The turn failed or was cancelled; show ``fallback_text`` (an in-character line) if any."""
+    """The turn failed or was cancelled; show ``fallback_text`` (an in-character line) if any.
+
+    ``reason`` says why in one word a game can branch on (:data:`FailureReason`); ``error`` is a
+    message for logs; ``exception`` the engine error behind it (None when cancelled).
+    """
 
     error: str
     fallback_text: str
+    reason: FailureReason
+    exception: BaseException | None = None
 
 
 def is_final(event: Any) -> bool:

@@ -7,11 +7,23 @@ Every call into engine.safety.policy, and every audit record a turn makes, goes 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from engine.errors import BackendError
+from engine.memory.ledger import Direction, Ledger
 from engine.memory.store import MemoryStore
 from engine.persona.model import Persona
+from engine.safety.pii import redact_pii
+from engine.safety.policy import (
+    Moderation,
+    Moderator,
+    Policy,
+    Verdict,
+    apply_moderation,
+    check_input,
+    check_output,
+    guard_instruction,
+    guard_player_text,
+)
 
 __all__ = ["SafetyGate"]
 
@@ -42,55 +54,51 @@ class SafetyGate:
 
     def __init__(
         self,
-        world: Any = None,
+        world: Policy | None = None,
         *,
         enabled: bool = True,
-        moderator: Any = None,
+        moderator: Moderator | None = None,
         moderation_fail_closed: bool = False,
     ) -> None:
         self.enabled = enabled
         self.world = world
         self.moderator = moderator if enabled else None
         self.moderation_fail_closed = moderation_fail_closed
-        self._policies: dict[str, Any] = {}
-        self._ledger: Any = None  # made on the store thread, sharing the world file's connection
+        self._policies: dict[str, Policy] = {}
+        self._ledger: Ledger | None = None  # made on the store thread, sharing the world file's connection
 
-    def policy(self, persona: Persona) -> Any:
+    def policy(self, persona: Persona) -> Policy | None:
         """The persona's policy combined with the world's (cached per character)."""
         if not self.enabled:
             return None
         key = persona.id or persona.name
         if key not in self._policies:
-            from engine.safety.policy import Policy
-
             self._policies[key] = Policy.from_persona(persona, self.world)
         return self._policies[key]
 
-    def check_input(self, text: str, persona: Persona) -> Any:
+    def check_input(self, text: str, persona: Persona) -> Verdict | None:
         """A :class:`engine.safety.policy.Verdict` for the player's line, or None when disabled."""
         if not self.enabled:
             return None
-        from engine.safety.policy import check_input
-
         return check_input(text, self.policy(persona))
 
-    def check_output(self, sentence: str, policy: Any, emitted_chars: int) -> Any:
+    def check_output(
+        self, sentence: str, policy: Policy | None, emitted_chars: int
+    ) -> Verdict | None:
         """A Verdict for one sentence of the reply, or None when disabled."""
         if not self.enabled:
             return None
-        from engine.safety.policy import check_output
-
         return check_output(sentence, policy, emitted_chars=emitted_chars)
 
-    async def moderate(self, verdict: Any, policy: Any, direction: str) -> Any:
+    async def moderate(
+        self, verdict: Verdict | None, policy: Policy | None, direction: Direction
+    ) -> Verdict | None:
         """``verdict`` made stricter by the moderation service (when there is one and the
         local check allowed the text); see the class docs for what happens when it fails."""
         if self.moderator is None or verdict is None or not verdict.allowed:
             return verdict
         if not verdict.text.strip():
             return verdict
-        from engine.safety.policy import Moderation, apply_moderation
-
         try:
             moderation = await self.moderator.moderate(verdict.text)
         except BackendError as exc:
@@ -109,16 +117,12 @@ class SafetyGate:
         """The player's text delimited as data for the prompt."""
         if not self.enabled:
             return text
-        from engine.safety.policy import guard_player_text
-
         return guard_player_text(text)
 
     def rules(self, language: str | None) -> list[str]:
         """Out-of-character rules that go with :meth:`guard`."""
         if not self.enabled:
             return []
-        from engine.safety.policy import guard_instruction
-
         return [guard_instruction(language)]
 
     def redact(self, text: str, persona: Persona) -> str:
@@ -126,10 +130,9 @@ class SafetyGate:
 
         Follows the combined policy (:meth:`policy`): a world that redacts redacts for every
         character, whatever the character's own file says."""
-        if not self.enabled or not self.policy(persona).redact_pii:
+        policy = self.policy(persona)
+        if policy is None or not policy.redact_pii:
             return text
-        from engine.safety.pii import redact_pii
-
         return redact_pii(text)
 
     def audit(
@@ -137,14 +140,12 @@ class SafetyGate:
         store: MemoryStore,
         character: str,
         player: str,
-        direction: str,
-        verdict: Any,
+        direction: Direction,
+        verdict: Verdict,
         excerpt: str,
     ) -> None:
         """Record a blocked input or output (on the store thread; the excerpt is redacted)."""
-        from engine.memory.ledger import Ledger
-
         if self._ledger is None or self._ledger.db is not store.db:
             self._ledger = Ledger(store.db, clock=store.clock)
         ledger = self._ledger
-        ledger.audit(character, player, direction, verdict.rule or "", verdict.category, excerpt)  # type: ignore[arg-type]
+        ledger.audit(character, player, direction, verdict.rule or "", verdict.category, excerpt)

@@ -53,9 +53,16 @@ from typing import Any
 from engine.backends.base import GenerationParams
 from engine.dialogue import heuristics
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
-from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply, split_sentences
-from engine.errors import BackendError, BackendTimeoutError, EngineError, QuotaExceededError
+from engine.dialogue.reply import ParsedReply, ReplyStreamer, parse_reply
+from engine.errors import (
+    BackendError,
+    BackendTimeoutError,
+    EngineError,
+    QuotaExceededError,
+    StoreError,
+)
 from engine.memory.store import MemoryStore
+from engine.metering import Reservation
 from engine.persona.model import Persona
 from engine.runtime.analysis import TurnAnalysis, after_turn
 from engine.runtime.env import (
@@ -70,6 +77,7 @@ from engine.runtime.env import (
     TurnSettings,
 )
 from engine.runtime.events import (
+    FailureReason,
     Sentence,
     TextDelta,
     TurnDone,
@@ -81,6 +89,7 @@ from engine.runtime.events import (
 )
 from engine.runtime.safety_gate import SafetyGate
 from engine.text.script import is_cjk
+from engine.text.sentences import split_sentences
 from engine.types import Action, Recalled, Relationship, Usage
 
 __all__ = [
@@ -95,6 +104,7 @@ __all__ = [
     "TurnSettings",
     "WRITE",
     "after_turn",
+    "failure_reason",
     "fallback_line",
     "keep_cancelled_line",
     "preview_prompt",
@@ -189,15 +199,16 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 
     # 4. quota
     reservation = None
-    if env.meter is not None:
+    meter = env.meter
+    if meter is not None:
         reserving: Future[Any] = env.store.submit(
-            lambda s: env.meter.reserve(req.player), priority=FOREGROUND
+            lambda s: meter.reserve(req.player), priority=FOREGROUND
         )
         try:
             reservation = await asyncio.wrap_future(reserving)
         except QuotaExceededError as exc:
             store_line()
-            _fail(req, f"quota: {exc}", fallback_line(persona, req.text))
+            _fail(req, f"quota: {exc}", fallback_line(persona, req.text), exc)
             return
         except asyncio.CancelledError:
             # The reservation may be under way on the store thread (or made and not yet
@@ -218,7 +229,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             raise _EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
     except asyncio.CancelledError:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         # The player walked away mid-reply: what they already saw was said.
         partial = _final_text(shown, gated=True)
         if partial:
@@ -233,9 +244,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         raise
     except (BackendError, EngineError) as exc:
         if reservation is not None:
-            env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+            _release(env, reservation)
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
-        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text))
+        _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text), exc)
         return
     finally:
         store_line()
@@ -339,8 +350,14 @@ def _release_when_made(env: TurnEnv, reserving: Future[Any]) -> None:
     """Give back a quota reservation that completed after its turn was cancelled."""
     if reserving.cancelled() or reserving.exception() is not None:
         return
-    reservation = reserving.result()
-    env.store.submit(lambda s: env.meter.release(reservation), priority=WRITE)
+    _release(env, reserving.result())
+
+
+def _release(env: TurnEnv, reservation: Reservation) -> None:
+    """Give a quota reservation back (the question was not answered)."""
+    meter = env.meter
+    if meter is not None:
+        env.store.submit(lambda s: meter.release(reservation), priority=WRITE)
 
 
 def _gather(
@@ -641,6 +658,7 @@ async def _show(
             verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
             if env.safety.moderator is not None:
                 verdict = await env.safety.moderate(verdict, policy, "output")
+            assert verdict is not None  # a policy means the checks are on
             if not verdict.allowed:
                 audit = functools.partial(
                     env.safety.audit, character=h.character, player=h.player, direction="output",
@@ -697,7 +715,7 @@ def _store_reply(
         reason="reply",
         defaults=req.persona.relationship,
     )
-    if reservation is not None:
+    if reservation is not None and env.meter is not None:
         try:
             env.meter.commit(
                 reservation, usage, character=req.character, model=usage.model or env.backend.name
@@ -743,9 +761,22 @@ def _done(req: TurnRequest, result: TurnResult) -> None:
     req.emit(TurnDone(h.id, h.character, h.player, result))
 
 
-def _fail(req: TurnRequest, error: str, fallback: str) -> None:
+def _fail(req: TurnRequest, error: str, fallback: str, exc: EngineError) -> None:
     h = req.handle
-    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback))
+    req.emit(TurnFailed(h.id, h.character, h.player, error, fallback, failure_reason(exc), exc))
+
+
+def failure_reason(exc: BaseException) -> FailureReason:
+    """The :data:`~engine.runtime.events.FailureReason` of a turn that raised ``exc``."""
+    if isinstance(exc, QuotaExceededError):
+        return FailureReason.QUOTA
+    if isinstance(exc, BackendTimeoutError):
+        return FailureReason.TIMEOUT
+    if isinstance(exc, BackendError):
+        return FailureReason.BACKEND
+    if isinstance(exc, StoreError):
+        return FailureReason.STORE
+    return FailureReason.INTERNAL
 
 
 def fallback_line(persona: Persona, key: str) -> str:

@@ -28,12 +28,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Literal, TypeVar
 
 import httpx2
@@ -46,6 +47,7 @@ from engine.backends.openai.retry import (
     NO_KEY,
     Failure,
     PerLoop,
+    Retries,
     RetryPolicy,
     Timeouts,
     map_error,
@@ -73,7 +75,6 @@ __all__ = ["OpenAIBackend", "OpenAIEmbedder", "OpenAIModerator", "RetryPolicy", 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
-R = TypeVar("R")
 
 _SHARD_SIZE = 32
 """Most requests one HTTP client (one connection pool) carries at once; more open another.
@@ -385,37 +386,15 @@ class OpenAIBackend:
 
     # -- retries ---------------------------------------------------------------------------
 
-    def _backoff(self, attempt: int, failure: Failure, remaining: float) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
-        if not failure.retryable or attempt > self.retry.max_retries:
-            return None
-        if failure.retry_after is not None:
-            if failure.retry_after > self.retry.max_retry_after:
-                return None
-            delay = failure.retry_after + self._rng.uniform(0, 0.05)
-        else:
-            base = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-            delay = base * (1 + self.retry.jitter * self._rng.uniform(-1, 1))
-        # Leave the next attempt a fair chance to finish inside the total budget.
-        if delay + 0.05 >= remaining:
-            return None
-        return max(0.0, delay)
-
-    async def _with_retries(self, op: Callable[[float], Awaitable[R]], what: str) -> R:
-        """Run ``op(deadline)`` until it succeeds, a failure is final, or time runs out."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.total
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await op(deadline)
-            except Failure as failure:
-                delay = self._backoff(attempt, failure, deadline - loop.time())
-                self._log_decision(what, attempt, failure, delay)
-                if delay is None:
-                    raise failure.error from failure.__cause__
-                await asyncio.sleep(delay)
+    def _retries(self, what: str) -> Retries:
+        """The attempts of one call, within ``timeouts.total`` (see :class:`RetryPolicy`)."""
+        return Retries(
+            self.retry,
+            self._rng,
+            budget=self.timeouts.total,
+            settle=0.05,
+            decided=functools.partial(self._log_decision, what),
+        )
 
     def _log_decision(
         self, what: str, attempt: int, failure: Failure, delay: float | None
@@ -444,12 +423,10 @@ class OpenAIBackend:
         """
         params = params or GenerationParams()
         body = self._body(prompt, params, stream=True)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.total
         started = time.perf_counter()
-        attempt = 0
+        retries = self._retries("stream")
         while True:
-            attempt += 1
+            deadline = retries.start()
             delivered = False
             try:
                 async for chunk in self._attempt_stream(body, prompt, deadline, started):
@@ -459,11 +436,7 @@ class OpenAIBackend:
             except Failure as failure:
                 if delivered:
                     failure.retryable = False
-                delay = self._backoff(attempt, failure, deadline - loop.time())
-                self._log_decision("stream", attempt, failure, delay)
-                if delay is None:
-                    raise failure.error from failure.__cause__
-                await asyncio.sleep(delay)
+                await retries.after(failure)
 
     async def _attempt_stream(
         self, body: dict[str, Any], prompt: Prompt, deadline: float, started: float
@@ -719,7 +692,7 @@ class OpenAIBackend:
                 )
             return text or ""
 
-        return await self._with_retries(op, "completion")
+        return await self._retries("completion").run(op)
 
     async def complete(self, prompt: Prompt, params: GenerationParams | None = None) -> str:
         """The whole reply at once (no streaming), with the same timeouts and retries."""

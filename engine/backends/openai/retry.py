@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
@@ -24,9 +26,10 @@ from engine.errors import (
     StreamError,
 )
 
-__all__ = ["PerLoop", "RetryPolicy", "Timeouts"]
+__all__ = ["PerLoop", "Retries", "RetryPolicy", "Timeouts"]
 
 C = TypeVar("C")
+R = TypeVar("R")
 
 NO_KEY = "not-needed"
 
@@ -56,6 +59,92 @@ class RetryPolicy(BaseModel):
         0.25, ge=0, le=1, description="Backoff varies by up to this fraction either way."
     )
     max_retry_after: float = Field(30.0, ge=0, description="A longer Retry-After gives up at once.")
+
+    def delay(
+        self,
+        attempt: int,
+        failure: Failure,
+        rng: random.Random,
+        *,
+        remaining: float = math.inf,
+        settle: float = 0.0,
+    ) -> float | None:
+        """Seconds to wait after failed attempt ``attempt`` (1-based), or None to give up.
+
+        A server's Retry-After is followed (plus up to ``settle`` seconds, so clients told the
+        same moment do not return at once); otherwise the backoff doubles from ``base_delay``,
+        varied by ``jitter``. None when the failure is final, the retries are spent, the
+        server asks for longer than ``max_retry_after``, or the wait would leave the next
+        attempt no time inside ``remaining``.
+        """
+        if not failure.retryable or attempt > self.max_retries:
+            return None
+        if failure.retry_after is not None:
+            if failure.retry_after > self.max_retry_after:
+                return None
+            delay = failure.retry_after + (rng.uniform(0, settle) if settle else 0.0)
+        else:
+            base = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            delay = base * (1 + self.jitter * rng.uniform(-1, 1))
+        # Leave the next attempt a fair chance to finish inside the total budget.
+        if delay + 0.05 >= remaining:
+            return None
+        return max(0.0, delay)
+
+
+class Retries:
+    """The attempts of one asynchronous call under a :class:`RetryPolicy`.
+
+    Keeps the call's deadline and the attempt count; after a failure, :meth:`after` asks the
+    policy, reports the decision to ``decided(attempt, failure, delay)`` (for the log), and
+    then raises the engine error or sleeps. :meth:`run` is the whole loop for a call that
+    returns a value; a streaming call writes the loop around :meth:`start` and :meth:`after`.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        rng: random.Random,
+        *,
+        budget: float,
+        decided: Callable[[int, Failure, float | None], None],
+        settle: float = 0.0,
+    ) -> None:
+        self.policy = policy
+        self.rng = rng
+        self.settle = settle
+        self.decided = decided
+        self.loop = asyncio.get_running_loop()
+        self.deadline = self.loop.time() + budget
+        self.attempt = 0
+
+    def start(self) -> float:
+        """Count a new attempt; returns the deadline it must finish by."""
+        self.attempt += 1
+        return self.deadline
+
+    async def after(self, failure: Failure) -> None:
+        """Raise ``failure``'s engine error if it is final, else wait before the next attempt."""
+        delay = self.policy.delay(
+            self.attempt,
+            failure,
+            self.rng,
+            remaining=self.deadline - self.loop.time(),
+            settle=self.settle,
+        )
+        self.decided(self.attempt, failure, delay)
+        if delay is None:
+            raise failure.error from failure.__cause__
+        await asyncio.sleep(delay)
+
+    async def run(self, op: Callable[[float], Awaitable[R]]) -> R:
+        """``op(deadline)`` until it succeeds or a failure is final."""
+        while True:
+            deadline = self.start()
+            try:
+                return await op(deadline)
+            except Failure as failure:
+                await self.after(failure)
 
 
 class Failure(Exception):

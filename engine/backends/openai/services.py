@@ -18,7 +18,7 @@ import httpx2
 import numpy as np
 import openai
 
-from engine.backends.openai.retry import NO_KEY, Failure, PerLoop, RetryPolicy, map_error
+from engine.backends.openai.retry import NO_KEY, Failure, PerLoop, Retries, RetryPolicy, map_error
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
 from engine.safety.policy import Moderation
@@ -26,7 +26,7 @@ from engine.safety.policy import Moderation
 __all__ = ["OpenAIEmbedder", "OpenAIModerator"]
 
 # One logger for every OpenAI-compatible client (docs/backends.md names it).
-log = logging.getLogger("engine.backends.openai.chat")
+log = logging.getLogger("engine.backends.openai")
 
 
 class OpenAIEmbedder:
@@ -109,17 +109,9 @@ class OpenAIEmbedder:
                 return np.asarray([d.embedding for d in ordered], dtype=np.float32)
             except openai.OpenAIError as exc:
                 failure = map_error(exc, provider=self.provider, model=self.model, phase="request")
-                if not failure.retryable or attempt > self.retry.max_retries:
-                    raise failure.error from exc
-                if (
-                    failure.retry_after is not None
-                    and failure.retry_after > self.retry.max_retry_after
-                ):
-                    raise failure.error from exc
-                delay = failure.retry_after
+                delay = self.retry.delay(attempt, failure, self._rng)
                 if delay is None:
-                    delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-                    delay *= 1 + self.retry.jitter * self._rng.uniform(-1, 1)
+                    raise failure.error from exc
                 log.info(
                     "%s embeddings failed (%s); retrying in %.2fs", self.name, failure.error, delay
                 )
@@ -191,38 +183,20 @@ class OpenAIModerator:
         """Classify ``text`` (an empty text is not sent and is never flagged)."""
         if not text.strip():
             return Moderation()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._attempt(text, deadline)
-            except Failure as failure:
-                delay = self._backoff(attempt, failure, deadline - loop.time())
-                if delay is None:
-                    log.warning(
-                        "%s moderation failed on attempt %d, giving up: %s",
-                        self.name, attempt, failure.error,
-                    )  # fmt: skip
-                    raise failure.error from failure.__cause__
-                log.info(
-                    "%s moderation failed on attempt %d (%s); retrying in %.2fs",
-                    self.name, attempt, failure.error, delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
+        retries = Retries(self.retry, self._rng, budget=self.timeout, decided=self._log_decision)
+        return await retries.run(lambda deadline: self._attempt(text, deadline))
 
-    def _backoff(self, attempt: int, failure: Failure, remaining: float) -> float | None:
-        if not failure.retryable or attempt > self.retry.max_retries:
-            return None
-        if failure.retry_after is not None:
-            if failure.retry_after > self.retry.max_retry_after:
-                return None
-            delay = failure.retry_after
+    def _log_decision(self, attempt: int, failure: Failure, delay: float | None) -> None:
+        if delay is None:
+            log.warning(
+                "%s moderation failed on attempt %d, giving up: %s",
+                self.name, attempt, failure.error,
+            )  # fmt: skip
         else:
-            delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-            delay *= 1 + self.retry.jitter * self._rng.uniform(-1, 1)
-        return None if delay + 0.05 >= remaining else max(0.0, delay)
+            log.info(
+                "%s moderation failed on attempt %d (%s); retrying in %.2fs",
+                self.name, attempt, failure.error, delay,
+            )  # fmt: skip
 
     async def _attempt(self, text: str, deadline: float) -> Moderation:
         client = self._client()
