@@ -340,7 +340,10 @@ class _Process:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-        threading.Thread(target=reap, name="llama-worker-stop", daemon=True).start()
+        try:
+            threading.Thread(target=reap, name="llama-worker-stop", daemon=True).start()
+        except RuntimeError:  # interpreter shutdown: no new threads; the worker holds no data
+            proc.kill()
 
 
 def _signal_name(returncode: int | None) -> str:
