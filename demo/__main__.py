@@ -218,6 +218,7 @@ def _main(argv: list[str] | None = None) -> int:
         language=args.lang,
         player_name=args.name,
         backend_name=str(getattr(backend, "name", args.backend)),
+        characters_dir=args.characters,
     )
     gc.collect()
     gc.freeze()

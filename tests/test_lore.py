@@ -330,7 +330,8 @@ def test_world_info_round_trips_exactly() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([], "JSON object"),
+        ([], "JSON object or a list of entries, got list"),
+        ("x", "JSON object or a list of entries, got str"),
         ({"foo": 1}, "not a lorebook"),
         ({"entries": [{"keys": "a", "content": 3}]}, "entries[0].content: expected a string"),
         ({"entries": [{"keys": [1], "content": "x"}]}, "entries[0].keys: expected a list of strings"),

@@ -45,15 +45,24 @@ from engine.cards.containers import (
     Limits,
     book_from,
     card_from_json,
+    card_picture,
     parse_json,
     read_card,
     read_limited,
     read_png_text,
+    refuse_misnamed,
+    strip_card_chunks,
     write_charx,
     write_png,
 )
-from engine.cards.lorebooks import parse_lorebook
-from engine.cards.mapping import ImportReport, backfill_v2, card_to_persona, persona_to_card
+from engine.cards.lorebooks import looks_like_lorebook, lorebook_format, parse_lorebook
+from engine.cards.mapping import (
+    ImportReport,
+    backfill_v2,
+    card_to_persona,
+    id_from_name,
+    persona_to_card,
+)
 from engine.cards.portrait import portrait_png
 from engine.errors import CardError
 from engine.lore import Lorebook
@@ -65,19 +74,28 @@ __all__ = [
     "DEFAULT_LIMITS",
     "ImportReport",
     "ImportResult",
+    "LARGE_EXTENSION_BYTES",
     "Limits",
+    "LorebookResult",
     "V1_FIELDS",
     "card_from_json",
+    "card_picture",
     "card_to_persona",
     "export_card",
+    "id_from_name",
     "import_card",
+    "import_file",
+    "import_lorebook",
     "load_lorebook",
+    "lorebook_to_yaml",
     "persona_lorebook",
     "persona_to_card",
     "persona_to_yaml",
     "portrait_png",
     "read_card",
     "read_png_text",
+    "split_large_extensions",
+    "strip_card_chunks",
     "write_charx",
     "write_png",
 ]
@@ -95,6 +113,20 @@ class ImportResult:
     report: ImportReport
     card: Card
 
+    @property
+    def picture(self) -> bytes | None:
+        """The card's own picture (a PNG without its card chunks), or None."""
+        return card_picture(self.card)
+
+
+@dataclass
+class LorebookResult:
+    """A lorebook read from a file, the id to save it under, and the report."""
+
+    book: Lorebook
+    id: str
+    report: ImportReport
+
 
 # ============================================================================================
 # Files: import and export
@@ -102,9 +134,13 @@ class ImportResult:
 
 
 def import_card(
-    source: str | Path | bytes, *, persona_id: str | None = None, limits: Limits = DEFAULT_LIMITS
+    source: str | Path | bytes,
+    *,
+    persona_id: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    path: str | None = None,
 ) -> ImportResult:
-    """Read a card file (JSON, PNG or CHARX) and map it onto a persona.
+    """Read a card file (JSON, PNG or CHARX) and map it onto a persona (``path`` names bytes in messages).
 
     Example::
 
@@ -112,9 +148,85 @@ def import_card(
         result.persona.greetings.first_meeting[0]
         print("\\n".join(result.report.lines()))
     """
-    card = read_card(source, limits=limits)
+    card = read_card(source, limits=limits, path=path)
     persona, report = card_to_persona(card, persona_id=persona_id)
     return ImportResult(persona=persona, report=report, card=card)
+
+
+def import_file(
+    source: str | Path, *, persona_id: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> ImportResult | LorebookResult:
+    """Read a card or a lorebook, told apart by shape (lorebooks hold ``entries``; cards never do).
+
+    Example::
+
+        result = import_file("Eldoria.worldinfo.json")
+        isinstance(result, LorebookResult), len(result.book.entries)
+    """
+    path = str(source)
+    raw = read_limited(Path(source), limits.max_file_bytes)
+    if not raw.startswith((PNG_SIGNATURE, ZIP_SIGNATURE)):
+        refuse_misnamed(raw, path)
+        data = parse_json(raw, path, limits, "file")
+        if looks_like_lorebook(data):
+            return _lorebook_result(data, path, persona_id)
+    return import_card(raw, persona_id=persona_id, limits=limits, path=path)
+
+
+def import_lorebook(source: str | Path, *, book_id: str | None = None, limits: Limits = DEFAULT_LIMITS) -> LorebookResult:
+    """Read a standalone lorebook (World Info, ``lorebook_v3``, Agnai, a bare list of entries).
+
+    The id (the lore file's name) comes from the book's name, else the file name. Every
+    coercion made while reading is a warning in the report.
+    """
+    path = str(source)
+    raw = read_limited(Path(source), limits.max_file_bytes)
+    refuse_misnamed(raw, path)
+    return _lorebook_result(parse_json(raw, path, limits, "lorebook"), path, book_id)
+
+
+def _lorebook_result(data: object, path: str, book_id: str | None) -> LorebookResult:
+    notes: list[str] = []
+    book = parse_lorebook(data, path=path, notes=notes)
+    stem = Path(path).name.split(".")[0]
+    name = book.name or (data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else "")
+    ident = book_id or id_from_name(name or "") or id_from_name(stem) or "lorebook"
+    report = ImportReport(source=path, spec="lorebook", format=lorebook_format(data), kind="lorebook")
+    report.mapped.append(f"entries -> lore file ({len(book.entries)} entries)")
+    report.warnings.extend(notes)
+    return LorebookResult(book=book, id=ident, report=report)
+
+
+def lorebook_to_yaml(book: Lorebook) -> str:
+    """The book as YAML text for a lore file (``lore/<id>.yaml``), defaults omitted."""
+    data = book.model_dump(mode="json", exclude_defaults=True)
+    text = yaml.dump(data, Dumper=_PersonaDumper, allow_unicode=True, sort_keys=False, width=100)
+    return "# A lore file: characters use its entries with `lorebooks: [<this file's name>]`.\n" + text
+
+
+#: Card extensions larger than this (as JSON) go to a side file, outside the character file's budget.
+LARGE_EXTENSION_BYTES = 64 * 1024
+
+
+def split_large_extensions(persona: Persona, file_name: str) -> tuple[Persona, dict[str, object]]:
+    """Move card extensions over :data:`LARGE_EXTENSION_BYTES` out of the persona.
+
+    Returns the persona pointing at ``file_name`` (``card.extensions_file``) and the moved
+    extensions, to be written there as JSON; the loader merges them back, so the loaded
+    persona is the same. With nothing large, returns the persona unchanged and ``{}``.
+    """
+    if persona.card is None:
+        return persona, {}
+    large = {
+        k: v
+        for k, v in persona.card.extensions.items()
+        if len(json.dumps(v, ensure_ascii=False).encode("utf-8")) > LARGE_EXTENSION_BYTES
+    }
+    if not large:
+        return persona, {}
+    kept = {k: v for k, v in persona.card.extensions.items() if k not in large}
+    card = persona.card.model_copy(update={"extensions": kept, "extensions_file": file_name})
+    return persona.model_copy(update={"card": card}), large
 
 
 def export_card(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.cards.lorebooks import parse_lorebook
+from engine.cards.lorebooks import looks_like_lorebook, parse_lorebook
 from engine.errors import CardError
 from engine.lore import Lorebook
 
@@ -87,6 +87,8 @@ class Card:
     """The PNG the card was embedded in, when it came from one."""
     path: str | None = None
     """Where it was read from."""
+    format: str = ""
+    """The format read, for reports ("Character Card V2 in a PNG", "Pygmalion/oobabooga JSON")."""
 
 
 
@@ -95,12 +97,12 @@ class Card:
 # ============================================================================================
 
 
-def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) -> Card:
+def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, path: str | None = None) -> Card:
     """Read a card from a path or bytes: JSON (V1/V2/V3), PNG/APNG or CHARX, told apart by content.
 
     Raises :class:`CardError` for anything unreadable, over a size limit or of the wrong shape.
+    ``path`` names bytes in messages.
     """
-    path: str | None = None
     if isinstance(source, bytes):
         raw = source
         if len(raw) > limits.max_file_bytes:
@@ -110,12 +112,46 @@ def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS) ->
         raw = read_limited(Path(source), limits.max_file_bytes)
     if raw.startswith(PNG_SIGNATURE):
         card = _card_from_png(raw, path, limits)
+        card.format = f"{_SPEC_NAMES.get(card.spec, card.spec)} in a PNG"
     elif raw.startswith(ZIP_SIGNATURE):
         card = _card_from_charx(raw, path, limits)
+        card.format = f"{_SPEC_NAMES.get(card.spec, card.spec)} in a CHARX"
     else:
+        refuse_misnamed(raw, path)
         card = card_from_json(parse_json(raw, path, limits, "card"), path=path)
     card.path = path
     return card
+
+
+_SPEC_NAMES = {
+    "chara_card_v1": "Character Card V1",
+    "chara_card_v2": "Character Card V2",
+    "chara_card_v3": "Character Card V3",
+}
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+_CONTAINER_SUFFIXES = {".png": "a PNG", ".apng": "a PNG", ".charx": "a CHARX (zip)"}
+
+
+def refuse_misnamed(raw: bytes, path: str | None) -> None:
+    """Refuse, with the reason, a file that is neither PNG nor CHARX and cannot be card JSON.
+
+    A Git LFS pointer (the small text file a repository holds instead of the real picture)
+    and a file named ``.png``/``.charx`` that is something else are told apart from broken
+    JSON, so the message says what the file really is.
+    """
+    suffix = PurePosixPath(path or "").suffix.lower()
+    if not raw.strip():
+        raise CardError(f"the file is empty ({len(raw)} bytes)", path=path)
+    if raw.lstrip().startswith(_LFS_POINTER):
+        expected = _CONTAINER_SUFFIXES.get(suffix, "the file itself")
+        raise CardError(
+            f"not {expected}: it is a Git LFS pointer ({len(raw)} bytes), not the file it points to; "
+            "fetch the real file (`git lfs pull`) and import that",
+            path=path,
+        )
+    if suffix in _CONTAINER_SUFFIXES and not raw.lstrip().startswith((b"{", b"[", b"\xef\xbb\xbf")):
+        head = raw[:8]
+        raise CardError(f"not {_CONTAINER_SUFFIXES[suffix]}: the file starts with {head!r}", path=path)
 
 
 def read_limited(path: Path, limit: int) -> bytes:
@@ -323,22 +359,38 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path
 
 
 def card_from_json(obj: Any, *, path: str | None = None) -> Card:
-    """A :class:`Card` from parsed JSON (V1, V2 or V3), with every known field type-checked."""
+    """A :class:`Card` from parsed JSON (V1, V2, V3 or Pygmalion/oobabooga), every known field type-checked.
+
+    A lorebook, a card without a name and JSON of another application's format are refused
+    with the reason, never turned into an empty character.
+    """
+    if looks_like_lorebook(obj):
+        raise CardError(
+            "this is a lorebook (world info), not a character card: `npc import` writes it to "
+            "lore/, or add its entries to characters with --lorebook",
+            path=path,
+        )
     if not isinstance(obj, dict):
         raise CardError(f"a card must be a JSON object, got {type(obj).__name__}", path=path)
     spec = obj.get("spec")
+    card_format = ""
     if spec in ("chara_card_v2", "chara_card_v3"):
         data = obj.get("data")
         if not isinstance(data, dict):
             raise CardError(f"data: expected an object, got {type(data).__name__}", path=path)
         outer = {k: v for k, v in obj.items() if k not in ("spec", "data")}
         where = "data"
+        if data.get("name") is None:
+            # The spec requires the field; an empty name is imported as "Unnamed" with a warning.
+            raise CardError("data.name: missing; a character card needs a name", path=path)
+    elif spec is None and "char_name" in obj and "name" not in obj:
+        spec, data, outer = "chara_card_v1", *_from_pygmalion(obj, path)
+        where = "card"
+        card_format = "Pygmalion/oobabooga JSON (char_name, char_persona, char_greeting...)"
     elif spec is None or spec == "chara_card_v1":
-        if "name" not in obj and "data" not in obj:
-            hint = " (it looks like a lorebook: import it with --lorebook)" if "entries" in obj else ""
-            raise CardError(f"not a character card: no `spec` and no `name`{hint}", path=path)
         if spec is None and isinstance(obj.get("data"), dict) and "name" not in obj:
             raise CardError("`data` without `spec`: expected chara_card_v2 or chara_card_v3", path=path)
+        _check_v1_shape(obj, path)
         spec = "chara_card_v1"
         data = {k: obj[k] for k in V1_FIELDS if k in obj}
         outer = {k: v for k, v in obj.items() if k not in V1_FIELDS}
@@ -353,7 +405,50 @@ def card_from_json(obj: Any, *, path: str | None = None) -> Card:
                 logger.warning("%s: card spec_version %s is newer than 3.0; importing what is known", path, version)
         except (TypeError, ValueError):
             pass
-    return Card(spec=spec, data=dict(data), outer=outer, path=path)
+    return Card(spec=spec, data=dict(data), outer=outer, path=path, format=card_format or f"{_SPEC_NAMES[spec]} JSON")
+
+
+def _check_v1_shape(obj: dict[str, Any], path: str | None) -> None:
+    """A V1 card is a name plus card text; anything else is another application's JSON."""
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        found = ", ".join(f"`{k}`" for k in list(obj)[:8]) or "none"
+        raise CardError(
+            f"not a character card: no `spec` and no `name` (fields found: {found})", path=path
+        )
+    text = [k for k in V1_FIELDS[1:] if isinstance(obj.get(k), str) and obj[k].strip()]
+    if not text:
+        others = ", ".join(f"`{k}`" for k in list(obj) if k != "name")[:200] or "nothing else"
+        raise CardError(
+            "not a character card: it has a `name` but none of description, personality, scenario, "
+            f"first_mes or mes_example (it holds {others}); it looks like another application's format",
+            path=path,
+        )
+
+
+#: Pygmalion/oobabooga JSON fields and the card fields they hold.
+PYGMALION_FIELDS = {
+    "char_name": "name",
+    "char_persona": "description",
+    "world_scenario": "scenario",
+    "char_greeting": "first_mes",
+    "example_dialogue": "mes_example",
+}
+
+
+def _from_pygmalion(obj: dict[str, Any], path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Card ``data`` and the kept remainder from a Pygmalion/oobabooga ``char_*`` JSON."""
+    data: dict[str, Any] = {}
+    for source, target in PYGMALION_FIELDS.items():
+        value = obj.get(source)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise CardError(f"{source}: expected a string, got {type(value).__name__}", path=path)
+        data[target] = value
+    if not data.get("name", "").strip():
+        raise CardError("char_name: a character card needs a name (the field is empty)", path=path)
+    return data, {k: v for k, v in obj.items() if k not in PYGMALION_FIELDS}
 
 
 def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
@@ -381,17 +476,14 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
     if book is not None:
         if not isinstance(book, dict):
             raise fail("character_book", "an object")
-        if not isinstance(book.get("entries"), list):
+        if book.get("entries") is not None and not isinstance(book["entries"], list):
             raise CardError(f"{where}.character_book.entries: expected a list", path=path)
         book_from(book, f"{where}.character_book", path)
 
 
-def book_from(book: dict[str, Any], where: str, path: str | None) -> Lorebook:
-    try:
-        return parse_lorebook(book, path=path)
-    except CardError as exc:
-        # Name the field from the card's root, not the book's.
-        raise CardError(exc.message.replace("character_book", where, 1), path=path) from exc
+def book_from(book: dict[str, Any], where: str, path: str | None, notes: list[str] | None = None) -> Lorebook:
+    """A card's embedded book; errors name the field from the card's root (``data.character_book...``)."""
+    return parse_lorebook(book, path=path, where=where, notes=notes)
 
 
 
@@ -425,6 +517,37 @@ def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: L
                 out += _text_chunk(keyword, card)
         out += png_chunk(kind, body)
     return bytes(out)
+
+
+def strip_card_chunks(image: bytes) -> bytes:
+    """The PNG without its card text chunks (``chara``, ``ccv3``, ``chara-ext-asset_*``):
+    the picture alone, every other chunk byte for byte."""
+    out = bytearray(PNG_SIGNATURE)
+    for kind, body in _png_chunks(image, None):
+        if kind in (b"tEXt", b"iTXt", b"zTXt"):
+            keyword = body.partition(b"\0")[0].decode("latin-1")
+            if keyword in ("chara", "ccv3") or keyword.startswith("chara-ext-asset_"):
+                continue
+        out += png_chunk(kind, body)
+    return bytes(out)
+
+
+def card_picture(card: Card) -> bytes | None:
+    """The character's own picture: the PNG a card came in (card chunks removed), or a CHARX's
+    main icon when it is a PNG; None when the card has no picture."""
+    if card.image is not None:
+        return strip_card_chunks(card.image)
+    for asset in card.data.get("assets") or []:
+        if isinstance(asset, dict) and asset.get("type") == "icon" and asset.get("name") in ("main", None):
+            uri = str(asset.get("uri") or "")
+            member = uri.split("://", 1)[1] if uri.startswith(("embeded://", "embedded://")) else None
+            raw = card.assets.get(member) if member else None
+            if raw and raw.startswith(PNG_SIGNATURE):
+                try:
+                    return strip_card_chunks(raw)
+                except CardError:
+                    return None
+    return None
 
 
 def write_charx(card_v3: Mapping[str, Any], assets: Mapping[str, bytes] | None = None) -> bytes:

@@ -15,7 +15,18 @@ from pydantic import ValidationError
 from engine.errors import CardError
 from engine.lore import Lorebook, LoreEntry, SelectiveLogic
 
-__all__ = ["book_to_card", "book_to_lorebook_v3", "book_to_world_info", "entry_from_card", "entry_from_world_info", "entry_to_card", "entry_to_world_info", "parse_lorebook"]
+__all__ = [
+    "book_to_card",
+    "book_to_lorebook_v3",
+    "book_to_world_info",
+    "entry_from_card",
+    "entry_from_world_info",
+    "entry_to_card",
+    "entry_to_world_info",
+    "looks_like_lorebook",
+    "lorebook_format",
+    "parse_lorebook",
+]
 
 
 # Fields of a card entry, by the name a card uses, and how they map onto LoreEntry.
@@ -56,19 +67,31 @@ _EXT_TO_WI = {v: k for k, v in _WI_TO_EXT.items()}
 _WI_DIRECT = frozenset(("uid", "key", "keysecondary", "comment", "content", "constant", "selective", "order", "disable", "addMemo"))
 
 
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
 class _Reader:
     """Typed access to a JSON object with error messages that name the field."""
 
-    def __init__(self, data: Any, where: str, path: str | None) -> None:
+    def __init__(self, data: Any, where: str, path: str | None, notes: list[str] | None = None) -> None:
         if not isinstance(data, dict):
-            raise CardError(f"{where}: expected an object, got {type(data).__name__}", path=path)
+            raise CardError(f"{where or 'lorebook'}: expected an object, got {type(data).__name__}", path=path)
         self.data: dict[str, Any] = data
         self.where = where
         self.path = path
+        self.notes = notes if notes is not None else []
+
+    def at(self, key: str) -> str:
+        return _join(self.where, key)
 
     def _fail(self, key: str, expected: str) -> CardError:
         got = type(self.data[key]).__name__
-        return CardError(f"{self.where}.{key}: expected {expected}, got {got}", path=self.path)
+        return CardError(f"{self.at(key)}: expected {expected}, got {got}", path=self.path)
+
+    def note(self, key: str, what: str) -> None:
+        """Record a coercion of a value whose meaning was clear (listed in the import report)."""
+        self.notes.append(f"{self.at(key)}: {what}")
 
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
@@ -77,6 +100,10 @@ class _Reader:
         if not self.has(key):
             return default
         value = self.data[key]
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            # Some editors write a note as a list of lines; the meaning is the joined text.
+            self.note(key, f"a list of {len(value)} strings, joined with new lines")
+            return "\n".join(value)
         if not isinstance(value, str):
             raise self._fail(key, "a string")
         return value
@@ -107,7 +134,9 @@ class _Reader:
         value = self.data[key]
         if isinstance(value, str):
             # Some editors write a comma-separated string; the V3 spec even describes it so.
-            return [part.strip() for part in value.split(",") if part.strip()]
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            self.note(key, f"one comma-separated string, read as {len(parts)} keys")
+            return parts
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "a list of strings")
         return list(value)
@@ -132,10 +161,20 @@ def _logic_from(value: Any) -> SelectiveLogic | None:
 
 
 def entry_from_card(
-    data: Any, where: str = "entry", *, path: str | None = None, book: Lorebook | None = None
+    data: Any,
+    where: str = "entry",
+    *,
+    path: str | None = None,
+    book: Lorebook | None = None,
+    notes: list[str] | None = None,
 ) -> LoreEntry:
-    """A :class:`LoreEntry` from a V2/V3 card book entry; every field is kept for export."""
-    r = _Reader(data, where, path)
+    """A :class:`LoreEntry` from a V2/V3 card book entry; every field is kept for export.
+
+    Values whose meaning is clear are coerced (a list ``comment`` joined, a numeric
+    ``position`` as SillyTavern numbers them, Agnai's ``entry``/``keywords``) and each
+    coercion is added to ``notes``; the original value is written back on export.
+    """
+    r = _Reader(data, where, path, notes)
     ext = r.mapping("extensions")
     entry_id = r.data.get("id")
     if entry_id is not None and (isinstance(entry_id, bool) or not isinstance(entry_id, int | str)):
@@ -151,13 +190,24 @@ def entry_from_card(
     if unknown:
         # Fields outside the spec (written by some editor): kept under a private extension key.
         ext = {**ext, "_card_fields": unknown}
+    content_key = "content" if r.has("content") or not r.has("entry") else "entry"
+    keys_key = next((k for k in ("keys", "keywords", "key") if r.has(k)), "keys")
+    second_key = "secondary_keys" if r.has("secondary_keys") or not r.has("keysecondary") else "keysecondary"
+    for key, card_key in ((content_key, "content"), (keys_key, "keys"), (second_key, "secondary_keys")):
+        if key != card_key:
+            r.note(key, f"read as `{card_key}` (the name {_ALIASES[key]} uses)")
+    position = _position(r)
+    fields = {"comment": r.text("comment"), "position": position}
+    originals = {k: [r.data[k], v] for k, v in fields.items() if k in r.data and r.data[k] != v}
+    if originals:
+        ext = {**ext, _SOURCE_VALUES: originals}
     try:
         return LoreEntry(
-            keys=r.texts("keys"),
-            content=r.text("content"),
+            keys=r.texts(keys_key),
+            content=r.text(content_key),
             name=r.text("name"),
-            comment=r.text("comment"),
-            secondary_keys=r.texts("secondary_keys"),
+            comment=fields["comment"],
+            secondary_keys=r.texts(second_key),
             selective=r.flag("selective"),
             selective_logic=logic,
             use_regex=r.flag("use_regex"),
@@ -167,7 +217,7 @@ def entry_from_card(
             enabled=r.flag("enabled", True),
             insertion_order=r.number("insertion_order", 100) or 0,
             priority=r.number("priority", 10) or 0,
-            position=r.text("position", "before_char"),
+            position=position,
             scan_depth=scan_depth,
             id=entry_id,
             extensions=ext,
@@ -175,6 +225,32 @@ def entry_from_card(
         )
     except ValidationError as exc:
         raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc
+
+
+_ALIASES = {"entry": "Agnai", "keywords": "Agnai", "key": "World Info", "keysecondary": "World Info"}
+# Original values of coerced fields, by field: [as written, as read]. Export writes the
+# original back while the entry still holds the value it was read as.
+_SOURCE_VALUES = "_source_values"
+# SillyTavern's numbering of World Info positions (world_info_position).
+_ST_POSITIONS = {0: "before_char", 1: "after_char"}
+
+
+def _position(r: _Reader) -> str:
+    if not r.has("position"):
+        return "before_char"
+    value = r.data["position"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        mapped = _ST_POSITIONS.get(value, "after_char")
+        r.note("position", f"the number {value} read as {mapped!r} (SillyTavern's numbering)")
+        return mapped
+    return r.text("position", "before_char")
+
+
+def _restore_sources(out: dict[str, Any], sources: Any) -> None:
+    if isinstance(sources, dict):
+        for key, pair in sources.items():
+            if isinstance(pair, list) and len(pair) == 2 and key in out and out[key] == pair[1]:
+                out[key] = pair[0]
 
 
 def _ext_bool(ext: Mapping[str, Any], key: str, default: bool | None) -> bool | None:
@@ -186,6 +262,7 @@ def entry_to_card(entry: LoreEntry, spec: Literal["v2", "v3"] = "v2") -> dict[st
     """A card book entry (V2 or V3) from a :class:`LoreEntry`, as the source had it if unedited."""
     ext = dict(entry.extensions)
     unknown = ext.pop("_card_fields", None)
+    sources = ext.pop(_SOURCE_VALUES, None)
     _mirror(ext, "selectiveLogic", _LOGIC_TO_ST[entry.selective_logic], entry.selective_logic != "and_any")
     _mirror(ext, "match_whole_words", entry.match_whole_words, entry.match_whole_words is not None)
     _mirror(ext, "scan_depth", entry.scan_depth, entry.scan_depth is not None)
@@ -224,6 +301,7 @@ def entry_to_card(entry: LoreEntry, spec: Literal["v2", "v3"] = "v2") -> dict[st
     if isinstance(unknown, dict):
         for key, value in unknown.items():
             out.setdefault(key, value)
+    _restore_sources(out, sources)
     return out
 
 
@@ -233,9 +311,11 @@ def _mirror(ext: dict[str, Any], key: str, value: Any, changed: bool) -> None:
         ext[key] = value
 
 
-def entry_from_world_info(data: Any, where: str = "entry", *, path: str | None = None) -> LoreEntry:
+def entry_from_world_info(
+    data: Any, where: str = "entry", *, path: str | None = None, notes: list[str] | None = None
+) -> LoreEntry:
     """A :class:`LoreEntry` from a SillyTavern World Info entry; unknown keys go to extensions."""
-    r = _Reader(data, where, path)
+    r = _Reader(data, where, path, notes)
     ext = r.mapping("extensions")
     for wi_key, ext_key in _WI_TO_EXT.items():
         if wi_key in r.data:
@@ -251,11 +331,14 @@ def entry_from_world_info(data: Any, where: str = "entry", *, path: str | None =
     position = r.data.get("position", 0)
     whole = r.data.get("matchWholeWords")
     depth = r.data.get("scanDepth")
+    comment = r.text("comment")
+    if "comment" in r.data and r.data["comment"] != comment and r.data["comment"] is not None:
+        ext[_SOURCE_VALUES] = {"comment": [r.data["comment"], comment]}
     try:
         return LoreEntry(
             keys=r.texts("key"),
             content=r.text("content"),
-            comment=r.text("comment"),
+            comment=comment,
             secondary_keys=r.texts("keysecondary"),
             selective=r.flag("selective"),
             selective_logic=_logic_from(r.data.get("selectiveLogic")) or "and_any",
@@ -292,6 +375,7 @@ def entry_to_world_info(entry: LoreEntry, uid: int | str) -> dict[str, Any]:
     if "_wi_addMemo" in ext:
         out["addMemo"] = ext.pop("_wi_addMemo")
     ext.pop("_card_fields", None)
+    _restore_sources(out, ext.pop(_SOURCE_VALUES, None))
     for key in list(ext):
         if key in _EXT_TO_WI:
             out[_EXT_TO_WI[key]] = ext.pop(key)
@@ -310,33 +394,99 @@ def entry_to_world_info(entry: LoreEntry, uid: int | str) -> dict[str, Any]:
     return out
 
 
-def parse_lorebook(data: Any, *, path: str | None = None) -> Lorebook:
+def parse_lorebook(
+    data: Any, *, path: str | None = None, where: str = "", notes: list[str] | None = None
+) -> Lorebook:
     """A :class:`Lorebook` from parsed JSON in any supported shape.
 
     Accepted: a card's ``character_book`` (V2/V3: ``{"entries": [...]}``), a standalone V3
     lorebook (``{"spec": "lorebook_v3", "data": {...}}``), SillyTavern World Info
-    (``{"entries": {"0": {...}}}``), or a whole card holding a ``character_book``. Raises
-    :class:`~engine.errors.CardError` naming the field when the shape or a type is wrong.
+    (``{"entries": {"0": {...}}}``), an Agnai lorebook (``{"kind": "memory", "entries":
+    [...]}``), a bare list of entries, or a whole card holding a ``character_book``.
+
+    Where the meaning is clear a value is coerced (``entries: null`` is an empty book, a
+    numeric ``position`` is read as SillyTavern numbers it, a list ``comment`` is joined) and
+    a line saying so is added to ``notes``. Anything else that does not fit raises
+    :class:`~engine.errors.CardError` naming the field from ``where`` (the book's place in
+    its file; empty for a standalone book).
     """
+    notes = notes if notes is not None else []
+    if isinstance(data, list) and data:
+        return _bare_entries(data, where, path, notes)
     if not isinstance(data, dict):
-        raise CardError(f"a lorebook must be a JSON object, got {type(data).__name__}", path=path)
+        raise CardError(f"a lorebook must be a JSON object or a list of entries, got {type(data).__name__}", path=path)
     if data.get("spec") == "lorebook_v3":
-        return _card_book(data.get("data"), "data", path)
+        return _card_book(data.get("data"), _join(where, "data"), path, notes)
     if isinstance(data.get("data"), dict) and "character_book" in data["data"]:
-        return _card_book(data["data"]["character_book"], "data.character_book", path)
-    entries = data.get("entries")
+        return _card_book(data["data"]["character_book"], _join(where, "data.character_book"), path, notes)
+    if "entries" not in data:
+        raise CardError("not a lorebook: no `entries` list (card book) or object (World Info)", path=path)
+    entries = data["entries"]
+    if entries is None:
+        notes.append(f"{_join(where, 'entries')}: null, read as no entries")
+        return _card_book({**data, "entries": []}, where, path, notes)
     if isinstance(entries, dict):
-        return _world_info(data, path)
+        return _world_info(data, where, path, notes)
     if isinstance(entries, list):
-        return _card_book(data, "character_book", path)
-    raise CardError("not a lorebook: no `entries` list (card book) or object (World Info)", path=path)
+        return _card_book(data, where, path, notes)
+    raise CardError(
+        f"{_join(where, 'entries')}: expected a list (card book) or an object (World Info), got {type(entries).__name__}",
+        path=path,
+    )
 
 
-def _card_book(data: Any, where: str, path: str | None) -> Lorebook:
-    r = _Reader(data, where, path)
+def looks_like_lorebook(data: Any) -> bool:
+    """Whether parsed JSON has the shape of a lorebook rather than of a character card.
+
+    A lorebook holds ``entries`` (a list, an object of World Info entries, or null) and no
+    card ``spec``; a bare list whose items are entry objects is one too. Character cards
+    never have top-level ``entries``.
+    """
+    if isinstance(data, list):
+        return bool(data) and all(isinstance(e, dict) and _ENTRY_KEYS & e.keys() for e in data)
+    if not isinstance(data, dict):
+        return False
+    if data.get("spec") == "lorebook_v3":
+        return True
+    return "entries" in data and data.get("spec") is None and isinstance(data["entries"], list | dict | None)
+
+
+def lorebook_format(data: Any) -> str:
+    """A readable name for the lorebook format of parsed JSON (for import reports)."""
+    if isinstance(data, list):
+        return "a bare list of lorebook entries"
+    if not isinstance(data, dict):
+        return "unknown"
+    if data.get("spec") == "lorebook_v3":
+        return "Character Card V3 lorebook (lorebook_v3)"
+    if data.get("kind") == "memory":
+        return "Agnai lorebook"
+    if isinstance(data.get("entries"), dict):
+        return "SillyTavern World Info"
+    return "lorebook (character_book shape)"
+
+
+_ENTRY_KEYS = frozenset(("keys", "key", "keywords", "content", "entry"))
+
+
+def _bare_entries(data: list[Any], where: str, path: str | None, notes: list[str]) -> Lorebook:
+    world_info = any(isinstance(e, dict) and "key" in e and "keys" not in e for e in data)
+    notes.append(f"{where or 'the file'}: a bare list of {len(data)} entries, read as a lorebook")
+    book = Lorebook(absent_fields=["extensions"])
+    for i, item in enumerate(data):
+        at = f"{where}[{i}]" if where else f"[{i}]"
+        if world_info:
+            book.entries.append(entry_from_world_info(item, at, path=path, notes=notes))
+        else:
+            book.entries.append(entry_from_card(item, at, path=path, book=book, notes=notes))
+    return book
+
+
+def _card_book(data: Any, where: str, path: str | None, notes: list[str]) -> Lorebook:
+    r = _Reader(data, where, path, notes)
     raw_entries = r.data.get("entries")
     if not isinstance(raw_entries, list):
-        raise CardError(f"{where}.entries: expected a list", path=path)
+        raise CardError(f"{r.at('entries')}: expected a list", path=path)
     book_ext = r.mapping("extensions")
     book = Lorebook(
         name=r.text("name") if r.has("name") else None,
@@ -354,7 +504,7 @@ def _card_book(data: Any, where: str, path: str | None) -> Lorebook:
         },
     )
     book.entries = [
-        entry_from_card(e, f"{where}.entries[{i}]", path=path, book=book) for i, e in enumerate(raw_entries)
+        entry_from_card(e, f"{r.at('entries')}[{i}]", path=path, book=book, notes=notes) for i, e in enumerate(raw_entries)
     ]
     return book
 
@@ -363,11 +513,25 @@ def _non_negative(value: int | None) -> int | None:
     return None if value is None else max(0, value)
 
 
-def _world_info(data: dict[str, Any], path: str | None) -> Lorebook:
+def _world_info(data: dict[str, Any], where: str, path: str | None, notes: list[str]) -> Lorebook:
     entries: dict[str, Any] = data["entries"]
-    book = Lorebook(extra={k: v for k, v in data.items() if k != "entries"})
+    r = _Reader(data, where, path, notes)
+    # World Info files from some tools carry the book's name and defaults beside the entries.
+    book = Lorebook(
+        name=data["name"] if isinstance(data.get("name"), str) else None,
+        extra={k: v for k, v in data.items() if k != "entries"},
+    )
+    for key in ("scan_depth", "scanDepth"):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            book.scan_depth = _non_negative(r.number(key))
+    for key in ("token_budget", "tokenBudget"):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            book.token_budget = _non_negative(r.number(key))
+    for key in ("recursive_scanning", "recursiveScanning"):
+        if isinstance(data.get(key), bool):
+            book.recursive_scanning = data[key]
     for key, value in entries.items():
-        book.entries.append(entry_from_world_info(value, f"entries[{key!r}]", path=path))
+        book.entries.append(entry_from_world_info(value, f"{r.at('entries')}[{key!r}]", path=path, notes=notes))
     return book
 
 

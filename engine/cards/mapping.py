@@ -40,6 +40,12 @@ class ImportReport:
 
     source: str
     spec: str
+    format: str = ""
+    """The format read, in words ("Character Card V2 in a PNG", "SillyTavern World Info")."""
+    kind: Literal["character", "lorebook"] = "character"
+    """What the file held."""
+    written: list[str] = field(default_factory=list)
+    """Files written beside the character file (its picture, large extension data)."""
     mapped: list[str] = field(default_factory=list)
     """Card fields mapped onto persona fields ("first_mes -> greetings.first_meeting[0]")."""
     unmapped: list[str] = field(default_factory=list)
@@ -49,11 +55,31 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The report as readable lines."""
-        out = [f"{self.source} ({self.spec})"]
+        out = [f"{self.source} ({self.format or self.spec})"]
         out += [f"  mapped: {m}" for m in self.mapped]
         out += [f"  not mapped (kept verbatim in card): {u}" for u in self.unmapped]
-        out += [f"  warning: {w}" for w in self.warnings]
+        out += [f"  warning: {w}" for w in _grouped(self.warnings)]
+        out += [f"  also wrote: {w}" for w in self.written]
         return out
+
+
+_INDEX = re.compile(r"\[(?:\d+|'[^']*')\]")
+
+
+def _grouped(lines: list[str]) -> list[str]:
+    """Lines that differ only in an entry index, as one line listing the indices (order kept)."""
+    groups: dict[str, list[str]] = {}
+    for line in lines:
+        groups.setdefault(_INDEX.sub("[*]", line), []).append(line)
+    out = []
+    for pattern, members in groups.items():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        indices = [m.group(0) for line in members for m in [_INDEX.search(line)] if m]
+        shown = ", ".join(indices[:6]) + (f" and {len(indices) - 6} more" if len(indices) > 6 else "")
+        out.append(f"{pattern} ({len(members)} entries: {shown})")
+    return out
 
 
 # ============================================================================================
@@ -319,6 +345,31 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", ascii_text.lower()).strip("-_")
 
 
+#: Longest id made from a name; longer ones are cut at a syllable or word boundary.
+MAX_ID_LENGTH = 48
+
+
+def id_from_name(name: str) -> str:
+    """A persona id that reads: a slug of the name, Chinese characters written in pinyin.
+
+    Persona ids are lower-case ASCII (``[a-z0-9_-]``: they name files and key memory), so
+    Han characters become toneless pinyin, one syllable per character, joined by hyphens
+    (``陈掌柜`` -> ``chen-zhang-gui``, ``TRPG主持人`` -> ``trpg-zhu-chi-ren``; ``ü`` is ``v``).
+    Returns ``""`` when nothing readable is left (a name only in another script).
+
+    >>> id_from_name("Hu Tao")
+    'hu-tao'
+    """
+    if any(is_cjk(c) for c in name):
+        from pypinyin import lazy_pinyin  # loads its dictionary (~0.3 s): only when needed
+
+        name = "-".join(lazy_pinyin(name))
+    slug = re.sub(r"-{2,}", "-", _slug(name))
+    if len(slug) > MAX_ID_LENGTH:
+        slug = slug[: MAX_ID_LENGTH + 1].rsplit("-", 1)[0] if "-" in slug[:MAX_ID_LENGTH] else slug[:MAX_ID_LENGTH]
+    return slug.strip("-_")
+
+
 def _languages(data: Mapping[str, Any]) -> list[str]:
     sample = "".join(str(data.get(k) or "") for k in ("description", "first_mes", "personality"))
     letters = [c for c in sample if c.isalpha()]
@@ -339,7 +390,7 @@ def _talkativeness(ext: Mapping[str, Any]) -> float | None:
 def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Persona, ImportReport]:
     """Map a card onto a new :class:`Persona`, keeping every card field in ``persona.card``."""
     data = card.data
-    report = ImportReport(source=card.path or "<card>", spec=card.spec)
+    report = ImportReport(source=card.path or "<card>", spec=card.spec, format=card.format)
     mapped = _map_text(data)
     report.mapped.extend(mapped.mapped)
     report.unmapped.extend(mapped.unmapped)
@@ -378,7 +429,7 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     lore: list[LoreEntry] = []
     book = data.get("character_book")
     if isinstance(book, dict):
-        parsed = book_from(book, "data.character_book", card.path)
+        parsed = book_from(book, "data.character_book", card.path, report.warnings)
         lore = parsed.entries
         info.extra["character_book"] = {k: v for k, v in book.items() if k != "entries"}
         report.mapped.append(f"character_book -> lore ({len(lore)} entries)")
@@ -401,9 +452,11 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
             f"{len(card.assets)} embedded files (assets) are not stored in the persona: "
             + ", ".join(sorted(card.assets)[:5])
         )
+    if persona_id is None and not id_from_name(name):
+        report.warnings.append(f"no readable id can be made from the name {name!r}; using 'character' (choose one with --id)")
     try:
         persona = Persona(
-            id=persona_id if persona_id is not None else (_slug(name) or "character"),
+            id=persona_id if persona_id is not None else (id_from_name(name) or "character"),
             name=name,
             languages=_languages(data),
             backstory=mapped.backstory,
@@ -652,7 +705,12 @@ def _export_extensions(persona: Persona) -> dict[str, Any]:
 
 
 def _engine_fields(persona: Persona) -> dict[str, Any]:
-    return persona.model_dump(mode="json", exclude_defaults=True, exclude={"card", "lore", "id", "extends"})
+    # The picture travels as the PNG itself; lore files' entries travel in the card's book.
+    return persona.model_dump(
+        mode="json",
+        exclude_defaults=True,
+        exclude={"card": True, "lore": True, "lorebooks": True, "id": True, "extends": True, "look": {"image"}},
+    )
 
 
 def persona_to_card(persona: Persona, spec: Literal["v2", "v3"] = "v2") -> dict[str, Any]:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
-
-from engine.backends import PRESETS
 
 __all__ = ["COMMANDS", "providers"]
 
@@ -25,6 +21,11 @@ def providers(as_json: bool) -> None:
     npc providers
     npc providers --json
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.backends import PRESETS
+
     rows = [
         {
             "name": p.name,

@@ -13,14 +13,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from engine.cli._common import existing_world_option, open_or_fail
 from engine.errors import NotFoundError
-from engine.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from engine.memory import MemoryStore
 
 __all__ = ["COMMANDS", "memory_group"]
 
@@ -28,6 +29,8 @@ _DB = existing_world_option
 
 
 def _open(db_path: Path) -> MemoryStore:
+    from engine.memory import MemoryStore
+
     return open_or_fail(MemoryStore, db_path)
 
 
@@ -63,6 +66,9 @@ def list_command(db_path: Path, character: str | None, player: str | None, limit
       npc memory list --db world.db
       npc memory list --db world.db --character mira --player p1
     """
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     with _open(db_path) as store:
         if character and player:
@@ -120,6 +126,9 @@ def show_command(db_path: Path, player: str, character: str | None, n_turns: int
     Example:
       npc memory show --db world.db p1 --character mira
     """
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     with _open(db_path) as store:
         characters = sorted({ch for ch, pl, _, _ in store.pairs() if pl == player})
@@ -184,6 +193,9 @@ def search_command(db_path: Path, character: str, player: str, query: str, k: in
     Example:
       npc memory search --db world.db mira p1 "what is my cat called"
     """
+    from rich.console import Console
+    from rich.table import Table
+
     with _open(db_path) as store:
         hits = store.recall(character, player, query, k=k, touch=False)
     table = Table(title=f"{character} recalls about {player}: {query!r}")

@@ -11,26 +11,18 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console, Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from engine.errors import EngineError, PersonaError
-from engine.persona import (
-    ActionSpec,
-    FileReport,
-    Persona,
-    find_character,
-    load_persona,
-    persona_json_schema,
-    scaffold_persona,
-    template_names,
-    validate_path,
-)
+
+if TYPE_CHECKING:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from engine.persona import ActionSpec, FileReport, Persona
 
 __all__ = ["COMMANDS", "new", "schema", "show", "validate"]
 
@@ -52,6 +44,8 @@ def validate(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     \b
     npc validate characters/
     """
+    from engine.persona import validate_path
+
     reports = []
     for path in paths:
         try:
@@ -78,7 +72,7 @@ def validate(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         for report in reports:
             if report.ok and not quiet:
                 click.echo(
-                    f"OK {report.path}" + (" (template)" if report.kind == "template" else "")
+                    f"OK {report.path}" + {"template": " (template)", "lorebook": " (lore file)"}.get(report.kind, "")
                 )
             for error in report.errors:
                 click.echo(str(error))
@@ -95,6 +89,8 @@ def validate(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
 
 
 def _crash_report(path: Path, exc: Exception) -> FileReport:
+    from engine.persona import FileReport
+
     error = PersonaError(
         f"unexpected error while validating ({type(exc).__name__}: {exc})", path=str(path)
     )
@@ -130,6 +126,8 @@ def schema(out: Path | None, template: bool) -> None:
     \b
     npc schema --out docs/persona.schema.json
     """
+    from engine.persona import persona_json_schema
+
     text = json.dumps(persona_json_schema(template=template), ensure_ascii=False, indent=2) + "\n"
     if out is None:
         click.echo(text, nl=False)
@@ -162,6 +160,8 @@ def show(character: str, directory: Path, as_json: bool) -> None:
     npc show mira
     npc show characters/chen.yaml --json
     """
+    from engine.persona import find_character, load_persona
+
     try:
         persona = load_persona(find_character(character, directory))
     except EngineError as exc:
@@ -169,6 +169,8 @@ def show(character: str, directory: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(persona.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
+    from rich.console import Console
+
     Console(highlight=False).print(_summary(persona))
 
 
@@ -197,6 +199,8 @@ def new(name: str, template: str | None, directory: Path, char_id: str | None) -
     \b
     npc new "Old Tom" --template plaza_npc
     """
+    from engine.persona import scaffold_persona, template_names, validate_path
+
     slug = char_id if char_id is not None else _slug(name)
     if not slug or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", slug):
         raise click.ClickException(
@@ -245,6 +249,8 @@ def _schema_ref(directory: Path) -> str | None:
 
 
 def _swatch(colour: str, label: str) -> Text:
+    from rich.text import Text
+
     return Text.assemble(("  ", f"on {colour}"), f" {label} {colour}  ")
 
 
@@ -257,6 +263,9 @@ def _signature(action: ActionSpec) -> str:
 
 
 def _bullets(items: list[str]) -> Table | Text:
+    from rich.table import Table
+    from rich.text import Text
+
     if not items:
         return Text("—")
     grid = Table.grid(padding=(0, 1))
@@ -268,6 +277,11 @@ def _bullets(items: list[str]) -> Table | Text:
 
 
 def _summary(persona: Persona) -> Panel:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     names = ", ".join(f"{lang}: {n}" for lang, n in persona.names.items() if n != persona.name)
     title = Text.assemble(
         (persona.name, "bold"),

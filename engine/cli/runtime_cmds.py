@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from engine.errors import EngineError
-from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
 
@@ -136,6 +135,8 @@ def _lines(name: str) -> Any:
 
 def _show_turn(rt: Any, handle: Any, name: str) -> None:
     """Poll like a game loop would, printing text as it streams."""
+    from engine.runtime import Sentence, TextDelta, TurnDone, TurnFailed, TurnWarning
+
     click.echo(f"{name}> ", nl=False)
     streamed = False
     while True:

@@ -10,14 +10,14 @@ import datetime as _dt
 import json
 import time
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from engine.cli._common import existing_world_option, open_or_fail
-from engine.memory import Ledger
+
+if TYPE_CHECKING:
+    from engine.memory import Ledger
 
 __all__ = ["COMMANDS", "audit_command", "usage_command"]
 
@@ -25,6 +25,8 @@ _DB = existing_world_option
 
 
 def _open(db_path: Path) -> Ledger:
+    from engine.memory import Ledger
+
     return open_or_fail(Ledger, db_path)
 
 
@@ -52,6 +54,9 @@ def usage_command(
       npc usage --db world.db
       npc usage --db world.db --by model --days 7
     """
+    from rich.console import Console
+    from rich.table import Table
+
     if since is not None:
         try:
             _dt.date.fromisoformat(since)
@@ -97,6 +102,9 @@ def usage_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def audit_command(db_path: Path, player: str | None, limit: int, as_json: bool) -> None:
     """Blocked and neutralised inputs and outputs, newest first (excerpts are redacted)."""
+    from rich.console import Console
+    from rich.table import Table
+
     with _open(db_path) as ledger:
         records = ledger.audits(player=player, limit=limit)
     if as_json:

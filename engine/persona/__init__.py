@@ -21,10 +21,12 @@ from __future__ import annotations
 from engine.persona.check import GREETING_PLACEHOLDERS
 from engine.persona.io import MAX_PERSONA_BYTES, PERSONA_SUFFIXES
 from engine.persona.load import (
+    MAX_EXTENSIONS_FILE_BYTES,
     MAX_TEMPLATE_DEPTH,
     FileReport,
     find_character,
     load_characters,
+    load_lore_file,
     load_persona,
     template_names,
     validate_file,
@@ -54,6 +56,7 @@ from engine.persona.model import (
 
 __all__ = [
     "GREETING_PLACEHOLDERS",
+    "MAX_EXTENSIONS_FILE_BYTES",
     "MAX_PERSONA_BYTES",
     "MAX_TEMPLATE_DEPTH",
     "PERSONA_SUFFIXES",
@@ -77,6 +80,7 @@ __all__ = [
     "SpeakingStyle",
     "find_character",
     "load_characters",
+    "load_lore_file",
     "load_persona",
     "persona_json_schema",
     "scaffold_persona",

@@ -36,6 +36,10 @@ MAX_PERSONA_BYTES = 1_000_000
 #: File types read as persona files, in order of preference.
 PERSONA_SUFFIXES = (".yaml", ".yml", ".json", ".toml")
 
+# libyaml's parser when PyYAML was built with it (several times faster on large files; the
+# same nodes, marks and errors), else PyYAML's own.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # A YAML document may share nodes through anchors and aliases; walking it counts every
 # visit so that an alias bomb is refused instead of expanding without end.
 _MAX_NODE_VISITS = 200_000
@@ -177,9 +181,9 @@ def _not_a_mapping(data: Any, shown: str) -> PersonaError:
 def _parse_yaml(
     text: str, shown: str
 ) -> tuple[Any, dict[Loc, Mark], dict[Loc, Mark], list[PersonaError]]:
-    loader: yaml.SafeLoader | None = None
+    loader: Any = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader checks the first characters right away
+        loader = _LOADER(text)  # the reader checks the first characters right away
         node = loader.get_single_node()
         if node is None:
             return None, {}, {}, []
@@ -196,6 +200,13 @@ def _parse_yaml(
         ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if "nesting depth" in str(exc.problem or ""):  # libyaml's own depth limit
+            raise PersonaError(
+                "YAML is nested too deeply",
+                path=shown,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+            ) from exc
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             started = exc.context_mark
@@ -239,9 +250,9 @@ def _char_name(character: Any) -> str:
 
 def _yaml_marks(text: str) -> tuple[dict[Loc, Mark], dict[Loc, Mark], list[PersonaError]]:
     """Positions of a JSON document's keys, read through the YAML composer; empty if it cannot."""
-    loader: yaml.SafeLoader | None = None
+    loader: Any = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _LOADER(text)
         node = loader.get_single_node()
         if node is None:
             return {}, {}, []

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,15 +26,18 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from engine.errors import PersonaError, TemplateError
+from engine.lore import Lorebook
 from engine.persona.check import error_at, lint, map_validation_errors, source_for
 from engine.persona.io import PERSONA_SUFFIXES, Source, read_source
 from engine.persona.model import Persona
 
 __all__ = [
+    "MAX_EXTENSIONS_FILE_BYTES",
     "MAX_TEMPLATE_DEPTH",
     "FileReport",
     "find_character",
     "load_characters",
+    "load_lore_file",
     "load_persona",
     "template_names",
     "validate_file",
@@ -52,7 +56,7 @@ class FileReport:
     """The outcome of validating one file: its kind, its problems, and the persona if it loaded."""
 
     path: Path
-    kind: Literal["character", "template"]
+    kind: Literal["character", "template", "lorebook"]
     errors: list[PersonaError] = field(default_factory=list)
     persona: Persona | None = None
 
@@ -137,6 +141,9 @@ def validate_path(path: str | Path) -> list[FileReport]:
         return [FileReport(target, "character", [PersonaError("no such file or folder", path=str(target))])]
     reports = []
     for file in files:
+        if _is_lore_file(file):
+            reports.append(FileReport(file, "lorebook", _lore_file(file)[1]))
+            continue
         kind: Literal["character", "template"] = "template" if _is_template(file) else "character"
         persona, errors = _validate(file, template=kind == "template")
         reports.append(FileReport(file, kind, errors, persona))
@@ -170,11 +177,115 @@ def template_names(directory: str | Path = "characters") -> list[str]:
     return sorted({f.stem for f in _persona_files_in(folder, recursive=False)})
 
 
+def load_lore_file(path: str | Path) -> Lorebook:
+    """Load one lore file (``lore/<name>.yaml``: a :class:`~engine.lore.Lorebook` as YAML,
+    JSON or TOML). Raises :class:`PersonaError` naming the file, line and field."""
+    book, errors = _lore_file(Path(path))
+    if errors or book is None:
+        raise _first_of(errors, Path(path))
+    return book
+
+
 # internals -------------------------------------------------------------------------------
+
+
+_LORE_DIR = "lore"
 
 
 def _is_template(file: Path) -> bool:
     return file.parent.name == _TEMPLATES_DIR
+
+
+def _is_lore_file(file: Path) -> bool:
+    return file.parent.name == _LORE_DIR
+
+
+def _lore_file(file: Path) -> tuple[Lorebook | None, list[PersonaError]]:
+    try:
+        source = read_source(file)
+    except PersonaError as exc:
+        return None, [exc]
+    try:
+        book = Lorebook.model_validate(source.data)
+    except ValidationError as exc:
+        return None, _sorted([*source.problems, *map_validation_errors(exc, source.data, [source], Lorebook)])
+    return (None, source.problems) if source.problems else (book, [])
+
+
+#: Largest side file of card extensions read (the card reader's own JSON limit).
+MAX_EXTENSIONS_FILE_BYTES = 8 * 1024 * 1024
+
+
+def _add_side_extensions(data: dict[str, Any], file: Path, chain: list[Source]) -> list[PersonaError]:
+    """Merge ``card.extensions_file`` (large verbatim card extensions) into ``card.extensions``."""
+    card = data.get("card")
+    name = card.get("extensions_file") if isinstance(card, dict) else None
+    if not isinstance(name, str) or not name.strip() or not isinstance(card, dict):
+        return []
+    loc = ("card", "extensions_file")
+    side = file.parent / name.strip()
+    try:
+        size = side.stat().st_size
+        if size > MAX_EXTENSIONS_FILE_BYTES:
+            raise ValueError(f"is {size / 1_000_000:.1f} MB, over the {MAX_EXTENSIONS_FILE_BYTES // 1_000_000} MB limit")
+        loaded = json.loads(side.read_bytes().decode("utf-8"))
+        if not isinstance(loaded, dict):
+            raise ValueError(f"holds a {type(loaded).__name__}, expected an object")
+    except FileNotFoundError:
+        return [error_at(source_for(loc, chain), f"extensions file {str(side)!r} not found", loc, key=False)]
+    except (OSError, ValueError, RecursionError) as exc:
+        return [error_at(source_for(loc, chain), f"extensions file {str(side)!r}: {exc}", loc, key=False)]
+    inline = card.get("extensions")
+    inline = inline if isinstance(inline, dict) else {}
+    data["card"] = {**card, "extensions": {**loaded, **inline}}
+    return []
+
+
+def _check_image(data: dict[str, Any], file: Path, chain: list[Source]) -> list[PersonaError]:
+    look = data.get("look")
+    image = look.get("image") if isinstance(look, dict) else None
+    if not isinstance(image, str) or not image.strip():
+        return []
+    if not (file.parent / image.strip()).is_file():
+        loc = ("look", "image")
+        return [error_at(source_for(loc, chain), f"image {image.strip()!r} not found next to this file", loc, key=False)]
+    return []
+
+
+def _add_lorebooks(data: dict[str, Any], file: Path, chain: list[Source]) -> list[PersonaError]:
+    """Append the entries of the lore files named in ``lorebooks`` to ``data["lore"]``."""
+    names = data.get("lorebooks")
+    if not isinstance(names, list) or not names:
+        return []
+    folder = (file.parent.parent if _is_template(file) else file.parent) / _LORE_DIR
+    errors: list[PersonaError] = []
+    entries: list[Any] = list(data.get("lore") or []) if isinstance(data.get("lore"), list) else []
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            continue  # the model reports the type
+        found = next((folder / f"{name.strip()}{s}" for s in PERSONA_SUFFIXES if (folder / f"{name.strip()}{s}").is_file()), None)
+        loc = ("lorebooks", index)
+        if found is None:
+            known = sorted({f.stem for f in _persona_files_in(folder, recursive=False)}) if folder.is_dir() else []
+            close = difflib.get_close_matches(name, known, n=1)
+            listing = f"; available: {', '.join(known)}" if known else ""
+            errors.append(
+                error_at(
+                    source_for(loc, chain),
+                    f"lore file {name!r} not found in {folder}{listing}",
+                    loc,
+                    key=False,
+                    suggestion=close[0] if close else None,
+                )
+            )
+            continue
+        book, problems = _lore_file(found)
+        errors.extend(problems)
+        if book is not None:
+            entries.extend(e.model_dump() for e in book.entries_with_defaults())
+    if isinstance(data.get("lore"), list) or "lore" not in data:
+        data["lore"] = entries
+    return errors
 
 
 def _persona_files_in(folder: Path, *, recursive: bool) -> list[Path]:
@@ -303,6 +414,9 @@ def _validate(
         data = _deep_merge(data, inherited)
     if template:
         data.setdefault("name", "(template)")
+    errors.extend(_add_lorebooks(data, file, chain))
+    errors.extend(_add_side_extensions(data, file, chain))
+    errors.extend(_check_image(data, file, chain))
     if not template and not data.get("id"):
         slug = _slug(file.stem)
         if not slug:

@@ -66,6 +66,14 @@ class Look(_Strict):
     accessory: Literal["none", "hat", "glasses", "apron", "scarf", "headset"] = Field(
         "none", description="One accessory drawn on the character."
     )
+    image: str = Field(
+        "",
+        description=(
+            "A picture of the character: a PNG path relative to this file (`npc import` keeps a "
+            "card's own picture as <id>.png). The demo shows it as a portrait; `npc export "
+            "--format png` embeds the card in it."
+        ),
+    )
 
     @field_validator("skin", "hair", "outfit", "accent")
     @classmethod
@@ -255,6 +263,13 @@ class CardInfo(_Strict):
     raw_mes_example: str = Field("", description="The card's mes_example, verbatim.")
     raw_first_mes: str = Field("", description="The card's first_mes, verbatim.")
     extensions: dict[str, Any] = Field(default_factory=dict, description="Unknown extensions, kept verbatim.")
+    extensions_file: str = Field(
+        "",
+        description=(
+            "A JSON file (path relative to this file) holding extensions too large for the character "
+            "file (`npc import` moves each one over 64 KB there); loaded into `extensions`."
+        ),
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="Other card fields (V3 assets, nickname, timestamps...), kept verbatim."
     )
@@ -312,6 +327,14 @@ class Persona(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Sampling settings.")
     policy: PolicySettings = Field(default_factory=PolicySettings, description="Safety policy for this character.")
     lore: list[LoreEntry] = Field(default_factory=list, description="Lorebook entries inserted when their keys match.")
+    lorebooks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Lore files this character also uses: names of files in lore/ beside this file "
+            "(lore/<name>.yaml, as `npc import` writes a World Info or lorebook file). Their "
+            "entries follow the character's own `lore`."
+        ),
+    )
     card: CardInfo | None = Field(None, description="Fields kept from an imported Character Card.")
 
     @field_validator("actions")
