@@ -63,6 +63,23 @@ def test_a_failed_reply_shows_the_in_character_fallback(
         assert app.running
 
 
+def test_an_unavailable_embedded_model_says_why_on_the_status_line(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a model at all")
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend(str(bad)), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="local:broken")
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight)
+        app.submit("Hello!")
+        _frames_until(app, lambda: not app.in_flight)
+        assert app.finished[-1].fallback
+        assert app.note.startswith("Model unavailable:") and "broken.gguf" in app.note
+
+
 def test_frames_never_wait_for_the_model(screen: pygame.Surface, tmp_path: Path) -> None:
     # a slow replay: chunks spaced out, so frames keep drawing while the reply trickles in
     import time
