@@ -28,13 +28,18 @@ def screen() -> pygame.Surface:
     return pygame.display.set_mode((1280, 720))
 
 
-def _frames_until(app: App, done, limit: int = 1200) -> int:  # type: ignore[no-untyped-def]
+def _frames_until(app: App, done, limit: int | None = None, timeout: float = 60.0) -> int:  # type: ignore[no-untyped-def]
+    # bounded by time (starting a model process on a loaded machine takes seconds) and, where a
+    # test gives one, by a number of frames (animations advance a fixed 1/60 s per frame)
     import time
 
-    for n in range(limit):
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline and (limit is None or n < limit):
         app.frame(pygame.event.get(), 1 / 60)
         if done():
             return n
+        n += 1
         time.sleep(0.002)  # let the runtime's threads run between frames
     raise AssertionError("the scene never got there")
 

@@ -476,10 +476,13 @@ class ModelHost:
                     model=self.config.path.name,
                 )
             if process.load_error is not None:
+                message = f"could not load {self.config.path}: {process.load_error}"
+                with self._lock:
+                    # Recorded here as well as when the process exits, so a status read
+                    # right after this error already says why.
+                    self._load_failure = (_file_signature(self.config.path), message)
                 raise BackendUnavailableError(
-                    f"could not load {self.config.path}: {process.load_error}",
-                    provider=_PROVIDER,
-                    model=self.config.path.name,
+                    message, provider=_PROVIDER, model=self.config.path.name
                 )
             if process.info:
                 self._info = process.info
