@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, Field
@@ -184,3 +185,156 @@ def test_bilingual_greeting_follows_the_players_language() -> None:
     assert reply_of("你好", persona=lin) == "你好，Ada！"
     assert reply_of("hello", persona=lin) == "Hi, Ada!"
     assert reply_of("hey", persona=lin, language="zh") == "你好，Ada！"
+
+
+# -- answering from memory ----------------------------------------------------------------------
+
+CHEN = Persona.model_validate(
+    {
+        "id": "chen",
+        "name": "陈掌柜",
+        "languages": ["zh"],
+        "knowledge": ["茶馆每天早上七点开门。"],
+        "examples": [{"player": "您好，这里是什么地方？", "character": "这是听雨茶馆，您先坐。"}],
+        "greetings": {"returning": ["{player_name}，您又来啦！我还记着呢：{remembered}。"]},
+    }
+)
+
+
+def remembering(
+    user: str,
+    *,
+    persona: Persona = MIRA,
+    player: str = "Ada",
+    facts: list[str] = (),  # type: ignore[assignment]
+    memories: list[str] = (),  # type: ignore[assignment]
+    said: list[str] = (),  # type: ignore[assignment]
+    language: str = "en",
+) -> str:
+    sections = [Section.system("persona", "You are someone.")]
+    if facts:
+        sections.append(
+            Section.system(
+                "facts", f"What you know about {player}:\n" + "\n".join(f"- {f}" for f in facts)
+            )
+        )
+    if memories:
+        sections.append(
+            Section.system(
+                "memories", "Things you remember:\n" + "\n".join(f"- {m}" for m in memories)
+            )
+        )
+    if said:
+        sections.append(
+            Section.of("history", [Message(role="user", content=s, name=player) for s in said])
+        )
+    sections.append(Section.of("input", [Message(role="user", content=user, name=player)]))
+    prompt = Prompt(
+        sections=tuple(sections),
+        character=persona.name,
+        player=player,
+        language=language,
+        persona=persona,
+    )
+    return ScriptedBackend().reply(prompt)
+
+
+@pytest.mark.parametrize(
+    ("user", "facts", "said", "expected"),
+    [
+        ("What's my favourite drink?", ["Ada's favourite drink is plum wine"], [], "your favourite drink is plum wine"),
+        ("Do you remember what I do for a living?", [], ["Hi! I'm Ada. I'm a blacksmith from Harrowdale."], "you're a blacksmith from Harrowdale"),
+        ("What's my cat called?", [], ["I have a cat called Pepper who sleeps by the fire."], "you have a cat called Pepper"),
+        ("Where did I say I'm from?", ["Ada comes from Leeds"], [], "you come from Leeds"),
+    ],
+)  # fmt: skip
+def test_a_player_asking_about_themselves_hears_the_remembered_fact(
+    user: str, facts: list[str], said: list[str], expected: str
+) -> None:
+    assert expected in remembering(user, facts=facts, said=said)
+
+
+def test_asked_if_it_remembers_them_the_character_says_the_most_memorable_thing() -> None:
+    said = ["Hello there!", "My sister Juno keeps bees on the hill."]
+    assert remembering("Do you remember me?", said=said) == (
+        "I remember: your sister Juno keeps bees on the hill."
+    )
+    assert remembering(
+        "你还记得我吗？", persona=CHEN, player="小明", said=["我最喜欢喝碧螺春。"], language="zh"
+    ) == ("我还记着呢：您最喜欢喝碧螺春。")
+
+
+def test_chinese_memory_answers_in_the_personas_own_line_and_address() -> None:
+    reply = remembering(
+        "我最喜欢喝什么茶，您还记得吗？",
+        persona=CHEN,
+        player="小明",
+        said=["您好，我叫小明。我最喜欢喝碧螺春。"],
+        language="zh",
+    )
+    assert reply == "我还记着呢：您最喜欢喝碧螺春。"
+
+
+def test_a_question_is_never_said_back_as_a_memory() -> None:
+    reply = remembering("What do I like to drink?", said=["What do I like to drink?"])
+    assert "like to drink" not in reply
+
+
+def test_asking_about_something_never_told_gets_an_honest_answer() -> None:
+    assert remembering("Do you remember my sister's name?", said=["I love sailing."]) == (
+        "Hmm, I don't think you've told me that yet."
+    )
+    assert remembering(
+        "我的猫叫什么，你还记得吗？", persona=CHEN, player="小明", language="zh"
+    ) == ("这个您还没跟我说过呢。")
+
+
+def test_the_characters_own_lines_in_memory_are_not_taken_for_the_players() -> None:
+    reply = remembering(
+        "Do you remember where I can buy tea?",
+        memories=["Chen's tea house, just past the fountain!"],
+    )
+    assert "past the fountain" in reply  # the example answers, not a 'memory' of it
+    assert not reply.startswith("I remember")
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ("When does the tea house open?", "The tea house opens at dawn."),
+        ("Where can I buy tea?", "Chen's tea house, just past the fountain!"),
+    ],
+)
+def test_questions_about_the_world_still_get_knowledge_or_examples(
+    user: str, expected: str
+) -> None:
+    assert remembering(user, facts=["Ada's favourite drink is plum wine"]).startswith(expected)
+
+
+def test_a_closed_and_reopened_world_still_answers_from_memory(tmp_path: Path) -> None:
+    from fixtures_runtime import drain
+
+    from engine.persona import load_characters
+    from engine.runtime import Runtime
+
+    cast = load_characters(Path(__file__).resolve().parent.parent / "characters")
+    world = tmp_path / "world.db"
+    rt = Runtime(world, backend=ScriptedBackend(), characters=cast)
+    drain(rt, rt.say("chen", "p1", "您好，我叫小明，是从苏州来的。我最喜欢喝碧螺春。"))
+    drain(
+        rt,
+        rt.say(
+            "mira", "p2", "Hi Mira, I'm Ada. I'm a blacksmith, and my favourite drink is plum wine."
+        ),
+    )
+    rt.close()
+    rt = Runtime(world, backend=ScriptedBackend(), characters=cast)
+    try:
+        tea = rt.say("chen", "p1", "我最喜欢喝什么茶，您还记得吗？")
+        work = rt.say("mira", "p2", "Do you remember what I do for a living?")
+        drain(rt, tea)
+        drain(rt, work)
+        assert tea.result is not None and "碧螺春" in tea.result.text
+        assert work.result is not None and "blacksmith" in work.result.text
+    finally:
+        rt.close()

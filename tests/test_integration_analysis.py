@@ -73,3 +73,35 @@ def test_model_name_wins_over_the_heuristic_one(
     rt = make_runtime(_backend(openai_server), characters={"tess": test_persona})
     drain(rt, rt.say("tess", "p1", "My name is Ada, well, Adaline really, and I love sailing."))
     assert rt.player_name("p1").result(5) == "Adaline"
+
+
+@pytest.mark.parametrize(
+    ("character", "said", "asked", "fact", "model_facts"),
+    [
+        ("mira", "My name is Ada and I love plum wine.", "What do I like to drink?",
+         ("Ada", "loves", "plum wine"), []),
+        ("mira", "My name is Ada and I love plum wine.", "What do I like to drink?",
+         ("Ada", "loves", "plum wine"), [{"predicate": "likes", "object": "to drink"}]),
+        ("chen", "我叫小明，我最喜欢龙井。", "我最喜欢喝什么茶，你还记得吗？",
+         ("小明", "favourite", "龙井"), []),
+        ("chen", "我叫小明，我最喜欢龙井。", "我最喜欢喝什么茶？",
+         ("小明", "favourite", "龙井"), [{"predicate": "favourite", "object": "喝什么茶"}]),
+    ],
+)  # fmt: skip
+def test_a_question_is_never_stored_as_a_fact(
+    make_runtime: Any,
+    openai_server: OpenAIServer,
+    character: str,
+    said: str,
+    asked: str,
+    fact: tuple[str, str, str],
+    model_facts: list[dict[str, str]],
+) -> None:
+    openai_server.reply = "Welcome."
+    openai_server.json_reply = {}
+    rt = make_runtime(_backend(openai_server))
+    drain(rt, rt.say(character, "p1", said))
+    openai_server.json_reply = {"facts": model_facts}
+    drain(rt, rt.say(character, "p1", asked))
+    facts = [(f.subject, f.predicate, f.object) for f in rt.facts(character, "p1").result(5)]
+    assert facts == [fact]

@@ -30,14 +30,17 @@ def test_chat_streams_replies_and_remembers_them(tmp_path: Path) -> None:
             "--characters",
             CHARS,
         ],
-        input="My name is Ada and I love sailing.\n/facts\n/quit\n",
+        input="My name is Ada and I love sailing. My favourite drink is plum wine.\n"
+        "What do I like to drink?\n/facts\n/quit\n",
     )
     assert result.exit_code == 0, result.output
     assert "Mira> Hey there, welcome to Lantern Square!" in result.output
     assert "Ada loves sailing" in result.output
+    assert "Ada's favourite drink is plum wine" in result.output
+    assert "to drink (" not in result.output  # the question is not a fact
     with MemoryStore(world) as store:
         assert store.player_name("p1") == "Ada"
-        assert [t.speaker for t in store.recent_turns("mira", "p1")] == ["mira", "p1", "mira"]
+        assert [t.speaker for t in store.recent_turns("mira", "p1")] == ["mira", "p1", "mira", "p1", "mira"]
 
 
 def test_chat_unknown_character_is_a_clear_error() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.dialogue.facts import fact_sentence
 from engine.dialogue.heuristics import (
     choose_line,
     extract_facts,
@@ -13,9 +14,11 @@ from engine.dialogue.heuristics import (
     sentiment,
     summarise,
 )
+from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.greeting import compose_greeting
 from engine.runtime.scenes import addressed, choose_responder
+from engine.types import Fact
 
 
 @pytest.mark.parametrize(
@@ -146,3 +149,69 @@ def test_a_character_is_less_eager_right_after_speaking(cast: dict[str, Persona]
 
 def test_names_inside_words_do_not_count(cast: dict[str, Persona]) -> None:
     assert addressed("Abramovich was here", {"bram": cast["bram"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "facts"),
+    [
+        ("what do I like to drink?", []),
+        ("Do you remember what I do for a living?", []),
+        ("What's my favourite drink again?", []),
+        ("I'm from Leeds, do you know it?", [("comes from", "Leeds")]),
+        ("我最喜欢喝什么茶，你还记得吗？", []),
+        ("我是哪里人来着？", []),
+        ("我最喜欢什么", []),
+        ("我叫小明，你叫什么？", [("name", "小明")]),
+    ],
+)
+def test_a_question_is_never_read_as_a_fact(text: str, facts: list[tuple[str, str]]) -> None:
+    assert [(f.predicate, f.object) for f in extract_facts(text)] == facts
+
+
+@pytest.mark.parametrize(
+    ("text", "facts"),
+    [
+        ("I have a cat called Pepper.", [("cat", "Pepper")]),
+        ("My sister Juno is visiting next week.", [("sister", "Juno")]),
+        ("I'm a beekeeper from Carrow Hill.", [("is a", "beekeeper from Carrow Hill"),
+                                                ("comes from", "Carrow Hill")]),
+        ("Name's Rowan.", [("name", "Rowan")]),
+        ("我叫小明，是从苏州来的。", [("name", "小明"), ("comes from", "苏州")]),
+        ("我家还养了一只小狗，叫豆豆。", [("小狗", "豆豆")]),
+    ],
+)  # fmt: skip
+def test_facts_keep_the_named_relation(text: str, facts: list[tuple[str, str]]) -> None:
+    assert [(f.predicate, f.object) for f in extract_facts(text)] == facts
+
+
+@pytest.mark.parametrize(
+    ("fact", "sentence"),
+    [
+        (("Ada", "favourite drink", "plum wine"), "Ada's favourite drink is plum wine"),
+        (("Ada", "is a", "blacksmith"), "Ada is a blacksmith"),
+        (("Ada", "works as", "engineer"), "Ada works as an engineer"),
+        (("Ada", "loves", "sailing"), "Ada loves sailing"),
+        (("Ada", "comes from", "Leeds"), "Ada comes from Leeds"),
+        (("Ada", "cat", "Pepper"), "Ada's cat is called Pepper"),
+        (("Ada", "sister", "keeps bees on the hill"), "Ada's sister keeps bees on the hill"),
+        (("Ada", "age", "25"), "Ada is 25 years old"),
+        (("小明", "favourite", "龙井"), "小明最喜欢龙井"),
+        (("小明", "comes from", "苏州"), "小明来自苏州"),
+        (("小明", "小狗", "豆豆"), "小明的小狗叫豆豆"),
+        (("李娜", "works at", "医院"), "李娜在医院工作"),
+    ],
+)
+def test_a_fact_reads_as_a_sentence_about_its_subject(
+    fact: tuple[str, str, str], sentence: str
+) -> None:
+    assert fact_sentence(*fact) == sentence
+
+
+def test_the_prompt_shows_facts_as_sentences() -> None:
+    persona = Persona(name="Mira")
+    fact = Fact(id=1, character="mira", player="p1", subject="Ada", predicate="favourite drink",
+                object="plum wine", confidence=0.9, created=0.0)  # fmt: skip
+    prompt = assemble(persona, "Hi", player_name="Ada", facts=[fact])
+    section = prompt.section("facts")
+    assert section is not None
+    assert "- Ada's favourite drink is plum wine" in section.messages[0].content

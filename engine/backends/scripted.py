@@ -6,9 +6,13 @@ tests, CI and running the engine with nothing installed, and it always says so
 
 How a reply is chosen, in order:
 
-1. the example exchange whose player line shares the most words (or Chinese characters)
-   with the player's line; its emotion and actions go in a trailing ``<meta>`` block;
-2. a knowledge entry sharing words with the player's line;
+1. when the player asks about themselves ("do you remember what I do?", "我最喜欢喝什么？"),
+   what the prompt carries about them (the facts, the recalled memories and their own earlier
+   lines) that best matches the question, said back in the second person inside the persona's
+   own returning-greeting line ("I haven't forgotten: {remembered}."); a player who asks
+   whether the character remembers something it was never told hears so;
+2. the example exchange or knowledge entry that shares the most words (or Chinese characters)
+   with the player's line; an example's emotion and actions go in a trailing ``<meta>`` block;
 3. a first-meeting greeting, when the player only said hello (or nothing);
 4. a catchphrase, else a fallback line, picked by a stable hash of the player's line.
 
@@ -35,10 +39,17 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams
+from engine.backends.scripted_match import (
+    asks_to_remember,
+    has_cjk,
+    not_told,
+    recall_answer,
+    terms,
+    weight,
+)
 from engine.dialogue.prompt import Prompt
 from engine.errors import StructuredOutputError
-from engine.persona.model import ExampleExchange, Persona
-from engine.text.script import is_cjk
+from engine.persona.model import Persona
 from engine.text.tokens import estimate_tokens
 from engine.types import Usage
 
@@ -49,12 +60,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
-_STOPWORDS = frozenset(
-    "a an the and or but to of in on at for with is are was were be been am i you he she it we they "
-    "me my your his her its our their this that these those do does did have has had what who how "
-    "why when where can could would should will shall may there here so not no yes just".split()
-)
-_CJK_FUNCTION_CHARS = frozenset("的了是我你他她它们吗呢啊吧在有这那么什个也就都和很不一")
 _GREETING_WORDS = frozenset(
     {"hi", "hello", "hey", "greetings", "howdy", "morning", "evening", "yo"}
 )
@@ -95,18 +100,8 @@ def render_meta_block(
     return "<meta>" + json.dumps(payload, ensure_ascii=False) + "</meta>"
 
 
-def _terms(text: str) -> set[str]:
-    lowered = text.lower()
-    terms = {w for w in _LATIN_WORD.findall(lowered) if w not in _STOPWORDS and len(w) > 1}
-    cjk = [c for c in lowered if is_cjk(c) and c.isalnum()]
-    terms.update(c for c in cjk if c not in _CJK_FUNCTION_CHARS)
-    # Bigrams weigh more: a shared two-character word is stronger evidence than one character.
-    terms.update(a + b for a, b in zip(cjk, cjk[1:], strict=False))
-    return terms
-
-
-def _has_cjk(text: str) -> bool:
-    return any(is_cjk(c) and c.isalnum() for c in text)
+def _wants_cjk(language: str | None, user: str) -> bool:
+    return language.startswith(("zh", "ja", "ko")) if language else has_cjk(user)
 
 
 def _stable_index(text: str, n: int) -> int:
@@ -162,17 +157,25 @@ class ScriptedBackend:
         if persona is None:
             return "..."
         user = _strip_guard(prompt.user_text)
+        remembered = recall_answer(prompt, user)
+        if remembered is not None:
+            return remembered
         example = self._best_example(persona, user)
-        if example is not None:
-            line = self._fill(example.character, prompt, persona)
-            actions = [{"name": a.name, "args": dict(a.args)} for a in example.actions]
-            meta = render_meta_block(example.emotion, None, actions)
+        knowledge = self._best_line(persona.knowledge, user, prompt.language)
+        if example is not None and (knowledge is None or example[0] >= knowledge[0]):
+            chosen = persona.examples[example[1]]
+            line = self._fill(chosen.character, prompt, persona)
+            actions = [{"name": a.name, "args": dict(a.args)} for a in chosen.actions]
+            meta = render_meta_block(chosen.emotion, None, actions)
             return f"{line} {meta}" if meta else line
-        knowledge = self._best_line(persona.knowledge, user)
         if knowledge is not None:
-            return self._fill(knowledge, prompt, persona)
+            return self._fill(persona.knowledge[knowledge[1]], prompt, persona)
+        if asks_to_remember(user):
+            return not_told(prompt)
         if self._is_greeting(user):
-            lines = persona.greetings.first_meeting or persona.greetings.returning
+            # A returning line needs something remembered to fill it; without, it reads broken.
+            returning = [g for g in persona.greetings.returning if "{remembered}" not in g]
+            lines = persona.greetings.first_meeting or returning
             if lines:
                 return self._fill(self._pick(lines, user, prompt.language), prompt, persona)
         for lines in (
@@ -184,25 +187,35 @@ class ScriptedBackend:
                 return self._fill(self._pick(lines, user, prompt.language), prompt, persona)
         return "..."
 
-    def _best_example(self, persona: Persona, user: str) -> ExampleExchange | None:
-        wanted = _terms(user)
+    def _best_example(self, persona: Persona, user: str) -> tuple[float, int] | None:
+        """(score, index) of the example whose player line is closest to ``user``."""
+        wanted = terms(user)
         if not wanted:
             return None
         best: tuple[float, int] | None = None
         for index, example in enumerate(persona.examples):
-            shared = wanted & _terms(example.player)
-            score = sum(2.0 if len(t) > 1 and is_cjk(t[0]) else 1.0 for t in shared)
-            if score and _has_cjk(example.player) == _has_cjk(user):
+            score = weight(wanted & terms(example.player))
+            if score and has_cjk(example.player) == has_cjk(user):
                 score += 0.5
             if score and (best is None or score > best[0]):
                 best = (score, index)
-        return persona.examples[best[1]] if best else None
+        return best
 
-    def _best_line(self, lines: list[str], user: str) -> str | None:
-        wanted = _terms(user)
-        scored = [(len(wanted & _terms(line)), -i, line) for i, line in enumerate(lines)]
+    def _best_line(
+        self, lines: list[str], user: str, language: str | None = None
+    ) -> tuple[float, int] | None:
+        """(score, index) of the line sharing the most with ``user``; lines in the reply's
+        script (Chinese or not) come first when they share anything."""
+        wanted = terms(user)
+        want_cjk = _wants_cjk(language, user)
+        scored = [(weight(wanted & terms(line)), i, line) for i, line in enumerate(lines)]
         scored = [s for s in scored if s[0] > 0]
-        return max(scored)[2] if scored else None
+        in_script = [s for s in scored if has_cjk(s[2]) == want_cjk]
+        pool = in_script or scored
+        if not pool:
+            return None
+        score, index, line = max(pool, key=lambda s: (s[0], -s[1]))
+        return (score + 0.5 if has_cjk(line) == want_cjk else score), index
 
     def _is_greeting(self, user: str) -> bool:
         text = user.strip().lower()
@@ -213,8 +226,8 @@ class ScriptedBackend:
 
     def _pick(self, lines: list[str], user: str, language: str | None = None) -> str:
         # Prefer lines in the script the reply should be in (a bilingual persona's greetings).
-        want_cjk = language.startswith(("zh", "ja", "ko")) if language else _has_cjk(user)
-        matching = [line for line in lines if _has_cjk(line) == want_cjk] or lines
+        want_cjk = _wants_cjk(language, user)
+        matching = [line for line in lines if has_cjk(line) == want_cjk] or lines
         return matching[_stable_index(user, len(matching))]
 
     def _fill(self, line: str, prompt: Prompt, persona: Persona) -> str:

@@ -109,10 +109,11 @@ def chat_command(
                     )
                 continue
             if command == "/facts":
+                from engine.dialogue import fact_sentence
+
                 for fact in rt.facts(character, player).result(30):
-                    click.echo(
-                        f"  {fact.subject} {fact.predicate} {fact.object} ({fact.confidence:.2f})"
-                    )
+                    sentence = fact_sentence(fact.subject, fact.predicate, fact.object)
+                    click.echo(f"  {sentence} ({fact.confidence:.2f})")
                 continue
             if not line.strip():
                 continue

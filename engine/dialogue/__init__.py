@@ -5,7 +5,8 @@ the heuristics that read a line without a model.
   :func:`assemble`, which builds one from a persona and what memory recalled;
 - :mod:`~engine.dialogue.reply`: the ``<meta>`` reply format, :func:`parse_reply` and the
   :class:`ReplyStreamer` that turns streamed text into sentences;
-- :mod:`~engine.dialogue.heuristics`: importance, facts, sentiment and summaries from text.
+- :mod:`~engine.dialogue.heuristics`: importance, facts, sentiment and summaries from text;
+- :mod:`~engine.dialogue.facts`: how a stored fact about a player reads as a sentence.
 
 Pure (data in, data out): may import :mod:`engine.types`, :mod:`engine.text`,
 :mod:`engine.persona` and :mod:`engine.lore`; must not import memory, backends or runtime.
@@ -13,6 +14,7 @@ Pure (data in, data out): may import :mod:`engine.types`, :mod:`engine.text`,
 
 from __future__ import annotations
 
+from engine.dialogue.facts import fact_sentence
 from engine.dialogue.prompt import (
     CUT_ORDER,
     SECTION_ORDER,
@@ -45,6 +47,7 @@ __all__ = [
     "Section",
     "StreamPiece",
     "assemble",
+    "fact_sentence",
     "normalise_emotion",
     "parse_reply",
     "render_meta",

@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.dialogue.facts import RELATION_NOUNS
+
 __all__ = [
     "ExtractedFact",
     "choose_line",
@@ -28,6 +30,7 @@ __all__ = [
     "remembered_detail",
     "second_person",
     "sentiment",
+    "statements",
     "summarise",
 ]
 
@@ -82,9 +85,14 @@ class ExtractedFact:
     confidence: float = 0.7
 
 
+_RELATIONS = "|".join(sorted(RELATION_NOUNS, key=len, reverse=True))
+# Names and places start with a capital even when the rest of a pattern ignores case.
+_NAMED = r"(?-i:[A-Z])[\w'-]*(?: (?-i:[A-Z])[\w'-]*)?"  # fmt: skip
+_PLACE = r"(?-i:[A-Z])[\w'-]*(?: (?-i:[A-Z])[\w'-]*){0,2}"  # fmt: skip
 _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"\b(?i:my name is) ([A-Z][\w'-]*(?: [A-Z][\w'-]*)?)", "name", 0.95),
     (r"\b(?i:call me) ([A-Z][\w'-]*)", "name", 0.9),
+    (r"\b(?i:name's) ([A-Z][\w'-]*)", "name", 0.85),
     (r"\b(?i:i am called) ([A-Z][\w'-]*)", "name", 0.9),
     (r"\b(?i:i'm|i am) ([A-Z][a-z][\w'-]*)(?=[\s.,!?]|$)", "name", 0.6),
     (r"\bi(?:'m| am) from ([\w' -]{2,40}?)(?=[.,!?;]|$| and )", "comes from", 0.85),
@@ -100,11 +108,12 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
         0.75,
     ),
     (r"\bi(?:'m| am) (\d{1,3}) years old", "age", 0.9),
-    (
-        r"\bmy (sister|brother|mother|mom|mum|father|dad|wife|husband|daughter|son|friend|dog|cat) ([\w' -]{2,50}?)(?=[.,!?;]|$)",
-        "family",
-        0.7,
-    ),
+    (rf"\bi(?:'m| am) an? [\w' -]{{2,30}}? from ({_PLACE})(?=[.,!?;]|$| and )", "comes from", 0.8),
+    (r"\bi play (?:the )?([a-z][\w' -]{1,30}?)(?=[.,!?;]|$| and | in | with | for )", "plays", 0.7),
+    (rf"\bmy ({_RELATIONS})(?:'s name is| is called| is named) ({_NAMED})", "family", 0.85),
+    (rf"\bi have an? ({_RELATIONS}) (?:called|named) ({_NAMED})", "family", 0.85),
+    (rf"\bmy ({_RELATIONS}),? ({_NAMED})(?= [a-z]|[.,!?;]|$)", "family", 0.8),
+    (rf"\bmy ({_RELATIONS}) ([\w' -]{{2,50}}?)(?=[.,!?;]|$)", "family", 0.7),
 )
 _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"我(?:的名字)?叫([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.9),
@@ -124,6 +133,17 @@ _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
         0.8,
     ),
     (r"我(?:在|做)([\u4e00-\u9fff]{1,10}?)(?:工作|上班)", "works at", 0.75),
+    (r"我是?从([\u4e00-\u9fff]{2,8}?)来", "comes from", 0.8),
+    (
+        r"我(?:在[\u4e00-\u9fff]{1,10}?)?(?:当|是一名|是一个|是个)([\u4e00-\u9fff]{2,8}?)(?=[，。！？,.!?\s]|$)",
+        "is a",
+        0.7,
+    ),
+    (
+        r"(?:我家?|家里)(?:还|也)?养了?(?:一|两|三)?(?:只|条|匹)?([\u4e00-\u9fff]{1,3}?)[，,]?(?:叫|名叫)([\u4e00-\u9fff]{1,4}?)(?=[，。！？,.!?\s]|$)",
+        "pet",
+        0.8,
+    ),
     (r"我(?:今年)?(\d{1,3})岁", "age", 0.9),
 )
 _NOT_NAMES = frozenset(
@@ -131,8 +151,59 @@ _NOT_NAMES = frozenset(
 )
 
 
+_QUESTION_EN = re.compile(
+    r"^\W*(?:and |but |so |oh |hey |well )?(?:what|what's|whats|where|where's|who|who's|whom|whose|"
+    r"which|when|why|how|do|does|did|am|is|are|was|were|can|could|will|would|should|shall|have|"
+    r"has|had|may|might|remember|guess)\b",
+    re.IGNORECASE,
+)
+_QUESTION_ZH = re.compile(
+    r"什么|啥|哪|谁|几|多少|怎么|怎样|为何|吗|是不是|有没有|记得|对不对|呢\W*$"
+)
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
+_CLAUSE = re.compile(r"[,，;；:：]")
+# A Chinese clause that drops its subject ("我叫小明，是从苏州来的") still speaks of the player.
+_ZH_SUBJECTLESS = re.compile(r"^(?:是|最|在|从|住|来自|喜欢|很喜欢|特别喜欢|今年|还养|也养|养)")
+
+
+def statements(text: str) -> str:
+    """``text`` without its questions: the clauses a player states, for reading facts from.
+
+    A question is never a fact ("what do I like to drink?" says nothing about what they
+    drink): a sentence ending in a question mark loses its last clause and every clause that
+    reads as a question; other sentences lose clauses that open like a question ("do you
+    remember ...") or, in Chinese, hold a question word (什么, 哪, 吗, 记得 ...).
+
+    >>> statements("I'm Ada, do you remember me? I love tea.")
+    "I'm Ada. I love tea."
+    """
+    kept: list[str] = []
+    for sentence in _SENTENCE.findall(text):
+        body = sentence.strip()
+        asked = body.endswith(("?", "？"))
+        clauses = [c.strip(" .!?。！？") for c in _CLAUSE.split(body)]
+        if asked:
+            clauses = clauses[:-1]
+        said = [c for c in clauses if c and not _is_question(c)]
+        if said:
+            zh = bool(_CJK.search(body)) and "我" in body
+            said = [("我" + c if zh and _ZH_SUBJECTLESS.match(c) else c) for c in said]
+            kept.append(("，" if zh else ", ").join(said) + ("。" if zh else "."))
+    return " ".join(kept)
+
+
+def _is_question(clause: str) -> bool:
+    if _CJK.search(clause):
+        return bool(_QUESTION_ZH.search(clause))
+    return bool(_QUESTION_EN.match(clause))
+
+
 def extract_facts(text: str) -> list[ExtractedFact]:
-    """Facts a player states about themselves in ``text`` (first person only), best effort."""
+    """Facts a player states about themselves in ``text`` (first person only), best effort.
+
+    Questions are skipped (see :func:`statements`).
+    """
+    text = statements(text)
     out: list[ExtractedFact] = []
     seen: set[str] = set()
     for pattern, predicate, confidence in _EN_PATTERNS:
@@ -154,11 +225,13 @@ def extract_facts(text: str) -> list[ExtractedFact]:
     for pattern, predicate, confidence in _ZH_PATTERNS:
         found = re.search(pattern, text)
         if found and predicate not in seen:
-            obj = found.group(1).strip()
+            pred, obj = predicate, found.group(1).strip()
+            if predicate == "pet":
+                pred, obj = found.group(1), found.group(2)
             if predicate == "name" and obj in ("什么", "谁"):
                 continue
             seen.add(predicate)
-            out.append(ExtractedFact(predicate, obj, confidence))
+            out.append(ExtractedFact(pred, obj, confidence))
     return out
 
 

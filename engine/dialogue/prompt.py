@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.dialogue.facts import fact_sentence
 from engine.dialogue.reply import render_meta
 from engine.lore import LoreEntry, expand_macros
 from engine.persona.model import ActionParam, ExampleExchange, Persona
@@ -339,7 +340,10 @@ def assemble(
         "facts": _Block(
             "facts",
             f"What you know about {player_name}:",
-            [_Item(f"- {f.subject} {f.predicate} {f.object}", rank=f.confidence) for f in facts],
+            [
+                _Item(f"- {fact_sentence(f.subject, f.predicate, f.object)}", rank=f.confidence)
+                for f in facts
+            ],
         ),
         "summary": _Block(
             "summary",

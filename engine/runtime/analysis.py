@@ -145,6 +145,8 @@ async def after_turn(
         importance = None  # the heuristic score was stored with the line
         facts = found
         nudge = heuristics.sentiment(player_text)
+    if not heuristics.statements(player_text):
+        facts = []  # a question is never a fact about the player, whatever the model read into it
     if parsed.relationship_delta:
         nudge = {}  # the model already said how the reply changed things
     settings = env.settings

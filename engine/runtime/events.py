@@ -87,6 +87,11 @@ class TurnResult(BaseModel):
         False, description="True when the text is an authored line, not the model's."
     )
     language: str | None = Field(None, description="The language the reply was asked for.")
+    composed: bool = Field(
+        False,
+        description="True when the engine built the reply (from a remembered fact or a knowledge "
+        "line) rather than taking the model's text.",
+    )
 
 
 class TurnHandle:
