@@ -4,18 +4,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
+# The embedded model's runtime, pinned in pyproject.toml's `local` extra.
+LLAMA_CPP  := $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)",*$$/\1/p' pyproject.toml)
 
-.PHONY: test demo lint typecheck pytest bench clean
+.PHONY: test demo lint typecheck pytest bench clean llama-cpp
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# llama-cpp-python ships no wheel for most machines: pip compiles llama.cpp (~5 minutes, once).
+# Say so, and let pip show the compiler's progress, instead of a silent --quiet install.
+llama-cpp: | $(BIN)/python
+	@if ! $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
+	  echo ""; \
+	  echo ">>> Building llama.cpp from source for the embedded model ($(LLAMA_CPP))."; \
+	  echo ">>> This happens once and takes about 5 minutes; compiler progress follows."; \
+	  echo ""; \
+	  $(BIN)/python -m pip install --verbose '$(LLAMA_CPP)' || exit 1; \
+	  echo ">>> llama.cpp built."; \
+	fi
+
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(MAKE) --no-print-directory llama-cpp
 	$(BIN)/python -m pip install --quiet -e '.[demo,local,dev]'
 	touch $@ $(STAMP_DEMO)
 
 $(STAMP_DEMO): pyproject.toml | $(BIN)/python
+	$(MAKE) --no-print-directory llama-cpp
 	$(BIN)/python -m pip install --quiet -e '.[demo,local]'
 	touch $@
 

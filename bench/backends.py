@@ -1,9 +1,11 @@
 """Backend overhead: the engine's backends against calling their libraries directly, same run.
 
-local.*   LocalBackend (Gemma 3 270M) vs llama-cpp-python's own streaming on the same token
-          prompts (in a plain worker thread), greedy, same max_tokens; the KV cache is reset
-          before every run so both pay full prefill. Runs alternate A/B so machine drift hits
-          both alike; overhead is the median of per-pair time ratios.
+local.*   LocalBackend (Gemma 3 270M, in its model process) vs llama-cpp-python's own streaming
+          in this process on the same prompts (in a plain worker thread), greedy, same
+          max_tokens and buffer choice. Runs alternate A/B so machine drift hits both alike;
+          overhead is the median of per-pair time ratios. ipc_first_token_ms: the first
+          token's trip from the model process to the consumer (p99). tokens_per_s_repack_*:
+          weight repacking on and off (off is the fix for llama.cpp's AMX crash).
 openai.*  OpenAIBackend.stream vs the raw AsyncOpenAI streaming client against the local test
           server (no latency, instant tokens), alternating; the difference is what the
           backend's timeouts, retries bookkeeping and chunk mapping add per call.
@@ -90,16 +92,22 @@ def persona_prompts() -> list[Prompt]:
 
 
 def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str, float]:
+    from engine.backends.llama_worker import load_model
+
     backend = LocalBackend()
     backend.load()
-    shared = backend._shared
-    assert shared is not None
-    llama = shared.llama
+    status = backend.status
+    # The baseline: llama-cpp-python loaded in this process with the same buffer choice.
+    llama, _info = load_model(
+        str(backend.model_path),
+        n_ctx=backend.n_ctx,
+        n_threads=backend.n_threads,
+        extra_buffers=status.extra_buffers,
+    )
     params = GenerationParams(max_tokens=max_tokens, temperature=0.0, seed=1)
     kwargs = backend._kwargs(params)
 
     async def run_backend(prompt: Prompt) -> tuple[float, float, int]:
-        llama.reset()
         started = time.perf_counter()
         ttft: float | None = None
         tokens = 0
@@ -111,8 +119,8 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
         return time.perf_counter() - started, ttft or 0.0, tokens
 
     def run_raw(prompt: Prompt) -> tuple[float, float, int]:
-        # Generation from a worker thread, as a game must (and as LocalBackend does): on this
-        # machine llama.cpp called from the main thread ran ~2x slower than from any other
+        # Generation from a worker thread, as a game must (and as the model process does): on
+        # this machine llama.cpp called from the main thread ran ~2x slower than from any other
         # thread, which would flatter the backend.
         result: list[tuple[float, float, int]] = []
         worker = threading.Thread(target=lambda: result.append(raw_generation(prompt)))
@@ -122,7 +130,7 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
 
     def raw_generation(prompt: Prompt) -> tuple[float, float, int]:
         # What a developer would write by hand: tokenise the same transcript, stream, collect.
-        llama.reset()
+        # Neither side resets its KV cache: both reuse a shared prefix the same way.
         started = time.perf_counter()
         text = backend._transcript(prompt)
         stops = backend_stops(backend, prompt, params)
@@ -140,6 +148,7 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
     rows: dict[str, list[tuple[float, float, int]]] = {"backend": [], "raw": []}
     for prompt in prompts:  # warm-up: first-touch page faults, allocations
         run_raw(prompt)
+        asyncio.run(run_backend(prompt))
     for r in range(rounds):
         for prompt in prompts:
             order = ("raw", "backend") if r % 2 == 0 else ("backend", "raw")
@@ -147,13 +156,7 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
                 rows[which].append(
                     asyncio.run(run_backend(prompt)) if which == "backend" else run_raw(prompt)
                 )
-
-    def summary(runs: list[tuple[float, float, int]]) -> tuple[float, float, float]:
-        total = statistics.median(t for t, _, _ in runs)
-        ttft = statistics.median(f for _, f, _ in runs)
-        tokens = sum(n for _, _, n in runs)
-        decode = sum(t - f for t, f, _ in runs)
-        return total, ttft, (tokens / decode if decode > 0 else 0.0)
+    llama.close()
 
     b_total, b_ttft, b_tps = summary(rows["backend"])
     r_total, r_ttft, r_tps = summary(rows["raw"])
@@ -161,19 +164,117 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
     ratios = [b[0] / r[0] for b, r in zip(rows["backend"], rows["raw"], strict=True) if r[0] > 0]
     overhead = (statistics.median(ratios) - 1) * 100 if ratios else 0.0
     table(
-        "local: LocalBackend vs raw llama-cpp-python (medians)",
+        "local: LocalBackend (model process) vs raw llama-cpp-python in this process (medians)",
         ["", "total ms", "ttft ms", "tokens/s"],
         [
             ["LocalBackend", b_total * 1000, b_ttft * 1000, b_tps],
             ["raw llama-cpp", r_total * 1000, r_ttft * 1000, r_tps],
         ],
     )
+    asyncio.run(backend.aclose())
     return {
         "local.ttft_ms": b_ttft * 1000,
         "local.tokens_per_s": b_tps,
         "local.overhead_pct": overhead,
         "local.raw_ttft_ms": r_ttft * 1000,
         "local.raw_tokens_per_s": r_tps,
+        "local.extra_buffers": float(bool(status.extra_buffers)),
+        "local.amx": float(bool(status.amx)),
+    }
+
+
+def summary(runs: list[tuple[float, float, int]]) -> tuple[float, float, float]:
+    """Median total and first-token seconds, and decode tokens/s over all runs."""
+    total = statistics.median(t for t, _, _ in runs)
+    ttft = statistics.median(f for _, f, _ in runs)
+    tokens = sum(n for _, _, n in runs)
+    decode = sum(t - f for t, f, _ in runs)
+    return total, ttft, (tokens / decode if decode > 0 else 0.0)
+
+
+def bench_ipc(samples: int) -> dict[str, float]:
+    """How long the first token takes to cross from the model process into this one.
+
+    The worker stamps each token with CLOCK_MONOTONIC (system-wide on Linux) as it sends it;
+    the reader thread stamps its arrival (ipc_first_token), and the stream compares again just
+    before handing the chunk to its consumer on the event loop (first_token_handoff).
+    """
+    backend = LocalBackend()
+    prompt = short_prompts()[0]
+    params = GenerationParams(max_tokens=2, temperature=0.0, seed=1, stop=("@@@",))
+
+    async def run() -> tuple[list[float], list[float]]:
+        crossing: list[float] = []
+        handoff: list[float] = []
+        for _ in range(samples):
+            async for _chunk in backend.stream(prompt, params):
+                pass
+            if (
+                backend.first_token_ipc_ms is not None
+                and backend.first_token_handoff_ms is not None
+            ):
+                crossing.append(backend.first_token_ipc_ms)
+                handoff.append(backend.first_token_handoff_ms)
+        await backend.aclose()
+        return crossing, handoff
+
+    backend.load()
+    crossing, handoff = asyncio.run(run())
+    rows = [[q, percentile(crossing, q), percentile(handoff, q)] for q in (50, 90, 99)]
+    table(
+        f"local: the first token from the model process ({len(crossing)} streams)",
+        ["pct", "into this process ms", "to the consumer ms"],
+        rows,
+    )
+    return {
+        "local.ipc_first_token_ms": percentile(crossing, 99),
+        "local.ipc_first_token_p50_ms": percentile(crossing, 50),
+        "local.first_token_handoff_p99_ms": percentile(handoff, 99),
+        "local.first_token_handoff_p50_ms": percentile(handoff, 50),
+    }
+
+
+def bench_buffers(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str, float]:
+    """Tokens/s with llama.cpp's weight repacking (extra buffer types) on and off.
+
+    Off is the AMX fix (ggml-org/llama.cpp#20824); on is llama.cpp's default elsewhere.
+    Same prompts, alternating, each in its own model process.
+    """
+    params = GenerationParams(max_tokens=max_tokens, temperature=0.0, seed=1, stop=("@@@",))
+    backends = {on: LocalBackend(extra_buffers=on) for on in (True, False)}
+    runs: dict[bool, list[tuple[float, float, int]]] = {True: [], False: []}
+
+    async def once(backend: LocalBackend, prompt: Prompt) -> tuple[float, float, int]:
+        started = time.perf_counter()
+        ttft: float | None = None
+        tokens = 0
+        async for chunk in backend.stream(prompt, params):
+            if chunk.text and ttft is None:
+                ttft = time.perf_counter() - started
+            if chunk.usage is not None:
+                tokens = chunk.usage.completion_tokens
+        return time.perf_counter() - started, ttft or 0.0, tokens
+
+    for backend in backends.values():
+        backend.load()
+        asyncio.run(once(backend, prompts[0]))  # warm-up
+    for r in range(rounds):
+        for prompt in prompts:
+            for on in (True, False) if r % 2 == 0 else (False, True):
+                runs[on].append(asyncio.run(once(backends[on], prompt)))
+    for backend in backends.values():
+        asyncio.run(backend.aclose())
+    results = {on: summary(runs[on]) for on in (True, False)}
+    table(
+        "local: weight repacking (extra buffer types) on vs off (the AMX fix), medians",
+        ["repacking", "ttft ms", "decode tokens/s"],
+        [["on" if on else "off", results[on][1] * 1000, results[on][2]] for on in (True, False)],
+    )
+    return {
+        "local.tokens_per_s_repack_on": results[True][2],
+        "local.tokens_per_s_repack_off": results[False][2],
+        "local.ttft_ms_repack_on": results[True][1] * 1000,
+        "local.ttft_ms_repack_off": results[False][1] * 1000,
     }
 
 
@@ -265,8 +366,12 @@ def main() -> None:
     else:
         if args.quick:
             metrics.update(bench_local(short_prompts(), max_tokens=8, rounds=1))
+            metrics.update(bench_ipc(10))
+            metrics.update(bench_buffers(short_prompts(), max_tokens=8, rounds=1))
         else:
             metrics.update(bench_local(persona_prompts(), max_tokens=32, rounds=5))
+            metrics.update(bench_ipc(100))
+            metrics.update(bench_buffers(persona_prompts(), max_tokens=32, rounds=3))
     table("metrics", ["name", "value"], sorted(metrics.items()))
     write(
         args.json,

@@ -41,6 +41,7 @@ from demo.widgets import (
 )
 from demo.world import LANDMARKS, PLAYER_SPEED, TALK_DISTANCE, Actor, World
 from engine import (
+    LocalBackend,
     Look,
     Persona,
     Runtime,
@@ -383,6 +384,16 @@ class App:
             self.finished.append(turn)
         self.note = tr(self.language, "fallback_note") if result.fallback else ""
 
+    def model_note(self) -> str:
+        """The embedded model's reason for being unavailable (it crashed repeatedly), if it is."""
+        backend = self.rt.backend
+        if not isinstance(backend, LocalBackend):
+            return ""
+        status = backend.status
+        if status.state != "unavailable":
+            return ""
+        return tr(self.language, "model_unavailable", reason=status.reason)
+
     def _on_failed(self, event: TurnFailed) -> None:
         cid = event.character
         self.in_flight.pop(event.handle_id, None)
@@ -392,7 +403,7 @@ class App:
             bubble = self._bubble_for(cid)
             bubble.finish(event.fallback_text, fallback=True)
             self.chatlog.add(self.display_name(cid), event.fallback_text, self.accent(cid))
-            self.note = tr(self.language, "fallback_note")
+            self.note = self.model_note() or tr(self.language, "fallback_note")
         else:
             self.bubbles.pop(cid, None)  # cancelled: the player walked away
         turn = self.turns.pop(event.handle_id, None)

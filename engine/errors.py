@@ -23,6 +23,7 @@ the boundary with ``raise ... from exc``.
     │   └── ReplayMissError          a replayed backend has no recording for a request
     ├── PolicyError                  a safety policy is invalid
     ├── QuotaExceededError           a player's quota (questions, tokens, spend) is used up
+    ├── InputTooLongError            a player's line or name is over its cap (refused before any work)
     └── RuntimeClosedError           the runtime was closed
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "BadRequestError",
     "CardError",
     "EngineError",
+    "InputTooLongError",
     "NotFoundError",
     "PersonaError",
     "PolicyError",
@@ -207,6 +209,16 @@ class ReplayMissError(BackendError):
 
 class PolicyError(EngineError):
     """A safety policy is invalid (a bad pattern, an unknown rating)."""
+
+
+class InputTooLongError(EngineError):
+    """A player's line or display name is over its cap (``TurnSettings.max_line_chars``,
+    ``max_name_chars``); ``length`` and ``limit`` are in characters."""
+
+    def __init__(self, message: str, *, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(message)
 
 
 class QuotaExceededError(EngineError):

@@ -31,8 +31,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.text.patterns import LinearPattern, UnsupportedPatternError, compile_linear
 from engine.text.script import UNSPACED
 from engine.text.tokens import estimate_tokens
 
@@ -79,6 +80,19 @@ class LoreEntry(BaseModel):
         default_factory=list,
         description="Optional card fields the source entry did not have; export leaves them out again.",
     )
+
+    @model_validator(mode="after")
+    def _regex_keys_run_in_linear_time(self) -> LoreEntry:
+        """Refuse a regex key the linear-time engine cannot run (backreference, lookaround).
+
+        A key that is not a regular expression at all stays as the V3 spec says: no match."""
+        for field in ("keys", "secondary_keys"):
+            for index, key in enumerate(getattr(self, field)):
+                try:
+                    _regex_of(key, self.use_regex, self.case_sensitive)
+                except UnsupportedPatternError as exc:
+                    raise ValueError(f"{field}[{index}]: {exc}") from None
+        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,25 +199,48 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-@functools.lru_cache(maxsize=4096)
-def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: bool) -> re.Pattern[str] | None:
-    """The compiled pattern for one key, or None when the key can never match.
-
-    Cached: keys are matched on every turn, and ``re``'s own cache (512 patterns) is shared
-    with the rest of the process."""
-    if not key.strip():
-        return None
-    flags = 0 if case_sensitive else re.IGNORECASE
-    literal = _REGEX_KEY.match(key.strip())
+def _regex_of(key: str, use_regex: bool, case_sensitive: bool) -> LinearPattern | None:
+    """The linear-time pattern of a regex key; None when ``key`` is not a regex key or not a
+    valid regular expression (never a match, as the V3 spec says); raises
+    :class:`UnsupportedPatternError` for a valid pattern the linear-time engine cannot run."""
+    stripped = key.strip()
+    literal = _REGEX_KEY.match(stripped)
     if literal is not None:
         # `/pattern/flags`, as SillyTavern and V3 write regex keys (JavaScript flag letters).
         pattern, js_flags = literal.group(1), literal.group(2)
-        flags = re.IGNORECASE if "i" in js_flags else 0
-        flags |= re.MULTILINE if "m" in js_flags else 0
-        flags |= re.DOTALL if "s" in js_flags else 0
-        return _safe_compile(_JS_NAMED_GROUP.sub("(?P<", pattern), flags, key)
-    if use_regex:
-        return _safe_compile(_JS_NAMED_GROUP.sub("(?P<", key), flags, key)
+        flags = {"ignore_case": "i" in js_flags, "multiline": "m" in js_flags, "dotall": "s" in js_flags}
+    elif use_regex and stripped:
+        pattern, flags = key, {"ignore_case": not case_sensitive}
+    else:
+        return None
+    try:
+        re.compile(_JS_NAMED_GROUP.sub("(?P<", pattern))
+    except re.error as exc:
+        logger.debug("lore key %r is not a valid regular expression: %s", key, exc)
+        return None
+    except RecursionError:
+        return None
+    return compile_linear(pattern, **flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_key(
+    key: str, use_regex: bool, case_sensitive: bool, whole_words: bool
+) -> LinearPattern | re.Pattern[str] | None:
+    """The compiled pattern for one key, or None when the key can never match.
+
+    Regex keys come from cards and run on the linear-time engine (:mod:`engine.text.patterns`);
+    plain keys are escaped literals on ``re``. Cached: keys are matched on every turn."""
+    if not key.strip():
+        return None
+    if _REGEX_KEY.match(key.strip()) is not None or use_regex:
+        try:
+            return _regex_of(key, use_regex, case_sensitive)
+        except UnsupportedPatternError as exc:
+            # Entries are checked when built; one built with model_construct lands here.
+            logger.warning("lore key %r skipped: %s", key, exc)
+            return None
+    flags = 0 if case_sensitive else re.IGNORECASE
     text = _normalise(key.strip())
     body = re.escape(text)
     if whole_words:
@@ -214,15 +251,6 @@ def _compile_key(key: str, use_regex: bool, case_sensitive: bool, whole_words: b
             plural = "(?:'s|’s|es|s)?" if re.match(r"[A-Za-z]", text[-1]) else ""
             body = body + f"{plural}(?!{_WORDISH})"
     return re.compile(body, flags)
-
-
-def _safe_compile(pattern: str, flags: int, key: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        # The V3 spec: an invalid regex key is simply not a match.
-        logger.debug("lore key %r is not a valid regular expression: %s", key, exc)
-        return None
 
 
 def _any_key(keys: Sequence[str], text: str, entry: LoreEntry, whole_words: bool) -> bool:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.types import Usage
+from engine.types import MAX_CALL_TOKENS, Usage
 
 if TYPE_CHECKING:
     from engine.memory.ledger import Ledger, QuotaState
@@ -42,13 +42,20 @@ __all__ = ["Meter", "ModelPrice", "PriceTable", "Quota", "Reservation", "UsageCo
 logger = logging.getLogger(__name__)
 
 
+#: The highest price accepted (per million tokens, or per question): with at most
+#: ``MAX_CALL_TOKENS`` tokens a call, no cost can overflow to infinity.
+MAX_PRICE = 1e9
+
+
 class ModelPrice(BaseModel):
-    """A model's price per million tokens."""
+    """A model's price per million tokens: finite, from 0 to :data:`MAX_PRICE`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input: float = Field(0.0, ge=0, description="Price per million prompt (input) tokens.")
-    output: float = Field(0.0, ge=0, description="Price per million completion (output) tokens.")
+    input: float = Field(0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="Price per million prompt (input) tokens.")
+    output: float = Field(
+        0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="Price per million completion (output) tokens."
+    )
 
 
 class PriceTable(BaseModel):
@@ -64,7 +71,11 @@ class PriceTable(BaseModel):
     models: dict[str, ModelPrice] = Field(default_factory=dict, description="Prices by model name or glob.")
     default: ModelPrice | None = Field(None, description="Price of models not listed.")
     per_question: float | None = Field(
-        None, ge=0, description="If set, each question is billed to the player at this flat price."
+        None,
+        ge=0,
+        le=MAX_PRICE,
+        allow_inf_nan=False,
+        description="If set, each question is billed to the player at this flat price.",
     )
 
     def price(self, model: str) -> ModelPrice | None:
@@ -114,7 +125,7 @@ class Quota(BaseModel):
 
     questions_per_day: int | None = Field(None, ge=0, description="Questions a player may ask a day.")
     tokens_per_day: int | None = Field(None, ge=0, description="Tokens (in + out) a player may use a day.")
-    spend_per_day: float | None = Field(None, ge=0, description="Charge a player may run up a day.")
+    spend_per_day: float | None = Field(None, ge=0, allow_inf_nan=False, description="Charge a player may run up a day.")
     utc_offset_hours: float = Field(0.0, ge=-14, le=14, description="Where the day starts, as an offset from UTC.")
 
 
@@ -167,12 +178,31 @@ class Meter:
         self.quota = quota or Quota()
         self.clock = clock
 
-    def reserve(self, player: str, *, now: float | None = None) -> Reservation:
+    def reserve(
+        self,
+        player: str,
+        *,
+        now: float | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        model: str = "",
+    ) -> Reservation:
         """Count a question against ``player``'s quota. Atomic across threads and processes.
+
+        ``prompt_tokens`` and ``completion_tokens`` are what the call may use (the prompt and
+        its reply limit): the reservation holds them, and their charge, until it is committed
+        or released, so turns under way count against the token and spend limits and a burst
+        of concurrent turns cannot pass them together.
 
         Raises :class:`~engine.errors.QuotaExceededError` when the day's quota is used up."""
         when = self.clock() if now is None else now
         day = day_of(when, self.quota.utc_offset_hours)
+        likely = Usage(
+            prompt_tokens=min(max(0, prompt_tokens), MAX_CALL_TOKENS),
+            completion_tokens=min(max(0, completion_tokens), MAX_CALL_TOKENS),
+            model=model,
+        )
+        hold_spend = self.prices.charge(likely, model) if self.quota.spend_per_day is not None else 0.0
         reservation_id = self.ledger.reserve(
             player,
             day=day,
@@ -180,6 +210,8 @@ class Meter:
             max_questions=self.quota.questions_per_day,
             max_tokens=self.quota.tokens_per_day,
             max_spend=self.quota.spend_per_day,
+            hold_tokens=likely.total_tokens,
+            hold_spend=hold_spend,
         )
         return Reservation(id=reservation_id, player=player, day=day, time=when)
 

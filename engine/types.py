@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_CALL_TOKENS",
     "Action",
     "Fact",
     "MemoryKind",
@@ -22,6 +23,7 @@ __all__ = [
     "Summary",
     "TurnRecord",
     "Usage",
+    "reported_count",
 ]
 
 MemoryKind = Literal["observation", "summary", "reflection", "event"]
@@ -120,14 +122,31 @@ class Action(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments by parameter name.")
 
 
-class Usage(BaseModel):
-    """Token usage and timing of one call."""
+#: The most tokens one call may report (in or out): far beyond any context window, far below
+#: what SQLite's 64-bit integers or a price multiplication could overflow on.
+MAX_CALL_TOKENS = 10**9
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+
+def reported_count(value: object) -> int | None:
+    """A token count a provider reported, or None when it is not a sane one (negative, above
+    :data:`MAX_CALL_TOKENS`, fractional, not a number): the caller then uses its estimate."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    count = int(value)
+    return count if 0 <= count <= MAX_CALL_TOKENS else None
+
+
+class Usage(BaseModel):
+    """Token usage and timing of one call. Counts are whole numbers from 0 to
+    :data:`MAX_CALL_TOKENS`; times are finite and not negative."""
+
+    prompt_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
+    completion_tokens: int = Field(0, ge=0, le=MAX_CALL_TOKENS)
     model: str = ""
-    latency_ms: float = 0.0
-    ttft_ms: float | None = None
+    latency_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
+    ttft_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
     estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
 
     @property

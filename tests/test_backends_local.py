@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from engine.backends import Chunk, GenerationParams, LocalBackend, create_backend
-from engine.backends.local import default_model_path
+from engine.backends.llama_worker import fit_tokens
+from engine.backends.local import EXTRA_BUFFERS_ENV, default_model_path
 from engine.dialogue.prompt import Message, Prompt, Section
 from engine.errors import BackendUnavailableError
 from engine.text.script import is_cjk
@@ -132,10 +134,11 @@ def test_cancelling_the_consumer_stops_generation_and_frees_the_model(
     assert asyncio.run(asyncio.wait_for(scenario(), 60)) < 15
 
 
-def test_two_backends_share_one_loaded_model(backend: LocalBackend) -> None:
+def test_two_backends_share_one_model_process(backend: LocalBackend) -> None:
     other = LocalBackend(backend.model_path)
     other.load()
-    assert other._shared is backend._shared
+    assert other.status.state == "ready" and other.status.pid == backend.status.pid
+    assert backend.status.pid != os.getpid()
 
 
 def test_concurrent_streams_are_serialised_safely(backend: LocalBackend) -> None:
@@ -176,7 +179,7 @@ def test_chat_mode_goes_through_the_chat_api(backend: LocalBackend) -> None:
     chunks = asyncio.run(collect(chat, EN, GenerationParams(max_tokens=8, seed=1, temperature=0.0)))  # type: ignore[arg-type]
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens > 0
-    assert chat._shared is backend._shared
+    assert chat.status.pid == backend.status.pid
 
     async def go() -> Mood:
         return await asyncio.wait_for(
@@ -197,11 +200,55 @@ def test_loading_prints_nothing_to_the_terminal() -> None:
     assert proc.stdout == "" and proc.stderr == ""
 
 
-def test_an_overlong_prompt_keeps_its_opening_and_its_end(backend: LocalBackend) -> None:
-    shared = backend._shared
-    assert shared is not None
-    text = "Mira is the host. " + "The fountain sparkles. " * 800 + "Ada: Hi!\nMira:"
-    tokens = backend._fit(shared, text, max_tokens=80)
-    assert len(tokens) == backend.n_ctx - 80 - 1
-    kept = shared.llama.detokenize(tokens).decode("utf-8", "replace")
-    assert kept.startswith("Mira is the host.") and kept.endswith("Ada: Hi!\nMira:")
+def test_an_overlong_prompt_keeps_its_opening_and_its_end() -> None:
+    assert fit_tokens(list(range(10)), 20) == list(range(10))
+    assert fit_tokens(list(range(100)), 30) == [*range(10), *range(80, 100)]
+
+
+def test_an_overlong_prompt_is_trimmed_to_fit_the_context(backend: LocalBackend) -> None:
+    small = LocalBackend(backend.model_path, n_ctx=256)
+    long = prompt_for(
+        "Hi!",
+        persona="Mira is the host. " + "The fountain sparkles. " * 200,
+        character="Mira",
+        language="en",
+    )
+    chunks = asyncio.run(collect(small, long, GenerationParams(max_tokens=4, seed=1)))
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens == 256 - 4 - 1
+    asyncio.run(small.aclose())
+
+
+def test_a_real_generation_runs_with_the_cpus_buffer_choice(backend: LocalBackend) -> None:
+    # On a CPU whose llama.cpp build has AMX, weight repacking is off (ggml-org/llama.cpp#20824).
+    status = backend.status
+    assert status.amx is not None and status.extra_buffers is not None
+    if os.environ.get(EXTRA_BUFFERS_ENV, "auto") == "auto":
+        assert status.extra_buffers is (not status.amx)
+    chunks = asyncio.run(collect(backend, EN, GenerationParams(max_tokens=4, seed=5)))
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_repacking_can_be_forced_off_and_still_generates(backend: LocalBackend) -> None:
+    forced = LocalBackend(backend.model_path, extra_buffers=False)
+    chunks = asyncio.run(
+        collect(forced, EN, GenerationParams(max_tokens=8, seed=1, temperature=0.0))
+    )
+    assert forced.status.extra_buffers is False and forced.status.pid != backend.status.pid
+    assert "".join(c.text for c in chunks).strip()
+    asyncio.run(forced.aclose())
+    deadline = time.monotonic() + 5
+    while forced.status.state != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert forced.status.state == "stopped", "the last backend's aclose stops its process"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("0", False), ("off", False), ("1", True), ("auto", None)]
+)
+def test_the_environment_can_force_repacking(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool | None
+) -> None:
+    monkeypatch.setenv(EXTRA_BUFFERS_ENV, value)
+    assert LocalBackend("any.gguf").extra_buffers is expected
+    assert LocalBackend("any.gguf", extra_buffers=True).extra_buffers is True

@@ -28,13 +28,18 @@ def screen() -> pygame.Surface:
     return pygame.display.set_mode((1280, 720))
 
 
-def _frames_until(app: App, done, limit: int = 1200) -> int:  # type: ignore[no-untyped-def]
+def _frames_until(app: App, done, limit: int | None = None, timeout: float = 60.0) -> int:  # type: ignore[no-untyped-def]
+    # bounded by time (starting a model process on a loaded machine takes seconds) and, where a
+    # test gives one, by a number of frames (animations advance a fixed 1/60 s per frame)
     import time
 
-    for n in range(limit):
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline and (limit is None or n < limit):
         app.frame(pygame.event.get(), 1 / 60)
         if done():
             return n
+        n += 1
         time.sleep(0.002)  # let the runtime's threads run between frames
     raise AssertionError("the scene never got there")
 
@@ -61,6 +66,23 @@ def test_a_failed_reply_shows_the_in_character_fallback(
         assert turn.text in chars["mira"].boundaries.fallback_lines
         assert app.bubbles["mira"].text == turn.text
         assert app.running
+
+
+def test_an_unavailable_embedded_model_says_why_on_the_status_line(
+    screen: pygame.Surface, tmp_path: Path
+) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (the local extra)")
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a model at all")
+    chars = load_characters(ROOT / "characters")
+    with Runtime(tmp_path / "w.db", backend=create_backend(str(bad)), characters=chars) as rt:
+        app = App(screen, rt, player_name="Alex", backend_name="local:broken")
+        app.start_talk("mira")
+        _frames_until(app, lambda: not app.in_flight)
+        app.submit("Hello!")
+        _frames_until(app, lambda: not app.in_flight)
+        assert app.finished[-1].fallback
+        assert app.note.startswith("Model unavailable:") and "broken.gguf" in app.note
 
 
 def test_frames_never_wait_for_the_model(screen: pygame.Surface, tmp_path: Path) -> None:

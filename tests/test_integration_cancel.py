@@ -85,11 +85,11 @@ class _SlowMeter(Meter):
         self.proceed = threading.Event()
         self.slow = True
 
-    def reserve(self, player: str, *, now: float | None = None) -> Any:
+    def reserve(self, player: str, **kwargs: Any) -> Any:
         if self.slow:
             self.entered.set()
             self.proceed.wait(10)
-        return super().reserve(player, now=now)
+        return super().reserve(player, **kwargs)
 
 
 def test_a_turn_cancelled_while_reserving_gives_the_question_back(

@@ -147,8 +147,10 @@ def test_persona_blocked_topic_words_and_patterns_match_after_normalisation() ->
 
 
 def test_invalid_pattern_raises_policy_error() -> None:
+    with pytest.raises(ValueError, match="unclosed"):
+        BlockedTopic(name="bad", patterns=["(unclosed"])
     with pytest.raises(PolicyError, match="bad"):
-        Policy(blocked_topics=(BlockedTopic(name="bad", patterns=["(unclosed"]),))
+        Policy(blocked_topics=(BlockedTopic.model_construct(name="bad", words=[], patterns=["(unclosed"]),))
 
 
 def test_unknown_preset_raises_policy_error() -> None:

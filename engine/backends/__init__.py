@@ -11,14 +11,14 @@ Example::
     from engine.backends import create_backend
     backend = create_backend("scripted")          # no model, no network
     backend = create_backend("deepseek")          # DEEPSEEK_API_KEY from the environment
-    backend = create_backend("local")             # Gemma 3 270M in-process
+    backend = create_backend("local")             # Gemma 3 270M in a process of its own
 """
 
 from __future__ import annotations
 
 from engine.backends.base import Backend, Capabilities, Chunk, GenerationParams
 from engine.backends.factory import create_backend
-from engine.backends.local import LocalBackend, LocalSampling
+from engine.backends.local import LocalBackend, LocalSampling, LocalStatus
 from engine.backends.openai import (
     OpenAIBackend,
     OpenAIEmbedder,
@@ -39,6 +39,7 @@ __all__ = [
     "GenerationParams",
     "LocalBackend",
     "LocalSampling",
+    "LocalStatus",
     "OpenAIBackend",
     "OpenAIEmbedder",
     "OpenAIModerator",

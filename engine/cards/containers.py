@@ -60,6 +60,9 @@ class Limits:
     """Largest card file (JSON, PNG or CHARX) read at all."""
     max_text_bytes: int = 8 * 1024 * 1024
     """Largest card JSON (decoded chunk, card.json, JSON file)."""
+    max_png_text_bytes: int = 24 * 1024 * 1024
+    """Most bytes all text chunks of a PNG may hold together, once decompressed (each chunk is
+    also held to ``max_text_bytes``): many small compressed chunks cannot add up to gigabytes."""
     max_zip_entries: int = 1000
     """Most files inside a CHARX."""
     max_zip_total_bytes: int = 128 * 1024 * 1024
@@ -216,20 +219,22 @@ def _png_chunks(raw: bytes, path: str | None) -> Iterator[tuple[bytes, bytes]]:
             return
 
 
-def _inflate(data: bytes, limit: int, what: str, path: str | None) -> bytes:
+def _inflate(data: bytes, limit: int, what: str, path: str | None, total: bool = False) -> bytes:
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data, limit + 1)
     except zlib.error as exc:
         raise CardError(f"{what}: cannot decompress: {exc}", path=path) from exc
     if len(out) > limit or inflater.unconsumed_tail:
-        raise CardError(f"{what}: expands past the {limit} byte limit", path=path)
+        which = "the total text limit of the PNG" if total else f"the {limit} byte limit"
+        raise CardError(f"{what}: expands past {which}", path=path)
     return out
 
 
 def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
     """The text chunks of a PNG (tEXt, zTXt, iTXt) by keyword; the first of each keyword wins."""
     found: dict[str, str] = {}
+    budget = limits.max_png_text_bytes
     for kind, body in _png_chunks(raw, path):
         if kind not in (b"tEXt", b"zTXt", b"iTXt"):
             continue
@@ -237,11 +242,15 @@ def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAU
         if not sep:
             raise CardError(f"corrupt PNG: {kind.decode()} chunk without a keyword separator", path=path)
         keyword = keyword_bytes.decode("latin-1")
+        if keyword in found:
+            continue  # the first of each keyword wins: a later one is never expanded
         what = f"PNG {kind.decode()} chunk {keyword!r}"
+        # Each chunk may expand only as far as the total left allows.
+        limit = min(limits.max_text_bytes, budget)
         if kind == b"tEXt":
             text = rest.decode("latin-1")
         elif kind == b"zTXt":
-            text = _inflate(rest[1:], limits.max_text_bytes, what, path).decode("latin-1")
+            text = _inflate(rest[1:], limit, what, path, budget < limits.max_text_bytes).decode("latin-1")
         else:
             if len(rest) < 2:
                 raise CardError(f"corrupt PNG: {what} is cut short", path=path)
@@ -249,12 +258,17 @@ def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAU
             _lang, _, payload = payload.partition(b"\0")
             _translated, _, payload = payload.partition(b"\0")
             if compressed:
-                payload = _inflate(payload, limits.max_text_bytes, what, path)
+                payload = _inflate(payload, limit, what, path, budget < limits.max_text_bytes)
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise CardError(f"{what} is not UTF-8", path=path) from exc
-        found.setdefault(keyword, text)
+        budget -= len(text)
+        if budget < 0:
+            raise CardError(
+                f"PNG text chunks hold more than the {limits.max_png_text_bytes} byte total limit", path=path
+            )
+        found[keyword] = text
     return found
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli._common import existing_world_option, open_or_fail
-from engine.errors import NotFoundError
+from engine.cli._common import existing_world_option, open_or_fail, valid_text
+from engine.errors import EngineError, NotFoundError
 
 if TYPE_CHECKING:
     from engine.memory import MemoryStore
@@ -54,7 +54,7 @@ def memory_group() -> None:
 @memory_group.command("list")
 @_DB
 @click.option("--character", default=None, help="Only this character.")
-@click.option("--player", default=None, help="Only this player.")
+@click.option("--player", callback=valid_text, default=None, help="Only this player.")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Most rows shown."
 )
@@ -109,7 +109,7 @@ def list_command(db_path: Path, character: str | None, player: str | None, limit
 
 @memory_group.command("show")
 @_DB
-@click.argument("player")
+@click.argument("player", callback=valid_text)
 @click.option("--character", default=None, help="Only this character's view of the player.")
 @click.option(
     "--turns",
@@ -174,7 +174,7 @@ def show_command(db_path: Path, player: str, character: str | None, n_turns: int
 @memory_group.command("search")
 @_DB
 @click.argument("character")
-@click.argument("player")
+@click.argument("player", callback=valid_text)
 @click.argument("query")
 @click.option(
     "-k",
@@ -220,7 +220,7 @@ def search_command(db_path: Path, character: str, player: str, query: str, k: in
 
 @memory_group.command("export")
 @_DB
-@click.argument("player")
+@click.argument("player", callback=valid_text)
 @click.option(
     "-o",
     "--output",
@@ -237,7 +237,10 @@ def export_command(db_path: Path, player: str, output: Path | None, vectors: boo
       npc memory export --db world.db p1 -o p1.json
     """
     with _open(db_path) as store:
-        data = store.export(player, include_vectors=vectors)
+        try:
+            data = store.export(player, include_vectors=vectors)
+        except EngineError as exc:  # a character's id, say
+            raise click.ClickException(str(exc)) from exc
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
@@ -248,7 +251,7 @@ def export_command(db_path: Path, player: str, output: Path | None, vectors: boo
 
 @memory_group.command("forget")
 @_DB
-@click.argument("player", required=False)
+@click.argument("player", required=False, callback=valid_text)
 @click.option("--memory", "memory_id", type=int, default=None, help="Forget only this memory id.")
 @click.option("--reason", default="player request", show_default=True, help="Recorded in history.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -277,7 +280,10 @@ def forget_command(
             click.confirm(
                 f"Remove everything stored about {player!r}? This cannot be undone", abort=True
             )
-        store.forget(player, reason=reason)
+        try:
+            store.forget(player, reason=reason)
+        except EngineError as exc:  # a character's id, say
+            raise click.ClickException(str(exc)) from exc
         click.echo(f"forgot player {player}")
 
 

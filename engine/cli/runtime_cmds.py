@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from engine.cli._common import valid_text
 from engine.errors import EngineError
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
@@ -54,7 +55,7 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="World file to remember the conversation in (default: forget on exit).")  # fmt: skip
 @click.option(
-    "--player", default="player", show_default=True, help="Player id (memory is kept per player)."
+    "--player", callback=valid_text, default="player", show_default=True, help="Player id (memory is kept per player)."
 )
 @click.option("--name", "player_name", default=None, help="The name the player goes by.")
 @click.option("--no-greet", is_flag=True, help="Do not open with the character's greeting.")
@@ -176,7 +177,7 @@ def _show_turn(rt: Any, handle: Any, name: str) -> None:
 
 @click.command("prompt")
 @click.argument("character")
-@click.option("--player", required=True, help="Player id whose memories to use.")
+@click.option("--player", callback=valid_text, required=True, help="Player id whose memories to use.")
 @click.option("--say", "text", required=True, help="The player's line.")
 @click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="World file to read memories from (default: an empty world).")  # fmt: skip

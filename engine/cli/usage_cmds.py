@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import click
 
-from engine.cli._common import existing_world_option, open_or_fail
+from engine.cli._common import existing_world_option, open_or_fail, valid_text
 
 if TYPE_CHECKING:
     from engine.memory import Ledger
@@ -42,7 +42,7 @@ def _open(db_path: Path) -> Ledger:
 )
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only days on or after this one.")
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last N days (UTC).")
-@click.option("--player", default=None, help="Only this player.")
+@click.option("--player", callback=valid_text, default=None, help="Only this player.")
 @click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
 def usage_command(
     db_path: Path, group_by: str, since: str | None, days: int | None, player: str | None, as_json: bool
@@ -97,7 +97,7 @@ def usage_command(
 
 @click.command("audit")
 @_DB
-@click.option("--player", default=None, help="Only this player.")
+@click.option("--player", callback=valid_text, default=None, help="Only this player.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def audit_command(db_path: Path, player: str | None, limit: int, as_json: bool) -> None:

@@ -381,4 +381,5 @@ def choose_line(lines: Sequence[str], key: str) -> str:
     """One of ``lines``, picked by a stable hash of ``key`` ('' when there are none)."""
     if not lines:
         return ""
-    return lines[zlib.crc32(key.encode("utf-8")) % len(lines)]
+    # surrogatepass: a key that is not valid Unicode (a lone surrogate) still picks a line.
+    return lines[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(lines)]

@@ -60,6 +60,13 @@ def retry(
             if owned and conn.in_transaction:
                 conn.rollback()
             raise StoreError(f"{label}: {exc}") from exc
+        except UnicodeEncodeError as exc:
+            # A lone surrogate: Python text that has no UTF-8 form, so SQLite cannot take it.
+            if owned and conn.in_transaction:
+                conn.rollback()
+            raise StoreError(
+                f"{label}: text is not valid Unicode (a lone surrogate at position {exc.start})"
+            ) from exc
 
 
 def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -283,6 +283,27 @@ class StoreBase:
         self.close()
 
     @staticmethod
+    def _claim_ids(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]]) -> None:
+        """Register the characters of (character, player) pairs about to be written; refuse a
+        player id that is a character id, or a character id that is already a player id.
+
+        The two namespaces must stay apart: player rights (export, forget) follow a player id
+        into ``speaker`` and witness columns, where a character with the same id would be
+        taken for the player."""
+        pairs = set(pairs)
+        for player in {p for _, p in pairs}:
+            if conn.execute("SELECT 1 FROM characters WHERE character = ?", (player,)).fetchone():
+                raise StoreError(f"player id {player!r} is a character id; ids of players and characters must differ")
+        for character in {c for c, _ in pairs}:
+            if conn.execute("SELECT 1 FROM characters WHERE character = ?", (character,)).fetchone():
+                continue
+            if conn.execute("SELECT 1 FROM turns WHERE player = ? LIMIT 1", (character,)).fetchone() or conn.execute(
+                "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (character,)
+            ).fetchone():
+                raise StoreError(f"character id {character!r} is a player id; ids of players and characters must differ")
+            conn.execute("INSERT INTO characters (character) VALUES (?)", (character,))
+
+    @staticmethod
     def _display_name(conn: sqlite3.Connection, speaker: str) -> str:
         row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
         return str(row[0]) if row and row[0] else speaker

@@ -111,6 +111,15 @@ def m001_ledger(db: Database) -> None:
     db.execute("CREATE INDEX idx_audit_player ON audit (player, id)")
 
 
+@MIGRATIONS()
+def m002_reservations_hold_tokens_and_spend(db: Database) -> None:
+    """Reservations hold the tokens and charge their call may use until it is committed, so
+    concurrent turns cannot all pass a token or spend quota on the same committed total."""
+    for table in ("quota_usage", "quota_reservations"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN tokens_held INTEGER NOT NULL DEFAULT 0")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN spend_held REAL NOT NULL DEFAULT 0")
+
+
 class AuditRecord(BaseModel):
     """One blocked (or neutralised) input or output."""
 
@@ -285,39 +294,52 @@ class Ledger:
         max_questions: int | None = None,
         max_tokens: int | None = None,
         max_spend: float | None = None,
+        hold_tokens: int = 0,
+        hold_spend: float = 0.0,
     ) -> int:
         """Count one question against ``player``'s quota for ``day`` and return a reservation id.
 
         Atomic: the check and the increment are one conditional update under the write lock, so
-        concurrent callers (threads or processes) can never pass the limit together. Raises
-        :class:`QuotaExceededError` (``kind`` questions, tokens or spend) when the quota is used up.
+        concurrent callers (threads or processes) can never pass the limit together. The
+        reservation holds ``hold_tokens`` and ``hold_spend`` (what its call may use) until it is
+        committed or released; tokens and spend held count against the limits as if used.
+        Raises :class:`QuotaExceededError` (``kind`` questions, tokens or spend) when the quota
+        is used up.
         """
+        hold_tokens = max(0, int(hold_tokens))
+        hold_spend = max(0.0, float(hold_spend))
 
         def attempt(conn: sqlite3.Connection) -> int:
             conn.execute("INSERT OR IGNORE INTO quota_usage (player, day) VALUES (?, ?)", (player, day))
             cur = conn.execute(
-                "UPDATE quota_usage SET questions = questions + 1 WHERE player = ? AND day = ?"
-                " AND (? IS NULL OR questions < ?) AND (? IS NULL OR tokens < ?)"
-                " AND (? IS NULL OR spend < ?)",
-                (player, day, max_questions, max_questions, max_tokens, max_tokens, max_spend, max_spend),
-            )
+                "UPDATE quota_usage SET questions = questions + 1, tokens_held = tokens_held + ?,"
+                " spend_held = spend_held + ? WHERE player = ? AND day = ?"
+                " AND (? IS NULL OR questions < ?) AND (? IS NULL OR tokens + tokens_held < ?)"
+                " AND (? IS NULL OR spend + spend_held < ?)",
+                (
+                    hold_tokens, hold_spend, player, day, max_questions, max_questions,
+                    max_tokens, max_tokens, max_spend, max_spend,
+                ),
+            )  # fmt: skip
             if cur.rowcount == 0:
-                questions, tokens, spend = conn.execute(
-                    "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?",
+                questions, tokens, spend, tokens_held, spend_held = conn.execute(
+                    "SELECT questions, tokens, spend, tokens_held, spend_held FROM quota_usage"
+                    " WHERE player = ? AND day = ?",
                     (player, day),
                 ).fetchone()
                 if max_questions is not None and questions >= max_questions:
                     kind, detail = "questions", f"{questions}/{max_questions} questions"
-                elif max_tokens is not None and tokens >= max_tokens:
-                    kind, detail = "tokens", f"{tokens}/{max_tokens} tokens"
+                elif max_tokens is not None and tokens + tokens_held >= max_tokens:
+                    kind, detail = "tokens", f"{tokens}/{max_tokens} tokens, {tokens_held} held by turns under way"
                 else:
-                    kind, detail = "spend", f"{spend:.4f}/{max_spend} spent"
+                    kind, detail = "spend", f"{spend:.4f}/{max_spend} spent, {spend_held:.4f} held by turns under way"
                 raise QuotaExceededError(
                     f"player {player!r} has used today's quota ({detail}, day {day})", player=player, kind=kind
                 )
             cur = conn.execute(
-                "INSERT INTO quota_reservations (player, day, time, status) VALUES (?, ?, ?, 'open')",
-                (player, day, now),
+                "INSERT INTO quota_reservations (player, day, time, status, tokens_held, spend_held)"
+                " VALUES (?, ?, ?, 'open', ?, ?)",
+                (player, day, now, hold_tokens, hold_spend),
             )
             return int(cur.lastrowid or 0)
 
@@ -344,11 +366,12 @@ class Ledger:
 
         def attempt(conn: sqlite3.Connection) -> int | None:
             row = conn.execute(
-                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
+                "SELECT player, day, tokens_held, spend_held FROM quota_reservations WHERE id = ? AND status = 'open'",
+                (reservation_id,),
             ).fetchone()
             if row is None:
                 return None
-            player, day = row
+            player, day, tokens_held, spend_held = row
             conn.execute("UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,))
             cur = conn.execute(
                 "INSERT INTO usage (time, day, player, character, model, prompt_tokens, completion_tokens,"
@@ -360,8 +383,10 @@ class Ledger:
                 ),
             )  # fmt: skip
             conn.execute(
-                "UPDATE quota_usage SET tokens = tokens + ?, spend = spend + ? WHERE player = ? AND day = ?",
-                (prompt_tokens + completion_tokens, charge, player, day),
+                "UPDATE quota_usage SET tokens = tokens + ?, spend = spend + ?,"
+                " tokens_held = MAX(tokens_held - ?, 0), spend_held = MAX(spend_held - ?, 0)"
+                " WHERE player = ? AND day = ?",
+                (prompt_tokens + completion_tokens, charge, tokens_held, spend_held, player, day),
             )
             return int(cur.lastrowid or 0)
 
@@ -376,13 +401,16 @@ class Ledger:
 
         def attempt(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT player, day FROM quota_reservations WHERE id = ? AND status = 'open'", (reservation_id,)
+                "SELECT tokens_held, spend_held, player, day FROM quota_reservations WHERE id = ? AND status = 'open'",
+                (reservation_id,),
             ).fetchone()
             if row is None:
                 return False
             conn.execute("UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,))
             conn.execute(
-                "UPDATE quota_usage SET questions = MAX(questions - 1, 0) WHERE player = ? AND day = ?", row
+                "UPDATE quota_usage SET questions = MAX(questions - 1, 0), tokens_held = MAX(tokens_held - ?, 0),"
+                " spend_held = MAX(spend_held - ?, 0) WHERE player = ? AND day = ?",
+                row,
             )
             return True
 

@@ -71,8 +71,8 @@ class RecallMixin(KnowledgeMixin):
                 pending = self._start_query_vector(embedder, query)
         early: dict[int, tuple[float, float, str]] | None = None
         try:
-            lexical = self._lexical_candidates(character, player, query, w)
             cached = self._view(character, player)
+            lexical = self._lexical_candidates(character, player, query, w, cached.view.ids)
             named = self._named_speakers(query, set(cached.view.speaker_names))
             if lexical and pending is not None and not pending.done():
                 # While the query is embedded: the lexical matches' metadata, which most
@@ -126,8 +126,32 @@ class RecallMixin(KnowledgeMixin):
         return [Recalled(memory=rows[i], score=scores[i]) for i in best if i in rows]
 
     def _lexical_candidates(
-        self, character: str, player: str, query: str, w: RecallWeights
+        self,
+        character: str,
+        player: str,
+        query: str,
+        w: RecallWeights,
+        visible: np.ndarray | None = None,
     ) -> dict[int, float]:
+        """The best full-text matches among the player's memories, by id. ``visible`` holds
+        the ids this character may recall (ascending): when a full page of matches leaves
+        fewer than ``w.candidates`` of them, the page grows (x4, up to 64 times the
+        candidates), so memories the character never saw cannot crowd out the ones it did."""
+        limit = 3 * w.candidates
+        while True:
+            found = self._lexical_page(player, query, w, limit)
+            if visible is None or len(found) < limit or limit >= 64 * w.candidates:
+                return found
+            ids = np.fromiter(found, dtype=np.int64, count=len(found))
+            pos = np.searchsorted(visible, ids)
+            seen = 0
+            if len(visible):
+                seen = int(np.count_nonzero(visible[np.minimum(pos, len(visible) - 1)] == ids))
+            if seen >= w.candidates:
+                return found
+            limit *= 4
+
+    def _lexical_page(self, player: str, query: str, w: RecallWeights, limit: int) -> dict[int, float]:
         terms = query_terms(query, self.segmentation)
         if not terms:
             return {}
@@ -140,7 +164,7 @@ class RecallMixin(KnowledgeMixin):
         # more rows are taken here to leave enough after that filter.
         if not frequent:
             match = f"{SEARCH_COLUMNS} : ({fts_query(terms, prefix=prefix)})"
-            rows = self._read(f"{score} ORDER BY s LIMIT ?", (*weights, match, 3 * w.candidates))
+            rows = self._read(f"{score} ORDER BY s LIMIT ?", (*weights, match, limit))
         else:
             # The memories with a rarer word, in two disjoint parts: without any frequent word,
             # and with one. Both expressions hold every word, so bm25 weighs each word as the
@@ -154,7 +178,7 @@ class RecallMixin(KnowledgeMixin):
                     f"{SEARCH_COLUMNS} : (({either}) NOT ({common}))",
                     *weights,
                     f"{SEARCH_COLUMNS} : (({either}) AND ({common}))",
-                    3 * w.candidates,
+                    limit,
                 ),
             )
         # bm25() is lower-is-better and negative; flip it so higher is better.

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from engine.errors import StoreError
 from engine.memory.base import (
     StoreBase,
     bump_generation,
@@ -27,8 +28,29 @@ def _ledger_tables(conn: sqlite3.Connection) -> list[str]:
     return [t for t in LEDGER_TABLES if t in present]
 
 
+def _player_scope(conn: sqlite3.Connection, player: str) -> bool:
+    """Whether rights on ``player`` may follow the id into ``speaker`` and witness columns.
+
+    Not when the id is a character's: those columns would then hold every line the
+    character said to anyone. A world written before the namespaces were kept apart may
+    hold a player with a character's id; their rows by the ``player`` column are still theirs.
+    Raises :class:`StoreError` for an id that is only a character's."""
+    if not conn.execute("SELECT 1 FROM characters WHERE character = ?", (player,)).fetchone():
+        return True
+    own = conn.execute("SELECT 1 FROM turns WHERE player = ? LIMIT 1", (player,)).fetchone() or conn.execute(
+        "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (player,)
+    ).fetchone()
+    if not own:
+        raise StoreError(f"{player!r} is a character id, not a player id; player rights apply to players")
+    logger.warning("id %r names a character and a player: rights reach its rows as a player only", player)
+    return False
+
+
 class RightsMixin(StoreBase):
-    """export() and forget(): part of MemoryStore."""
+    """export() and forget(): part of MemoryStore.
+
+    They take a player id; an id that names a character is refused (a :class:`StoreError`):
+    a character's lines are part of every player's conversations with it."""
 
     def export(self, player: str, *, include_vectors: bool = False) -> dict[str, Any]:
         """Everything stored about ``player``, as JSON-ready data.
@@ -43,18 +65,21 @@ class RightsMixin(StoreBase):
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
         def read() -> dict[str, Any]:
+            wide = _player_scope(self.db.conn, player)
+            # As a speaker or a witness, the id means this player only when no character has it.
+            spoke = " OR speaker = ?" if wide else ""
+            witnessed = " OR id IN (SELECT memory_id FROM memory_witnesses WHERE witness = ?)" if wide else ""
             data: dict[str, Any] = {"player": player, "name": None}
             name = self.db.conn.execute(
                 "SELECT name FROM players WHERE player = ?", (player,)
             ).fetchone()
             data["name"] = name[0] if name else None
             data["turns"] = rows(
-                "SELECT * FROM turns WHERE player = ? OR speaker = ? ORDER BY id", (player, player)
+                f"SELECT * FROM turns WHERE player = ?{spoke} ORDER BY id", (player, player)[: 1 + bool(wide)]
             )
             memories = rows(
-                "SELECT * FROM memories WHERE player = ? OR id IN"
-                " (SELECT memory_id FROM memory_witnesses WHERE witness = ?) ORDER BY id",
-                (player, player),
+                f"SELECT * FROM memories WHERE player = ?{witnessed} ORDER BY id",
+                (player, player)[: 1 + bool(wide)],
             )
             for m in memories:
                 m["turn_ids"] = json.loads(m["turn_ids"] or "[]")
@@ -107,6 +132,8 @@ class RightsMixin(StoreBase):
 
         def write(conn: sqlite3.Connection) -> dict[str, int]:
             counts: dict[str, int] = {}
+            if not _player_scope(conn, player):
+                return self._forget_rows_only(conn, player, reason)
             spoken = [
                 r[0]
                 for r in conn.execute(
@@ -172,3 +199,21 @@ class RightsMixin(StoreBase):
         if self.path != ":memory:":
             self._retry(lambda: self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
         logger.info("forgot a player: %s", counts)
+
+    def _forget_rows_only(self, conn: sqlite3.Connection, player: str, reason: str) -> dict[str, int]:
+        """forget() for an id that also names a character (an old world): the rows filed under
+        the player, and nothing the character said or saw elsewhere."""
+        counts: dict[str, int] = {}
+        own = [r[0] for r in conn.execute("SELECT id FROM memories WHERE player = ?", (player,))]
+        self._delete_memories(conn, own)
+        counts["memories"] = len(own)
+        counts["turns"] = conn.execute("DELETE FROM turns WHERE player = ?", (player,)).rowcount
+        for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
+            counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
+        conn.execute("DELETE FROM players WHERE player = ?", (player,))
+        for table in _ledger_tables(conn):
+            counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
+        conn.execute("DELETE FROM history WHERE player = ?", (player,))
+        self._log(conn, "delete", "player", None, None, None, reason, counts)
+        bump_generation(conn)
+        return counts

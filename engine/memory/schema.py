@@ -31,6 +31,7 @@ TABLES = (
     "players",
     "history",
     "store_meta",
+    "characters",
     FTS_TABLE,
 )
 
@@ -220,3 +221,16 @@ def m004_embed_queue_player_index(db: Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_embed_queue_player ON embed_queue (player, memory_id)"
     )
+
+
+@MIGRATIONS()
+def m005_character_registry(db: Database) -> None:
+    """A table of the world's character ids, so player ids and character ids stay apart.
+
+    Filled from every table with a ``character`` column; no existing row is changed. The
+    store refuses a player id that is a character id (and the reverse) from here on, and player
+    rights reach through ``speaker`` and witness columns only for ids that are not characters.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS characters (character TEXT PRIMARY KEY)")
+    for table in ("turns", "memories", "relationships", "facts", "summaries"):
+        db.execute(f"INSERT OR IGNORE INTO characters (character) SELECT DISTINCT character FROM {table}")

@@ -158,6 +158,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
         return self._write(lambda conn: self._insert_turns(conn, prepared))
 
     def _insert_turns(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[int]:
+        self._claim_ids(conn, ((r["character"], r["player"]) for r in rows))
         now = self.clock()
         next_turn = next_id(conn, "turns")
         next_mem = next_id(conn, "memories")
@@ -356,6 +357,7 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
         segmented = index_text(text, self.segmentation)
 
         def write(conn: sqlite3.Connection) -> int:
+            self._claim_ids(conn, [(character, player)])
             mem_id = next_id(conn, "memories")
             conn.execute(
                 "INSERT INTO memories (id, character, player, kind, text, importance, created,"

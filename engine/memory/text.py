@@ -21,14 +21,18 @@ dropped as punctuation), never interpreted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
+import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "MAX_QUERY_TERMS",
     "Segmentation",
     "bigrams",
@@ -47,10 +51,15 @@ Segmentation = Literal["jieba", "bigram", "jieba+bigram"]
 #: A query keeps at most this many distinct terms (a 10,000-character paste still searches,
 #: on its first terms, in bounded time).
 MAX_QUERY_TERMS = 48
+#: A query is read up to this many characters: segmentation (jieba) costs grow with the text,
+#: so a huge paste costs no more than its start.
+MAX_QUERY_CHARS = 4000
 
 # Han ideographs (+ ext A, compatibility), kana and Hangul: scripts written without spaces.
 _CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 _CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+#: The full-text index's tokenizer (``engine.memory.schema`` creates the table with it).
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 # Words as FTS5's unicode61 tokenizer sees them (letters and digits; apostrophes split).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -154,10 +163,11 @@ def query_terms(
     """Distinct search terms of a player's query, stopwords removed, in order of appearance.
 
     If every term is a stopword the stopwords are kept (a query of only "who are you" still
-    searches). At most ``limit`` terms are kept.
+    searches). At most ``limit`` terms are kept, from the first :data:`MAX_QUERY_CHARS`
+    characters.
     """
     seen: dict[str, None] = {}
-    for term in _raw_terms(text, mode):
+    for term in _raw_terms(text[:MAX_QUERY_CHARS], mode):
         if term not in seen:
             seen[term] = None
     terms = list(seen)
@@ -178,7 +188,7 @@ def fts_query(terms: Sequence[str], *, column: str | None = None, prefix: str = 
     """
     if not terms:
         return ""
-    body = " OR ".join(_quote(prefix + t) for t in terms)
+    body = " OR ".join(_quote(scoped(t, prefix) if prefix else t) for t in terms)
     if column:
         return f"{column} : ({body})"
     return body
@@ -200,7 +210,51 @@ def scope_prefix(player: str) -> str:
 def scoped(text: str, prefix: str) -> str:
     """``text`` as indexed for one player: ``prefix`` glued to the front of every word.
 
+    A word is cut where SQLite's tokenizer would cut it (its Unicode tables are older than
+    Python's: it splits a few characters Python reads as letters), and each part gets the
+    prefix, so no text can make SQLite see a word that starts with another player's prefix.
+
     >>> scoped("Hi, Caroline", "q7")
     'q7Hi, q7Caroline'
     """
-    return _WORD.sub(lambda m: prefix + m.group(), text)
+    return _WORD.sub(lambda m: _scoped_word(m.group(), prefix), text)
+
+
+def _scoped_word(word: str, prefix: str) -> str:
+    if word.isascii() or all(_tokenizer_agrees(c) for c in word):
+        return prefix + word
+    out: list[str] = []
+    start = 0
+    for i, char in enumerate(word):
+        if not _tokenizer_agrees(char):
+            if i > start:
+                out.append(prefix + word[start:i])
+            out.append(char)  # SQLite splits here: the next part starts a word of its own
+            start = i + 1
+    if start < len(word):
+        out.append(prefix + word[start:])
+    return "".join(out)
+
+
+_probe_lock = threading.Lock()
+_probe: sqlite3.Connection | None = None
+
+
+@functools.cache
+def _tokenizer_agrees(char: str) -> bool:
+    """Whether SQLite's unicode61 tokenizer keeps ``char`` inside a word, as Python does.
+
+    Letters and digits Unicode 3.2 already had are kept by every SQLite; a newer one is asked
+    of SQLite itself, once per character (the answer depends on SQLite's version)."""
+    if char.isascii() or unicodedata.ucd_3_2_0.category(char)[0] in "LN":
+        return True
+    global _probe
+    with _probe_lock:
+        if _probe is None:
+            _probe = sqlite3.connect(":memory:", check_same_thread=False)
+            _probe.execute(f"CREATE VIRTUAL TABLE probe USING fts5(t, tokenize = '{TOKENIZER}')")
+            _probe.execute("CREATE VIRTUAL TABLE probe_terms USING fts5vocab(probe, instance)")
+        _probe.execute("INSERT INTO probe (rowid, t) VALUES (1, ?)", (f"xx{char}xx",))
+        (count,) = _probe.execute("SELECT count(*) FROM probe_terms WHERE doc = 1").fetchone()
+        _probe.execute("DELETE FROM probe WHERE rowid = 1")
+    return bool(count == 1)

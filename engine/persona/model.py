@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from engine.lore import LoreEntry
 from engine.persona.scaffold import scaffold_yaml
+from engine.text.patterns import check_linear
 
 __all__ = [
     "ActionParam",
@@ -236,7 +237,17 @@ class BlockedTopic(_Strict):
 
     name: str = Field(..., min_length=1, description="Rule name, reported in the audit log.")
     words: list[str] = Field(default_factory=list, description="Words or phrases, matched after normalisation.")
-    patterns: list[str] = Field(default_factory=list, description="Regular expressions, matched after normalisation.")
+    patterns: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions (RE2 syntax: no backreferences or lookaround), matched after normalisation.",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _linear_time(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            check_linear(pattern)
+        return patterns
 
 
 class PolicySettings(_Strict):

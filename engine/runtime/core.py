@@ -42,6 +42,7 @@ import gc
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -273,6 +274,14 @@ class _StoreThread:
             log.warning("the store thread did not finish within %.1f s", timeout)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (characters with no UTF-8 form) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
 class Runtime:
     """Characters in a world, voiced by one backend, driven from a game loop.
 
@@ -415,6 +424,8 @@ class Runtime:
         """
         self._check_open()
         self._persona(character)
+        if player:
+            self._check_player(player)
         players = (
             [player]
             if player
@@ -586,6 +597,14 @@ class Runtime:
             raise EngineError(f"unknown character {character!r} (known: {known})")
         return persona
 
+    def _check_player(self, player: str) -> None:
+        # Player ids and character ids are separate namespaces (player rights follow a player
+        # id into every conversation it spoke in): a player may not take a character's id.
+        if player in self.characters:
+            raise EngineError(f"player id {player!r} is a character id; give players ids of their own")
+        if _valid_unicode(player) != player:
+            raise EngineError(f"player id {player!r} is not valid Unicode (a lone surrogate)")
+
     def _submit(
         self,
         kind: TurnKind,
@@ -600,6 +619,14 @@ class Runtime:
     ) -> TurnHandle:
         self._check_open()
         persona = self._persona(character)
+        self._check_player(player)
+        # Text that is not valid Unicode (lone surrogates, e.g. from a bad decode) cannot be
+        # stored or sent: such characters become U+FFFD. A line over the cap is refused
+        # whole later on, so it is not scanned here.
+        if len(text) <= self.settings.max_line_chars:
+            text = _valid_unicode(text)
+        if player_name is not None and len(player_name) <= self.settings.max_name_chars:
+            player_name = _valid_unicode(player_name)
         handle = TurnHandle(character, player, text, kind)
         request = TurnRequest(
             handle=handle,

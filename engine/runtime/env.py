@@ -59,6 +59,13 @@ class TurnSettings:
     after this)."""
     total_timeout: float = 120.0
     """Longest a whole reply may take."""
+    max_line_chars: int = 2000
+    """Longest player line, in characters. A longer one is refused at once (``TurnFailed`` with
+    ``error`` ``"too_long: ..."`` and an in-character ``fallback_text``), before any per-line
+    work: no safety screening, segmentation, storage or model call, so one paste cannot hold
+    other players' turns."""
+    max_name_chars: int = 64
+    """Longest ``player_name``, in characters; a longer one is refused like a long line."""
     recall_k: int = 6
     """Memories recalled per turn."""
     history_lines: int = 12

@@ -47,6 +47,7 @@ class FailureReason(StrEnum):
 
     CANCELLED = "cancelled"  #: the game or the player stopped it
     QUOTA = "quota"  #: the player's quota is spent
+    TOO_LONG = "too_long"  #: the player's line or name is over its cap (docs/security.md)
     TIMEOUT = "timeout"  #: the model was too slow (first token, stall or total)
     BACKEND = "backend"  #: the model or its provider failed
     STORE = "store"  #: the world file failed

@@ -59,6 +59,7 @@ from engine.errors import (
     BackendError,
     BackendTimeoutError,
     EngineError,
+    InputTooLongError,
     QuotaExceededError,
     StoreError,
 )
@@ -149,6 +150,12 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     emit = req.emit
     emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
 
+    # 0. size: every cost below grows with the line, so a line over the cap goes no further
+    too_long = oversize(env.settings, req)
+    if too_long is not None:
+        _fail(req, str(too_long), fallback_line(persona, req.text[: env.settings.max_line_chars]), too_long)
+        return
+
     # 1. input safety
     try:
         verdict = await _screen_input_moderated(env, req)
@@ -206,8 +213,14 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     reservation = None
     meter = env.meter
     if meter is not None:
+        # The reservation holds what the call may use, so concurrent turns count it too.
+        hold = (prompt.tokens, params.max_tokens or settings.reply_tokens)
+        model = str(getattr(env.backend, "model", "") or env.backend.name)
         reserving: Future[Any] = env.store.submit(
-            lambda s: meter.reserve(req.player), priority=FOREGROUND
+            lambda s: meter.reserve(
+                req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
+            ),
+            priority=FOREGROUND,
         )
         try:
             reservation = await asyncio.wrap_future(reserving)
@@ -344,6 +357,24 @@ def _audit_input(env: TurnEnv, req: TurnRequest, verdict: Any) -> None:
         )
 
 
+def oversize(settings: TurnSettings, req: TurnRequest) -> InputTooLongError | None:
+    """The error for a line or player name over its cap (message ``too_long: ...``), or None."""
+    if len(req.text) > settings.max_line_chars:
+        return InputTooLongError(
+            f"too_long: the line is {len(req.text):,} characters; the limit is {settings.max_line_chars:,}",
+            length=len(req.text),
+            limit=settings.max_line_chars,
+        )
+    name = req.player_name or ""
+    if len(name) > settings.max_name_chars:
+        return InputTooLongError(
+            f"too_long: the player name is {len(name):,} characters; the limit is {settings.max_name_chars:,}",
+            length=len(name),
+            limit=settings.max_name_chars,
+        )
+    return None
+
+
 def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
     """Store the line of a ``say`` turn cancelled before it began to run.
 
@@ -351,6 +382,8 @@ def keep_cancelled_line(env: TurnEnv, req: TurnRequest) -> None:
     character remembers it (redacted, as any stored line) unless the input check blocks it.
     :func:`run_say` does the same when cancelled at any later point.
     """
+    if oversize(env.settings, req) is not None:
+        return
     verdict = _screen_input(env, req)
     if verdict is not None and not verdict.allowed:
         return
@@ -942,6 +975,8 @@ def failure_reason(exc: BaseException) -> FailureReason:
     """The :data:`~engine.runtime.events.FailureReason` of a turn that raised ``exc``."""
     if isinstance(exc, QuotaExceededError):
         return FailureReason.QUOTA
+    if isinstance(exc, InputTooLongError):
+        return FailureReason.TOO_LONG
     if isinstance(exc, BackendTimeoutError):
         return FailureReason.TIMEOUT
     if isinstance(exc, BackendError):

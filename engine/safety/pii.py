@@ -17,10 +17,21 @@ PiiKind = Literal["email", "id_number", "bank_card", "phone", "address"]
 
 _D = "[0-9０-９]"
 _ANY_DIGIT = re.compile(_D)
+_SPELLED = re.compile(r"[(\[ ]at[)\] ]", re.IGNORECASE)
 _NOT_D = "(?<![0-9０-９])"
 _NO_D_AFTER = "(?![0-9０-９])"
+# Letters of any script in the local part and the domain (josé@, exämple.de), a full-width @,
+# and the spelled-out "bob at example dot com" / "bob (at) example (dot) com".
+_AT = r"(?:@|＠)"
+_SPELLED_AT = r"(?: ?[(\[]at[)\]] ?| at )"
+_SPELLED_DOT = r"(?: ?[(\[]dot[)\]] ?| dot )"
+# (Latin letters with accents, not Chinese: "邮箱a@b.cn" keeps its "邮箱".)
+_MAIL_CHAR = "A-Za-z0-9\u00c0-\u024f"
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+    rf"(?<![{_MAIL_CHAR}._%+-])[{_MAIL_CHAR}._%+-]+{_AT}[{_MAIL_CHAR}-]+(?:[.．][{_MAIL_CHAR}-]+)*[.．][A-Za-z]{{2,}}(?![{_MAIL_CHAR}-])"
+    rf"|(?<![{_MAIL_CHAR}._%+-])[{_MAIL_CHAR}._%+-]+{_SPELLED_AT}[{_MAIL_CHAR}-]+(?:{_SPELLED_DOT}[{_MAIL_CHAR}-]+)*"
+    rf"{_SPELLED_DOT}(?:com|net|org|edu|gov|io|info|cn|de|uk|fr|es|jp|ru|co|me)\b",
+    re.IGNORECASE,
 )
 _ID_NUMBER = re.compile(rf"{_NOT_D}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])")
 _BANK_CARD = re.compile(
@@ -30,7 +41,8 @@ _BANK_CARD = re.compile(
 )
 _PHONE = re.compile(
     # mainland mobile: 1[3-9]x xxxx xxxx, optional +86 / 0086 / (+86)
-    rf"(?<![0-9０-９+])(?:\(?(?:\+|00)?86\)?[ -]?)?[1１][3-9３-９]{_D}(?:[ -]?{_D}{{4}}){{2}}{_NO_D_AFTER}"
+    # (any grouping: 138 1234 5678, 1381 234 5678, 138.1234.5678)
+    rf"(?<![0-9０-９+])(?:\(?(?:\+|00)?86\)?[ -]?)?[1１][3-9３-９](?:[ .-]?{_D}){{9}}{_NO_D_AFTER}"
     # international E.164 with a leading +
     rf"|(?<![\w+])\+[1-9][0-9 ().-]{{6,20}}[0-9](?![0-9])"
     # mainland landline 010-12345678, 0755-1234567
@@ -90,6 +102,24 @@ def _valid_card(span: str) -> bool:
     return total % 10 == 0
 
 
+# A number right after an identifier prefix ("INV-", "order #") or named as an order,
+# invoice, tracking or reference number is not a card, whatever Luhn says; a number named a
+# card is one.
+_NOT_CARD_BEFORE = re.compile(
+    r"(?:[A-Za-z]{2,}[-#]|#|\b(?:invoice|order|tracking|reference|ref|serial|sku|ticket|parcel|shipment)"
+    r"(?: (?:no|number|id|code))?\.?[ :#-]*|(?:订单|发票|单号|运单|快递)[号码]?[ :：]*)$",
+    re.IGNORECASE,
+)
+_CARD_BEFORE = re.compile(r"(?:card|visa|mastercard|amex|卡号|银行卡|信用卡)", re.IGNORECASE)
+
+
+def _card_in_context(text: str, start: int) -> bool:
+    before = text[max(0, start - 30) : start]
+    if _CARD_BEFORE.search(before):
+        return True
+    return _NOT_CARD_BEFORE.search(before) is None
+
+
 def _valid_phone(span: str) -> bool:
     if span.lstrip().startswith("+"):
         return 8 <= len(_digits(span)) <= 15
@@ -122,12 +152,14 @@ def find_pii(text: str) -> list[PiiSpan]:
     international numbers with +, mainland landlines, North American numbers); ``address``
     (``12 Baker Street``, ``北京市朝阳区建国路88号``)."""
     found: list[PiiSpan] = []
-    if "@" not in text and not _ANY_DIGIT.search(text):
-        return found  # every kind needs a digit, except e-mail which needs an @
+    if not _ANY_DIGIT.search(text) and "@" not in text and "＠" not in text and not _SPELLED.search(text):
+        return found  # every kind needs a digit, except e-mail which needs an @ or a spelled one
     for kind, regex, valid in _PII_FINDERS:
         for match in regex.finditer(text):
             start, end = match.span()
             if start == end or (valid is not None and not valid(match.group(0))):
+                continue
+            if kind == "bank_card" and not _card_in_context(text, start):
                 continue
             if any(start < s.end and s.start < end for s in found):
                 continue

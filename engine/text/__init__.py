@@ -3,10 +3,12 @@
 - :mod:`~engine.text.script`: the one definition of Chinese/Japanese/Korean script
   (:func:`is_cjk`, :func:`detect_language`);
 - :mod:`~engine.text.sentences`: sentence boundaries in English and Chinese;
-- :mod:`~engine.text.tokens`: an offline token estimate.
+- :mod:`~engine.text.tokens`: an offline token estimate;
+- :mod:`~engine.text.patterns`: regular expressions from files and cards, compiled for a
+  linear-time engine (RE2), so no pattern can freeze a turn.
 
-Pure and at the bottom of the engine: imports only the standard library (no engine module
-outside this package).
+Pure and at the bottom of the engine: imports only the standard library and ``google-re2``
+(no engine module outside this package).
 """
 
 from __future__ import annotations

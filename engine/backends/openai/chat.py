@@ -44,13 +44,16 @@ from pydantic import BaseModel, ValidationError
 from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.openai.client import TemplatedClient
 from engine.backends.openai.retry import (
+    MAX_REPLY_BODY,
     NO_KEY,
     Failure,
     PerLoop,
+    ReplyTooLarge,
     Retries,
     RetryPolicy,
     Timeouts,
     map_error,
+    read_capped,
 )
 
 # The embedder and the moderator live in their own module; importable from here as before.
@@ -68,7 +71,7 @@ from engine.errors import (
     StructuredOutputError,
 )
 from engine.text.tokens import estimate_tokens
-from engine.types import Usage
+from engine.types import Usage, reported_count
 
 __all__ = ["OpenAIBackend", "OpenAIEmbedder", "OpenAIModerator", "RetryPolicy", "Timeouts"]
 
@@ -154,21 +157,36 @@ class _UnexpectedEvent(Exception):
     """A streamed event that is well-formed JSON but not a chunk (an error object)."""
 
 
+#: Longest line of a server-sent event stream, and longest event (its data lines joined).
+MAX_SSE_LINE = 1024 * 1024
+MAX_SSE_EVENT = 4 * 1024 * 1024
+
+
 async def _sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[str]]:
     """The ``data`` of the server-sent events in a byte stream (multi-line data joined), as a
     list per piece of bytes: the events that piece completed.
 
     Comments, ``event:``, ``id:`` and ``retry:`` fields are skipped; the bytes may split
-    anywhere, even inside a UTF-8 sequence.
+    anywhere, even inside a UTF-8 sequence. A line over :data:`MAX_SSE_LINE` bytes or an event
+    over :data:`MAX_SSE_EVENT` raises :class:`ReplyTooLarge`; the unfinished line is kept in a
+    bytearray searched only where new bytes arrived, so a stream costs time linear in its size.
     """
-    pending = b""
+    pending = bytearray()
     data: list[bytes] = []
+    held = 0
     async for chunk in chunks:
-        pending = pending + chunk if pending else chunk
-        if b"\n" not in pending:
+        searched = len(pending)
+        pending += chunk
+        if pending.find(b"\n", searched) < 0:
+            if len(pending) > MAX_SSE_LINE:
+                raise ReplyTooLarge(f"an event stream line is over the limit of {MAX_SSE_LINE} bytes")
             continue
-        lines = pending.split(b"\n")
-        pending = lines.pop()
+        cut = pending.rfind(b"\n") + 1
+        lines = bytes(pending[:cut]).split(b"\n")
+        lines.pop()  # the empty piece after the last newline
+        del pending[:cut]
+        if len(pending) > MAX_SSE_LINE:
+            raise ReplyTooLarge(f"an event stream line is over the limit of {MAX_SSE_LINE} bytes")
         batch: list[str] = []
         for line in lines:
             if line.endswith(b"\r"):
@@ -177,13 +195,19 @@ async def _sse_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[str]]
                 if data:
                     batch.append(b"\n".join(data).decode("utf-8"))
                     data = []
+                    held = 0
             elif line.startswith(b"data:"):
                 value = line[5:]
+                if len(value) > MAX_SSE_LINE:
+                    raise ReplyTooLarge(f"an event stream line is over the limit of {MAX_SSE_LINE} bytes")
+                held += len(value)
+                if held > MAX_SSE_EVENT:
+                    raise ReplyTooLarge(f"an event is over the limit of {MAX_SSE_EVENT} bytes")
                 data.append(value[1:] if value.startswith(b" ") else value)
         if batch:
             yield batch
     if pending.startswith(b"data:"):
-        value = pending[5:].rstrip(b"\r")
+        value = bytes(pending[5:]).rstrip(b"\r")
         data.append(value[1:] if value.startswith(b" ") else value)
     if data:
         yield [b"\n".join(data).decode("utf-8")]
@@ -558,11 +582,15 @@ class OpenAIBackend:
                         broken = failure
                         break
                     reported = event.get("usage")
-                    if reported:
-                        usage = {
-                            "prompt_tokens": int(reported.get("prompt_tokens") or 0),
-                            "completion_tokens": int(reported.get("completion_tokens") or 0),
-                        }
+                    if isinstance(reported, dict):
+                        counts = (
+                            reported_count(reported.get("prompt_tokens") or 0),
+                            reported_count(reported.get("completion_tokens") or 0),
+                        )
+                        if counts[0] is not None and counts[1] is not None:
+                            usage = {"prompt_tokens": counts[0], "completion_tokens": counts[1]}
+                        else:  # insane counts: the estimate stands (see Usage)
+                            log.warning("%s reported unusable usage %r", self.name, reported)
                     choices = event.get("choices")
                     if not choices:
                         continue
@@ -691,9 +719,16 @@ class OpenAIBackend:
             try:
                 async with asyncio.timeout_at(deadline):
                     response = await client.post(
-                        self._path, cast_to=httpx2.Response, body=body, options={"timeout": limits}
+                        self._path,
+                        cast_to=httpx2.Response,
+                        body=body,
+                        options={"timeout": limits},
+                        stream=True,
                     )
-                    reply = response.json()
+                    try:
+                        reply = json.loads(await read_capped(response, MAX_REPLY_BODY))
+                    finally:
+                        await response.aclose()
                 choices = reply.get("choices") if isinstance(reply, dict) else None
                 if not isinstance(choices, list):
                     raise _UnexpectedEvent(f"reply without choices: {str(reply)[:80]}")
@@ -720,11 +755,14 @@ class OpenAIBackend:
                 lease.release()
             usage = reply.get("usage")
             if isinstance(usage, dict):
+                counted = reported_count(usage.get("prompt_tokens") or 0)
+                made = reported_count(usage.get("completion_tokens") or 0)
                 self.last_usage = Usage(
-                    prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                    prompt_tokens=prompt.tokens if counted is None else counted,
+                    completion_tokens=estimate_tokens(text or "") if made is None else made,
                     model=self.model,
                     latency_ms=(time.perf_counter() - started) * 1000,
+                    estimated=counted is None or made is None,
                 )
             return text or ""
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+import httpx2
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +27,18 @@ from engine.errors import (
     StreamError,
 )
 
-__all__ = ["PerLoop", "Retries", "RetryPolicy", "Timeouts"]
+__all__ = [
+    "MAX_REPLY_BODY",
+    "PerLoop",
+    "ReplyTooLarge",
+    "Retries",
+    "RetryPolicy",
+    "Timeouts",
+    "read_capped",
+]
+
+#: Largest non-streamed reply body read (a chat reply, a JSON answer, a moderation verdict).
+MAX_REPLY_BODY = 8 * 1024 * 1024
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -147,6 +159,22 @@ class Retries:
                 await self.after(failure)
 
 
+class ReplyTooLarge(ValueError):
+    """A reply body, an event stream line or an event over its size limit. Trying again would
+    only fetch it again: mapped to a :class:`StreamError` that is not retried."""
+
+
+async def read_capped(response: httpx2.Response, limit: int = MAX_REPLY_BODY) -> bytes:
+    """The body of a response opened with ``stream=True``, or :class:`ReplyTooLarge` once it
+    passes ``limit`` bytes (a server cannot make the client buffer without bound)."""
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > limit:
+            raise ReplyTooLarge(f"the reply body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
 class Failure(Exception):
     """One failed attempt: the engine error, whether trying again may help, and the server's hint."""
 
@@ -219,6 +247,8 @@ def map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> F
             BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
             retryable=True,
         )
+    if isinstance(exc, ReplyTooLarge):
+        return Failure(StreamError(f"reply refused: {exc}", **context), retryable=False)
     if isinstance(exc, json.JSONDecodeError):
         return Failure(
             StreamError(f"unparseable chunk in stream: {exc.msg}", **context), retryable=True

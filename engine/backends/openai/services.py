@@ -18,7 +18,15 @@ import httpx2
 import numpy as np
 import openai
 
-from engine.backends.openai.retry import NO_KEY, Failure, PerLoop, Retries, RetryPolicy, map_error
+from engine.backends.openai.retry import (
+    NO_KEY,
+    Failure,
+    PerLoop,
+    Retries,
+    RetryPolicy,
+    map_error,
+    read_capped,
+)
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
 from engine.safety.policy import Moderation
@@ -210,9 +218,13 @@ class OpenAIModerator:
                     cast_to=httpx2.Response,
                     body={"model": self.model, "input": text},
                     options={"timeout": limits},
+                    stream=True,
                 )
                 request_id = response.headers.get("x-request-id")
-                reply = response.json()
+                try:
+                    reply = json.loads(await read_capped(response))
+                finally:
+                    await response.aclose()
         except TimeoutError as exc:
             timeout_error = BackendTimeoutError(
                 "no moderation answer within the time allowed",

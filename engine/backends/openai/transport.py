@@ -35,12 +35,14 @@ from typing import Any
 
 import httpx2
 
-__all__ = ["LeanTransport", "lean_transport_applies"]
+__all__ = ["MAX_CHUNK", "LeanTransport", "lean_transport_applies"]
 
 log = logging.getLogger(__name__)
 
 _MAX_HEAD = 64 * 1024
 """Longest status line plus headers accepted."""
+MAX_CHUNK = 16 * 1024 * 1024
+"""Largest chunk of a chunked body accepted (a chunk is buffered whole before it is passed on)."""
 _READ_SIZE = 64 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -175,7 +177,9 @@ class _Body(httpx2.AsyncByteStream):
         return data
 
     async def _read_chunked(self, conn: _Connection) -> AsyncIterator[bytes]:
-        buffer = b""
+        # A bytearray grows in place: appending each read costs its own size, however long a
+        # chunk is (concatenating bytes copied the whole buffer on every read).
+        buffer = bytearray()
         while True:
             # Every complete chunk in what has arrived is yielded as one piece.
             out: list[bytes] = []
@@ -191,6 +195,10 @@ class _Body(httpx2.AsyncByteStream):
                     raise httpx2.RemoteProtocolError(
                         f"malformed chunk size {size_text[:20]!r}"
                     ) from None
+                if size > MAX_CHUNK:
+                    raise httpx2.RemoteProtocolError(
+                        f"chunk of {size} bytes is over the limit of {MAX_CHUNK} bytes"
+                    )
                 if size == 0:
                     # The last chunk; trailers (rare) end with an empty line.
                     if buffer.find(b"\r\n\r\n", line_end) >= 0:
@@ -203,10 +211,10 @@ class _Body(httpx2.AsyncByteStream):
                     break
                 if buffer[end : end + 2] != b"\r\n":
                     raise httpx2.RemoteProtocolError("chunk not followed by CRLF")
-                out.append(buffer[line_end + 2 : end])
+                out.append(bytes(buffer[line_end + 2 : end]))
                 pos = end + 2
             if pos:
-                buffer = buffer[pos:]
+                del buffer[:pos]
             if out:
                 yield b"".join(out)
             if len(buffer) > _MAX_HEAD + _READ_SIZE and b"\r\n" not in buffer[:_MAX_HEAD]:
@@ -214,7 +222,7 @@ class _Body(httpx2.AsyncByteStream):
             data = await self._read(conn, _READ_SIZE)
             if not data:
                 raise httpx2.RemoteProtocolError("connection closed before the last chunk")
-            buffer = buffer + data if buffer else data
+            buffer += data
 
     def _finish(self) -> None:
         conn, self._conn = self._conn, None
