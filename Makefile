@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 # The embedded model's runtime, pinned in pyproject.toml's `local` extra.
-LLAMA_CPP  := $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)",*$$/\1/p' pyproject.toml)
+LLAMA_CPP  := $(shell sed -n 's/^ *"\(llama-cpp-python==[^"]*\)",*$$/\1/p' pyproject.toml | head -n 1)
 
 .PHONY: test demo lint typecheck pytest bench clean llama-cpp
 
