@@ -20,6 +20,7 @@ table of the kinds of things people say about themselves (work, origin, name, ag
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,13 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> set[str]:
     """Content terms of ``text``: stemmed English words and Chinese bigrams, stopwords removed."""
+    return set(_terms(text))
+
+
+# A turn grounds on the same earlier lines again and again (the last 60 turns): the terms and
+# kinds of a line are worked out once, not on every turn (the event loop runs this).
+@functools.lru_cache(maxsize=8192)
+def _terms(text: str) -> frozenset[str]:
     low = text.lower()
     words = (w.removesuffix("'s") for w in _WORD.findall(low))  # "sister's" -> "sister"
     out = {_stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
@@ -77,7 +85,7 @@ def terms(text: str) -> set[str]:
             pair = run[i : i + 2]
             if pair[0] not in _STOP_ZH and pair[1] not in _STOP_ZH:
                 out.add(pair)
-    return out
+    return frozenset(out)
 
 
 # The kinds of things a player says about themselves, and the words that ask about them.
@@ -171,13 +179,15 @@ _CLAUSE = re.compile(r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\
 
 def _sentences(lines: Iterable[str]) -> list[str]:
     """Sentences and first-person clauses ("..., and my favourite drink is plum wine")."""
-    out: list[str] = []
+    out: dict[str, None] = {}
     for line in lines:
-        for part in _CLAUSE.split(line.strip()):
-            part = part.strip()
-            if part and part not in out:
-                out.append(part)
-    return out
+        out.update(dict.fromkeys(_clauses(line)))
+    return list(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clauses(line: str) -> tuple[str, ...]:
+    return tuple(p for p in (part.strip() for part in _CLAUSE.split(line.strip())) if p)
 
 
 _ASKING = re.compile(
@@ -192,6 +202,7 @@ def is_question(text: str) -> bool:
     return _ASKING.search(text) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def _statement(sentence: str) -> bool:
     """A sentence in which the player says something about themselves (not a question)."""
     if sentence.rstrip().endswith(("?", "？")) or re.search(r"[吗呢]\s*[。！]?$", sentence):
@@ -220,11 +231,12 @@ _STATED = {
 }
 
 
-def _kinds_stated(sentence: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _kinds_stated(sentence: str) -> frozenset[str]:
     found = {kind for kind, pattern in _STATED.items() if pattern.search(sentence)}
     predicates = {f.predicate.split()[0] if f.predicate.startswith("favourite") else f.predicate
                   for f in heuristics.extract_facts(sentence)}  # fmt: skip
-    return found | {
+    return frozenset(found) | {
         kind
         for kind, preds, _cues in _KINDS
         if any(p == q or p.startswith(q) for p in predicates for q in preds)
@@ -243,7 +255,7 @@ _DETAIL = {
 }
 
 
-def _fact_keys(sentence: str, question_terms: set[str], kinds: set[str]) -> frozenset[str]:
+def _fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
     for kind in sorted(kinds):
         detail = _DETAIL.get(kind)
         found = detail.search(sentence) if detail else None
@@ -312,7 +324,7 @@ def ground(
     """
     q_terms = terms(question)
     asking = is_question(question)
-    asked_kinds = _kinds_asked(question)
+    asked_kinds = frozenset(_kinds_asked(question))
     low = question.lower()
     about_memory = any(c in low for c in _MEMORY_CUES) or bool(
         re.search(r"\b(I|my|me)\b", question) or "我" in question
@@ -320,6 +332,7 @@ def ground(
     out: list[Ground] = []
     memories: list[Ground] = []
     statements = [s for s in _sentences(player_lines) if _statement(s)]
+    scored: list[tuple[float, str, frozenset[str], int]] = []
     for age, sentence in enumerate(reversed(statements)):
         s_terms = terms(sentence)
         kinds = _kinds_stated(sentence)
@@ -332,12 +345,16 @@ def ground(
             continue
         if not about_memory and not shared:
             continue  # a question about the world, not about the player
-        said = heuristics.second_person(sentence)
+        scored.append((score, sentence, matched, shared))
+    # Only the best few are put into words (the rewriting is the costly part); a stable sort
+    # keeps the newest first among equal scores, as before.
+    scored.sort(key=lambda item: -item[0])
+    for score, sentence, matched, shared in scored[:max_memories]:
         memories.append(
             Ground(
                 kind="memory",
                 note=_third_person(sentence, player),
-                said=said,
+                said=heuristics.second_person(sentence),
                 keys=_fact_keys(sentence, q_terms, matched),
                 score=score,
                 asked=asking and about_memory and (bool(matched) or shared >= 1),
