@@ -20,6 +20,7 @@ model sees next.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,15 @@ def reject(
     own_last: str = "",
 ) -> str | None:
     """Why ``text`` may not be shown as the reply to ``player_line`` (None when it may)."""
+    # Every turn checks the character's recent lines again before showing them to the model:
+    # the answer for the same arguments is worked out once.
+    return _reject(text, player_line, language, tuple(names), own_last)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reject(
+    text: str, player_line: str, language: str | None, names: tuple[str, ...], own_last: str
+) -> str | None:
     if not _SPOKEN.search(text):
         return "empty"
     if has_markup(text, names):
