@@ -329,6 +329,19 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, StoreBase):
         )
         return [self._turn(r) for r in reversed(rows)]
 
+    def recent_lines(self, character: str, player: str, limit: int = 60) -> list[tuple[str, str]]:
+        """``(speaker, text)`` of the last ``limit`` turns between them, oldest first.
+
+        What :meth:`recent_turns` reads, without building a record per row: a turn reads a
+        longer window of plain lines than of records.
+        """
+        rows = self._read(
+            "SELECT speaker, text FROM turns"
+            " WHERE character = ? AND player = ? ORDER BY id DESC LIMIT ?",
+            (character, player, max(0, int(limit))),
+        )
+        return [(str(r[0]), str(r[1])) for r in reversed(rows)]
+
     def add_memory(
         self,
         character: str,

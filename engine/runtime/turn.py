@@ -423,11 +423,11 @@ def _gather(
         _store_name(store, req)
     name = req.player_name or store.player_name(player)
     met = store.has_met(character, player)
-    # One read serves both the recent lines and the player's own lines further back, which
-    # the reply is grounded on (what they told the character sessions ago).
-    window = store.recent_turns(character, player, limit=max(history, SAID_WINDOW)) if met else []
-    recent = window[len(window) - history :] if history > 0 else []
-    said = [t.text for t in window if t.speaker == player]
+    recent = store.recent_turns(character, player, limit=history) if met and history > 0 else []
+    # The player's own lines further back, which the reply is grounded on (what they told the
+    # character sessions ago): plain text, cheaper to read than records.
+    window = store.recent_lines(character, player, limit=SAID_WINDOW) if met else []
+    said = [text for speaker, text in window if speaker == player]
     recalled = (
         store.recall(character, player, stored_text, k=recall_k, touch=write or touch)
         if met and stored_text.strip()
