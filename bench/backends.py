@@ -91,6 +91,21 @@ def persona_prompts() -> list[Prompt]:
     ]
 
 
+async def _timed_stream(
+    backend: LocalBackend, prompt: Prompt, params: GenerationParams
+) -> tuple[float, float, int]:
+    """One streamed reply: total seconds, seconds to the first text, completion tokens."""
+    started = time.perf_counter()
+    ttft: float | None = None
+    tokens = 0
+    async for chunk in backend.stream(prompt, params):
+        if chunk.text and ttft is None:
+            ttft = time.perf_counter() - started
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    return time.perf_counter() - started, ttft or 0.0, tokens
+
+
 def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str, float]:
     from engine.backends.llama_worker import load_model
 
@@ -108,15 +123,7 @@ def bench_local(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[str
     kwargs = backend._kwargs(params)
 
     async def run_backend(prompt: Prompt) -> tuple[float, float, int]:
-        started = time.perf_counter()
-        ttft: float | None = None
-        tokens = 0
-        async for chunk in backend.stream(prompt, params):
-            if chunk.text and ttft is None:
-                ttft = time.perf_counter() - started
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
-        return time.perf_counter() - started, ttft or 0.0, tokens
+        return await _timed_stream(backend, prompt, params)
 
     def run_raw(prompt: Prompt) -> tuple[float, float, int]:
         # Generation from a worker thread, as a game must (and as the model process does): on
@@ -245,15 +252,7 @@ def bench_buffers(prompts: list[Prompt], max_tokens: int, rounds: int) -> dict[s
     runs: dict[bool, list[tuple[float, float, int]]] = {True: [], False: []}
 
     async def once(backend: LocalBackend, prompt: Prompt) -> tuple[float, float, int]:
-        started = time.perf_counter()
-        ttft: float | None = None
-        tokens = 0
-        async for chunk in backend.stream(prompt, params):
-            if chunk.text and ttft is None:
-                ttft = time.perf_counter() - started
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
-        return time.perf_counter() - started, ttft or 0.0, tokens
+        return await _timed_stream(backend, prompt, params)
 
     for backend in backends.values():
         backend.load()
