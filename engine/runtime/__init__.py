@@ -3,14 +3,15 @@
 - :mod:`~engine.runtime.core`: :class:`Runtime` (game thread, event loop, store thread);
 - :mod:`~engine.runtime.events`: handles, events and results the game polls;
 - :mod:`~engine.runtime.turn`: one dialogue turn, end to end; :mod:`~engine.runtime.env` what
-  it runs with; :mod:`~engine.runtime.greeting` a character speaking first;
+  it runs with; :mod:`~engine.runtime.generation` the reply itself (streamed, or sampled and
+  chosen); :mod:`~engine.runtime.greeting` a character speaking first;
   :mod:`~engine.runtime.analysis` the work after a turn (facts, relationship, summaries);
 - :mod:`~engine.runtime.scenes`: group conversations;
 - :mod:`~engine.runtime.safety_gate`: where a turn meets :mod:`engine.safety` and the audit log.
 
 The top of the engine: may import every other package (text, persona, lore, dialogue, safety,
-memory, backends, cards); no package imports it except :mod:`engine.cli` and the public API
-in :mod:`engine`.
+memory, backends, cards); only :mod:`engine.cli` and the public API in :mod:`engine` import
+it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,347 @@
+"""Generating a reply: streamed sentence by sentence through the output check, or sampled.
+
+A chat model's (or scripted) reply streams: :func:`generate` reads the backend, shows each
+complete sentence once the output check passes it, and ends at markup or another speaker's
+label. A base model's reply is sampled: :func:`generate_chosen` draws a few candidates without
+showing them, shows the best (:mod:`engine.dialogue.choice`), or says a line composed from what
+the character remembers or knows when none names what was asked. The turn pipeline
+(:mod:`engine.runtime.turn`) decides which, and stores what was shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.backends.base import GenerationParams
+from engine.dialogue import choice
+from engine.dialogue.grounding import Ground, compose, speakable
+from engine.dialogue.prompt import Prompt
+from engine.dialogue.reply import ReplyStreamer, StreamPiece
+from engine.errors import BackendError, BackendTimeoutError
+from engine.persona.model import Persona
+from engine.runtime.env import BACKGROUND, Context, TurnEnv, TurnRequest, TurnSettings
+from engine.runtime.events import Sentence, TextDelta
+from engine.text.script import is_cjk
+from engine.text.sentences import split_sentences
+from engine.types import Usage
+
+__all__ = [
+    "EmptyReplyError",
+    "Generated",
+    "candidate_count",
+    "final_text",
+    "generate",
+    "generate_chosen",
+    "joiner",
+    "reply_params",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Generated:
+    """What a reply generation produced: the sentences shown, the text, usage and flags."""
+
+    sentences: list[str] = field(default_factory=list)
+    visible: str = ""
+    usage: Usage | None = None
+    blocked: bool = False
+    limited: bool = False
+    raw: str = ""
+    truncated: bool = False
+    composed: bool = False
+
+
+class EmptyReplyError(BackendError):
+    """The model said nothing usable."""
+
+
+def reply_params(persona: Persona, settings: TurnSettings) -> GenerationParams:
+    """The persona's sampling settings for one reply."""
+    g = persona.generation
+    return GenerationParams(
+        temperature=g.temperature,
+        top_p=g.top_p,
+        max_tokens=g.max_tokens or settings.reply_tokens,
+        seed=g.seed,
+        presence_penalty=g.presence_penalty,
+        frequency_penalty=g.frequency_penalty,
+    )
+
+
+def candidate_count(env: TurnEnv) -> int:
+    """Candidates to sample per reply: several from a base model (or a replay of one, which
+    then serves the recorded candidates), one from a chat model or scripted lines."""
+    caps = env.backend.capabilities
+    if caps.kind in ("model", "replay") and caps.mode == "completion":
+        return max(1, env.settings.candidates)
+    return 1
+
+
+def candidate_params(params: GenerationParams, index: int) -> GenerationParams:
+    """The first candidate as the persona asks; later ones warmer and with other seeds."""
+    update: dict[str, Any] = {"max_tokens": min(params.max_tokens or 96, 96)}
+    if index:
+        base = params.temperature if params.temperature is not None else 0.5
+        update["temperature"] = round(min(1.2, base + 0.25 * index), 2)
+        update["seed"] = (params.seed if params.seed is not None else 7919) + index
+    return params.model_copy(update=update)
+
+
+async def generate_chosen(
+    env: TurnEnv,
+    req: TurnRequest,
+    ctx: Context,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    grounding: Sequence[Ground],
+    *,
+    names: Sequence[str],
+    fallback: str,
+    on_first_chunk: Callable[[], object] | None,
+    out: Generated,
+) -> Generated:
+    """Sample up to ``settings.candidates`` replies without showing them, show the best.
+
+    A candidate that :func:`engine.dialogue.choice.reject` rules out is dropped; the first that names
+    what the question asks about (what the character remembers or knows) ends the sampling.
+    When none does, a line composed from that memory or knowledge is said instead
+    (``composed``); when no candidate passes at all and there is nothing to compose from, the
+    persona's fallback line. Nothing rejected is shown or stored.
+    """
+    persona = req.persona
+    own_last = next((t.text for t in reversed(ctx.recent) if t.speaker == req.character), "")
+    best: tuple[choice.Rated, Generated] | None = None
+    prompt_tokens = completion_tokens = 0
+    for index in range(candidate_count(env)):
+        candidate = Generated()
+        await generate(
+            env, req, prompt, candidate_params(params, index), policy,
+            on_first_chunk=on_first_chunk, out=candidate, quiet=True,
+        )  # fmt: skip
+        on_first_chunk = None
+        if candidate.usage is not None:
+            prompt_tokens += candidate.usage.prompt_tokens
+            completion_tokens += candidate.usage.completion_tokens
+        text = choice.trim(candidate.visible, persona.style.max_reply_sentences)
+        turned = choice.to_player(text, grounding, prompt.player)
+        for option in (text, turned):
+            if option is None:
+                continue
+            rated = choice.rate(
+                option, question=req.text, grounding=grounding, player=prompt.player,
+                language=prompt.language, names=names, own_last=own_last,
+            )  # fmt: skip
+            log.debug("candidate %d for turn %s: %r -> %s", index, req.handle.id, option, rated)
+            if rated is not None and (best is None or rated.score > best[0].score):
+                best = (rated, Generated(visible=option, raw=candidate.raw, usage=candidate.usage))
+        if best is not None and best[0].grounded >= choice.GROUNDED:
+            break
+    if best is not None and best[0].grounded >= choice.GROUNDED:
+        text, raw = best[1].visible.strip(), best[1].raw
+    else:
+        asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
+        asked = [g for g in asked if speakable(g, prompt.language)]
+        if asked:
+            text = compose(asked[0], language=prompt.language)
+            raw, out.composed = text, True
+        elif best is not None:
+            text, raw = best[1].visible.strip(), best[1].raw
+        else:
+            text = fallback
+            raw, out.composed = text, True
+    pieces: list[StreamPiece] = []
+    shown = ""
+    for sentence in split_sentences(text):
+        pieces.append(StreamPiece("delta", joiner(shown, sentence) + sentence))
+        pieces.append(StreamPiece("sentence", sentence))
+        shown += joiner(shown, sentence) + sentence
+    await show(env, req, pieces, out, policy)
+    out.raw = raw
+    out.visible = shown
+    last = best[1].usage if best is not None and best[1].usage is not None else None
+    out.usage = Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        model=last.model if last else env.backend.name,
+        latency_ms=last.latency_ms if last else 0.0,
+        ttft_ms=last.ttft_ms if last else None,
+    )
+    return out
+
+
+async def generate(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    *,
+    on_first_chunk: Callable[[], object] | None = None,
+    out: Generated | None = None,
+    quiet: bool = False,
+) -> Generated:
+    persona = req.persona
+    # Another speaker's label ends the reply wherever it appears, not only after a line break.
+    labels = [prompt.player]
+    for other in env.personas.values():
+        if other.id != persona.id:
+            labels.extend((other.name, *other.names.values()))
+    stops = [*prompt.stop, *(s.lstrip("\n") for s in prompt.stop)]
+    stops += [f"{label}{sep}" for label in labels if label for sep in (":", "：")]
+    streamer = ReplyStreamer(
+        names=[persona.name, *persona.names.values(), prompt.character],
+        max_chars=persona.style.max_reply_chars,
+        stops=stops,
+    )
+    out = out if out is not None else Generated()
+    env.generating += 1
+    env.quiet.clear()
+    try:
+        return await stream_reply(
+            env, req, prompt, params, policy, streamer, out, on_first_chunk, quiet=quiet
+        )
+    finally:
+        env.generating -= 1
+        if env.generating == 0:
+            env.quiet.set()
+
+
+async def stream_reply(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    streamer: ReplyStreamer,
+    out: Generated,
+    on_first_chunk: Callable[[], object] | None,
+    *,
+    quiet: bool = False,
+) -> Generated:
+    """Stream one reply through ``streamer``; ``quiet`` keeps it (for a choice) without showing it."""
+    settings = env.settings
+    loop = asyncio.get_running_loop()
+    async with env.semaphore:
+        start = loop.time()
+        deadline = start + settings.total_timeout
+        agen = env.backend.stream(prompt, params)
+        got_text = False
+        stall = settings.stall_timeout
+        slack = min(1.0, 0.05 * stall)
+        try:
+            async with asyncio.timeout_at(
+                min(deadline, start + settings.first_token_timeout)
+            ) as timer:
+                stop = False
+                async for chunk in agen:
+                    if on_first_chunk is not None:
+                        on_first_chunk()
+                        on_first_chunk = None
+                    if chunk.usage is not None:
+                        out.usage = chunk.usage
+                    if chunk.text:
+                        got_text = True
+                        # Moved on only when it would fall within stall_timeout of now, to a
+                        # little beyond (so a chunk seldom costs a timer): a stall is caught
+                        # between stall_timeout and stall_timeout + slack after the last text.
+                        now = loop.time()
+                        when = timer.when() or deadline
+                        if when < deadline and when < now + stall:
+                            timer.reschedule(min(deadline, now + stall + slack))
+                        pieces = streamer.feed(chunk.text)
+                        stop = False if quiet else await show(env, req, pieces, out, policy)
+                        if (
+                            stop or streamer.stopped
+                        ):  # blocked, at the limit, or the next speaker's turn
+                            break
+                if not stop:
+                    pieces = streamer.close()
+                    if not quiet:
+                        await show(env, req, pieces, out, policy)
+        except TimeoutError as exc:
+            what = (
+                "no text before the first-token timeout"
+                if not got_text
+                else "the reply stalled or ran too long"
+            )
+            raise BackendTimeoutError(what, provider=env.backend.name) from exc
+        finally:
+            closer = getattr(agen, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # a backend's close must not turn a reply into a failure
+                    log.debug("closing the stream failed", exc_info=True)
+    out.raw = streamer.raw
+    out.visible = streamer.visible
+    out.truncated = streamer.truncated
+    return out
+
+
+def joiner(previous: str, sentence: str) -> str:
+    """What goes between ``previous`` text and the next ``sentence``: a space, or nothing in CJK."""
+    if not previous:
+        return ""
+    if is_cjk(previous[-1]) or (sentence and is_cjk(sentence[0])):
+        return ""
+    return " "
+
+
+async def show(
+    env: TurnEnv, req: TurnRequest, pieces: Sequence[Any], out: Generated, policy: Any
+) -> bool:
+    """Emit what may be shown of ``pieces``; True when the reply must stop here."""
+    h = req.handle
+    for piece in pieces:
+        if piece.kind == "delta":
+            if policy is None:
+                req.emit(TextDelta(h.id, h.character, h.player, piece.text))
+            continue
+        sentence = piece.text
+        stop = False
+        if policy is not None:
+            verdict = env.safety.check_output(sentence, policy, sum(len(s) for s in out.sentences))
+            if env.safety.moderator is not None:
+                verdict = await env.safety.moderate(verdict, policy, "output")
+            assert verdict is not None  # a policy means the checks are on
+            if not verdict.allowed:
+                audit = functools.partial(
+                    env.safety.audit, character=h.character, player=h.player, direction="output",
+                    verdict=verdict, excerpt=sentence,
+                )  # fmt: skip
+                env.store.submit(audit, priority=BACKGROUND)
+                out.blocked = True
+                stop = True
+            elif verdict.category == "length":
+                out.limited = True
+                stop = True
+            sentence = verdict.text.strip()
+            if sentence:
+                previous = out.sentences[-1] if out.sentences else ""
+                req.emit(
+                    TextDelta(h.id, h.character, h.player, joiner(previous, sentence) + sentence)
+                )
+        if sentence:
+            req.emit(Sentence(h.id, h.character, h.player, sentence, len(out.sentences)))
+            out.sentences.append(sentence)
+        if stop:
+            return True
+    return False
+
+
+def final_text(gen: Generated, *, gated: bool) -> str:
+    """The reply's text as the player saw it (only the sentences the output check passed)."""
+    if not gated:
+        return gen.visible.strip()
+    text = ""
+    for sentence in gen.sentences:
+        text += joiner(text, sentence) + sentence
+    return text
