@@ -140,12 +140,12 @@ def test_parse_reply_tolerates_malformed_structure(
     ("action", "reason"),
     [
         ({"name": "dance"}, "unknown action"),
-        ({"name": "give_item"}, "missing argument"),
-        ({"name": "give_item", "args": {"item": "tea", "count": 2}}, "unknown argument"),
+        ({"name": "give_item"}, "needs the argument 'item'"),
+        ({"name": "give_item", "args": {"item": "tea", "count": 2}}, "has no parameter 'count'"),
         ({"name": "walk_to", "args": {"target": "moon"}}, "not one of"),
-        ({"name": "pour", "args": {"cups": "many"}}, "not a integer"),
-        ({"name": "pour", "args": {"cups": 2.5}}, "not a integer"),
-        ({"name": "give_item", "args": {"item": {"nested": 1}}}, "not a string"),
+        ({"name": "pour", "args": {"cups": "many"}}, "expected a whole number, got text 'many'"),
+        ({"name": "pour", "args": {"cups": 2.5}}, "expected a whole number, got 2.5"),
+        ({"name": "give_item", "args": {"item": {"nested": 1}}}, "expected text, got a mapping"),
         (42, "unreadable action"),
     ],
 )

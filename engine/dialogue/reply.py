@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from engine.persona.actions import check_args
 from engine.persona.model import ActionParam, Persona
 from engine.text.sentences import TERMINATORS, find_boundary, split_sentences
 from engine.types import Action
@@ -450,9 +451,11 @@ def _actions(raw: Any, persona: Persona, warnings: list[str]) -> list[Action]:
         if spec is None:
             warnings.append(f"unknown action {name!r}; dropped")
             continue
-        checked, problem = _check_args(args, spec.parameters)
-        if problem:
-            warnings.append(f"action {name!r} dropped: {problem}")
+        checked, problems = check_args(spec, _positional(args, spec.parameters), coerce=True)
+        if problems:
+            first = problems[0]
+            about = f"argument {first.argument!r}: " if first.argument is not None else ""
+            warnings.append(f"action {name!r} dropped: {about}{first.message}")
             continue
         out.append(Action(name=name, args=checked))
     return out
@@ -487,68 +490,13 @@ def _action_shape(item: Any) -> tuple[str | None, dict[str, Any]]:
     return None, {}
 
 
-def _check_args(
-    args: dict[str, Any], params: Sequence[ActionParam]
-) -> tuple[dict[str, Any], str | None]:
-    by_name = {p.name: p for p in params}
-    if "_" in args:  # a positional argument: fill the first parameter
+def _positional(args: dict[str, Any], params: Sequence[ActionParam]) -> dict[str, Any]:
+    """``wave(x)``'s unnamed argument given to the first parameter (when not also named)."""
+    if "_" in args:
         positional = args.pop("_")
         if params and params[0].name not in args:
             args[params[0].name] = positional
-    unknown = sorted(set(args) - set(by_name))
-    if unknown:
-        return {}, f"unknown argument(s) {', '.join(unknown)}"
-    out: dict[str, Any] = {}
-    for param in params:
-        if param.name not in args or args[param.name] is None:
-            if param.required:
-                return {}, f"missing argument {param.name!r}"
-            continue
-        value, problem = _coerce(args[param.name], param)
-        if problem:
-            return {}, problem
-        out[param.name] = value
-    return out, None
-
-
-def _coerce(value: Any, param: ActionParam) -> tuple[Any, str | None]:
-    bad = f"argument {param.name!r}={value!r} is not a {param.type}"
-    if param.type == "string":
-        if isinstance(value, dict | list):
-            return None, bad
-        result: Any = str(value).strip()
-    elif param.type == "integer":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None, bad
-        if isinstance(value, bool) or not number.is_integer():
-            return None, bad
-        result = int(number)
-    elif param.type == "number":
-        try:
-            result = float(value)
-        except (TypeError, ValueError):
-            return None, bad
-        if isinstance(value, bool) or math.isnan(result):
-            return None, bad
-    else:
-        if isinstance(value, bool):
-            result = value
-        elif str(value).strip().lower() in ("true", "yes", "1"):
-            result = True
-        elif str(value).strip().lower() in ("false", "no", "0"):
-            result = False
-        else:
-            return None, bad
-    if param.choices is not None:
-        for choice in param.choices:
-            if result == choice or (
-                isinstance(choice, str) and str(result).strip().lower() == choice.lower()
-            ):
-                return choice, None
-        return None, f"argument {param.name!r}={value!r} is not one of {param.choices}"
-    return result, None
+    return args
 
 
 def _relationship(raw: Any, limit: float, warnings: list[str]) -> dict[str, float]:

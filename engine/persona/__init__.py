@@ -4,6 +4,8 @@
 - :mod:`~engine.persona.load`: reading files, ``extends:`` templates, validation reports;
 - :mod:`~engine.persona.check`: pydantic errors mapped to file, line and field; the checks
   beyond the schema (``lint``);
+- :mod:`~engine.persona.actions`: an action's arguments against its parameters, one checker
+  for a file's examples (strict) and a model's reply (coerced);
 - :mod:`~engine.persona.io`: reading a file's text and where each key sits in it;
 - :mod:`~engine.persona.scaffold`: the commented YAML of a new character.
 

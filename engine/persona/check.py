@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import PersonaError
+from engine.persona.actions import check_args, describe_value
 from engine.persona.io import Loc, Source, format_loc
 
 if TYPE_CHECKING:
@@ -79,23 +80,6 @@ _NOUNS = {
 }
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"text {shown!r}"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
 def _clean_loc(raw: tuple[int | str, ...], data: Any, kind: str) -> Loc:
     """Drop pydantic's union tags ('int', 'constrained-str') so the path matches the file."""
     loc: list[str | int] = []
@@ -144,14 +128,14 @@ def _message_for(loc: Loc, errors: list[Any], root: type[BaseModel]) -> tuple[st
         return "required field is missing", None
     if kind == "invalid_key":
         return (
-            f"field name {_describe(first.get('input'))} is not text; quote it or remove it",
+            f"field name {describe_value(first.get('input'))} is not text; quote it or remove it",
             None,
         )
     nouns = [_NOUNS[e["type"]] for e in errors if e["type"] in _NOUNS]
     if nouns and len(nouns) == len(errors):
         unique = list(dict.fromkeys(nouns))
         value = first.get("input")
-        message = f"expected {' or '.join(unique)}, got {_describe(value)}"
+        message = f"expected {' or '.join(unique)}, got {describe_value(value)}"
         if unique == ["text"] and isinstance(value, bool | int | float):
             # YAML reads yes/no/on/off as booleans and bare digits as numbers.
             message += "; put it in quotes to keep it as text"
@@ -200,7 +184,7 @@ def _clean_message(error: Any) -> str:
     elif kind == "too_long":
         message = f"allows at most {ctx.get('max_length')} item(s)"
     if isinstance(value, str | int | float | bool) or value is None:
-        return f"{message} (got {_describe(value)})"
+        return f"{message} (got {describe_value(value)})"
     return message
 
 
@@ -286,22 +270,6 @@ def _suggest_field(root: type[BaseModel], loc: Loc) -> str | None:
 
 # checks that span fields ------------------------------------------------------------------
 
-_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-}
-
-
-_ARG_NOUNS = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-}
-
-
 def lint(persona: Persona) -> list[tuple[Loc, str, str | None]]:
     """Problems no single field shows: example emotions and actions, greeting placeholders."""
     problems: list[tuple[Loc, str, str | None]] = []
@@ -347,43 +315,11 @@ def lint(persona: Persona) -> list[tuple[Loc, str, str | None]]:
 def _check_args(
     spec: ActionSpec, args: dict[str, Any], loc: Loc
 ) -> list[tuple[Loc, str, str | None]]:
-    problems: list[tuple[Loc, str, str | None]] = []
-    params = {p.name: p for p in spec.parameters}
-    for name, value in args.items():
-        param = params.get(name)
-        if param is None:
-            close = difflib.get_close_matches(name, list(params), n=1)
-            problems.append(
-                (
-                    (*loc, "args", name),
-                    f"{spec.name} has no parameter {name!r}",
-                    close[0] if close else None,
-                )
-            )
-            continue
-        wanted = _TYPE_CHECKS[param.type]
-        if not isinstance(value, wanted) or (param.type != "boolean" and isinstance(value, bool)):
-            problems.append(
-                (
-                    (*loc, "args", name),
-                    f"expected {_ARG_NOUNS[param.type]}, got {_describe(value)}",
-                    None,
-                )
-            )
-        elif param.choices is not None and value not in param.choices:
-            options = ", ".join(str(c) for c in param.choices)
-            close = difflib.get_close_matches(str(value), [str(c) for c in param.choices], n=1)
-            problems.append(
-                (
-                    (*loc, "args", name),
-                    f"{value!r} is not one of: {options}",
-                    close[0] if close else None,
-                )
-            )
-    for name, param in params.items():
-        if param.required and name not in args:
-            problems.append(((*loc, "args"), f"{spec.name} needs the argument {name!r}", None))
-    return problems
+    _, problems = check_args(spec, args, coerce=False)
+    return [
+        ((*loc, "args", *([p.argument] if p.argument is not None else [])), p.message, p.suggestion)
+        for p in problems
+    ]
 
 
 def _placeholder_problem(line: str) -> tuple[str, str | None] | None:
