@@ -47,8 +47,10 @@ import functools
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
+from engine.backends.base import GenerationParams
 from engine.dialogue import choice, heuristics
 from engine.dialogue.grounding import Ground, ground
 from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
@@ -136,18 +138,114 @@ _DEFAULT_FALLBACK = {
 
 
 async def run_say(env: TurnEnv, req: TurnRequest) -> None:
-    """Run one ``say`` turn and emit its events (see the module docs for the steps)."""
-    persona = req.persona
-    emit = req.emit
-    emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
+    """Run one ``say`` turn and emit its events (see the module docs for the steps).
 
+    Each step below is one phase; a phase that ends the turn (a refusal, a failure) emits the
+    turn's last event itself and returns None.
+    """
+    req.emit(TurnStarted(req.handle.id, req.character, req.player, req.handle.kind))
     # 0. size: every cost below grows with the line, so a line over the cap goes no further
-    too_long = oversize(env.settings, req)
-    if too_long is not None:
-        _fail(req, str(too_long), fallback_line(persona, req.text[: env.settings.max_line_chars]), too_long)
+    if _refuse_oversize(env, req):
         return
-
     # 1. input safety
+    screened = await _screen(env, req)
+    if screened is None:
+        return
+    prompt_text, stored_text = screened
+    # 2. context; the player's line is stored once the request is out
+    ctx = await _context(env, req, stored_text)
+    line = _PlayerLine(env, req, stored_text)
+    asyncio.get_running_loop().call_later(0.05, line)
+    # 3. prompt
+    prompt, lore_names, grounding = _build_prompt(env, req, ctx, prompt_text)
+    params = reply_params(req.persona, env.settings)
+    # 4. quota
+    reserved = await _reserve(env, req, prompt, params, line)
+    if reserved is None:
+        return
+    reservation = reserved.reservation
+    # 5. generation
+    policy = env.safety.policy(req.persona)
+    gen = await _generate(env, req, ctx, prompt, params, policy, grounding, line, reservation)
+    if gen is None:
+        return
+    # 6. parse
+    parsed, text = _parse(req, gen, gated=policy is not None)
+    # 7. store the reply, apply the relationship change
+    result = await _remember(env, req, ctx, gen, parsed, text, line, reservation)
+    _done(
+        req,
+        TurnResult(
+            text=text,
+            emotion=parsed.emotion,
+            emotion_strength=parsed.emotion_strength,
+            actions=parsed.actions,
+            relationship_delta=result.delta,
+            relationship=result.relationship,
+            usage=result.usage,
+            memories=ctx.recalled,
+            lore=lore_names,
+            sections={s.name: s.tokens for s in prompt.sections},
+            backend=env.backend.name,
+            fallback=gen.blocked,
+            language=prompt.language,
+            composed=gen.composed,
+        ),
+    )
+    # 8. after the reply, in the background
+    if env.spawn is not None and ctx.turn_id is not None:
+        env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+
+
+class _PlayerLine:
+    """The player's line, written once: storing it is not on the way to the model, so it is
+    queued once the request is out (at the first streamed chunk, 50 ms in, or when generation
+    ends, whichever comes first). Calling it queues the write if it is not yet; its id follows."""
+
+    def __init__(self, env: TurnEnv, req: TurnRequest, stored_text: str) -> None:
+        self._env = env
+        self._req = req
+        self._text = stored_text
+        self._written: Future[int | None] | None = None
+
+    def __call__(self) -> Future[int | None]:
+        if self._written is None:
+            req, text = self._req, self._text
+            self._written = self._env.store.submit(
+                lambda s: _store_line(s, req, text), priority=WRITE, group=True
+            )
+        return self._written
+
+
+@dataclass(frozen=True, slots=True)
+class _Reserved:
+    """What the quota phase holds: a reservation, or None without a meter."""
+
+    reservation: Reservation | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    """What storing the reply gave: the relationship after it, the change, the usage."""
+
+    relationship: Relationship
+    delta: dict[str, float]
+    usage: Usage
+
+
+def _refuse_oversize(env: TurnEnv, req: TurnRequest) -> bool:
+    """End the turn (TurnFailed too_long) when the line or the player's name is over its cap."""
+    too_long = oversize(env.settings, req)
+    if too_long is None:
+        return False
+    text = req.text[: env.settings.max_line_chars]
+    _fail(req, str(too_long), fallback_line(req.persona, text), too_long)
+    return True
+
+
+async def _screen(env: TurnEnv, req: TurnRequest) -> tuple[str, str] | None:
+    """The line as the model sees it and as it is stored (redacted); None when the input
+    check blocked it (the turn then ended with an in-character refusal)."""
     try:
         verdict = await _screen_input_moderated(env, req)
     except asyncio.CancelledError:
@@ -156,17 +254,20 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         keep_cancelled_line(env, req)
         raise
     if verdict is not None and not verdict.allowed:
+        persona = req.persona
         emit_authored(
             req, verdict.text, persona.emotions.baseline, fallback=True, backend=env.backend.name
         )
-        return
+        return None
     prompt_text = verdict.text if verdict is not None else req.text
-    stored_text = env.safety.redact(req.text, persona)
+    return prompt_text, env.safety.redact(req.text, req.persona)
 
-    # 2. context, and the player's line stored
+
+async def _context(env: TurnEnv, req: TurnRequest, stored_text: str) -> Context:
+    """What the turn needs from the store (one hop to its thread)."""
     settings = env.settings
     try:
-        ctx = await env.store.run(
+        return await env.store.run(
             lambda s: _gather(
                 s,
                 req,
@@ -182,53 +283,54 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         # The player walked away right after speaking: the character still heard the line.
         env.store.submit(lambda s: _store_line(s, req, stored_text), priority=WRITE)
         raise
-    # Storing the line is not on the way to the model: it is queued once the request is out
-    # (at the first streamed chunk, 50 ms in, or when generation ends, whichever comes first).
-    stored_line: Future[int | None] | None = None
 
-    def store_line() -> Future[int | None]:
-        nonlocal stored_line
-        if stored_line is None:
-            stored_line = env.store.submit(
-                lambda s: _store_line(s, req, stored_text), priority=WRITE, group=True
-            )
-        return stored_line
 
-    asyncio.get_running_loop().call_later(0.05, store_line)
-
-    # 3. prompt
-    prompt, lore_names, grounding = _build_prompt(env, req, ctx, prompt_text)
-    params = reply_params(persona, settings)
-
-    # 4. quota
-    reservation = None
+async def _reserve(
+    env: TurnEnv, req: TurnRequest, prompt: Prompt, params: GenerationParams, line: _PlayerLine
+) -> _Reserved | None:
+    """The meter's reservation for the call (None inside without a meter); None when the
+    player's quota is spent (the turn then ended with TurnFailed quota)."""
     meter = env.meter
-    if meter is not None:
-        # The reservation holds what the call may use, so concurrent turns count it too.
-        hold = (prompt.tokens, params.max_tokens or settings.reply_tokens)
-        model = str(getattr(env.backend, "model", "") or env.backend.name)
-        reserving: Future[Any] = env.store.submit(
-            lambda s: meter.reserve(
-                req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
-            ),
-            priority=FOREGROUND,
-        )
-        try:
-            reservation = await asyncio.wrap_future(reserving)
-        except QuotaExceededError as exc:
-            store_line()
-            _fail(req, f"quota: {exc}", fallback_line(persona, req.text), exc)
-            return
-        except asyncio.CancelledError:
-            # The reservation may be under way on the store thread (or made and not yet
-            # seen here): give it back as soon as it exists.
-            store_line()
-            reserving.cancel()
-            reserving.add_done_callback(functools.partial(_release_when_made, env))
-            raise
+    if meter is None:
+        return _Reserved(None)
+    # The reservation holds what the call may use, so concurrent turns count it too.
+    hold = (prompt.tokens, params.max_tokens or env.settings.reply_tokens)
+    model = str(getattr(env.backend, "model", "") or env.backend.name)
+    reserving: Future[Any] = env.store.submit(
+        lambda s: meter.reserve(
+            req.player, prompt_tokens=hold[0], completion_tokens=hold[1], model=model
+        ),
+        priority=FOREGROUND,
+    )
+    try:
+        return _Reserved(await asyncio.wrap_future(reserving))
+    except QuotaExceededError as exc:
+        line()
+        _fail(req, f"quota: {exc}", fallback_line(req.persona, req.text), exc)
+        return None
+    except asyncio.CancelledError:
+        # The reservation may be under way on the store thread (or made and not yet
+        # seen here): give it back as soon as it exists.
+        line()
+        reserving.cancel()
+        reserving.add_done_callback(functools.partial(_release_when_made, env))
+        raise
 
-    # 5. generation
-    policy = env.safety.policy(persona)
+
+async def _generate(
+    env: TurnEnv,
+    req: TurnRequest,
+    ctx: Context,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    grounding: Sequence[Ground],
+    line: _PlayerLine,
+    reservation: Reservation | None,
+) -> Generated | None:
+    """The reply, streamed to the game; None when the model failed (the turn then ended with
+    TurnFailed and a fallback line). The reservation is given back unless a reply came."""
+    persona = req.persona
     shown = Generated()
     try:
         if candidate_count(env) > 1:
@@ -236,56 +338,78 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
                 env, req, ctx, prompt, params, policy, grounding,
                 names=_names(env, req, ctx, prompt.language or persona.languages[0]),
                 fallback=fallback_line(persona, req.text),
-                on_first_chunk=store_line, out=shown,
+                on_first_chunk=line, out=shown,
             )  # fmt: skip
         else:
-            gen = await generate(
-                env, req, prompt, params, policy, on_first_chunk=store_line, out=shown
-            )
+            gen = await generate(env, req, prompt, params, policy, on_first_chunk=line, out=shown)
         if not gen.sentences and not gen.visible.strip():
             raise EmptyReplyError("the model gave an empty reply", provider=env.backend.name)
-    except asyncio.CancelledError:
+        return gen
+    except (asyncio.CancelledError, EngineError) as exc:
         if reservation is not None:
-            _release(env, reservation)
-        # The player walked away mid-reply: what they already saw was said.
-        partial = final_text(shown, gated=True)
-        if partial:
-            stored_partial = env.safety.redact(partial, persona)
-            store_line()
-            env.store.submit(
-                lambda s: s.add_turns(
-                    turn_rows(req, speaker=req.character, text=stored_partial, importance=3.0)
-                ),
-                priority=WRITE,
-            )
-        raise
-    except (BackendError, EngineError) as exc:
-        if reservation is not None:
-            _release(env, reservation)
+            _release(env, reservation)  # the question was not answered
+        if isinstance(exc, asyncio.CancelledError):
+            _keep_shown(env, req, shown, line)
+            raise
         log.warning("turn %s (%s -> %s) failed: %s", req.handle.id, req.character, req.player, exc)
         _fail(req, f"{type(exc).__name__}: {exc}", fallback_line(persona, req.text), exc)
-        return
+        return None
     finally:
-        store_line()
+        line()
 
-    # 6. parse
+
+def _keep_shown(env: TurnEnv, req: TurnRequest, shown: Generated, line: _PlayerLine) -> None:
+    """The player walked away mid-reply: what they already saw was said, and is stored."""
+    partial = final_text(shown, gated=True)
+    if not partial:
+        return
+    stored_partial = env.safety.redact(partial, req.persona)
+    line()
+    env.store.submit(
+        lambda s: s.add_turns(
+            turn_rows(req, speaker=req.character, text=stored_partial, importance=3.0)
+        ),
+        priority=WRITE,
+    )
+
+
+def _parse(req: TurnRequest, gen: Generated, *, gated: bool) -> tuple[ParsedReply, str]:
+    """Emotion, actions and relationship change from the reply (problems become TurnWarning
+    events), and the reply's final text."""
+    persona = req.persona
     parsed = parse_reply(gen.raw, persona)
     if gen.blocked:
         parsed = ParsedReply(text="", emotion=persona.emotions.baseline, warnings=[])
-    text = final_text(gen, gated=policy is not None)
+    text = final_text(gen, gated=gated)
     for warning in parsed.warnings:
-        emit(TurnWarning(req.handle.id, req.character, req.player, warning))
+        req.emit(TurnWarning(req.handle.id, req.character, req.player, warning))
     if gen.truncated or gen.limited:
-        emit(TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit"))
+        req.emit(
+            TurnWarning(req.handle.id, req.character, req.player, "reply cut at the length limit")
+        )
+    return parsed, text
 
-    # 7. store the reply, apply the relationship change
-    # The reply was shown in full: a cancellation from here on must not lose its writes (the
-    # player's line, the reply, the usage committed against the reservation), so they are
-    # queued at once and awaited shielded.
+
+async def _remember(
+    env: TurnEnv,
+    req: TurnRequest,
+    ctx: Context,
+    gen: Generated,
+    parsed: ParsedReply,
+    text: str,
+    line: _PlayerLine,
+    reservation: Reservation | None,
+) -> _Remembered:
+    """Store the reply and the relationship change, commit the usage; sets ``ctx.turn_id``.
+
+    The reply was shown in full: a cancellation from here on must not lose its writes (the
+    player's line, the reply, the usage committed against the reservation), so they are
+    queued at once and awaited shielded.
+    """
     usage = gen.usage or Usage(model=env.backend.name, estimated=True)
-    stored_reply = env.safety.redact(text, persona)
+    stored_reply = env.safety.redact(text, req.persona)
     before = ctx.relationship
-    line_id = store_line()
+    line_id = line()
     reply_written = env.store.submit(
         lambda s: _store_reply(
             s, env, req, stored_reply, parsed.relationship_delta, reservation, usage
@@ -300,27 +424,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
         for k in ("affinity", "trust", "familiarity")
         if getattr(rel, k) != getattr(before, k)
     }
-    result = TurnResult(
-        text=text,
-        emotion=parsed.emotion,
-        emotion_strength=parsed.emotion_strength,
-        actions=parsed.actions,
-        relationship_delta=delta,
-        relationship=rel,
-        usage=usage,
-        memories=ctx.recalled,
-        lore=lore_names,
-        sections={s.name: s.tokens for s in prompt.sections},
-        backend=env.backend.name,
-        fallback=gen.blocked,
-        language=prompt.language,
-        composed=gen.composed,
-    )
-    _done(req, result)
-
-    # 8. after the reply, in the background
-    if env.spawn is not None and ctx.turn_id is not None:
-        env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+    return _Remembered(rel, delta, usage)
 
 
 async def _screen_input_moderated(env: TurnEnv, req: TurnRequest) -> Any:
