@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from engine.backends.openai.chat import _sse_batches
+from engine.backends.openai.sse import sse_batches
 
 STREAM = (
     ": keep-alive comment\r\n"
@@ -30,7 +30,7 @@ def events_of(chunks: list[bytes]) -> list[str]:
             yield chunk
 
     async def collect() -> list[str]:
-        return [data async for batch in _sse_batches(source()) for data in batch]
+        return [data async for batch in sse_batches(source()) for data in batch]
 
     return asyncio.run(collect())
 

@@ -1,9 +1,13 @@
 """OpenAI-compatible providers (OpenAI, DeepSeek, Qwen, Ollama, vLLM, llama.cpp server...).
 
 - :mod:`~engine.backends.openai.chat`: :class:`OpenAIBackend`, streaming chat with retries;
+- :mod:`~engine.backends.openai.structured`: JSON replies against a schema, the
+  ``response_format`` a server takes learned on its first refusal, one repair round;
 - :mod:`~engine.backends.openai.services`: embeddings and moderation on the same providers;
 - :mod:`~engine.backends.openai.retry`: the retry policy, timeouts and error mapping they share;
-- :mod:`~engine.backends.openai.client`: the ``openai`` client with its request template;
+- :mod:`~engine.backends.openai.client`: the ``openai`` clients (a request template, a pool
+  per event loop);
+- :mod:`~engine.backends.openai.sse`: reading a server-sent event stream, bounded in size;
 - :mod:`~engine.backends.openai.transport`: the lean HTTP transport for streamed responses.
 
 May import :mod:`engine.errors`, :mod:`engine.types`, :mod:`engine.text`,

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import httpx2
@@ -110,7 +111,7 @@ class Retries:
     Keeps the call's deadline and the attempt count; after a failure, :meth:`after` asks the
     policy, reports the decision to ``decided(attempt, failure, delay)`` (for the log), and
     then raises the engine error or sleeps. :meth:`run` is the whole loop for a call that
-    returns a value; a streaming call writes the loop around :meth:`start` and :meth:`after`.
+    returns a value, :meth:`stream` for a call that yields.
     """
 
     def __init__(
@@ -156,6 +157,29 @@ class Retries:
             try:
                 return await op(deadline)
             except Failure as failure:
+                await self.after(failure)
+
+    async def stream(
+        self, op: Callable[[float], AsyncGenerator[R, None]], *, shown: Callable[[R], bool]
+    ) -> AsyncGenerator[R, None]:
+        """The items of ``op(deadline)`` until one attempt ends or a failure is final.
+
+        An attempt that fails before an item ``shown`` reached the caller is retried as in
+        :meth:`run`; once one has, its failure is final (trying again would repeat what was
+        shown). Each attempt is closed as soon as it ends, is left, or the caller closes this.
+        """
+        while True:
+            deadline = self.start()
+            delivered = False
+            try:
+                async with contextlib.aclosing(op(deadline)) as items:
+                    async for item in items:
+                        delivered = delivered or shown(item)
+                        yield item
+                return
+            except Failure as failure:
+                if delivered:
+                    failure.retryable = False
                 await self.after(failure)
 
 
