@@ -37,7 +37,7 @@ $(STAMP_DEMO): pyproject.toml | $(BIN)/python
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check engine demo bench tests
-	$(BIN)/mypy engine
+	$(BIN)/mypy --strict engine
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP_DEMO)

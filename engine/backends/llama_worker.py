@@ -191,11 +191,12 @@ class _Worker:
 
     def complete_json(self, rid: int, spec: dict[str, Any]) -> str:
         import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar  # not re-exported for type checkers
 
         schema = spec["schema"]
         grammar = self.grammars.get(schema)
         if grammar is None:
-            grammar = llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False)
+            grammar = LlamaGrammar.from_json_schema(schema, verbose=False)
             self.grammars[schema] = grammar
         kwargs = dict(spec["kwargs"])
         # Streamed, with a sign of life per token: a long JSON reply is not a stalled worker.

@@ -49,7 +49,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
         arr = arr[None, :]
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (arr / norms).astype(np.float32, copy=False)
+    unit: np.ndarray = (arr / norms).astype(np.float32, copy=False)
+    return unit
 
 
 def to_blob(vector: np.ndarray) -> bytes:
