@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,6 +334,8 @@ _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def _parse_toml(text: str, shown: str) -> Any:
+    import tomllib  # here: most characters are YAML, and `npc validate` starts faster without it
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

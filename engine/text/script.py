@@ -21,8 +21,6 @@ The constants are regular-expression class bodies (``f"[{HAN}]"``).
 
 from __future__ import annotations
 
-import re
-
 __all__ = ["CJK", "HAN", "UNSPACED", "detect_language", "is_cjk", "is_han"]
 
 #: Chinese characters: CJK Unified Ideographs extension A, the main block, compatibility ideographs.
@@ -37,18 +35,33 @@ CJK = f"{_CJK_MARKS}{_KANA}{HAN}{_HANGUL}"
 #: Scripts written without spaces between words: :data:`CJK` and Thai, Lao, Myanmar, Khmer.
 UNSPACED = f"{CJK}{_SOUTH_EAST_ASIAN}"
 
-_CJK_CHAR = re.compile(f"[{CJK}]")
-_HAN_CHAR = re.compile(f"[{HAN}]")
+
+
+def _code_ranges(body: str) -> tuple[tuple[int, int], ...]:
+    """The code point ranges of a class body made of ``a-b`` pairs."""
+    return tuple((ord(body[i]), ord(body[i + 2])) for i in range(0, len(body), 3))
+
+
+# Single characters are tested against the ranges directly: compiling a class this wide costs
+# Python's regex compiler a loop over every code point in it (milliseconds at import).
+_CJK_CODES = _code_ranges(CJK)
+_HAN_CODES = _code_ranges(HAN)
 
 
 def is_cjk(char: str) -> bool:
     """Whether a single character is Chinese, Japanese or Korean script or punctuation."""
-    return bool(_CJK_CHAR.match(char))
+    if not char:
+        return False
+    code = ord(char[0])
+    return any(low <= code <= high for low, high in _CJK_CODES)
 
 
 def is_han(char: str) -> bool:
     """Whether a single character is a Chinese character."""
-    return bool(_HAN_CHAR.match(char))
+    if not char:
+        return False
+    code = ord(char[0])
+    return any(low <= code <= high for low, high in _HAN_CODES)
 
 
 def detect_language(text: str) -> str | None:

@@ -12,14 +12,21 @@ about four characters a token. The estimate errs on the high side so budgets hol
 
 from __future__ import annotations
 
+import functools
 import re
 
 from engine.text.script import CJK
 
 __all__ = ["estimate_tokens"]
 
-# One token each: Chinese, Japanese and Korean characters and their punctuation.
-_CJK = re.compile(f"[{CJK}]")
+
+@functools.cache
+def _cjk() -> re.Pattern[str]:
+    """One token each: Chinese, Japanese and Korean characters and their punctuation (compiled
+    at first use: a class this wide takes milliseconds to compile, which a command that never
+    counts tokens need not pay)."""
+    return re.compile(f"[{CJK}]")
+
 # What costs a token once CJK is counted: every 4 characters of a Latin word or number (a
 # greedy match takes a word 4 at a time, so a word of n characters matches ceil(n / 4) times),
 # and every other symbol that is not white space.
@@ -31,5 +38,5 @@ def estimate_tokens(text: str) -> int:
     if not text:
         return 0
     # ~4 characters a token for words; every symbol is at least one.
-    rest, cjk = _CJK.subn(" ", text)
+    rest, cjk = _cjk().subn(" ", text)
     return cjk + len(_TOKEN.findall(rest))
