@@ -342,10 +342,6 @@ class ChatLog:
         self.entries.append(LogEntry(speaker, text, colour, player, note))
         self.scroll = 0
 
-    def update_last(self, text: str) -> None:
-        if self.entries:
-            self.entries[-1].text = text
-
     def handle_event(self, event: pygame.event.Event) -> bool:
         if event.type == pygame.MOUSEWHEEL and self.rect.collidepoint(pygame.mouse.get_pos()):
             self.scroll = max(0, self.scroll + event.y * 40)

@@ -1,6 +1,6 @@
 """Fixtures for turn and runtime tests: the shipped characters, test personas, runtimes that
-always close, and two real backends for awkward cases (one that never answers, one that
-counts how many streams run at once)."""
+always close, and real backends for awkward cases (one that never answers, one that answers
+only when the test says, one that counts how many streams run at once)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.scripted import ScriptedBackend
 from engine.dialogue.prompt import Prompt
+from engine.errors import BackendError
 from engine.persona import Persona, load_characters
 from engine.runtime import Runtime
 from engine.types import Usage
@@ -51,6 +52,42 @@ class HangingBackend:
     ) -> T:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class GatedBackend:
+    """Streams its reply only once the test opens ``gate``: until then every turn it serves is
+    held mid-generation, so whatever the game thread did meanwhile did not wait for a reply."""
+
+    name = "gated"
+    capabilities = Capabilities(kind="model", structured="none", context_size=8192)
+
+    def __init__(self, text: str = "Fine, thanks.", *, patience_s: float = 10.0) -> None:
+        self.text = text
+        self.gate = threading.Event()
+        self.started = 0
+        self.patience_s = patience_s
+        self.gave_up = 0  # streams that waited out their patience (a caller that blocked)
+
+    async def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
+        self.started += 1
+        give_up = time.monotonic() + self.patience_s
+        while not self.gate.is_set():
+            if time.monotonic() > give_up:
+                self.gave_up += 1
+                raise BackendError("the gate was never opened", provider=self.name)
+            await asyncio.sleep(0.005)
+        yield Chunk(text=self.text)
+        yield Chunk(usage=Usage(prompt_tokens=prompt.tokens, completion_tokens=3, model="gated"))
+
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
+        raise AssertionError("structured='none': never asked")
 
     async def aclose(self) -> None:
         return None
