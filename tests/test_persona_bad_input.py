@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -174,13 +173,12 @@ def test_non_utf8_file_points_at_the_bad_byte(cast_dir: Path) -> None:
     assert (error.line, error.column) == (2, 10)
 
 
-def test_twenty_megabyte_file_is_refused_quickly_by_the_size_limit(cast_dir: Path) -> None:
+def test_twenty_megabyte_file_is_refused_by_the_size_limit_before_it_is_read(cast_dir: Path) -> None:
     path = cast_dir / "huge.yaml"
     with path.open("wb") as handle:  # sparse: costs no disk and no time
         handle.truncate(20_000_000)
-    started = time.perf_counter()
     error = only_error(path)
-    assert time.perf_counter() - started < 0.5
+    # All NUL bytes: read, it would be refused as binary; the size is what is named.
     assert "limited to" in error.message and "20.0 MB" in error.message
     assert path.stat().st_size > MAX_PERSONA_BYTES
 
