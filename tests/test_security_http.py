@@ -18,6 +18,8 @@ from engine.errors import BackendError
 
 PROMPT = Prompt(sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada")
 PIECE = b"a" * 65536
+#: What the hostile handlers managed to send, in pieces (reset by each test).
+SENT = {"pieces": 0}
 
 
 async def _endless_json(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -27,6 +29,7 @@ async def _endless_json(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     for _ in range(30_000):  # up to ~2 GB, unless the client stops reading
         writer.write(PIECE)
         await writer.drain()
+        SENT["pieces"] += 1
 
 
 async def _huge_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -36,6 +39,7 @@ async def _huge_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     for _ in range(30_000):
         writer.write(PIECE)
         await writer.drain()
+        SENT["pieces"] += 1
 
 
 async def _endless_sse_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -45,6 +49,7 @@ async def _endless_sse_line(reader: asyncio.StreamReader, writer: asyncio.Stream
     for _ in range(30_000):
         writer.write(b"%x\r\n%s\r\n" % (len(PIECE), PIECE))
         await writer.drain()
+        SENT["pieces"] += 1
 
 
 async def _lag_while(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, BaseException | None]:
@@ -79,6 +84,7 @@ async def _lag_while(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, 
 )
 def test_a_hostile_server_gets_a_clear_error_in_bounded_time(handler: Any, call: str) -> None:
     served = 0
+    SENT["pieces"] = 0
 
     async def first_fine_then_hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal served
@@ -112,10 +118,12 @@ def test_a_hostile_server_gets_a_clear_error_in_bounded_time(handler: Any, call:
             finally:
                 await backend.aclose()
 
-    elapsed, lag, error = asyncio.run(go())
+    _, lag, error = asyncio.run(go())
     assert isinstance(error, BackendError), repr(error)
     assert "limit" in str(error) or "too" in str(error), str(error)
-    assert elapsed < 5.0
+    # The client stopped reading near its cap (8 MiB at most; socket buffers add a little),
+    # not after the ~2 GB the server offered.
+    assert SENT["pieces"] * len(PIECE) < 32 * 1024 * 1024, SENT
     # Idle, the worst lag is under 10 ms (docs/security.md); the bound leaves room for a loaded
     # machine, far below the seconds a hostile server held the loop before the caps.
     assert lag < 0.25, f"the event loop stalled {lag * 1000:.0f} ms"
