@@ -36,6 +36,7 @@ __all__ = [
     "RetryPolicy",
     "Timeouts",
     "read_capped",
+    "retry_blocking",
 ]
 
 #: Largest non-streamed reply body read (a chat reply, a JSON answer, a moderation verdict).
@@ -181,6 +182,29 @@ class Retries:
                 if delivered:
                     failure.retryable = False
                 await self.after(failure)
+
+
+def retry_blocking(
+    policy: RetryPolicy,
+    rng: random.Random,
+    op: Callable[[], R],
+    *,
+    decided: Callable[[int, Failure, float | None], None],
+) -> R:
+    """``op()`` until it succeeds or a failure is final, sleeping between attempts: the loop of
+    :meth:`Retries.run` for blocking callers (an embedder runs on the store's thread, with no
+    event loop). ``op`` raises :class:`Failure`; ``decided`` hears each decision."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return op()
+        except Failure as failure:
+            delay = policy.delay(attempt, failure, rng)
+            decided(attempt, failure, delay)
+            if delay is None:
+                raise failure.error from failure.__cause__
+            time.sleep(delay)
 
 
 class ReplyTooLarge(ValueError):

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from engine.backends.openai.retry import (
     RetryPolicy,
     map_error,
     read_capped,
+    retry_blocking,
 )
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
@@ -108,22 +108,23 @@ class OpenAIEmbedder:
         return matrix
 
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
-        attempt = 0
-        while True:
-            attempt += 1
+        def once() -> np.ndarray:
             try:
                 reply = self._client.embeddings.create(model=self.model, input=batch)
-                ordered = sorted(reply.data, key=lambda d: d.index)
-                return np.asarray([d.embedding for d in ordered], dtype=np.float32)
             except openai.OpenAIError as exc:
-                failure = map_error(exc, provider=self.provider, model=self.model, phase="request")
-                delay = self.retry.delay(attempt, failure, self._rng)
-                if delay is None:
-                    raise failure.error from exc
-                log.info(
-                    "%s embeddings failed (%s); retrying in %.2fs", self.name, failure.error, delay
-                )
-                time.sleep(delay)
+                raise map_error(
+                    exc, provider=self.provider, model=self.model, phase="request"
+                ) from exc
+            ordered = sorted(reply.data, key=lambda d: d.index)
+            return np.asarray([d.embedding for d in ordered], dtype=np.float32)
+
+        return retry_blocking(self.retry, self._rng, once, decided=self._log_decision)
+
+    def _log_decision(self, attempt: int, failure: Failure, delay: float | None) -> None:
+        if delay is not None:
+            log.info(
+                "%s embeddings failed (%s); retrying in %.2fs", self.name, failure.error, delay
+            )
 
     def close(self) -> None:
         """Close the HTTP client."""
