@@ -103,9 +103,9 @@ def start_server(
 ) -> Live:
     key = new_key()
     world = folder / "world.db"
+    config.setdefault("characters", str(ROOT / "characters"))
     settings = ServerConfig(
         world=str(world),
-        characters=str(ROOT / "characters"),
         keys={"test": hash_key(key)},
         limits=limits or LimitSettings(),
         **config,

@@ -67,7 +67,7 @@ def serve_key_command(key_id: str) -> None:
     Example:
       npc serve-key --id game-backend >> secrets.txt
     """
-    from engine.server.auth import hash_key, new_key
+    from engine.server import hash_key, new_key
 
     key = new_key()
     click.echo(f"key:    {key}")

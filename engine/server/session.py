@@ -15,7 +15,9 @@ delays itself, and every turn's messages keep their order.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -39,6 +41,7 @@ from engine.server.service import Service
 __all__ = ["MAX_QUEUED", "run_session"]
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("engine.server.access")
 
 #: Messages queued for one slow client before the socket is closed (1008): memory stays bounded.
 MAX_QUEUED = 4096
@@ -72,6 +75,8 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
         await _refuse(websocket, exc)
         return
     await websocket.accept()
+    opened = time.monotonic()
+    access_log.info(json.dumps({"socket": "/v1/session", "event": "open", "who": who.subject}, ensure_ascii=False))
     service.sockets.add(websocket)
     service.metrics.active_sessions += 1
     outbox: asyncio.Queue[str | None] = asyncio.Queue()
@@ -134,6 +139,8 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
         service.sockets.discard(websocket)
         service.metrics.active_sessions -= 1
         slot.release()
+        access_log.info(json.dumps({"socket": "/v1/session", "event": "closed", "who": who.subject,
+                                    "s": round(time.monotonic() - opened, 1)}, ensure_ascii=False))
         outbox.put_nowait(None)
         try:
             await asyncio.wait_for(sender, 1.0)
