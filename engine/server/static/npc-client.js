@@ -166,7 +166,7 @@ export class NpcClient {
     this.credential = credential;
     this.player = player;
     this.WebSocket = SocketClass;
-    this.fetch = fetchFn;
+    this.fetch = (...args) => fetchFn(...args); // a bare call: browsers refuse fetch with another `this`
   }
 
   async request(method, path, body) {
