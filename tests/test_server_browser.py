@@ -15,6 +15,9 @@ import pytest
 from fixtures_server import ROOT, Live, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
+# As root, and with nothing reaching out: no background connections to a closed network.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: pip install -e '.[dev]'")
 
 if not CHROMIUM.exists():
@@ -33,7 +36,7 @@ def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         yield chromium
         chromium.close()
 
