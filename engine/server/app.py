@@ -248,6 +248,8 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
                     while (message := await queue.get()) is not None:
                         kind = getattr(message, "type", "message")
                         yield f"event: {kind}\ndata: {message.model_dump_json()}\n\n".encode()
+                        if isinstance(message, SentenceMessage) and message.index == 0:
+                            run.first_sentence_sent()
                 finally:
                     if not handle.done:  # the client went away
                         service.cancel(handle)
@@ -263,6 +265,8 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         try:
             while (message := await queue.get()) is not None:
                 if isinstance(message, SentenceMessage):
+                    if message.index == 0:
+                        run.first_sentence_sent()
                     sentences.append(message.text)
                 elif isinstance(message, WarningMessage):
                     warnings.append(message.message)

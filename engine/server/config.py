@@ -51,6 +51,12 @@ class ServerConfig(BaseModel):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     max_concurrency: int = Field(8, ge=1, description="Model calls at once (the runtime's semaphore).")
     shutdown_timeout_s: float = Field(10.0, ge=0, description="How long turns in flight may finish at shutdown.")
+    switch_interval_ms: float = Field(
+        0.25, gt=0, le=100,
+        description="The interpreter's thread switch interval in this process (Python's default is 5 ms). "
+        "The socket work and the runtime run on two threads sharing one interpreter lock; each socket write "
+        "gives the lock up, and getting it back from a busy runtime thread waits up to this long.",
+    )
     log_text: bool = Field(False, description="Put players' lines in the access log (off by default).")
     allow_character_writes: bool = Field(True, description="Let a server key save and reload character files.")
 

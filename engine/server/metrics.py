@@ -2,17 +2,22 @@
 
 Counters and one histogram, updated on the server's event loop: turns by kind and outcome,
 failures by reason, first-sentence latency (socket or HTTP message to the first sentence
-sent), tokens in and out, active sessions and turns, HTTP requests by route and status.
+sent), the server's own share of it, tokens in and out, active sessions and turns, HTTP requests by route and status.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
 #: Upper bounds (seconds) of the first-sentence latency histogram.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+#: Recent samples kept for the server-overhead quantiles.
+OVERHEAD_SAMPLES = 10_000
+OVERHEAD_QUANTILES = (0.5, 0.9, 0.99)
 
 
 def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
@@ -38,6 +43,7 @@ class Metrics:
         self.active_sessions = 0
         self.active_turns = 0
         self.refused: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.overheads: deque[float] = deque(maxlen=OVERHEAD_SAMPLES)
 
     def turn_finished(self, kind: str, outcome: str, reason: str | None = None) -> None:
         self.turns[(("kind", kind), ("outcome", outcome))] += 1
@@ -51,6 +57,10 @@ class Metrics:
             if seconds <= bound:
                 self.bucket_counts[i] += 1
                 break
+
+    def overhead(self, seconds: float) -> None:
+        """The server's own share of a first sentence's latency (see TurnRun)."""
+        self.overheads.append(seconds)
 
     def used_tokens(self, prompt: int, completion: int) -> None:
         self.tokens["prompt"] += prompt
@@ -90,4 +100,14 @@ class Metrics:
         out.append(f'{name}_bucket{{le="+Inf"}} {self.latency_count}')
         out.append(f"{name}_sum {self.latency_sum:.6f}")
         out.append(f"{name}_count {self.latency_count}")
+        name = "npc_server_overhead_seconds"
+        out.append(f"# HELP {name} The server's own share of first-sentence latency (parsing and "
+                   "starting a turn, then delivering its first sentence), recent turns.")
+        out.append(f"# TYPE {name} summary")
+        samples = sorted(self.overheads)
+        for q in OVERHEAD_QUANTILES:
+            value = samples[min(len(samples) - 1, round(q * (len(samples) - 1)))] if samples else float("nan")
+            out.append(f'{name}{{quantile="{q}"}} {value:.6f}')
+        out.append(f"{name}_sum {sum(samples):.6f}")
+        out.append(f"{name}_count {len(samples)}")
         return "\n".join(out) + "\n"

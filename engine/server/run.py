@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,8 @@ def uvicorn_config(service: Service, host: str, port: int, **options: Any) -> uv
         ws_max_size=service.limiter.settings.max_message_bytes * 2,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        # Messages are small JSON; a compressor per socket would cost ~40 KB of memory each.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=int(service.shutdown_timeout_s) + 5,
         lifespan="on",
         **options,
@@ -125,6 +128,7 @@ def uvicorn_config(service: Service, host: str, port: int, **options: Any) -> uv
 def serve(config: ServerConfig) -> None:
     """Serve ``config``'s world until interrupted (blocks)."""
     service = build_service(config)
+    sys.setswitchinterval(config.switch_interval_ms / 1000)
     Server(uvicorn_config(service, config.host, config.port, log_level="info"), service).run()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,27 +34,34 @@ Deliver = Callable[[BaseModel | None], None]
 
 
 class TurnRun:
-    """One turn in flight: its handle, its held limit slot and its timing."""
+    """One turn in flight: its handle, its held limit slot and its timing.
 
-    __slots__ = ("deliver", "first_sent", "handle", "kind", "ref", "service", "slot", "started")
+    Timing, for the metrics: ``received`` when the request arrived, ``submitted`` when it was
+    handed to the runtime, ``emitted`` when the runtime produced the first sentence (on its
+    own thread). When a transport has sent that sentence it calls :meth:`first_sentence_sent`,
+    which records the first-sentence latency and the server's own share of it (what it added
+    before the runtime started and after the sentence was ready).
+    """
 
-    def __init__(self, service: Service, slot: Slot, kind: str, ref: str | None, deliver: Deliver) -> None:
+    __slots__ = ("deliver", "emitted", "handle", "kind", "received", "ref", "service", "slot", "submitted")
+
+    def __init__(
+        self, service: Service, slot: Slot, kind: str, ref: str | None, deliver: Deliver, received: float
+    ) -> None:
         self.service = service
         self.slot = slot
         self.kind = kind
         self.ref = ref
         self.deliver = deliver
-        self.started = time.perf_counter()
-        self.first_sent = False
+        self.received = received
+        self.submitted = received
+        self.emitted: float | None = None
         self.handle: TurnHandle | None = None
 
     def on_event(self, event: Event) -> None:
         """Runs on the server's loop for each event of the turn."""
         message = event_message(event, self.ref)
         metrics = self.service.metrics
-        if isinstance(event, Sentence) and not self.first_sent:
-            self.first_sent = True
-            metrics.first_sentence(time.perf_counter() - self.started)
         if message is not None:
             self.deliver(message)
         if isinstance(event, TurnDone | TurnFailed):
@@ -67,6 +75,47 @@ class TurnRun:
             else:
                 metrics.turn_finished(self.kind, "failed", event.reason.value)
             self.deliver(None)
+
+    def first_sentence_sent(self) -> None:
+        """The transport has sent the turn's first sentence."""
+        now = time.perf_counter()
+        metrics = self.service.metrics
+        metrics.first_sentence(now - self.received)
+        if self.emitted is not None:
+            metrics.overhead((self.submitted - self.received) + (now - self.emitted))
+
+
+class _Inbox:
+    """Events from the runtime's thread to the server's loop, woken once per burst.
+
+    A wake-up is a write to the loop's self-pipe; with hundreds of replies streaming, one per
+    event would cost a system call each. The flag is cleared before the queue is read, so an
+    event put after that point is either read in this pass or schedules the next one.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: deque[tuple[TurnRun, Event]] = deque()
+        self._pending = False
+
+    def put(self, run: TurnRun, event: Event) -> None:
+        self._queue.append((run, event))
+        if not self._pending:
+            self._pending = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the server's loop is closed
+                pass
+
+    def _drain(self) -> None:
+        self._pending = False
+        queue = self._queue
+        while queue:
+            run, event = queue.popleft()
+            try:
+                run.on_event(event)
+            except Exception:
+                log.exception("delivering an event of turn %s failed", event.handle_id)
 
 
 class Service:
@@ -96,7 +145,7 @@ class Service:
         self.draining = False
         self.running: dict[int, TurnRun] = {}
         self.sockets: set[Any] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: _Inbox | None = None
 
     # ------------------------------------------------------------------ credentials
 
@@ -120,11 +169,13 @@ class Service:
         player_name: str | None = None,
         ref: str | None = None,
         deliver: Deliver,
+        received: float | None = None,
     ) -> TurnRun:
         """Check everything, start the turn, return its run; :class:`ApiError` when refused.
 
         Must be called on the server's event loop. ``deliver`` gets each message of the turn
-        (``started`` first, ``done`` or ``failed`` last), then None.
+        (``started`` first, ``done`` or ``failed`` last), then None. ``received`` is when the
+        request arrived (``time.perf_counter()``; default now).
         """
         if self.draining or self.runtime.closed:
             raise ApiError(503, "draining", "the server is shutting down; try another one")
@@ -136,16 +187,17 @@ class Service:
         if player_name is not None and len(player_name) > 64:
             raise ApiError(422, "name_too_long", "player_name has more than 64 characters")
         slot = self.limiter.acquire("turns", principal, player)
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        run = TurnRun(self, slot, kind, ref, deliver)
+        if self._inbox is None:
+            self._inbox = _Inbox(asyncio.get_running_loop())
+        run = TurnRun(self, slot, kind, ref, deliver, time.perf_counter() if received is None else received)
+        inbox = self._inbox
 
         def sink(event: Event) -> None:  # on the runtime's thread
-            try:
-                loop.call_soon_threadsafe(run.on_event, event)
-            except RuntimeError:  # the server's loop is closed
-                pass
+            if run.emitted is None and isinstance(event, Sentence):
+                run.emitted = time.perf_counter()
+            inbox.put(run, event)
 
+        run.submitted = time.perf_counter()
         try:
             if kind == "greet":
                 handle = self.runtime.greet(character, player, player_name=player_name, sink=sink)

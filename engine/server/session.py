@@ -34,9 +34,10 @@ from engine.server.protocol import (
     PingMessage,
     PongMessage,
     SayMessage,
+    SentenceMessage,
     client_message,
 )
-from engine.server.service import Service
+from engine.server.service import Service, TurnRun
 
 __all__ = ["MAX_QUEUED", "run_session"]
 
@@ -79,17 +80,18 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
     access_log.info(json.dumps({"socket": "/v1/session", "event": "open", "who": who.subject}, ensure_ascii=False))
     service.sockets.add(websocket)
     service.metrics.active_sessions += 1
-    outbox: asyncio.Queue[str | None] = asyncio.Queue()
+    outbox: asyncio.Queue[tuple[str, TurnRun | None] | None] = asyncio.Queue()
     turns: dict[int, TurnHandle] = {}
     state = {"overflow": False}
 
-    def send(message: BaseModel | None) -> None:
+    def send(message: BaseModel | None, run: TurnRun | None = None) -> None:
         if message is None:
             return
         if outbox.qsize() >= MAX_QUEUED:
             state["overflow"] = True
             return
-        outbox.put_nowait(message.model_dump_json())
+        first = run if isinstance(message, SentenceMessage) and message.index == 0 else None
+        outbox.put_nowait((message.model_dump_json(), first))
 
     sender = asyncio.create_task(_send_all(websocket, outbox, state))
     limits = service.limiter.settings
@@ -107,6 +109,7 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
     try:
         while True:
             raw = await websocket.receive()
+            received = time.perf_counter()
             if raw["type"] == "websocket.disconnect":
                 break
             data: Any = raw.get("text") if raw.get("text") is not None else raw.get("bytes")
@@ -129,7 +132,7 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
                 where = ".".join(str(p) for p in first["loc"])
                 send(ErrorMessage(code="bad_message", message=f"{where}: {first['msg']}"[:300]))
                 continue
-            _handle(service, who, player, message, turns, send)
+            _handle(service, who, player, message, turns, send, received)
     except WebSocketDisconnect:
         pass
     finally:
@@ -155,6 +158,7 @@ def _handle(
     message: SayMessage | GreetMessage | CancelMessage | PingMessage,
     turns: dict[int, TurnHandle],
     send: Any,
+    received: float,
 ) -> None:
     if isinstance(message, PingMessage):
         send(PongMessage())
@@ -169,17 +173,20 @@ def _handle(
     kind = "say" if isinstance(message, SayMessage) else "greet"
     text = message.text if isinstance(message, SayMessage) else ""
 
+    holder: list[TurnRun] = []
+
     def deliver(out: BaseModel | None, _turns: dict[int, TurnHandle] = turns) -> None:
         if out is None:
             for turn_id in [t for t, h in _turns.items() if h.done]:
                 del _turns[turn_id]
-        send(out)
+        send(out, holder[0] if holder else None)
 
     try:
         run = service.start_turn(
             who, player, message.character, kind=kind, text=text,
-            player_name=message.player_name, ref=message.ref, deliver=deliver,
+            player_name=message.player_name, ref=message.ref, deliver=deliver, received=received,
         )  # fmt: skip
+        holder.append(run)
     except ApiError as exc:
         service.metrics.refusal(exc.code)
         send(ErrorMessage(code=exc.code, message=str(exc), ref=message.ref))
@@ -188,14 +195,19 @@ def _handle(
     turns[run.handle.id] = run.handle
 
 
-async def _send_all(websocket: WebSocket, outbox: asyncio.Queue[str | None], state: dict[str, bool]) -> None:
+async def _send_all(
+    websocket: WebSocket, outbox: asyncio.Queue[tuple[str, TurnRun | None] | None], state: dict[str, bool]
+) -> None:
     try:
-        while (text := await outbox.get()) is not None:
+        while (item := await outbox.get()) is not None:
             if state["overflow"]:
                 await websocket.close(code=1008, reason="client too slow")
                 return
             if websocket.application_state != WebSocketState.CONNECTED:
                 return
+            text, first_of = item
             await websocket.send_text(text)
+            if first_of is not None:
+                first_of.first_sentence_sent()
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass

@@ -176,13 +176,13 @@ async function checkFile(save) {
   try {
     const report = save ? await client.saveCharacter(filename, content) : await client.validateCharacter(filename, content);
     if (report.ok) {
-      status(t(report.reloaded ? "reloaded" : "valid", { id: report.character }));
       if (report.reloaded) {
         const characters = await client.characters();
         const chosen = $("character").value;
         $("character").replaceChildren(...characters.map((c) => new Option(`${c.name} (${c.id})`, c.id)));
         $("character").value = chosen;
       }
+      status(t(report.reloaded ? "reloaded" : "valid", { id: report.character }));
       return;
     }
     problems.replaceChildren(...report.problems.map((p) => {
