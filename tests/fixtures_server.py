@@ -103,6 +103,8 @@ def start_server(
 ) -> Live:
     key = new_key()
     world = folder / "world.db"
+    # The shipped characters are never written to: saving needs a folder of the test's own.
+    config.setdefault("allow_character_writes", "characters" in config)
     config.setdefault("characters", str(ROOT / "characters"))
     settings = ServerConfig(
         world=str(world),

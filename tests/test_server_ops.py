@@ -101,3 +101,28 @@ def test_graceful_shutdown_lets_a_running_turn_finish_and_flushes_the_store(
         store.close()
     assert "One last thing before you close?" in lines
     assert "A slow and careful answer." in " ".join(lines)
+
+
+def test_save_refuses_a_file_claiming_another_id(serve_world: Callable[..., Live], tmp_path: pytest.TempPathFactory) -> None:
+    import shutil
+
+    folder = tmp_path / "characters"  # type: ignore[operator]
+    shutil.copytree(ROOT / "characters", folder)
+    live = serve_world(characters=str(folder))
+    content = (folder / "mira.yaml").read_text(encoding="utf-8")
+    status, body = live.http("PUT", "/v1/characters", {"filename": "bram.yaml", "content": "id: mira\n" + content})
+    assert (status, body["code"]) == (422, "id_mismatch")
+    assert "Bram" in (folder / "bram.yaml").read_text(encoding="utf-8")
+
+
+def test_a_character_file_may_be_longer_than_a_message(live: Live) -> None:
+    content = (ROOT / "characters" / "mira.yaml").read_text(encoding="utf-8")
+    padded = content + "\n" + "# note\n" * 4000
+    assert len(padded.encode()) > live.service.limiter.settings.max_message_bytes
+    status, report = live.http("POST", "/v1/characters/validate", {"filename": "mira.yaml", "content": padded})
+    assert status == 200 and report["ok"]
+
+
+def test_overlong_player_id_is_refused(live: Live) -> None:
+    status, body = live.http("POST", "/v1/turns", {"character": "mira", "player": "p" * 500, "text": "hi"})
+    assert (status, body["code"]) == (422, "invalid")

@@ -21,6 +21,7 @@ the route signatures, which use names local to :func:`create_app`.
 import asyncio
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -95,6 +96,13 @@ class UsageRow(BaseModel):
     currency: str | None = None
 
 
+def _replace_file(target: Path, content: str) -> None:
+    """Write ``content`` to ``target`` whole or not at all (a crash never leaves half a file)."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(content, encoding="utf-8")
+    os.replace(temporary, target)
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
@@ -119,6 +127,7 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
     )
     app.state.service = service
     max_body = service.limiter.settings.max_message_bytes
+    max_file = service.limiter.settings.max_file_bytes
 
     # ------------------------------------------------------------------ errors, logs, sizes
 
@@ -138,9 +147,11 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
     async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
+        # Character files may be longer than a message.
+        cap = max_file if request.url.path.startswith("/v1/characters") else max_body
+        if length is not None and (not length.isdigit() or int(length) > cap):
             service.metrics.refusal("body_too_large")
-            response = _error(413, "body_too_large", f"the body is over {max_body} bytes")
+            response = _error(413, "body_too_large", f"the body is over {cap} bytes")
         elif request.method in ("POST", "PUT") and length is None:
             # A chunked body of unknown length is not read at all.
             response = _error(411, "length_required", "send a Content-Length")
@@ -347,8 +358,15 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         report, persona = await asyncio.to_thread(check_file, body)
         if persona is None:
             return report
+        stem = Path(body.filename).stem
+        if persona.id != stem:
+            # One file per id: a file claiming another file's id would stop the folder loading.
+            raise ApiError(422, "id_mismatch", f"the file defines id {persona.id!r}; save it as {persona.id}.yaml")
         target = Path(service.characters_dir) / Path(body.filename).name
-        await asyncio.to_thread(target.write_text, body.content, encoding="utf-8")
+        others = [p for p in target.parent.glob(stem + ".*") if p.name != target.name and p.suffix in (".yaml", ".yml", ".json", ".toml")]
+        if others:
+            raise ApiError(422, "id_mismatch", f"{others[0].name} already defines {stem!r}")
+        await asyncio.to_thread(_replace_file, target, body.content)
         service.runtime.characters[persona.id] = persona
         log.info("character %s reloaded from %s", persona.id, target.name)
         return report.model_copy(update={"reloaded": True})

@@ -31,6 +31,9 @@ from engine.errors import EngineError
 
 __all__ = ["ApiError", "Keyring", "Principal", "TokenSigner", "hash_key", "new_key"]
 
+#: Longest player id accepted from a request.
+MAX_PLAYER_CHARS = 128
+
 KEY_PREFIX = "npc_sk_"
 TOKEN_PREFIX = "npt1"
 #: Longest credential looked at; anything longer is refused unread.
@@ -85,6 +88,8 @@ class Principal:
         if self.player is None:
             if not requested:
                 raise ApiError(422, "player_required", "a request with a server key names its player")
+            if len(requested) > MAX_PLAYER_CHARS or not requested.isprintable():
+                raise ApiError(422, "invalid", f"a player id is at most {MAX_PLAYER_CHARS} printable characters")
             return requested
         if requested is not None and requested != self.player:
             raise ApiError(403, "wrong_player", "this token belongs to another player")

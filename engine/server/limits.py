@@ -30,6 +30,7 @@ class LimitSettings(BaseModel):
     player_connections: int = Field(4, ge=1, description="Open sockets per player.")
     max_message_bytes: int = Field(16_384, ge=256, description="Largest socket message or HTTP body.")
     max_line_chars: int = Field(2000, ge=1, description="Longest player line (characters).")
+    max_file_bytes: int = Field(262_144, ge=1024, description="Largest character file sent to validate or save.")
 
 
 class _Bucket:
