@@ -20,6 +20,10 @@ Metrics:
 - ``idle_cpu_percent@1000``: the server's CPU use (user + system, one core = 100) while 1,000
   sessions stay connected and idle. Target < 5.
 
+- ``paced_added_p99_ms@200``, ``paced_errors@200``: the same burst with the model behind the
+  paced OpenAI-compatible test server (300 ms to the first token, 30 tokens/s), so the runtime
+  waits on the network as with a real provider instead of keeping the processor busy.
+
 Two cores shared with the clients and other work: timing figures are noisy; compare within a run.
 
 Run: ``python bench/server.py [--quick] [--json out.json]``.
@@ -54,7 +58,7 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(folder: Path, backend: str = 'backend = "scripted"') -> tuple[subprocess.Popen[str], str, str]:
     key = "npc_sk_" + secrets.token_urlsafe(24)
     digest = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     config = folder / "serve.toml"
@@ -62,7 +66,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
         "\n".join([
             f"world = {json.dumps(str(folder / 'world.db'))}",
             f"characters = {json.dumps(str(ROOT / 'characters'))}",
-            'backend = "scripted"',
+            backend,
             "port = 0",
             "max_concurrency = 256",
             f"switch_interval_ms = {os.environ.get('BENCH_SWITCH_MS', '0.25')}",
@@ -97,6 +101,30 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
             return proc, match.group(1).replace("http", "ws"), key
     proc.kill()
     raise RuntimeError("the server did not start:\n" + seen)
+
+
+def paced_burst(folder: Path, n: int) -> tuple[list[float], int, dict[float, float]]:
+    """The same burst with the model behind the paced OpenAI-compatible test server (300 ms to
+    the first token, 30 tokens/s): the runtime waits on the network instead of the processor."""
+    from engine.testing.openai_server import OpenAIServer
+
+    folder.mkdir()
+    reply = ("Welcome to the square! The tea house is up the east steps. "
+             '<meta>{"emotion": "happy"}</meta>')  # fmt: skip
+    with OpenAIServer(latency_s=0.3, tokens_per_s=30.0, reply=reply) as model:
+        spec = "\n".join([
+            'backend = "openai-compatible"',
+            f'base_url = "{model.base_url}"',
+            'model = "test-model"',
+        ])  # fmt: skip
+        proc, url, key = start_server(folder, spec)
+        try:
+            asyncio.run(burst(url, key, 5))
+            latencies, errors = asyncio.run(burst(url, key, n))
+            return latencies, errors, server_overhead(url)
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 def rss_kb(pid: int) -> int:
@@ -219,6 +247,7 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
+        paced, paced_errors, paced_overhead = paced_burst(folder / "paced", n_turns)
     server_p99 = p99(latencies) * 1000 if latencies else float("nan")
     base_p99 = p99(baseline) * 1000
     added = overhead.get(0.99, float("nan"))
@@ -233,6 +262,9 @@ def main() -> int:
         f"server_first_sentence_p50_ms@{n_turns}": statistics.median(latencies) * 1000 if latencies else float("nan"),
         f"runtime_first_sentence_p99_ms@{n_turns}": base_p99,
     }
+    metrics[f"paced_added_p99_ms@{n_turns}"] = paced_overhead.get(0.99, float("nan"))
+    metrics[f"paced_errors@{n_turns}"] = float(paced_errors)
+    metrics[f"paced_first_sentence_p99_ms@{n_turns}"] = p99(paced) * 1000 if paced else float("nan")
     table(
         "npc serve (scripted backend; server in its own process)",
         ["metric", "value", "target"],
@@ -245,6 +277,16 @@ def main() -> int:
             ["first sentence p99 over the socket (ms)", f"{server_p99:.1f}", ""],
             ["first sentence p99 in process (ms)", f"{base_p99:.1f}", ""],
             ["difference of the two p99s (ms)", f"{server_p99 - base_p99:.1f}", ""],
+        ],
+    )
+    table(
+        "npc serve, model behind the paced test server (300 ms to first token, 30 tokens/s)",
+        ["metric", "value", "target"],
+        [
+            [f"added latency p99, {n_turns} sessions (ms)", f"{paced_overhead.get(0.99, float('nan')):.2f}", "<= 10"],
+            [f"added latency p50, {n_turns} sessions (ms)", f"{paced_overhead.get(0.5, float('nan')):.2f}", ""],
+            [f"errors, {n_turns} sessions", paced_errors, "0"],
+            ["first sentence p99 over the socket (ms)", f"{metrics[f'paced_first_sentence_p99_ms@{n_turns}']:.1f}", ""],
         ],
     )
     write(args.json, metrics, data="characters/ (scripted backend)", sessions=n_turns, idle_sessions=n_idle)

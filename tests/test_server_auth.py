@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 from fixtures_server import Live, receive, turn_messages
@@ -151,3 +152,14 @@ def test_keys_and_tokens_never_reach_the_logs(live: Live, caplog: pytest.LogCapt
     assert "/v1/session?token=[redacted]" in logged  # uvicorn's own line for the socket
     assert live.key not in logged
     assert token not in logged and token.split(".")[2] not in logged
+
+
+@pytest.mark.parametrize("log_text", [False, True])
+def test_player_lines_reach_the_access_log_only_when_asked(
+    serve_world: Callable[..., Live], caplog: pytest.LogCaptureFixture, log_text: bool
+) -> None:
+    live = serve_world(log_text=log_text)
+    caplog.set_level(logging.INFO, logger="engine.server.access")
+    live.http("POST", "/v1/turns", {"character": "mira", "player": "quiet", "text": "my secret garden"})
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "engine.server.access")
+    assert ("my secret garden" in logged) is log_text

@@ -10,6 +10,7 @@ the rest are cancelled, the runtime closes and flushes the store.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from engine.server.protocol import event_message
 __all__ = ["Service", "TurnRun"]
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("engine.server.access")
 
 #: Called on the server's loop with each message of a turn, then once with None at its end.
 Deliver = Callable[[BaseModel | None], None]
@@ -197,6 +199,9 @@ class Service:
                 run.emitted = time.perf_counter()
             inbox.put(run, event)
 
+        if self.log_text:  # the operator asked for players' lines in the access log
+            access_log.info(json.dumps({"turn": kind, "player": player, "character": character, "text": text},
+                                       ensure_ascii=False))  # fmt: skip
         run.submitted = time.perf_counter()
         try:
             if kind == "greet":
