@@ -163,3 +163,9 @@ def test_player_lines_reach_the_access_log_only_when_asked(
     live.http("POST", "/v1/turns", {"character": "mira", "player": "quiet", "text": "my secret garden"})
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "engine.server.access")
     assert ("my secret garden" in logged) is log_text
+
+
+@pytest.mark.parametrize("memory_id", ["0", "-1", str(2**64), "abc"])
+def test_out_of_range_memory_id_is_a_422_not_a_crash(live: Live, memory_id: str) -> None:
+    status, body = live.http("DELETE", f"/v1/players/p/memories/{memory_id}")
+    assert (status, body["code"]) == (422, "invalid")

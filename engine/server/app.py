@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -400,7 +401,9 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         return result
 
     @app.delete("/v1/players/{player}/memories/{memory_id}", response_model=Forgotten, tags=["players"])
-    async def forget_memory(player: str, memory_id: int, who: Who) -> Forgotten:
+    async def forget_memory(
+        player: str, memory_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], who: Who
+    ) -> Forgotten:
         """Forget one memory about the player (only the player's own)."""
         own(who, player)
 
