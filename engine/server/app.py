@@ -137,6 +137,13 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         service.metrics.refusal(exc.code)
         return _error(exc.status, exc.code, str(exc))
 
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug: the log has the traceback; the client gets a code, never the details.
+        log.error("request failed", exc_info=exc)
+        service.metrics.refusal("internal")
+        return _error(500, "internal", "the server failed on this request; its log has the details")
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
