@@ -200,14 +200,22 @@ async def _send_all(
 ) -> None:
     try:
         while (item := await outbox.get()) is not None:
-            if state["overflow"]:
-                await websocket.close(code=1008, reason="client too slow")
+            # Everything queued goes out in this one step of the task (a write does not wait
+            # unless the client is slow), not one wake-up per message.
+            while item is not None:
+                if state["overflow"]:
+                    await websocket.close(code=1008, reason="client too slow")
+                    return
+                if websocket.application_state != WebSocketState.CONNECTED:
+                    return
+                text, first_of = item
+                await websocket.send_text(text)
+                if first_of is not None:
+                    first_of.first_sentence_sent()
+                if outbox.empty():
+                    break
+                item = outbox.get_nowait()
+            if item is None:
                 return
-            if websocket.application_state != WebSocketState.CONNECTED:
-                return
-            text, first_of = item
-            await websocket.send_text(text)
-            if first_of is not None:
-                first_of.first_sentence_sent()
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
