@@ -18,13 +18,14 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from engine.runtime.events import TurnHandle
-from engine.server.auth import ApiError
+from engine.server.auth import ApiError, Principal
 from engine.server.protocol import (
     CancelMessage,
     ErrorMessage,
@@ -153,20 +154,20 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
 
 def _handle(
     service: Service,
-    who: Any,
+    who: Principal,
     player: str,
     message: SayMessage | GreetMessage | CancelMessage | PingMessage,
     turns: dict[int, TurnHandle],
-    send: Any,
+    send: Callable[[BaseModel | None, TurnRun | None], None],
     received: float,
 ) -> None:
     if isinstance(message, PingMessage):
-        send(PongMessage())
+        send(PongMessage(), None)
         return
     if isinstance(message, CancelMessage):
         handle = turns.get(message.turn)
         if handle is None:
-            send(ErrorMessage(code="unknown_turn", message=f"no running turn {message.turn} in this session"))
+            send(ErrorMessage(code="unknown_turn", message=f"no running turn {message.turn} in this session"), None)
         else:
             service.cancel(handle)
         return
@@ -189,7 +190,7 @@ def _handle(
         holder.append(run)
     except ApiError as exc:
         service.metrics.refusal(exc.code)
-        send(ErrorMessage(code=exc.code, message=str(exc), ref=message.ref))
+        send(ErrorMessage(code=exc.code, message=str(exc), ref=message.ref), None)
         return
     assert run.handle is not None
     turns[run.handle.id] = run.handle
