@@ -4,6 +4,7 @@ against a live ``npc serve`` that the Node test starts (tests/js/npc-client.test
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,4 +26,4 @@ def test_javascript_client_under_node() -> None:
         [node, *flags, "--test", "tests/js/"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "# fail 0" in done.stdout and "# pass 7" in done.stdout
+    assert "# fail 0" in done.stdout and re.search(r"# pass [1-9]", done.stdout)

@@ -56,6 +56,8 @@ def serve_command(config_path: Path | None, **overrides: Any) -> None:
         serve(config)
     except (EngineError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:  # Ctrl-C after the graceful shutdown: a normal end
+        pass
 
 
 @click.command("serve-key")

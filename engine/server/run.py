@@ -127,6 +127,9 @@ def uvicorn_config(service: Service, host: str, port: int, **options: Any) -> uv
 
 def serve(config: ServerConfig) -> None:
     """Serve ``config``'s world until interrupted (blocks)."""
+    access = logging.getLogger("engine.server.access")
+    if access.level == logging.NOTSET:  # one JSON line per request unless configured otherwise
+        access.setLevel(logging.INFO)
     service = build_service(config)
     sys.setswitchinterval(config.switch_interval_ms / 1000)
     Server(uvicorn_config(service, config.host, config.port, log_level="info"), service).run()
