@@ -7,7 +7,7 @@ STAMP_DEMO := $(VENV)/.installed-demo
 # The embedded model's runtime, pinned in pyproject.toml's `local` extra.
 LLAMA_CPP  := $(shell sed -n 's/^ *"\(llama-cpp-python==[^"]*\)",*$$/\1/p' pyproject.toml | head -n 1)
 
-.PHONY: test demo lint typecheck pytest bench clean llama-cpp
+.PHONY: test demo lint typecheck pytest bench clean llama-cpp chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,20 @@ $(STAMP_DEMO): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo,local]'
 	touch $@
 
-test: $(STAMP_TEST)
+# The studio page's browser test drives Debian's chromium (Playwright cannot download its own
+# browser). Installed with apt when missing; without root the test says it is skipped.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">>> Installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo ">>> chromium could not be installed; the browser test will be skipped"; \
+	  else \
+	    echo ">>> No /usr/bin/chromium and no root to install it; the browser test will be skipped"; \
+	  fi; \
+	fi
+
+test: $(STAMP_TEST) chromium
 	$(BIN)/ruff check engine demo bench tests
 	$(BIN)/mypy --strict engine
 	$(BIN)/python -m pytest -q

@@ -384,14 +384,35 @@ class Runtime:
     # ----------------------------------------------------------------------- game thread API
 
     def say(
-        self, character: str, player: str, text: str, *, player_name: str | None = None
+        self,
+        character: str,
+        player: str,
+        text: str,
+        *,
+        player_name: str | None = None,
+        sink: Callable[[Event], None] | None = None,
     ) -> TurnHandle:
-        """Start a turn: ``player`` says ``text`` to ``character``. Returns at once."""
-        return self._submit("say", character, player, text, player_name=player_name)
+        """Start a turn: ``player`` says ``text`` to ``character``. Returns at once.
 
-    def greet(self, character: str, player: str, *, player_name: str | None = None) -> TurnHandle:
-        """``character`` greets ``player``: a first-meeting line, or by name with a remembered detail."""
-        return self._submit("greet", character, player, "", player_name=player_name)
+        ``sink``: when given, this turn's events go to ``sink(event)`` instead of :meth:`poll`
+        (called on the runtime's thread, in order; it must return at once), e.g. a server
+        handing each session its own events.
+        """
+        return self._submit("say", character, player, text, player_name=player_name, sink=sink)
+
+    def greet(
+        self,
+        character: str,
+        player: str,
+        *,
+        player_name: str | None = None,
+        sink: Callable[[Event], None] | None = None,
+    ) -> TurnHandle:
+        """``character`` greets ``player``: a first-meeting line, or by name with a remembered detail.
+
+        ``sink`` as for :meth:`say`.
+        """
+        return self._submit("greet", character, player, "", player_name=player_name, sink=sink)
 
     def poll(self) -> list[Event]:
         """Every event since the last call, oldest first. Call once a frame; never blocks."""
