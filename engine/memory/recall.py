@@ -7,7 +7,6 @@ full-text candidates, the conversation views with their embeddings, and the re-s
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import wait
 from typing import Any
@@ -21,7 +20,6 @@ from engine.memory.base import (
     CachedView,
     chunks,
 )
-from engine.memory.embeddings import to_blob
 from engine.memory.knowledge import KnowledgeMixin
 from engine.memory.ranking import ConversationView, relevance_at
 from engine.memory.schema import FTS_TABLE
@@ -192,13 +190,7 @@ class RecallMixin(KnowledgeMixin):
         budget = self.lexical_budget
         if budget <= 0 or len(terms) < 2:
             return terms, []
-        counts = self._read(
-            "SELECT "
-            + ", ".join(
-                f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
-            ),
-            [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
-        )[0]
+        counts = self._term_counts(terms, prefix)
         total = sum(counts)
         found = sum(1 for c in counts if c)
         frequent: set[int] = set()
@@ -211,6 +203,19 @@ class RecallMixin(KnowledgeMixin):
             [t for i, t in enumerate(terms) if i not in frequent],
             [t for i, t in enumerate(terms) if i in frequent],
         )
+
+    def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
+        """In how many of the player's memories (by ``prefix``) each term is found."""
+        return [
+            int(c)
+            for c in self._read(
+                "SELECT "
+                + ", ".join(
+                    f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
+                ),
+                [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
+            )[0]
+        ]
 
     def _fetch_meta(
         self, ids: Iterable[int], character: str, player: str
@@ -293,17 +298,16 @@ class RecallMixin(KnowledgeMixin):
                 break
             vectors = self.embedder.embed([r[2] for r in rows], kind="passage")
 
-            def write(conn: sqlite3.Connection, rows: Any = rows, vectors: Any = vectors) -> None:
+            def write(conn: Any, rows: Any = rows, vectors: Any = vectors) -> None:
+                keep = []
                 for r, vec in zip(rows, vectors, strict=True):
                     # Skip a memory forgotten while it was being embedded.
                     if conn.execute(
                         "DELETE FROM embed_queue WHERE memory_id = ?", (r[0],)
                     ).rowcount:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO memory_vectors (memory_id, model, player, vector)"
-                            " VALUES (?, ?, ?, ?)",
-                            (r[0], model, r[1], to_blob(vec)),
-                        )
+                        keep.append((int(r[0]), model, str(r[1]), vec))
+                if keep:
+                    self._put_vectors(conn, keep)
 
             self._write(write)
             done += len(rows)
@@ -346,15 +350,11 @@ class RecallMixin(KnowledgeMixin):
         )
         if self.embedder is not None:
             # New vectors since the last look, by insertion order (rowid), whoever wrote them.
-            vec_rows = self._read(
-                "SELECT rowid, memory_id, vector FROM memory_vectors WHERE rowid > ?"
-                " AND +player = ? AND +model = ? ORDER BY rowid",
-                (cached.vector_rowid, player, self.embedder.name),
-            )
+            vec_rows = self._vectors_since(cached.vector_rowid, player, self.embedder.name)
             if vec_rows:
                 ids = np.fromiter((r[1] for r in vec_rows), np.int64, len(vec_rows))
-                vectors = np.frombuffer(b"".join(r[2] for r in vec_rows), dtype="<f4")
-                hit = view.set_vectors(ids, vectors.reshape(len(vec_rows), -1).astype(np.float32))
+                vectors = np.stack([r[2] for r in vec_rows])
+                hit = view.set_vectors(ids, vectors.astype(np.float32))
                 # A vector of a memory written after the view was read: look at it again next time.
                 late = [
                     r[0] for r, h in zip(vec_rows, hit, strict=True) if not h and r[1] > view.seen
