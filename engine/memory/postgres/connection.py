@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 
 from engine.errors import EngineError, StoreError
 
-__all__ = ["PgConnection", "PgDatabase", "translate"]
+__all__ = ["PgConnection", "PgDatabase", "Rows", "translate"]
 
 logger = logging.getLogger(__name__)
 
@@ -281,14 +281,14 @@ class PgDatabase:
                 (zlib.crc32(space.encode()) & 0x7FFFFFFF, zlib.crc32(key.encode("utf-8", "surrogatepass")) - 2**31),
             )
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """Run one statement (``?`` placeholders) in its own transaction; returns its rows.
 
         For operators and tools, as ``store.db.execute`` is on SQLite."""
 
-        def run(conn: PgConnection) -> list[tuple[Any, ...]]:
+        def run(conn: PgConnection) -> Rows:
             cur = conn.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+            return Rows(cur.fetchall() if cur.description else [])
 
         return self.write(run)
 
@@ -304,6 +304,16 @@ class PgDatabase:
 
     def close(self) -> None:
         self.pool.close()
+
+
+class Rows(list[tuple[Any, ...]]):
+    """Fetched rows that also answer ``fetchone``/``fetchall`` like a cursor."""
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self)
 
 
 class _CommitUnknown(Exception):

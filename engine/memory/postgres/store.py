@@ -296,6 +296,8 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         return [(int(r[0]), int(r[1]), self._vector_values(r[2])) for r in rows]
 
     def _vector_values(self, stored: Any) -> np.ndarray:
+        if hasattr(stored, "to_numpy"):  # pgvector's Vector
+            stored = stored.to_numpy()
         return cast(np.ndarray, np.asarray(stored, dtype=np.float32))
 
     def _ledger_tables(self, conn: Any) -> list[str]:
