@@ -264,6 +264,16 @@ class StoreBase:
         set_high_water(conn, table, first + count - 1)
         return first
 
+    def _id_high_water(self, conn: Any, table: str) -> int:
+        """The highest id ``turns`` or ``memories`` has ever given out."""
+        return next_id(conn, table) - 1
+
+    def _sync_counters(self, conn: Any, floors: dict[str, int]) -> None:
+        """After rows were copied in with their ids: new ids start above them (and above
+        ``floors``, the source's high-water marks of ``turns`` and ``memories``)."""
+        for table, floor in floors.items():
+            set_high_water(conn, table, max(floor, next_id(conn, table) - 1))
+
     def _index_insert(self, conn: Any, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
         """Index memories: ``(memory id, player, speaker label, segmented text, context)``."""
         # Every indexed word carries its player's prefix (see engine.memory.text.scoped).

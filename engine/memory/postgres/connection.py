@@ -40,10 +40,14 @@ _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
 def translate(sql: str) -> str:
-    """``sql`` with ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled; quoted
-    strings left alone)."""
+    """``sql`` with ``?`` placeholders as psycopg's ``%s``; every literal ``%`` doubled (a ``?``
+    inside a quoted string is left alone).
+
+    >>> translate("SELECT 1 FROM t WHERE a = ? AND b LIKE 'x%?'")
+    "SELECT 1 FROM t WHERE a = %s AND b LIKE 'x%%?'"
+    """
     return _PLACEHOLDER.sub(
-        lambda m: "%s" if m.group() == "?" else ("%%" if m.group() == "%" else m.group()), sql
+        lambda m: "%s" if m.group() == "?" else m.group().replace("%", "%%"), sql
     )
 
 

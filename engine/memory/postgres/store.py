@@ -141,6 +141,21 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             return first - count + 1
         return ids[0]
 
+    def _id_high_water(self, conn: Any, table: str) -> int:
+        row = conn.execute(f"SELECT last_value, is_called FROM {_ID_SEQUENCES[table]}").fetchone()
+        return int(row[0]) if row[1] else 0
+
+    def _sync_counters(self, conn: Any, floors: dict[str, int]) -> None:
+        for table, seq in _ID_SEQUENCES.items():
+            top = int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+            value = max(top, floors.get(table, 0), self._id_high_water(conn, table))
+            if value > 0:
+                conn.execute("SELECT setval(?, ?)", (seq, value))
+        for table in ("facts", "history", "usage", "quota_reservations", "audit"):
+            top = int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+            if top > 0:
+                conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)", (table, top))
+
     # ------------------------------------------------------------------ full-text index
 
     def _index_insert(self, conn: Any, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
