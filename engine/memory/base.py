@@ -264,6 +264,11 @@ class StoreBase:
         set_high_water(conn, table, first + count - 1)
         return first
 
+    @staticmethod
+    def _among(ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``ids``: the SQL after the column, and its parameters."""
+        return f"IN ({','.join('?' * len(ids))})", list(ids)
+
     def _id_high_water(self, conn: Any, table: str) -> int:
         """The highest id ``turns`` or ``memories`` has ever given out."""
         return next_id(conn, table) - 1

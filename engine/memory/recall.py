@@ -27,7 +27,26 @@ from engine.memory.scoring import RecallWeights, score_candidates
 from engine.memory.text import fts_query, query_terms, scope_prefix
 from engine.types import MemoryRecord, Recalled
 
-__all__ = ["RecallMixin"]
+__all__ = ["RecallMixin", "split_frequent"]
+
+
+def split_frequent(terms: list[str], counts: list[int], budget: int) -> tuple[list[str], list[str]]:
+    """``terms`` as (searched, frequent), given in how many memories each is found
+    (``counts``): see ``RecallMixin._split_frequent``."""
+    if budget <= 0 or len(terms) < 2:
+        return terms, []
+    total = sum(counts)
+    found = sum(1 for c in counts if c)
+    frequent: set[int] = set()
+    for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
+        if total <= budget or len(frequent) >= found - 1:
+            break
+        frequent.add(i)
+        total -= counts[i]
+    return (
+        [t for i, t in enumerate(terms) if i not in frequent],
+        [t for i, t in enumerate(terms) if i in frequent],
+    )
 
 
 class RecallMixin(KnowledgeMixin):
@@ -187,22 +206,9 @@ class RecallMixin(KnowledgeMixin):
         while the others are found in more than ``lexical_budget`` of the player's memories
         (counted per word, so overlaps count twice). At least one word found anywhere stays
         searched: a word found nowhere adds nothing, so it cannot stand in for the others."""
-        budget = self.lexical_budget
-        if budget <= 0 or len(terms) < 2:
+        if self.lexical_budget <= 0 or len(terms) < 2:
             return terms, []
-        counts = self._term_counts(terms, prefix)
-        total = sum(counts)
-        found = sum(1 for c in counts if c)
-        frequent: set[int] = set()
-        for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
-            if total <= budget or len(frequent) >= found - 1:
-                break
-            frequent.add(i)
-            total -= counts[i]
-        return (
-            [t for i, t in enumerate(terms) if i not in frequent],
-            [t for i, t in enumerate(terms) if i in frequent],
-        )
+        return split_frequent(terms, self._term_counts(terms, prefix), self.lexical_budget)
 
     def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
         """In how many of the player's memories (by ``prefix``) each term is found."""
@@ -224,12 +230,12 @@ class RecallMixin(KnowledgeMixin):
         recall about ``player`` (checked again here, whatever a cache holds)."""
         out: dict[int, tuple[float, float, str]] = {}
         for chunk in chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
+            among, params = self._among(chunk)
             for r in self._read(
                 "SELECT m.id, m.importance, m.last_accessed, m.speaker FROM memories m"
                 " JOIN memory_witnesses w ON w.memory_id = m.id AND w.witness = ? AND w.player = ?"
-                f" WHERE m.player = ? AND m.id IN ({marks})",
-                (character, player, player, *chunk),
+                f" WHERE m.player = ? AND m.id {among}",
+                (character, player, player, *params),
             ):
                 out[int(r[0])] = (float(r[1]), float(r[2]), str(r[3] or ""))
         touches = self._touches
@@ -264,10 +270,8 @@ class RecallMixin(KnowledgeMixin):
     def _fetch_memories(self, ids: Iterable[int]) -> dict[int, MemoryRecord]:
         out: dict[int, MemoryRecord] = {}
         for chunk in chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._read(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
-            ):
+            among, params = self._among(chunk)
+            for r in self._read(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id {among}", params):
                 out[int(r[0])] = self._memory(r)
         return out
 

@@ -28,7 +28,7 @@ from engine.memory.knowledge import KnowledgeMixin
 from engine.memory.postgres.connection import PgConnection, PgDatabase
 from engine.memory.postgres.schema import SHARDS
 from engine.memory.postgres.terms import bm25, lexemes, tsquery_literal, tsvector_literal
-from engine.memory.recall import RecallMixin
+from engine.memory.recall import RecallMixin, split_frequent
 from engine.memory.rights import RightsMixin
 from engine.memory.scoring import RecallWeights
 from engine.memory.text import query_terms, scope_prefix
@@ -141,6 +141,11 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             return first - count + 1
         return ids[0]
 
+    @staticmethod
+    def _among(ids: Sequence[int]) -> tuple[str, list[Any]]:
+        # One array parameter: the same prepared statement whatever the number of ids.
+        return "= ANY(?)", [list(ids)]
+
     def _id_high_water(self, conn: Any, table: str) -> int:
         row = conn.execute(f"SELECT last_value, is_called FROM {_ID_SEQUENCES[table]}").fetchone()
         return int(row[0]) if row[1] else 0
@@ -227,21 +232,22 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         )
 
     def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
-        out = []
-        for term in terms:
-            words = lexemes(term)
-            if not tsquery_literal(words, prefix):
-                out.append(0)
-                continue
-            out.append(
-                int(
-                    self._read(
-                        "SELECT count(*) FROM memory_index WHERE terms @@ ?::tsquery",
-                        (tsquery_literal(words, prefix),),
-                    )[0][0]
-                )
-            )
-        return out
+        return self._read_with(lambda conn: self._counts(conn, [lexemes(t) for t in terms], prefix)[0])
+
+    @staticmethod
+    def _counts(conn: Any, groups: list[list[str]], prefix: str) -> tuple[list[int], int, int]:
+        """In how many memories each group of lexemes is found (any of them), and the
+        index's rows and lexemes (for bm25), in one statement."""
+        literals = [tsquery_literal(g, prefix) for g in groups]
+        asked = [q for q in literals if q]
+        row = conn.execute(
+            "SELECT (SELECT coalesce(sum(docs), 0) FROM index_totals),"
+            " (SELECT coalesce(sum(tokens), 0) FROM index_totals)"
+            + "".join(", (SELECT count(*) FROM memory_index WHERE terms @@ ?::tsquery)" for _ in asked),
+            asked,
+        ).fetchall()[0]
+        found = iter(row[2:])
+        return [int(next(found)) if q else 0 for q in literals], int(row[0]), int(row[1])
 
     def _lexical_page(
         self, player: str, query: str, w: RecallWeights, limit: int
@@ -250,35 +256,24 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         if not terms:
             return {}
         prefix = scope_prefix(player)
-        rare, frequent = self._split_frequent(terms, prefix)
-        searched = list(dict.fromkeys(x for t in rare for x in lexemes(t)))
-        scored = [
-            x for x in dict.fromkeys(x for t in terms for x in lexemes(t)) if tsquery_literal([x], prefix)
-        ]
-        if not tsquery_literal(searched, prefix):
+        groups = [lexemes(t) for t in terms]
+        scored = list(dict.fromkeys(x for g in groups for x in g if tsquery_literal([x], prefix)))
+        if not scored:
             return {}
 
         def read(conn: PgConnection) -> tuple[list[Any], list[int], int, int]:
+            # Each term counted once (by its lexemes), and each lexeme for bm25's weights.
+            counts, docs, tokens = self._counts(conn, [*groups, *([x] for x in scored)], prefix)
+            rare, _frequent = split_frequent(terms, counts[: len(terms)], self.lexical_budget)
+            searched = [x for t, g in zip(terms, groups, strict=True) if t in rare for x in g]
             rows = conn.execute(
                 "SELECT memory_id, speaker, text, context FROM memory_index"
                 " WHERE terms @@ ?::tsquery AND player = ?",
                 (tsquery_literal(searched, prefix), player),
             ).fetchall()
-            hits = [
-                int(
-                    conn.execute(
-                        "SELECT count(*) FROM memory_index WHERE terms @@ ?::tsquery",
-                        (tsquery_literal([t], prefix),),
-                    ).fetchall()[0][0]
-                )
-                for t in scored
-            ]
-            totals = conn.execute(
-                "SELECT coalesce(sum(docs), 0), coalesce(sum(tokens), 0) FROM index_totals"
-            ).fetchall()[0]
-            return rows, hits, int(totals[0]), int(totals[1])
+            return rows, counts[len(terms) :], docs, tokens
 
-        rows, hits, docs, tokens = self._read_with(read)
+        rows, hits, docs, tokens = self.db.read(read)
         if not rows:
             return {}
         average = tokens / docs if docs else 1.0
