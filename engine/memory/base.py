@@ -269,6 +269,11 @@ class StoreBase:
         """``column`` is one of ``ids``: the SQL after the column, and its parameters."""
         return f"IN ({','.join('?' * len(ids))})", list(ids)
 
+    @staticmethod
+    def _among_text(values: Sequence[str]) -> tuple[str, list[Any]]:
+        """As :meth:`_among`, for text values."""
+        return f"IN ({','.join('?' * len(values))})", list(values)
+
     def _id_high_water(self, conn: Any, table: str) -> int:
         """The highest id ``turns`` or ``memories`` has ever given out."""
         return next_id(conn, table) - 1
@@ -405,8 +410,7 @@ class StoreBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @staticmethod
-    def _claim_ids(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]]) -> None:
+    def _claim_ids(self, conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
         """Register the characters of (character, player) pairs about to be written; refuse a
         player id that is a character id, or a character id that is already a player id.
 

@@ -397,6 +397,17 @@ class KnowledgeMixin(StoreBase):
         rows = self._read("SELECT name FROM players WHERE player = ?", (player,))
         return rows[0][0] if rows else None
 
+    def _player_names(self, players: Sequence[str]) -> dict[str, str]:
+        """The names these players go by (those that have one), in one read."""
+        out: dict[str, str] = {}
+        for start in range(0, len(players), 500):
+            chunk = list(players[start : start + 500])
+            among = self._among_text(chunk)
+            for player, name in self._read(f"SELECT player, name FROM players WHERE player {among[0]}", among[1]):
+                if name:
+                    out[str(player)] = str(name)
+        return out
+
     def has_met(self, character: str, player: str) -> bool:
         """Whether ``character`` has talked with ``player`` (or holds a relationship with them)."""
         rows = self._read(

@@ -253,9 +253,10 @@ class RecallMixin(KnowledgeMixin):
         lowered = query.casefold()
         words = set(re.findall(r"[^\W_]+", lowered))
         named = set()
+        known = self._player_names(sorted(speakers))
         for speaker in speakers:
             names = {speaker}
-            name = self.player_name(speaker)
+            name = known.get(speaker)
             if name:
                 names.add(name)
             for n in names:

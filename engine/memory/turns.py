@@ -29,13 +29,13 @@ from engine.types import (
     TurnRecord,
 )
 
-__all__ = ["TurnsMixin"]
+__all__ = ["TurnPlan", "TurnsMixin"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class _TurnPlan:
+class TurnPlan:
     """The rows a batch of turns writes, gathered before anything is written."""
 
     now: float
@@ -144,23 +144,36 @@ class TurnsMixin(StoreBase):
         pairs = [(r["character"], r["player"]) for r in rows]
         self._lock_players(conn, {p for _, p in pairs})
         self._claim_ids(conn, pairs)
-        plan = _TurnPlan(
+        plan = TurnPlan(
             now=self.clock(),
             next_turn=self._allocate_ids(conn, "turns", len(rows)),
             next_mem=self._allocate_ids(conn, "memories", len(rows)),
         )
+        self._prefetch(conn, plan, pairs, {r["speaker"] for r in rows})
         for row in rows:
             self._plan_turn(conn, plan, row)
         self._write_plan(conn, plan)
         return plan.ids
 
-    def _previous_line(self, conn: Any, plan: _TurnPlan, pair: tuple[str, str]) -> None:
+    def _prefetch(
+        self, conn: Any, plan: TurnPlan, pairs: list[tuple[str, str]], speakers: set[str]
+    ) -> None:
+        """Read ahead what planning reads row by row (a backend where each read is a round
+        trip over the network does it in a few statements); SQLite reads as it goes."""
+
+    def _previous_line(self, conn: Any, plan: TurnPlan, pair: tuple[str, str]) -> None:
         """Load the conversation's last stored line into ``plan`` (its neighbour context)."""
         prev = conn.execute(
             "SELECT t.id, t.text, t.session, t.memory_id, t.speaker FROM turns t"
             " WHERE t.character = ? AND t.player = ? ORDER BY t.id DESC LIMIT 2",
             pair,
         ).fetchall()
+        self._previous_from(conn, plan, pair, prev)
+
+    def _previous_from(
+        self, conn: Any, plan: TurnPlan, pair: tuple[str, str], prev: list[Any]
+    ) -> None:
+        """Fill ``plan.last[pair]`` from the conversation's last two lines, newest first."""
         plan.last[pair] = None
         if prev:
             before = prev[1] if len(prev) > 1 and prev[1][2] == prev[0][2] else None
@@ -173,13 +186,13 @@ class TurnsMixin(StoreBase):
                 "line": self._line_of(conn, plan, prev[0][4], prev[0][1]),
             }
 
-    def _line_of(self, conn: Any, plan: _TurnPlan, speaker: str, text: str) -> str:
+    def _line_of(self, conn: Any, plan: TurnPlan, speaker: str, text: str) -> str:
         # A dialogue line as embedded: "Name: text" (the player's name when known).
         if speaker not in plan.names:
             plan.names[speaker] = self._display_name(conn, speaker)
         return f"{plan.names[speaker]}: {text}"
 
-    def _plan_turn(self, conn: Any, plan: _TurnPlan, row: dict[str, Any]) -> None:
+    def _plan_turn(self, conn: Any, plan: TurnPlan, row: dict[str, Any]) -> None:
         """Add one turn's rows (turn, memory, witnesses, index entry, history) to ``plan``."""
         pair = (row["character"], row["player"])
         if pair not in plan.last:
@@ -249,7 +262,7 @@ class TurnsMixin(StoreBase):
         if self.embedder is not None:
             plan.queue.append((mem_id, pair[1], dense_text))
 
-    def _write_plan(self, conn: Any, plan: _TurnPlan) -> None:
+    def _write_plan(self, conn: Any, plan: TurnPlan) -> None:
         """Write every table of a planned batch of turns."""
         conn.executemany(
             "INSERT INTO turns (id, character, player, speaker, text, time, session, memory_id)"

@@ -279,10 +279,12 @@ class PgDatabase:
     def lock_keys(conn: PgConnection, space: str, keys: Iterable[str]) -> None:
         """Hold transaction-scoped advisory locks on ``keys`` (sorted, so two writers never
         wait on each other in opposite orders)."""
-        for key in sorted(set(keys)):
+        ordered = sorted({zlib.crc32(k.encode("utf-8", "surrogatepass")) - 2**31 for k in keys})
+        if ordered:
             conn.execute(
-                "SELECT pg_advisory_xact_lock(?, ?)",
-                (zlib.crc32(space.encode()) & 0x7FFFFFFF, zlib.crc32(key.encode("utf-8", "surrogatepass")) - 2**31),
+                "SELECT count(pg_advisory_xact_lock(?, k))"
+                " FROM (SELECT k FROM unnest(?::int[]) AS k ORDER BY k) AS ordered",
+                (zlib.crc32(space.encode()) & 0x7FFFFFFF, ordered),
             )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:

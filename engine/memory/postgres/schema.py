@@ -65,7 +65,7 @@ CREATE TABLE memory_index (
     memory_id BIGINT PRIMARY KEY, player TEXT NOT NULL, speaker TEXT NOT NULL DEFAULT '',
     text TEXT NOT NULL DEFAULT '', context TEXT NOT NULL DEFAULT '', length INTEGER NOT NULL,
     terms TSVECTOR NOT NULL);
-CREATE INDEX idx_memory_index_terms ON memory_index USING gin (terms);
+CREATE INDEX idx_memory_index_terms ON memory_index USING gin (terms) WITH (fastupdate = off);
 CREATE TABLE index_totals (shard SMALLINT PRIMARY KEY, docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
 INSERT INTO index_totals (shard, docs, tokens) SELECT s, 0, 0 FROM generate_series(0, 15) AS s;
 CREATE TABLE memory_vectors (

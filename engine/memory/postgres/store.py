@@ -32,7 +32,7 @@ from engine.memory.recall import RecallMixin, split_frequent
 from engine.memory.rights import RightsMixin
 from engine.memory.scoring import RecallWeights
 from engine.memory.text import query_terms, scope_prefix
-from engine.memory.turns import TurnsMixin
+from engine.memory.turns import TurnPlan, TurnsMixin
 
 __all__ = ["PostgresMemoryStore"]
 
@@ -146,6 +146,10 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         # One array parameter: the same prepared statement whatever the number of ids.
         return "= ANY(?)", [list(ids)]
 
+    @staticmethod
+    def _among_text(values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "= ANY(?)", [list(values)]
+
     def _id_high_water(self, conn: Any, table: str) -> int:
         row = conn.execute(f"SELECT last_value, is_called FROM {_ID_SEQUENCES[table]}").fetchone()
         return int(row[0]) if row[1] else 0
@@ -160,6 +164,68 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             top = int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
             if top > 0:
                 conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)", (table, top))
+
+    def _prefetch(
+        self, conn: Any, plan: TurnPlan, pairs: list[tuple[str, str]], speakers: set[str]
+    ) -> None:
+        unique = sorted(set(pairs))
+        found: dict[tuple[str, str], list[Any]] = {pair: [] for pair in unique}
+        for character, player, *row in conn.execute(
+            "SELECT p.c, p.pl, t.id, t.text, t.session, t.memory_id, t.speaker"
+            " FROM unnest(?::text[], ?::text[]) AS p(c, pl) CROSS JOIN LATERAL ("
+            "  SELECT id, text, session, memory_id, speaker FROM turns"
+            "  WHERE character = p.c AND player = p.pl ORDER BY id DESC LIMIT 2) AS t"
+            " ORDER BY p.c, p.pl, t.id DESC",
+            ([c for c, _ in unique], [p for _, p in unique]),
+        ).fetchall():
+            found[(character, player)].append(row)
+        wanted = speakers | {r[4] for rows in found.values() for r in rows}
+        names = dict(
+            conn.execute(
+                "SELECT player, name FROM players WHERE player = ANY(?)", (sorted(wanted),)
+            ).fetchall()
+        )
+        for who in wanted:
+            name = names.get(who)
+            plan.names[who] = str(name) if name else who
+            plan.labels[who] = f"{who} {name}" if name and name != who else who
+        for pair, prev in found.items():
+            self._previous_from(conn, plan, pair, prev)
+
+    def _claim_ids(self, conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
+        """As on SQLite (player and character ids stay apart), in three statements."""
+        pairs = set(pairs)
+        players = sorted({p for _, p in pairs})
+        characters = sorted({c for c, _ in pairs})
+        clash = conn.execute(
+            "SELECT character FROM characters WHERE character = ANY(?) LIMIT 1", (players,)
+        ).fetchall()
+        if clash:
+            raise StoreError(
+                f"player id {clash[0][0]!r} is a character id; ids of players and characters must differ"
+            )
+        known = {
+            r[0]
+            for r in conn.execute(
+                "SELECT character FROM characters WHERE character = ANY(?)", (characters,)
+            ).fetchall()
+        }
+        new = [c for c in characters if c not in known]
+        if not new:
+            return
+        taken = conn.execute(
+            "SELECT player FROM turns WHERE player = ANY(?) UNION"
+            " SELECT player FROM memories WHERE player = ANY(?) LIMIT 1",
+            (new, new),
+        ).fetchall()
+        if taken:
+            raise StoreError(
+                f"character id {taken[0][0]!r} is a player id; ids of players and characters must differ"
+            )
+        conn.executemany(
+            "INSERT INTO characters (character) VALUES (?) ON CONFLICT DO NOTHING",
+            [(c,) for c in new],
+        )
 
     # ------------------------------------------------------------------ full-text index
 
@@ -267,7 +333,7 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             rare, _frequent = split_frequent(terms, counts[: len(terms)], self.lexical_budget)
             searched = [x for t, g in zip(terms, groups, strict=True) if t in rare for x in g]
             rows = conn.execute(
-                "SELECT memory_id, speaker, text, context FROM memory_index"
+                "SELECT memory_id, speaker, text, context, length FROM memory_index"
                 " WHERE terms @@ ?::tsquery AND player = ?",
                 (tsquery_literal(searched, prefix), player),
             ).fetchall()
@@ -279,7 +345,7 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         average = tokens / docs if docs else 1.0
         weights = (w.speaker_weight, 1.0, w.context_weight)
         scores = {
-            int(r[0]): bm25(r[1:4], weights, scored, hits, docs, average) for r in rows
+            int(r[0]): bm25(r[1:4], weights, scored, hits, docs, average, int(r[4])) for r in rows
         }
         # FTS5 orders by its bm25 (ties by rowid as found): best first, ``limit`` of them.
         best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]

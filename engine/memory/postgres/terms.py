@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import math
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from engine.memory.text import index_words
@@ -92,18 +91,29 @@ def bm25(
     hits: Sequence[int],
     rows: int,
     average_length: float,
+    length: int | None = None,
 ) -> float:
     """FTS5's bm25 of one row (higher is better here; FTS5 returns it negated).
 
-    ``columns`` are the row's lexeme strings, ``weights`` their weights; ``hits[i]`` is the
-    number of rows holding ``terms[i]``; ``rows`` and ``average_length`` describe the index.
+    ``columns`` are the row's lexeme strings (space-separated), ``weights`` their weights,
+    ``length`` their lexemes in all (counted when not given); ``hits[i]`` is the number of rows
+    holding ``terms[i]``; ``rows`` and ``average_length`` describe the index.
+
+    >>> round(bm25(["", "bee keep bee", ""], [0.0, 1.0, 1.0], ["bee"], [1], 10, 3.0), 4)
+    2.538
     """
-    counts = [Counter(c.split()) for c in columns]
-    length = sum(sum(c.values()) for c in counts)
+    if length is None:
+        length = sum(len(c.split()) for c in columns)
+    # Each lexeme between double spaces, so ``str.count`` finds adjacent repeats too.
+    padded = [" " + c.replace(" ", "  ") + " " if w else "" for c, w in zip(columns, weights, strict=True)]
     norm = K1 * (1 - B + B * length / average_length) if average_length > 0 else K1
     score = 0.0
     for term, hit in zip(terms, hits, strict=True):
-        freq = sum(w * c.get(term, 0) for w, c in zip(weights, counts, strict=True))
+        needle = f" {term} "
+        freq = 0.0
+        for weight, column in zip(weights, padded, strict=True):
+            if weight:
+                freq += weight * column.count(needle)
         if not freq:
             continue
         idf = math.log((0.5 + rows - hit) / (0.5 + hit))
