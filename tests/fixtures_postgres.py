@@ -35,6 +35,15 @@ class PgServer:
         with psycopg.connect(self.base, autocommit=True) as conn:
             conn.execute(sql)
 
+    def restart(self, down_for: float = 0.5) -> None:
+        """Stop the server (fast shutdown: every connection is cut), wait, start it again."""
+        import time
+
+        self.server.stop()
+        time.sleep(down_for)
+        with self.server._lock:  # noqa: SLF001 (the package starts a stopped server this way)
+            self.server.ensure_postgres_running()
+
     def fresh(self) -> str:
         name = f"world_{next(_counter)}"
         self.admin(f"CREATE DATABASE {name} TEMPLATE world_template")
