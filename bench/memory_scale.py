@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     total_rows = 20_000 if args.quick else 1_000_000
     n_queries = 40 if args.quick else 200
-    writer_turns = 500 if args.quick else 5_000
+    writer_turns = 200 if args.quick else 5_000
 
     if args.quick:
         embedder: Any = HashEmbedder()

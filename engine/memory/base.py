@@ -167,7 +167,7 @@ class StoreBase:
             max_delay=0.25,
         )
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn`` in one IMMEDIATE transaction (all or nothing), retried while busy.
 
         Last-accessed times that recalls set since the previous write go into the same
@@ -368,7 +368,7 @@ class StoreBase:
 
     def _log(
         self,
-        conn: sqlite3.Connection,
+        conn: Any,
         op: str,
         entity: str,
         entity_id: Any,
@@ -433,7 +433,7 @@ class StoreBase:
             )
 
     @staticmethod
-    def _display_name(conn: sqlite3.Connection, speaker: str) -> str:
+    def _display_name(conn: Any, speaker: str) -> str:
         row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
         return str(row[0]) if row and row[0] else speaker
 
@@ -458,7 +458,7 @@ class StoreBase:
             speaker=r[10] or "",
         )
 
-    def _delete_memories(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    def _delete_memories(self, conn: Any, ids: Sequence[int]) -> None:
         for chunk in chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             self._index_delete(conn, chunk)
@@ -467,7 +467,7 @@ class StoreBase:
             conn.execute(f"DELETE FROM embed_queue WHERE memory_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
 
-    def _delete_turns(self, conn: sqlite3.Connection, turn_ids: Sequence[int], reason: str) -> None:
+    def _delete_turns(self, conn: Any, turn_ids: Sequence[int], reason: str) -> None:
         """Delete turns, refresh their neighbours' context, drop summaries that covered them."""
         if not turn_ids:
             return
@@ -523,7 +523,7 @@ class StoreBase:
             ]
             self._delete_memories(conn, stale)
 
-    def _refresh_context(self, conn: sqlite3.Connection, turn_ids: Sequence[int]) -> None:
+    def _refresh_context(self, conn: Any, turn_ids: Sequence[int]) -> None:
         """Recompute what is indexed and embedded with each turn's memory from its neighbours.
 
         Used after a neighbouring line is deleted, so no copy of it stays in the index or in
@@ -637,7 +637,7 @@ def set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
     )
 
 
-def bump_generation(conn: sqlite3.Connection) -> None:
+def bump_generation(conn: Any) -> None:
     conn.execute(
         "INSERT INTO store_meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
         " DO UPDATE SET value = CAST(CAST(store_meta.value AS INTEGER) + 1 AS TEXT)"

@@ -246,7 +246,9 @@ class Ledger:
 
             def locked(conn: Any) -> T:
                 if player is not None:
-                    self._pg.lock_keys(conn, "ledger", [player])
+                    # The store's own per-player lock: one lock per player, whichever of the
+                    # two writes first, so a turn's store and ledger writes never cross.
+                    self._pg.lock_keys(conn, "player", [player])
                 return fn(conn)
 
             return cast(T, self._pg.write(locked))
