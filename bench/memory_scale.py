@@ -213,22 +213,28 @@ def hybrid(world: str, embedder: Any, sizes: list[int], queries: list[str], pref
         return int(store.db.execute("SELECT count(*) FROM memories").fetchone()[0])
 
 
-def writer(world: str, tag: int, turns: int, batch: int, seed: int) -> None:
-    """One game-server process: ``turns`` lines of its own players, ``batch`` a call."""
+def writer(world: str, tag: int, turns: int, batch: int, seed: int, start: Any, times: Any) -> None:
+    """One game-server process: ``turns`` lines of its own players, ``batch`` a call. The
+    writing is timed from a common start (process start-up and imports are not)."""
     src = TextSource(seed)
+    lines = [
+        [
+            {
+                "character": "mira",
+                "player": f"w{tag}-{(done + i) % 50}",
+                "speaker": f"w{tag}-{(done + i) % 50}",
+                "text": f"{tag}:{done + i} {src.sentence(4, 8)}",
+            }
+            for i in range(min(batch, turns - done))
+        ]
+        for done in range(0, turns, batch)
+    ]
     with MemoryStore(world) as store:
-        done = 0
-        while done < turns:
-            store.add_turns(
-                {
-                    "character": "mira",
-                    "player": f"w{tag}-{(done + i) % 50}",
-                    "speaker": f"w{tag}-{(done + i) % 50}",
-                    "text": f"{tag}:{done + i} {src.sentence(4, 8)}",
-                }
-                for i in range(min(batch, turns - done))
-            )
-            done += batch
+        start.wait()
+        began = time.time()
+        for rows in lines:
+            store.add_turns(rows)
+        times.put((began, time.time()))
 
 
 def writers(world: str, processes: int, turns: int, batch: int) -> tuple[float, int, int]:
@@ -236,15 +242,19 @@ def writers(world: str, processes: int, turns: int, batch: int) -> tuple[float, 
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=writer, args=(world, k, turns, batch, k)) for k in range(processes)]
-    start = time.perf_counter()
+    start, times = ctx.Barrier(processes), ctx.Queue()
+    procs = [
+        ctx.Process(target=writer, args=(world, k, turns, batch, k, start, times))
+        for k in range(processes)
+    ]
     for proc in procs:
         proc.start()
+    spans = [times.get(timeout=600) for _ in procs]
     for proc in procs:
         proc.join()
         if proc.exitcode != 0:
             raise SystemExit(f"a writer failed (exit {proc.exitcode})")
-    elapsed = time.perf_counter() - start
+    elapsed = max(e for _, e in spans) - min(b for b, _ in spans)
     with MemoryStore(world) as store:
         rows = store.db.execute(
             "SELECT count(*), count(DISTINCT text) FROM turns WHERE player LIKE 'w%'"
@@ -286,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     total_rows = 20_000 if args.quick else 1_000_000
     n_queries = 40 if args.quick else 200
-    writer_turns = 200 if args.quick else 5_000
+    writer_turns = 300 if args.quick else 5_000
 
     if args.quick:
         embedder: Any = HashEmbedder()
