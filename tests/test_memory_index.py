@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from engine.memory import MemoryStore
 from engine.memory.schema import FTS_TABLE
 from engine.memory.text import scope_prefix, scoped
@@ -31,6 +33,7 @@ def test_scoped_prefixes_every_word_and_keeps_punctuation() -> None:
     assert scoped("", "q1") == ""
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)  # SQLite internals
 def test_every_indexed_word_carries_its_players_prefix(store: MemoryStore) -> None:
     store.add_turn("mira", "alice", "alice", "I paint lighthouses")
     store.add_turn("mira", "bob", "bob", "I paint boats")
@@ -92,6 +95,7 @@ def test_old_files_are_reindexed_with_player_prefixes(world_path: Path) -> None:
     assert "bee" not in terms and scope_prefix("alice") + "bee" in terms
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)  # SQLite internals
 def test_pending_embeddings_of_one_player_are_found_by_index(store: MemoryStore) -> None:
     plan = store.db.execute(
         "EXPLAIN QUERY PLAN SELECT memory_id, player, text FROM embed_queue WHERE player = ?"

@@ -38,8 +38,8 @@ def _scan_file(path: Path) -> bytes:
     return data
 
 
-def test_export_holds_everything_about_the_player(world_path: Path) -> None:
-    with MemoryStore(world_path, embedder=HashEmbedder()) as store:
+def test_export_holds_everything_about_the_player(world: str) -> None:
+    with MemoryStore(world, embedder=HashEmbedder()) as store:
         _fill(store)
         data = store.export("p1")
     text = json.dumps(data, ensure_ascii=False)
@@ -96,6 +96,32 @@ def test_forget_leaves_no_trace_in_any_table_index_or_file(world_path: Path) -> 
     assert MARK.encode() not in _scan_file(world_path)
 
 
+def test_forget_leaves_no_trace_in_any_postgres_table(pg_url: str) -> None:
+    with MemoryStore(pg_url, embedder=HashEmbedder()) as store:
+        _fill(store)
+        store.forget("p1")
+        assert {m.text for m in store.memories("mira", "p2")} == {
+            "I am p2 and I like trains",
+            "Trains are loud",
+        }
+        assert store.recall("mira", "p2", "trains")
+        assert store.recall("mira", "p1", MARK) == []
+        tables = [
+            r[0]
+            for r in store.db.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        ]
+        assert set(store.tables()) <= set(tables)
+        for table in tables:
+            for row in store.db.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    assert MARK not in str(value), table  # tsvector lexemes included
+                    if table != "schema_migrations" and isinstance(value, str):
+                        assert value != "p1", (table, row)
+
+
 def test_forget_keeps_one_anonymous_history_line(store: MemoryStore) -> None:
     store.add_turn("mira", "p1", "p1", "hello")
     store.forget("p1", reason="GDPR request")
@@ -105,8 +131,8 @@ def test_forget_keeps_one_anonymous_history_line(store: MemoryStore) -> None:
     assert rows[0]["reason"] == "GDPR request"
 
 
-def test_forget_memory_removes_its_index_entry_and_vector(world_path: Path) -> None:
-    with MemoryStore(world_path, embedder=HashEmbedder()) as store:
+def test_forget_memory_removes_its_index_entry_and_vector(world: str) -> None:
+    with MemoryStore(world, embedder=HashEmbedder()) as store:
         store.add_turn("mira", "p1", "p1", f"secret {MARK}")
         store.add_turn("mira", "p1", "mira", "noted")
         store.embed_pending()
@@ -119,14 +145,12 @@ def test_forget_memory_removes_its_index_entry_and_vector(world_path: Path) -> N
             ).fetchone()[0]
             == 0
         )
-        assert (
-            db.execute("SELECT count(*) FROM memories_fts WHERE rowid = ?", [secret.id]).fetchone()[
-                0
-            ]
-            == 0
+        index, key = (
+            ("memory_index", "memory_id") if "memory_index" in store.tables() else ("memories_fts", "rowid")
         )
+        assert db.execute(f"SELECT count(*) FROM {index} WHERE {key} = ?", [secret.id]).fetchone()[0] == 0
         # The neighbouring line's indexed context no longer holds the forgotten text.
-        contexts = [r[0] for r in db.execute("SELECT context FROM memories_fts")]
+        contexts = [r[0] for r in db.execute(f"SELECT context FROM {index}")]
         assert all(MARK not in c for c in contexts)
 
 
@@ -140,8 +164,8 @@ def test_ids_are_never_reused_after_the_newest_memory_is_forgotten(store: Memory
     assert turn.id > 1
 
 
-def test_a_second_connection_never_recalls_what_another_forgot(world_path: Path) -> None:
-    with MemoryStore(world_path) as reader, MemoryStore(world_path) as writer:
+def test_a_second_connection_never_recalls_what_another_forgot(world: str) -> None:
+    with MemoryStore(world) as reader, MemoryStore(world) as writer:
         writer.add_turn("mira", "p1", "p1", "the password is swordfish")
         assert reader.recall("mira", "p1", "password swordfish")  # reader caches its view
         writer.forget("p1")
@@ -152,8 +176,8 @@ def test_a_second_connection_never_recalls_what_another_forgot(world_path: Path)
         ]
 
 
-def test_a_second_connection_sees_a_memory_shared_by_another(world_path: Path) -> None:
-    with MemoryStore(world_path) as reader, MemoryStore(world_path) as writer:
+def test_a_second_connection_sees_a_memory_shared_by_another(world: str) -> None:
+    with MemoryStore(world) as reader, MemoryStore(world) as writer:
         writer.add_turn("mira", "p1", "p1", "the treasure is under the oak")
         assert reader.recall("bram", "p1", "treasure") == []
         writer.share_memory(writer.memories("mira", "p1")[0].id, "bram")

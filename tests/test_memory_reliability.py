@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixtures_memory import CHARACTERS, PLAYERS, QUERIES, SCENES, check_recall_visibility
@@ -41,6 +42,24 @@ def _writer(path: Path, fd: int, seed: int) -> None:
             store.add_fact("mira", "p1", "player", "counter", str(n))
         os.write(fd, b"".join(f"{i}\n".encode() for i in ids))
         n += 1
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    scene_list=SCENES,
+    who=st.sampled_from(CHARACTERS),
+    player=st.sampled_from(PLAYERS),
+    query=QUERIES,
+)
+def test_recall_never_crosses_players_or_unwitnessed_scenes_on_postgres(
+    pg_server: Any, scene_list: Any, who: str, player: str, query: str
+) -> None:
+    with MemoryStore(pg_server.fresh()) as store:
+        check_recall_visibility(store, scene_list, who, player, query)
 
 
 @pytest.mark.slow

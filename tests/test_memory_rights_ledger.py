@@ -1,8 +1,6 @@
-"""Player rights cover the metering ledger kept in the same world file."""
+"""Player rights cover the metering ledger kept in the same world (SQLite file or PostgreSQL)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from engine.memory import MemoryStore
 from engine.memory.ledger import LEDGER_TABLES, Ledger
@@ -10,7 +8,7 @@ from engine.metering import Meter, Quota
 from engine.types import Usage
 
 
-def _metered_world(path: Path) -> MemoryStore:
+def _metered_world(path: str) -> MemoryStore:
     store = MemoryStore(path)
     store.add_turn("mira", "ana", "ana", "Hi, my email is ana@example.com")
     store.add_turn("mira", "bo", "bo", "Hello there")
@@ -23,8 +21,8 @@ def _metered_world(path: Path) -> MemoryStore:
     return store
 
 
-def test_forget_removes_the_players_ledger_rows_and_keeps_others(tmp_path: Path) -> None:
-    store = _metered_world(tmp_path / "w.db")
+def test_forget_removes_the_players_ledger_rows_and_keeps_others(world: str) -> None:
+    store = _metered_world(world)
     store.forget("ana")
     for table in LEDGER_TABLES:
         assert store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE player = 'ana'").fetchone()[0] == 0
@@ -32,8 +30,8 @@ def test_forget_removes_the_players_ledger_rows_and_keeps_others(tmp_path: Path)
     store.close()
 
 
-def test_export_includes_the_players_ledger_rows(tmp_path: Path) -> None:
-    store = _metered_world(tmp_path / "w.db")
+def test_export_includes_the_players_ledger_rows(world: str) -> None:
+    store = _metered_world(world)
     data = store.export("ana")
     assert len(data["ledger"]["usage"]) == 1
     assert data["ledger"]["audit"][0]["rule"] == "topic:gambling"
@@ -41,8 +39,9 @@ def test_export_includes_the_players_ledger_rows(tmp_path: Path) -> None:
     store.close()
 
 
-def test_export_of_an_unmetered_world_has_an_empty_ledger(tmp_path: Path) -> None:
-    store = MemoryStore(tmp_path / "w.db")
+def test_export_of_an_unmetered_world_has_an_empty_ledger(world: str) -> None:
+    store = MemoryStore(world)
     store.add_turn("mira", "ana", "ana", "Hi")
-    assert store.export("ana")["ledger"] == {}
+    # SQLite: no ledger tables until metered; PostgreSQL: the tables, empty.
+    assert all(rows == [] for rows in store.export("ana")["ledger"].values())
     store.close()

@@ -147,13 +147,13 @@ def test_relationship_counts_turns(store: MemoryStore) -> None:
 
 
 def test_the_turn_count_follows_new_lines_other_writers_and_forgetting(
-    store: MemoryStore, world_path: Path
+    store: MemoryStore, world: str
 ) -> None:
     for i in range(3):
         store.add_turn("mira", "p1", "p1", f"line {i}")
     store.add_turn("mira", "p2", "p2", "another conversation")
     assert store.relationship("mira", "p1").turns == 3
-    with MemoryStore(world_path) as other:  # another connection to the same file
+    with MemoryStore(world) as other:  # another connection to the same file
         other.add_turns([{"character": "mira", "player": "p1", "speaker": "mira", "text": "x"}])
     assert store.relationship("mira", "p1").turns == 4
     store.forget_memory(store.memories("mira", "p1")[0].id)
@@ -261,6 +261,7 @@ def test_in_memory_store_works() -> None:
         assert s.recall("mira", "p1", "world")
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)  # SQLite internals
 def test_store_db_is_a_sqlite_utils_database(store: MemoryStore) -> None:
     assert isinstance(store.db, sqlite_utils.Database)
     assert isinstance(store.db.conn, sqlite3.Connection)

@@ -8,7 +8,7 @@ from typing import Any
 from engine.memory import MemoryStore
 
 
-def _on_disk(path: Path, memory_id: int) -> float:
+def _on_disk(path: str | Path, memory_id: int) -> float:
     with MemoryStore(path) as other:  # another connection to the same file
         return other.get_memory(memory_id).last_accessed
 
@@ -20,14 +20,14 @@ def _one_line(store: MemoryStore, clock: Any) -> int:
 
 
 def test_a_recalled_memory_is_fresh_for_the_store_at_once_and_on_disk_after_its_next_write(
-    store: MemoryStore, world_path: Path, clock: Any
+    store: MemoryStore, world: str, clock: Any
 ) -> None:
     created = clock.now
     memory_id = _one_line(store, clock)
     assert store.get_memory(memory_id).last_accessed == clock.now
-    assert _on_disk(world_path, memory_id) == created
+    assert _on_disk(world, memory_id) == created
     store.add_turn("mira", "p2", "p2", "Unrelated.")  # any write carries the pending times
-    assert _on_disk(world_path, memory_id) == clock.now
+    assert _on_disk(world, memory_id) == clock.now
 
 
 def test_flush_and_close_write_pending_times(world_path: Path, clock: Any) -> None:
@@ -59,10 +59,10 @@ def test_export_includes_times_of_recalls_not_yet_written(
 
 
 def test_a_memory_forgotten_with_a_time_pending_stays_forgotten(
-    store: MemoryStore, world_path: Path, clock: Any
+    store: MemoryStore, world: str, clock: Any
 ) -> None:
     memory_id = _one_line(store, clock)
     store.forget_memory(memory_id)
     store.flush()
-    with MemoryStore(world_path) as other:
+    with MemoryStore(world) as other:
         assert other.memories("mira", "p1") == []

@@ -16,15 +16,18 @@ from engine.types import Usage
 NOON = 1_767_268_800.0  # 2026-01-01 12:00 UTC
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The ledger's world: a SQLite file, then a PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
     path = tmp_path / "world.db"
     Ledger(path).close()
     return path
 
 
 @pytest.fixture
-def ledger(world: Path) -> Ledger:
+def ledger(world: Path | str) -> Ledger:
     led = Ledger(world)
     yield led  # type: ignore[misc]
     led.close()
@@ -134,6 +137,9 @@ def test_no_quota_means_unlimited(ledger: Ledger) -> None:
     assert meter.state("p1", now=NOON).questions == 50
 
 
+# One connection per thread: on PostgreSQL, tests/test_memory_postgres_writers.py runs
+# concurrent reservations from several processes instead.
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 def test_hundred_concurrent_reservations_admit_exactly_ten(world: Path) -> None:
     admitted: list[int] = []
     refused: list[str | None] = []
@@ -182,7 +188,7 @@ def test_usage_row_records_tokens_model_latency_and_cost(ledger: Ledger) -> None
     prices = PriceTable(currency="CNY", models={"deepseek-chat": ModelPrice(input=2, output=3)})
     meter = Meter(ledger, prices=prices, clock=lambda: NOON)
     meter.commit(meter.reserve("p1"), usage(), character="chen")
-    (row,) = ledger.db["usage"].rows
+    (row,) = ledger.export("p1")["usage"]
     assert row["player"] == "p1" and row["character"] == "chen" and row["model"] == "deepseek-chat"
     assert (row["prompt_tokens"], row["completion_tokens"], row["latency_ms"]) == (1000, 500, 120.0)
     assert row["cost"] == pytest.approx(0.0035) and row["currency"] == "CNY"

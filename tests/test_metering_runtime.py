@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from engine.backends.scripted import ScriptedBackend
 from engine.memory.ledger import Ledger
@@ -14,9 +13,8 @@ from engine.runtime.events import TurnDone, TurnFailed
 
 
 def test_hundred_concurrent_turns_from_two_runtimes_let_exactly_ten_through(
-    make_runtime: Callable[..., Runtime], tmp_path: Path
+    make_runtime: Callable[..., Runtime], world: str
 ) -> None:
-    world = tmp_path / "world.db"
     quota = Quota(questions_per_day=10)
     prices = PriceTable(currency="credits", per_question=1.0)
     noon = 1_767_268_800.0  # a fixed day, so the test never straddles midnight

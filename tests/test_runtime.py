@@ -96,10 +96,7 @@ def test_cancel_mid_stream_stops_the_turn(make_runtime: Any) -> None:
     assert [(t.speaker, t.text) for t in stored] == [("p1", "Count for me."), ("mira", shown)]
 
 
-def test_close_mid_turn_cancels_and_keeps_what_was_committed(
-    make_runtime: Any, tmp_path: Path
-) -> None:
-    world = tmp_path / "w.db"
+def test_close_mid_turn_cancels_and_keeps_what_was_committed(make_runtime: Any, world: str) -> None:
     rt = make_runtime(HangingBackend(), world=world)
     handle = rt.say("mira", "p1", "Remember this: the owl flies at noon.")
     deadline = time.monotonic() + 5
@@ -208,8 +205,8 @@ def test_leaving_the_stream_early_cancels_the_turn(make_runtime: Any) -> None:
     assert rt.wait_idle(5)
 
 
-def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
-    rt = make_runtime()
+def test_queries_run_on_the_store_thread(make_runtime: Any, world: str) -> None:
+    rt = make_runtime(world=world)
     drain(rt, rt.say("mira", "p1", "I keep bees."))
     memories = rt.memories("mira", "p1").result(5)
     assert any(m.text == "I keep bees." for m in memories)
@@ -218,17 +215,15 @@ def test_queries_run_on_the_store_thread(make_runtime: Any) -> None:
     assert rt.on_store(lambda s: threading.current_thread().name).result(5) == "npc-store"
 
 
-def test_a_turn_marks_the_memories_it_recalled_as_accessed(
-    make_runtime: Any, tmp_path: Path
-) -> None:
+def test_a_turn_marks_the_memories_it_recalled_as_accessed(make_runtime: Any, world: str) -> None:
     now = [1_700_000_000.0]
-    rt = make_runtime(clock=lambda: now[0])
+    rt = make_runtime(clock=lambda: now[0], world=world)
     drain(rt, rt.say("mira", "p1", "My sister keeps bees on the hill."))
     bees = next(m for m in rt.memories("mira", "p1").result(5) if "bees" in m.text)
     assert bees.last_accessed == now[0]
     now[0] += 10 * 3600
     drain(rt, rt.say("mira", "p1", "Do you remember the bees?"))
-    with MemoryStore(tmp_path / "world.db") as other:  # on disk, not only in the runtime's store
+    with MemoryStore(world) as other:  # on disk, not only in the runtime's store
         assert other.get_memory(bees.id).last_accessed == now[0]
 
 

@@ -14,7 +14,7 @@ from engine.errors import EngineError, StoreError
 from engine.memory import MemoryStore
 
 
-def _world(path: Path) -> MemoryStore:
+def _world(path: str | Path) -> MemoryStore:
     store = MemoryStore(path)
     store.add_turn("mira", "ann", "ann", "My dog is called Biscuit.")
     store.add_turn("mira", "ann", "mira", "Biscuit! What a name.")
@@ -23,22 +23,22 @@ def _world(path: Path) -> MemoryStore:
     return store
 
 
-def test_export_of_a_character_id_is_refused_not_every_players_lines(tmp_path: Path) -> None:
-    with _world(tmp_path / "w.db") as store:
+def test_export_of_a_character_id_is_refused_not_every_players_lines(world: str) -> None:
+    with _world(world) as store:
         with pytest.raises(StoreError, match="character"):
             store.export("mira")
 
 
-def test_forget_of_a_character_id_deletes_nothing(tmp_path: Path) -> None:
-    with _world(tmp_path / "w.db") as store:
+def test_forget_of_a_character_id_deletes_nothing(world: str) -> None:
+    with _world(world) as store:
         with pytest.raises(StoreError, match="character"):
             store.forget("mira")
         assert len(store.recent_turns("mira", "ann")) == 2
         assert len(store.recent_turns("mira", "bob")) == 2
 
 
-def test_the_store_refuses_a_player_id_that_is_a_character_id(tmp_path: Path) -> None:
-    with _world(tmp_path / "w.db") as store:
+def test_the_store_refuses_a_player_id_that_is_a_character_id(world: str) -> None:
+    with _world(world) as store:
         with pytest.raises(StoreError, match="mira"):
             store.add_turn("chen", "mira", "mira", "hello chen")
         with pytest.raises(StoreError, match="ann"):
@@ -47,8 +47,8 @@ def test_the_store_refuses_a_player_id_that_is_a_character_id(tmp_path: Path) ->
             store.add_memory("chen", "mira", "a memory")
 
 
-def test_a_player_export_still_holds_their_lines_only(tmp_path: Path) -> None:
-    with _world(tmp_path / "w.db") as store:
+def test_a_player_export_still_holds_their_lines_only(world: str) -> None:
+    with _world(world) as store:
         data = store.export("ann")
         texts = {t["text"] for t in data["turns"]}
         assert texts == {"My dog is called Biscuit.", "Biscuit! What a name."}

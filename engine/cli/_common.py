@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import click
 
 from engine.errors import EngineError
 
-__all__ = ["existing_world_option", "open_or_fail", "valid_text"]
+__all__ = ["WorldLocation", "WorldURL", "existing_world_option", "open_or_fail", "valid_text"]
 
 T = TypeVar("T")
+
+
+class WorldURL(str):
+    """A PostgreSQL world (``postgresql://...``) given to ``--db``; ``name`` hides a password."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return re.sub(r"://[^@/]*@", "://", str(self))
+
+
+class WorldLocation(click.ParamType):
+    """``--db``: a SQLite world file (a :class:`Path`) or a ``postgresql://`` URL."""
+
+    name = "world"
+
+    def __init__(self, *, exists: bool) -> None:
+        self.file = click.Path(exists=exists, dir_okay=False, path_type=Path)
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | WorldURL:
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return WorldURL(value)
+        return cast(Path, self.file.convert(cast(str, value), param, ctx))
+
 
 existing_world_option = click.option(
     "--db",
     "db_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The world's SQLite file.",
+    type=WorldLocation(exists=True),
+    help="The world: a SQLite file, or a PostgreSQL database (postgresql://...).",
 )
 
 

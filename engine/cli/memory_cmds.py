@@ -6,6 +6,7 @@
   npc memory search --db world.db CHARACTER PLAYER QUERY        recall, with the score breakdown
   npc memory export --db world.db PLAYER [-o FILE]               everything about a player, as JSON
   npc memory forget --db world.db PLAYER | --memory ID           remove a player, or one memory
+  npc memory migrate --from world.db --to postgresql://...        copy a world (and back)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli._common import existing_world_option, open_or_fail, valid_text
+from engine.cli._common import WorldLocation, existing_world_option, open_or_fail, valid_text
 from engine.errors import EngineError, NotFoundError
 
 if TYPE_CHECKING:
@@ -285,6 +286,52 @@ def forget_command(
         except EngineError as exc:  # a character's id, say
             raise click.ClickException(str(exc)) from exc
         click.echo(f"forgot player {player}")
+
+
+@memory_group.command("migrate")
+@click.option("--from", "source", required=True, type=WorldLocation(exists=True),
+              help="The world to copy: a SQLite file or postgresql://...")
+@click.option("--to", "target", required=True, type=WorldLocation(exists=False),
+              help="Where to copy it: an empty (or half-copied) SQLite file or PostgreSQL database.")
+def migrate_command(source: Path, target: Path) -> None:
+    """Copy every row of a world to another store, with progress; verify counts and checksums.
+
+    Resumable: run the same command again after an interruption and it continues where it
+    stopped. The source is only read.
+
+    \b
+    Examples:
+      npc memory migrate --from world.db --to postgresql://npc@db.internal/world
+      npc memory migrate --from postgresql://npc@db.internal/world --to back.db
+    """  # fmt: skip
+    from rich.progress import Progress, TaskID
+
+    from engine.memory import migrate_world
+
+    with _open(source) as src, open_or_fail(_open_any, target) as dst, Progress() as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=max(total, 1))
+            bar.update(tasks[table], completed=done if total else 1)
+
+        try:
+            reports = migrate_world(src, dst, progress=progress)
+        except EngineError as exc:
+            raise click.ClickException(str(exc)) from exc
+    bad = [r for r in reports if not r.ok]
+    for r in reports:
+        click.echo(f"{'ok ' if r.ok else 'BAD'} {r.table:20} {r.source_rows:>10} -> {r.target_rows:<10}")
+    if bad:
+        raise click.ClickException(f"verification failed for {', '.join(r.table for r in bad)}")
+    click.echo(f"copied {getattr(source, 'name', source)} to {getattr(target, 'name', target)}; every table verified")
+
+
+def _open_any(where: Path) -> MemoryStore:
+    from engine.memory import MemoryStore
+
+    return MemoryStore(str(where))
 
 
 COMMANDS = [memory_group]

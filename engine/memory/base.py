@@ -21,7 +21,8 @@ from sqlite_utils import Database
 
 from engine.errors import EngineError, StoreError
 from engine.memory._sqlite import in_transaction, retry
-from engine.memory.embeddings import Embedder
+from engine.memory.embeddings import Embedder, from_blob, to_blob
+from engine.memory.ledger import LEDGER_TABLES
 from engine.memory.ranking import APPROXIMATE_FROM, ConversationView
 from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
 from engine.memory.scoring import (
@@ -33,7 +34,7 @@ from engine.types import (
     TurnRecord,
 )
 
-__all__ = ["StoreBase"]
+__all__ = ["ADD_WITNESS", "QUEUE_EMBEDDING", "StoreBase"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,16 @@ _START_WAIT = 0.01
 MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
 SEARCH_COLUMNS = "{speaker text context}"
+#: Queue a memory to be embedded (again): written so SQLite and PostgreSQL both take it.
+QUEUE_EMBEDDING = (
+    "INSERT INTO embed_queue (memory_id, player, text) VALUES (?, ?, ?) ON CONFLICT (memory_id)"
+    " DO UPDATE SET player = excluded.player, text = excluded.text"
+)
+#: Add a witness to a memory (once).
+ADD_WITNESS = (
+    "INSERT INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -110,13 +121,20 @@ class StoreBase:
         # (character, player) -> (lines, newest turn id counted, generation): see
         # KnowledgeMixin._turn_count.
         self._turn_counts: dict[tuple[str, str], tuple[int, int, str]] = {}
+        self._open()
+
+    # ------------------------------------------------------------------ the SQLite backend
+    # What follows up to the shared helpers is the part a second backend replaces (see
+    # engine.memory.postgres): opening, transactions, ids, the full-text index and vectors.
+
+    def _open(self) -> None:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
+                self.path, timeout=min(self.busy_timeout, 5.0), check_same_thread=False
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
-        self.db = Database(conn)
+        self.db: Any = Database(conn)
         try:
             self._retry(self._setup)
         except sqlite3.DatabaseError as exc:
@@ -149,7 +167,7 @@ class StoreBase:
             max_delay=0.25,
         )
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn`` in one IMMEDIATE transaction (all or nothing), retried while busy.
 
         Last-accessed times that recalls set since the previous write go into the same
@@ -163,8 +181,8 @@ class StoreBase:
 
         def run(conn: sqlite3.Connection) -> T:
             conn.executemany(
-                "UPDATE memories SET last_accessed = max(last_accessed, ?) WHERE id = ?",
-                [(when, memory_id) for memory_id, when in pending],
+                "UPDATE memories SET last_accessed = ? WHERE id = ? AND last_accessed < ?",
+                [(when, memory_id, when) for memory_id, when in pending],
             )
             return fn(conn)
 
@@ -229,8 +247,118 @@ class StoreBase:
         self._touches.clear()
         self._touches.update(touches)
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._retry(lambda: self.db.conn.execute(sql, tuple(params)).fetchall())
+
+    def _read_with(self, fn: Callable[[Any], T]) -> T:
+        """Run several reads in ``fn(conn)`` that must see one state of the file."""
+        return self._retry(lambda: fn(self.db.conn))
+
+    def _lock_players(self, conn: Any, players: Iterable[str]) -> None:
+        """Serialise writes about these players with other writers (SQLite's one writer at a
+        time already does)."""
+
+    def _allocate_ids(self, conn: Any, table: str, count: int) -> int:
+        """The first of ``count`` new ids for ``turns`` or ``memories`` (never reused)."""
+        first = next_id(conn, table)
+        set_high_water(conn, table, first + count - 1)
+        return first
+
+    @staticmethod
+    def _among(ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``ids``: the SQL after the column, and its parameters."""
+        return f"IN ({','.join('?' * len(ids))})", list(ids)
+
+    @staticmethod
+    def _among_text(values: Sequence[str]) -> tuple[str, list[Any]]:
+        """As :meth:`_among`, for text values."""
+        return f"IN ({','.join('?' * len(values))})", list(values)
+
+    def _id_high_water(self, conn: Any, table: str) -> int:
+        """The highest id ``turns`` or ``memories`` has ever given out."""
+        return next_id(conn, table) - 1
+
+    def _sync_counters(self, conn: Any, floors: dict[str, int]) -> None:
+        """After rows were copied in with their ids: new ids start above them (and above
+        ``floors``, the source's high-water marks of ``turns`` and ``memories``)."""
+        for table, floor in floors.items():
+            set_high_water(conn, table, max(floor, next_id(conn, table) - 1))
+
+    def _index_insert(self, conn: Any, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
+        """Index memories: ``(memory id, player, speaker label, segmented text, context)``."""
+        # Every indexed word carries its player's prefix (see engine.memory.text.scoped).
+        prefixes: dict[str, str] = {}
+
+        def prefix(player: str) -> str:
+            if player not in prefixes:
+                prefixes[player] = scope_prefix(player)
+            return prefixes[player]
+
+        conn.executemany(
+            f"INSERT INTO {FTS_TABLE} (rowid, scope, speaker, text, context) VALUES (?, '', ?, ?, ?)",
+            [
+                (mid, scoped(label, prefix(pl)), scoped(txt, prefix(pl)), scoped(ctx, prefix(pl)))
+                for mid, pl, label, txt, ctx in rows
+            ],
+        )
+
+    def _index_set_context(self, conn: Any, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Replace indexed neighbour context: ``(memory id, player, segmented context)``."""
+        conn.executemany(
+            f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?",
+            [(scoped(ctx, scope_prefix(pl)), mid) for mid, pl, ctx in rows],
+        )
+
+    def _index_delete(self, conn: Any, ids: Sequence[int]) -> None:
+        marks = ",".join("?" * len(ids))
+        conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", list(ids))
+
+    def _compact(self) -> None:
+        """After forgetting a player: merge the index so deleted entries are gone from its
+        segments, then flush the WAL, so no copy of the text stays in the file."""
+        self._write(
+            lambda conn: conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+        )
+        if self.path != ":memory:":
+            self._retry(lambda: self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+
+    def _put_vectors(self, conn: Any, rows: Sequence[tuple[int, str, str, np.ndarray]]) -> None:
+        """Store embeddings: ``(memory id, model, player, vector)``."""
+        conn.executemany(
+            "INSERT OR REPLACE INTO memory_vectors (memory_id, model, player, vector)"
+            " VALUES (?, ?, ?, ?)",
+            [(mid, model, player, to_blob(vec)) for mid, model, player, vec in rows],
+        )
+
+    def _vectors_since(
+        self, after: int, player: str, model: str
+    ) -> list[tuple[int, int, np.ndarray]]:
+        """``(position, memory id, vector)`` stored after position ``after``, in order."""
+        rows = self._read(
+            "SELECT rowid, memory_id, vector FROM memory_vectors WHERE rowid > ?"
+            " AND +player = ? AND +model = ? ORDER BY rowid",
+            (after, player, model),
+        )
+        return [(int(r[0]), int(r[1]), np.frombuffer(r[2], dtype="<f4")) for r in rows]
+
+    def _vector_values(self, stored: Any) -> np.ndarray:
+        return from_blob(stored)
+
+    def _ledger_tables(self, conn: Any) -> list[str]:
+        """The ledger tables present in this file (a world that was never metered has none)."""
+        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return [t for t in LEDGER_TABLES if t in present]
+
+    def _ledger_tables_ordered(self, conn: Any) -> list[tuple[str, str]]:
+        """The ledger tables present, each with the order its rows are exported in."""
+        return [(table, "rowid") for table in self._ledger_tables(conn)]
+
+    def check(self) -> str:
+        """``PRAGMA integrity_check`` of the file ("ok" when healthy)."""
+        rows = self._read("PRAGMA integrity_check")
+        return "; ".join(str(r[0]) for r in rows)
+
+    # ------------------------------------------------------------------ shared helpers
 
     def _stored_generation(self) -> str:
         """Bumped (by any connection) on deletions and new witnesses: what was cached from the
@@ -240,7 +368,7 @@ class StoreBase:
 
     def _log(
         self,
-        conn: sqlite3.Connection,
+        conn: Any,
         op: str,
         entity: str,
         entity_id: Any,
@@ -282,8 +410,7 @@ class StoreBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @staticmethod
-    def _claim_ids(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]]) -> None:
+    def _claim_ids(self, conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
         """Register the characters of (character, player) pairs about to be written; refuse a
         player id that is a character id, or a character id that is already a player id.
 
@@ -301,10 +428,12 @@ class StoreBase:
                 "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (character,)
             ).fetchone():
                 raise StoreError(f"character id {character!r} is a player id; ids of players and characters must differ")
-            conn.execute("INSERT INTO characters (character) VALUES (?)", (character,))
+            conn.execute(
+                "INSERT INTO characters (character) VALUES (?) ON CONFLICT DO NOTHING", (character,)
+            )
 
     @staticmethod
-    def _display_name(conn: sqlite3.Connection, speaker: str) -> str:
+    def _display_name(conn: Any, speaker: str) -> str:
         row = conn.execute("SELECT name FROM players WHERE player = ?", (speaker,)).fetchone()
         return str(row[0]) if row and row[0] else speaker
 
@@ -329,16 +458,16 @@ class StoreBase:
             speaker=r[10] or "",
         )
 
-    def _delete_memories(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    def _delete_memories(self, conn: Any, ids: Sequence[int]) -> None:
         for chunk in chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", chunk)
+            self._index_delete(conn, chunk)
             conn.execute(f"DELETE FROM memory_witnesses WHERE memory_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM memory_vectors WHERE memory_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM embed_queue WHERE memory_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
 
-    def _delete_turns(self, conn: sqlite3.Connection, turn_ids: Sequence[int], reason: str) -> None:
+    def _delete_turns(self, conn: Any, turn_ids: Sequence[int], reason: str) -> None:
         """Delete turns, refresh their neighbours' context, drop summaries that covered them."""
         if not turn_ids:
             return
@@ -394,7 +523,7 @@ class StoreBase:
             ]
             self._delete_memories(conn, stale)
 
-    def _refresh_context(self, conn: sqlite3.Connection, turn_ids: Sequence[int]) -> None:
+    def _refresh_context(self, conn: Any, turn_ids: Sequence[int]) -> None:
         """Recompute what is indexed and embedded with each turn's memory from its neighbours.
 
         Used after a neighbouring line is deleted, so no copy of it stays in the index or in
@@ -419,16 +548,13 @@ class StoreBase:
                     parts.append(index_text(hit[0], self.segmentation))
                     if op == "<":
                         previous = f"{self._display_name(conn, hit[2])}: {hit[0]}\n"
-            conn.execute(
-                f"UPDATE {FTS_TABLE} SET context = ? WHERE rowid = ?",
-                (scoped(" ".join(parts), scope_prefix(row[1])), row[3]),
-            )
+            self._index_set_context(conn, [(row[3], row[1], " ".join(parts))])
             had_vector = conn.execute(
                 "DELETE FROM memory_vectors WHERE memory_id = ?", (row[3],)
             ).rowcount
             if had_vector or self.embedder is not None:
                 conn.execute(
-                    "INSERT OR REPLACE INTO embed_queue (memory_id, player, text) VALUES (?, ?, ?)",
+                    QUEUE_EMBEDDING,
                     (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
                 )
 
@@ -484,11 +610,6 @@ class StoreBase:
             for key in [key for key in self._views if key[1] == player]:
                 del self._views[key]
 
-    def check(self) -> str:
-        """``PRAGMA integrity_check`` of the file ("ok" when healthy)."""
-        rows = self._read("PRAGMA integrity_check")
-        return "; ".join(str(r[0]) for r in rows)
-
     def tables(self) -> tuple[str, ...]:
         """The tables the store writes (the FTS index included)."""
         return TABLES
@@ -516,10 +637,10 @@ def set_high_water(conn: sqlite3.Connection, table: str, last_id: int) -> None:
     )
 
 
-def bump_generation(conn: sqlite3.Connection) -> None:
+def bump_generation(conn: Any) -> None:
     conn.execute(
         "INSERT INTO store_meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
-        " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        " DO UPDATE SET value = CAST(CAST(store_meta.value AS INTEGER) + 1 AS TEXT)"
     )
 
 

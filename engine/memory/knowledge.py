@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ from pydantic import TypeAdapter
 from engine.errors import StoreError
 from engine.memory.base import (
     StoreBase,
+    chunks,
     json_ids,
 )
 from engine.memory.scoring import (
@@ -57,7 +57,8 @@ class KnowledgeMixin(StoreBase):
             raise StoreError("a fact needs a subject, a predicate and an object")
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Any) -> int:
+            self._lock_players(conn, [player])
             current = conn.execute(
                 "SELECT id, object, confidence, source_turns FROM facts WHERE character = ?"
                 " AND player = ? AND lower(subject) = lower(?) AND lower(predicate) = lower(?)"
@@ -85,7 +86,7 @@ class KnowledgeMixin(StoreBase):
                     return int(row[0])
             cur = conn.execute(
                 "INSERT INTO facts (character, player, subject, predicate, object, confidence,"
-                " source_turns, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_turns, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     character,
                     player,
@@ -97,7 +98,7 @@ class KnowledgeMixin(StoreBase):
                     now,
                 ),
             )
-            fact_id = int(cur.lastrowid or 0)
+            fact_id = int(cur.fetchone()[0])
             self._log(conn, "insert", "fact", fact_id, character, player, reason or "fact learned")
             for row in current:
                 conn.execute("UPDATE facts SET superseded_by = ? WHERE id = ?", (fact_id, row[0]))
@@ -216,7 +217,8 @@ class KnowledgeMixin(StoreBase):
         }
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
+            self._lock_players(conn, [player])
             row = conn.execute(
                 "SELECT affinity, trust, familiarity FROM relationships WHERE character = ? AND player = ?",
                 (character, player),
@@ -289,16 +291,21 @@ class KnowledgeMixin(StoreBase):
         ids = sorted({int(t) for t in turn_ids})
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
+            self._lock_players(conn, [player])
             existing = conn.execute(
                 "SELECT 1 FROM summaries WHERE character = ? AND player = ?", (character, player)
             ).fetchone()
-            missing = ids and conn.execute(
-                "SELECT count(*) FROM turns WHERE character = ? AND player = ? AND id IN"
-                " (SELECT value FROM json_each(?))",
-                (character, player, json.dumps(ids)),
-            ).fetchone()[0] != len(ids)
-            if missing:
+            stored = 0
+            for chunk in chunks(ids, 500):
+                stored += int(
+                    conn.execute(
+                        "SELECT count(*) FROM turns WHERE character = ? AND player = ? AND id IN"
+                        f" ({','.join('?' * len(chunk))})",
+                        (character, player, *chunk),
+                    ).fetchone()[0]
+                )
+            if stored != len(ids):
                 raise StoreError("a summary may only cover stored turns of its own conversation")
             conn.execute(
                 "INSERT INTO summaries (character, player, text, turn_ids, updated) VALUES (?, ?, ?, ?, ?)"
@@ -362,7 +369,8 @@ class KnowledgeMixin(StoreBase):
         """Remember the name a player goes by."""
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Any) -> None:
+            self._lock_players(conn, [player])
             row = conn.execute("SELECT name FROM players WHERE player = ?", (player,)).fetchone()
             if row and row[0] == name:
                 return
@@ -389,6 +397,17 @@ class KnowledgeMixin(StoreBase):
         rows = self._read("SELECT name FROM players WHERE player = ?", (player,))
         return rows[0][0] if rows else None
 
+    def _player_names(self, players: Sequence[str]) -> dict[str, str]:
+        """The names these players go by (those that have one), in one read."""
+        out: dict[str, str] = {}
+        for start in range(0, len(players), 500):
+            chunk = list(players[start : start + 500])
+            among = self._among_text(chunk)
+            for player, name in self._read(f"SELECT player, name FROM players WHERE player {among[0]}", among[1]):
+                if name:
+                    out[str(player)] = str(name)
+        return out
+
     def has_met(self, character: str, player: str) -> bool:
         """Whether ``character`` has talked with ``player`` (or holds a relationship with them)."""
         rows = self._read(
@@ -404,6 +423,6 @@ class KnowledgeMixin(StoreBase):
             "SELECT character, player, sum(t), sum(m) FROM ("
             " SELECT character, player, count(*) AS t, 0 AS m FROM turns GROUP BY character, player"
             " UNION ALL SELECT character, player, 0, count(*) FROM memories GROUP BY character, player"
-            ") GROUP BY character, player ORDER BY character, player"
+            ") AS pair_counts GROUP BY character, player ORDER BY character, player"
         )
         return [(r[0], r[1], int(r[2]), int(r[3])) for r in rows]

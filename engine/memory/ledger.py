@@ -30,7 +30,7 @@ import sqlite3
 import time as _time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlite_utils import Database
@@ -50,6 +50,9 @@ MIGRATIONS = Migrations("engine.ledger")
 
 #: Every table the ledger writes (all keyed by player, for export and forget).
 LEDGER_TABLES = ("usage", "quota_usage", "quota_reservations", "audit")
+
+#: ``column - ?`` floored at zero, written so SQLite and PostgreSQL both take it (two parameters).
+_AT_LEAST_ZERO = "CASE WHEN {0} > ? THEN {0} - ? ELSE 0 END"
 
 #: Longest audit excerpt kept, in characters.
 EXCERPT_CHARS = 160
@@ -171,13 +174,27 @@ class Ledger:
 
     def __init__(
         self,
-        db: Database | str | Path,
+        db: Database | str | Path | Any,
         *,
         clock: Callable[[], float] = _time.time,
         busy_timeout: float = 30.0,
     ) -> None:
         self.clock = clock
         self.busy_timeout = busy_timeout
+        # A PostgreSQL world: the store's database handle, or a URL (engine.memory.postgres).
+        self._pg: Any = None
+        self.db: Any
+        if getattr(db, "is_postgres", False):
+            self._pg, self.db, self.path = db, db, "<shared>"
+            self._owns_connection = False
+            return
+        if isinstance(db, str) and db.startswith(("postgresql://", "postgres://")):
+            from engine.memory.postgres.connection import PgDatabase
+
+            self._pg = self.db = PgDatabase(db, busy_timeout=busy_timeout)
+            self.path = self._pg.label
+            self._owns_connection = True
+            return
         self._owns_connection = not isinstance(db, Database)
         if isinstance(db, Database):
             self.db = db
@@ -220,17 +237,35 @@ class Ledger:
             max_delay=0.1,
         )
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy."""
+    def _write(self, fn: Callable[[Any], T], *, player: str | None = None) -> T:
+        """Run ``fn`` in one transaction (``BEGIN IMMEDIATE`` on SQLite), retried while busy.
+
+        On PostgreSQL the writes about ``player`` are serialised across processes by a lock
+        held to the end of the transaction, as SQLite's single writer serialises them all."""
+        if self._pg is not None:
+
+            def locked(conn: Any) -> T:
+                if player is not None:
+                    # The store's own per-player lock: one lock per player, whichever of the
+                    # two writes first, so a turn's store and ledger writes never cross.
+                    self._pg.lock_keys(conn, "player", [player])
+                return fn(conn)
+
+            return cast(T, self._pg.write(locked))
         return self._retry(lambda: in_transaction(self.db.conn, fn))
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._pg is not None:
+            return cast(list[tuple[Any, ...]], self._pg.read(lambda conn: conn.execute(sql, params).fetchall()))
         return self._retry(lambda: self.db.conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
         """Close the connection if the ledger opened it (a shared one belongs to the store)."""
         if self._owns_connection:
-            self.db.conn.close()
+            if self._pg is not None:
+                self._pg.close()
+            else:
+                self.db.conn.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -260,13 +295,13 @@ class Ledger:
         when = self.clock() if time is None else time
         row = (when, character, player, direction, rule, category, clean)
 
-        def insert(conn: sqlite3.Connection) -> int:
+        def insert(conn: Any) -> int:
             cur = conn.execute(
                 "INSERT INTO audit (time, character, player, direction, rule, category, excerpt)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 row,
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
         audit_id = self._write(insert)
         logger.info("audit %s %s rule=%s character=%s", direction, category, rule, character)
@@ -309,18 +344,27 @@ class Ledger:
         hold_tokens = max(0, int(hold_tokens))
         hold_spend = max(0.0, float(hold_spend))
 
-        def attempt(conn: sqlite3.Connection) -> int:
-            conn.execute("INSERT OR IGNORE INTO quota_usage (player, day) VALUES (?, ?)", (player, day))
+        limits: list[str] = []
+        bounds: list[float] = []
+        if max_questions is not None:
+            limits.append(" AND questions < ?")
+            bounds.append(max_questions)
+        if max_tokens is not None:
+            limits.append(" AND tokens + tokens_held < ?")
+            bounds.append(max_tokens)
+        if max_spend is not None:
+            limits.append(" AND spend + spend_held < ?")
+            bounds.append(max_spend)
+
+        def attempt(conn: Any) -> int:
+            conn.execute(
+                "INSERT INTO quota_usage (player, day) VALUES (?, ?) ON CONFLICT DO NOTHING", (player, day)
+            )
             cur = conn.execute(
                 "UPDATE quota_usage SET questions = questions + 1, tokens_held = tokens_held + ?,"
-                " spend_held = spend_held + ? WHERE player = ? AND day = ?"
-                " AND (? IS NULL OR questions < ?) AND (? IS NULL OR tokens + tokens_held < ?)"
-                " AND (? IS NULL OR spend + spend_held < ?)",
-                (
-                    hold_tokens, hold_spend, player, day, max_questions, max_questions,
-                    max_tokens, max_tokens, max_spend, max_spend,
-                ),
-            )  # fmt: skip
+                " spend_held = spend_held + ? WHERE player = ? AND day = ?" + "".join(limits),
+                (hold_tokens, hold_spend, player, day, *bounds),
+            )
             if cur.rowcount == 0:
                 questions, tokens, spend, tokens_held, spend_held = conn.execute(
                     "SELECT questions, tokens, spend, tokens_held, spend_held FROM quota_usage"
@@ -338,12 +382,12 @@ class Ledger:
                 )
             cur = conn.execute(
                 "INSERT INTO quota_reservations (player, day, time, status, tokens_held, spend_held)"
-                " VALUES (?, ?, ?, 'open', ?, ?)",
+                " VALUES (?, ?, ?, 'open', ?, ?) RETURNING id",
                 (player, day, now, hold_tokens, hold_spend),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
-        return self._write(attempt)
+        return self._write(attempt, player=player)
 
     def commit(
         self,
@@ -364,7 +408,7 @@ class Ledger:
         """Record the usage of a reserved question and add its tokens and charge to the day's
         quota. Returns the usage row id, or None when the reservation was already settled."""
 
-        def attempt(conn: sqlite3.Connection) -> int | None:
+        def attempt(conn: Any) -> int | None:
             row = conn.execute(
                 "SELECT player, day, tokens_held, spend_held FROM quota_reservations WHERE id = ? AND status = 'open'",
                 (reservation_id,),
@@ -373,24 +417,27 @@ class Ledger:
                 return None
             player, day, tokens_held, spend_held = row
             conn.execute("UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,))
-            cur = conn.execute(
+            usage_id = conn.execute(
                 "INSERT INTO usage (time, day, player, character, model, prompt_tokens, completion_tokens,"
                 " latency_ms, ttft_ms, estimated, cost, charge, currency, reservation_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     now, day, player, character, model, prompt_tokens, completion_tokens, latency_ms,
                     ttft_ms, int(estimated), cost, charge, currency, reservation_id,
                 ),
-            )  # fmt: skip
+            ).fetchone()[0]  # fmt: skip
             conn.execute(
                 "UPDATE quota_usage SET tokens = tokens + ?, spend = spend + ?,"
-                " tokens_held = MAX(tokens_held - ?, 0), spend_held = MAX(spend_held - ?, 0)"
-                " WHERE player = ? AND day = ?",
-                (prompt_tokens + completion_tokens, charge, tokens_held, spend_held, player, day),
-            )
-            return int(cur.lastrowid or 0)
+                f" tokens_held = {_AT_LEAST_ZERO.format('tokens_held')},"
+                f" spend_held = {_AT_LEAST_ZERO.format('spend_held')} WHERE player = ? AND day = ?",
+                (
+                    prompt_tokens + completion_tokens, charge, tokens_held, tokens_held,
+                    spend_held, spend_held, player, day,
+                ),
+            )  # fmt: skip
+            return usage_id
 
-        usage_id = self._write(attempt)
+        usage_id = self._write(attempt, player=self._reservation_player(reservation_id))
         if usage_id is None:
             logger.warning("reservation %s was already committed or released; usage not recorded", reservation_id)
         return usage_id
@@ -399,7 +446,7 @@ class Ledger:
         """Give back an unused reservation (the turn was blocked or failed before the model ran).
         Returns False when it was already settled."""
 
-        def attempt(conn: sqlite3.Connection) -> bool:
+        def attempt(conn: Any) -> bool:
             row = conn.execute(
                 "SELECT tokens_held, spend_held, player, day FROM quota_reservations WHERE id = ? AND status = 'open'",
                 (reservation_id,),
@@ -408,13 +455,22 @@ class Ledger:
                 return False
             conn.execute("UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,))
             conn.execute(
-                "UPDATE quota_usage SET questions = MAX(questions - 1, 0), tokens_held = MAX(tokens_held - ?, 0),"
-                " spend_held = MAX(spend_held - ?, 0) WHERE player = ? AND day = ?",
-                row,
+                "UPDATE quota_usage SET questions = CASE WHEN questions > 0 THEN questions - 1 ELSE 0 END,"
+                f" tokens_held = {_AT_LEAST_ZERO.format('tokens_held')},"
+                f" spend_held = {_AT_LEAST_ZERO.format('spend_held')} WHERE player = ? AND day = ?",
+                (row[0], row[0], row[1], row[1], row[2], row[3]),
             )
             return True
 
-        return self._write(attempt)
+        return self._write(attempt, player=self._reservation_player(reservation_id))
+
+    def _reservation_player(self, reservation_id: int) -> str | None:
+        """The player of a reservation (None when there is none, or on SQLite, which needs no
+        per-player lock)."""
+        if self._pg is None:
+            return None
+        rows = self._read("SELECT player FROM quota_reservations WHERE id = ?", (reservation_id,))
+        return str(rows[0][0]) if rows else None
 
     def quota_state(self, player: str, day: str) -> QuotaState:
         """What ``player`` has used on ``day``."""
@@ -443,8 +499,9 @@ class Ledger:
             params.append(player)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._read(
-            f"SELECT COALESCE({group_by}, ''), COALESCE(currency, ''), COUNT(*), SUM(prompt_tokens),"
-            f" SUM(completion_tokens), SUM(cost), SUM(charge), AVG(latency_ms) FROM usage {where}"
+            f"SELECT COALESCE({group_by}, ''), COALESCE(currency, ''), COUNT(*),"
+            " CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT),"
+            f" SUM(cost), SUM(charge), AVG(latency_ms) FROM usage {where}"
             f" GROUP BY 1, 2 ORDER BY SUM(charge) DESC, 1",
             tuple(params),
         )
@@ -458,16 +515,23 @@ class Ledger:
 
     def export(self, player: str) -> dict[str, list[dict[str, Any]]]:
         """Every ledger row about ``player``, by table."""
-        return {
-            table: [dict(row) for row in self.db[table].rows_where("player = ?", [player])]
-            for table in LEDGER_TABLES
-        }
+        def read(conn: Any) -> dict[str, list[dict[str, Any]]]:
+            out = {}
+            for table in LEDGER_TABLES:
+                cur = conn.execute(f"SELECT * FROM {table} WHERE player = ?", (player,))
+                names = [d[0] for d in cur.description]
+                out[table] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            return out
+
+        if self._pg is not None:
+            return cast(dict[str, list[dict[str, Any]]], self._pg.read(read))
+        return self._retry(lambda: read(self.db.conn))
 
     def forget(self, player: str) -> None:
         """Delete every ledger row about ``player``."""
 
-        def attempt(conn: sqlite3.Connection) -> None:
+        def attempt(conn: Any) -> None:
             for table in LEDGER_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,))
 
-        self._write(attempt)
+        self._write(attempt, player=player)

@@ -7,7 +7,6 @@ full-text candidates, the conversation views with their embeddings, and the re-s
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import wait
 from typing import Any
@@ -21,7 +20,6 @@ from engine.memory.base import (
     CachedView,
     chunks,
 )
-from engine.memory.embeddings import to_blob
 from engine.memory.knowledge import KnowledgeMixin
 from engine.memory.ranking import ConversationView, relevance_at
 from engine.memory.schema import FTS_TABLE
@@ -29,7 +27,26 @@ from engine.memory.scoring import RecallWeights, score_candidates
 from engine.memory.text import fts_query, query_terms, scope_prefix
 from engine.types import MemoryRecord, Recalled
 
-__all__ = ["RecallMixin"]
+__all__ = ["RecallMixin", "split_frequent"]
+
+
+def split_frequent(terms: list[str], counts: list[int], budget: int) -> tuple[list[str], list[str]]:
+    """``terms`` as (searched, frequent), given in how many memories each is found
+    (``counts``): see ``RecallMixin._split_frequent``."""
+    if budget <= 0 or len(terms) < 2:
+        return terms, []
+    total = sum(counts)
+    found = sum(1 for c in counts if c)
+    frequent: set[int] = set()
+    for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
+        if total <= budget or len(frequent) >= found - 1:
+            break
+        frequent.add(i)
+        total -= counts[i]
+    return (
+        [t for i, t in enumerate(terms) if i not in frequent],
+        [t for i, t in enumerate(terms) if i in frequent],
+    )
 
 
 class RecallMixin(KnowledgeMixin):
@@ -189,28 +206,22 @@ class RecallMixin(KnowledgeMixin):
         while the others are found in more than ``lexical_budget`` of the player's memories
         (counted per word, so overlaps count twice). At least one word found anywhere stays
         searched: a word found nowhere adds nothing, so it cannot stand in for the others."""
-        budget = self.lexical_budget
-        if budget <= 0 or len(terms) < 2:
+        if self.lexical_budget <= 0 or len(terms) < 2:
             return terms, []
-        counts = self._read(
-            "SELECT "
-            + ", ".join(
-                f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
-            ),
-            [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
-        )[0]
-        total = sum(counts)
-        found = sum(1 for c in counts if c)
-        frequent: set[int] = set()
-        for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
-            if total <= budget or len(frequent) >= found - 1:
-                break
-            frequent.add(i)
-            total -= counts[i]
-        return (
-            [t for i, t in enumerate(terms) if i not in frequent],
-            [t for i, t in enumerate(terms) if i in frequent],
-        )
+        return split_frequent(terms, self._term_counts(terms, prefix), self.lexical_budget)
+
+    def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
+        """In how many of the player's memories (by ``prefix``) each term is found."""
+        return [
+            int(c)
+            for c in self._read(
+                "SELECT "
+                + ", ".join(
+                    f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
+                ),
+                [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
+            )[0]
+        ]
 
     def _fetch_meta(
         self, ids: Iterable[int], character: str, player: str
@@ -219,12 +230,12 @@ class RecallMixin(KnowledgeMixin):
         recall about ``player`` (checked again here, whatever a cache holds)."""
         out: dict[int, tuple[float, float, str]] = {}
         for chunk in chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
+            among, params = self._among(chunk)
             for r in self._read(
                 "SELECT m.id, m.importance, m.last_accessed, m.speaker FROM memories m"
                 " JOIN memory_witnesses w ON w.memory_id = m.id AND w.witness = ? AND w.player = ?"
-                f" WHERE m.player = ? AND m.id IN ({marks})",
-                (character, player, player, *chunk),
+                f" WHERE m.player = ? AND m.id {among}",
+                (character, player, player, *params),
             ):
                 out[int(r[0])] = (float(r[1]), float(r[2]), str(r[3] or ""))
         touches = self._touches
@@ -242,9 +253,10 @@ class RecallMixin(KnowledgeMixin):
         lowered = query.casefold()
         words = set(re.findall(r"[^\W_]+", lowered))
         named = set()
+        known = self._player_names(sorted(speakers))
         for speaker in speakers:
             names = {speaker}
-            name = self.player_name(speaker)
+            name = known.get(speaker)
             if name:
                 names.add(name)
             for n in names:
@@ -259,10 +271,8 @@ class RecallMixin(KnowledgeMixin):
     def _fetch_memories(self, ids: Iterable[int]) -> dict[int, MemoryRecord]:
         out: dict[int, MemoryRecord] = {}
         for chunk in chunks(sorted(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for r in self._read(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", chunk
-            ):
+            among, params = self._among(chunk)
+            for r in self._read(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id {among}", params):
                 out[int(r[0])] = self._memory(r)
         return out
 
@@ -293,17 +303,16 @@ class RecallMixin(KnowledgeMixin):
                 break
             vectors = self.embedder.embed([r[2] for r in rows], kind="passage")
 
-            def write(conn: sqlite3.Connection, rows: Any = rows, vectors: Any = vectors) -> None:
+            def write(conn: Any, rows: Any = rows, vectors: Any = vectors) -> None:
+                keep = []
                 for r, vec in zip(rows, vectors, strict=True):
                     # Skip a memory forgotten while it was being embedded.
                     if conn.execute(
                         "DELETE FROM embed_queue WHERE memory_id = ?", (r[0],)
                     ).rowcount:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO memory_vectors (memory_id, model, player, vector)"
-                            " VALUES (?, ?, ?, ?)",
-                            (r[0], model, r[1], to_blob(vec)),
-                        )
+                        keep.append((int(r[0]), model, str(r[1]), vec))
+                if keep:
+                    self._put_vectors(conn, keep)
 
             self._write(write)
             done += len(rows)
@@ -346,15 +355,11 @@ class RecallMixin(KnowledgeMixin):
         )
         if self.embedder is not None:
             # New vectors since the last look, by insertion order (rowid), whoever wrote them.
-            vec_rows = self._read(
-                "SELECT rowid, memory_id, vector FROM memory_vectors WHERE rowid > ?"
-                " AND +player = ? AND +model = ? ORDER BY rowid",
-                (cached.vector_rowid, player, self.embedder.name),
-            )
+            vec_rows = self._vectors_since(cached.vector_rowid, player, self.embedder.name)
             if vec_rows:
                 ids = np.fromiter((r[1] for r in vec_rows), np.int64, len(vec_rows))
-                vectors = np.frombuffer(b"".join(r[2] for r in vec_rows), dtype="<f4")
-                hit = view.set_vectors(ids, vectors.reshape(len(vec_rows), -1).astype(np.float32))
+                vectors = np.stack([r[2] for r in vec_rows])
+                hit = view.set_vectors(ids, vectors.astype(np.float32))
                 # A vector of a memory written after the view was read: look at it again next time.
                 late = [
                     r[0] for r, h in zip(vec_rows, hit, strict=True) if not h and r[1] > view.seen

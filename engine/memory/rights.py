@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,22 +12,13 @@ from engine.memory.base import (
     StoreBase,
     bump_generation,
 )
-from engine.memory.embeddings import from_blob
-from engine.memory.ledger import LEDGER_TABLES
-from engine.memory.schema import FTS_TABLE
 
 __all__ = ["RightsMixin"]
 
 logger = logging.getLogger(__name__)
 
 
-def _ledger_tables(conn: sqlite3.Connection) -> list[str]:
-    """The ledger tables present in this file (a world that was never metered has none)."""
-    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return [t for t in LEDGER_TABLES if t in present]
-
-
-def _player_scope(conn: sqlite3.Connection, player: str) -> bool:
+def _player_scope(conn: Any, player: str) -> bool:
     """Whether rights on ``player`` may follow the id into ``speaker`` and witness columns.
 
     Not when the id is a character's: those columns would then hold every line the
@@ -59,18 +49,18 @@ class RightsMixin(StoreBase):
         """
         self.flush()  # last-accessed times recalls set are part of what is stored
 
-        def rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-            cur = self.db.conn.execute(sql, tuple(params))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        def read(conn: Any) -> dict[str, Any]:
+            def rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+                cur = conn.execute(sql, tuple(params))
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-        def read() -> dict[str, Any]:
-            wide = _player_scope(self.db.conn, player)
+            wide = _player_scope(conn, player)
             # As a speaker or a witness, the id means this player only when no character has it.
             spoke = " OR speaker = ?" if wide else ""
             witnessed = " OR id IN (SELECT memory_id FROM memory_witnesses WHERE witness = ?)" if wide else ""
             data: dict[str, Any] = {"player": player, "name": None}
-            name = self.db.conn.execute(
+            name = conn.execute(
                 "SELECT name FROM players WHERE player = ?", (player,)
             ).fetchone()
             data["name"] = name[0] if name else None
@@ -99,13 +89,13 @@ class RightsMixin(StoreBase):
                 s["turn_ids"] = json.loads(s["turn_ids"] or "[]")
             data["summaries"] = summaries
             vectors = []
-            for r in self.db.conn.execute(
+            for r in conn.execute(
                 "SELECT memory_id, model, vector FROM memory_vectors WHERE player = ? ORDER BY memory_id",
                 (player,),
             ):
                 item: dict[str, Any] = {"memory_id": r[0], "model": r[1]}
                 if include_vectors:
-                    item["vector"] = [round(float(x), 6) for x in from_blob(r[2])]
+                    item["vector"] = [round(float(x), 6) for x in self._vector_values(r[2])]
                 vectors.append(item)
             data["embeddings"] = vectors
             history = rows("SELECT * FROM history WHERE player = ? ORDER BY id", (player,))
@@ -114,12 +104,12 @@ class RightsMixin(StoreBase):
             data["history"] = history
             # Usage, quota and audit rows live in the same file when the world is metered.
             data["ledger"] = {
-                table: rows(f"SELECT * FROM {table} WHERE player = ? ORDER BY rowid", (player,))
-                for table in _ledger_tables(self.db.conn)
+                table: rows(f"SELECT * FROM {table} WHERE player = ? ORDER BY {order}", (player,))
+                for table, order in self._ledger_tables_ordered(conn)
             }
             return data
 
-        return self._retry(read)
+        return self._read_with(read)
 
     def forget(self, player: str, *, reason: str = "player request") -> None:
         """Remove everything stored about ``player``: rows, index entries, embeddings, history.
@@ -130,8 +120,9 @@ class RightsMixin(StoreBase):
         in the file. History keeps one line saying a player was forgotten, without their id.
         """
 
-        def write(conn: sqlite3.Connection) -> dict[str, int]:
+        def write(conn: Any) -> dict[str, int]:
             counts: dict[str, int] = {}
+            self._lock_players(conn, [player])
             if not _player_scope(conn, player):
                 return self._forget_rows_only(conn, player, reason)
             spoken = [
@@ -178,7 +169,7 @@ class RightsMixin(StoreBase):
                     f"DELETE FROM {table} WHERE player = ?", (player,)
                 ).rowcount
             conn.execute("DELETE FROM players WHERE player = ?", (player,))
-            for table in _ledger_tables(conn):
+            for table in self._ledger_tables(conn):
                 counts[table] = conn.execute(
                     f"DELETE FROM {table} WHERE player = ?", (player,)
                 ).rowcount
@@ -192,15 +183,10 @@ class RightsMixin(StoreBase):
 
         counts = self._write(write)
         self._drop_vector_cache(None)
-        # Merge the index so deleted entries are gone from its segments, then flush the WAL.
-        self._write(
-            lambda conn: conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
-        )
-        if self.path != ":memory:":
-            self._retry(lambda: self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+        self._compact()
         logger.info("forgot a player: %s", counts)
 
-    def _forget_rows_only(self, conn: sqlite3.Connection, player: str, reason: str) -> dict[str, int]:
+    def _forget_rows_only(self, conn: Any, player: str, reason: str) -> dict[str, int]:
         """forget() for an id that also names a character (an old world): the rows filed under
         the player, and nothing the character said or saw elsewhere."""
         counts: dict[str, int] = {}
@@ -211,7 +197,7 @@ class RightsMixin(StoreBase):
         for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
             counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
         conn.execute("DELETE FROM players WHERE player = ?", (player,))
-        for table in _ledger_tables(conn):
+        for table in self._ledger_tables(conn):
             counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
         conn.execute("DELETE FROM history WHERE player = ?", (player,))
         self._log(conn, "delete", "player", None, None, None, reason, counts)

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 __all__ = [
+    "index_words",
     "MAX_QUERY_CHARS",
     "MAX_QUERY_TERMS",
     "Segmentation",
@@ -218,6 +219,30 @@ def scoped(text: str, prefix: str) -> str:
     'q7Hi, q7Caroline'
     """
     return _WORD.sub(lambda m: _scoped_word(m.group(), prefix), text)
+
+
+def index_words(text: str) -> list[str]:
+    """The words of indexed ``text`` where SQLite's unicode61 tokenizer cuts them, as written
+    (a store that tokenizes in Python, such as the PostgreSQL one, folds and stems them).
+
+    >>> index_words("Hi, Caroline's 龙井 茶")
+    ['Hi', 'Caroline', 's', '龙井', '茶']
+    """
+    out: list[str] = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isascii() or all(_tokenizer_agrees(c) for c in word):
+            out.append(word)
+            continue
+        start = 0
+        for i, char in enumerate(word):
+            if not _tokenizer_agrees(char):
+                if i > start:
+                    out.append(word[start:i])
+                start = i + 1
+        if start < len(word):
+            out.append(word[start:])
+    return out
 
 
 def _scoped_word(word: str, prefix: str) -> str:
