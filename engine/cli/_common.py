@@ -26,7 +26,7 @@ class WorldURL(str):
         return re.sub(r"://[^@/]*@", "://", str(self))
 
 
-class WorldLocation(click.ParamType):
+class WorldLocation(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2
     """``--db``: a SQLite world file (a :class:`Path`) or a ``postgresql://`` URL."""
 
     name = "world"
@@ -37,7 +37,7 @@ class WorldLocation(click.ParamType):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | WorldURL:
         if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
             return WorldURL(value)
-        return cast(Path, self.file.convert(cast(str, value), param, ctx))
+        return self.file.convert(cast(str, value), param, ctx)
 
 
 existing_world_option = click.option(

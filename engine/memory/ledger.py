@@ -426,6 +426,7 @@ class Ledger:
                     ttft_ms, int(estimated), cost, charge, currency, reservation_id,
                 ),
             ).fetchone()[0]  # fmt: skip
+            usage_id = int(usage_id)
             conn.execute(
                 "UPDATE quota_usage SET tokens = tokens + ?, spend = spend + ?,"
                 f" tokens_held = {_AT_LEAST_ZERO.format('tokens_held')},"

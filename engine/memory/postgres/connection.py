@@ -125,7 +125,7 @@ class PgDatabase:
         busy_timeout: float = 30.0,
         connect_timeout: float = 10.0,
     ) -> None:
-        from pgvector.psycopg import register_vector  # type: ignore[import-untyped]
+        from pgvector.psycopg import register_vector
 
         from engine.memory.postgres.schema import migrate
 

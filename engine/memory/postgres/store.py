@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -374,7 +374,7 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
     def _vector_values(self, stored: Any) -> np.ndarray:
         if hasattr(stored, "to_numpy"):  # pgvector's Vector
             stored = stored.to_numpy()
-        return cast(np.ndarray, np.asarray(stored, dtype=np.float32))
+        return np.asarray(stored, dtype=np.float32)
 
     def _ledger_tables(self, conn: Any) -> list[str]:
         return list(_LEDGER_ORDER)

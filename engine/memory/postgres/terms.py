@@ -15,6 +15,7 @@ import functools
 import math
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from engine.memory.text import index_words
 
@@ -47,8 +48,8 @@ def _stem(word: str) -> str:
 
 
 @functools.cache
-def _stemmer():  # type: ignore[no-untyped-def]
-    import snowballstemmer  # type: ignore[import-untyped]
+def _stemmer() -> Any:
+    import snowballstemmer
 
     return snowballstemmer.stemmer("porter")
 
