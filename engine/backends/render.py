@@ -101,7 +101,8 @@ def render_transcript(
             lines.append(f"{message.name or prompt.player}: {_speech(text)}")
         else:
             lines.append(f"{message.name or prompt.character}: {_speech(text)}")
-    lines.append(f"{prompt.character}:")
+    lead = " ".join(prompt.lead.split())
+    lines.append(f"{prompt.character}: {lead}" if lead else f"{prompt.character}:")
     head = "\n\n".join(preamble)
     body = "\n".join(lines)
     return f"{head}\n\n{body}" if head else body
@@ -175,6 +176,7 @@ def prompt_key(
         "player": prompt.player,
         "language": prompt.language,
         "stop": list(prompt.stop),
+        **({"lead": prompt.lead} if prompt.lead else {}),
         "params": (params or GenerationParams()).model_dump(mode="json"),
         "schema": schema,
     }

@@ -33,6 +33,7 @@ from engine.text.sentences import split_sentences
 __all__ = [
     "GROUNDED",
     "Rated",
+    "follows",
     "has_markup",
     "rate",
     "reject",
@@ -198,3 +199,32 @@ def trim(text: str, max_sentences: int) -> str:
         cjk = joined and (ord(joined[-1]) > 0x2E80 or ord(sentence[0]) > 0x2E80)
         joined += ("" if not joined or cjk else " ") + sentence
     return joined
+
+
+def follows(
+    sentence: str,
+    *,
+    said: Sequence[str],
+    question: str,
+    grounding: Sequence[Ground],
+    player: str,
+    language: str | None,
+    names: Sequence[str] = (),
+) -> bool:
+    """Whether the model's next ``sentence`` may follow what was ``said`` already in a reply.
+
+    Not when :func:`reject` rules it out, when it nearly repeats a sentence already said, claims
+    the player's remembered detail as the character's own, or states a number the knowledge
+    asked about does not hold (a made-up time or price after a right one).
+    """
+    if reject(sentence, player_line=question, language=language, names=names):
+        return False
+    for before in said:
+        if any(_similar(sentence, s) >= 0.6 for s in split_sentences(before)):
+            return False
+    own = claims_as_own(sentence, player)
+    for item in grounding:
+        if item.kind == "memory" and own and mentions(sentence, item):
+            return False
+    notes = [g.note for g in grounding if g.asked and g.kind == "knowledge"]
+    return not _stray_numbers(sentence, notes)

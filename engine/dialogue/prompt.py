@@ -86,6 +86,11 @@ class Prompt(BaseModel):
     player: str = Field("Player", description="The player's display name.")
     language: str | None = Field(None, description="The language the reply should be in, if known.")
     stop: tuple[str, ...] = Field((), description="Extra stop sequences for completion models.")
+    lead: str = Field(
+        "",
+        description="The start of the reply, already said: a completion model continues after it "
+        "(a transcript ends ``Character: <lead>``). Chat renderings leave it out.",
+    )
     persona: Persona | None = Field(
         None,
         exclude=True,
