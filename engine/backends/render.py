@@ -110,7 +110,9 @@ def render_transcript(
 
 #: Sections a small base model imitates instead of following (instructions, numbers, the
 #: stored lists it would copy): the compact layout leaves them out.
-COMPACT_DROPS = frozenset({"format", "rules", "facts", "memories", "relationship"})
+#: Lore is left out too: it changes with what was said, and high in the transcript it would
+#: change the prefix the prompt cache keeps; its most relevant entry reaches the ``focus``.
+COMPACT_DROPS = frozenset({"format", "rules", "facts", "memories", "relationship", "lore"})
 _LANGUAGE_HINTS = {"zh": "（以下对话用中文。）", "en": "(The conversation is in English.)"}
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Rated",
     "follows",
     "has_markup",
+    "misnames",
     "rate",
     "reject",
     "score",
@@ -118,10 +119,9 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     asked = [g for g in grounding if g.asked]
     best_asked = 0.0
     extra = 0.0
-    own = claims_as_own(text, player)
     for item in grounding:
         named = mentions(text, item)
-        if item.kind == "memory" and named and own:
+        if item.kind == "memory" and named and claims_as_own(text, player, item):
             named *= 0.3  # "I love plum wine": the player's fact said as the character's own
         if item.kind == "memory" and named and _NEGATED.search(text):
             named *= 0.4  # "No, not plum wine."
@@ -152,7 +152,22 @@ def rate(
     """:func:`score` for a line :func:`reject` lets through, else None."""
     if reject(text, player_line=question, language=language, names=names, own_last=own_last):
         return None
+    if misnames(text, player, names):
+        return None
     return score(text, question=question, grounding=grounding, player=player)
+
+
+def misnames(text: str, player: str, names: Sequence[str]) -> bool:
+    """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜")."""
+    others = [n for n in names if n and n.lower() != player.lower()]
+    for name in others:
+        pattern = (
+            rf"\b(?:your name is|you're|you are|you must be)\s+{re.escape(name)}\b"
+            rf"|你(?:叫|是|的名字是){re.escape(name)}"
+        )
+        if re.search(pattern, text, re.IGNORECASE):
+            return True
+    return False
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
@@ -178,9 +193,10 @@ def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None
     model found the detail and only mixed up who said it. None when there is nothing to turn
     (no remembered detail named, or the line already speaks to the player).
     """
-    if not claims_as_own(text, player):
-        return None
-    if not any(g.kind == "memory" and g.asked and mentions(text, g) for g in grounding):
+    if not any(
+        g.kind == "memory" and g.asked and mentions(text, g) and claims_as_own(text, player, g)
+        for g in grounding
+    ):
         return None
     turned = heuristics.second_person(text)
     return turned[0].upper() + turned[1:] if turned and turned[0].islower() else turned
@@ -219,12 +235,13 @@ def follows(
     """
     if reject(sentence, player_line=question, language=language, names=names):
         return False
+    if misnames(sentence, player, names):
+        return False
     for before in said:
         if any(_similar(sentence, s) >= 0.6 for s in split_sentences(before)):
             return False
-    own = claims_as_own(sentence, player)
     for item in grounding:
-        if item.kind == "memory" and own and mentions(sentence, item):
+        if item.kind == "memory" and mentions(sentence, item) and claims_as_own(sentence, player, item):
             return False
     notes = [g.note for g in grounding if g.asked and g.kind == "knowledge"]
     return not _stray_numbers(sentence, notes)

@@ -422,7 +422,8 @@ def _focus_text(item: Ground, display: str, language: str) -> str:
     zh = language.startswith("zh")
     if item.kind == "memory":
         return f"{display}记得：{item.note}" if zh else f"{display} remembers: {item.note}"
-    return f"{display}知道：{item.note}" if zh else f"{display} knows: {item.note}"
+    # The sentence that answers, not the whole line: a small model names what is nearest.
+    return f"{display}知道：{item.said}" if zh else f"{display} knows: {item.said}"
 
 
 def _history_item(line: Line, index: int) -> _Item:

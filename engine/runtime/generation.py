@@ -165,7 +165,7 @@ async def generate_chosen(
         asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
         asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
-            text = compose(asked[0], language=prompt.language)
+            text = compose(asked[0], language=prompt.language, pronouns=persona.pronouns)
         else:
             text = fallback
         out.composed = True
