@@ -9,8 +9,25 @@ from fixtures_runtime import drain
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.render import render_compact
-from engine.dialogue.choice import GROUNDED, rate, reject, score, to_player, trim
-from engine.dialogue.grounding import compose, ground, is_question
+from engine.dialogue.choice import (
+    GROUNDED,
+    follows,
+    misnames,
+    rate,
+    reject,
+    score,
+    to_player,
+    trim,
+)
+from engine.dialogue.grounding import (
+    Ground,
+    claims_as_own,
+    compose,
+    ground,
+    in_own_words,
+    is_question,
+    is_small_talk,
+)
 from engine.dialogue.prompt import Prompt, assemble
 from engine.runtime.events import TurnDone
 from engine.types import Usage
@@ -196,3 +213,151 @@ def test_rejected_lines_never_reach_the_history(make_runtime: Any) -> None:
     drain(rt, rt.say("mira", "p1", "Hello there", player_name="Ada"))
     turns = rt.recent_turns("mira", "p1").result(5)
     assert all("<" not in t.text for t in turns)
+
+
+@pytest.mark.parametrize(
+    ("text", "keys", "own"),
+    [
+        # "you" elsewhere in the line does not make the trade the player's.
+        ("Oh, long story. I was a blacksmith up north before you came.", {"blacksmith"}, True),
+        ("You're a blacksmith, I remember.", {"blacksmith"}, False),
+        ("我是银行的，你呢？", {"银行"}, True),
+        ("你是银行的，我记得。", {"银行"}, False),
+    ],
+)
+def test_the_clause_that_names_the_detail_decides_whose_it_is(
+    text: str, keys: set[str], own: bool
+) -> None:
+    item = Ground(kind="memory", note="", said="", keys=frozenset(keys), asked=True)
+    assert claims_as_own(text, "Ada", item) is own
+
+
+@pytest.mark.parametrize(
+    ("text", "player", "wrong"),
+    [
+        ("Your name is Mira, you're from the north.", "Ada", True),
+        ("You're Ada, from the north.", "Ada", False),
+        ("你叫米拉，是从北方来的。", "小明", True),
+        ("你叫小明，是从北方来的。", "小明", False),
+    ],
+)
+def test_a_reply_giving_the_player_another_name_is_ruled_out(
+    text: str, player: str, wrong: bool
+) -> None:
+    assert misnames(text, player, ["Mira", "米拉", player]) is wrong
+    rated = rate(text, question="Where am I from?", grounding=[], player=player,
+                 language="zh" if player == "小明" else "en", names=["Mira", "米拉", player])  # fmt: skip
+    assert (rated is None) is wrong
+
+
+def test_what_follows_an_opening_is_checked_sentence_by_sentence() -> None:
+    items = ground("How much does a wish tag cost?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    kw = {"question": "How much does a wish tag cost?", "grounding": items, "player": "Ada",
+          "language": "en", "names": ["Mira", "Ada"]}  # fmt: skip
+    said = ["One coin at Bram's stall."]
+    assert follows("Pick a nice one, they glow all night.", said=said, **kw)
+    assert not follows("Or twenty coins for a big one.", said=said, **kw)  # a made-up price
+    assert not follows("一个硬币。", said=said, **kw)  # the wrong language
+    assert not follows("One coin at Bram's stall!", said=said, **kw)  # said already
+
+
+@pytest.mark.parametrize(
+    ("line", "pronouns", "said"),
+    [
+        ("The lighthouse on Skerry Isle is kept by her brother Tomas.", "she/her",
+         "The lighthouse on Skerry Isle is kept by my brother Tomas."),
+        ("Her boat is called the Grey Heron.", "she/her", "My boat is called the Grey Heron."),
+        ("Bram sells supplies from his stall.", "he/him", "Bram sells supplies from his stall."),
+        ("Lin answers in whichever language you use.", "she/her",
+         "Lin answers in whichever language you use."),
+        ("他的徒弟叫小周，正在学修怀表。", "他", "我的徒弟叫小周，正在学修怀表。"),
+    ],
+)  # fmt: skip
+def test_knowledge_about_the_character_is_said_in_their_own_words(
+    line: str, pronouns: str, said: str
+) -> None:
+    assert in_own_words(line, pronouns) == said
+
+
+def test_a_composed_answer_says_the_part_that_answers() -> None:
+    places = ("Lantern Square has five spots: the fountain in the middle, Chen's tea house up the "
+              "east steps, Bram's market stall by the west arch, the notice board beside the south "
+              "gate, and the stage at the north end.")  # fmt: skip
+    items = ground("Where is Chen's tea house?", player="Ada", player_lines=[], knowledge=[places])
+    assert compose(items[0], language="en") == "Chen's tea house up the east steps."
+    lines = ["Good morning! I'm Oskar, a carpenter from the south, up here to fix the roof."]
+    items = ground("Do you remember what my trade is?", player="Oskar", player_lines=lines,
+                   knowledge=[])  # fmt: skip
+    assert compose(items[0], language="en") == (
+        "Of course I remember: you're Oskar, a carpenter from the south."
+    )
+
+
+@pytest.mark.parametrize(
+    "line", ["How's your evening going?", "Lovely night, isn't it?", "最近怎么样？"]
+)
+def test_small_talk_asks_for_no_knowledge(line: str) -> None:
+    assert is_small_talk(line)
+    items = ground(line, player="Ada", player_lines=[], knowledge=KNOW_EN + KNOW_ZH)
+    assert not any(i.asked for i in items)
+
+
+def test_tonight_finds_what_happens_every_evening() -> None:
+    items = ground("What is there to do here tonight?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    assert items and items[0].asked and "open mic" in items[0].said
+
+
+@pytest.mark.parametrize(
+    ("lines", "question", "detail"),
+    [
+        (["I'm Oskar, a carpenter from the south."], "Where did I say I'm from?", "south"),
+        (["I am a blacksmith from the north."], "Where am I from?", "north"),
+        (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我是干什么的，您还记得吗？", "快递"),
+        (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我老家是哪儿的？", "东北"),
+    ],
+)
+def test_origin_and_trade_are_found_however_they_were_said(
+    lines: list[str], question: str, detail: str
+) -> None:
+    items = ground(question, player="X", player_lines=lines, knowledge=[])
+    assert items and items[0].asked and any(detail in k for k in items[0].keys)
+
+
+class _Opening:
+    """A base model with more to say: each candidate's opening is followed by more text; a
+    call with ``Prompt.lead`` set (the continuation) answers ``rest``."""
+
+    name = "opening"
+    capabilities = Capabilities(kind="model", mode="completion", structured="none")
+
+    def __init__(self, first: str, rest: str) -> None:
+        self.first, self.rest = first, rest
+        self.leads: list[str] = []
+
+    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> Any:
+        self.leads.append(prompt.lead)
+        text = self.rest if prompt.lead else self.first
+        if "Hi, I'm Ada" in prompt.user_text:
+            text = "Welcome to the square, Ada!"
+        for word in text.split(" "):
+            yield Chunk(text=word + " ")
+        yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="c"))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_the_chosen_opening_is_shown_and_the_model_finishes_it(make_runtime: Any) -> None:
+    opening = "Plum wine, Ada, the one you told me about last time."
+    backend = _Opening(opening + " This should never be shown.", "It suits a blacksmith. 二十。")
+    rt = make_runtime(backend)
+    drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))
+    backend.leads.clear()
+    done = drain(rt, rt.say("mira", "p1", "What do I like to drink?", player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone) and not done.result.composed
+    # One candidate named it (sampling stopped), then one continuation of exactly that opening;
+    # the continuation's Chinese sentence is not shown.
+    assert backend.leads == ["", opening]
+    assert done.result.text == opening + " It suits a blacksmith."

@@ -11,7 +11,8 @@ process it runs in; here that is this small process, never the game. The game si
 ``engine`` package), so it starts quickly and is the one place ``import llama_cpp`` appears.
 
 Messages in: ``("job", id, spec)``, ``("cancel", id)``. Messages out: ``("ready", info)`` or
-``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed)``,
+``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
+(``cached``: leading tokens already in the context's cache from the job before),
 ``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
 JSON reply), and one of ``("done", id,
 completion_tokens, finish_reason)``, ``("json", id, raw)``, ``("error", id, message)``; and
@@ -168,7 +169,13 @@ class _Worker:
         llama = llama if llama is not None else self.llama
         ids: list[int] = llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         fitted = fit_tokens(ids, n_ctx - max_tokens - 1)
-        self.send(("prompt", rid, len(fitted), len(ids)))
+        held = list(llama.input_ids[: llama.n_tokens])
+        cached = 0
+        for a, b in zip(held, fitted, strict=False):
+            if a != b:
+                break
+            cached += 1
+        self.send(("prompt", rid, len(fitted), len(ids), cached))
         return fitted
 
     def stream(self, rid: int, spec: dict[str, Any]) -> None:
@@ -182,7 +189,7 @@ class _Worker:
             messages = spec["messages"]
             joined = "\n".join(m["content"] for m in messages).encode("utf-8")
             count = len(self.llama.tokenize(joined, add_bos=True, special=False))
-            self.send(("prompt", rid, count, count))
+            self.send(("prompt", rid, count, count, 0))
             events = iter(
                 self.llama.create_chat_completion(
                     messages=messages, stream=True, stop=spec["stops"] or None, **kwargs
