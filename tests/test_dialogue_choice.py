@@ -361,3 +361,11 @@ def test_the_chosen_opening_is_shown_and_the_model_finishes_it(make_runtime: Any
     # the continuation's Chinese sentence is not shown.
     assert backend.leads == ["", opening]
     assert done.result.text == opening + " It suits a blacksmith."
+
+
+def test_what_the_player_tells_now_is_news_in_the_focus(cast: Any) -> None:
+    line = "Hi Mira, I'm Ada. I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert [(i.heard, i.asked) for i in items] == [(True, False)]
+    prompt = assemble(cast["mira"], line, player_name="Ada", grounding=items, language="en")
+    assert render_compact(prompt).endswith("(Mira learns: Ada is a blacksmith from the north)\nMira:")

@@ -139,6 +139,8 @@ class Ground:
     """Relevance to the line being answered."""
     asked: bool = False
     """The line asks about it: a reply that does not name it misses the question."""
+    heard: bool = False
+    """Said in the line being answered ("I'm a blacksmith from the north"): news, not memory."""
 
 
 _NOT_VERBS = frozenset(
@@ -395,6 +397,22 @@ def ground(
                     keys=_fact_keys(memorable, q_terms, _kinds_stated(memorable)),
                     score=1.0,
                     asked=True,
+                )
+            )
+    if not asking and not memories:
+        # The player tells something about themselves: a reply that takes it in ("A
+        # blacksmith! Welcome, Ada.") reads better than one that talks past it.
+        told = [s for s in _sentences([question]) if _statement(s)]
+        news = _most_memorable(told, set())
+        if news is not None:
+            memories.append(
+                Ground(
+                    kind="memory",
+                    note=_third_person(news, player),
+                    said=heuristics.second_person(news),
+                    keys=_fact_keys(news, set(), _kinds_stated(news)),
+                    score=0.5,
+                    heard=True,
                 )
             )
     memories.sort(key=lambda g: -g.score)

@@ -420,6 +420,8 @@ def assemble(
 
 def _focus_text(item: Ground, display: str, language: str) -> str:
     zh = language.startswith("zh")
+    if item.heard:
+        return f"{display}得知：{item.note}" if zh else f"{display} learns: {item.note}"
     if item.kind == "memory":
         return f"{display}记得：{item.note}" if zh else f"{display} remembers: {item.note}"
     # The sentence that answers, not the whole line: a small model names what is nearest.
