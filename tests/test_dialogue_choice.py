@@ -369,3 +369,15 @@ def test_what_the_player_tells_now_is_news_in_the_focus(cast: Any) -> None:
     assert [(i.heard, i.asked) for i in items] == [(True, False)]
     prompt = assemble(cast["mira"], line, player_name="Ada", grounding=items, language="en")
     assert render_compact(prompt).endswith("(Mira learns: Ada is a blacksmith from the north.)\nMira:")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('"You\'re a baker, I know you," he said.', "You're a baker, I know you."),
+        ('"What do you bake?" she asked, eyes on the table. "Bread?"', "What do you bake? Bread?"),
+        ("Plain words, no story.", "Plain words, no story."),
+    ],
+)
+def test_a_line_written_as_a_story_keeps_only_the_spoken_words(text: str, said: str) -> None:
+    assert trim(text, 3) == said

@@ -41,6 +41,7 @@ __all__ = [
     "score",
     "to_player",
     "trim",
+    "unnarrate",
 ]
 
 #: A reply naming at least this share of a grounding item's key terms counts as naming it.
@@ -202,8 +203,30 @@ def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None
     return turned[0].upper() + turned[1:] if turned and turned[0].islower() else turned
 
 
+_NARRATED = re.compile(
+    r'^\s*["“](?P<said>[^"“”]{2,}?)(?P<stop>[,.!?]?)["”]\s*,?\s*(?:I|he|she|they|[A-Z][a-z]+)\s+'
+    r"(?:said|says|asked|asks|replied|replies|answered|answers|whispered|laughed|smiled)\b[^.!?]*[.!?]?"
+    r"\s*(?P<rest>.*)$",
+    re.DOTALL,
+)
+
+
+def unnarrate(text: str) -> str:
+    """The spoken words of a line a model wrote as a story ('"You're a baker," I said.' ->
+    "You're a baker."); other lines unchanged. A character speaks; it does not narrate."""
+    found = _NARRATED.match(text)
+    if found is None:
+        return text
+    said = found.group("said").strip()
+    stop = found.group("stop")
+    said += stop if stop in ("!", "?") else "."
+    rest = found.group("rest").strip().strip('"“”')
+    return f"{said} {rest}".strip() if rest and not _NARRATED.match(rest) else said
+
+
 def trim(text: str, max_sentences: int) -> str:
     """The first ``max_sentences`` sentences of ``text``, without a trailing unfinished clause."""
+    text = unnarrate(text)
     sentences = split_sentences(text)
     if not sentences:
         return text.strip()

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 #: A candidate's opening is complete at the end of the sentence that reaches this many
 #: characters (a Chinese character counts three): enough to judge what it says.
 OPENING_CHARS = 40
+#: Candidates added to ``TurnSettings.candidates`` when the line asks about something the
+#: character remembers or knows (sampling still stops at the first that names it).
+EXTRA_WHEN_ASKED = 2
 
 
 @dataclass
@@ -96,7 +99,7 @@ def candidate_params(params: GenerationParams, index: int) -> GenerationParams:
     update: dict[str, Any] = {"max_tokens": min(params.max_tokens or 96, 96)}
     if index:
         base = params.temperature if params.temperature is not None else 0.5
-        update["temperature"] = round(min(1.2, base + 0.25 * index), 2)
+        update["temperature"] = round(min(1.0, base + 0.2 * index), 2)
         update["seed"] = (params.seed if params.seed is not None else 7919) + index
     return params.model_copy(update=update)
 
@@ -132,7 +135,12 @@ async def generate_chosen(
     own_last = next((t.text for t in reversed(ctx.recent) if t.speaker == req.character), "")
     best: tuple[choice.Rated, Generated, int] | None = None
     usage = [0, 0]
-    for index in range(candidate_count(env)):
+    count = candidate_count(env)
+    if count > 1 and any(g.asked and speakable(g, prompt.language) for g in grounding):
+        # Openings are short: a question about what the character remembers or knows gets a
+        # few more tries before the answer is composed for the model.
+        count += EXTRA_WHEN_ASKED
+    for index in range(count):
         candidate = Generated()
         await generate(
             env, req, prompt, candidate_params(params, index), policy,
