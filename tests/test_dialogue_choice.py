@@ -45,7 +45,7 @@ KNOW_ZH = ["茶馆每天早上七点开门，晚上十一点打烊。", "泡绿�
     ("question", "lines", "player", "note", "said"),
     [
         ("Do you remember what I do for a living?", ADA, "Ada",
-         "Ada is a blacksmith from the north", "Of course I remember: you're a blacksmith"),
+         "Ada is a blacksmith from the north", ": you're a blacksmith from the north."),
         ("What do I like to drink?", ADA, "Ada",
          "Ada's favourite drink is plum wine", "your favourite drink is plum wine."),
         ("你还记得我最喜欢什么茶吗？", XM, "小明", "小明最喜欢龙井", "记得，你最喜欢龙井。"),
@@ -289,9 +289,7 @@ def test_a_composed_answer_says_the_part_that_answers() -> None:
     lines = ["Good morning! I'm Oskar, a carpenter from the south, up here to fix the roof."]
     items = ground("Do you remember what my trade is?", player="Oskar", player_lines=lines,
                    knowledge=[])  # fmt: skip
-    assert compose(items[0], language="en") == (
-        "Of course I remember: you're Oskar, a carpenter from the south."
-    )
+    assert compose(items[0], language="en").endswith(": you're Oskar, a carpenter from the south.")
 
 
 @pytest.mark.parametrize(

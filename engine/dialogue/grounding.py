@@ -557,10 +557,16 @@ _NUMBER_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 
+# A remembered detail said back; which lead is picked by the detail, so the same question
+# gets the same answer and different ones do not all open alike.
 _LEADS = {
-    "memory": {"en": "Of course I remember: {said}", "zh": "记得，{said}"},
-    "knowledge": {"en": "{said}", "zh": "{said}"},
-}
+    "memory": {
+        "en": ("Of course I remember: {said}", "I haven't forgotten: {said}",
+               "You told me yourself: {said}"),
+        "zh": ("记得，{said}", "我记着呢，{said}", "你跟我说过，{said}"),
+    },
+    "knowledge": {"en": ("{said}",), "zh": ("{said}",)},
+}  # fmt: skip
 
 
 def speakable(item: Ground, language: str | None) -> bool:
@@ -645,4 +651,5 @@ def compose(item: Ground, *, language: str | None, pronouns: str | None = None) 
             said = said[0].upper() + said[1:]
     if said and said[-1] not in ".!?。！？":
         said += "。" if zh else "."
-    return _LEADS[item.kind]["zh" if zh else "en"].format(said=said)
+    leads = _LEADS[item.kind]["zh" if zh else "en"]
+    return heuristics.choose_line(leads, said).format(said=said)
