@@ -379,3 +379,11 @@ def test_what_the_player_tells_now_is_news_in_the_focus(cast: Any) -> None:
 )
 def test_a_line_written_as_a_story_keeps_only_the_spoken_words(text: str, said: str) -> None:
     assert trim(text, 3) == said
+
+
+def test_news_claimed_as_the_characters_own_does_not_end_the_sampling(make_runtime: Any) -> None:
+    backend = _Candidates("Oh, I'm a blacksmith from the north too.", "A blacksmith! Welcome, Ada.")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert done.result.text == "A blacksmith! Welcome, Ada." and backend.calls == 2

@@ -113,6 +113,13 @@ class Rated:
     score: float
     grounded: float
     """How well it names the best of the items the question asks about (0..1; 1 with none)."""
+    owns: bool = False
+    """It names something the player said about themselves as the character's own."""
+
+    @property
+    def good(self) -> bool:
+        """Good enough to stop sampling: names what was asked, from the right perspective."""
+        return self.grounded >= GROUNDED and not self.owns
 
 
 def score(text: str, *, question: str, grounding: Sequence[Ground], player: str) -> Rated:
@@ -120,10 +127,12 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     asked = [g for g in grounding if g.asked]
     best_asked = 0.0
     extra = 0.0
+    owns = False
     for item in grounding:
         named = mentions(text, item)
         if item.kind == "memory" and named and claims_as_own(text, player, item):
             named *= 0.3  # "I love plum wine": the player's fact said as the character's own
+            owns = True
         if item.kind == "memory" and named and _NEGATED.search(text):
             named *= 0.4  # "No, not plum wine."
         if item.asked:
@@ -136,8 +145,8 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     topical = min(1.0, len(t & terms(question)) / 3)
     brevity = -0.3 if len(t) < 2 else 0.0
     rambling = -0.5 if len(text) > 200 else 0.0
-    total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling
-    return Rated(score=total, grounded=best_asked if asked else 1.0)
+    total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
+    return Rated(score=total, grounded=best_asked if asked else 1.0, owns=owns)
 
 
 def rate(

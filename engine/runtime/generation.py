@@ -162,7 +162,7 @@ async def generate_chosen(
                 chosen = Generated(visible=option, raw=candidate.raw, usage=candidate.usage)
                 chosen.cut = candidate.cut
                 best = (rated, chosen, index)
-        if best is not None and best[0].grounded >= choice.GROUNDED:
+        if best is not None and best[0].good:
             break
     model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not any(
         g.asked and speakable(g, prompt.language) for g in grounding
