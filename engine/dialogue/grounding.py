@@ -160,7 +160,11 @@ def _verb_s(match: re.Match[str], name: str) -> str:
 
 
 def _third_person(text: str, name: str) -> str:
+    # "I'm Ada, a carpenter" about Ada is "Ada, a carpenter", not "Ada is Ada, a carpenter".
+    text = re.sub(rf"^\s*(?:I'm|I am|[Mm]y name is|我叫|我是)\s*{re.escape(name)}\s*[,，]\s*",
+                  "" if _CJK.search(text) else "I'm ", text)  # fmt: skip
     if _CJK.search(text):
+        text = text if text.startswith("我") else "我" + text
         return text.replace("我们", "你们").replace("我", name)
     text = re.sub(
         r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
