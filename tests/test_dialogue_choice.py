@@ -174,13 +174,16 @@ class _Candidates:
     name = "candidates"
     capabilities = Capabilities(kind="model", mode="completion", structured="none")
 
-    def __init__(self, *texts: str) -> None:
+    def __init__(self, *texts: str, greet: str = "Welcome, Ada!") -> None:
         self.texts = list(texts)
         self.calls = 0
+        self.greet = greet
 
     async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> Any:
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
+        if self.greet and "Hi, I'm Ada" in prompt.user_text:
+            text = self.greet  # the introduction before the question
         yield Chunk(text=text)
         yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="c"))
 
@@ -382,8 +385,30 @@ def test_a_line_written_as_a_story_keeps_only_the_spoken_words(text: str, said: 
 
 
 def test_news_claimed_as_the_characters_own_does_not_end_the_sampling(make_runtime: Any) -> None:
-    backend = _Candidates("Oh, I'm a blacksmith from the north too.", "A blacksmith! Welcome, Ada.")
+    backend = _Candidates(
+        "Oh, I'm a blacksmith from the north too.", "A blacksmith! Welcome, Ada.", greet=""
+    )
     rt = make_runtime(backend)
     done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
     assert isinstance(done, TurnDone)
     assert done.result.text == "A blacksmith! Welcome, Ada." and backend.calls == 2
+
+
+def test_a_reply_that_takes_in_no_news_does_not_end_the_sampling(make_runtime: Any) -> None:
+    backend = _Candidates("Yes.", "A blacksmith from the north! Sit down.", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert done.result.text == "A blacksmith from the north! Sit down."
+
+
+def test_naming_only_the_head_of_a_detail_is_not_remembering_it() -> None:
+    lines = ["Hi Mira! My name is Alex. I just arrived in town and I love jasmine tea."]
+    items = ground("Do you remember what I like to drink?", player="Alex", player_lines=lines,
+                   knowledge=[])  # fmt: skip
+    weak = rate("Oh yes, that tea is the best in town.", question="Do you remember what I like?",
+                grounding=items, player="Alex", language="en")  # fmt: skip
+    named = rate("Jasmine tea, of course!", question="Do you remember what I like?",
+                 grounding=items, player="Alex", language="en")  # fmt: skip
+    assert weak is not None and not weak.good
+    assert named is not None and named.good

@@ -115,11 +115,14 @@ class Rated:
     """How well it names the best of the items the question asks about (0..1; 1 with none)."""
     owns: bool = False
     """It names something the player said about themselves as the character's own."""
+    misses_news: bool = False
+    """The player just told something about themselves and it takes in neither that nor them."""
 
     @property
     def good(self) -> bool:
-        """Good enough to stop sampling: names what was asked, from the right perspective."""
-        return self.grounded >= GROUNDED and not self.owns
+        """Good enough to stop sampling: names what was asked, from the right perspective,
+        and takes in what the player just told."""
+        return self.grounded >= GROUNDED and not self.owns and not self.misses_news
 
 
 def score(text: str, *, question: str, grounding: Sequence[Ground], player: str) -> Rated:
@@ -145,8 +148,15 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     topical = min(1.0, len(t & terms(question)) / 3)
     brevity = -0.3 if len(t) < 2 else 0.0
     rambling = -0.5 if len(text) > 200 else 0.0
+    news = [g for g in grounding if g.heard]
+    misses = bool(news) and not any(mentions(text, g) >= GROUNDED for g in news) and not (
+        player and player.lower() in text.lower()
+    )
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
-    return Rated(score=total, grounded=best_asked if asked else 1.0, owns=owns)
+    total -= 0.2 * misses
+    return Rated(
+        score=total, grounded=best_asked if asked else 1.0, owns=owns, misses_news=misses
+    )
 
 
 def rate(

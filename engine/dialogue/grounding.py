@@ -141,6 +141,9 @@ class Ground:
     """The line asks about it: a reply that does not name it misses the question."""
     heard: bool = False
     """Said in the line being answered ("I'm a blacksmith from the north"): news, not memory."""
+    weak: frozenset[str] = field(default_factory=frozenset)
+    """Key terms that do not name it on their own: the head of a detail ("tea" of "jasmine
+    tea", "wine" of "plum wine"), which any talk of tea or wine would use."""
 
 
 _NOT_VERBS = frozenset(
@@ -301,6 +304,13 @@ def _fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -
     return frozenset(keys - question_terms) or frozenset(keys)
 
 
+def _heads(sentence: str, keys: frozenset[str]) -> frozenset[str]:
+    """Keys right after another key in ``sentence`` (English): the head of a detail."""
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
+    found = [next(iter(terms(w) & keys), None) for w in words]
+    return frozenset(b for a, b in zip(found, found[1:], strict=False) if a and b and a != b)
+
+
 _BOUNDARY_EN = frozenset(
     "at in on by from with for to who which that and but or because so when where while".split()
 )
@@ -384,7 +394,8 @@ def ground(
                 kind="memory",
                 note=_third_person(sentence, player),
                 said=heuristics.second_person(sentence),
-                keys=_fact_keys(sentence, q_terms, matched),
+                keys=(keys := _fact_keys(sentence, q_terms, matched)),
+                weak=_heads(sentence, keys),
                 score=score,
                 asked=asking and about_memory and (bool(matched) or shared >= 1),
             )
@@ -398,7 +409,8 @@ def ground(
                     kind="memory",
                     note=_third_person(memorable, player),
                     said=heuristics.second_person(memorable),
-                    keys=_fact_keys(memorable, q_terms, _kinds_stated(memorable)),
+                    keys=(keys := _fact_keys(memorable, q_terms, _kinds_stated(memorable))),
+                    weak=_heads(memorable, keys),
                     score=1.0,
                     asked=True,
                 )
@@ -414,7 +426,8 @@ def ground(
                     kind="memory",
                     note=_third_person(news, player),
                     said=heuristics.second_person(news),
-                    keys=_fact_keys(news, set(), _kinds_stated(news)),
+                    keys=(keys := _fact_keys(news, set(), _kinds_stated(news))),
+                    weak=_heads(news, keys),
                     score=0.5,
                     heard=True,
                 )
@@ -505,7 +518,10 @@ def mentions(text: str, item: Ground) -> float:
     """How much of ``item`` a reply names: the share of its key terms it uses, 0..1."""
     if not item.keys:
         return 0.0
-    found = len(terms(text) & item.keys)
+    named = terms(text) & item.keys
+    found = len(named)
+    if item.kind == "memory" and named and named <= item.weak:
+        return 0.4  # "that tea is the best in town" does not remember jasmine tea
     # A remembered detail is named by one of its terms ("plum wine", "医生"); a knowledge
     # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
     need = 1 if item.kind == "memory" else min(len(item.keys), 2)
