@@ -182,6 +182,7 @@ def test_a_question_is_never_read_as_a_fact(text: str, facts: list[tuple[str, st
         ("I grew up in the mountains.", [("comes from", "the mountains")]),
         ("我叫王磊，是送快递的，老家在东北。", [("name", "王磊"), ("comes from", "东北"),
                                             ("is a", "送快递")]),
+        ("我叫小林，是在银行上班的。", [("name", "小林"), ("works at", "银行")]),
         ("Name's Rowan.", [("name", "Rowan")]),
         ("我叫小明，是从苏州来的。", [("name", "小明"), ("comes from", "苏州")]),
         ("我家还养了一只小狗，叫豆豆。", [("小狗", "豆豆")]),

@@ -251,6 +251,8 @@ async def _continue(
     for sentence in split_sentences(rest.visible)[:room]:
         if sentence[-1:] not in ".!?。！？…\"”'」":
             break  # cut off mid-sentence
+        if sentence[0].islower() and sentence[0].isascii():
+            sentence = sentence[0].upper() + sentence[1:]
         if not choice.follows(
             sentence, said=[shown, *more], question=req.text, grounding=grounding,
             player=prompt.player, language=prompt.language, names=names,
