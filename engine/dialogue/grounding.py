@@ -581,7 +581,7 @@ _NUMBER_WORDS = frozenset(
 
 # A remembered detail said back; which lead is picked by the detail, so the same question
 # gets the same answer and different ones do not all open alike.
-_LEADS = {
+_LEADS: dict[str, dict[str, tuple[str, ...]]] = {
     "memory": {
         "en": ("Of course I remember: {said}", "I haven't forgotten: {said}",
                "You told me yourself: {said}"),
