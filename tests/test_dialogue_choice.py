@@ -288,7 +288,9 @@ def test_a_composed_answer_says_the_part_that_answers() -> None:
               "east steps, Bram's market stall by the west arch, the notice board beside the south "
               "gate, and the stage at the north end.")  # fmt: skip
     items = ground("Where is Chen's tea house?", player="Ada", player_lines=[], knowledge=[places])
-    assert compose(items[0], language="en") == "Chen's tea house up the east steps."
+    assert compose(items[0], language="en") == (
+        "Lantern Square has five spots: Chen's tea house up the east steps."
+    )
     lines = ["Good morning! I'm Oskar, a carpenter from the south, up here to fix the roof."]
     items = ground("Do you remember what my trade is?", player="Oskar", player_lines=lines,
                    knowledge=[])  # fmt: skip
@@ -413,3 +415,18 @@ def test_naming_only_the_head_of_a_detail_is_not_remembering_it() -> None:
                  grounding=items, player="Alex", language="en")  # fmt: skip
     assert weak is not None and not weak.good
     assert named is not None and named.good
+
+
+@pytest.mark.parametrize(
+    ("reply", "named"),
+    [
+        ("At eight, don't be late!", True),
+        ("Every week, unless I have something else planned.", False),  # near it, not it
+    ],
+)
+def test_a_knowledge_answer_must_name_what_answers_it(reply: str, named: bool) -> None:
+    items = ground("When does the open mic start?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    rated = rate(reply, question="When does the open mic start?", grounding=items,
+                 player="Ada", language="en")  # fmt: skip
+    assert rated is not None and rated.good is named

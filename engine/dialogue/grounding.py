@@ -509,9 +509,13 @@ def _best_sentence(line: str, q_terms: set[str]) -> str:
     return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*")
 
 
+_HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
+
+
 def _answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
-    """The terms of the clause that answers the question, the question's own terms left out."""
-    clause = _best_part(sentence, q_terms, r"[,，、:：]\s*")
+    """The terms of the clause that answers the question, the question's own terms left out
+    (a list's header, "Prices at the stall:", is not a clause of it)."""
+    clause = _best_part(_HEADER.sub("", sentence), q_terms, r"[,，、:：]\s*")
     keys = terms(clause) - q_terms
     return frozenset(keys or terms(sentence) - q_terms)
 
@@ -527,15 +531,22 @@ def mentions(text: str, item: Ground) -> float:
     # A remembered detail is named by one of its terms ("plum wine", "医生"); a knowledge
     # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
     need = 1 if item.kind == "memory" else min(len(item.keys), 2)
-    if found == 1 and item.kind == "knowledge" and terms(text) & item.keys & _distinctive(item):
-        return 1.0  # the one term that answers it: "eight", "Friday", "七点"
+    if item.kind == "knowledge":
+        special = _distinctive(item)
+        if named & special:
+            return 1.0  # the one term that answers it: "eight", "Friday", "七点"
+        if special or found < need:
+            # "Every week" for a stage that opens at eight; "my chest" for the blue chest
+            # under the counter: near the answer, not the answer.
+            return min(0.4, found / need)
     return min(1.0, found / need)
 
 
 def _distinctive(item: Ground) -> set[str]:
-    """Key terms that answer a question on their own: numbers, times, days, proper names."""
+    """Key terms that answer a question on their own: numbers, times, days, proper names
+    (of the answering clause, not the line's first word)."""
     found = {t for t in item.keys if re.search(r"\d|[一二三四五六七八九十]", t)}
-    for word in re.findall(r"\b[A-Z][a-z]+\b", item.said):
+    for word in re.findall(r"(?<=[\w,;] )[A-Z][a-z]+\b", item.said):
         found |= terms(word) & item.keys
     found |= item.keys & _NUMBER_WORDS
     return found
@@ -624,7 +635,11 @@ def _answer_part(item: Ground) -> str:
     if len(said) <= 110:
         return said
     best = max(hits, key=lambda i: len(terms(parts[i]) & item.keys))
-    return parts[best].strip()
+    header = _HEADER.match(said)
+    part = parts[best].strip()
+    if header and best:
+        return f"{header.group(0).strip()} {part}"  # "Prices at the stall: lantern 5 coins"
+    return part
 
 
 _OWN = {
