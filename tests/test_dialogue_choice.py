@@ -430,3 +430,11 @@ def test_a_knowledge_answer_must_name_what_answers_it(reply: str, named: bool) -
     rated = rate(reply, question="When does the open mic start?", grounding=items,
                  player="Ada", language="en")  # fmt: skip
     assert rated is not None and rated.good is named
+
+
+def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
+    backend = _Candidates("<player_message>", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert "blacksmith" not in done.result.text and "remember" not in done.result.text

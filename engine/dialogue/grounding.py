@@ -447,12 +447,8 @@ def ground(
                 df[t] = df.get(t, 0) + 1
         n = len(lines)
         best: tuple[float, int] | None = None
-        mean = sum(len(ts) for ts in line_terms) / n
         for i, ts in enumerate(line_terms):
-            # Rarer shared terms weigh more; a long line sharing the same terms a little less
-            # ("tell me about the fountain": the fountain's own note, not the list of places).
             score = sum(math.log(1 + n / df[t]) for t in q_terms & ts)
-            score /= 0.8 + 0.2 * len(ts) / max(1.0, mean)
             if score > 0 and (best is None or score > best[0]):
                 best = (score, i)
         if best is not None:

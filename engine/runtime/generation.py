@@ -170,7 +170,9 @@ async def generate_chosen(
     if best is not None and model_said:
         text = best[1].visible.strip()
     else:
-        asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
+        # What the player has just told is news to take in, not a memory to say back.
+        kept = [g for g in grounding if not g.heard]
+        asked = [g for g in grounding if g.asked] or (kept if best is None else [])
         asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
             text = compose(asked[0], language=prompt.language, pronouns=persona.pronouns)
