@@ -54,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import logging
 import re
 import statistics
 import tempfile
@@ -491,7 +492,8 @@ def report(
         who = cast[r.player.character].name
         kind = r.line.probe or "tell"
         verdict = "; ".join(r.problems) or "ok"
-        print(f"- [{who} / {r.player.id}, session {r.session + 1}, {kind}] {verdict}")
+        built = " (composed)" if r.composed else ""
+        print(f"- [{who} / {r.player.id}, session {r.session + 1}, {kind}] {verdict}{built}")
         print(f"    player: {_short(r.line.say)}")
         print(
             f"    reply:  {_short(r.text) or '(empty)'}"
@@ -518,7 +520,15 @@ def main() -> None:
         default="none",
         help="semantic recall for the store",
     )
+    p.add_argument(
+        "--candidates",
+        action="store_true",
+        help="log every sampled candidate and its rating to stderr (base models)",
+    )
     args = p.parse_args()
+    if args.candidates:
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("engine.runtime.generation").setLevel(logging.DEBUG)
     spec = args.backend or ("scripted" if args.quick else "local")
     cast, players = load_scenarios(Path(args.scenarios))
     if args.quick:

@@ -108,6 +108,33 @@ def test_complete_json_is_grammar_constrained_and_validates(backend: LocalBacken
     assert isinstance(result, Mood)
 
 
+def test_a_json_job_leaves_the_conversation_in_the_prompt_cache(backend: LocalBackend) -> None:
+    params = GenerationParams(max_tokens=4, seed=1, temperature=0.0)
+    asyncio.run(collect(backend, EN, params))
+
+    async def go() -> Mood:
+        return await asyncio.wait_for(
+            backend.complete_json(ZH, Mood, GenerationParams(max_tokens=40, seed=1)), 60
+        )
+
+    asyncio.run(go())
+    asyncio.run(collect(backend, EN.model_copy(update={"lead": "Welcome!"}), params))
+    usage_tokens = backend.prompt_cached
+    assert usage_tokens is not None and usage_tokens > 20, (
+        "the reply after a JSON job evaluated its whole prompt again"
+    )
+
+
+def test_a_lead_is_continued_not_repeated(backend: LocalBackend) -> None:
+    lead = "Welcome to Lantern Square!"
+    chunks = asyncio.run(
+        collect(backend, EN.model_copy(update={"lead": lead}),
+                GenerationParams(max_tokens=12, seed=1, temperature=0.0))
+    )  # fmt: skip
+    text = "".join(c.text for c in chunks)
+    assert not text.strip().startswith(lead)
+
+
 def test_cancelling_the_consumer_stops_generation_and_frees_the_model(
     backend: LocalBackend,
 ) -> None:

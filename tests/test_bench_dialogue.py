@@ -107,6 +107,13 @@ def test_every_shipped_scenario_loads_with_enough_probes() -> None:
     assert {dialogue.language_of(line.say) for line in probes} == {"en", "zh"}
 
 
+def test_the_held_out_pair_loads_and_stays_out_of_the_default_run() -> None:
+    cast, players = dialogue.load_scenarios(ROOT / "bench" / "dialogue" / "fresh")
+    assert set(cast) == {"pell", "qin"}
+    default, _ = dialogue.load_scenarios(ROOT / "bench" / "dialogue")
+    assert not set(cast) & set(default)
+
+
 def test_a_scenario_whose_answer_is_in_the_question_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(

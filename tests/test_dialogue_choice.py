@@ -9,8 +9,25 @@ from fixtures_runtime import drain
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams
 from engine.backends.render import render_compact
-from engine.dialogue.choice import GROUNDED, rate, reject, score, to_player, trim
-from engine.dialogue.grounding import compose, ground, is_question
+from engine.dialogue.choice import (
+    GROUNDED,
+    follows,
+    misnames,
+    rate,
+    reject,
+    score,
+    to_player,
+    trim,
+)
+from engine.dialogue.grounding import (
+    Ground,
+    claims_as_own,
+    compose,
+    ground,
+    in_own_words,
+    is_question,
+    is_small_talk,
+)
 from engine.dialogue.prompt import Prompt, assemble
 from engine.runtime.events import TurnDone
 from engine.types import Usage
@@ -28,7 +45,7 @@ KNOW_ZH = ["茶馆每天早上七点开门，晚上十一点打烊。", "泡绿�
     ("question", "lines", "player", "note", "said"),
     [
         ("Do you remember what I do for a living?", ADA, "Ada",
-         "Ada is a blacksmith from the north", "Of course I remember: you're a blacksmith"),
+         "Ada is a blacksmith from the north", ": you're a blacksmith from the north."),
         ("What do I like to drink?", ADA, "Ada",
          "Ada's favourite drink is plum wine", "your favourite drink is plum wine."),
         ("你还记得我最喜欢什么茶吗？", XM, "小明", "小明最喜欢龙井", "记得，你最喜欢龙井。"),
@@ -157,13 +174,16 @@ class _Candidates:
     name = "candidates"
     capabilities = Capabilities(kind="model", mode="completion", structured="none")
 
-    def __init__(self, *texts: str) -> None:
+    def __init__(self, *texts: str, greet: str = "Welcome, Ada!") -> None:
         self.texts = list(texts)
         self.calls = 0
+        self.greet = greet
 
     async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> Any:
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
+        if self.greet and "Hi, I'm Ada" in prompt.user_text:
+            text = self.greet  # the introduction before the question
         yield Chunk(text=text)
         yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="c"))
 
@@ -196,3 +216,225 @@ def test_rejected_lines_never_reach_the_history(make_runtime: Any) -> None:
     drain(rt, rt.say("mira", "p1", "Hello there", player_name="Ada"))
     turns = rt.recent_turns("mira", "p1").result(5)
     assert all("<" not in t.text for t in turns)
+
+
+@pytest.mark.parametrize(
+    ("text", "keys", "own"),
+    [
+        # "you" elsewhere in the line does not make the trade the player's.
+        ("Oh, long story. I was a blacksmith up north before you came.", {"blacksmith"}, True),
+        ("You're a blacksmith, I remember.", {"blacksmith"}, False),
+        ("我是银行的，你呢？", {"银行"}, True),
+        ("你是银行的，我记得。", {"银行"}, False),
+    ],
+)
+def test_the_clause_that_names_the_detail_decides_whose_it_is(
+    text: str, keys: set[str], own: bool
+) -> None:
+    item = Ground(kind="memory", note="", said="", keys=frozenset(keys), asked=True)
+    assert claims_as_own(text, "Ada", item) is own
+
+
+@pytest.mark.parametrize(
+    ("text", "player", "wrong"),
+    [
+        ("Your name is Mira, you're from the north.", "Ada", True),
+        ("You're Ada, from the north.", "Ada", False),
+        ("你叫米拉，是从北方来的。", "小明", True),
+        ("你叫小明，是从北方来的。", "小明", False),
+    ],
+)
+def test_a_reply_giving_the_player_another_name_is_ruled_out(
+    text: str, player: str, wrong: bool
+) -> None:
+    assert misnames(text, player, ["Mira", "米拉", player]) is wrong
+    rated = rate(text, question="Where am I from?", grounding=[], player=player,
+                 language="zh" if player == "小明" else "en", names=["Mira", "米拉", player])  # fmt: skip
+    assert (rated is None) is wrong
+
+
+def test_what_follows_an_opening_is_checked_sentence_by_sentence() -> None:
+    items = ground("How much does a wish tag cost?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    kw = {"question": "How much does a wish tag cost?", "grounding": items, "player": "Ada",
+          "language": "en", "names": ["Mira", "Ada"]}  # fmt: skip
+    said = ["One coin at Bram's stall."]
+    assert follows("Pick a nice one, they glow all night.", said=said, **kw)
+    assert not follows("Or twenty coins for a big one.", said=said, **kw)  # a made-up price
+    assert not follows("一个硬币。", said=said, **kw)  # the wrong language
+    assert not follows("One coin at Bram's stall!", said=said, **kw)  # said already
+
+
+@pytest.mark.parametrize(
+    ("line", "pronouns", "said"),
+    [
+        ("The lighthouse on Skerry Isle is kept by her brother Tomas.", "she/her",
+         "The lighthouse on Skerry Isle is kept by my brother Tomas."),
+        ("Her boat is called the Grey Heron.", "she/her", "My boat is called the Grey Heron."),
+        ("Bram sells supplies from his stall.", "he/him", "Bram sells supplies from his stall."),
+        ("Lin answers in whichever language you use.", "she/her",
+         "Lin answers in whichever language you use."),
+        ("他的徒弟叫小周，正在学修怀表。", "他", "我的徒弟叫小周，正在学修怀表。"),
+    ],
+)  # fmt: skip
+def test_knowledge_about_the_character_is_said_in_their_own_words(
+    line: str, pronouns: str, said: str
+) -> None:
+    assert in_own_words(line, pronouns) == said
+
+
+def test_a_composed_answer_says_the_part_that_answers() -> None:
+    places = ("Lantern Square has five spots: the fountain in the middle, Chen's tea house up the "
+              "east steps, Bram's market stall by the west arch, the notice board beside the south "
+              "gate, and the stage at the north end.")  # fmt: skip
+    items = ground("Where is Chen's tea house?", player="Ada", player_lines=[], knowledge=[places])
+    assert compose(items[0], language="en") == (
+        "Lantern Square has five spots: Chen's tea house up the east steps."
+    )
+    lines = ["Good morning! I'm Oskar, a carpenter from the south, up here to fix the roof."]
+    items = ground("Do you remember what my trade is?", player="Oskar", player_lines=lines,
+                   knowledge=[])  # fmt: skip
+    assert compose(items[0], language="en").endswith(": you're Oskar, a carpenter from the south.")
+
+
+@pytest.mark.parametrize(
+    "line", ["How's your evening going?", "Lovely night, isn't it?", "最近怎么样？"]
+)
+def test_small_talk_asks_for_no_knowledge(line: str) -> None:
+    assert is_small_talk(line)
+    items = ground(line, player="Ada", player_lines=[], knowledge=KNOW_EN + KNOW_ZH)
+    assert not any(i.asked for i in items)
+
+
+def test_tonight_finds_what_happens_every_evening() -> None:
+    items = ground("What is there to do here tonight?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    assert items and items[0].asked and "open mic" in items[0].said
+
+
+@pytest.mark.parametrize(
+    ("lines", "question", "detail"),
+    [
+        (["I'm Oskar, a carpenter from the south."], "Where did I say I'm from?", "south"),
+        (["I am a blacksmith from the north."], "Where am I from?", "north"),
+        (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我是干什么的，您还记得吗？", "快递"),
+        (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我老家是哪儿的？", "东北"),
+        (["您好！我叫小林，是在银行上班的，老家在杭州。"], "您还记得我是做什么工作的吗？", "银行"),
+    ],
+)
+def test_origin_and_trade_are_found_however_they_were_said(
+    lines: list[str], question: str, detail: str
+) -> None:
+    items = ground(question, player="X", player_lines=lines, knowledge=[])
+    assert items and items[0].asked and any(detail in k for k in items[0].keys)
+
+
+class _Opening:
+    """A base model with more to say: each candidate's opening is followed by more text; a
+    call with ``Prompt.lead`` set (the continuation) answers ``rest``."""
+
+    name = "opening"
+    capabilities = Capabilities(kind="model", mode="completion", structured="none")
+
+    def __init__(self, first: str, rest: str) -> None:
+        self.first, self.rest = first, rest
+        self.leads: list[str] = []
+
+    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> Any:
+        self.leads.append(prompt.lead)
+        text = self.rest if prompt.lead else self.first
+        if "Hi, I'm Ada" in prompt.user_text:
+            text = "Welcome to the square, Ada!"
+        for word in text.split(" "):
+            yield Chunk(text=word + " ")
+        yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="c"))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_the_chosen_opening_is_shown_and_the_model_finishes_it(make_runtime: Any) -> None:
+    opening = "Plum wine, Ada, the one you told me about last time."
+    backend = _Opening(opening + " This should never be shown.", "It suits a blacksmith. 二十。")
+    rt = make_runtime(backend)
+    drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))
+    backend.leads.clear()
+    done = drain(rt, rt.say("mira", "p1", "What do I like to drink?", player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone) and not done.result.composed
+    # One candidate named it (sampling stopped), then one continuation of exactly that opening;
+    # the continuation's Chinese sentence is not shown.
+    assert backend.leads == ["", opening]
+    assert done.result.text == opening + " It suits a blacksmith."
+
+
+def test_what_the_player_tells_now_is_news_in_the_focus(cast: Any) -> None:
+    line = "Hi Mira, I'm Ada. I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert [(i.heard, i.asked) for i in items] == [(True, False)]
+    prompt = assemble(cast["mira"], line, player_name="Ada", grounding=items, language="en")
+    assert render_compact(prompt).endswith("(Mira learns: Ada is a blacksmith from the north.)\nMira:")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('"You\'re a baker, I know you," he said.', "You're a baker, I know you."),
+        ('"What do you bake?" she asked, eyes on the table. "Bread?"', "What do you bake? Bread?"),
+        ("Plain words, no story.", "Plain words, no story."),
+    ],
+)
+def test_a_line_written_as_a_story_keeps_only_the_spoken_words(text: str, said: str) -> None:
+    assert trim(text, 3) == said
+
+
+def test_news_claimed_as_the_characters_own_does_not_end_the_sampling(make_runtime: Any) -> None:
+    backend = _Candidates(
+        "Oh, I'm a blacksmith from the north too.", "A blacksmith! Welcome, Ada.", greet=""
+    )
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert done.result.text == "A blacksmith! Welcome, Ada." and backend.calls == 2
+
+
+def test_a_reply_that_takes_in_no_news_does_not_end_the_sampling(make_runtime: Any) -> None:
+    backend = _Candidates("Yes.", "A blacksmith from the north! Sit down.", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert done.result.text == "A blacksmith from the north! Sit down."
+
+
+def test_naming_only_the_head_of_a_detail_is_not_remembering_it() -> None:
+    lines = ["Hi Mira! My name is Alex. I just arrived in town and I love jasmine tea."]
+    items = ground("Do you remember what I like to drink?", player="Alex", player_lines=lines,
+                   knowledge=[])  # fmt: skip
+    weak = rate("Oh yes, that tea is the best in town.", question="Do you remember what I like?",
+                grounding=items, player="Alex", language="en")  # fmt: skip
+    named = rate("Jasmine tea, of course!", question="Do you remember what I like?",
+                 grounding=items, player="Alex", language="en")  # fmt: skip
+    assert weak is not None and not weak.good
+    assert named is not None and named.good
+
+
+@pytest.mark.parametrize(
+    ("reply", "named"),
+    [
+        ("At eight, don't be late!", True),
+        ("Every week, unless I have something else planned.", False),  # near it, not it
+    ],
+)
+def test_a_knowledge_answer_must_name_what_answers_it(reply: str, named: bool) -> None:
+    items = ground("When does the open mic start?", player="Ada", player_lines=[],
+                   knowledge=KNOW_EN)  # fmt: skip
+    rated = rate(reply, question="When does the open mic start?", grounding=items,
+                 player="Ada", language="en")  # fmt: skip
+    assert rated is not None and rated.good is named
+
+
+def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
+    backend = _Candidates("<player_message>", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone)
+    assert "blacksmith" not in done.result.text and "remember" not in done.result.text

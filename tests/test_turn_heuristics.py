@@ -173,8 +173,16 @@ def test_a_question_is_never_read_as_a_fact(text: str, facts: list[tuple[str, st
     [
         ("I have a cat called Pepper.", [("cat", "Pepper")]),
         ("My sister Juno is visiting next week.", [("sister", "Juno")]),
-        ("I'm a beekeeper from Carrow Hill.", [("is a", "beekeeper from Carrow Hill"),
+        ("I'm a beekeeper from Carrow Hill.", [("is a", "beekeeper"),
                                                 ("comes from", "Carrow Hill")]),
+        # Where someone is from, said without a place name, is still where they are from.
+        ("I'm a blacksmith from the north.", [("is a", "blacksmith"), ("comes from", "the north")]),
+        ("I'm Oskar, a carpenter from the south.", [("name", "Oskar"), ("is a", "carpenter"),
+                                                    ("comes from", "the south")]),
+        ("I grew up in the mountains.", [("comes from", "the mountains")]),
+        ("我叫王磊，是送快递的，老家在东北。", [("name", "王磊"), ("comes from", "东北"),
+                                            ("is a", "送快递")]),
+        ("我叫小林，是在银行上班的。", [("name", "小林"), ("works at", "银行")]),
         ("Name's Rowan.", [("name", "Rowan")]),
         ("我叫小明，是从苏州来的。", [("name", "小明"), ("comes from", "苏州")]),
         ("我家还养了一只小狗，叫豆豆。", [("小狗", "豆豆")]),

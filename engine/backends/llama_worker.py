@@ -11,7 +11,8 @@ process it runs in; here that is this small process, never the game. The game si
 ``engine`` package), so it starts quickly and is the one place ``import llama_cpp`` appears.
 
 Messages in: ``("job", id, spec)``, ``("cancel", id)``. Messages out: ``("ready", info)`` or
-``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed)``,
+``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
+(``cached``: leading tokens already in the context's cache from the job before),
 ``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
 JSON reply), and one of ``("done", id,
 completion_tokens, finish_reason)``, ``("json", id, raw)``, ``("error", id, message)``; and
@@ -108,11 +109,22 @@ def fit_tokens(tokens: list[int], room: int) -> list[int]:
 
 
 class _Worker:
-    """One loaded model serving jobs one at a time, in the order they arrive."""
+    """One loaded model serving jobs one at a time, in the order they arrive.
 
-    def __init__(self, conn: Connection, llama: Any) -> None:
+    Replies and structured (JSON) jobs run in two contexts of the same model file: a JSON job
+    (the analysis after a reply) has a prompt of its own, and in the replies' context it would
+    evict the conversation that llama.cpp's prompt cache keeps, so the next reply would
+    evaluate its whole prompt again (seconds on a small CPU) instead of the last few lines.
+    The second context is loaded at the first JSON job (``load_side``).
+    """
+
+    def __init__(
+        self, conn: Connection, llama: Any, load_side: Callable[[], Any] | None = None
+    ) -> None:
         self.conn = conn
         self.llama = llama
+        self.load_side = load_side
+        self.side: Any = None
         self.send_lock = threading.Lock()
         self.jobs: queue.SimpleQueue[tuple[int, dict[str, Any]]] = queue.SimpleQueue()
         self.cancelled: set[int] = set()
@@ -141,10 +153,29 @@ class _Worker:
     def stop_check(self, rid: int) -> Callable[[Any, Any], bool]:
         return lambda _ids, _logits: rid in self.cancelled
 
-    def tokens(self, rid: int, text: str, max_tokens: int, n_ctx: int) -> list[int]:
-        ids: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+    def structured(self) -> Any:
+        """The context JSON jobs run in (the replies' own when no second one can be had)."""
+        if self.side is None and self.load_side is not None:
+            loader, self.load_side = self.load_side, None
+            try:
+                self.side = loader()
+            except Exception as exc:  # noqa: BLE001 (memory or file trouble: share the first)
+                self.send(("log", 30, f"second context not loaded, JSON jobs share one: {exc}"))
+        return self.side if self.side is not None else self.llama
+
+    def tokens(
+        self, rid: int, text: str, max_tokens: int, n_ctx: int, llama: Any = None
+    ) -> list[int]:
+        llama = llama if llama is not None else self.llama
+        ids: list[int] = llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         fitted = fit_tokens(ids, n_ctx - max_tokens - 1)
-        self.send(("prompt", rid, len(fitted), len(ids)))
+        held = list(llama.input_ids[: llama.n_tokens])
+        cached = 0
+        for a, b in zip(held, fitted, strict=False):
+            if a != b:
+                break
+            cached += 1
+        self.send(("prompt", rid, len(fitted), len(ids), cached))
         return fitted
 
     def stream(self, rid: int, spec: dict[str, Any]) -> None:
@@ -158,7 +189,7 @@ class _Worker:
             messages = spec["messages"]
             joined = "\n".join(m["content"] for m in messages).encode("utf-8")
             count = len(self.llama.tokenize(joined, add_bos=True, special=False))
-            self.send(("prompt", rid, count, count))
+            self.send(("prompt", rid, count, count, 0))
             events = iter(
                 self.llama.create_chat_completion(
                     messages=messages, stream=True, stop=spec["stops"] or None, **kwargs
@@ -199,9 +230,10 @@ class _Worker:
             grammar = LlamaGrammar.from_json_schema(schema, verbose=False)
             self.grammars[schema] = grammar
         kwargs = dict(spec["kwargs"])
+        llama = self.structured()
         # Streamed, with a sign of life per token: a long JSON reply is not a stalled worker.
         if spec.get("messages") is not None:
-            events = self.llama.create_chat_completion(
+            events = llama.create_chat_completion(
                 messages=spec["messages"], grammar=grammar, stream=True, **kwargs
             )
             pieces: list[str] = []
@@ -211,10 +243,10 @@ class _Worker:
                 pieces.append((event["choices"][0].get("delta") or {}).get("content") or "")
                 self.send(("alive", rid))
             return "".join(pieces)
-        ids = self.tokens(rid, spec["text"], kwargs["max_tokens"], spec["n_ctx"])
+        ids = self.tokens(rid, spec["text"], kwargs["max_tokens"], spec["n_ctx"], llama)
         kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList([self.stop_check(rid)])
         pieces = []
-        for event in self.llama.create_completion(
+        for event in llama.create_completion(
             prompt=ids, grammar=grammar, stream=True, **kwargs
         ):
             pieces.append(event["choices"][0]["text"] or "")
@@ -282,7 +314,15 @@ def main(argv: list[str]) -> None:
         send(("load_error", f"{type(exc).__name__}: {exc}"))
         conn.close()
         os._exit(3)
-    worker = _Worker(conn, llama)
+    def load_side() -> Any:
+        return load_model(
+            config["path"],
+            n_ctx=config["n_ctx"],
+            n_threads=config["n_threads"],
+            extra_buffers=config["extra_buffers"],
+        )[0]
+
+    worker = _Worker(conn, llama, load_side)
     worker.send_lock = lock
     worker.callback = callback  # type: ignore[attr-defined]
     # Generation runs off the main thread: llama.cpp called from a process's main thread was

@@ -226,6 +226,9 @@ class LocalBackend:
         #: consumer on its event loop (``first_token_handoff_ms``); for benchmarks.
         self.first_token_ipc_ms: float | None = None
         self.first_token_handoff_ms: float | None = None
+        #: The last stream's leading prompt tokens that the model process had in its cache
+        #: already (not evaluated again); for benchmarks and tests.
+        self.prompt_cached: int | None = None
         self._host: ModelHost | None = None
         self._release: Callable[[], Any] | None = None
         self._load_lock = threading.Lock()
@@ -399,6 +402,7 @@ class LocalBackend:
                         yield Chunk(text=text)
                 elif kind == "prompt":
                     prompt_tokens = message[2]
+                    self.prompt_cached = message[4] if len(message) > 4 else None
                     self._log_trim(message[2], message[3])
                 elif kind == "done":
                     finished = True

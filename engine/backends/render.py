@@ -101,7 +101,8 @@ def render_transcript(
             lines.append(f"{message.name or prompt.player}: {_speech(text)}")
         else:
             lines.append(f"{message.name or prompt.character}: {_speech(text)}")
-    lines.append(f"{prompt.character}:")
+    lead = " ".join(prompt.lead.split())
+    lines.append(f"{prompt.character}: {lead}" if lead else f"{prompt.character}:")
     head = "\n\n".join(preamble)
     body = "\n".join(lines)
     return f"{head}\n\n{body}" if head else body
@@ -109,7 +110,9 @@ def render_transcript(
 
 #: Sections a small base model imitates instead of following (instructions, numbers, the
 #: stored lists it would copy): the compact layout leaves them out.
-COMPACT_DROPS = frozenset({"format", "rules", "facts", "memories", "relationship"})
+#: Lore is left out too: it changes with what was said, and high in the transcript it would
+#: change the prefix the prompt cache keeps; its most relevant entry reaches the ``focus``.
+COMPACT_DROPS = frozenset({"format", "rules", "facts", "memories", "relationship", "lore"})
 _LANGUAGE_HINTS = {"zh": "（以下对话用中文。）", "en": "(The conversation is in English.)"}
 
 
@@ -175,6 +178,7 @@ def prompt_key(
         "player": prompt.player,
         "language": prompt.language,
         "stop": list(prompt.stop),
+        **({"lead": prompt.lead} if prompt.lead else {}),
         "params": (params or GenerationParams()).model_dump(mode="json"),
         "schema": schema,
     }

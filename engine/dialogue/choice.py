@@ -33,12 +33,15 @@ from engine.text.sentences import split_sentences
 __all__ = [
     "GROUNDED",
     "Rated",
+    "follows",
     "has_markup",
+    "misnames",
     "rate",
     "reject",
     "score",
     "to_player",
     "trim",
+    "unnarrate",
 ]
 
 #: A reply naming at least this share of a grounding item's key terms counts as naming it.
@@ -110,6 +113,16 @@ class Rated:
     score: float
     grounded: float
     """How well it names the best of the items the question asks about (0..1; 1 with none)."""
+    owns: bool = False
+    """It names something the player said about themselves as the character's own."""
+    misses_news: bool = False
+    """The player just told something about themselves and it takes in neither that nor them."""
+
+    @property
+    def good(self) -> bool:
+        """Good enough to stop sampling: names what was asked, from the right perspective,
+        and takes in what the player just told."""
+        return self.grounded >= GROUNDED and not self.owns and not self.misses_news
 
 
 def score(text: str, *, question: str, grounding: Sequence[Ground], player: str) -> Rated:
@@ -117,11 +130,12 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     asked = [g for g in grounding if g.asked]
     best_asked = 0.0
     extra = 0.0
-    own = claims_as_own(text, player)
+    owns = False
     for item in grounding:
         named = mentions(text, item)
-        if item.kind == "memory" and named and own:
+        if item.kind == "memory" and named and claims_as_own(text, player, item):
             named *= 0.3  # "I love plum wine": the player's fact said as the character's own
+            owns = True
         if item.kind == "memory" and named and _NEGATED.search(text):
             named *= 0.4  # "No, not plum wine."
         if item.asked:
@@ -134,8 +148,15 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     topical = min(1.0, len(t & terms(question)) / 3)
     brevity = -0.3 if len(t) < 2 else 0.0
     rambling = -0.5 if len(text) > 200 else 0.0
-    total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling
-    return Rated(score=total, grounded=best_asked if asked else 1.0)
+    news = [g for g in grounding if g.heard]
+    misses = bool(news) and not any(mentions(text, g) >= GROUNDED for g in news) and not (
+        player and player.lower() in text.lower()
+    )
+    total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
+    total -= 0.2 * misses
+    return Rated(
+        score=total, grounded=best_asked if asked else 1.0, owns=owns, misses_news=misses
+    )
 
 
 def rate(
@@ -151,7 +172,22 @@ def rate(
     """:func:`score` for a line :func:`reject` lets through, else None."""
     if reject(text, player_line=question, language=language, names=names, own_last=own_last):
         return None
+    if misnames(text, player, names):
+        return None
     return score(text, question=question, grounding=grounding, player=player)
+
+
+def misnames(text: str, player: str, names: Sequence[str]) -> bool:
+    """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜")."""
+    others = [n for n in names if n and n.lower() != player.lower()]
+    for name in others:
+        pattern = (
+            rf"\b(?:your name is|you're|you are|you must be)\s+{re.escape(name)}\b"
+            rf"|你(?:叫|是|的名字是){re.escape(name)}"
+        )
+        if re.search(pattern, text, re.IGNORECASE):
+            return True
+    return False
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
@@ -177,16 +213,39 @@ def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None
     model found the detail and only mixed up who said it. None when there is nothing to turn
     (no remembered detail named, or the line already speaks to the player).
     """
-    if not claims_as_own(text, player):
-        return None
-    if not any(g.kind == "memory" and g.asked and mentions(text, g) for g in grounding):
+    if not any(
+        g.kind == "memory" and g.asked and mentions(text, g) and claims_as_own(text, player, g)
+        for g in grounding
+    ):
         return None
     turned = heuristics.second_person(text)
     return turned[0].upper() + turned[1:] if turned and turned[0].islower() else turned
 
 
+_NARRATED = re.compile(
+    r'^\s*["“](?P<said>[^"“”]{2,}?)(?P<stop>[,.!?]?)["”]\s*,?\s*(?:I|he|she|they|[A-Z][a-z]+)\s+'
+    r"(?:said|says|asked|asks|replied|replies|answered|answers|whispered|laughed|smiled)\b[^.!?]*[.!?]?"
+    r"\s*(?P<rest>.*)$",
+    re.DOTALL,
+)
+
+
+def unnarrate(text: str) -> str:
+    """The spoken words of a line a model wrote as a story ('"You're a baker," I said.' ->
+    "You're a baker."); other lines unchanged. A character speaks; it does not narrate."""
+    found = _NARRATED.match(text)
+    if found is None:
+        return text
+    said = found.group("said").strip()
+    stop = found.group("stop")
+    said += stop if stop in ("!", "?") else "."
+    rest = found.group("rest").strip().strip('"“”')
+    return f"{said} {rest}".strip() if rest and not _NARRATED.match(rest) else said
+
+
 def trim(text: str, max_sentences: int) -> str:
     """The first ``max_sentences`` sentences of ``text``, without a trailing unfinished clause."""
+    text = unnarrate(text)
     sentences = split_sentences(text)
     if not sentences:
         return text.strip()
@@ -198,3 +257,33 @@ def trim(text: str, max_sentences: int) -> str:
         cjk = joined and (ord(joined[-1]) > 0x2E80 or ord(sentence[0]) > 0x2E80)
         joined += ("" if not joined or cjk else " ") + sentence
     return joined
+
+
+def follows(
+    sentence: str,
+    *,
+    said: Sequence[str],
+    question: str,
+    grounding: Sequence[Ground],
+    player: str,
+    language: str | None,
+    names: Sequence[str] = (),
+) -> bool:
+    """Whether the model's next ``sentence`` may follow what was ``said`` already in a reply.
+
+    Not when :func:`reject` rules it out, when it nearly repeats a sentence already said, claims
+    the player's remembered detail as the character's own, or states a number the knowledge
+    asked about does not hold (a made-up time or price after a right one).
+    """
+    if reject(sentence, player_line=question, language=language, names=names):
+        return False
+    if misnames(sentence, player, names):
+        return False
+    for before in said:
+        if any(_similar(sentence, s) >= 0.6 for s in split_sentences(before)):
+            return False
+    for item in grounding:
+        if item.kind == "memory" and mentions(sentence, item) and claims_as_own(sentence, player, item):
+            return False
+    notes = [g.note for g in grounding if g.asked and g.kind == "knowledge"]
+    return not _stray_numbers(sentence, notes)

@@ -35,6 +35,8 @@ __all__ = [
     "claims_as_own",
     "compose",
     "ground",
+    "in_own_words",
+    "is_small_talk",
     "speakable",
     "is_question",
     "mentions",
@@ -137,6 +139,11 @@ class Ground:
     """Relevance to the line being answered."""
     asked: bool = False
     """The line asks about it: a reply that does not name it misses the question."""
+    heard: bool = False
+    """Said in the line being answered ("I'm a blacksmith from the north"): news, not memory."""
+    weak: frozenset[str] = field(default_factory=frozenset)
+    """Key terms that do not name it on their own: the head of a detail ("tea" of "jasmine
+    tea", "wine" of "plum wine"), which any talk of tea or wine would use."""
 
 
 _NOT_VERBS = frozenset(
@@ -156,7 +163,11 @@ def _verb_s(match: re.Match[str], name: str) -> str:
 
 
 def _third_person(text: str, name: str) -> str:
+    # "I'm Ada, a carpenter" about Ada is "Ada, a carpenter", not "Ada is Ada, a carpenter".
+    text = re.sub(rf"^\s*(?:I'm|I am|[Mm]y name is|我叫|我是)\s*{re.escape(name)}\s*[,，]\s*",
+                  "" if _CJK.search(text) else "I'm ", text)  # fmt: skip
     if _CJK.search(text):
+        text = text if text.startswith("我") else "我" + text
         return text.replace("我们", "你们").replace("我", name)
     text = re.sub(
         r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
@@ -202,6 +213,20 @@ def is_question(text: str) -> bool:
     return _ASKING.search(text) is not None
 
 
+_PHATIC = re.compile(
+    r"^\W*(?:and |so |hey |well )?how(?:'s| is| are| was| has)\s+(?:you|your|it|things|life|"
+    r"everything|the day|business|work)\b|\b(?:isn't|aren't|wasn't|don't you think) (?:it|you|they|we)\W*$"
+    r"|\bright\W*$|(?:最近|今天|生意)?(?:怎么样|还好吗|好吗|忙吗)[啊呀呢吧]?\W*$|是不是\W*$|对吧\W*$",
+    re.IGNORECASE,
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether a question only keeps the conversation going ("How's your evening going?",
+    "Lovely night, isn't it?", "最近怎么样？"): it asks for no fact."""
+    return _PHATIC.search(text.strip()) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def _statement(sentence: str) -> bool:
     """A sentence in which the player says something about themselves (not a question)."""
@@ -224,9 +249,13 @@ _STATED = {
         r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
         r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
         r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
+        r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
+        r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)"
     ),
     "origin": re.compile(
-        r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|我(?:来自|住在|是.{1,6}人)|老家"
+        r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
+        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|老家|从.{1,8}来"
     ),
 }
 
@@ -246,11 +275,14 @@ def _kinds_stated(sentence: str) -> frozenset[str]:
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
 _DETAIL = {
     "origin": re.compile(
-        r"(?:\bfrom|\blive in|来自|住在|老家在?)\s*([^,.;，。；]{1,30})|我是(.{1,6}?)人"
+        r"(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
+        r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
+        r"|我是(.{1,6}?)人"
     ),
     "work": re.compile(
         r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]?|"
-        r"在.{1,10}?(?=教|当|做|开))\s*([\w\u3400-\u9fff'-]+)"
+        r"在.{1,10}?(?=教|当|做|开)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)))"
+        r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
 
@@ -272,6 +304,13 @@ def _fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -
     if not keys:
         keys = terms(sentence) - question_terms
     return frozenset(keys - question_terms) or frozenset(keys)
+
+
+def _heads(sentence: str, keys: frozenset[str]) -> frozenset[str]:
+    """Keys right after another key in ``sentence`` (English): the head of a detail."""
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
+    found = [next(iter(terms(w) & keys), None) for w in words]
+    return frozenset(b for a, b in zip(found, found[1:], strict=False) if a and b and a != b)
 
 
 _BOUNDARY_EN = frozenset(
@@ -302,6 +341,8 @@ def _after_shared(sentence: str, question_terms: set[str]) -> frozenset[str]:
     for word in words[last + 1 :]:
         if word.lower() in _BOUNDARY_EN and picked:
             break
+        if picked and picked[0][:1].isupper() and not word[:1].isupper():
+            break  # a name ("Lotte is coming up"): the name is the detail
         if terms(word):
             picked.append(word)
         if len(picked) == 3:
@@ -355,7 +396,8 @@ def ground(
                 kind="memory",
                 note=_third_person(sentence, player),
                 said=heuristics.second_person(sentence),
-                keys=_fact_keys(sentence, q_terms, matched),
+                keys=(keys := _fact_keys(sentence, q_terms, matched)),
+                weak=_heads(sentence, keys),
                 score=score,
                 asked=asking and about_memory and (bool(matched) or shared >= 1),
             )
@@ -369,15 +411,34 @@ def ground(
                     kind="memory",
                     note=_third_person(memorable, player),
                     said=heuristics.second_person(memorable),
-                    keys=_fact_keys(memorable, q_terms, _kinds_stated(memorable)),
+                    keys=(keys := _fact_keys(memorable, q_terms, _kinds_stated(memorable))),
+                    weak=_heads(memorable, keys),
                     score=1.0,
                     asked=True,
+                )
+            )
+    if not asking and not memories:
+        # The player tells something about themselves: a reply that takes it in ("A
+        # blacksmith! Welcome, Ada.") reads better than one that talks past it.
+        told = [s for s in _sentences([question]) if _statement(s)]
+        news = _most_memorable(told, set())
+        if news is not None:
+            memories.append(
+                Ground(
+                    kind="memory",
+                    note=_third_person(news, player),
+                    said=heuristics.second_person(news),
+                    keys=(keys := _fact_keys(news, set(), _kinds_stated(news))),
+                    weak=_heads(news, keys),
+                    score=0.5,
+                    heard=True,
                 )
             )
     memories.sort(key=lambda g: -g.score)
     out.extend(memories[:max_memories])
 
     lines = [k.strip() for k in knowledge if k.strip()]
+    q_terms = q_terms | terms(" ".join(near for t in q_terms for near in _NEAR.get(t, ())))
     if lines and q_terms:
         df: dict[str, int] = {}
         line_terms = [terms(k) for k in lines]
@@ -401,10 +462,21 @@ def ground(
                     said=said,
                     keys=answer_terms,
                     score=score,
-                    asked=asking and (not about_memory or not memories),
+                    asked=asking
+                    and not is_small_talk(question)
+                    and (not about_memory or not memories),
                 )
             )
     return out
+
+
+# Words a question uses for what knowledge says otherwise ("tonight" for "every evening").
+_NEAR: dict[str, tuple[str, ...]] = {
+    "tonight": ("evening", "night"), "evening": ("tonight", "night"),
+    "night": ("tonight", "evening"), "today": ("day", "daily"), "tomorrow": ("day", "morning"),
+    "price": ("cost", "coin"), "cost": ("price",), "open": ("opens",), "close": ("closes", "shut"),
+    "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
+}  # fmt: skip
 
 
 def _most_memorable(statements: Sequence[str], q_terms: set[str]) -> str | None:
@@ -433,9 +505,13 @@ def _best_sentence(line: str, q_terms: set[str]) -> str:
     return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*")
 
 
+_HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
+
+
 def _answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
-    """The terms of the clause that answers the question, the question's own terms left out."""
-    clause = _best_part(sentence, q_terms, r"[,，、:：]\s*")
+    """The terms of the clause that answers the question, the question's own terms left out
+    (a list's header, "Prices at the stall:", is not a clause of it)."""
+    clause = _best_part(_HEADER.sub("", sentence), q_terms, r"[,，、:：]\s*")
     keys = terms(clause) - q_terms
     return frozenset(keys or terms(sentence) - q_terms)
 
@@ -444,19 +520,29 @@ def mentions(text: str, item: Ground) -> float:
     """How much of ``item`` a reply names: the share of its key terms it uses, 0..1."""
     if not item.keys:
         return 0.0
-    found = len(terms(text) & item.keys)
+    named = terms(text) & item.keys
+    found = len(named)
+    if item.kind == "memory" and named and named <= item.weak:
+        return 0.4  # "that tea is the best in town" does not remember jasmine tea
     # A remembered detail is named by one of its terms ("plum wine", "医生"); a knowledge
     # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
     need = 1 if item.kind == "memory" else min(len(item.keys), 2)
-    if found == 1 and item.kind == "knowledge" and terms(text) & item.keys & _distinctive(item):
-        return 1.0  # the one term that answers it: "eight", "Friday", "七点"
+    if item.kind == "knowledge":
+        special = _distinctive(item)
+        if named & special:
+            return 1.0  # the one term that answers it: "eight", "Friday", "七点"
+        if special or found < need:
+            # "Every week" for a stage that opens at eight; "my chest" for the blue chest
+            # under the counter: near the answer, not the answer.
+            return min(0.4, found / need)
     return min(1.0, found / need)
 
 
 def _distinctive(item: Ground) -> set[str]:
-    """Key terms that answer a question on their own: numbers, times, days, proper names."""
+    """Key terms that answer a question on their own: numbers, times, days, proper names
+    (of the answering clause, not the line's first word)."""
     found = {t for t in item.keys if re.search(r"\d|[一二三四五六七八九十]", t)}
-    for word in re.findall(r"\b[A-Z][a-z]+\b", item.said):
+    for word in re.findall(r"(?<=[\w,;] )[A-Z][a-z]+\b", item.said):
         found |= terms(word) & item.keys
     found |= item.keys & _NUMBER_WORDS
     return found
@@ -465,10 +551,24 @@ def _distinctive(item: Ground) -> set[str]:
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|my|My|me|mine)\b|我")
 
 
-def claims_as_own(text: str, player: str) -> bool:
+def claims_as_own(text: str, player: str, item: Ground | None = None) -> bool:
     """Whether a reply speaks in the first person without speaking to the player ("I love plum
-    wine" when the player said it): a small model often repeats the player's words as its own."""
+    wine" when the player said it): a small model often repeats the player's words as its own.
+
+    With ``item``, the clause that names it decides ("Long story. I was a blacksmith up north
+    before you came" claims the player's trade, though it says "you" elsewhere; "我是银行的").
+    """
+    if item is not None and item.keys:
+        for clause in _CLAUSE_SPLIT.split(text):
+            if terms(clause) & item.keys:
+                if _FIRST_PERSON.search(clause) and not addresses_player(clause, player):
+                    return True
     return _FIRST_PERSON.search(text) is not None and not addresses_player(text, player)
+
+
+_CLAUSE_SPLIT = re.compile(
+    r"[.!?;:,。！？；：，、]|\b(?:and|but|so|because|before|after|when|while|then)\b", re.IGNORECASE
+)
 
 
 def addresses_player(text: str, player: str) -> bool:
@@ -486,10 +586,16 @@ _NUMBER_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 
-_LEADS = {
-    "memory": {"en": "Of course I remember: {said}", "zh": "记得，{said}"},
-    "knowledge": {"en": "{said}", "zh": "{said}"},
-}
+# A remembered detail said back; which lead is picked by the detail, so the same question
+# gets the same answer and different ones do not all open alike.
+_LEADS: dict[str, dict[str, tuple[str, ...]]] = {
+    "memory": {
+        "en": ("Of course I remember: {said}", "I haven't forgotten: {said}",
+               "You told me yourself: {said}"),
+        "zh": ("记得，{said}", "我记着呢，{said}", "你跟我说过，{said}"),
+    },
+    "knowledge": {"en": ("{said}",), "zh": ("{said}",)},
+}  # fmt: skip
 
 
 def speakable(item: Ground, language: str | None) -> bool:
@@ -506,10 +612,71 @@ def speakable(item: Ground, language: str | None) -> bool:
     return True
 
 
-def compose(item: Ground, *, language: str | None) -> str:
-    """``item`` said as the character: a remembered statement back to the player, or the knowledge line."""
+def _answer_part(item: Ground) -> str:
+    """The part of ``item.said`` that answers: a remembered statement up to the clause naming
+    the detail asked for ("you're Oskar, a carpenter from the south[, up here to ...]"); of a
+    long knowledge sentence, the clause holding the answer ("Chen's tea house up the east
+    steps" out of a list of five places)."""
+    said = item.said.strip()
+    parts = [p for p in re.split(r"(?<=[,;，；、:：])\s*", said) if p.strip()]
+    if len(parts) <= 1 or not item.keys:
+        return said
+    hits = [i for i, p in enumerate(parts) if terms(p) & item.keys]
+    if not hits:
+        return said
+    if item.kind == "memory":
+        end = hits[-1] if len(hits) > 1 and hits[-1] - hits[0] <= 1 else hits[0]
+        return "".join(p if p[-1:] in "，；、：" or not p[-1:].isascii() else p + " "
+                       for p in parts[: end + 1]).strip()  # fmt: skip
+    if len(said) <= 110:
+        return said
+    best = max(hits, key=lambda i: len(terms(parts[i]) & item.keys))
+    header = _HEADER.match(said)
+    part = parts[best].strip()
+    if header and best:
+        return f"{header.group(0).strip()} {part}"  # "Prices at the stall: lantern 5 coins"
+    return part
+
+
+_OWN = {
+    "en": {"he": re.compile(r"\b[Hh]is\b"), "she": re.compile(r"\b[Hh]er\b(?=\s+[a-z])")},
+    "zh": {"he": re.compile(r"他的"), "she": re.compile(r"她的")},
+}
+
+
+_DETERMINERS = frozenset("The A An His Her There This That These Those Every Each When If On In At".split())
+
+
+def in_own_words(text: str, pronouns: str | None) -> str:
+    """A knowledge line written about the character ("kept by her brother Tomas", "他的徒弟叫
+    小周") said by the character ("my brother Tomas", "我的徒弟"), when the line names no one
+    else before the pronoun."""
+    if not pronouns:
+        return text
+    low = pronouns.lower()
+    key = "she" if low.startswith(("she", "她")) else "he" if low.startswith(("he", "他")) else ""
+    if not key:
+        return text
+    zh = _CJK.search(text) is not None
+    pattern = _OWN["zh" if zh else "en"][key]
+    found = pattern.search(text)
+    if found is None:
+        return text
+    before = re.sub(r"\b(?:on|in|at|to|from|of|near|by|across|past)\s+(?:the\s+)?(?:[A-Z][\w'-]*\s*)+",
+                    " ", text[: found.start()])  # places, not people  # fmt: skip
+    named = [w for w in re.findall(r"\b[A-Z][a-z]+\b", before) if w not in _DETERMINERS]
+    if not zh and named:
+        return text  # "Bram sells ... his stall": someone else's
+    return pattern.sub("我的" if zh else lambda m: "My" if m.group(0)[0] == "H" else "my", text)
+
+
+def compose(item: Ground, *, language: str | None, pronouns: str | None = None) -> str:
+    """``item`` said as the character: a remembered statement back to the player, or the
+    knowledge that answers, in the character's own words (see :func:`in_own_words`)."""
     zh = (language or "").startswith("zh")
-    said = item.said.strip().rstrip(";；,，:：")
+    said = _answer_part(item).strip().rstrip(";；,，:：、")
+    if item.kind == "knowledge":
+        said = in_own_words(said, pronouns)
     if not zh and said:
         if item.kind == "memory" and not said.startswith("I "):
             said = said[0].lower() + said[1:]
@@ -517,4 +684,5 @@ def compose(item: Ground, *, language: str | None) -> str:
             said = said[0].upper() + said[1:]
     if said and said[-1] not in ".!?。！？":
         said += "。" if zh else "."
-    return _LEADS[item.kind]["zh" if zh else "en"].format(said=said)
+    leads = _LEADS[item.kind]["zh" if zh else "en"]
+    return heuristics.choose_line(leads, said).format(said=said)

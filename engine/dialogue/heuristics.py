@@ -89,6 +89,12 @@ _RELATIONS = "|".join(sorted(RELATION_NOUNS, key=len, reverse=True))
 # Names and places start with a capital even when the rest of a pattern ignores case.
 _NAMED = r"(?-i:[A-Z])[\w'-]*(?: (?-i:[A-Z])[\w'-]*)?"  # fmt: skip
 _PLACE = r"(?-i:[A-Z])[\w'-]*(?: (?-i:[A-Z])[\w'-]*){0,2}"  # fmt: skip
+# Where someone is from, said without a name: "from the north", "from the coast".
+_REGION = (
+    r"the (?:far |deep )?(?:north|south|east|west|north-east|north-west|south-east|south-west|"
+    r"northeast|northwest|southeast|southwest|coast|hills|mountains|islands?|city|countryside|"
+    r"valley|lowlands|highlands|capital|desert|marshes|plains)"
+)
 _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"\b(?i:my name is) ([A-Z][\w'-]*(?: [A-Z][\w'-]*)?)", "name", 0.95),
     (r"\b(?i:call me) ([A-Z][\w'-]*)", "name", 0.9),
@@ -98,7 +104,8 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"\bi(?:'m| am) from ([\w' -]{2,40}?)(?=[.,!?;]|$| and )", "comes from", 0.85),
     (r"\bi live in ([\w' -]{2,40}?)(?=[.,!?;]|$| and )", "lives in", 0.85),
     (r"\bi work as (?:an? )?([\w' -]{2,40}?)(?=[.,!?;]|$| and )", "works as", 0.85),
-    (r"\bi(?:'m| am) an? ([a-z][\w' -]{2,30}?)(?=[.,!?;]|$| and | by )", "is a", 0.6),
+    (r"\bi(?:'m| am) an? ([a-z][\w' -]{2,30}?)(?=[.,!?;]|$| and | by | from | in | at )", "is a", 0.6),
+    (r"\bi(?:'m| am) (?-i:[A-Z])[\w'-]+, an? ([a-z][\w'-]{2,20})(?=[.,!?;]|$| and | from | in | at )", "is a", 0.6),
     (r"\bmy favou?rite ([a-z ]{2,20}?) is ([\w' -]{2,40}?)(?=[.,!?;]|$)", "favourite", 0.85),
     (r"\bi (?:really )?(?:love|adore) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )", "loves", 0.8),
     (r"\bi (?:really )?(?:like|enjoy) ([\w' -]{2,40}?)(?=[.,!?;]|$| and | but )", "likes", 0.75),
@@ -108,7 +115,10 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
         0.75,
     ),
     (r"\bi(?:'m| am) (\d{1,3}) years old", "age", 0.9),
-    (rf"\bi(?:'m| am) an? [\w' -]{{2,30}}? from ({_PLACE})(?=[.,!?;]|$| and )", "comes from", 0.8),
+    (rf"\bi(?:'m| am) an? [\w' -]{{2,30}}? from ({_PLACE}|{_REGION})(?=[.,!?;]|$| and )", "comes from", 0.8),
+    (rf"\bi(?:'m| am) (?-i:[A-Z])[\w'-]+, an? [\w' -]{{2,30}}? from ({_PLACE}|{_REGION})(?=[.,!?;]|$| and )", "comes from", 0.8),
+    (rf"\bi (?:come|came) from ({_PLACE}|{_REGION})(?=[.,!?;]|$| and )", "comes from", 0.85),
+    (rf"\bi grew up (?:in|on) ({_PLACE}|{_REGION})(?=[.,!?;]|$| and )", "comes from", 0.8),
     (r"\bi play (?:the )?([a-z][\w' -]{1,30}?)(?=[.,!?;]|$| and | in | with | for )", "plays", 0.7),
     (rf"\bmy ({_RELATIONS})(?:'s name is| is called| is named) ({_NAMED})", "family", 0.85),
     (rf"\bi have an? ({_RELATIONS}) (?:called|named) ({_NAMED})", "family", 0.85),
@@ -132,8 +142,10 @@ _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
         "dislikes",
         0.8,
     ),
-    (r"我(?:在|做)([\u4e00-\u9fff]{1,10}?)(?:工作|上班)", "works at", 0.75),
+    (r"我是?(?:在|做)([\u4e00-\u9fff]{1,10}?)(?:工作|上班|打工)", "works at", 0.75),
     (r"我是?从([\u4e00-\u9fff]{2,8}?)来", "comes from", 0.8),
+    (r"(?:我的?)?老家(?:在|是)([\u4e00-\u9fffA-Za-z]{1,12}?)(?=[，。！？,.!?\s的]|$)", "comes from", 0.8),
+    (r"我是(?:[\u4e00-\u9fff]{0,2}?)((?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}?)的(?=[，。！？,.!?\s]|$)", "is a", 0.7),
     (
         r"我(?:在[\u4e00-\u9fff]{1,10}?)?(?:当|是一名|是一个|是个)([\u4e00-\u9fff]{2,8}?)(?=[，。！？,.!?\s]|$)",
         "is a",

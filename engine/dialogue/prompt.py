@@ -86,6 +86,11 @@ class Prompt(BaseModel):
     player: str = Field("Player", description="The player's display name.")
     language: str | None = Field(None, description="The language the reply should be in, if known.")
     stop: tuple[str, ...] = Field((), description="Extra stop sequences for completion models.")
+    lead: str = Field(
+        "",
+        description="The start of the reply, already said: a completion model continues after it "
+        "(a transcript ends ``Character: <lead>``). Chat renderings leave it out.",
+    )
     persona: Persona | None = Field(
         None,
         exclude=True,
@@ -415,9 +420,12 @@ def assemble(
 
 def _focus_text(item: Ground, display: str, language: str) -> str:
     zh = language.startswith("zh")
+    if item.heard:
+        return f"{display}得知：{item.note}" if zh else f"{display} learns: {item.note}"
     if item.kind == "memory":
         return f"{display}记得：{item.note}" if zh else f"{display} remembers: {item.note}"
-    return f"{display}知道：{item.note}" if zh else f"{display} knows: {item.note}"
+    # The sentence that answers, not the whole line: a small model names what is nearest.
+    return f"{display}知道：{item.said}" if zh else f"{display} knows: {item.said}"
 
 
 def _history_item(line: Line, index: int) -> _Item:

@@ -38,10 +38,18 @@ __all__ = [
     "generate",
     "generate_chosen",
     "joiner",
+    "opened",
     "reply_params",
 ]
 
 log = logging.getLogger(__name__)
+
+#: A candidate's opening is complete at the end of the sentence that reaches this many
+#: characters (a Chinese character counts three): enough to judge what it says.
+OPENING_CHARS = 40
+#: Candidates added to ``TurnSettings.candidates`` when the line asks about something the
+#: character remembers or knows (sampling still stops at the first that names it).
+EXTRA_WHEN_ASKED = 2
 
 
 @dataclass
@@ -56,6 +64,8 @@ class Generated:
     raw: str = ""
     truncated: bool = False
     composed: bool = False
+    cut: bool = False
+    """Stopped after its opening (the model had more to say)."""
 
 
 class EmptyReplyError(BackendError):
@@ -89,7 +99,7 @@ def candidate_params(params: GenerationParams, index: int) -> GenerationParams:
     update: dict[str, Any] = {"max_tokens": min(params.max_tokens or 96, 96)}
     if index:
         base = params.temperature if params.temperature is not None else 0.5
-        update["temperature"] = round(min(1.2, base + 0.25 * index), 2)
+        update["temperature"] = round(min(1.0, base + 0.2 * index), 2)
         update["seed"] = (params.seed if params.seed is not None else 7919) + index
     return params.model_copy(update=update)
 
@@ -108,28 +118,36 @@ async def generate_chosen(
     on_first_chunk: Callable[[], object] | None,
     out: Generated,
 ) -> Generated:
-    """Sample up to ``settings.candidates`` replies without showing them, show the best.
+    """Sample up to ``settings.candidates`` openings without showing them, show the best, then
+    let the model finish it.
 
-    A candidate that :func:`engine.dialogue.choice.reject` rules out is dropped; the first that names
-    what the question asks about (what the character remembers or knows) ends the sampling.
-    When none does, a line composed from that memory or knowledge is said instead
-    (``composed``); when no candidate passes at all and there is nothing to compose from, the
-    persona's fallback line. Nothing rejected is shown or stored.
+    Each candidate stops after its opening (its first sentence or two, see :func:`opened`), so
+    choosing costs a few short samples rather than whole replies. A candidate that
+    :func:`engine.dialogue.choice.reject` rules out is dropped; the first that names what the
+    question asks about (what the character remembers or knows) ends the sampling. The chosen
+    opening is shown at once; the model then continues it (``Prompt.lead``) and each further
+    sentence is shown while :func:`engine.dialogue.choice.follows` accepts it. When no
+    candidate names what was asked, a line composed from that memory or knowledge is said
+    instead (``composed``); when no candidate passes at all and there is nothing to compose
+    from, the persona's fallback line. Nothing rejected is shown or stored.
     """
     persona = req.persona
     own_last = next((t.text for t in reversed(ctx.recent) if t.speaker == req.character), "")
-    best: tuple[choice.Rated, Generated] | None = None
-    prompt_tokens = completion_tokens = 0
-    for index in range(candidate_count(env)):
+    best: tuple[choice.Rated, Generated, int] | None = None
+    usage = [0, 0]
+    count = candidate_count(env)
+    if count > 1 and any(g.asked and speakable(g, prompt.language) for g in grounding):
+        # Openings are short: a question about what the character remembers or knows gets a
+        # few more tries before the answer is composed for the model.
+        count += EXTRA_WHEN_ASKED
+    for index in range(count):
         candidate = Generated()
         await generate(
             env, req, prompt, candidate_params(params, index), policy,
-            on_first_chunk=on_first_chunk, out=candidate, quiet=True,
+            on_first_chunk=on_first_chunk, out=candidate, quiet=True, opening=True,
         )  # fmt: skip
         on_first_chunk = None
-        if candidate.usage is not None:
-            prompt_tokens += candidate.usage.prompt_tokens
-            completion_tokens += candidate.usage.completion_tokens
+        _count(candidate, usage, index, req)
         text = choice.trim(candidate.visible, persona.style.max_reply_sentences)
         turned = choice.to_player(text, grounding, prompt.player)
         for option in (text, turned):
@@ -141,40 +159,110 @@ async def generate_chosen(
             )  # fmt: skip
             log.debug("candidate %d for turn %s: %r -> %s", index, req.handle.id, option, rated)
             if rated is not None and (best is None or rated.score > best[0].score):
-                best = (rated, Generated(visible=option, raw=candidate.raw, usage=candidate.usage))
-        if best is not None and best[0].grounded >= choice.GROUNDED:
+                chosen = Generated(visible=option, raw=candidate.raw, usage=candidate.usage)
+                chosen.cut = candidate.cut
+                best = (rated, chosen, index)
+        if best is not None and best[0].good:
             break
-    if best is not None and best[0].grounded >= choice.GROUNDED:
-        text, raw = best[1].visible.strip(), best[1].raw
+    model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not any(
+        g.asked and speakable(g, prompt.language) for g in grounding
+    ))  # fmt: skip
+    if best is not None and model_said:
+        text = best[1].visible.strip()
     else:
-        asked = [g for g in grounding if g.asked] or (list(grounding) if best is None else [])
+        # What the player has just told is news to take in, not a memory to say back.
+        kept = [g for g in grounding if not g.heard]
+        asked = [g for g in grounding if g.asked] or (kept if best is None else [])
         asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
-            text = compose(asked[0], language=prompt.language)
-            raw, out.composed = text, True
-        elif best is not None:
-            text, raw = best[1].visible.strip(), best[1].raw
+            text = compose(asked[0], language=prompt.language, pronouns=persona.pronouns)
         else:
             text = fallback
-            raw, out.composed = text, True
-    pieces: list[StreamPiece] = []
-    shown = ""
-    for sentence in split_sentences(text):
-        pieces.append(StreamPiece("delta", joiner(shown, sentence) + sentence))
-        pieces.append(StreamPiece("sentence", sentence))
-        shown += joiner(shown, sentence) + sentence
-    await show(env, req, pieces, out, policy)
-    out.raw = raw
+        out.composed = True
+    await show(env, req, _pieces(split_sentences(text), ""), out, policy)
+    shown = final_text(out, gated=True)
+    if best is not None and model_said and best[1].cut and not out.blocked and not out.limited:
+        room = persona.style.max_reply_sentences - len(split_sentences(text))
+        if room > 0:
+            more = await _continue(
+                env, req, prompt, candidate_params(params, best[2]), policy, shown, usage,
+                room=room, grounding=grounding, names=names,
+            )  # fmt: skip
+            if more:
+                await show(env, req, _pieces(more, shown), out, policy)
+                shown = final_text(out, gated=True)
+    out.raw = shown
     out.visible = shown
     last = best[1].usage if best is not None and best[1].usage is not None else None
     out.usage = Usage(
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+        prompt_tokens=usage[0],
+        completion_tokens=usage[1],
         model=last.model if last else env.backend.name,
         latency_ms=last.latency_ms if last else 0.0,
         ttft_ms=last.ttft_ms if last else None,
     )
     return out
+
+
+def _pieces(sentences: Sequence[str], before: str) -> list[StreamPiece]:
+    """Deltas and sentences for ``sentences`` shown after the text ``before``."""
+    pieces: list[StreamPiece] = []
+    shown = before
+    for sentence in sentences:
+        pieces.append(StreamPiece("delta", joiner(shown, sentence) + sentence))
+        pieces.append(StreamPiece("sentence", sentence))
+        shown += joiner(shown, sentence) + sentence
+    return pieces
+
+
+def _count(gen: Generated, usage: list[int], index: int, req: TurnRequest) -> None:
+    if gen.usage is None:
+        return
+    usage[0] += gen.usage.prompt_tokens
+    usage[1] += gen.usage.completion_tokens
+    log.debug(
+        "candidate %d for turn %s: %d prompt tokens, %d generated, first token %.0f ms, "
+        "%.0f ms in all", index, req.handle.id, gen.usage.prompt_tokens,
+        gen.usage.completion_tokens, gen.usage.ttft_ms or 0.0, gen.usage.latency_ms,
+    )  # fmt: skip
+
+
+async def _continue(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    shown: str,
+    usage: list[int],
+    *,
+    room: int,
+    grounding: Sequence[Ground],
+    names: Sequence[str],
+) -> list[str]:
+    """The sentences the model adds after the opening it was chosen for (at most ``room``)."""
+    rest = Generated()
+    lead = prompt.model_copy(update={"lead": shown})
+    try:
+        await generate(env, req, lead, params, policy, out=rest, quiet=True)
+    except BackendError as exc:  # the opening was said; the rest is a bonus
+        log.info("continuing turn %s failed: %s", req.handle.id, exc)
+        return []
+    _count(rest, usage, -1, req)
+    more: list[str] = []
+    for sentence in split_sentences(rest.visible)[:room]:
+        if sentence[-1:] not in ".!?。！？…\"”'」":
+            break  # cut off mid-sentence
+        if sentence[0].islower() and sentence[0].isascii():
+            sentence = sentence[0].upper() + sentence[1:]
+        if not choice.follows(
+            sentence, said=[shown, *more], question=req.text, grounding=grounding,
+            player=prompt.player, language=prompt.language, names=names,
+        ):  # fmt: skip
+            break
+        more.append(sentence)
+    log.debug("continued turn %s: %r -> %r", req.handle.id, rest.visible, more)
+    return more
 
 
 async def generate(
@@ -187,6 +275,7 @@ async def generate(
     on_first_chunk: Callable[[], object] | None = None,
     out: Generated | None = None,
     quiet: bool = False,
+    opening: bool = False,
 ) -> Generated:
     persona = req.persona
     # Another speaker's label ends the reply wherever it appears, not only after a line break.
@@ -206,8 +295,9 @@ async def generate(
     env.quiet.clear()
     try:
         return await stream_reply(
-            env, req, prompt, params, policy, streamer, out, on_first_chunk, quiet=quiet
-        )
+            env, req, prompt, params, policy, streamer, out, on_first_chunk, quiet=quiet,
+            opening=opening,
+        )  # fmt: skip
     finally:
         env.generating -= 1
         if env.generating == 0:
@@ -225,8 +315,12 @@ async def stream_reply(
     on_first_chunk: Callable[[], object] | None,
     *,
     quiet: bool = False,
+    opening: bool = False,
 ) -> Generated:
-    """Stream one reply through ``streamer``; ``quiet`` keeps it (for a choice) without showing it."""
+    """Stream one reply through ``streamer``; ``quiet`` keeps it (for a choice) without showing it.
+
+    ``opening``: stop once the reply's opening is complete (:func:`opened`), marking it ``cut``.
+    """
     settings = env.settings
     loop = asyncio.get_running_loop()
     async with env.semaphore:
@@ -262,6 +356,9 @@ async def stream_reply(
                             stop or streamer.stopped
                         ):  # blocked, at the limit, or the next speaker's turn
                             break
+                        if opening and opened(streamer):
+                            out.cut = True  # the rest is asked for once this one is chosen
+                            break
                 if not stop:
                     pieces = streamer.close()
                     if not quiet:
@@ -282,8 +379,22 @@ async def stream_reply(
                     log.debug("closing the stream failed", exc_info=True)
     out.raw = streamer.raw
     out.visible = streamer.visible
+    if out.cut:
+        out.visible = ""
+        for sentence in streamer.sentences:
+            out.visible += joiner(out.visible, sentence) + sentence
     out.truncated = streamer.truncated
     return out
+
+
+def opened(streamer: ReplyStreamer) -> bool:
+    """Whether a candidate's opening is complete: a whole sentence and enough to judge it by
+    (at least :data:`OPENING_CHARS` characters, a third of that in Chinese)."""
+    if not streamer.sentences:
+        return False
+    text = "".join(streamer.sentences)
+    weight = sum(3 if is_cjk(c) else 1 for c in text)
+    return weight >= OPENING_CHARS
 
 
 def joiner(previous: str, sentence: str) -> str:
