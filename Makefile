@@ -50,6 +50,7 @@ chromium:
 
 test: $(STAMP_TEST) chromium
 	$(BIN)/ruff check engine demo bench tests
+	$(BIN)/ruff format --check engine demo bench tests
 	$(BIN)/mypy --strict engine
 	$(BIN)/python -m pytest -q
 

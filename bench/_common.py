@@ -54,7 +54,10 @@ def require_data(path: Path, what: str) -> bool:
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a plain, aligned table."""
     cells = [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
+        for i, h in enumerate(headers)
+    ]
     print(f"\n{title}")
     print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

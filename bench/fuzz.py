@@ -41,6 +41,7 @@ atheris.Setup([sys.argv[0], f"-max_total_time={sys.argv[2]}", "-rss_limit_mb=204
 atheris.Fuzz()
 """
 
+
 def run_hypothesis(name: str, seconds: float) -> dict[str, Any]:
     from hypothesis import HealthCheck, given, settings
 
@@ -59,7 +60,12 @@ def run_hypothesis(name: str, seconds: float) -> dict[str, Any]:
     try:
         while time.monotonic() < deadline:
 
-            @settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=50,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(strategy)
             def batch(example: Any) -> None:
                 once(example)
@@ -96,7 +102,9 @@ def run_atheris(name: str, seconds: float) -> dict[str, Any]:
     executions = int(done[-1]) if done else max(runs, default=0)
     findings = []
     if proc.returncode != 0:
-        tail = [line for line in proc.stderr.splitlines() if "FuzzFinding" in line or "Error" in line]
+        tail = [
+            line for line in proc.stderr.splitlines() if "FuzzFinding" in line or "Error" in line
+        ]
         findings.append((tail[-1] if tail else f"exit status {proc.returncode}")[:200])
     return {"executions": executions, "seconds": elapsed, "findings": findings}
 
@@ -104,7 +112,9 @@ def run_atheris(name: str, seconds: float) -> dict[str, Any]:
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=20.0, help="time per target (default 20)")
-    p.add_argument("--atheris", action="store_true", help="also run the byte-level targets under atheris")
+    p.add_argument(
+        "--atheris", action="store_true", help="also run the byte-level targets under atheris"
+    )
     p.add_argument("--target", action="append", choices=TARGETS, help="only these targets")
     args = p.parse_args()
     seconds = 1.0 if args.quick else args.seconds
@@ -113,8 +123,16 @@ def main() -> None:
     total_findings = 0
     for name in args.target or TARGETS:
         result = run_hypothesis(name, seconds)
-        rows.append(["hypothesis", name, result["executions"], result["seconds"], len(result["findings"]),
-                     "; ".join(result["findings"]) or "-"])
+        rows.append(
+            [
+                "hypothesis",
+                name,
+                result["executions"],
+                result["seconds"],
+                len(result["findings"]),
+                "; ".join(result["findings"]) or "-",
+            ]
+        )
         metrics[f"{name}_executions"] = result["executions"]
         metrics[f"{name}_findings"] = len(result["findings"])
         total_findings += len(result["findings"])
@@ -123,8 +141,16 @@ def main() -> None:
             if args.target and name not in args.target:
                 continue
             result = run_atheris(name, seconds)
-            rows.append(["atheris", name, result["executions"], result["seconds"], len(result["findings"]),
-                         "; ".join(result["findings"]) or "-"])
+            rows.append(
+                [
+                    "atheris",
+                    name,
+                    result["executions"],
+                    result["seconds"],
+                    len(result["findings"]),
+                    "; ".join(result["findings"]) or "-",
+                ]
+            )
             metrics[f"atheris_{name}_executions"] = result["executions"]
             metrics[f"atheris_{name}_findings"] = len(result["findings"])
             total_findings += len(result["findings"])
@@ -134,7 +160,11 @@ def main() -> None:
         ["engine", "target", "executions", "seconds", "findings", "first finding"],
         rows,
     )
-    write(args.json, metrics, data={"targets": list(args.target or TARGETS), "seconds_per_target": seconds})
+    write(
+        args.json,
+        metrics,
+        data={"targets": list(args.target or TARGETS), "seconds_per_target": seconds},
+    )
 
 
 if __name__ == "__main__":

@@ -137,8 +137,16 @@ def label(n: int) -> str:
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
 
 
-def grow(store: MemoryStore, src: TextSource, sizes: list[int], total_rows: int,
-         queries: list[str], prefix: str, metrics: dict[str, float], rows_out: list[list[Any]]) -> None:
+def grow(
+    store: MemoryStore,
+    src: TextSource,
+    sizes: list[int],
+    total_rows: int,
+    queries: list[str],
+    prefix: str,
+    metrics: dict[str, float],
+    rows_out: list[list[Any]],
+) -> None:
     """Fill the world (background players, then the pair up to each size) and time recall."""
     background = total_rows - sizes[-1]
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -190,8 +198,15 @@ def grow(store: MemoryStore, src: TextSource, sizes: list[int], total_rows: int,
     metrics[f"{prefix}ingest.cpu_turns_per_s"] = (background + have) / (background_cpu + ingest_cpu)
 
 
-def hybrid(world: str, embedder: Any, sizes: list[int], queries: list[str], prefix: str,
-           metrics: dict[str, float], rows_out: list[list[Any]]) -> int:
+def hybrid(
+    world: str,
+    embedder: Any,
+    sizes: list[int],
+    queries: list[str],
+    prefix: str,
+    metrics: dict[str, float],
+    rows_out: list[list[Any]],
+) -> int:
     """Vectors for the pair's memories, then hybrid recall timed; returns the memory count."""
     with MemoryStore(world, embedder=embedder) as store:
         store.db.execute(
@@ -209,7 +224,9 @@ def hybrid(world: str, embedder: Any, sizes: list[int], queries: list[str], pref
         metrics[f"{prefix}hybrid.p50_ms@{label(sizes[-1])}"] = p50
         metrics[f"{prefix}hybrid.p99_ms@{label(sizes[-1])}"] = p99
         metrics[f"{prefix}hybrid.cpu_p99_ms@{label(sizes[-1])}"] = cpu99
-        rows_out.append([prefix.rstrip(".") or "sqlite", "hybrid", label(sizes[-1]), p50, p99, cpu99])
+        rows_out.append(
+            [prefix.rstrip(".") or "sqlite", "hybrid", label(sizes[-1]), p50, p99, cpu99]
+        )
         return int(store.db.execute("SELECT count(*) FROM memories").fetchone()[0])
 
 
@@ -289,8 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--dir", type=Path, default=None, help="where to put the world file (default: temp)"
     )
-    p.add_argument("--postgres", metavar="URL", default=None,
-                   help="an empty PostgreSQL database to use (default: a private server)")
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=None,
+        help="an empty PostgreSQL database to use (default: a private server)",
+    )
     p.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     args = p.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
@@ -329,7 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         memories = hybrid(world, embedder, sizes, queries, prefix, metrics, rows_out)
         if prefix:
             with MemoryStore(world) as store:
-                size_mb = store.db.execute("SELECT pg_database_size(current_database())")[0][0] / 1e6
+                size_mb = (
+                    store.db.execute("SELECT pg_database_size(current_database())")[0][0] / 1e6
+                )
         else:
             with MemoryStore(world) as store:
                 store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -337,7 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics[f"{prefix}file.mb"] = size_mb
         metrics[f"{prefix}file.memories"] = float(memories)
         sizes_out.append([prefix.rstrip(".") or "sqlite", memories, size_mb])
-        sizes_out[-1].extend([metrics[f"{prefix}ingest.turns_per_s"], metrics[f"{prefix}ingest.pair_turns_per_s"]])
+        sizes_out[-1].extend(
+            [metrics[f"{prefix}ingest.turns_per_s"], metrics[f"{prefix}ingest.pair_turns_per_s"]]
+        )
     table(
         f"Recall latency (k=8, {n_queries} queries)",
         ["store", "mode", "pair size", "p50 ms", "p99 ms", "p99 CPU ms"],

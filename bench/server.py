@@ -58,7 +58,9 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-def start_server(folder: Path, backend: str = 'backend = "scripted"') -> tuple[subprocess.Popen[str], str, str]:
+def start_server(
+    folder: Path, backend: str = 'backend = "scripted"'
+) -> tuple[subprocess.Popen[str], str, str]:
     key = "npc_sk_" + secrets.token_urlsafe(24)
     digest = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     config = folder / "serve.toml"
@@ -185,7 +187,9 @@ def server_overhead(ws_url: str) -> dict[float, float]:
     """The server's own share of first-sentence latency, by quantile, from its /metrics."""
     import urllib.request
 
-    with urllib.request.urlopen(ws_url.replace("ws", "http", 1) + "/metrics", timeout=30) as response:
+    with urllib.request.urlopen(
+        ws_url.replace("ws", "http", 1) + "/metrics", timeout=30
+    ) as response:
         text = response.read().decode()
     found = re.findall(r'npc_server_overhead_seconds\{quantile="([0-9.]+)"\} ([0-9.naninf]+)', text)
     return {float(q): float(v) * 1000 for q, v in found}
@@ -259,7 +263,9 @@ def main() -> int:
         "idle_session_kb": per_session_kb,
         f"idle_cpu_percent@{n_idle}": cpu,
         f"server_first_sentence_p99_ms@{n_turns}": server_p99,
-        f"server_first_sentence_p50_ms@{n_turns}": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        f"server_first_sentence_p50_ms@{n_turns}": statistics.median(latencies) * 1000
+        if latencies
+        else float("nan"),
         f"runtime_first_sentence_p99_ms@{n_turns}": base_p99,
     }
     metrics[f"paced_added_p99_ms@{n_turns}"] = paced_overhead.get(0.99, float("nan"))
@@ -270,7 +276,11 @@ def main() -> int:
         ["metric", "value", "target"],
         [
             [f"added latency p99, {n_turns} sessions (ms)", f"{added:.2f}", "<= 10"],
-            [f"added latency p50, {n_turns} sessions (ms)", f"{overhead.get(0.5, float('nan')):.2f}", ""],
+            [
+                f"added latency p50, {n_turns} sessions (ms)",
+                f"{overhead.get(0.5, float('nan')):.2f}",
+                "",
+            ],
             [f"errors, {n_turns} sessions", errors, "0"],
             ["memory per idle session (KB)", f"{per_session_kb:.1f}", "<= 50"],
             [f"server CPU, {n_idle} idle sessions (%)", f"{cpu:.2f}", "< 5"],
@@ -283,13 +293,31 @@ def main() -> int:
         "npc serve, model behind the paced test server (300 ms to first token, 30 tokens/s)",
         ["metric", "value", "target"],
         [
-            [f"added latency p99, {n_turns} sessions (ms)", f"{paced_overhead.get(0.99, float('nan')):.2f}", "<= 10"],
-            [f"added latency p50, {n_turns} sessions (ms)", f"{paced_overhead.get(0.5, float('nan')):.2f}", ""],
+            [
+                f"added latency p99, {n_turns} sessions (ms)",
+                f"{paced_overhead.get(0.99, float('nan')):.2f}",
+                "<= 10",
+            ],
+            [
+                f"added latency p50, {n_turns} sessions (ms)",
+                f"{paced_overhead.get(0.5, float('nan')):.2f}",
+                "",
+            ],
             [f"errors, {n_turns} sessions", paced_errors, "0"],
-            ["first sentence p99 over the socket (ms)", f"{metrics[f'paced_first_sentence_p99_ms@{n_turns}']:.1f}", ""],
+            [
+                "first sentence p99 over the socket (ms)",
+                f"{metrics[f'paced_first_sentence_p99_ms@{n_turns}']:.1f}",
+                "",
+            ],
         ],
     )
-    write(args.json, metrics, data="characters/ (scripted backend)", sessions=n_turns, idle_sessions=n_idle)
+    write(
+        args.json,
+        metrics,
+        data="characters/ (scripted backend)",
+        sessions=n_turns,
+        idle_sessions=n_idle,
+    )
     return 0
 
 

@@ -20,10 +20,19 @@ from typing import Any
 from _common import ROOT, parser, table, write
 
 
-def _caller(operation: Any, key: str, counts: dict[str, int], examples: int, given: Any, settings: Any,
-            health: Any) -> Any:
+def _caller(
+    operation: Any,
+    key: str,
+    counts: dict[str, int],
+    examples: int,
+    given: Any,
+    settings: Any,
+    health: Any,
+) -> Any:
     @given(case=operation.as_strategy())
-    @settings(max_examples=examples, deadline=None, suppress_health_check=list(health), database=None)
+    @settings(
+        max_examples=examples, deadline=None, suppress_health_check=list(health), database=None
+    )
     def call(case: Any) -> None:
         response = case.call(headers={"Authorization": f"Bearer {key}"}, timeout=30)
         counts["requests"] += 1
@@ -65,7 +74,13 @@ def main() -> int:
                 counts = {"requests": 0, "5xx": 0}
                 call = _caller(operation, key, counts, examples, given, settings, HealthCheck)
                 call()
-                rows.append([f"{operation.method.upper()} {operation.path}", counts["requests"], counts["5xx"]])
+                rows.append(
+                    [
+                        f"{operation.method.upper()} {operation.path}",
+                        counts["requests"],
+                        counts["5xx"],
+                    ]
+                )
                 total += counts["requests"]
                 errors += counts["5xx"]
     table("npc serve under schemathesis", ["operation", "requests", "5xx"], rows)

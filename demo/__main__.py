@@ -182,7 +182,9 @@ def _main(argv: list[str] | None = None) -> int:
         def make_runtime(clock: Callable[[], float]) -> Runtime:
             backend = make_backend()
             names.append(str(getattr(backend, "name", args.backend)))
-            return Runtime(world, backend=backend, characters=characters, clock=clock, freeze_gc=True)  # type: ignore[arg-type]
+            return Runtime(
+                world, backend=backend, characters=characters, clock=clock, freeze_gc=True
+            )  # type: ignore[arg-type]
 
         runner = Runner(screen, make_runtime, out, fps=args.fps if args.fps is not None else 0.0)
         runner.rt_backend_name = lambda: names[-1] if names else args.backend  # type: ignore[method-assign]

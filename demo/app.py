@@ -96,7 +96,9 @@ class TurnLog:
 PORTRAIT_HEIGHT = 120
 
 
-def load_portraits(personas: Mapping[str, Persona], folder: str | Path | None) -> dict[str, pygame.Surface]:
+def load_portraits(
+    personas: Mapping[str, Persona], folder: str | Path | None
+) -> dict[str, pygame.Surface]:
     """Each character's own picture (``look.image``, relative to ``folder``), scaled to a small
     portrait for the dialogue panel. A character without one, or whose picture does not load,
     has none: the procedural figure is drawn as always."""
@@ -114,7 +116,9 @@ def load_portraits(personas: Mapping[str, Persona], folder: str | Path | None) -
         w, h = picture.get_size()
         if w and h:
             size = (max(1, round(w * PORTRAIT_HEIGHT / h)), PORTRAIT_HEIGHT)
-            portraits[cid] = pygame.transform.smoothscale(picture.convert_alpha() if pygame.display.get_surface() else picture, size)
+            portraits[cid] = pygame.transform.smoothscale(
+                picture.convert_alpha() if pygame.display.get_surface() else picture, size
+            )
     return portraits
 
 

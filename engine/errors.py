@@ -162,7 +162,9 @@ class BackendTimeoutError(BackendError):
 class RateLimitError(BackendError):
     """The provider kept answering 429. ``retry_after`` is its last hint, in seconds."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **context: object
+    ) -> None:
         self.retry_after = retry_after
         super().__init__(message, **context)  # type: ignore[arg-type]
 

@@ -56,26 +56,42 @@ class LoreEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    keys: list[str] = Field(default_factory=list, description="Primary keys; any one matching triggers the entry.")
+    keys: list[str] = Field(
+        default_factory=list, description="Primary keys; any one matching triggers the entry."
+    )
     content: str = Field("", description="The text inserted into the prompt.")
     name: str = Field("", description="Entry name (V3 `name`, World Info `comment`).")
     comment: str = Field("", description="Writer's note, never shown to the model.")
-    secondary_keys: list[str] = Field(default_factory=list, description="Secondary keys, combined by `selective_logic`.")
+    secondary_keys: list[str] = Field(
+        default_factory=list, description="Secondary keys, combined by `selective_logic`."
+    )
     selective: bool = Field(False, description="Whether secondary keys are checked.")
     selective_logic: Literal["and_any", "and_all", "not_any", "not_all"] = Field(
         "and_any", description="How secondary keys combine with the primary match."
     )
     use_regex: bool = Field(False, description="Keys are regular expressions (or /pattern/flags).")
     case_sensitive: bool = Field(False, description="Match keys case-sensitively.")
-    match_whole_words: bool | None = Field(None, description="Match keys only as whole words (None: the book's default).")
+    match_whole_words: bool | None = Field(
+        None, description="Match keys only as whole words (None: the book's default)."
+    )
     constant: bool = Field(False, description="Always inserted, whatever the keys.")
     enabled: bool = Field(True, description="Disabled entries are never inserted.")
-    insertion_order: int = Field(100, description="Lower values are inserted earlier in the prompt.")
-    priority: int = Field(10, description="When the budget is short, higher priority entries are kept.")
-    position: str = Field("before_char", description="Where the card asked for it (kept for export).")
-    scan_depth: int | None = Field(None, ge=0, description="How many recent messages to scan (None: the book's default).")
+    insertion_order: int = Field(
+        100, description="Lower values are inserted earlier in the prompt."
+    )
+    priority: int = Field(
+        10, description="When the budget is short, higher priority entries are kept."
+    )
+    position: str = Field(
+        "before_char", description="Where the card asked for it (kept for export)."
+    )
+    scan_depth: int | None = Field(
+        None, ge=0, description="How many recent messages to scan (None: the book's default)."
+    )
     id: int | str | None = Field(None, description="The entry's id in its source book.")
-    extensions: dict[str, Any] = Field(default_factory=dict, description="Unknown extension fields, kept verbatim.")
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="Unknown extension fields, kept verbatim."
+    )
     absent_fields: list[str] = Field(
         default_factory=list,
         description="Optional card fields the source entry did not have; export leaves them out again.",
@@ -121,7 +137,9 @@ def expand_macros(text: str, macros: Mapping[str, str]) -> str:
 
 
 _DECORATOR_LINE = re.compile(r"^@@@?[A-Za-z_][\w]*(?:[ \t].*)?$")
-_KNOWN_DECORATORS = frozenset({"activate", "dont_activate", "scan_depth", "additional_keys", "exclude_keys"})
+_KNOWN_DECORATORS = frozenset(
+    {"activate", "dont_activate", "scan_depth", "additional_keys", "exclude_keys"}
+)
 # Decorators the engine has no use for but recognises, so their fallbacks are not applied.
 _IGNORED_DECORATORS = frozenset(
     {
@@ -208,7 +226,11 @@ def _regex_of(key: str, use_regex: bool, case_sensitive: bool) -> LinearPattern 
     if literal is not None:
         # `/pattern/flags`, as SillyTavern and V3 write regex keys (JavaScript flag letters).
         pattern, js_flags = literal.group(1), literal.group(2)
-        flags = {"ignore_case": "i" in js_flags, "multiline": "m" in js_flags, "dotall": "s" in js_flags}
+        flags = {
+            "ignore_case": "i" in js_flags,
+            "multiline": "m" in js_flags,
+            "dotall": "s" in js_flags,
+        }
     elif use_regex and stripped:
         pattern, flags = key, {"ignore_case": not case_sensitive}
     else:
@@ -262,7 +284,9 @@ def _key_in(key: str, text: str, entry: LoreEntry, whole_words: bool) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
-def _secondary_ok(keys: Sequence[str], logic: str, text: str, entry: LoreEntry, whole_words: bool) -> bool:
+def _secondary_ok(
+    keys: Sequence[str], logic: str, text: str, entry: LoreEntry, whole_words: bool
+) -> bool:
     usable = [k for k in keys if k.strip()]
     if not usable:
         return True
@@ -299,9 +323,13 @@ class _Candidate:
             try:
                 depth = max(0, int(float(override[0])))
             except ValueError:
-                logger.debug("ignoring @@scan_depth %r in lore entry %r", override[0], entry.name or entry.id)
+                logger.debug(
+                    "ignoring @@scan_depth %r in lore entry %r", override[0], entry.name or entry.id
+                )
         self.depth = depth
-        self.whole_words = entry.match_whole_words if entry.match_whole_words is not None else whole_words
+        self.whole_words = (
+            entry.match_whole_words if entry.match_whole_words is not None else whole_words
+        )
 
     def matches(self, text: str) -> bool:
         entry = self.entry
@@ -372,7 +400,11 @@ def select_entries(
 
     chosen: dict[int, _Candidate] = {}
     for cand in candidates:
-        if not cand.text.strip() or "dont_activate" in cand.decorators and "activate" not in cand.decorators:
+        if (
+            not cand.text.strip()
+            or "dont_activate" in cand.decorators
+            and "activate" not in cand.decorators
+        ):
             continue
         if cand.entry.constant or "activate" in cand.decorators or cand.matches(window(cand.depth)):
             chosen[cand.index] = cand
@@ -381,14 +413,19 @@ def select_entries(
         for _ in range(8):  # a bounded number of passes; entries rarely chain deeper
             buffer = _normalise(
                 "\n".join(
-                    c.text for c in chosen.values() if not c.entry.extensions.get("prevent_recursion")
+                    c.text
+                    for c in chosen.values()
+                    if not c.entry.extensions.get("prevent_recursion")
                 )
             )
             added = False
             for cand in candidates:
                 if cand.index in chosen or not cand.text.strip():
                     continue
-                if cand.entry.extensions.get("exclude_recursion") or "dont_activate" in cand.decorators:
+                if (
+                    cand.entry.extensions.get("exclude_recursion")
+                    or "dont_activate" in cand.decorators
+                ):
                     continue
                 if cand.matches(buffer):
                     chosen[cand.index] = cand
@@ -414,10 +451,18 @@ def _fit_budget(
         text = expand_macros(cand.text, macros) if macros else cand.text
         cost = estimate_tokens(text)
         if used + cost > budget_tokens:
-            logger.debug("lore entry %r left out: %d tokens over the budget", cand.entry.name or cand.entry.id, cost)
+            logger.debug(
+                "lore entry %r left out: %d tokens over the budget",
+                cand.entry.name or cand.entry.id,
+                cost,
+            )
             continue
         used += cost
-        entry = cand.entry if text == cand.entry.content else cand.entry.model_copy(update={"content": text})
+        entry = (
+            cand.entry
+            if text == cand.entry.content
+            else cand.entry.model_copy(update={"content": text})
+        )
         kept.append((cand, entry))
     return kept
 
@@ -433,17 +478,34 @@ class Lorebook(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     name: str | None = Field(None, description="The book's name (not used in prompts).")
-    description: str | None = Field(None, description="The book's description (not used in prompts).")
-    scan_depth: int | None = Field(None, ge=0, description="Recent messages scanned for keys (None: the engine's default, 4).")
-    token_budget: int | None = Field(None, ge=0, description="Most tokens the book's entries may take in a prompt.")
-    recursive_scanning: bool | None = Field(None, description="Whether chosen entries' content can trigger others.")
-    case_sensitive: bool | None = Field(None, description="Default for entries that do not say (None: insensitive).")
-    match_whole_words: bool | None = Field(None, description="Default for entries that do not say (None: whole words).")
-    extensions: dict[str, Any] = Field(default_factory=dict, description="Book-level extensions, kept verbatim.")
+    description: str | None = Field(
+        None, description="The book's description (not used in prompts)."
+    )
+    scan_depth: int | None = Field(
+        None, ge=0, description="Recent messages scanned for keys (None: the engine's default, 4)."
+    )
+    token_budget: int | None = Field(
+        None, ge=0, description="Most tokens the book's entries may take in a prompt."
+    )
+    recursive_scanning: bool | None = Field(
+        None, description="Whether chosen entries' content can trigger others."
+    )
+    case_sensitive: bool | None = Field(
+        None, description="Default for entries that do not say (None: insensitive)."
+    )
+    match_whole_words: bool | None = Field(
+        None, description="Default for entries that do not say (None: whole words)."
+    )
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="Book-level extensions, kept verbatim."
+    )
     entries: list[LoreEntry] = Field(default_factory=list, description="The entries.")
-    extra: dict[str, Any] = Field(default_factory=dict, description="Other fields of the source book, kept verbatim.")
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="Other fields of the source book, kept verbatim."
+    )
     absent_fields: list[str] = Field(
-        default_factory=list, description="Fields the source book did not have; export leaves them out again."
+        default_factory=list,
+        description="Fields the source book did not have; export leaves them out again.",
     )
 
     def select(
@@ -471,7 +533,9 @@ class Lorebook(BaseModel):
             recent,
             budget_tokens=budget if budget is not None else 10**9,
             scan_depth=self.scan_depth if self.scan_depth is not None else 4,
-            match_whole_words=self.match_whole_words if self.match_whole_words is not None else True,
+            match_whole_words=self.match_whole_words
+            if self.match_whole_words is not None
+            else True,
             recursive=bool(self.recursive_scanning),
             macros=macros,
         )

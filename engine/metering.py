@@ -52,9 +52,19 @@ class ModelPrice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input: float = Field(0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="Price per million prompt (input) tokens.")
+    input: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_PRICE,
+        allow_inf_nan=False,
+        description="Price per million prompt (input) tokens.",
+    )
     output: float = Field(
-        0.0, ge=0, le=MAX_PRICE, allow_inf_nan=False, description="Price per million completion (output) tokens."
+        0.0,
+        ge=0,
+        le=MAX_PRICE,
+        allow_inf_nan=False,
+        description="Price per million completion (output) tokens.",
     )
 
 
@@ -67,8 +77,12 @@ class PriceTable(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    currency: str = Field("USD", min_length=1, description="Currency code or name, e.g. USD, CNY, credits.")
-    models: dict[str, ModelPrice] = Field(default_factory=dict, description="Prices by model name or glob.")
+    currency: str = Field(
+        "USD", min_length=1, description="Currency code or name, e.g. USD, CNY, credits."
+    )
+    models: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Prices by model name or glob."
+    )
     default: ModelPrice | None = Field(None, description="Price of models not listed.")
     per_question: float | None = Field(
         None,
@@ -82,7 +96,9 @@ class PriceTable(BaseModel):
         """The price of ``model``, or None when neither listed nor defaulted."""
         if model in self.models:
             return self.models[model]
-        globs = sorted((k for k in self.models if fnmatch.fnmatchcase(model, k)), key=len, reverse=True)
+        globs = sorted(
+            (k for k in self.models if fnmatch.fnmatchcase(model, k)), key=len, reverse=True
+        )
         if globs:
             return self.models[globs[0]]
         return self.default
@@ -94,7 +110,9 @@ class PriceTable(BaseModel):
         if price is None:
             _warn_unpriced(name)
             return 0.0
-        return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1_000_000
+        return (
+            usage.prompt_tokens * price.input + usage.completion_tokens * price.output
+        ) / 1_000_000
 
     def charge(self, usage: Usage, model: str | None = None) -> float:
         """What the player is billed for a call: the flat per-question price, or the cost."""
@@ -123,10 +141,18 @@ class Quota(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    questions_per_day: int | None = Field(None, ge=0, description="Questions a player may ask a day.")
-    tokens_per_day: int | None = Field(None, ge=0, description="Tokens (in + out) a player may use a day.")
-    spend_per_day: float | None = Field(None, ge=0, allow_inf_nan=False, description="Charge a player may run up a day.")
-    utc_offset_hours: float = Field(0.0, ge=-14, le=14, description="Where the day starts, as an offset from UTC.")
+    questions_per_day: int | None = Field(
+        None, ge=0, description="Questions a player may ask a day."
+    )
+    tokens_per_day: int | None = Field(
+        None, ge=0, description="Tokens (in + out) a player may use a day."
+    )
+    spend_per_day: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Charge a player may run up a day."
+    )
+    utc_offset_hours: float = Field(
+        0.0, ge=-14, le=14, description="Where the day starts, as an offset from UTC."
+    )
 
 
 def day_of(now: float, utc_offset_hours: float = 0.0) -> str:
@@ -150,7 +176,9 @@ class UsageCost(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    usage_id: int | None = Field(description="Row id in the usage table; None when the reservation was settled.")
+    usage_id: int | None = Field(
+        description="Row id in the usage table; None when the reservation was settled."
+    )
     prompt_tokens: int
     completion_tokens: int
     cost: float
@@ -202,7 +230,9 @@ class Meter:
             completion_tokens=min(max(0, completion_tokens), MAX_CALL_TOKENS),
             model=model,
         )
-        hold_spend = self.prices.charge(likely, model) if self.quota.spend_per_day is not None else 0.0
+        hold_spend = (
+            self.prices.charge(likely, model) if self.quota.spend_per_day is not None else 0.0
+        )
         reservation_id = self.ledger.reserve(
             player,
             day=day,

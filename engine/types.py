@@ -35,7 +35,9 @@ class TurnRecord(BaseModel):
     id: int
     character: str
     player: str
-    speaker: str = Field(description="Who said it: the player's id, the character's id, or another id.")
+    speaker: str = Field(
+        description="Who said it: the player's id, the character's id, or another id."
+    )
     text: str
     time: float
     session: str | None = None
@@ -53,8 +55,12 @@ class MemoryRecord(BaseModel):
     created: float
     last_accessed: float
     turn_ids: list[int] = Field(default_factory=list, description="Turns this memory came from.")
-    present: list[str] = Field(default_factory=list, description="Who witnessed it (character and player ids).")
-    speaker: str = Field("", description="Who said it, for memories of a dialogue line (else empty).")
+    present: list[str] = Field(
+        default_factory=list, description="Who witnessed it (character and player ids)."
+    )
+    speaker: str = Field(
+        "", description="Who said it, for memories of a dialogue line (else empty)."
+    )
 
 
 class ScoreBreakdown(BaseModel):
@@ -147,7 +153,9 @@ class Usage(BaseModel):
     model: str = ""
     latency_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
     ttft_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
-    estimated: bool = Field(False, description="True when counts are estimates, not the provider's.")
+    estimated: bool = Field(
+        False, description="True when counts are estimates, not the provider's."
+    )
 
     @property
     def total_tokens(self) -> int:

@@ -78,7 +78,11 @@ SCENES = st.lists(
 
 
 def check_recall_visibility(
-    store: MemoryStore, scenes: list[tuple[str, str, list[str], str]], who: str, player: str, query: str
+    store: MemoryStore,
+    scenes: list[tuple[str, str, list[str], str]],
+    who: str,
+    player: str,
+    query: str,
 ) -> None:
     """Store ``scenes`` (odd-sized ``present``: a dialogue line, else a memory), then check that
     recall returns only ``player``'s memories that ``who`` witnessed, and every such match."""

@@ -17,8 +17,12 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("fastapi", reason="npc serve needs the server extra: pip install -e '.[server]'")
-pytest.importorskip("websockets", reason="npc serve needs the server extra: pip install -e '.[server]'")
+pytest.importorskip(
+    "fastapi", reason="npc serve needs the server extra: pip install -e '.[server]'"
+)
+pytest.importorskip(
+    "websockets", reason="npc serve needs the server extra: pip install -e '.[server]'"
+)
 
 from websockets.sync.client import ClientConnection, connect  # noqa: E402
 
@@ -46,7 +50,13 @@ class Live:
         return self.thread.service
 
     def http(
-        self, method: str, path: str, body: Any = None, *, auth: str | None = "key", raw: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        auth: str | None = "key",
+        raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """(status, parsed JSON or text) of one request; ``auth`` is "key", None or a token."""
@@ -60,13 +70,19 @@ class Live:
             request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                status, text, kind = response.status, response.read().decode(), response.headers.get("content-type", "")
+                status, text, kind = (
+                    response.status,
+                    response.read().decode(),
+                    response.headers.get("content-type", ""),
+                )
         except urllib.error.HTTPError as exc:
             status, text, kind = exc.code, exc.read().decode(), exc.headers.get("content-type", "")
         return status, json.loads(text) if "json" in kind else text
 
     def token(self, player: str, characters: list[str] | None = None, ttl_s: int = 600) -> str:
-        status, body = self.http("POST", "/v1/tokens", {"player": player, "characters": characters, "ttl_s": ttl_s})
+        status, body = self.http(
+            "POST", "/v1/tokens", {"player": player, "characters": characters, "ttl_s": ttl_s}
+        )
         assert status == 200, body
         token: str = body["token"]
         return token

@@ -170,7 +170,9 @@ def test_the_checks_catch_what_they_forbid(tmp_path: Path) -> None:
     (root / "runtime" / "scenes.py").write_text(
         "def f() -> None:\n    from engine.runtime.core import X\n"
     )
-    assert _private_imports(root) == ["engine.text.words:1 imports _helper from engine.memory.store"]
+    assert _private_imports(root) == [
+        "engine.text.words:1 imports _helper from engine.memory.store"
+    ]
     assert _impure_imports(root) == [
         "engine.text.words:1 imports engine.memory.store",
         "engine.text.words:2 imports engine.runtime.core",

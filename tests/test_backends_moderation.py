@@ -115,7 +115,9 @@ def test_transient_status_is_retried_then_succeeds(server: OpenAIServer) -> None
 
 def decisions(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The retry decisions the moderator logged, in order."""
-    return [r.getMessage() for r in caplog.records if " moderation failed on attempt " in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if " moderation failed on attempt " in r.getMessage()
+    ]
 
 
 def test_retry_after_is_honoured(server: OpenAIServer, caplog: pytest.LogCaptureFixture) -> None:

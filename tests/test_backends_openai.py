@@ -163,7 +163,9 @@ def waited(decision: str) -> float:
     return float(re.search(r"retrying in ([0-9.]+)s", decision).group(1))  # type: ignore[union-attr]
 
 
-def test_retry_after_is_honoured(openai_server: OpenAIServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_retry_after_is_honoured(
+    openai_server: OpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
     openai_server.inject("429", retry_after=0.4)
     with caplog.at_level(logging.INFO):
         run(collect(backend_for(openai_server)))

@@ -70,7 +70,14 @@ def _v3() -> dict[str, Any]:
         group_only_greetings=["Hello, all of you."],
         creation_date=1700000000,
         modification_date=1700000100,
-        assets=[{"type": "icon", "uri": "embeded://assets/icon/images/main.png", "name": "main", "ext": "png"}],
+        assets=[
+            {
+                "type": "icon",
+                "uri": "embeded://assets/icon/images/main.png",
+                "name": "main",
+                "ext": "png",
+            }
+        ],
         character_book={
             "name": "Coast",
             "scan_depth": 3,
@@ -106,7 +113,12 @@ def _v3() -> dict[str, Any]:
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def _tiny_png(*extra: bytes) -> bytes:
@@ -150,7 +162,10 @@ def test_v2_fields_map_onto_persona() -> None:
         "Shut the door, {player_name}! I'm {character_name}.",
         "Another storm, {player_name}?",
     ]
-    assert [(e.player, e.character) for e in persona.examples] == [("Who are you?", "The keeper."), ("Why?", "Someone must.")]
+    assert [(e.player, e.character) for e in persona.examples] == [
+        ("Who are you?", "The keeper."),
+        ("Why?", "Someone must."),
+    ]
     assert persona.card is not None
     assert persona.card.scenario == "{{user}} arrives at the lighthouse in a storm."
     assert persona.card.tags == ["sea", "mystery"]
@@ -189,7 +204,15 @@ def test_greeting_braces_are_escaped_and_persona_validates(tmp_path: Path) -> No
 
 
 def test_v1_card_imports_and_exports_as_v2() -> None:
-    v1 = {"name": "Old", "description": "An old card.", "personality": "", "scenario": "", "first_mes": "Hi", "mes_example": "", "avatar": "none"}
+    v1 = {
+        "name": "Old",
+        "description": "An old card.",
+        "personality": "",
+        "scenario": "",
+        "first_mes": "Hi",
+        "mes_example": "",
+        "avatar": "none",
+    }
     persona = _import(v1)
     assert persona.card is not None and persona.card.spec == "chara_card_v1"
     card = persona_to_card(persona, "v2")
@@ -199,7 +222,14 @@ def test_v1_card_imports_and_exports_as_v2() -> None:
 
 
 def test_cjk_card_gets_chinese_language() -> None:
-    persona = _import(_v2(name="陈掌柜", description="陈掌柜在茶馆里忙了三十年。", first_mes="客官，里面请！", personality=""))
+    persona = _import(
+        _v2(
+            name="陈掌柜",
+            description="陈掌柜在茶馆里忙了三十年。",
+            first_mes="客官，里面请！",
+            personality="",
+        )
+    )
     assert persona.languages[0] == "zh"
     assert persona.id == "chen-zhang-gui"  # pinyin: an id that reads
 
@@ -343,13 +373,21 @@ def test_supplied_image_keeps_other_chunks_and_replaces_old_card() -> None:
 @pytest.mark.parametrize("compressed", [False, True])
 def test_itxt_card_chunk_is_read(compressed: bool) -> None:
     payload = _b64(_v2(name="Itxt"))
-    body = b"chara\0" + bytes([int(compressed), 0]) + b"\0\0" + (zlib.compress(payload) if compressed else payload)
+    body = (
+        b"chara\0"
+        + bytes([int(compressed), 0])
+        + b"\0\0"
+        + (zlib.compress(payload) if compressed else payload)
+    )
     card = read_card(_tiny_png(_png_chunk(b"iTXt", body)))
     assert card.data["name"] == "Itxt"
 
 
 def test_ccv3_chunk_preferred_over_chara() -> None:
-    image = _tiny_png(_png_chunk(b"tEXt", b"chara\0" + _b64(_v2(name="Two"))), _png_chunk(b"tEXt", b"ccv3\0" + _b64(_v3())))
+    image = _tiny_png(
+        _png_chunk(b"tEXt", b"chara\0" + _b64(_v2(name="Two"))),
+        _png_chunk(b"tEXt", b"ccv3\0" + _b64(_v3())),
+    )
     assert read_card(image).spec == "chara_card_v3"
 
 
@@ -394,7 +432,10 @@ def test_imported_lore_selects_by_regex_key() -> None:
     chosen = select_entries(persona.lore, ["Is that a Light House?"], budget_tokens=200)
     assert [e.content for e in chosen] == ["The lighthouse is older than the town."]
     assert select_entries(persona.lore, ["a storm"], budget_tokens=200) == []
-    assert [e.priority for e in select_entries(persona.lore, ["a storm sank the ship"], budget_tokens=200)] == [5]
+    assert [
+        e.priority
+        for e in select_entries(persona.lore, ["a storm sank the ship"], budget_tokens=200)
+    ] == [5]
 
 
 # --- bad input: each a clear CardError, nothing written ---------------------------------------
@@ -409,36 +450,96 @@ def _bad_inputs() -> list[tuple[str, bytes, str]]:
         ("truncated-png", good[: len(good) // 2], "truncated PNG"),
         ("png-no-iend", good[:-12], "IEND missing"),
         ("png-bad-crc", bytes(bad_crc), "CRC mismatch"),
-        ("bad-base64", _tiny_png(_png_chunk(b"tEXt", b"chara\0!!!not base64!!!")), "not valid base64"),
-        ("bad-json-in-chunk", _tiny_png(_png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"{oops"))), "not valid JSON"),
-        ("not-utf8-in-chunk", _tiny_png(_png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"\xff\xfe{"))), "not UTF-8"),
-        ("wrong-type-first-mes", json.dumps(_v2(first_mes=5)).encode(), "data.first_mes: expected a string, got int"),
-        ("wrong-type-tags", json.dumps(_v2(tags="sea")).encode(), "data.tags: expected a list of strings"),
-        ("wrong-type-extensions", json.dumps(_v2(extensions=[])).encode(), "data.extensions: expected an object"),
-        ("wrong-type-lore-keys", json.dumps(_v2(character_book={"entries": [{"keys": 3, "content": ""}]})).encode(), r"data.character_book.entries\[0\].keys"),
-        ("wrong-type-data", json.dumps({"spec": "chara_card_v2", "data": []}).encode(), "data: expected an object"),
-        ("unknown-spec", json.dumps({"spec": "chara_card_v9", "data": {}}).encode(), "unsupported card spec"),
-        ("wrong-type-v3-date", json.dumps({**_v3(), "data": {**_v3()["data"], "creation_date": "May"}}).encode(), "data.creation_date: expected a number, got str"),
-        ("wrong-type-v3-assets", json.dumps({**_v3(), "data": {**_v3()["data"], "assets": [{"type": 1}]}}).encode(), r"data.assets\[0\]"),
+        (
+            "bad-base64",
+            _tiny_png(_png_chunk(b"tEXt", b"chara\0!!!not base64!!!")),
+            "not valid base64",
+        ),
+        (
+            "bad-json-in-chunk",
+            _tiny_png(_png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"{oops"))),
+            "not valid JSON",
+        ),
+        (
+            "not-utf8-in-chunk",
+            _tiny_png(_png_chunk(b"tEXt", b"chara\0" + base64.b64encode(b"\xff\xfe{"))),
+            "not UTF-8",
+        ),
+        (
+            "wrong-type-first-mes",
+            json.dumps(_v2(first_mes=5)).encode(),
+            "data.first_mes: expected a string, got int",
+        ),
+        (
+            "wrong-type-tags",
+            json.dumps(_v2(tags="sea")).encode(),
+            "data.tags: expected a list of strings",
+        ),
+        (
+            "wrong-type-extensions",
+            json.dumps(_v2(extensions=[])).encode(),
+            "data.extensions: expected an object",
+        ),
+        (
+            "wrong-type-lore-keys",
+            json.dumps(_v2(character_book={"entries": [{"keys": 3, "content": ""}]})).encode(),
+            r"data.character_book.entries\[0\].keys",
+        ),
+        (
+            "wrong-type-data",
+            json.dumps({"spec": "chara_card_v2", "data": []}).encode(),
+            "data: expected an object",
+        ),
+        (
+            "unknown-spec",
+            json.dumps({"spec": "chara_card_v9", "data": {}}).encode(),
+            "unsupported card spec",
+        ),
+        (
+            "wrong-type-v3-date",
+            json.dumps({**_v3(), "data": {**_v3()["data"], "creation_date": "May"}}).encode(),
+            "data.creation_date: expected a number, got str",
+        ),
+        (
+            "wrong-type-v3-assets",
+            json.dumps({**_v3(), "data": {**_v3()["data"], "assets": [{"type": 1}]}}).encode(),
+            r"data.assets\[0\]",
+        ),
         ("not-a-card", b'{"hello": 1}', "not a character card"),
         ("lorebook-not-card", b'{"entries": {}}', "is a lorebook"),
         ("not-json", b"hello", "not valid JSON"),
         ("json-array", b"[1, 2]", "must be a JSON object"),
-        ("charx-traversal", _charx({"card.json": json.dumps(_v3()).encode(), "../evil.txt": b"x"}), "unsafe"),
-        ("charx-absolute", _charx({"card.json": json.dumps(_v3()).encode(), "/etc/evil": b"x"}), "unsafe"),
-        ("charx-nested-traversal", _charx({"card.json": json.dumps(_v3()).encode(), "assets/../../x": b"x"}), "unsafe"),
+        (
+            "charx-traversal",
+            _charx({"card.json": json.dumps(_v3()).encode(), "../evil.txt": b"x"}),
+            "unsafe",
+        ),
+        (
+            "charx-absolute",
+            _charx({"card.json": json.dumps(_v3()).encode(), "/etc/evil": b"x"}),
+            "unsafe",
+        ),
+        (
+            "charx-nested-traversal",
+            _charx({"card.json": json.dumps(_v3()).encode(), "assets/../../x": b"x"}),
+            "unsafe",
+        ),
         ("charx-bad-card-json", _charx({"card.json": b"{nope"}), "card.json is not valid JSON"),
         ("corrupt-zip", b"PK\x03\x04garbage", "not a readable CHARX"),
     ]
 
 
-@pytest.mark.parametrize(("name", "data", "message"), _bad_inputs(), ids=[b[0] for b in _bad_inputs()])
+@pytest.mark.parametrize(
+    ("name", "data", "message"), _bad_inputs(), ids=[b[0] for b in _bad_inputs()]
+)
 def test_bad_card_raises_clear_error(name: str, data: bytes, message: str) -> None:
     with pytest.raises(CardError, match=message):
         read_card(data)
 
 
-def test_fifty_megabyte_image_refused_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fifty_megabyte_image_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "huge.png"
     with path.open("wb") as handle:
         handle.write(b"\x89PNG\r\n\x1a\n")
@@ -462,14 +563,18 @@ def test_fifty_megabyte_bytes_refused() -> None:
 
 
 def test_charx_zip_bomb_refused_by_declared_size() -> None:
-    bomb = _charx({"card.json": json.dumps(_v3()).encode(), "assets/other/zeros.bin": bytes(20 * 1024 * 1024)})
+    bomb = _charx(
+        {"card.json": json.dumps(_v3()).encode(), "assets/other/zeros.bin": bytes(20 * 1024 * 1024)}
+    )
     assert len(bomb) < 100_000
     with pytest.raises(CardError, match="zip bomb|byte limit"):
         read_card(bomb, limits=Limits(max_zip_total_bytes=10 * 1024 * 1024))
 
 
 def test_charx_zip_bomb_refused_by_ratio_with_default_limits() -> None:
-    bomb = _charx({"card.json": json.dumps(_v3()).encode(), "assets/other/zeros.bin": bytes(8 * 1024 * 1024)})
+    bomb = _charx(
+        {"card.json": json.dumps(_v3()).encode(), "assets/other/zeros.bin": bytes(8 * 1024 * 1024)}
+    )
     with pytest.raises(CardError, match="zip bomb"):
         read_card(bomb)
 
@@ -486,7 +591,10 @@ def test_charx_lying_header_refused_by_actual_size() -> None:
 
 
 def test_charx_too_many_entries_refused() -> None:
-    members = {"card.json": json.dumps(_v3()).encode(), **{f"assets/other/{i}.txt": b"x" for i in range(12)}}
+    members = {
+        "card.json": json.dumps(_v3()).encode(),
+        **{f"assets/other/{i}.txt": b"x" for i in range(12)},
+    }
     with pytest.raises(CardError, match="file limit"):
         read_card(_charx(members), limits=Limits(max_zip_entries=10))
 

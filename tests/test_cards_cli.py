@@ -87,9 +87,15 @@ def test_import_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 def test_import_with_id_and_lorebook(tmp_path: Path) -> None:
     card = _write(tmp_path / "ada.json", _card())
     book = tmp_path / "coast.json"
-    book.write_text(json.dumps({"entries": {"0": {"uid": 0, "key": ["storm"], "content": "Storms.", "order": 1}}}))
+    book.write_text(
+        json.dumps(
+            {"entries": {"0": {"uid": 0, "key": ["storm"], "content": "Storms.", "order": 1}}}
+        )
+    )
     out = tmp_path / "chars"
-    result = CliRunner().invoke(main, ["import", str(card), "--out", str(out), "--id", "keeper", "--lorebook", str(book)])
+    result = CliRunner().invoke(
+        main, ["import", str(card), "--out", str(out), "--id", "keeper", "--lorebook", str(book)]
+    )
     assert result.exit_code == 0, result.output
     persona = load_persona(out / "keeper.yaml")
     assert persona.id == "keeper"
@@ -109,7 +115,8 @@ def test_import_json_report(tmp_path: Path) -> None:
 def test_export_shipped_character(fmt: str, tmp_path: Path) -> None:
     target = tmp_path / f"mira.{fmt}"
     result = CliRunner().invoke(
-        main, ["export", "mira", "-d", str(ROOT / "characters"), "--format", fmt, "--out", str(target)]
+        main,
+        ["export", "mira", "-d", str(ROOT / "characters"), "--format", fmt, "--out", str(target)],
     )
     assert result.exit_code == 0, result.output
     raw = target.read_bytes()
@@ -124,7 +131,12 @@ def test_export_shipped_character(fmt: str, tmp_path: Path) -> None:
 def test_export_then_import_gives_the_same_character(tmp_path: Path) -> None:
     runner = CliRunner()
     png = tmp_path / "chen.png"
-    assert runner.invoke(main, ["export", "chen", "-d", str(ROOT / "characters"), "-f", "png", "-o", str(png)]).exit_code == 0
+    assert (
+        runner.invoke(
+            main, ["export", "chen", "-d", str(ROOT / "characters"), "-f", "png", "-o", str(png)]
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(main, ["import", str(png), "--out", str(tmp_path / "c"), "--id", "chen"])
     assert result.exit_code == 0, result.output
     again = load_persona(tmp_path / "c" / "chen.yaml")
@@ -143,7 +155,9 @@ def test_export_unknown_character_is_an_error(tmp_path: Path) -> None:
 def test_export_image_only_for_png(tmp_path: Path) -> None:
     image = tmp_path / "x.png"
     image.write_bytes(b"")
-    result = CliRunner().invoke(main, ["export", "mira", "-d", str(ROOT / "characters"), "--image", str(image)])
+    result = CliRunner().invoke(
+        main, ["export", "mira", "-d", str(ROOT / "characters"), "--image", str(image)]
+    )
     assert result.exit_code == 2
 
 

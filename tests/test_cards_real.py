@@ -62,7 +62,9 @@ def test_real_card_png_export_keeps_the_card(name: str) -> None:
     original = _json(name)
     assert chara["data"]["description"] == original["data"]["description"]  # type: ignore[index]
     again = import_card(data).persona
-    assert again.model_dump(exclude={"card", "lore"}) == persona.model_dump(exclude={"card", "lore"})
+    assert again.model_dump(exclude={"card", "lore"}) == persona.model_dump(
+        exclude={"card", "lore"}
+    )
     assert [e.content for e in again.lore] == [e.content for e in persona.lore]
 
 
@@ -79,13 +81,16 @@ def test_seraphina_mapped_fields() -> None:
 def test_seraphina_lore_reaches_prompt_only_when_key_mentioned() -> None:
     persona = import_card(CARDS / "default_Seraphina.png").persona
     macros = {"char": persona.name, "user": "Ann"}
-    talk = ["*I sit up slowly.* Thank you for the tea.", "What were those Shadowfangs that attacked me?"]
+    talk = [
+        "*I sit up slowly.* Thank you for the tea.",
+        "What were those Shadowfangs that attacked me?",
+    ]
     lore = select_entries(persona.lore, talk, budget_tokens=2000, macros=macros)
     assert [e.id for e in lore] == [1]
     prompt = assemble(persona, talk[-1], player_name="Ann", lore=lore)
     text = "\n".join(m.content for s in prompt.sections for m in s.messages)
     assert "The Shadowfangs are beasts of darkness" in text
-    assert "Ann: \"What are Shadowfangs?\"" in text
+    assert 'Ann: "What are Shadowfangs?"' in text
 
     quiet = ["Good morning.", "Thank you for the tea, it is lovely."]
     assert select_entries(persona.lore, quiet, budget_tokens=2000) == []
@@ -98,7 +103,13 @@ def test_eldoria_world_info_imports_without_loss() -> None:
     book = load_lorebook(CARDS / "Eldoria.worldinfo.json")
     assert len(book.entries) == 4
     assert book_to_world_info(book) == raw
-    assert [e.keys for e in book.entries][1] == ["shadowfang", "beast", "monster", "monsters", "beasts"]
+    assert [e.keys for e in book.entries][1] == [
+        "shadowfang",
+        "beast",
+        "monster",
+        "monsters",
+        "beasts",
+    ]
     assert [e.id for e in book.select(["a magical forest"])] == [0]
 
 

@@ -17,11 +17,36 @@ from engine.text.tokens import estimate_tokens
 
 # Text with the characters that stress the mapping: macros, braces, brackets, <START>, CJK, CR/LF.
 _pieces = st.sampled_from(
-    ["{{user}}", "{{char}}", "{{User}}", "<BOT>", "<START>", "{", "}", "[", "]", '"', ":", "=", "\r\n", "\n", " ", "茶馆", "Ada", "x"]
+    [
+        "{{user}}",
+        "{{char}}",
+        "{{User}}",
+        "<BOT>",
+        "<START>",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        ":",
+        "=",
+        "\r\n",
+        "\n",
+        " ",
+        "茶馆",
+        "Ada",
+        "x",
+    ]
 )
 _text = st.lists(st.one_of(_pieces, st.text(max_size=8)), max_size=12).map("".join)
 _entry = st.fixed_dictionaries(
-    {"keys": st.lists(_text, max_size=3), "content": _text, "extensions": st.just({}), "enabled": st.booleans(), "insertion_order": st.integers(-5, 500)},
+    {
+        "keys": st.lists(_text, max_size=3),
+        "content": _text,
+        "extensions": st.just({}),
+        "enabled": st.booleans(),
+        "insertion_order": st.integers(-5, 500),
+    },
     optional={
         "secondary_keys": st.lists(_text, max_size=2),
         "selective": st.booleans(),
@@ -56,7 +81,9 @@ def _cards(draw: Any) -> dict[str, Any]:
     }
     data["alternate_greetings"] = draw(st.lists(_text, max_size=3))
     data["tags"] = draw(st.lists(_text, max_size=3))
-    data["extensions"] = draw(st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), _text), max_size=3))
+    data["extensions"] = draw(
+        st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), _text), max_size=3)
+    )
     if draw(st.booleans()):
         data["character_book"] = {"extensions": {}, "entries": draw(st.lists(_entry, max_size=3))}
     return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
@@ -86,7 +113,9 @@ def test_any_v2_card_round_trips(card: dict[str, Any]) -> None:
     st.lists(_text, max_size=6),
     st.integers(0, 60),
 )
-def test_selection_respects_budget_order_and_enabled(entries: list[LoreEntry], recent: list[str], budget: int) -> None:
+def test_selection_respects_budget_order_and_enabled(
+    entries: list[LoreEntry], recent: list[str], budget: int
+) -> None:
     chosen = select_entries(entries, recent, budget_tokens=budget)
     assert sum(estimate_tokens(e.content) for e in chosen) <= budget
     assert [e.insertion_order for e in chosen] == sorted(e.insertion_order for e in chosen)

@@ -102,7 +102,9 @@ EXPECTED: dict[str, Card | Book | Refused] = {
     "zh_fujikawa.worldinfo.json": Book("zh_fujikawa", 2),
     # lide4144/sillytavern-character-cards
     "zh_ai.json": Card("爱", "ai", lore=27),
-    "zh_nun_ninja.json": Card("修女与女忍的双面日常", "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang", lore=10),
+    "zh_nun_ninja.json": Card(
+        "修女与女忍的双面日常", "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang", lore=10
+    ),
     "zh_nun_ninja_anime.png": Card(
         "修女与女忍的双面日常", "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang", lore=10, picture=True
     ),
@@ -193,7 +195,11 @@ def test_wild_file_imports_as_a_user_would_expect(name: str, tmp_path: Path) -> 
     out = tmp_path / "characters"
     result = CliRunner().invoke(main, ["import", str(source), "--out", str(out)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) if out.exists() else []
+    written = (
+        sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        if out.exists()
+        else []
+    )
     expected = EXPECTED[name]
     if isinstance(expected, Refused):
         assert result.exit_code == 1
@@ -207,11 +213,18 @@ def test_wild_file_imports_as_a_user_would_expect(name: str, tmp_path: Path) -> 
         book = load_lore_file(out / "lore" / f"{expected.id}.yaml")
         assert len(book.entries) == expected.entries
         source_entries = json.loads(source.read_text(encoding="utf-8-sig"))["entries"]
-        contents = [e["content"] for e in (source_entries.values() if isinstance(source_entries, dict) else source_entries)]
+        contents = [
+            e["content"]
+            for e in (
+                source_entries.values() if isinstance(source_entries, dict) else source_entries
+            )
+        ]
         assert [e.content for e in book.entries] == contents
         return
     assert f"{expected.id}.yaml" in written
-    assert all(r.ok for r in validate_path(out)), [str(e) for r in validate_path(out) for e in r.errors]
+    assert all(r.ok for r in validate_path(out)), [
+        str(e) for r in validate_path(out) for e in r.errors
+    ]
     persona = load_persona(out / f"{expected.id}.yaml")
     data = _source_data(source)
     assert persona.card is not None
@@ -219,9 +232,16 @@ def test_wild_file_imports_as_a_user_would_expect(name: str, tmp_path: Path) -> 
     assert persona.card.raw_description.strip() == str(data.get("description") or "").strip()
     assert persona.card.raw_personality.strip() == str(data.get("personality") or "").strip()
     if str(data.get("first_mes") or "").strip():
-        assert persona.greetings.first_meeting and persona.card.raw_first_mes == str(data["first_mes"]).strip()
+        assert (
+            persona.greetings.first_meeting
+            and persona.card.raw_first_mes == str(data["first_mes"]).strip()
+        )
     book = data.get("character_book")
-    assert len(persona.lore) == expected.lore == (len(book["entries"]) if isinstance(book, dict) else 0)
+    assert (
+        len(persona.lore)
+        == expected.lore
+        == (len(book["entries"]) if isinstance(book, dict) else 0)
+    )
     if expected.picture:
         assert persona.look.image == f"{expected.id}.png"
         assert f"also wrote: {out / persona.look.image}" in result.output
@@ -238,7 +258,11 @@ def test_wild_card_exports_every_field_it_had(name: str, spec: str) -> None:
     assert _lost(result.card.data, card["data"], "data") == []
     # Top-level fields outside `data` come back too; V3 has no top-level V1 copies.
     v1 = {"name", "description", "personality", "scenario", "first_mes", "mes_example"}
-    outer = {k: v for k, v in result.card.outer.items() if k != "spec_version" and not (spec == "v3" and k in v1)}
+    outer = {
+        k: v
+        for k, v in result.card.outer.items()
+        if k != "spec_version" and not (spec == "v3" and k in v1)
+    }
     assert _lost(outer, card, "") == []
 
 
@@ -250,11 +274,17 @@ def _lost(original: object, exported: object, where: str) -> list[str]:
             problem
             for key, value in original.items()
             for problem in (
-                _lost(value, exported[key], f"{where}.{key}") if key in exported else [f"{where}.{key}: missing"]
+                _lost(value, exported[key], f"{where}.{key}")
+                if key in exported
+                else [f"{where}.{key}: missing"]
             )
         ]
     if isinstance(original, list) and isinstance(exported, list) and len(original) == len(exported):
-        return [p for i, (a, b) in enumerate(zip(original, exported, strict=True)) for p in _lost(a, b, f"{where}[{i}]")]
+        return [
+            p
+            for i, (a, b) in enumerate(zip(original, exported, strict=True))
+            for p in _lost(a, b, f"{where}[{i}]")
+        ]
     return [] if original == exported else [f"{where}: {original!r:.60} became {exported!r:.60}"]
 
 
@@ -266,7 +296,9 @@ def test_wild_png_exports_its_own_picture(name: str, tmp_path: Path) -> None:
     character = EXPECTED[name]
     assert isinstance(character, Card)
     png = tmp_path / "back.png"
-    result = runner.invoke(main, ["export", character.id, "-d", str(out), "--format", "png", "-o", str(png)])
+    result = runner.invoke(
+        main, ["export", character.id, "-d", str(out), "--format", "png", "-o", str(png)]
+    )
     assert result.exit_code == 0, result.output
     exported = png.read_bytes()
     assert _pixels(exported) == _pixels((WILD / name).read_bytes())
@@ -282,11 +314,18 @@ def test_a_second_card_with_the_same_id_is_refused_clearly(tmp_path: Path) -> No
     second = runner.invoke(main, ["import", str(WILD / "zh_nun_ninja_real.png"), "--out", str(out)])
     assert second.exit_code == 1
     assert "already exist" in second.output and "--id" in second.output
-    assert yaml.safe_load((out / "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang.yaml").read_text())["card"]["spec"] == (
-        "chara_card_v2"
-    )
+    assert yaml.safe_load((out / "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang.yaml").read_text())[
+        "card"
+    ]["spec"] == ("chara_card_v2")
     both = runner.invoke(
-        main, ["import", str(WILD / "zh_nun_ninja_anime.png"), str(WILD / "zh_nun_ninja_real.png"), "--out", str(tmp_path / "d")]
+        main,
+        [
+            "import",
+            str(WILD / "zh_nun_ninja_anime.png"),
+            str(WILD / "zh_nun_ninja_real.png"),
+            "--out",
+            str(tmp_path / "d"),
+        ],
     )
     assert both.exit_code == 0, both.output
     assert (tmp_path / "d" / "xiu-nv-yu-nv-ren-de-shuang-mian-ri-chang-2.yaml").is_file()

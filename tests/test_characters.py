@@ -24,12 +24,24 @@ from engine.persona import (
     validate_file,
 )
 
-CHARACTER_FILES = sorted(p for p in CHARACTERS.glob("*") if p.suffix in (".yaml", ".yml", ".json", ".toml"))
+CHARACTER_FILES = sorted(
+    p for p in CHARACTERS.glob("*") if p.suffix in (".yaml", ".yml", ".json", ".toml")
+)
 TEMPLATE_FILES = sorted((CHARACTERS / "templates").glob("*.yaml"))
 ALL_FILES = CHARACTER_FILES + TEMPLATE_FILES
 
 # What the demo can draw and animate (contracts.md).
-DEMO_EMOTIONS = {"neutral", "happy", "sad", "angry", "surprised", "afraid", "thinking", "shy", "excited"}
+DEMO_EMOTIONS = {
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "surprised",
+    "afraid",
+    "thinking",
+    "shy",
+    "excited",
+}
 SHARED_ACTIONS = {
     "wave": [],
     "bow": [],
@@ -189,14 +201,30 @@ def _mostly_chinese(text: str) -> bool:
 
 def _prose(persona: Persona) -> list[str]:
     """Every piece of text a player or the model reads (ids, colours and choice values excluded)."""
-    texts = [persona.name, *persona.names.values(), persona.pronouns, persona.role, persona.look.description]
-    texts += persona.personality.traits + [persona.style.tone] + persona.style.quirks + persona.style.catchphrases
+    texts = [
+        persona.name,
+        *persona.names.values(),
+        persona.pronouns,
+        persona.role,
+        persona.look.description,
+    ]
+    texts += (
+        persona.personality.traits
+        + [persona.style.tone]
+        + persona.style.quirks
+        + persona.style.catchphrases
+    )
     texts += [persona.backstory, *persona.knowledge, *persona.goals]
     texts += [t for e in persona.examples for t in (e.player, e.character)]
-    texts += [re.sub(r"\{\w+\}", "", t) for t in persona.greetings.first_meeting + persona.greetings.returning]
+    texts += [
+        re.sub(r"\{\w+\}", "", t)
+        for t in persona.greetings.first_meeting + persona.greetings.returning
+    ]
     b = persona.boundaries
     texts += b.refused_topics + b.ooc_rules + b.refusal_lines + b.fallback_lines
-    texts += [a.description for a in persona.actions] + [p.description for a in persona.actions for p in a.parameters]
+    texts += [a.description for a in persona.actions] + [
+        p.description for a in persona.actions for p in a.parameters
+    ]
     texts += [t for entry in persona.lore for t in (entry.name, entry.content, *entry.keys)]
     return texts
 

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from engine.cli import main
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
     """Every command reachable from ``group``, with the words that invoke it."""
     found: list[tuple[tuple[str, ...], click.Command]] = []
     ctx = click.Context(group)

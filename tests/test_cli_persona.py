@@ -15,7 +15,9 @@ from fixtures_persona import CHARACTERS, ROOT, WritePersona
 from engine.cli import main
 from engine.persona import load_persona, validate_file
 
-PROBLEM_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<field>[\w.\[\]]+): (?P<message>.+)$")
+PROBLEM_LINE = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<field>[\w.\[\]]+): (?P<message>.+)$"
+)
 
 
 @pytest.fixture
@@ -27,11 +29,19 @@ def test_validate_prints_ok_for_each_valid_file_and_exits_0(runner: CliRunner) -
     result = runner.invoke(main, ["validate", str(CHARACTERS)])
     assert result.exit_code == 0, result.output
     ok_lines = [line for line in result.stdout.splitlines() if line.startswith("OK ")]
-    assert {Path(line.split()[1]).stem for line in ok_lines} >= {"mira", "chen", "bram", "lin", "plaza_npc"}
+    assert {Path(line.split()[1]).stem for line in ok_lines} >= {
+        "mira",
+        "chen",
+        "bram",
+        "lin",
+        "plaza_npc",
+    }
     assert "all valid" in result.stderr
 
 
-def test_validate_prints_one_line_per_problem_and_exits_1(runner: CliRunner, write_persona: WritePersona) -> None:
+def test_validate_prints_one_line_per_problem_and_exits_1(
+    runner: CliRunner, write_persona: WritePersona
+) -> None:
     path = write_persona("name: Ada\npersonallity: {}\nstyle:\n  max_reply_sentences: 0\n")
     result = runner.invoke(main, ["validate", str(path)])
     assert result.exit_code == 1
@@ -39,13 +49,20 @@ def test_validate_prints_one_line_per_problem_and_exits_1(runner: CliRunner, wri
     assert len(lines) == 2
     first = PROBLEM_LINE.match(lines[0])
     assert first is not None
-    assert (first["path"], first["line"], first["column"], first["field"]) == (str(path), "2", "1", "personallity")
+    assert (first["path"], first["line"], first["column"], first["field"]) == (
+        str(path),
+        "2",
+        "1",
+        "personallity",
+    )
     assert "did you mean 'personality'?" in first["message"]
     assert PROBLEM_LINE.match(lines[1]) is not None
     assert "1 with 2 problems" in result.stderr
 
 
-def test_validate_mixes_files_and_folders(runner: CliRunner, write_persona: WritePersona, cast_dir: Path) -> None:
+def test_validate_mixes_files_and_folders(
+    runner: CliRunner, write_persona: WritePersona, cast_dir: Path
+) -> None:
     good = write_persona("name: Ada\n", "ada.yaml")
     bad = write_persona("name: Bo\nrol: x\n", "sub/bo.yaml")
     result = runner.invoke(main, ["validate", str(good), str(cast_dir / "sub")])
@@ -54,7 +71,9 @@ def test_validate_mixes_files_and_folders(runner: CliRunner, write_persona: Writ
     assert str(bad) in result.stdout
 
 
-def test_validate_quiet_prints_only_problems(runner: CliRunner, write_persona: WritePersona) -> None:
+def test_validate_quiet_prints_only_problems(
+    runner: CliRunner, write_persona: WritePersona
+) -> None:
     path = write_persona("name: Ada\n")
     result = runner.invoke(main, ["validate", "--quiet", str(path)])
     assert (result.exit_code, result.stdout) == (0, "")
@@ -72,7 +91,9 @@ def test_validate_nonexistent_path_is_one_clear_line(runner: CliRunner, tmp_path
     "content",
     [b"", b"\x00\x01\x02binary", "name: Café\n".encode("latin-1"), b"name: [unclosed\n"],
 )
-def test_validate_never_shows_a_traceback(runner: CliRunner, cast_dir: Path, content: bytes) -> None:
+def test_validate_never_shows_a_traceback(
+    runner: CliRunner, cast_dir: Path, content: bytes
+) -> None:
     path = cast_dir / "bad.yaml"
     path.write_bytes(content)
     result = runner.invoke(main, ["validate", str(path)])
@@ -113,7 +134,9 @@ def test_schema_writes_to_a_file(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_schema_to_an_unwritable_place_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(main, ["schema", "--out", str(tmp_path / "no" / "such" / "dir" / "s.json")])
+    result = runner.invoke(
+        main, ["schema", "--out", str(tmp_path / "no" / "such" / "dir" / "s.json")]
+    )
     assert result.exit_code != 0
     assert "Traceback" not in result.output
 
@@ -127,7 +150,14 @@ def test_template_schema_requires_nothing(runner: CliRunner) -> None:
 def test_show_summarises_a_character_by_id_or_path(runner: CliRunner, ref: str) -> None:
     result = runner.invoke(main, ["show", ref, "--dir", str(CHARACTERS)])
     assert result.exit_code == 0, result.output
-    for expected in ("Mira", "host of Lantern Square", "walk_to", "Examples", "Knowledge", "headset"):
+    for expected in (
+        "Mira",
+        "host of Lantern Square",
+        "walk_to",
+        "Examples",
+        "Knowledge",
+        "headset",
+    ):
         assert expected in result.stdout
 
 
@@ -154,14 +184,18 @@ def test_show_unknown_character_suggests_a_close_id(runner: CliRunner) -> None:
     assert "Traceback" not in result.output
 
 
-def test_show_invalid_file_reports_the_problem(runner: CliRunner, write_persona: WritePersona) -> None:
+def test_show_invalid_file_reports_the_problem(
+    runner: CliRunner, write_persona: WritePersona
+) -> None:
     path = write_persona("name: Ada\nrol: x\n")
     result = runner.invoke(main, ["show", str(path)])
     assert result.exit_code == 1
     assert f"{path}:2:1: rol" in result.output
 
 
-def test_new_creates_a_valid_file_from_the_default_template(runner: CliRunner, tmp_path: Path) -> None:
+def test_new_creates_a_valid_file_from_the_default_template(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     folder = tmp_path / "characters"
     (folder / "templates").mkdir(parents=True)
     (folder / "templates" / "plaza_npc.yaml").write_text(
@@ -203,7 +237,9 @@ def test_new_chinese_name_needs_an_id(runner: CliRunner, tmp_path: Path) -> None
     result = runner.invoke(main, ["new", "老汤", "--template", "none", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "--id" in result.output
-    result = runner.invoke(main, ["new", "老汤", "--id", "lao-tang", "--template", "none", "--dir", str(tmp_path)])
+    result = runner.invoke(
+        main, ["new", "老汤", "--id", "lao-tang", "--template", "none", "--dir", str(tmp_path)]
+    )
     assert result.exit_code == 0
     assert load_persona(tmp_path / "lao-tang.yaml").name == "老汤"
 

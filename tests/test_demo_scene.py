@@ -258,7 +258,9 @@ def test_a_character_with_its_own_picture_shows_it_in_the_dialogue_panel(
     picture.fill((255, 0, 255))  # a colour the scene never draws
     pygame.image.save(picture, str(folder / "mira.png"))
     text = (folder / "mira.yaml").read_text(encoding="utf-8")
-    (folder / "mira.yaml").write_text(text.replace("look:\n", "look:\n  image: mira.png\n", 1), encoding="utf-8")
+    (folder / "mira.yaml").write_text(
+        text.replace("look:\n", "look:\n  image: mira.png\n", 1), encoding="utf-8"
+    )
     chars = load_characters(folder)
     assert chars["mira"].look.image == "mira.png"
     with Runtime(tmp_path / "w.db", backend=create_backend("scripted"), characters=chars) as rt:

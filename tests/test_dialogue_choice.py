@@ -372,7 +372,9 @@ def test_what_the_player_tells_now_is_news_in_the_focus(cast: Any) -> None:
     items = ground(line, player="Ada", player_lines=[], knowledge=[])
     assert [(i.heard, i.asked) for i in items] == [(True, False)]
     prompt = assemble(cast["mira"], line, player_name="Ada", grounding=items, language="en")
-    assert render_compact(prompt).endswith("(Mira learns: Ada is a blacksmith from the north.)\nMira:")
+    assert render_compact(prompt).endswith(
+        "(Mira learns: Ada is a blacksmith from the north.)\nMira:"
+    )
 
 
 @pytest.mark.parametrize(

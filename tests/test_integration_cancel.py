@@ -26,9 +26,7 @@ def _wait(condition: Any, timeout: float = 5.0) -> None:
 
 
 def _player_lines(rt: Runtime, character: str = "tess") -> list[str]:
-    return [
-        t.text for t in rt.recent_turns(character, "p1").result(5) if t.speaker == "p1"
-    ]
+    return [t.text for t in rt.recent_turns(character, "p1").result(5) if t.speaker == "p1"]
 
 
 def test_a_turn_cancelled_while_its_context_is_read_keeps_the_players_line(

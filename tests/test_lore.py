@@ -97,7 +97,11 @@ def test_fullwidth_text_matches_halfwidth_key() -> None:
 )
 def test_secondary_key_logic(logic: str, text: str, expected: bool) -> None:
     entry = LoreEntry(
-        keys=["dragon"], secondary_keys=["gold", "cave"], selective=True, selective_logic=logic, content="x"  # type: ignore[arg-type]
+        keys=["dragon"],
+        secondary_keys=["gold", "cave"],
+        selective=True,
+        selective_logic=logic,
+        content="x",  # type: ignore[arg-type]
     )
     assert _pick(entry, text) is expected
 
@@ -197,20 +201,29 @@ def test_recursive_scanning_follows_content() -> None:
         LoreEntry(id="bram", keys=["Bram"], content="Bram sells lanterns."),
     ]
     assert _ids(select_entries(entries, ["the guild?"], budget_tokens=100)) == ["guild"]
-    assert _ids(select_entries(entries, ["the guild?"], budget_tokens=100, recursive=True)) == ["guild", "bram"]
+    assert _ids(select_entries(entries, ["the guild?"], budget_tokens=100, recursive=True)) == [
+        "guild",
+        "bram",
+    ]
 
 
 def test_recursion_respects_exclude_recursion() -> None:
     entries = [
         LoreEntry(id="guild", keys=["guild"], content="The guild is run by Bram."),
-        LoreEntry(id="bram", keys=["Bram"], content="Bram.", extensions={"exclude_recursion": True}),
+        LoreEntry(
+            id="bram", keys=["Bram"], content="Bram.", extensions={"exclude_recursion": True}
+        ),
     ]
-    assert _ids(select_entries(entries, ["the guild?"], budget_tokens=100, recursive=True)) == ["guild"]
+    assert _ids(select_entries(entries, ["the guild?"], budget_tokens=100, recursive=True)) == [
+        "guild"
+    ]
 
 
 def test_macros_expanded_in_returned_copy_only() -> None:
     entry = LoreEntry(keys=["glade"], content="{{char}} guards the glade for {{USER}} and <BOT>.")
-    [chosen] = select_entries([entry], ["the glade"], budget_tokens=100, macros={"char": "Sera", "user": "Ann"})
+    [chosen] = select_entries(
+        [entry], ["the glade"], budget_tokens=100, macros={"char": "Sera", "user": "Ann"}
+    )
     assert chosen.content == "Sera guards the glade for Ann and Sera."
     assert entry.content.startswith("{{char}}")
 
@@ -288,7 +301,19 @@ def test_v3_export_writes_use_regex() -> None:
 
 
 def test_edited_logic_written_back_to_extensions() -> None:
-    book = parse_lorebook({"entries": [{"keys": ["a"], "content": "x", "extensions": {"selectiveLogic": 0}, "enabled": True, "insertion_order": 1}]})
+    book = parse_lorebook(
+        {
+            "entries": [
+                {
+                    "keys": ["a"],
+                    "content": "x",
+                    "extensions": {"selectiveLogic": 0},
+                    "enabled": True,
+                    "insertion_order": 1,
+                }
+            ]
+        }
+    )
     book.entries[0].selective_logic = "not_any"
     assert book_to_card(book)["entries"][0]["extensions"]["selectiveLogic"] == 2
 
@@ -334,9 +359,18 @@ def test_world_info_round_trips_exactly() -> None:
         ("x", "JSON object or a list of entries, got str"),
         ({"foo": 1}, "not a lorebook"),
         ({"entries": [{"keys": "a", "content": 3}]}, "entries[0].content: expected a string"),
-        ({"entries": [{"keys": [1], "content": "x"}]}, "entries[0].keys: expected a list of strings"),
-        ({"entries": [{"keys": ["a"], "enabled": "yes"}]}, "entries[0].enabled: expected true or false"),
-        ({"entries": [{"keys": ["a"], "insertion_order": "1"}]}, "insertion_order: expected a number"),
+        (
+            {"entries": [{"keys": [1], "content": "x"}]},
+            "entries[0].keys: expected a list of strings",
+        ),
+        (
+            {"entries": [{"keys": ["a"], "enabled": "yes"}]},
+            "entries[0].enabled: expected true or false",
+        ),
+        (
+            {"entries": [{"keys": ["a"], "insertion_order": "1"}]},
+            "insertion_order: expected a number",
+        ),
         ({"entries": {"0": {"key": ["a"], "disable": 1}}}, "disable: expected true or false"),
         ({"entries": [5]}, "entries[0]: expected an object"),
     ],
@@ -351,7 +385,14 @@ def test_lorebook_case_sensitive_default_reaches_entries_that_did_not_say() -> N
         {
             "entries": [
                 {"keys": ["Rose"], "content": "a", "enabled": True, "insertion_order": 1, "id": 1},
-                {"keys": ["Rose"], "content": "b", "enabled": True, "insertion_order": 2, "id": 2, "case_sensitive": False},
+                {
+                    "keys": ["Rose"],
+                    "content": "b",
+                    "enabled": True,
+                    "insertion_order": 2,
+                    "id": 2,
+                    "case_sensitive": False,
+                },
             ]
         }
     )

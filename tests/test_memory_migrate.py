@@ -32,15 +32,25 @@ def _fill(path: str) -> None:
         store.forget_memory(store.memories("mira", "p1")[0].id)  # leaves a gap in the ids
         store.embed_pending()
         meter = Meter(Ledger(store.db), quota=Quota(questions_per_day=5))
-        meter.commit(meter.reserve("p1"), Usage(prompt_tokens=10, completion_tokens=5), character="mira", model="m")
+        meter.commit(
+            meter.reserve("p1"),
+            Usage(prompt_tokens=10, completion_tokens=5),
+            character="mira",
+            model="m",
+        )
 
 
 def _recall(path: str) -> list[tuple[str, float]]:
     with MemoryStore(path, embedder=HashEmbedder()) as store:
-        return [(r.memory.text, round(r.score.total, 6)) for r in store.recall("mira", "p1", "bees tea", k=5)]
+        return [
+            (r.memory.text, round(r.score.total, 6))
+            for r in store.recall("mira", "p1", "bees tea", k=5)
+        ]
 
 
-def test_a_world_goes_to_postgres_and_back_with_every_row_verified(tmp_path: Path, pg_url: str) -> None:
+def test_a_world_goes_to_postgres_and_back_with_every_row_verified(
+    tmp_path: Path, pg_url: str
+) -> None:
     source = str(tmp_path / "world.db")
     _fill(source)
     runner = CliRunner()
@@ -53,7 +63,9 @@ def test_a_world_goes_to_postgres_and_back_with_every_row_verified(tmp_path: Pat
     with MemoryStore(source) as a, MemoryStore(back) as b:
         assert a.export("p1") == b.export("p1")
         # New ids continue above every id the source ever gave out.
-        assert b.add_turn("mira", "p1", "p1", "new").id > max(t.id for t in a.recent_turns("mira", "p1", 100))
+        assert b.add_turn("mira", "p1", "p1", "new").id > max(
+            t.id for t in a.recent_turns("mira", "p1", 100)
+        )
     assert [t for t, _ in _recall(pg_url)] == [t for t, _ in _recall(source)]
 
 
@@ -69,6 +81,7 @@ def test_an_interrupted_copy_resumes_and_writes_no_row_twice(
     def failing(src: Any, dst: Any, table: str, progress: Any) -> None:
         calls["n"] += 1
         if table == "memories":
+
             def stop(t: str, done: int, total: int) -> None:
                 progress(t, done, total)
                 if done >= 14:

@@ -154,7 +154,9 @@ def test_a_server_restart_mid_burst_loses_no_committed_turn_and_writes_none_twic
     assert set(stored) <= set(acknowledged) | set(unknown)
 
 
-def test_every_connection_cut_mid_session_loses_nothing_committed(pg_server: Any, pg_url: str) -> None:
+def test_every_connection_cut_mid_session_loses_nothing_committed(
+    pg_server: Any, pg_url: str
+) -> None:
     with MemoryStore(pg_url) as store:
         store.add_turn("mira", "p1", "p1", "before the restart")
         # Every connection of the world is cut, as when the server restarts.

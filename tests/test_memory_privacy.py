@@ -146,9 +146,14 @@ def test_forget_memory_removes_its_index_entry_and_vector(world: str) -> None:
             == 0
         )
         index, key = (
-            ("memory_index", "memory_id") if "memory_index" in store.tables() else ("memories_fts", "rowid")
+            ("memory_index", "memory_id")
+            if "memory_index" in store.tables()
+            else ("memories_fts", "rowid")
         )
-        assert db.execute(f"SELECT count(*) FROM {index} WHERE {key} = ?", [secret.id]).fetchone()[0] == 0
+        assert (
+            db.execute(f"SELECT count(*) FROM {index} WHERE {key} = ?", [secret.id]).fetchone()[0]
+            == 0
+        )
         # The neighbouring line's indexed context no longer holds the forgotten text.
         contexts = [r[0] for r in db.execute(f"SELECT context FROM {index}")]
         assert all(MARK not in c for c in contexts)

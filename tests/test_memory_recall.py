@@ -137,7 +137,9 @@ def test_hostile_query_text_is_read_as_plain_words(store: MemoryStore, query: st
     store.add_turn("mira", "p1", "p1", "I caught a fish and baked bread")
     hits = store.recall("mira", "p1", query)
     names_a_word = re.search(r"(?<![a-z])(fish|bread)(?![a-z])", query) is not None
-    assert [h.memory.text for h in hits] == (["I caught a fish and baked bread"] if names_a_word else [])
+    assert [h.memory.text for h in hits] == (
+        ["I caught a fish and baked bread"] if names_a_word else []
+    )
     assert store.recent_turns("mira", "p1")  # nothing was dropped
 
 

@@ -16,7 +16,9 @@ def _metered_world(path: str) -> MemoryStore:
     meter = Meter(ledger, quota=Quota(questions_per_day=5))
     for player in ("ana", "bo"):
         reservation = meter.reserve(player)
-        meter.commit(reservation, Usage(prompt_tokens=10, completion_tokens=5), character="mira", model="m")
+        meter.commit(
+            reservation, Usage(prompt_tokens=10, completion_tokens=5), character="mira", model="m"
+        )
     ledger.audit("mira", "ana", "input", "topic:gambling", "topic", "let's bet on it")
     return store
 
@@ -25,7 +27,10 @@ def test_forget_removes_the_players_ledger_rows_and_keeps_others(world: str) -> 
     store = _metered_world(world)
     store.forget("ana")
     for table in LEDGER_TABLES:
-        assert store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE player = 'ana'").fetchone()[0] == 0
+        assert (
+            store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE player = 'ana'").fetchone()[0]
+            == 0
+        )
     assert store.db.execute("SELECT COUNT(*) FROM usage WHERE player = 'bo'").fetchone()[0] == 1
     store.close()
 

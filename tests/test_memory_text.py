@@ -46,7 +46,7 @@ def test_query_terms_are_bounded() -> None:
     assert len(query_terms(text)) == MAX_QUERY_TERMS
 
 
-@pytest.mark.parametrize("terms", [["a\"b"], ["NEAR"], ["AND", "OR"], ["x*"], ["col:val"]])
+@pytest.mark.parametrize("terms", [['a"b'], ["NEAR"], ["AND", "OR"], ["x*"], ["col:val"]])
 def test_fts_query_reads_operators_and_symbols_as_plain_words(terms) -> None:
     """Valid FTS5 whatever the terms hold, matching the words themselves (not as operators)."""
     conn = sqlite3.connect(":memory:")

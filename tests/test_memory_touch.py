@@ -49,9 +49,7 @@ def test_recency_uses_the_time_of_a_recall_not_yet_written(store: MemoryStore, c
     assert first < 0.96 < 0.999 < again
 
 
-def test_export_includes_times_of_recalls_not_yet_written(
-    store: MemoryStore, clock: Any
-) -> None:
+def test_export_includes_times_of_recalls_not_yet_written(store: MemoryStore, clock: Any) -> None:
     memory_id = _one_line(store, clock)
     exported = store.export("p1")
     times = {m["id"]: m["last_accessed"] for m in exported["memories"]}

@@ -67,13 +67,16 @@ def test_unpriced_model_costs_nothing() -> None:
 
 
 def test_per_question_mode_bills_a_flat_price() -> None:
-    table = PriceTable(currency="credits", models={"m": ModelPrice(input=10, output=10)}, per_question=1.0)
+    table = PriceTable(
+        currency="credits", models={"m": ModelPrice(input=10, output=10)}, per_question=1.0
+    )
     assert table.charge(usage(prompt=50_000, model="m")) == 1.0
     assert table.cost(usage(prompt=50_000, model="m")) == pytest.approx(0.505)
 
 
 @pytest.mark.parametrize(
-    ("offset", "expected"), [(0, "2026-01-01"), (8, "2026-01-01"), (12.5, "2026-01-02"), (-13, "2025-12-31")]
+    ("offset", "expected"),
+    [(0, "2026-01-01"), (8, "2026-01-01"), (12.5, "2026-01-02"), (-13, "2025-12-31")],
 )
 def test_quota_day_follows_the_utc_offset(offset: float, expected: str) -> None:
     assert day_of(NOON, offset) == expected
@@ -105,7 +108,9 @@ def test_release_gives_the_question_back(ledger: Ledger) -> None:
 def test_token_quota_blocks_once_the_day_is_used_up(ledger: Ledger) -> None:
     meter = Meter(ledger, quota=Quota(tokens_per_day=2000))
     meter.commit(meter.reserve("p1", now=NOON), usage(1000, 500), character="mira")
-    meter.commit(meter.reserve("p1", now=NOON), usage(400, 200), character="mira")  # 1500 < 2000: admitted
+    meter.commit(
+        meter.reserve("p1", now=NOON), usage(400, 200), character="mira"
+    )  # 1500 < 2000: admitted
     with pytest.raises(QuotaExceededError) as info:
         meter.reserve("p1", now=NOON)
     assert info.value.kind == "tokens"
@@ -207,7 +212,14 @@ def test_usage_totals_group_by_character_and_model(ledger: Ledger) -> None:
 
 
 def test_audit_never_stores_raw_pii(ledger: Ledger) -> None:
-    ledger.audit("mira", "p1", "input", "gambling", "topic", "casino? call 13812345678 or a@b.io " + "x" * 400)
+    ledger.audit(
+        "mira",
+        "p1",
+        "input",
+        "gambling",
+        "topic",
+        "casino? call 13812345678 or a@b.io " + "x" * 400,
+    )
     (record,) = ledger.audits(player="p1")
     assert "13812345678" not in record.excerpt and "a@b.io" not in record.excerpt
     assert "[phone]" in record.excerpt and len(record.excerpt) <= 160

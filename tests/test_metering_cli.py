@@ -18,9 +18,16 @@ from engine.types import Usage
 def world(tmp_path: Path) -> Path:
     path = tmp_path / "world.db"
     with Ledger(path) as ledger:
-        meter = Meter(ledger, prices=PriceTable(currency="CNY", models={"deepseek-chat": ModelPrice(input=2, output=3)}))
+        meter = Meter(
+            ledger,
+            prices=PriceTable(
+                currency="CNY", models={"deepseek-chat": ModelPrice(input=2, output=3)}
+            ),
+        )
         for player, character in (("p1", "chen"), ("p2", "mira"), ("p1", "mira")):
-            usage = Usage(prompt_tokens=1000, completion_tokens=100, model="deepseek-chat", latency_ms=250)
+            usage = Usage(
+                prompt_tokens=1000, completion_tokens=100, model="deepseek-chat", latency_ms=250
+            )
             meter.commit(meter.reserve(player), usage, character=character)
         ledger.audit("chen", "p1", "input", "gambling", "topic", "赌场在哪？我的电话13812345678")
     return path

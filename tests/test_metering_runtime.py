@@ -21,10 +21,20 @@ def test_hundred_concurrent_turns_from_two_runtimes_let_exactly_ten_through(
     # Two runtimes on one world file, each metering through its own connection, as two game
     # server processes would.
     runtimes = [
-        make_runtime(ScriptedBackend(), world=world, meter=Meter(Ledger(world), prices=prices, quota=quota, clock=lambda: noon)),
-        make_runtime(ScriptedBackend(), world=world, meter=lambda db: Meter(Ledger(db), prices=prices, quota=quota, clock=lambda: noon)),
+        make_runtime(
+            ScriptedBackend(),
+            world=world,
+            meter=Meter(Ledger(world), prices=prices, quota=quota, clock=lambda: noon),
+        ),
+        make_runtime(
+            ScriptedBackend(),
+            world=world,
+            meter=lambda db: Meter(Ledger(db), prices=prices, quota=quota, clock=lambda: noon),
+        ),
     ]
-    handles = [(rt, rt.say("mira", "p1", f"Hello number {i}!")) for i in range(50) for rt in runtimes]
+    handles = [
+        (rt, rt.say("mira", "p1", f"Hello number {i}!")) for i in range(50) for rt in runtimes
+    ]
 
     deadline = time.monotonic() + 60
     events = []

@@ -33,7 +33,11 @@ def test_load_persona_reads_a_yaml_character(write_persona: WritePersona) -> Non
     )
     persona = load_persona(path)
     assert isinstance(persona, Persona)
-    assert (persona.name, persona.role, persona.knowledge) == ("Ada", "baker", ["Bread rises overnight."])
+    assert (persona.name, persona.role, persona.knowledge) == (
+        "Ada",
+        "baker",
+        ["Bread rises overnight."],
+    )
 
 
 def test_id_defaults_to_the_file_stem(write_persona: WritePersona) -> None:
@@ -60,7 +64,9 @@ def test_load_persona_accepts_a_string_path(write_persona: WritePersona) -> None
         ("ada.yml", "name: Ada\nstyle: {tone: dry}\nknowledge: [a, b]\n"),
     ],
 )
-def test_json_toml_and_yml_load_like_yaml(write_persona: WritePersona, name: str, text: str) -> None:
+def test_json_toml_and_yml_load_like_yaml(
+    write_persona: WritePersona, name: str, text: str
+) -> None:
     persona = load_persona(write_persona(text, name))
     assert (persona.id, persona.name, persona.knowledge) == ("ada", "Ada", ["a", "b"])
 
@@ -117,7 +123,9 @@ def test_a_template_may_not_set_the_id(write_persona: WritePersona, cast_dir: Pa
     assert caught.value.path is not None and caught.value.path.endswith("withid.yaml")
 
 
-def test_error_in_a_template_points_at_the_template(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_error_in_a_template_points_at_the_template(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("style:\n  max_reply_sentences: 99\n", "loud.yaml", folder=cast_dir / "templates")
     (error,) = validate_file(write_persona("extends: loud\nname: Ada\n"))
     assert error.path is not None and error.path.endswith("loud.yaml")
@@ -128,13 +136,17 @@ def test_template_file_validates_without_a_name(cast_dir: Path) -> None:
     assert validate_file(cast_dir / "templates" / "base.yaml") == []
 
 
-def test_template_file_still_rejects_unknown_keys(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_template_file_still_rejects_unknown_keys(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     path = write_persona("rol: x\n", "bad.yaml", folder=cast_dir / "templates")
     (error,) = validate_file(path)
     assert error.suggestion == "role"
 
 
-def test_load_characters_returns_personas_by_id_and_skips_templates(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_load_characters_returns_personas_by_id_and_skips_templates(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\n", "ada.yaml")
     write_persona('{"name": "Bo"}', "bo.json")
     (cast_dir / "notes.md").write_text("not a persona", encoding="utf-8")
@@ -143,7 +155,9 @@ def test_load_characters_returns_personas_by_id_and_skips_templates(write_person
     assert cast["bo"].name == "Bo"
 
 
-def test_load_characters_refuses_two_files_with_one_id(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_load_characters_refuses_two_files_with_one_id(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\n", "ada.yaml")
     write_persona('{"name": "Ada again"}', "ada.json")
     with pytest.raises(PersonaError, match="already used"):
@@ -155,7 +169,9 @@ def test_load_characters_raises_for_a_missing_folder(tmp_path: Path) -> None:
         load_characters(tmp_path / "nowhere")
 
 
-def test_load_characters_raises_for_an_invalid_file(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_load_characters_raises_for_an_invalid_file(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\npersonallity: {}\n", "ada.yaml")
     with pytest.raises(PersonaError, match="personallity"):
         load_characters(cast_dir)
@@ -169,7 +185,9 @@ def test_load_persona_reports_how_many_more_problems(write_persona: WritePersona
     assert "1 more problem" in str(caught.value)
 
 
-def test_validate_path_reports_every_file_in_a_folder(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_validate_path_reports_every_file_in_a_folder(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\n", "ada.yaml")
     write_persona("name: Bo\nrol: x\n", "bo.yaml")
     reports = {r.path.name: r for r in validate_path(cast_dir)}
@@ -179,7 +197,9 @@ def test_validate_path_reports_every_file_in_a_folder(write_persona: WritePerson
     assert not reports["bo.yaml"].ok
 
 
-def test_validate_path_flags_duplicate_ids_in_a_folder(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_validate_path_flags_duplicate_ids_in_a_folder(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\n", "ada.yaml")
     write_persona("id: ada\nname: Another Ada\n", "other.yaml")
     reports = {r.path.name: r for r in validate_path(cast_dir)}
@@ -240,7 +260,9 @@ def test_example_argument_of_the_wrong_type(write_persona: WritePersona) -> None
 
 
 def test_greeting_with_unbalanced_braces(write_persona: WritePersona) -> None:
-    (error,) = validate_file(write_persona("name: Ada\ngreetings: {first_meeting: ['Hi {there']}\n"))
+    (error,) = validate_file(
+        write_persona("name: Ada\ngreetings: {first_meeting: ['Hi {there']}\n")
+    )
     assert "brace" in error.message
 
 
@@ -272,7 +294,9 @@ def test_template_schema_requires_nothing() -> None:
 @pytest.mark.parametrize("template", ["base", None])
 def test_scaffold_is_a_valid_persona(cast_dir: Path, template: str | None) -> None:
     path = cast_dir / "tom.yaml"
-    path.write_text(scaffold_persona('Old "Tom": {x}', template=template, schema_ref="s.json"), encoding="utf-8")
+    path.write_text(
+        scaffold_persona('Old "Tom": {x}', template=template, schema_ref="s.json"), encoding="utf-8"
+    )
     assert validate_file(path) == []
     persona = load_persona(path)
     assert persona.name == 'Old "Tom": {x}'
@@ -292,7 +316,9 @@ def test_find_character_suggests_a_close_id(write_persona: WritePersona, cast_di
     assert caught.value.suggestion == "ada"
 
 
-def test_template_names_lists_the_templates_folder(cast_dir: Path, write_persona: WritePersona) -> None:
+def test_template_names_lists_the_templates_folder(
+    cast_dir: Path, write_persona: WritePersona
+) -> None:
     write_persona("role: guard\n", "guard.toml", folder=cast_dir / "templates")
     assert template_names(cast_dir) == ["base", "guard"]
 

@@ -45,7 +45,12 @@ def test_unknown_key_is_named_with_a_suggestion(write_persona: WritePersona) -> 
 
 def test_nested_unknown_key_suggests_a_field_at_its_level(write_persona: WritePersona) -> None:
     error = only_error(write_persona("name: Ada\nstyle:\n  catchphrase: [Hi]\n"))
-    assert (error.line, error.column, error.field, error.suggestion) == (3, 3, "style.catchphrase", "catchphrases")
+    assert (error.line, error.column, error.field, error.suggestion) == (
+        3,
+        3,
+        "style.catchphrase",
+        "catchphrases",
+    )
 
 
 def test_key_at_the_wrong_level_suggests_where_it_belongs(write_persona: WritePersona) -> None:
@@ -57,13 +62,20 @@ def test_key_at_the_wrong_level_suggests_where_it_belongs(write_persona: WritePe
     ("body", "field", "line", "words"),
     [
         ("name: Ada\nknowledge: just one fact\n", "knowledge", 2, "expected a list"),
-        ("name: Ada\npersonality:\n  traits: [kind]\n  talkativeness: lots\n", "personality.talkativeness", 4, "expected a number"),
+        (
+            "name: Ada\npersonality:\n  traits: [kind]\n  talkativeness: lots\n",
+            "personality.talkativeness",
+            4,
+            "expected a number",
+        ),
         ("name: [Ada]\n", "name", 1, "expected text"),
         ("name: Ada\nstyle: terse\n", "style", 2, "expected a mapping"),
         ("name: Ada\nexamples:\n  - player: hi\n", "examples[0].character", 3, "required"),
     ],
 )
-def test_wrong_types_name_the_field(write_persona: WritePersona, body: str, field: str, line: int, words: str) -> None:
+def test_wrong_types_name_the_field(
+    write_persona: WritePersona, body: str, field: str, line: int, words: str
+) -> None:
     error = only_error(write_persona(body))
     assert (error.field, error.line) == (field, line)
     assert words in error.message
@@ -72,7 +84,11 @@ def test_wrong_types_name_the_field(write_persona: WritePersona, body: str, fiel
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ("personality:\n  big_five:\n    openness: 1.5\n", "personality.big_five.openness", "at most 1"),
+        (
+            "personality:\n  big_five:\n    openness: 1.5\n",
+            "personality.big_five.openness",
+            "at most 1",
+        ),
         ("style:\n  max_reply_sentences: 0\n", "style.max_reply_sentences", "at least 1"),
         ("relationship:\n  trust: -500\n", "relationship.trust", "at least -100"),
         ("look:\n  hair: blue\n", "look.hair", "#a1b2c3"),
@@ -80,7 +96,9 @@ def test_wrong_types_name_the_field(write_persona: WritePersona, body: str, fiel
         ("emotions:\n  set: [happy]\n  baseline: neutral\n", "emotions.baseline", "not in set"),
     ],
 )
-def test_out_of_range_values_name_the_field(write_persona: WritePersona, body: str, field: str, words: str) -> None:
+def test_out_of_range_values_name_the_field(
+    write_persona: WritePersona, body: str, field: str, words: str
+) -> None:
     error = only_error(write_persona("name: Ada\n" + body))
     assert error.field == field
     assert words in error.message
@@ -173,7 +191,9 @@ def test_non_utf8_file_points_at_the_bad_byte(cast_dir: Path) -> None:
     assert (error.line, error.column) == (2, 10)
 
 
-def test_twenty_megabyte_file_is_refused_by_the_size_limit_before_it_is_read(cast_dir: Path) -> None:
+def test_twenty_megabyte_file_is_refused_by_the_size_limit_before_it_is_read(
+    cast_dir: Path,
+) -> None:
     path = cast_dir / "huge.yaml"
     with path.open("wb") as handle:  # sparse: costs no disk and no time
         handle.truncate(20_000_000)
@@ -189,7 +209,10 @@ def test_top_level_list_is_refused(write_persona: WritePersona) -> None:
 
 def test_alias_bomb_is_refused(write_persona: WritePersona) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        for i in range(1, 9)
+    ]
     error = only_error(write_persona("\n".join(lines) + "\n"))
     assert "aliases" in error.message
 
@@ -226,7 +249,9 @@ def test_unsupported_extension_is_refused(write_persona: WritePersona) -> None:
     assert "unsupported file type" in only_error(write_persona("name: Ada\n", "ada.txt")).message
 
 
-def test_folder_validates_every_persona_file_inside(write_persona: WritePersona, cast_dir: Path) -> None:
+def test_folder_validates_every_persona_file_inside(
+    write_persona: WritePersona, cast_dir: Path
+) -> None:
     write_persona("name: Ada\n", "ada.yaml")
     write_persona("name: Bo\nrol: x\n", "bo.yaml")
     write_persona("{", "cy.json")
@@ -260,25 +285,35 @@ def test_several_problems_are_all_reported_in_file_order(write_persona: WritePer
 
 
 @pytest.mark.parametrize("value", ["no", "1984", "3.5"])
-def test_yaml_scalar_that_is_not_text_says_to_quote_it(write_persona: WritePersona, value: str) -> None:
+def test_yaml_scalar_that_is_not_text_says_to_quote_it(
+    write_persona: WritePersona, value: str
+) -> None:
     error = only_error(write_persona(f"name: Ada\nknowledge:\n  - {value}\n"))
     assert error.field == "knowledge[0]"
     assert "put it in quotes" in error.message
 
 
-_YAMLISH = st.text(alphabet=st.sampled_from(list("abn:-[]{}'\"#&*!|>%@`,? \n\t\\0.1é陈")), max_size=120)
+_YAMLISH = st.text(
+    alphabet=st.sampled_from(list("abn:-[]{}'\"#&*!|>%@`,? \n\t\\0.1é陈")), max_size=120
+)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=_YAMLISH, suffix=st.sampled_from([".yaml", ".json", ".toml"]))
-def test_any_text_gives_persona_errors_never_an_exception(cast_dir: Path, text: str, suffix: str) -> None:
+def test_any_text_gives_persona_errors_never_an_exception(
+    cast_dir: Path, text: str, suffix: str
+) -> None:
     path = cast_dir / f"fuzz{suffix}"
     path.write_text(text, encoding="utf-8")
     errors = validate_file(path)
     assert all(isinstance(e, PersonaError) for e in errors)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=200))
 def test_any_bytes_give_persona_errors_never_an_exception(cast_dir: Path, data: bytes) -> None:
     path = cast_dir / "fuzz.yaml"

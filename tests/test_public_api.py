@@ -21,7 +21,11 @@ def _engine_imports(source: str, filename: str) -> list[tuple[str, tuple[str, ..
     """(module, names, line) of every ``from engine... import`` / ``import engine...``."""
     found = []
     for node in ast.walk(ast.parse(source, filename)):
-        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "engine":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and not node.level
+            and (node.module or "").split(".")[0] == "engine"
+        ):
             found.append((node.module or "", tuple(a.name for a in node.names), node.lineno))
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -58,11 +62,17 @@ def test_py_typed_marker_ships() -> None:
 
 
 def test_readme_example_imports_from_engine_only() -> None:
-    imports = [i for block in _python_blocks(ROOT / "README.md") for i in _engine_imports(block, "README.md")]
+    imports = [
+        i
+        for block in _python_blocks(ROOT / "README.md")
+        for i in _engine_imports(block, "README.md")
+    ]
     assert imports, "the README has no example importing the engine"
     for module, names, _line in imports:
         assert module == "engine", f"README imports from {module}"
-        assert set(names) <= set(engine.__all__), f"README imports non-public {set(names) - set(engine.__all__)}"
+        assert set(names) <= set(engine.__all__), (
+            f"README imports non-public {set(names) - set(engine.__all__)}"
+        )
 
 
 @pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
@@ -81,7 +91,9 @@ def test_demo_imports_only_the_public_api() -> None:
         for module, names, line in _engine_imports(path.read_text(encoding="utf-8"), str(path)):
             where = f"{path.relative_to(ROOT)}:{line}"
             assert module == "engine", f"{where} imports from {module}, not from engine"
-            assert set(names) <= set(engine.__all__), f"{where} imports non-public {set(names) - set(engine.__all__)}"
+            assert set(names) <= set(engine.__all__), (
+                f"{where} imports non-public {set(names) - set(engine.__all__)}"
+            )
 
 
 def test_cli_imports_only_public_names_of_packages() -> None:
@@ -92,9 +104,13 @@ def test_cli_imports_only_public_names_of_packages() -> None:
             if module.startswith("engine.cli"):
                 continue
             where = f"{path.relative_to(ROOT)}:{line}"
-            assert module == "engine.errors" or _is_package(module), f"{where} imports from module {module}"
+            assert module == "engine.errors" or _is_package(module), (
+                f"{where} imports from module {module}"
+            )
             public = set(getattr(importlib.import_module(module), "__all__", ()))
-            assert set(names) <= public, f"{where} imports {set(names) - public} not in {module}.__all__"
+            assert set(names) <= public, (
+                f"{where} imports {set(names) - public} not in {module}.__all__"
+            )
 
 
 def test_the_main_seams_name_their_types() -> None:

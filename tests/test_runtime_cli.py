@@ -40,7 +40,13 @@ def test_chat_streams_replies_and_remembers_them(tmp_path: Path) -> None:
     assert "to drink (" not in result.output  # the question is not a fact
     with MemoryStore(world) as store:
         assert store.player_name("p1") == "Ada"
-        assert [t.speaker for t in store.recent_turns("mira", "p1")] == ["mira", "p1", "mira", "p1", "mira"]
+        assert [t.speaker for t in store.recent_turns("mira", "p1")] == [
+            "mira",
+            "p1",
+            "mira",
+            "p1",
+            "mira",
+        ]
 
 
 def test_chat_unknown_character_is_a_clear_error() -> None:

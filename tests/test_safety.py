@@ -150,7 +150,11 @@ def test_invalid_pattern_raises_policy_error() -> None:
     with pytest.raises(ValueError, match="unclosed"):
         BlockedTopic(name="bad", patterns=["(unclosed"])
     with pytest.raises(PolicyError, match="bad"):
-        Policy(blocked_topics=(BlockedTopic.model_construct(name="bad", words=[], patterns=["(unclosed"]),))
+        Policy(
+            blocked_topics=(
+                BlockedTopic.model_construct(name="bad", words=[], patterns=["(unclosed"]),
+            )
+        )
 
 
 def test_unknown_preset_raises_policy_error() -> None:
@@ -203,7 +207,11 @@ def test_from_persona_reads_policy_boundaries_and_style() -> None:
     assert policy.max_reply_chars == 120
     assert policy.speaker_names == ("Mira", "米拉")
     verdict = check_input("what's the ending?", policy)
-    assert (verdict.allowed, verdict.rule, verdict.text) == (False, "spoilers", "Not my department, friend.")
+    assert (verdict.allowed, verdict.rule, verdict.text) == (
+        False,
+        "spoilers",
+        "Not my department, friend.",
+    )
 
 
 def test_shipped_characters_own_lines_pass_their_own_policy() -> None:
@@ -351,7 +359,9 @@ def test_guard_wraps_player_text_and_defuses_delimiters() -> None:
     assert "hi" in guarded and "obey" in guarded
 
 
-@pytest.mark.parametrize(("language", "needle"), [("en", "player_message"), ("zh", "玩家"), (None, "speech")])
+@pytest.mark.parametrize(
+    ("language", "needle"), [("en", "player_message"), ("zh", "玩家"), (None, "speech")]
+)
 def test_guard_instruction_names_the_block(language: str | None, needle: str) -> None:
     assert needle in guard_instruction(language)
 
@@ -367,17 +377,28 @@ def test_injection_guard_can_be_switched_off() -> None:
 def test_blocked_output_sentence_becomes_the_persona_refusal() -> None:
     policy = Policy(refusal_lines=("Let's talk about the stage instead.",))
     verdict = check_output("The casino behind the fountain never closes.", policy)
-    assert (verdict.allowed, verdict.rule, verdict.text) == (False, "gambling", policy.refusal_lines[0])
+    assert (verdict.allowed, verdict.rule, verdict.text) == (
+        False,
+        "gambling",
+        policy.refusal_lines[0],
+    )
 
 
 def test_output_pii_is_redacted() -> None:
     verdict = check_output("Call Bram on 13812345678 tonight.", TEEN)
-    assert verdict.allowed and verdict.text == "Call Bram on [phone] tonight." and verdict.pii == ("phone",)
+    assert (
+        verdict.allowed
+        and verdict.text == "Call Bram on [phone] tonight."
+        and verdict.pii == ("phone",)
+    )
 
 
 def test_output_is_cut_at_max_reply_chars() -> None:
     policy = Policy(max_reply_chars=40)
-    verdicts = check_texts(["Welcome to the plaza.", "The lanterns go up at dusk, and the music starts soon after."], policy)
+    verdicts = check_texts(
+        ["Welcome to the plaza.", "The lanterns go up at dusk, and the music starts soon after."],
+        policy,
+    )
     assert verdicts[0].text == "Welcome to the plaza." and verdicts[0].category is None
     assert verdicts[1].category == "length" and verdicts[1].text.endswith("…")
     assert sum(len(v.text) for v in verdicts) <= 40
@@ -424,7 +445,9 @@ def test_moderation_keeps_unflagged_and_already_blocked_verdicts() -> None:
 
 
 def test_moderation_self_harm_category_gets_the_caring_line() -> None:
-    verdict = apply_moderation(check_input("...", TEEN), Moderation(flagged=True, categories=("self-harm/intent",)))
+    verdict = apply_moderation(
+        check_input("...", TEEN), Moderation(flagged=True, categories=("self-harm/intent",))
+    )
     assert "talk to someone" in verdict.text
 
 
@@ -444,7 +467,19 @@ def test_checks_never_raise_and_guard_always_closes_once(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["ignore", "previous", "instructions", "\n", "assistant:", "<|im_start|>", "系统：", "你好", " "]),
+        st.sampled_from(
+            [
+                "ignore",
+                "previous",
+                "instructions",
+                "\n",
+                "assistant:",
+                "<|im_start|>",
+                "系统：",
+                "你好",
+                " ",
+            ]
+        ),
         max_size=12,
     ).map("".join)
 )

@@ -83,7 +83,10 @@ def test_text_without_pii_is_untouched(text: str) -> None:
 def test_find_pii_reports_kinds_and_spans_in_order() -> None:
     text = "a@b.io 13812345678"
     spans = find_pii(text)
-    assert [(s.kind, text[s.start : s.end]) for s in spans] == [("email", "a@b.io"), ("phone", "13812345678")]
+    assert [(s.kind, text[s.start : s.end]) for s in spans] == [
+        ("email", "a@b.io"),
+        ("phone", "13812345678"),
+    ]
 
 
 def test_input_verdict_reports_pii_kinds() -> None:

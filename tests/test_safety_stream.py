@@ -22,7 +22,9 @@ from engine.runtime.events import Sentence, TextDelta, TurnDone, TurnFailed
 from engine.testing.openai_server import OpenAIServer
 
 
-def run_turn(rt: Runtime, character: str, player: str, text: str, timeout: float = 15.0) -> list[Any]:
+def run_turn(
+    rt: Runtime, character: str, player: str, text: str, timeout: float = 15.0
+) -> list[Any]:
     """Every event of one turn, polled like a game loop does."""
     handle = rt.say(character, player, text)
     events: list[Any] = []
@@ -110,7 +112,10 @@ def test_blocked_sentence_from_the_scripted_backend_never_reaches_an_event(
 ) -> None:
     data = test_persona.model_dump()
     data["examples"] = [
-        {"player": "hello there", "character": "Hi there! Dragonglass is hidden under the old well. Come back tomorrow."}
+        {
+            "player": "hello there",
+            "character": "Hi there! Dragonglass is hidden under the old well. Come back tomorrow.",
+        }
     ]
     persona = Persona.model_validate(data)
     rt = make_runtime(ScriptedBackend(), characters={"tess": persona})

@@ -16,7 +16,9 @@ from engine.backends.openai.retry import RetryPolicy
 from engine.dialogue.prompt import Prompt, Section
 from engine.errors import BackendError
 
-PROMPT = Prompt(sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada")
+PROMPT = Prompt(
+    sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada"
+)
 PIECE = b"a" * 65536
 #: What the hostile handlers managed to send, in pieces (reset by each test).
 SENT = {"pieces": 0}
@@ -24,7 +26,9 @@ SENT = {"pieces": 0}
 
 async def _endless_json(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _read_request(reader)
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000000000\r\n\r\n")
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000000000\r\n\r\n"
+    )
     writer.write(b'{"choices": [{"message": {"content": "')
     for _ in range(30_000):  # up to ~2 GB, unless the client stops reading
         writer.write(PIECE)
@@ -34,7 +38,9 @@ async def _endless_json(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 async def _huge_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _read_request(reader)
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     writer.write(b"ffffffffffffffff\r\n")
     for _ in range(30_000):
         writer.write(PIECE)
@@ -44,15 +50,19 @@ async def _huge_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 async def _endless_sse_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await _read_request(reader)
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-    writer.write(b"%x\r\ndata: {\"x\": \"\r\n" % len(b'data: {"x": "'))
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    writer.write(b'%x\r\ndata: {"x": "\r\n' % len(b'data: {"x": "'))
     for _ in range(30_000):
         writer.write(b"%x\r\n%s\r\n" % (len(PIECE), PIECE))
         await writer.drain()
         SENT["pieces"] += 1
 
 
-async def _lag_while(work: Callable[[], Awaitable[Any]]) -> tuple[float, float, BaseException | None]:
+async def _lag_while(
+    work: Callable[[], Awaitable[Any]],
+) -> tuple[float, float, BaseException | None]:
     """Run ``work`` while a ticker measures the event loop's worst lag; (seconds, lag, error)."""
     worst = 0.0
     stop = False
@@ -86,7 +96,9 @@ def test_a_hostile_server_gets_a_clear_error_in_bounded_time(handler: Any, call:
     served = 0
     SENT["pieces"] = 0
 
-    async def first_fine_then_hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def first_fine_then_hostile(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         nonlocal served
         served += 1
         if served > 1:

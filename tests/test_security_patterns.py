@@ -30,7 +30,9 @@ def test_lore_regex_key_is_linear_on_a_catastrophic_line(key: str) -> None:
 
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(x+x+)+y", "^(([a-z])+.)+[A-Z]([a-z])+$"])
 def test_blocked_topic_pattern_is_linear_on_a_catastrophic_line(pattern: str) -> None:
-    policy = Policy(default_topics=False, blocked_topics=(BlockedTopic(name="evil", patterns=[pattern]),))
+    policy = Policy(
+        default_topics=False, blocked_topics=(BlockedTopic(name="evil", patterns=[pattern]),)
+    )
     line = "a" * 4000 + "!" if "a+" in pattern else "x" * 4000
     check_input("warm up", policy)
     started = time.thread_time()
@@ -47,7 +49,12 @@ def test_regex_keys_still_match() -> None:
         LoreEntry(keys=["/(?<name>mira)/"], content="named group (JavaScript syntax)"),
     ]
     chosen = select_entries(entries, ["Two DRAGONS fly.\ngate\n龙龙 mira"], budget_tokens=500)
-    assert [e.content for e in chosen] == ["dragons", "gate", "long", "named group (JavaScript syntax)"]
+    assert [e.content for e in chosen] == [
+        "dragons",
+        "gate",
+        "long",
+        "named group (JavaScript syntax)",
+    ]
 
 
 @pytest.mark.parametrize("key", ["/(a)\\1/", "/(?<!x)a/", "/a(?=b)/"])
@@ -66,7 +73,11 @@ def test_a_use_regex_secondary_key_the_engine_cannot_run_is_refused() -> None:
 
 def test_a_blocked_topic_pattern_the_engine_cannot_run_is_refused() -> None:
     with pytest.raises(PolicyError, match="evil"):
-        Policy(blocked_topics=(BlockedTopic.model_construct(name="evil", words=[], patterns=["(a)\\1"]),))
+        Policy(
+            blocked_topics=(
+                BlockedTopic.model_construct(name="evil", words=[], patterns=["(a)\\1"]),
+            )
+        )
     with pytest.raises(ValueError, match="patterns"):
         BlockedTopic(name="evil", patterns=["(?<=a)b"])
 

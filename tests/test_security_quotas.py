@@ -37,7 +37,10 @@ def _run_all(rt: Runtime, handles: list, timeout: float = 60) -> list:
     ("quota", "prices"),
     [
         (Quota(tokens_per_day=300), None),
-        (Quota(spend_per_day=0.003), PriceTable(models={"text": ModelPrice(input=1.0, output=1.0)})),
+        (
+            Quota(spend_per_day=0.003),
+            PriceTable(models={"text": ModelPrice(input=1.0, output=1.0)}),
+        ),
     ],
     ids=["tokens", "spend"],
 )
@@ -64,7 +67,7 @@ def test_twenty_simultaneous_turns_do_not_overrun_a_token_or_spend_quota(
 
 def test_a_negative_or_absurd_token_count_is_refused_by_usage() -> None:
     with pytest.raises(ValueError):
-        Usage(prompt_tokens=-10**9)
+        Usage(prompt_tokens=-(10**9))
     with pytest.raises(ValueError):
         Usage(completion_tokens=10**19)
     with pytest.raises(ValueError):
@@ -93,7 +96,7 @@ def test_an_enormous_but_valid_bill_keeps_its_usage_row(tmp_path: Path) -> None:
     assert math.isfinite(ledger.quota_state("p1", day_of(NOON)).spend)
 
 
-@pytest.mark.parametrize("bad", [-10**9, 10**19, 1e999, math.nan, 2.5, "12", None, True])
+@pytest.mark.parametrize("bad", [-(10**9), 10**19, 1e999, math.nan, 2.5, "12", None, True])
 def test_a_providers_insane_token_count_is_replaced_by_the_estimate(bad: object) -> None:
     assert reported_count(bad) is None
     assert reported_count(12) == 12 and reported_count(12.0) == 12

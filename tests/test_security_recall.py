@@ -19,7 +19,9 @@ SPLITTERS = "\u19b0\u19b5\u19c0\u19c8\u1cf2\u1cf3"
 @pytest.mark.parametrize("splitter", SPLITTERS)
 def test_a_line_cannot_plant_a_token_in_another_players_partition(splitter: str) -> None:
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE f USING fts5(t, tokenize = 'porter unicode61 remove_diacritics 2')")
+    db.execute(
+        "CREATE VIRTUAL TABLE f USING fts5(t, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
     db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, row)")
     bob = scope_prefix("bob")
     line = f"nice{splitter}{bob}biscuit"
@@ -34,7 +36,10 @@ def test_recall_of_bob_survives_alices_forged_lines(tmp_path: Path) -> None:
         bob = scope_prefix("bob")
         forged = " ".join(f"x\u19b0{bob}{word}" for word in ("dog", "called", "biscuit"))
         store.add_turns(
-            [{"character": "mira", "player": "alice", "speaker": "alice", "text": forged} for _ in range(310)]
+            [
+                {"character": "mira", "player": "alice", "speaker": "alice", "text": forged}
+                for _ in range(310)
+            ]
         )
         found = store.recall("mira", "bob", "what is my dog called?", k=3)
         assert [r.memory.text for r in found] == ["My dog is called Biscuit."]
@@ -45,7 +50,12 @@ def test_recall_limit_applies_to_what_the_character_may_recall(tmp_path: Path) -
         store.add_turn("mira", "bob", "bob", "My dog is called Biscuit.")
         store.add_turns(
             [
-                {"character": "chen", "player": "bob", "speaker": "bob", "text": f"My dog called Rex {n}, dog dog."}
+                {
+                    "character": "chen",
+                    "player": "bob",
+                    "speaker": "bob",
+                    "text": f"My dog called Rex {n}, dog dog.",
+                }
                 for n in range(400)
             ]
         )

@@ -51,10 +51,21 @@ def test_the_store_raises_a_store_error_not_a_unicode_error(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("command", ["export", "forget"])
-def test_npc_memory_with_an_undecodable_player_argument_is_a_one_line_error(tmp_path: Path, command: str) -> None:
+def test_npc_memory_with_an_undecodable_player_argument_is_a_one_line_error(
+    tmp_path: Path, command: str
+) -> None:
     world = tmp_path / "w.db"
     MemoryStore(world).close()
-    args = [sys.executable, "-m", "engine", "memory", command, "--db", str(world), os.fsencode("bo\udcffb")]
+    args = [
+        sys.executable,
+        "-m",
+        "engine",
+        "memory",
+        command,
+        "--db",
+        str(world),
+        os.fsencode("bo\udcffb"),
+    ]
     if command == "forget":
         args.append("--yes")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -42,8 +42,17 @@ def test_socket_messages_validate_against_the_committed_schema(live: Live) -> No
         for message in sent:
             client_side.validate(message)
             ws.send(json.dumps(message))
-            received.extend(turn_messages(ws) if message["character"] != "nobody" else [receive(ws)])
-    assert {m["type"] for m in received} >= {"hello", "started", "sentence", "delta", "done", "error"}
+            received.extend(
+                turn_messages(ws) if message["character"] != "nobody" else [receive(ws)]
+            )
+    assert {m["type"] for m in received} >= {
+        "hello",
+        "started",
+        "sentence",
+        "delta",
+        "done",
+        "error",
+    }
     for message in received:
         server_side.validate(message)
 

@@ -22,7 +22,9 @@ def _close_code(live: Live, **options: str) -> tuple[int | None, dict[str, objec
 
 @pytest.mark.parametrize(("auth", "code"), [(None, "missing_credentials"), ("npc_sk_wrong", "bad_credentials"),
                                             ("npt1.e30.bad", "bad_credentials")])  # fmt: skip
-def test_missing_or_wrong_credentials_get_401_with_a_code(live: Live, auth: str | None, code: str) -> None:
+def test_missing_or_wrong_credentials_get_401_with_a_code(
+    live: Live, auth: str | None, code: str
+) -> None:
     status, body = live.http("GET", "/v1/characters", auth=auth)
     assert (status, body["code"]) == (401, code)
 
@@ -63,7 +65,9 @@ def test_token_cannot_forget_another_players_memory_by_id(live: Live) -> None:
 
 def test_token_cannot_act_as_another_player(live: Live) -> None:
     token = live.token("alice")
-    status, body = live.http("POST", "/v1/turns", {"character": "mira", "player": "bob", "text": "hi"}, auth=token)
+    status, body = live.http(
+        "POST", "/v1/turns", {"character": "mira", "player": "bob", "text": "hi"}, auth=token
+    )
     assert (status, body["code"]) == (403, "wrong_player")
     code, error = _close_code(live, token=token, player="bob")
     assert (code, error["code"]) == (4403, "wrong_player")
@@ -106,7 +110,9 @@ def test_token_expires(live: Live) -> None:
     ("GET", "/v1/audit", None),
     ("POST", "/v1/characters/validate", {"filename": "x.yaml", "content": "name: X"}),
 ])  # fmt: skip
-def test_player_token_cannot_do_what_needs_a_key(live: Live, method: str, path: str, body: object) -> None:
+def test_player_token_cannot_do_what_needs_a_key(
+    live: Live, method: str, path: str, body: object
+) -> None:
     token = live.token("frank")
     status, answer = live.http(method, path, body, auth=token)
     assert (status, answer["code"]) == (403, "key_required")
@@ -160,7 +166,9 @@ def test_player_lines_reach_the_access_log_only_when_asked(
 ) -> None:
     live = serve_world(log_text=log_text)
     caplog.set_level(logging.INFO, logger="engine.server.access")
-    live.http("POST", "/v1/turns", {"character": "mira", "player": "quiet", "text": "my secret garden"})
+    live.http(
+        "POST", "/v1/turns", {"character": "mira", "player": "quiet", "text": "my secret garden"}
+    )
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "engine.server.access")
     assert ("my secret garden" in logged) is log_text
 

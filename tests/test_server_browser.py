@@ -18,10 +18,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 # As root, and with nothing reaching out: no background connections to a closed network.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: pip install -e '.[dev]'")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is in the dev extra: pip install -e '.[dev]'"
+)
 
 if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium (make test installs it: apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        "no /usr/bin/chromium (make test installs it: apt-get install chromium)",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,9 @@ def page(browser: Any, studio_server: Live) -> Iterator[Any]:
 def connect(page: Any, player: str) -> None:
     page.fill("#player", player)
     page.click("#connect")
-    page.wait_for_function("p => document.querySelector('#status').textContent.includes(p)", arg=player)
+    page.wait_for_function(
+        "p => document.querySelector('#status').textContent.includes(p)", arg=player
+    )
 
 
 def say(page: Any, character: str, text: str) -> Any:
@@ -124,7 +131,10 @@ def test_broken_character_file_shows_its_line(page: Any) -> None:
     connect(page, "web-file")
     page.click("#file-panel summary")
     page.fill("#file-name", "tess.yaml")
-    page.fill("#file-text", "name: Tess\nrole: courier\npersonality:\n  traits: [brave]\nemotions:\n  set: [neutral]\n  baseline: giddy\n")
+    page.fill(
+        "#file-text",
+        "name: Tess\nrole: courier\npersonality:\n  traits: [brave]\nemotions:\n  set: [neutral]\n  baseline: giddy\n",
+    )
     page.click("#validate")
     problem = page.locator("#problems li").first
     problem.wait_for()
@@ -134,7 +144,11 @@ def test_broken_character_file_shows_its_line(page: Any) -> None:
 def test_save_and_reload_a_character(page: Any, studio_server: Live) -> None:
     connect(page, "web-save")
     page.click("#file-panel summary")
-    content = (ROOT / "characters" / "bram.yaml").read_text(encoding="utf-8").replace("name: Bram", "name: Bramble", 1)
+    content = (
+        (ROOT / "characters" / "bram.yaml")
+        .read_text(encoding="utf-8")
+        .replace("name: Bram", "name: Bramble", 1)
+    )
     page.fill("#file-name", "bram.yaml")
     page.fill("#file-text", content)
     page.click("#save")

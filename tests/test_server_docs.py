@@ -50,11 +50,17 @@ def test_client_examples_read_only_real_fields_and_types(language: str) -> None:
     code = DOC.split(f"```{language}", 1)[1].split("```", 1)[0]
     if language == "gdscript":
         read = set(re.findall(r'message\["(\w+)"\]', code))
-        types = set(re.findall(r'^\t\t"(\w+)":', code, flags=re.MULTILINE)) | set(re.findall(r'"type": "(\w+)"', code))
+        types = set(re.findall(r'^\t\t"(\w+)":', code, flags=re.MULTILINE)) | set(
+            re.findall(r'"type": "(\w+)"', code)
+        )
     else:
         read = set(re.findall(r"public (?:string|int|float|ActionMsg\[\]) ([\w, ]+);", code))
         read = {name.strip() for group in read for name in group.split(",")}
         types = set(re.findall(r'case "(\w+)":', code)) | set(re.findall(r'type = "(\w+)"', code))
     assert read and read <= _fields() | {"type"}, read - _fields()
-    known = {d["properties"]["type"].get("const") for d in SCHEMA["$defs"].values() if "type" in d.get("properties", {})}
+    known = {
+        d["properties"]["type"].get("const")
+        for d in SCHEMA["$defs"].values()
+        if "type" in d.get("properties", {})
+    }
     assert types and types <= known, types - known

@@ -19,13 +19,17 @@ NO_RETRY = RetryPolicy(max_retries=0, base_delay=0.01, max_delay=0.02)
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer(reply="Welcome to the plaza, friend. The fountain is lovely tonight, and the tea house is open late.") as server:
+    with OpenAIServer(
+        reply="Welcome to the plaza, friend. The fountain is lovely tonight, and the tea house is open late."
+    ) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def faulty(serve_world: Callable[..., Live], model: OpenAIServer) -> Live:
-    backend = OpenAIBackend(base_url=model.base_url, model="test-model", timeouts=FAST, retry=NO_RETRY)
+    backend = OpenAIBackend(
+        base_url=model.base_url, model="test-model", timeouts=FAST, retry=NO_RETRY
+    )
     return serve_world(backend=backend)
 
 

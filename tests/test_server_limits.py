@@ -49,30 +49,43 @@ def test_socket_messages_count_against_the_player_rate(serve_world: Callable[...
         assert receive(ws)["code"] == "rate_limited"
 
 
-def test_concurrent_turns_per_player(serve_world: Callable[..., Live], slow_model: OpenAIServer) -> None:
+def test_concurrent_turns_per_player(
+    serve_world: Callable[..., Live], slow_model: OpenAIServer
+) -> None:
     live = serve_world(backend=_slow(slow_model), limits=LimitSettings(player_concurrent_turns=1))
     with live.socket(player="busy-p") as ws:
         receive(ws)
         ws.send(json.dumps({"type": "say", "character": "mira", "text": "First question?"}))
         assert receive(ws)["type"] == "started"
-        ws.send(json.dumps({"type": "say", "character": "mira", "text": "Second question?", "ref": "two"}))
+        ws.send(
+            json.dumps(
+                {"type": "say", "character": "mira", "text": "Second question?", "ref": "two"}
+            )
+        )
         refused = None
         for _ in range(20):
             message = receive(ws)
             if message["type"] == "error":
                 refused = message
                 break
-        assert refused is not None and (refused["code"], refused["ref"]) == ("too_many_turns", "two")
+        assert refused is not None and (refused["code"], refused["ref"]) == (
+            "too_many_turns",
+            "two",
+        )
         rest = turn_messages(ws)
         assert rest[-1]["type"] == "done"
         # The slot is free again once the turn is over.
         ws.send(json.dumps({"type": "say", "character": "mira", "text": "Third?"}))
         assert turn_messages(ws)[-1]["type"] == "done"
-    status, body = live.http("POST", "/v1/turns", {"character": "mira", "player": "busy-p", "text": "ok?"})
+    status, body = live.http(
+        "POST", "/v1/turns", {"character": "mira", "player": "busy-p", "text": "ok?"}
+    )
     assert status == 200
 
 
-def test_cancel_over_the_socket_and_close_cancels(serve_world: Callable[..., Live], slow_model: OpenAIServer) -> None:
+def test_cancel_over_the_socket_and_close_cancels(
+    serve_world: Callable[..., Live], slow_model: OpenAIServer
+) -> None:
     live = serve_world(backend=_slow(slow_model))
     with live.socket(player="cancel-p") as ws:
         receive(ws)
@@ -80,7 +93,11 @@ def test_cancel_over_the_socket_and_close_cancels(serve_world: Callable[..., Liv
         started = receive(ws)
         ws.send(json.dumps({"type": "cancel", "turn": started["turn"]}))
         failed = turn_messages(ws)[-1]
-    assert (failed["type"], failed["reason"], failed["fallback_text"]) == ("failed", "cancelled", "")
+    assert (failed["type"], failed["reason"], failed["fallback_text"]) == (
+        "failed",
+        "cancelled",
+        "",
+    )
     with live.socket(player="leaver") as ws:
         receive(ws)
         ws.send(json.dumps({"type": "say", "character": "mira", "text": "Hello?"}))
@@ -111,5 +128,7 @@ def test_body_too_large_is_413(live: Live) -> None:
 
 def test_line_too_long_over_http_is_422(live: Live) -> None:
     text = "a" * (live.service.limiter.settings.max_line_chars + 1)
-    status, body = live.http("POST", "/v1/turns", {"character": "mira", "player": "p", "text": text})
+    status, body = live.http(
+        "POST", "/v1/turns", {"character": "mira", "player": "p", "text": text}
+    )
     assert (status, body["code"]) == (422, "line_too_long")

@@ -34,7 +34,9 @@ def test_no_route_answers_with_a_server_error(fuzzed: Live) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def call(case: Any) -> None:
             response = case.call(headers={"Authorization": f"Bearer {fuzzed.key}"}, timeout=30)
             case.validate_response(response, checks=[not_a_server_error])

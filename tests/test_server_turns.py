@@ -23,10 +23,21 @@ def test_socket_opens_with_hello_naming_player_and_characters(live: Live) -> Non
     assert hello["limits"]["max_line_chars"] > 0
 
 
-def test_say_streams_started_sentences_and_done_with_emotion_actions_relationship(live: Live) -> None:
+def test_say_streams_started_sentences_and_done_with_emotion_actions_relationship(
+    live: Live,
+) -> None:
     with live.socket(player="p-say") as ws:
         receive(ws)
-        ws.send(json.dumps({"type": "say", "character": "mira", "text": "Hello! What is this place?", "ref": "r1"}))
+        ws.send(
+            json.dumps(
+                {
+                    "type": "say",
+                    "character": "mira",
+                    "text": "Hello! What is this place?",
+                    "ref": "r1",
+                }
+            )
+        )
         messages = turn_messages(ws)
     assert messages[0]["type"] == "started" and messages[0]["ref"] == "r1"
     turn = messages[0]["turn"]
@@ -48,7 +59,10 @@ def _poll_types(world: str, character: str, player: str, text: str) -> list[str]
         rt.say(character, player, text)
         events: list[Any] = []
         deadline = time.monotonic() + 20
-        while not any(isinstance(e, TurnDone | TurnFailed) for e in events) and time.monotonic() < deadline:
+        while (
+            not any(isinstance(e, TurnDone | TurnFailed) for e in events)
+            and time.monotonic() < deadline
+        ):
             events.extend(rt.poll())
             time.sleep(0.005)
     return [names[type(e).__name__] for e in events]
@@ -75,7 +89,12 @@ def test_greet_over_the_socket(live: Live) -> None:
 def test_chinese_line_round_trips_as_utf8(live: Live) -> None:
     with live.socket(player="p-zh") as ws:
         receive(ws)
-        ws.send(json.dumps({"type": "say", "character": "lin", "text": "你好！这里是哪里？"}, ensure_ascii=False))
+        ws.send(
+            json.dumps(
+                {"type": "say", "character": "lin", "text": "你好！这里是哪里？"},
+                ensure_ascii=False,
+            )
+        )
         done = turn_messages(ws)[-1]
     assert done["type"] == "done" and done["text"]
 
@@ -105,16 +124,26 @@ def test_oversized_message_and_line_are_refused_with_codes(live: Live) -> None:
     limits = live.service.limiter.settings
     with live.socket(player="p-big") as ws:
         receive(ws)
-        ws.send(json.dumps({"type": "say", "character": "mira", "text": "a" * (limits.max_message_bytes + 10)}))
+        ws.send(
+            json.dumps(
+                {"type": "say", "character": "mira", "text": "a" * (limits.max_message_bytes + 10)}
+            )
+        )
         assert receive(ws)["code"] == "message_too_large"
-        ws.send(json.dumps({"type": "say", "character": "mira", "text": "b" * (limits.max_line_chars + 1)}))
+        ws.send(
+            json.dumps(
+                {"type": "say", "character": "mira", "text": "b" * (limits.max_line_chars + 1)}
+            )
+        )
         assert receive(ws)["code"] == "line_too_long"
         ws.send(json.dumps({"type": "ping"}))
         assert receive(ws)["type"] == "pong"
 
 
 def test_post_turn_without_streaming_returns_the_outcome(live: Live) -> None:
-    status, body = live.http("POST", "/v1/turns", {"character": "mira", "player": "p-http", "text": "Hi!"})
+    status, body = live.http(
+        "POST", "/v1/turns", {"character": "mira", "player": "p-http", "text": "Hi!"}
+    )
     assert status == 200
     assert body["done"]["text"] == " ".join(body["sentences"])
     assert body["failed"] is None
@@ -123,7 +152,9 @@ def test_post_turn_without_streaming_returns_the_outcome(live: Live) -> None:
 def test_post_turn_streams_server_sent_events_in_order(live: Live) -> None:
     request = urllib.request.Request(
         live.url + "/v1/turns",
-        data=json.dumps({"character": "mira", "player": "p-sse", "text": "Hi!", "stream": True}).encode(),
+        data=json.dumps(
+            {"character": "mira", "player": "p-sse", "text": "Hi!", "stream": True}
+        ).encode(),
         headers={"Authorization": "Bearer " + live.key, "Content-Type": "application/json"},
         method="POST",
     )
@@ -138,7 +169,11 @@ def test_post_turn_streams_server_sent_events_in_order(live: Live) -> None:
 
 
 def test_memories_facts_relationship_after_a_turn(live: Live) -> None:
-    live.http("POST", "/v1/turns", {"character": "mira", "player": "p-mem", "text": "My name is Ada and I love tea."})
+    live.http(
+        "POST",
+        "/v1/turns",
+        {"character": "mira", "player": "p-mem", "text": "My name is Ada and I love tea."},
+    )
     assert live.service.runtime.wait_idle(20)
     status, body = live.http("GET", "/v1/players/p-mem/characters/mira/memories")
     assert status == 200 and body["memories"]

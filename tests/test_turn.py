@@ -290,7 +290,9 @@ def test_summary_is_written_when_the_threshold_passes(
         drain(rt, rt.say("tess", "p1", line))
     summary = rt.summary("tess", "p1").result(5)
     assert summary is not None and "bees" in summary.text
-    assert len(rt.on_store(lambda s: s.unsummarised_turns("tess", "p1", keep_recent=2)).result(5)) < 4
+    assert (
+        len(rt.on_store(lambda s: s.unsummarised_turns("tess", "p1", keep_recent=2)).result(5)) < 4
+    )
 
 
 def test_reflection_is_written_when_importance_adds_up(

@@ -28,8 +28,12 @@ class Capabilities(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["model", "scripted", "replay"] = Field("model", description="A real model, scripted lines, or a replay.")
-    mode: Literal["chat", "completion"] = Field("chat", description="Chat messages, or a transcript for base models.")
+    kind: Literal["model", "scripted", "replay"] = Field(
+        "model", description="A real model, scripted lines, or a replay."
+    )
+    mode: Literal["chat", "completion"] = Field(
+        "chat", description="Chat messages, or a transcript for base models."
+    )
     structured: Literal["json_schema", "json_object", "grammar", "none"] = Field(
         "none", description="How structured output is enforced."
     )
@@ -73,11 +77,15 @@ class Backend(Protocol):
     @property
     def capabilities(self) -> Capabilities: ...
 
-    def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[Chunk]:
+    def stream(
+        self, prompt: Prompt, params: GenerationParams | None = None
+    ) -> AsyncIterator[Chunk]:
         """Stream the reply as text chunks; the last chunk carries usage."""
         ...
 
-    async def complete_json(self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None) -> T:
+    async def complete_json(
+        self, prompt: Prompt, schema: type[T], params: GenerationParams | None = None
+    ) -> T:
         """Generate a JSON object that validates against ``schema`` and return the instance."""
         ...
 

@@ -246,9 +246,7 @@ class _Worker:
         ids = self.tokens(rid, spec["text"], kwargs["max_tokens"], spec["n_ctx"], llama)
         kwargs["stopping_criteria"] = llama_cpp.StoppingCriteriaList([self.stop_check(rid)])
         pieces = []
-        for event in llama.create_completion(
-            prompt=ids, grammar=grammar, stream=True, **kwargs
-        ):
+        for event in llama.create_completion(prompt=ids, grammar=grammar, stream=True, **kwargs):
             pieces.append(event["choices"][0]["text"] or "")
             self.send(("alive", rid))
         return "".join(pieces)
@@ -314,6 +312,7 @@ def main(argv: list[str]) -> None:
         send(("load_error", f"{type(exc).__name__}: {exc}"))
         conn.close()
         os._exit(3)
+
     def load_side() -> Any:
         return load_model(
             config["path"],

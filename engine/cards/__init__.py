@@ -173,7 +173,9 @@ def import_file(
     return import_card(raw, persona_id=persona_id, limits=limits, path=path)
 
 
-def import_lorebook(source: str | Path, *, book_id: str | None = None, limits: Limits = DEFAULT_LIMITS) -> LorebookResult:
+def import_lorebook(
+    source: str | Path, *, book_id: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> LorebookResult:
     """Read a standalone lorebook (World Info, ``lorebook_v3``, Agnai, a bare list of entries).
 
     The id (the lore file's name) comes from the book's name, else the file name. Every
@@ -189,9 +191,13 @@ def _lorebook_result(data: object, path: str, book_id: str | None) -> LorebookRe
     notes: list[str] = []
     book = parse_lorebook(data, path=path, notes=notes)
     stem = Path(path).name.split(".")[0]
-    name = book.name or (data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else "")
+    name = book.name or (
+        data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
+    )
     ident = book_id or id_from_name(name or "") or id_from_name(stem) or "lorebook"
-    report = ImportReport(source=path, spec="lorebook", format=lorebook_format(data), kind="lorebook")
+    report = ImportReport(
+        source=path, spec="lorebook", format=lorebook_format(data), kind="lorebook"
+    )
     report.mapped.append(f"entries -> lore file ({len(book.entries)} entries)")
     report.warnings.extend(notes)
     return LorebookResult(book=book, id=ident, report=report)
@@ -201,7 +207,9 @@ def lorebook_to_yaml(book: Lorebook) -> str:
     """The book as YAML text for a lore file (``lore/<id>.yaml``), defaults omitted."""
     data = book.model_dump(mode="json", exclude_defaults=True)
     text = yaml.dump(data, Dumper=_PersonaDumper, allow_unicode=True, sort_keys=False, width=100)
-    return "# A lore file: characters use its entries with `lorebooks: [<this file's name>]`.\n" + text
+    return (
+        "# A lore file: characters use its entries with `lorebooks: [<this file's name>]`.\n" + text
+    )
 
 
 #: Card extensions larger than this (as JSON) go to a side file, outside the character file's budget.
@@ -243,9 +251,13 @@ def export_card(
     failure leaves nothing half written).
     """
     if format == "v2":
-        payload = (json.dumps(persona_to_card(persona, "v2"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        payload = (
+            json.dumps(persona_to_card(persona, "v2"), ensure_ascii=False, indent=2) + "\n"
+        ).encode("utf-8")
     elif format == "v3":
-        payload = (json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        payload = (
+            json.dumps(persona_to_card(persona, "v3"), ensure_ascii=False, indent=2) + "\n"
+        ).encode("utf-8")
     elif format == "png":
         if isinstance(image, str | Path):
             image = read_limited(Path(image), DEFAULT_LIMITS.max_file_bytes)

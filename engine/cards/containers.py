@@ -94,13 +94,14 @@ class Card:
     """The format read, for reports ("Character Card V2 in a PNG", "Pygmalion/oobabooga JSON")."""
 
 
-
 # ============================================================================================
 # Reading containers
 # ============================================================================================
 
 
-def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, path: str | None = None) -> Card:
+def read_card(
+    source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, path: str | None = None
+) -> Card:
     """Read a card from a path or bytes: JSON (V1/V2/V3), PNG/APNG or CHARX, told apart by content.
 
     Raises :class:`CardError` for anything unreadable, over a size limit or of the wrong shape.
@@ -109,7 +110,9 @@ def read_card(source: str | Path | bytes, *, limits: Limits = DEFAULT_LIMITS, pa
     if isinstance(source, bytes):
         raw = source
         if len(raw) > limits.max_file_bytes:
-            raise CardError(f"card is {len(raw)} bytes, over the {limits.max_file_bytes} byte limit")
+            raise CardError(
+                f"card is {len(raw)} bytes, over the {limits.max_file_bytes} byte limit"
+            )
     else:
         path = str(source)
         raw = read_limited(Path(source), limits.max_file_bytes)
@@ -154,7 +157,9 @@ def refuse_misnamed(raw: bytes, path: str | None) -> None:
         )
     if suffix in _CONTAINER_SUFFIXES and not raw.lstrip().startswith((b"{", b"[", b"\xef\xbb\xbf")):
         head = raw[:8]
-        raise CardError(f"not {_CONTAINER_SUFFIXES[suffix]}: the file starts with {head!r}", path=path)
+        raise CardError(
+            f"not {_CONTAINER_SUFFIXES[suffix]}: the file starts with {head!r}", path=path
+        )
 
 
 def read_limited(path: Path, limit: int) -> bytes:
@@ -173,7 +178,10 @@ def read_limited(path: Path, limit: int) -> bytes:
 
 def parse_json(raw: bytes, path: str | None, limits: Limits, what: str) -> Any:
     if len(raw) > limits.max_text_bytes:
-        raise CardError(f"{what} JSON is {len(raw)} bytes, over the {limits.max_text_bytes} byte limit", path=path)
+        raise CardError(
+            f"{what} JSON is {len(raw)} bytes, over the {limits.max_text_bytes} byte limit",
+            path=path,
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -181,7 +189,10 @@ def parse_json(raw: bytes, path: str | None, limits: Limits, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CardError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=path) from exc
+        raise CardError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            path=path,
+        ) from exc
     except RecursionError as exc:
         raise CardError(f"{what} JSON is nested too deeply", path=path) from exc
 
@@ -197,7 +208,9 @@ def _png_chunks(raw: bytes, path: str | None) -> Iterator[tuple[bytes, bytes]]:
     first = True
     while True:
         if pos + 8 > len(raw):
-            raise CardError(f"truncated PNG: no chunk header at byte {pos} (IEND missing)", path=path)
+            raise CardError(
+                f"truncated PNG: no chunk header at byte {pos} (IEND missing)", path=path
+            )
         length, kind = struct.unpack(">I4s", raw[pos : pos + 8])
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(raw):
@@ -212,7 +225,10 @@ def _png_chunks(raw: bytes, path: str | None) -> Iterator[tuple[bytes, bytes]]:
         body = raw[pos + 8 : pos + 8 + length]
         (crc,) = struct.unpack(">I", raw[end - 4 : end])
         if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
-            raise CardError(f"corrupt PNG: CRC mismatch in chunk {kind.decode('latin-1')!r} at byte {pos}", path=path)
+            raise CardError(
+                f"corrupt PNG: CRC mismatch in chunk {kind.decode('latin-1')!r} at byte {pos}",
+                path=path,
+            )
         yield kind, body
         pos = end
         if kind == b"IEND":
@@ -231,7 +247,9 @@ def _inflate(data: bytes, limit: int, what: str, path: str | None, total: bool =
     return out
 
 
-def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
+def read_png_text(
+    raw: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, str]:
     """The text chunks of a PNG (tEXt, zTXt, iTXt) by keyword; the first of each keyword wins."""
     found: dict[str, str] = {}
     budget = limits.max_png_text_bytes
@@ -240,7 +258,9 @@ def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAU
             continue
         keyword_bytes, sep, rest = body.partition(b"\0")
         if not sep:
-            raise CardError(f"corrupt PNG: {kind.decode()} chunk without a keyword separator", path=path)
+            raise CardError(
+                f"corrupt PNG: {kind.decode()} chunk without a keyword separator", path=path
+            )
         keyword = keyword_bytes.decode("latin-1")
         if keyword in found:
             continue  # the first of each keyword wins: a later one is never expanded
@@ -250,7 +270,9 @@ def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAU
         if kind == b"tEXt":
             text = rest.decode("latin-1")
         elif kind == b"zTXt":
-            text = _inflate(rest[1:], limit, what, path, budget < limits.max_text_bytes).decode("latin-1")
+            text = _inflate(rest[1:], limit, what, path, budget < limits.max_text_bytes).decode(
+                "latin-1"
+            )
         else:
             if len(rest) < 2:
                 raise CardError(f"corrupt PNG: {what} is cut short", path=path)
@@ -266,7 +288,8 @@ def read_png_text(raw: bytes, *, path: str | None = None, limits: Limits = DEFAU
         budget -= len(text)
         if budget < 0:
             raise CardError(
-                f"PNG text chunks hold more than the {limits.max_png_text_bytes} byte total limit", path=path
+                f"PNG text chunks hold more than the {limits.max_png_text_bytes} byte total limit",
+                path=path,
             )
         found[keyword] = text
     return found
@@ -304,7 +327,13 @@ def _card_from_png(raw: bytes, path: str | None, limits: Limits) -> Card:
 
 
 def _safe_member_name(name: str) -> bool:
-    if not name or "\0" in name or "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+    if (
+        not name
+        or "\0" in name
+        or "\\" in name
+        or name.startswith("/")
+        or re.match(r"^[A-Za-z]:", name)
+    ):
         return False
     return ".." not in PurePosixPath(name).parts
 
@@ -317,11 +346,16 @@ def _card_from_charx(raw: bytes, path: str | None, limits: Limits) -> Card:
     with archive:
         infos = archive.infolist()
         if len(infos) > limits.max_zip_entries:
-            raise CardError(f"CHARX holds {len(infos)} files, over the {limits.max_zip_entries} file limit", path=path)
+            raise CardError(
+                f"CHARX holds {len(infos)} files, over the {limits.max_zip_entries} file limit",
+                path=path,
+            )
         declared = 0
         for info in infos:
             if not _safe_member_name(info.filename):
-                raise CardError(f"CHARX member name {info.filename!r} is unsafe (absolute or '..')", path=path)
+                raise CardError(
+                    f"CHARX member name {info.filename!r} is unsafe (absolute or '..')", path=path
+                )
             if info.flag_bits & 0x1:
                 raise CardError(f"CHARX member {info.filename!r} is encrypted", path=path)
             declared += info.file_size
@@ -333,7 +367,8 @@ def _card_from_charx(raw: bytes, path: str | None, limits: Limits) -> Card:
                 )
         if declared > limits.max_zip_total_bytes:
             raise CardError(
-                f"CHARX expands to {declared} bytes, over the {limits.max_zip_total_bytes} byte limit", path=path
+                f"CHARX expands to {declared} bytes, over the {limits.max_zip_total_bytes} byte limit",
+                path=path,
             )
         if "card.json" not in archive.namelist():
             raise CardError("CHARX has no card.json at its root", path=path)
@@ -346,12 +381,16 @@ def _card_from_charx(raw: bytes, path: str | None, limits: Limits) -> Card:
             data = _read_member(archive, info, cap, path)
             budget -= len(data)
             members[info.filename] = data
-    card = card_from_json(parse_json(members.pop("card.json"), path, limits, "card.json"), path=path)
+    card = card_from_json(
+        parse_json(members.pop("card.json"), path, limits, "card.json"), path=path
+    )
     card.assets = members
     return card
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path: str | None) -> bytes:
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path: str | None
+) -> bytes:
     """Read one member, counting real bytes: a lying header cannot get past ``cap``."""
     out = bytearray()
     try:
@@ -360,7 +399,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, path
                 out += chunk
                 if len(out) > cap or len(out) > info.file_size:
                     raise CardError(
-                        f"CHARX member {info.filename!r} expands past its declared size or the limit", path=path
+                        f"CHARX member {info.filename!r} expands past its declared size or the limit",
+                        path=path,
                     )
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
         raise CardError(f"CHARX member {info.filename!r} is corrupt: {exc}", path=path) from exc
@@ -403,23 +443,38 @@ def card_from_json(obj: Any, *, path: str | None = None) -> Card:
         card_format = "Pygmalion/oobabooga JSON (char_name, char_persona, char_greeting...)"
     elif spec is None or spec == "chara_card_v1":
         if spec is None and isinstance(obj.get("data"), dict) and "name" not in obj:
-            raise CardError("`data` without `spec`: expected chara_card_v2 or chara_card_v3", path=path)
+            raise CardError(
+                "`data` without `spec`: expected chara_card_v2 or chara_card_v3", path=path
+            )
         _check_v1_shape(obj, path)
         spec = "chara_card_v1"
         data = {k: obj[k] for k in V1_FIELDS if k in obj}
         outer = {k: v for k, v in obj.items() if k not in V1_FIELDS}
         where = "card"
     else:
-        raise CardError(f"spec: unsupported card spec {spec!r} (expected chara_card_v2 or chara_card_v3)", path=path)
+        raise CardError(
+            f"spec: unsupported card spec {spec!r} (expected chara_card_v2 or chara_card_v3)",
+            path=path,
+        )
     _check_types(data, where, path)
     if spec == "chara_card_v3":
         version = obj.get("spec_version")
         try:
             if version is not None and float(version) > 3.0:
-                logger.warning("%s: card spec_version %s is newer than 3.0; importing what is known", path, version)
+                logger.warning(
+                    "%s: card spec_version %s is newer than 3.0; importing what is known",
+                    path,
+                    version,
+                )
         except (TypeError, ValueError):
             pass
-    return Card(spec=spec, data=dict(data), outer=outer, path=path, format=card_format or f"{_SPEC_NAMES[spec]} JSON")
+    return Card(
+        spec=spec,
+        data=dict(data),
+        outer=outer,
+        path=path,
+        format=card_format or f"{_SPEC_NAMES[spec]} JSON",
+    )
 
 
 def _check_v1_shape(obj: dict[str, Any], path: str | None) -> None:
@@ -467,14 +522,18 @@ def _from_pygmalion(obj: dict[str, Any], path: str | None) -> tuple[dict[str, An
 
 def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
     def fail(key: str, expected: str) -> CardError:
-        return CardError(f"{where}.{key}: expected {expected}, got {type(data[key]).__name__}", path=path)
+        return CardError(
+            f"{where}.{key}: expected {expected}, got {type(data[key]).__name__}", path=path
+        )
 
     for key in V2_STR_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise fail(key, "a string")
     for key in (*V2_LIST_FIELDS, "group_only_greetings", "source"):
         value = data.get(key)
-        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
             raise fail(key, "a list of strings")
     for key in ("extensions", "creator_notes_multilingual"):
         if data.get(key) is not None and not isinstance(data[key], dict):
@@ -484,8 +543,12 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
             raise fail(key, expected)
     for i, asset in enumerate(data.get("assets") or []):
-        if not isinstance(asset, dict) or not all(isinstance(asset.get(k), str) for k in ("type", "uri")):
-            raise CardError(f"{where}.assets[{i}]: expected an object with string type and uri", path=path)
+        if not isinstance(asset, dict) or not all(
+            isinstance(asset.get(k), str) for k in ("type", "uri")
+        ):
+            raise CardError(
+                f"{where}.assets[{i}]: expected an object with string type and uri", path=path
+            )
     book = data.get("character_book")
     if book is not None:
         if not isinstance(book, dict):
@@ -495,10 +558,11 @@ def _check_types(data: Mapping[str, Any], where: str, path: str | None) -> None:
         book_from(book, f"{where}.character_book", path)
 
 
-def book_from(book: dict[str, Any], where: str, path: str | None, notes: list[str] | None = None) -> Lorebook:
+def book_from(
+    book: dict[str, Any], where: str, path: str | None, notes: list[str] | None = None
+) -> Lorebook:
     """A card's embedded book; errors name the field from the card's root (``data.character_book...``)."""
     return parse_lorebook(book, path=path, where=where, notes=notes)
-
 
 
 # ============================================================================================
@@ -507,7 +571,12 @@ def book_from(book: dict[str, Any], where: str, path: str | None, notes: list[st
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def _text_chunk(keyword: str, card: Mapping[str, Any]) -> bytes:
@@ -515,7 +584,9 @@ def _text_chunk(keyword: str, card: Mapping[str, Any]) -> bytes:
     return png_chunk(b"tEXt", keyword.encode("latin-1") + b"\0" + payload)
 
 
-def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: Limits = DEFAULT_LIMITS) -> bytes:
+def write_png(
+    image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: Limits = DEFAULT_LIMITS
+) -> bytes:
     """``image`` with each card in ``cards`` (keyword -> card, e.g. ``chara`` and ``ccv3``) as tEXt.
 
     Existing card chunks of those keywords are replaced; every other chunk is kept as it was.
@@ -524,7 +595,10 @@ def write_png(image: bytes, cards: Mapping[str, Mapping[str, Any]], *, limits: L
         raise CardError(f"image is {len(image)} bytes, over the {limits.max_file_bytes} byte limit")
     out = bytearray(PNG_SIGNATURE)
     for kind, body in _png_chunks(image, None):
-        if kind in (b"tEXt", b"iTXt", b"zTXt") and body.partition(b"\0")[0].decode("latin-1") in cards:
+        if (
+            kind in (b"tEXt", b"iTXt", b"zTXt")
+            and body.partition(b"\0")[0].decode("latin-1") in cards
+        ):
             continue
         if kind == b"IEND":
             for keyword, card in cards.items():
@@ -552,9 +626,15 @@ def card_picture(card: Card) -> bytes | None:
     if card.image is not None:
         return strip_card_chunks(card.image)
     for asset in card.data.get("assets") or []:
-        if isinstance(asset, dict) and asset.get("type") == "icon" and asset.get("name") in ("main", None):
+        if (
+            isinstance(asset, dict)
+            and asset.get("type") == "icon"
+            and asset.get("name") in ("main", None)
+        ):
             uri = str(asset.get("uri") or "")
-            member = uri.split("://", 1)[1] if uri.startswith(("embeded://", "embedded://")) else None
+            member = (
+                uri.split("://", 1)[1] if uri.startswith(("embeded://", "embedded://")) else None
+            )
             raw = card.assets.get(member) if member else None
             if raw and raw.startswith(PNG_SIGNATURE):
                 try:

@@ -30,8 +30,21 @@ __all__ = [
 
 
 # Fields of a card entry, by the name a card uses, and how they map onto LoreEntry.
-_CARD_OPTIONAL = ("case_sensitive", "name", "priority", "id", "comment", "selective", "secondary_keys", "constant", "position", "use_regex")
-_CARD_KNOWN = frozenset(("keys", "content", "extensions", "enabled", "insertion_order", *_CARD_OPTIONAL))
+_CARD_OPTIONAL = (
+    "case_sensitive",
+    "name",
+    "priority",
+    "id",
+    "comment",
+    "selective",
+    "secondary_keys",
+    "constant",
+    "position",
+    "use_regex",
+)
+_CARD_KNOWN = frozenset(
+    ("keys", "content", "extensions", "enabled", "insertion_order", *_CARD_OPTIONAL)
+)
 # SillyTavern keeps its World Info options in a card entry's extensions under these names;
 # the engine reads the ones it implements, and writes them back when they changed.
 _LOGIC_FROM_ST = {0: "and_any", 1: "not_all", 2: "not_any", 3: "and_all"}
@@ -64,7 +77,20 @@ _WI_TO_EXT = {
 }
 _EXT_TO_WI = {v: k for k, v in _WI_TO_EXT.items()}
 # World Info keys that map onto LoreEntry fields directly.
-_WI_DIRECT = frozenset(("uid", "key", "keysecondary", "comment", "content", "constant", "selective", "order", "disable", "addMemo"))
+_WI_DIRECT = frozenset(
+    (
+        "uid",
+        "key",
+        "keysecondary",
+        "comment",
+        "content",
+        "constant",
+        "selective",
+        "order",
+        "disable",
+        "addMemo",
+    )
+)
 
 
 def _join(where: str, key: str) -> str:
@@ -74,9 +100,13 @@ def _join(where: str, key: str) -> str:
 class _Reader:
     """Typed access to a JSON object with error messages that name the field."""
 
-    def __init__(self, data: Any, where: str, path: str | None, notes: list[str] | None = None) -> None:
+    def __init__(
+        self, data: Any, where: str, path: str | None, notes: list[str] | None = None
+    ) -> None:
         if not isinstance(data, dict):
-            raise CardError(f"{where or 'lorebook'}: expected an object, got {type(data).__name__}", path=path)
+            raise CardError(
+                f"{where or 'lorebook'}: expected an object, got {type(data).__name__}", path=path
+            )
         self.data: dict[str, Any] = data
         self.where = where
         self.path = path
@@ -182,18 +212,29 @@ def entry_from_card(
     if isinstance(entry_id, float):
         entry_id = round(entry_id)
     logic = _logic_from(ext.get("selectiveLogic")) or "and_any"
-    case = r.flag("case_sensitive", default=_ext_bool(ext, "case_sensitive", book.case_sensitive if book else None) or False)
+    case = r.flag(
+        "case_sensitive",
+        default=_ext_bool(ext, "case_sensitive", book.case_sensitive if book else None) or False,
+    )
     whole = _ext_bool(ext, "match_whole_words", None)
     depth = ext.get("scan_depth")
-    scan_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None
+    scan_depth = (
+        depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None
+    )
     unknown = {k: v for k, v in r.data.items() if k not in _CARD_KNOWN}
     if unknown:
         # Fields outside the spec (written by some editor): kept under a private extension key.
         ext = {**ext, "_card_fields": unknown}
     content_key = "content" if r.has("content") or not r.has("entry") else "entry"
     keys_key = next((k for k in ("keys", "keywords", "key") if r.has(k)), "keys")
-    second_key = "secondary_keys" if r.has("secondary_keys") or not r.has("keysecondary") else "keysecondary"
-    for key, card_key in ((content_key, "content"), (keys_key, "keys"), (second_key, "secondary_keys")):
+    second_key = (
+        "secondary_keys" if r.has("secondary_keys") or not r.has("keysecondary") else "keysecondary"
+    )
+    for key, card_key in (
+        (content_key, "content"),
+        (keys_key, "keys"),
+        (second_key, "secondary_keys"),
+    ):
         if key != card_key:
             r.note(key, f"read as `{card_key}` (the name {_ALIASES[key]} uses)")
     position = _position(r)
@@ -227,7 +268,12 @@ def entry_from_card(
         raise CardError(f"{where}: {exc.errors()[0]['msg']}", path=path) from exc
 
 
-_ALIASES = {"entry": "Agnai", "keywords": "Agnai", "key": "World Info", "keysecondary": "World Info"}
+_ALIASES = {
+    "entry": "Agnai",
+    "keywords": "Agnai",
+    "key": "World Info",
+    "keysecondary": "World Info",
+}
 # Original values of coerced fields, by field: [as written, as read]. Export writes the
 # original back while the entry still holds the value it was read as.
 _SOURCE_VALUES = "_source_values"
@@ -263,7 +309,12 @@ def entry_to_card(entry: LoreEntry, spec: Literal["v2", "v3"] = "v2") -> dict[st
     ext = dict(entry.extensions)
     unknown = ext.pop("_card_fields", None)
     sources = ext.pop(_SOURCE_VALUES, None)
-    _mirror(ext, "selectiveLogic", _LOGIC_TO_ST[entry.selective_logic], entry.selective_logic != "and_any")
+    _mirror(
+        ext,
+        "selectiveLogic",
+        _LOGIC_TO_ST[entry.selective_logic],
+        entry.selective_logic != "and_any",
+    )
     _mirror(ext, "match_whole_words", entry.match_whole_words, entry.match_whole_words is not None)
     _mirror(ext, "scan_depth", entry.scan_depth, entry.scan_depth is not None)
     if "case_sensitive" in ext and isinstance(ext["case_sensitive"], bool):
@@ -348,7 +399,9 @@ def entry_from_world_info(
             enabled=not r.flag("disable"),
             insertion_order=r.number("order", 100) or 0,
             position="before_char" if position in (0, None, "before_char") else "after_char",
-            scan_depth=depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else None,
+            scan_depth=depth
+            if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0
+            else None,
             id=uid,
             extensions=ext,
             absent_fields=["name", "priority"],
@@ -414,13 +467,20 @@ def parse_lorebook(
     if isinstance(data, list) and data:
         return _bare_entries(data, where, path, notes)
     if not isinstance(data, dict):
-        raise CardError(f"a lorebook must be a JSON object or a list of entries, got {type(data).__name__}", path=path)
+        raise CardError(
+            f"a lorebook must be a JSON object or a list of entries, got {type(data).__name__}",
+            path=path,
+        )
     if data.get("spec") == "lorebook_v3":
         return _card_book(data.get("data"), _join(where, "data"), path, notes)
     if isinstance(data.get("data"), dict) and "character_book" in data["data"]:
-        return _card_book(data["data"]["character_book"], _join(where, "data.character_book"), path, notes)
+        return _card_book(
+            data["data"]["character_book"], _join(where, "data.character_book"), path, notes
+        )
     if "entries" not in data:
-        raise CardError("not a lorebook: no `entries` list (card book) or object (World Info)", path=path)
+        raise CardError(
+            "not a lorebook: no `entries` list (card book) or object (World Info)", path=path
+        )
     entries = data["entries"]
     if entries is None:
         notes.append(f"{_join(where, 'entries')}: null, read as no entries")
@@ -448,7 +508,11 @@ def looks_like_lorebook(data: Any) -> bool:
         return False
     if data.get("spec") == "lorebook_v3":
         return True
-    return "entries" in data and data.get("spec") is None and isinstance(data["entries"], list | dict | None)
+    return (
+        "entries" in data
+        and data.get("spec") is None
+        and isinstance(data["entries"], list | dict | None)
+    )
 
 
 def lorebook_format(data: Any) -> str:
@@ -499,12 +563,25 @@ def _card_book(data: Any, where: str, path: str | None, notes: list[str]) -> Lor
         extra={
             k: v
             for k, v in r.data.items()
-            if k not in ("name", "description", "scan_depth", "token_budget", "recursive_scanning", "extensions", "entries")
-            or (k in ("name", "description", "scan_depth", "token_budget", "recursive_scanning") and v is None)
+            if k
+            not in (
+                "name",
+                "description",
+                "scan_depth",
+                "token_budget",
+                "recursive_scanning",
+                "extensions",
+                "entries",
+            )
+            or (
+                k in ("name", "description", "scan_depth", "token_budget", "recursive_scanning")
+                and v is None
+            )
         },
     )
     book.entries = [
-        entry_from_card(e, f"{r.at('entries')}[{i}]", path=path, book=book, notes=notes) for i, e in enumerate(raw_entries)
+        entry_from_card(e, f"{r.at('entries')}[{i}]", path=path, book=book, notes=notes)
+        for i, e in enumerate(raw_entries)
     ]
     return book
 
@@ -531,7 +608,9 @@ def _world_info(data: dict[str, Any], where: str, path: str | None, notes: list[
         if isinstance(data.get(key), bool):
             book.recursive_scanning = data[key]
     for key, value in entries.items():
-        book.entries.append(entry_from_world_info(value, f"{r.at('entries')}[{key!r}]", path=path, notes=notes))
+        book.entries.append(
+            entry_from_world_info(value, f"{r.at('entries')}[{key!r}]", path=path, notes=notes)
+        )
     return book
 
 

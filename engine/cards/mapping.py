@@ -77,7 +77,9 @@ def _grouped(lines: list[str]) -> list[str]:
             out.append(members[0])
             continue
         indices = [m.group(0) for line in members for m in [_INDEX.search(line)] if m]
-        shown = ", ".join(indices[:6]) + (f" and {len(indices) - 6} more" if len(indices) > 6 else "")
+        shown = ", ".join(indices[:6]) + (
+            f" and {len(indices) - 6} more" if len(indices) > 6 else ""
+        )
         out.append(f"{pattern} ({len(members)} entries: {shown})")
     return out
 
@@ -88,14 +90,30 @@ def _grouped(lines: list[str]) -> list[str]:
 
 _USER_NAMES = frozenset({"{{user}}", "<user>", "user", "you", "player", "anon", "{{user}}'s"})
 _CHAR_NAMES = frozenset({"{{char}}", "<bot>", "<char>", "char", "bot", "assistant"})
-_SPEAKER = re.compile(r"^\s*(\{\{\s*(?:user|char)\s*\}\}|<(?:user|bot|char)>|[^\s:：{}\[\]<>*\"][^:：\n*\"]{0,39}?)\s*[:：]\s?(.*)$", re.IGNORECASE)
+_SPEAKER = re.compile(
+    r"^\s*(\{\{\s*(?:user|char)\s*\}\}|<(?:user|bot|char)>|[^\s:：{}\[\]<>*\"][^:：\n*\"]{0,39}?)\s*[:：]\s?(.*)$",
+    re.IGNORECASE,
+)
 _GREETING_MACRO = re.compile(r"\{\{\s*(?:user|char)\s*\}\}|<(?:user|bot|char)>", re.IGNORECASE)
 _START = re.compile(r"^\s*<start>\s*$", re.IGNORECASE)
 _WPP_ASSIGN = re.compile(r"^\s*([^=\[\]]{1,80}?)\s*=\s*(.+?)\s*$", re.DOTALL)
 _WPP_CALL = re.compile(r"([A-Za-z][\w ]{0,40}?)\s*\(([^()]*)\)")
 _QUOTED = re.compile(r"\"([^\"]*)\"")
 _TRAIT_KEYS = ("personality", "trait", "mind", "persona", "nature", "temperament", "character")
-_LOOK_KEYS = ("body", "appearance", "look", "feature", "outfit", "cloth", "wear", "attire", "hair", "eye", "face", "height")
+_LOOK_KEYS = (
+    "body",
+    "appearance",
+    "look",
+    "feature",
+    "outfit",
+    "cloth",
+    "wear",
+    "attire",
+    "hair",
+    "eye",
+    "face",
+    "height",
+)
 _GOAL_KEYS = ("goal", "want", "desire", "motivation", "dream")
 _ROLE_KEYS = ("role", "occupation", "job", "profession")
 
@@ -116,11 +134,24 @@ class _Mapped:
     unmapped: list[str] = field(default_factory=list)
 
     def text_state(self) -> tuple[Any, ...]:
-        return _state(self.backstory, self.traits, self.look, self.knowledge, self.goals, self.role, self.examples)
+        return _state(
+            self.backstory,
+            self.traits,
+            self.look,
+            self.knowledge,
+            self.goals,
+            self.role,
+            self.examples,
+        )
 
 
 def _state(*parts: Any) -> tuple[Any, ...]:
-    return tuple([e.model_dump() for e in p] if p and isinstance(p, list) and isinstance(p[0], ExampleExchange) else p for p in parts)
+    return tuple(
+        [e.model_dump() for e in p]
+        if p and isinstance(p, list) and isinstance(p[0], ExampleExchange)
+        else p
+        for p in parts
+    )
 
 
 def _nl(text: str) -> str:
@@ -186,7 +217,9 @@ def _parse_dialogue(block: str, name: str, names: set[str], where: str, mapped: 
         elif turns:
             turns[-1][1] += "\n" + line
         elif line.strip():
-            mapped.unmapped.append(f"{where}: narration before the first speaker ({line.strip()[:40]!r}...)")
+            mapped.unmapped.append(
+                f"{where}: narration before the first speaker ({line.strip()[:40]!r}...)"
+            )
     pending: str | None = None
     for kind, text in turns:
         text = text.strip()
@@ -280,11 +313,17 @@ def _parse_description(text: str, name: str, names: set[str], mapped: _Mapped) -
         if _START.match(lines[i]):
             block: list[str] = []
             i += 1
-            while i < len(lines) and not _START.match(lines[i]) and not lines[i].strip().startswith("["):
+            while (
+                i < len(lines)
+                and not _START.match(lines[i])
+                and not lines[i].strip().startswith("[")
+            ):
                 block.append(lines[i])
                 i += 1
             dialogue += 1
-            _parse_dialogue("\n".join(block), name, names, f"description example {dialogue}", mapped)
+            _parse_dialogue(
+                "\n".join(block), name, names, f"description example {dialogue}", mapped
+            )
             continue
         if stripped.startswith("["):
             chunk = [stripped]
@@ -292,7 +331,9 @@ def _parse_description(text: str, name: str, names: set[str], mapped: _Mapped) -
                 i += 1
                 chunk.append(lines[i].strip())
             joined = " ".join(chunk)
-            _parse_bracket(joined[1:-1] if joined.endswith("]") else joined[1:], name, names, mapped)
+            _parse_bracket(
+                joined[1:-1] if joined.endswith("]") else joined[1:], name, names, mapped
+            )
         else:
             prose.append(lines[i])
         i += 1
@@ -324,7 +365,9 @@ def _map_text(data: Mapping[str, Any]) -> _Mapped:
     description = data.get("description") or ""
     if description.strip():
         _parse_description(description, name, names, mapped)
-        mapped.mapped.append("description -> backstory, personality.traits, look.description, knowledge, goals, examples")
+        mapped.mapped.append(
+            "description -> backstory, personality.traits, look.description, knowledge, goals, examples"
+        )
     personality = data.get("personality") or ""
     if personality.strip():
         _parse_personality(personality, name, names, mapped)
@@ -366,7 +409,11 @@ def id_from_name(name: str) -> str:
         name = "-".join(lazy_pinyin(name))
     slug = re.sub(r"-{2,}", "-", _slug(name))
     if len(slug) > MAX_ID_LENGTH:
-        slug = slug[: MAX_ID_LENGTH + 1].rsplit("-", 1)[0] if "-" in slug[:MAX_ID_LENGTH] else slug[:MAX_ID_LENGTH]
+        slug = (
+            slug[: MAX_ID_LENGTH + 1].rsplit("-", 1)[0]
+            if "-" in slug[:MAX_ID_LENGTH]
+            else slug[:MAX_ID_LENGTH]
+        )
     return slug.strip("-_")
 
 
@@ -381,7 +428,11 @@ def _languages(data: Mapping[str, Any]) -> list[str]:
 def _talkativeness(ext: Mapping[str, Any]) -> float | None:
     value = ext.get("talkativeness")
     try:
-        number = float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+        number = (
+            float(value)
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+            else None
+        )
     except ValueError:
         return None
     return number if number is not None and math.isfinite(number) and 0 <= number <= 1 else None
@@ -435,13 +486,22 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
         report.mapped.append(f"character_book -> lore ({len(lore)} entries)")
         decorated = sum(1 for e in lore if strip_decorators(e.content) != e.content)
         if decorated:
-            report.warnings.append(f"{decorated} lore entries use V3 @@decorators; only activation ones are applied")
+            report.warnings.append(
+                f"{decorated} lore entries use V3 @@decorators; only activation ones are applied"
+            )
     talk = _talkativeness(extensions)
     for key in sorted(extensions):
         if key != "talkativeness":
             report.unmapped.append(f"extensions.{key}")
     for key in sorted(k for k in extra if k not in V2_FIELDS):
-        report.unmapped.append(f"data.{key}" + (f" ({len(extra[key])} assets)" if key == "assets" and isinstance(extra[key], list) else ""))
+        report.unmapped.append(
+            f"data.{key}"
+            + (
+                f" ({len(extra[key])} assets)"
+                if key == "assets" and isinstance(extra[key], list)
+                else ""
+            )
+        )
     for key in sorted(k for k in card.outer if k not in ("spec_version", *V1_FIELDS)):
         report.unmapped.append(f"{key} (outside data)")
     for key, text in (("system_prompt", info.system_prompt), ("creator_notes", info.creator_notes)):
@@ -453,7 +513,9 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
             + ", ".join(sorted(card.assets)[:5])
         )
     if persona_id is None and not id_from_name(name):
-        report.warnings.append(f"no readable id can be made from the name {name!r}; using 'character' (choose one with --id)")
+        report.warnings.append(
+            f"no readable id can be made from the name {name!r}; using 'character' (choose one with --id)"
+        )
     try:
         persona = Persona(
             id=persona_id if persona_id is not None else (id_from_name(name) or "character"),
@@ -464,7 +526,9 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
             goals=mapped.goals,
             role=mapped.role,
             look=Look(description=mapped.look),
-            personality=Personality(traits=mapped.traits, talkativeness=talk if talk is not None else 0.5),
+            personality=Personality(
+                traits=mapped.traits, talkativeness=talk if talk is not None else 0.5
+            ),
             examples=mapped.examples,
             greetings=Greetings(first_meeting=mapped.greetings),
             lore=lore,
@@ -473,7 +537,9 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise CardError(f"the mapped persona is invalid at {where}: {first['msg']}", path=card.path) from exc
+        raise CardError(
+            f"the mapped persona is invalid at {where}: {first['msg']}", path=card.path
+        ) from exc
     engine_ext = (data.get("extensions") or {}).get(_ENGINE_EXT)
     if isinstance(engine_ext, dict) and isinstance(engine_ext.get("persona"), dict):
         persona = _apply_engine_ext(persona, engine_ext["persona"], mapped, data, report)
@@ -481,19 +547,27 @@ def card_to_persona(card: Card, *, persona_id: str | None = None) -> tuple[Perso
 
 
 def _apply_engine_ext(
-    persona: Persona, fields: dict[str, Any], mapped: _Mapped, data: Mapping[str, Any], report: ImportReport
+    persona: Persona,
+    fields: dict[str, Any],
+    mapped: _Mapped,
+    data: Mapping[str, Any],
+    report: ImportReport,
 ) -> Persona:
     """Restore what this engine exported in ``extensions.npc_engine``, unless the card was edited since."""
     try:
         saved = Persona.model_validate({**fields, "id": persona.id})
     except ValidationError as exc:
-        report.warnings.append(f"extensions.npc_engine.persona is not a valid persona ({exc.errors()[0]['msg']}); ignored")
+        report.warnings.append(
+            f"extensions.npc_engine.persona is not a valid persona ({exc.errors()[0]['msg']}); ignored"
+        )
         return persona
     update: dict[str, Any] = {"id": persona.id, "lore": persona.lore, "card": persona.card}
     composed = _compose_text(saved)
     card_text = {k: data.get(k) or "" for k in composed}
     if card_text != composed and mapped.text_state() != _persona_state(saved):
-        report.warnings.append("the card's text was edited after export; it replaces the saved persona text")
+        report.warnings.append(
+            "the card's text was edited after export; it replaces the saved persona text"
+        )
         update.update(
             backstory=mapped.backstory,
             knowledge=mapped.knowledge,
@@ -507,7 +581,9 @@ def _apply_engine_ext(
         update["greetings"] = saved.greetings.model_copy(update={"first_meeting": mapped.greetings})
     if persona.name != saved.name:
         update["name"] = persona.name
-    report.mapped.append("extensions.npc_engine -> engine fields (actions, emotions, look, voice...)")
+    report.mapped.append(
+        "extensions.npc_engine -> engine fields (actions, emotions, look, voice...)"
+    )
     return saved.model_copy(update=update)
 
 
@@ -516,7 +592,9 @@ _V1_COPIES = "$v1_copies"
 
 def _compact_outer(outer: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level V1 copies equal to their ``data`` field are listed by name instead of repeated."""
-    copies = [k for k in V1_FIELDS if k in outer and outer[k] == data.get(k) and isinstance(outer[k], str)]
+    copies = [
+        k for k in V1_FIELDS if k in outer and outer[k] == data.get(k) and isinstance(outer[k], str)
+    ]
     compact = {k: v for k, v in outer.items() if k not in copies}
     if copies:
         compact[_V1_COPIES] = copies
@@ -540,7 +618,6 @@ def _stored_fields(info: CardInfo, name: str) -> dict[str, Any]:
         "tags": info.tags,
         "alternate_greetings": None,  # always kept verbatim: greetings are reshaped
     }
-
 
 
 # ============================================================================================
@@ -571,19 +648,30 @@ def _compose_text(persona: Persona) -> dict[str, str]:
     if persona.role:
         blocks.append(f"[Role: {persona.role}]")
     if persona.personality.traits:
-        blocks.append(f"[{name}'s Personality= " + ", ".join(_quote(t) for t in persona.personality.traits) + "]")
+        blocks.append(
+            f"[{name}'s Personality= "
+            + ", ".join(_quote(t) for t in persona.personality.traits)
+            + "]"
+        )
     if persona.look.description:
         blocks.append(f"[{name}'s Body= {_quote(persona.look.description)}]")
     if persona.goals:
         blocks.append(f"[{name}'s Goals= " + ", ".join(_quote(g) for g in persona.goals) + "]")
     blocks.extend(f"[{item}]" for item in persona.knowledge)
     description = "\n\n".join(part for part in (persona.backstory, "\n".join(blocks)) if part)
-    simple = all(len(t) <= 40 and not re.search(r"[,;.!?\n]", t) for t in persona.personality.traits)
+    simple = all(
+        len(t) <= 40 and not re.search(r"[,;.!?\n]", t) for t in persona.personality.traits
+    )
     personality = ", ".join(persona.personality.traits) if simple else ""
     examples = [
-        f"<START>\n{{{{user}}}}: {ex.player}\n{{{{char}}}}: {ex.character}" for ex in persona.examples
+        f"<START>\n{{{{user}}}}: {ex.player}\n{{{{char}}}}: {ex.character}"
+        for ex in persona.examples
     ]
-    return {"description": description, "personality": personality, "mes_example": "\n".join(examples)}
+    return {
+        "description": description,
+        "personality": personality,
+        "mes_example": "\n".join(examples),
+    }
 
 
 def _verbatim(persona: Persona) -> dict[str, Any] | None:
@@ -615,7 +703,11 @@ def _verbatim(persona: Persona) -> dict[str, Any] | None:
 def _same_text(stored: Any, current: Any) -> bool:
     if isinstance(stored, list) and isinstance(current, list):
         return [str(x).strip() for x in stored] == [str(x).strip() for x in current]
-    return (stored or "").strip() == (current or "").strip() if isinstance(stored, str | None) else False
+    return (
+        (stored or "").strip() == (current or "").strip()
+        if isinstance(stored, str | None)
+        else False
+    )
 
 
 def _card_data(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any]:
@@ -658,7 +750,11 @@ def _card_data(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any]:
     book = _export_book(persona, spec)
     if book is not None:
         data["character_book"] = book
-    data["tags"] = info.extra["tags"] if "tags" in info.extra and _same_text(info.extra["tags"], info.tags) else list(info.tags)
+    data["tags"] = (
+        info.extra["tags"]
+        if "tags" in info.extra and _same_text(info.extra["tags"], info.tags)
+        else list(info.tags)
+    )
     for key in ("creator", "character_version"):
         data[key] = _keep(info, key, scalar[key])
     data["extensions"] = _export_extensions(persona)
@@ -680,7 +776,11 @@ def _export_book(persona: Persona, spec: Literal["v2", "v3"]) -> dict[str, Any] 
     meta = (persona.card.extra.get("character_book") if persona.card else None) or None
     if meta is None and not persona.lore:
         return None
-    book = Lorebook.model_validate(parse_lorebook({**(meta or {}), "entries": []}).model_dump()) if meta else Lorebook()
+    book = (
+        Lorebook.model_validate(parse_lorebook({**(meta or {}), "entries": []}).model_dump())
+        if meta
+        else Lorebook()
+    )
     book.entries = list(persona.lore)
     return book_to_card(book, spec)
 
@@ -709,7 +809,14 @@ def _engine_fields(persona: Persona) -> dict[str, Any]:
     return persona.model_dump(
         mode="json",
         exclude_defaults=True,
-        exclude={"card": True, "lore": True, "lorebooks": True, "id": True, "extends": True, "look": {"image"}},
+        exclude={
+            "card": True,
+            "lore": True,
+            "lorebooks": True,
+            "id": True,
+            "extends": True,
+            "look": {"image"},
+        },
     )
 
 
@@ -728,7 +835,9 @@ def persona_to_card(persona: Persona, spec: Literal["v2", "v3"] = "v2") -> dict[
     outer = dict(info.outer) if info else {}
     source_spec = info.spec if info else ""
     card["spec_version"] = (
-        outer.pop("spec_version") if source_spec == spec_name and "spec_version" in outer else ("2.0" if spec == "v2" else "3.0")
+        outer.pop("spec_version")
+        if source_spec == spec_name and "spec_version" in outer
+        else ("2.0" if spec == "v2" else "3.0")
     )
     outer.pop("spec_version", None)
     card["data"] = data
@@ -745,7 +854,10 @@ def persona_to_card(persona: Persona, spec: Literal["v2", "v3"] = "v2") -> dict[
     # What an import of this card alone would give back; anything else rides in extensions.
     again, _ = card_to_persona(card_from_json(card))
     if _engine_fields(again) != _engine_fields(persona):
-        data["extensions"] = {**data["extensions"], _ENGINE_EXT: {"version": 1, "persona": _engine_fields(persona)}}
+        data["extensions"] = {
+            **data["extensions"],
+            _ENGINE_EXT: {"version": 1, "persona": _engine_fields(persona)},
+        }
     return card
 
 

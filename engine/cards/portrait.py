@@ -55,7 +55,11 @@ def portrait_png(persona: Persona, *, width: int = 256, height: int = 320) -> by
                 half = rx * 1.5 + (y - body_top) * 0.9
                 if abs(x - cx) <= half:
                     colour = accent if y - body_top < height * 0.02 else outfit
-                    if look.accessory == "apron" and abs(x - cx) <= rx * 0.8 and y - body_top > height * 0.06:
+                    if (
+                        look.accessory == "apron"
+                        and abs(x - cx) <= rx * 0.8
+                        and y - body_top > height * 0.06
+                    ):
                         colour = accent
             if in_hair and (y < cy - ry * 0.35 or not in_head):
                 colour = hair
@@ -65,7 +69,9 @@ def portrait_png(persona: Persona, *, width: int = 256, height: int = 320) -> by
                 eye = ex * ex + (y - eye_y) ** 2
                 if eye <= eye_r * eye_r:
                     colour = ink
-                elif look.accessory == "glasses" and (eye_r * 2.2) ** 2 <= eye <= (eye_r * 2.8) ** 2:
+                elif (
+                    look.accessory == "glasses" and (eye_r * 2.2) ** 2 <= eye <= (eye_r * 2.8) ** 2
+                ):
                     colour = ink
                 mx, my = (x - cx) / (rx * 0.32), (y - mouth_y) / (ry * 0.16)
                 if y >= mouth_y and 0.55 <= mx * mx + my * my <= 1.0:
@@ -81,8 +87,15 @@ def portrait_png(persona: Persona, *, width: int = 256, height: int = 320) -> by
             if look.accessory == "headset":
                 hx, hy = (x - cx) / (rx * 1.2), (y - cy) / (ry * 1.2)
                 ring = hx * hx + hy * hy
-                if (0.9 <= ring <= 1.0 and y < cy) or (abs(abs(x - cx) - rx * 1.1) <= rx * 0.12 and abs(y - cy) <= ry * 0.2):
+                if (0.9 <= ring <= 1.0 and y < cy) or (
+                    abs(abs(x - cx) - rx * 1.1) <= rx * 0.12 and abs(y - cy) <= ry * 0.2
+                ):
                     colour = ink
             rows += bytes(colour)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + png_chunk(b"IEND", b"")
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+        + png_chunk(b"IEND", b"")
+    )

@@ -34,7 +34,9 @@ class WorldLocation(click.ParamType):  # type: ignore[type-arg]  # generic only 
     def __init__(self, *, exists: bool) -> None:
         self.file = click.Path(exists=exists, dir_okay=False, path_type=Path)
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path | WorldURL:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | WorldURL:
         if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
             return WorldURL(value)
         return self.file.convert(cast(str, value), param, ctx)
@@ -66,5 +68,7 @@ def valid_text(_ctx: click.Context, param: click.Parameter, value: str | None) -
         value.encode("utf-8")
     except UnicodeEncodeError:
         shown = value.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-        raise click.BadParameter(f"{shown!r} is not valid Unicode (undecodable bytes)", param=param) from None
+        raise click.BadParameter(
+            f"{shown!r} is not valid Unicode (undecodable bytes)", param=param
+        ) from None
     return value

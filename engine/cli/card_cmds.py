@@ -39,7 +39,12 @@ logger = logging.getLogger(__name__)
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the character files (<id>.yaml) into; lorebooks go to its lore/ folder.",
 )
-@click.option("--id", "char_id", default=None, help="Id (and file name) for the character or lorebook; one file only.")
+@click.option(
+    "--id",
+    "char_id",
+    default=None,
+    help="Id (and file name) for the character or lorebook; one file only.",
+)
 @click.option(
     "--lorebook",
     "lorebooks",
@@ -83,7 +88,9 @@ def import_command(
     if char_id is not None and len(cards) > 1:
         raise click.UsageError("--id needs exactly one card")
     if attach and lorebooks:
-        raise click.UsageError("--attach is for importing a lorebook; --lorebook adds a book to imported cards")
+        raise click.UsageError(
+            "--attach is for importing a lorebook; --lorebook adds a book to imported cards"
+        )
     extra_lore = []
     for book_path in lorebooks:
         try:
@@ -170,14 +177,20 @@ def _write_import(
     if picture is not None:
         image_path = out / f"{persona.id}.png"
         side[image_path] = picture
-        persona = persona.model_copy(update={"look": persona.look.model_copy(update={"image": image_path.name})})
-        result.report.written.append(f"{image_path} (the card's own picture, {len(picture)} bytes; look.image)")
+        persona = persona.model_copy(
+            update={"look": persona.look.model_copy(update={"image": image_path.name})}
+        )
+        result.report.written.append(
+            f"{image_path} (the card's own picture, {len(picture)} bytes; look.image)"
+        )
     persona, large = split_large_extensions(persona, f"{persona.id}.extensions.json")
     if large:
         ext_path = out / f"{persona.id}.extensions.json"
         side[ext_path] = (json.dumps(large, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
         sizes = ", ".join(f"extensions.{k}" for k in sorted(large))
-        result.report.written.append(f"{ext_path} ({sizes}: kept verbatim outside the character file)")
+        result.report.written.append(
+            f"{ext_path} ({sizes}: kept verbatim outside the character file)"
+        )
     _refuse_existing([target, *side], force, source)
     text = persona_to_yaml(persona)
     _check_size(text, persona, source)
@@ -194,20 +207,27 @@ def _write_import(
     return target
 
 
-def _attach(result: ImportResult | LorebookResult, target: Path, characters: tuple[str, ...], out: Path) -> None:
+def _attach(
+    result: ImportResult | LorebookResult, target: Path, characters: tuple[str, ...], out: Path
+) -> None:
     """Add ``lorebooks: [<book>]`` to each named character (a line appended; the rest untouched)."""
     from engine.cards import LorebookResult
     from engine.persona import find_character, load_persona
 
     if not isinstance(result, LorebookResult):
-        raise CardError("--attach applies to lorebooks; this file is a character card", path=result.report.source)
+        raise CardError(
+            "--attach applies to lorebooks; this file is a character card",
+            path=result.report.source,
+        )
     for ref in characters:
         file = find_character(ref, out)
         text = file.read_text(encoding="utf-8")
         if re.search(r"^lorebooks\s*:", text, re.MULTILINE):
             if target.stem in load_persona(file).lorebooks:
                 continue
-            raise CardError(f"{file} already has a `lorebooks:` line: add {target.stem!r} to it", path=str(file))
+            raise CardError(
+                f"{file} already has a `lorebooks:` line: add {target.stem!r} to it", path=str(file)
+            )
         updated = text + ("" if text.endswith("\n") else "\n") + f"lorebooks: [{target.stem}]\n"
         _write_checked(file, updated, source=file, check=load_persona)
         result.report.mapped.append(f"attached to {file} (lorebooks: [{target.stem}])")
@@ -248,7 +268,10 @@ def _check_size(text: str, persona: Persona, source: Path) -> None:
     parts: list[tuple[int, str]] = []
     for key, value in data.items():
         if key == "card" and isinstance(value, dict):
-            parts.extend((len(json.dumps(v, ensure_ascii=False).encode()), f"card.{k}") for k, v in value.items())
+            parts.extend(
+                (len(json.dumps(v, ensure_ascii=False).encode()), f"card.{k}")
+                for k, v in value.items()
+            )
         else:
             parts.append((len(json.dumps(value, ensure_ascii=False).encode()), key))
     largest = ", ".join(f"{name} {n / 1000:.0f} KB" for n, name in sorted(parts, reverse=True)[:3])
@@ -269,12 +292,16 @@ def _write_bytes(target: Path, payload: bytes) -> None:
         raise CardError(f"cannot write: {exc.strerror or exc}", path=str(target)) from exc
 
 
-def _write_checked(target: Path, text: str, *, source: Path, check: Callable[[Path], object]) -> None:
+def _write_checked(
+    target: Path, text: str, *, source: Path, check: Callable[[Path], object]
+) -> None:
     """Write ``text`` to ``target`` only once it loads back (``check``) without an error."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CardError(f"cannot create folder: {exc.strerror or exc}", path=str(target.parent)) from exc
+        raise CardError(
+            f"cannot create folder: {exc.strerror or exc}", path=str(target.parent)
+        ) from exc
     temp = target.with_name(f".import-{os.getpid()}-{target.name}")
     try:
         temp.write_text(text, encoding="utf-8")
@@ -282,7 +309,9 @@ def _write_checked(target: Path, text: str, *, source: Path, check: Callable[[Pa
             check(temp)
         except PersonaError as exc:
             where = f"{exc.field}: " if exc.field else ""
-            raise CardError(f"the imported file does not validate: {where}{exc.message}", path=str(source)) from exc
+            raise CardError(
+                f"the imported file does not validate: {where}{exc.message}", path=str(source)
+            ) from exc
         temp.replace(target)
     except OSError as exc:
         raise CardError(f"cannot write: {exc.strerror or exc}", path=str(target)) from exc
@@ -324,7 +353,9 @@ _SUFFIX = {"v2": ".card.json", "v3": ".v3.json", "png": ".png"}
     type=click.Path(path_type=Path),
     help="Folder of character files, for looking up CHARACTER by id.",
 )
-def export_command(character: str, fmt: str, out: Path | None, image: Path | None, directory: Path) -> None:
+def export_command(
+    character: str, fmt: str, out: Path | None, image: Path | None, directory: Path
+) -> None:
     """Export a character (id or file) as a Character Card V2/V3 JSON or PNG.
 
     \b

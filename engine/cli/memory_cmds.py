@@ -289,10 +289,20 @@ def forget_command(
 
 
 @memory_group.command("migrate")
-@click.option("--from", "source", required=True, type=WorldLocation(exists=True),
-              help="The world to copy: a SQLite file or postgresql://...")
-@click.option("--to", "target", required=True, type=WorldLocation(exists=False),
-              help="Where to copy it: an empty (or half-copied) SQLite file or PostgreSQL database.")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=WorldLocation(exists=True),
+    help="The world to copy: a SQLite file or postgresql://...",
+)
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=WorldLocation(exists=False),
+    help="Where to copy it: an empty (or half-copied) SQLite file or PostgreSQL database.",
+)
 def migrate_command(source: Path, target: Path) -> None:
     """Copy every row of a world to another store, with progress; verify counts and checksums.
 
@@ -322,10 +332,14 @@ def migrate_command(source: Path, target: Path) -> None:
             raise click.ClickException(str(exc)) from exc
     bad = [r for r in reports if not r.ok]
     for r in reports:
-        click.echo(f"{'ok ' if r.ok else 'BAD'} {r.table:20} {r.source_rows:>10} -> {r.target_rows:<10}")
+        click.echo(
+            f"{'ok ' if r.ok else 'BAD'} {r.table:20} {r.source_rows:>10} -> {r.target_rows:<10}"
+        )
     if bad:
         raise click.ClickException(f"verification failed for {', '.join(r.table for r in bad)}")
-    click.echo(f"copied {getattr(source, 'name', source)} to {getattr(target, 'name', target)}; every table verified")
+    click.echo(
+        f"copied {getattr(source, 'name', source)} to {getattr(target, 'name', target)}; every table verified"
+    )
 
 
 def _open_any(where: Path) -> MemoryStore:

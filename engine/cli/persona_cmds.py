@@ -72,7 +72,8 @@ def validate(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         for report in reports:
             if report.ok and not quiet:
                 click.echo(
-                    f"OK {report.path}" + {"template": " (template)", "lorebook": " (lore file)"}.get(report.kind, "")
+                    f"OK {report.path}"
+                    + {"template": " (template)", "lorebook": " (lore file)"}.get(report.kind, "")
                 )
             for error in report.errors:
                 click.echo(str(error))

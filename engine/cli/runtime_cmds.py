@@ -55,7 +55,11 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
 @click.option("--db", "db_path", type=WorldLocation(exists=False), default=None,
               help="World file to remember the conversation in (default: forget on exit).")  # fmt: skip
 @click.option(
-    "--player", callback=valid_text, default="player", show_default=True, help="Player id (memory is kept per player)."
+    "--player",
+    callback=valid_text,
+    default="player",
+    show_default=True,
+    help="Player id (memory is kept per player).",
 )
 @click.option("--name", "player_name", default=None, help="The name the player goes by.")
 @click.option("--no-greet", is_flag=True, help="Do not open with the character's greeting.")
@@ -177,7 +181,9 @@ def _show_turn(rt: Any, handle: Any, name: str) -> None:
 
 @click.command("prompt")
 @click.argument("character")
-@click.option("--player", callback=valid_text, required=True, help="Player id whose memories to use.")
+@click.option(
+    "--player", callback=valid_text, required=True, help="Player id whose memories to use."
+)
 @click.option("--say", "text", required=True, help="The player's line.")
 @click.option("--db", "db_path", type=WorldLocation(exists=True), default=None,
               help="World file to read memories from (default: an empty world).")  # fmt: skip

@@ -49,7 +49,9 @@ def serve_command(config_path: Path | None, **overrides: Any) -> None:
         key = new_key()
         config = config.model_copy(update={"keys": {"run": hash_key(key)}})
         port = config.port
-        click.echo("No server key configured; a key for this run only (not stored anywhere):", err=True)
+        click.echo(
+            "No server key configured; a key for this run only (not stored anywhere):", err=True
+        )
         click.echo(f"  {key}", err=True)
         click.echo(f"  studio: http://{config.host}:{port}/studio/#key={key}", err=True)
     try:
@@ -61,7 +63,9 @@ def serve_command(config_path: Path | None, **overrides: Any) -> None:
 
 
 @click.command("serve-key")
-@click.option("--id", "key_id", default="game", show_default=True, help="The key's id in the config.")
+@click.option(
+    "--id", "key_id", default="game", show_default=True, help="The key's id in the config."
+)
 def serve_key_command(key_id: str) -> None:
     """Make a server key; print it once, and the config line that stores only its hash.
 
@@ -73,7 +77,7 @@ def serve_key_command(key_id: str) -> None:
 
     key = new_key()
     click.echo(f"key:    {key}")
-    click.echo(f"config: [keys] {key_id} = \"{hash_key(key)}\"")
+    click.echo(f'config: [keys] {key_id} = "{hash_key(key)}"')
 
 
 COMMANDS = [serve_command, serve_key_command]

@@ -41,11 +41,18 @@ def _open(db_path: Path) -> Ledger:
     help="Group the totals by this column.",
 )
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Only days on or after this one.")
-@click.option("--days", type=click.IntRange(min=1), default=None, help="Only the last N days (UTC).")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=None, help="Only the last N days (UTC)."
+)
 @click.option("--player", callback=valid_text, default=None, help="Only this player.")
 @click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
 def usage_command(
-    db_path: Path, group_by: str, since: str | None, days: int | None, player: str | None, as_json: bool
+    db_path: Path,
+    group_by: str,
+    since: str | None,
+    days: int | None,
+    player: str | None,
+    as_json: bool,
 ) -> None:
     """Token use, cost and charges in a world, totalled per player (or character, model, day).
 
@@ -61,13 +68,17 @@ def usage_command(
         try:
             _dt.date.fromisoformat(since)
         except ValueError as exc:
-            raise click.BadParameter(f"expected YYYY-MM-DD, got {since!r}", param_hint="--since") from exc
+            raise click.BadParameter(
+                f"expected YYYY-MM-DD, got {since!r}", param_hint="--since"
+            ) from exc
     if days is not None:
         start = time.gmtime(time.time() - (days - 1) * 86_400)
         since = max(since or "", time.strftime("%Y-%m-%d", start))
     with _open(db_path) as ledger:
         rows = ledger.usage_totals(
-            group_by=cast(Literal["player", "character", "model", "day"], group_by), since_day=since, player=player
+            group_by=cast(Literal["player", "character", "model", "day"], group_by),
+            since_day=since,
+            player=player,
         )
     if as_json:
         click.echo(json.dumps([r.model_dump() for r in rows], ensure_ascii=False, indent=2))
@@ -98,7 +109,14 @@ def usage_command(
 @click.command("audit")
 @_DB
 @click.option("--player", callback=valid_text, default=None, help="Only this player.")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N records.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Newest N records.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def audit_command(db_path: Path, player: str | None, limit: int, as_json: bool) -> None:
     """Blocked and neutralised inputs and outputs, newest first (excerpts are redacted)."""

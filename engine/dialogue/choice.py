@@ -149,14 +149,14 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     brevity = -0.3 if len(t) < 2 else 0.0
     rambling = -0.5 if len(text) > 200 else 0.0
     news = [g for g in grounding if g.heard]
-    misses = bool(news) and not any(mentions(text, g) >= GROUNDED for g in news) and not (
-        player and player.lower() in text.lower()
+    misses = (
+        bool(news)
+        and not any(mentions(text, g) >= GROUNDED for g in news)
+        and not (player and player.lower() in text.lower())
     )
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
     total -= 0.2 * misses
-    return Rated(
-        score=total, grounded=best_asked if asked else 1.0, owns=owns, misses_news=misses
-    )
+    return Rated(score=total, grounded=best_asked if asked else 1.0, owns=owns, misses_news=misses)
 
 
 def rate(
@@ -283,7 +283,11 @@ def follows(
         if any(_similar(sentence, s) >= 0.6 for s in split_sentences(before)):
             return False
     for item in grounding:
-        if item.kind == "memory" and mentions(sentence, item) and claims_as_own(sentence, player, item):
+        if (
+            item.kind == "memory"
+            and mentions(sentence, item)
+            and claims_as_own(sentence, player, item)
+        ):
             return False
     notes = [g.note for g in grounding if g.asked and g.kind == "knowledge"]
     return not _stray_numbers(sentence, notes)

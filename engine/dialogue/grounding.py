@@ -644,7 +644,9 @@ _OWN = {
 }
 
 
-_DETERMINERS = frozenset("The A An His Her There This That These Those Every Each When If On In At".split())
+_DETERMINERS = frozenset(
+    "The A An His Her There This That These Those Every Each When If On In At".split()
+)
 
 
 def in_own_words(text: str, pronouns: str | None) -> str:

@@ -346,7 +346,9 @@ class StoreBase:
 
     def _ledger_tables(self, conn: Any) -> list[str]:
         """The ledger tables present in this file (a world that was never metered has none)."""
-        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        present = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         return [t for t in LEDGER_TABLES if t in present]
 
     def _ledger_tables_ordered(self, conn: Any) -> list[tuple[str, str]]:
@@ -420,14 +422,25 @@ class StoreBase:
         pairs = set(pairs)
         for player in {p for _, p in pairs}:
             if conn.execute("SELECT 1 FROM characters WHERE character = ?", (player,)).fetchone():
-                raise StoreError(f"player id {player!r} is a character id; ids of players and characters must differ")
+                raise StoreError(
+                    f"player id {player!r} is a character id; ids of players and characters must differ"
+                )
         for character in {c for c, _ in pairs}:
-            if conn.execute("SELECT 1 FROM characters WHERE character = ?", (character,)).fetchone():
-                continue
-            if conn.execute("SELECT 1 FROM turns WHERE player = ? LIMIT 1", (character,)).fetchone() or conn.execute(
-                "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (character,)
+            if conn.execute(
+                "SELECT 1 FROM characters WHERE character = ?", (character,)
             ).fetchone():
-                raise StoreError(f"character id {character!r} is a player id; ids of players and characters must differ")
+                continue
+            if (
+                conn.execute(
+                    "SELECT 1 FROM turns WHERE player = ? LIMIT 1", (character,)
+                ).fetchone()
+                or conn.execute(
+                    "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (character,)
+                ).fetchone()
+            ):
+                raise StoreError(
+                    f"character id {character!r} is a player id; ids of players and characters must differ"
+                )
             conn.execute(
                 "INSERT INTO characters (character) VALUES (?) ON CONFLICT DO NOTHING", (character,)
             )

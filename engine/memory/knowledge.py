@@ -403,7 +403,9 @@ class KnowledgeMixin(StoreBase):
         for start in range(0, len(players), 500):
             chunk = list(players[start : start + 500])
             among = self._among_text(chunk)
-            for player, name in self._read(f"SELECT player, name FROM players WHERE player {among[0]}", among[1]):
+            for player, name in self._read(
+                f"SELECT player, name FROM players WHERE player {among[0]}", among[1]
+            ):
                 if name:
                     out[str(player)] = str(name)
         return out

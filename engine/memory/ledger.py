@@ -135,7 +135,9 @@ class AuditRecord(BaseModel):
     direction: str = Field(description="'input' (player line) or 'output' (reply sentence).")
     rule: str = Field(description="The rule that fired: a topic name, 'injection:...', 'pii:...'.")
     category: str | None = Field(None, description="topic, injection, pii or length.")
-    excerpt: str = Field("", description="The start of the text, with personal information redacted.")
+    excerpt: str = Field(
+        "", description="The start of the text, with personal information redacted."
+    )
 
 
 class QuotaState(BaseModel):
@@ -202,7 +204,9 @@ class Ledger:
         else:
             self.path = str(db)
             try:
-                conn = sqlite3.connect(self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False)
+                conn = sqlite3.connect(
+                    self.path, timeout=min(busy_timeout, 5.0), check_same_thread=False
+                )
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open world file {self.path}: {exc}") from exc
             self.db = Database(conn)
@@ -224,7 +228,9 @@ class Ledger:
             conn.execute("PRAGMA synchronous=NORMAL")
         if MIGRATIONS.pending(self.db):
             # Under the write lock, so two processes opening a new file do not both migrate.
-            self._write(lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None)
+            self._write(
+                lambda _conn: MIGRATIONS.apply(self.db) if MIGRATIONS.pending(self.db) else None
+            )
 
     def _retry(self, fn: Callable[[], T]) -> T:
         """Run ``fn``, retrying while the file is busy; other SQLite errors become StoreError."""
@@ -256,7 +262,10 @@ class Ledger:
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self._pg is not None:
-            return cast(list[tuple[Any, ...]], self._pg.read(lambda conn: conn.execute(sql, params).fetchall()))
+            return cast(
+                list[tuple[Any, ...]],
+                self._pg.read(lambda conn: conn.execute(sql, params).fetchall()),
+            )
         return self._retry(lambda: self.db.conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
@@ -358,7 +367,8 @@ class Ledger:
 
         def attempt(conn: Any) -> int:
             conn.execute(
-                "INSERT INTO quota_usage (player, day) VALUES (?, ?) ON CONFLICT DO NOTHING", (player, day)
+                "INSERT INTO quota_usage (player, day) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (player, day),
             )
             cur = conn.execute(
                 "UPDATE quota_usage SET questions = questions + 1, tokens_held = tokens_held + ?,"
@@ -374,11 +384,19 @@ class Ledger:
                 if max_questions is not None and questions >= max_questions:
                     kind, detail = "questions", f"{questions}/{max_questions} questions"
                 elif max_tokens is not None and tokens + tokens_held >= max_tokens:
-                    kind, detail = "tokens", f"{tokens}/{max_tokens} tokens, {tokens_held} held by turns under way"
+                    kind, detail = (
+                        "tokens",
+                        f"{tokens}/{max_tokens} tokens, {tokens_held} held by turns under way",
+                    )
                 else:
-                    kind, detail = "spend", f"{spend:.4f}/{max_spend} spent, {spend_held:.4f} held by turns under way"
+                    kind, detail = (
+                        "spend",
+                        f"{spend:.4f}/{max_spend} spent, {spend_held:.4f} held by turns under way",
+                    )
                 raise QuotaExceededError(
-                    f"player {player!r} has used today's quota ({detail}, day {day})", player=player, kind=kind
+                    f"player {player!r} has used today's quota ({detail}, day {day})",
+                    player=player,
+                    kind=kind,
                 )
             cur = conn.execute(
                 "INSERT INTO quota_reservations (player, day, time, status, tokens_held, spend_held)"
@@ -416,7 +434,9 @@ class Ledger:
             if row is None:
                 return None
             player, day, tokens_held, spend_held = row
-            conn.execute("UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,))
+            conn.execute(
+                "UPDATE quota_reservations SET status = 'committed' WHERE id = ?", (reservation_id,)
+            )
             usage_id = conn.execute(
                 "INSERT INTO usage (time, day, player, character, model, prompt_tokens, completion_tokens,"
                 " latency_ms, ttft_ms, estimated, cost, charge, currency, reservation_id)"
@@ -440,7 +460,10 @@ class Ledger:
 
         usage_id = self._write(attempt, player=self._reservation_player(reservation_id))
         if usage_id is None:
-            logger.warning("reservation %s was already committed or released; usage not recorded", reservation_id)
+            logger.warning(
+                "reservation %s was already committed or released; usage not recorded",
+                reservation_id,
+            )
         return usage_id
 
     def release(self, reservation_id: int) -> bool:
@@ -454,7 +477,9 @@ class Ledger:
             ).fetchone()
             if row is None:
                 return False
-            conn.execute("UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,))
+            conn.execute(
+                "UPDATE quota_reservations SET status = 'released' WHERE id = ?", (reservation_id,)
+            )
             conn.execute(
                 "UPDATE quota_usage SET questions = CASE WHEN questions > 0 THEN questions - 1 ELSE 0 END,"
                 f" tokens_held = {_AT_LEAST_ZERO.format('tokens_held')},"
@@ -476,7 +501,8 @@ class Ledger:
     def quota_state(self, player: str, day: str) -> QuotaState:
         """What ``player`` has used on ``day``."""
         rows = self._read(
-            "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?", (player, day)
+            "SELECT questions, tokens, spend FROM quota_usage WHERE player = ? AND day = ?",
+            (player, day),
         )
         if not rows:
             return QuotaState(player=player, day=day)
@@ -486,7 +512,11 @@ class Ledger:
     # ------------------------------------------------------------------ reports and player rights
 
     def usage_totals(
-        self, *, group_by: GroupBy = "player", since_day: str | None = None, player: str | None = None
+        self,
+        *,
+        group_by: GroupBy = "player",
+        since_day: str | None = None,
+        player: str | None = None,
     ) -> list[UsageRow]:
         """Usage summed per ``group_by`` value and currency, largest charge first."""
         if group_by not in ("player", "character", "model", "day"):
@@ -516,6 +546,7 @@ class Ledger:
 
     def export(self, player: str) -> dict[str, list[dict[str, Any]]]:
         """Every ledger row about ``player``, by table."""
+
         def read(conn: Any) -> dict[str, list[dict[str, Any]]]:
             out = {}
             for table in LEDGER_TABLES:

@@ -168,7 +168,9 @@ class RecallMixin(KnowledgeMixin):
                 return found
             limit *= 4
 
-    def _lexical_page(self, player: str, query: str, w: RecallWeights, limit: int) -> dict[int, float]:
+    def _lexical_page(
+        self, player: str, query: str, w: RecallWeights, limit: int
+    ) -> dict[int, float]:
         terms = query_terms(query, self.segmentation)
         if not terms:
             return {}

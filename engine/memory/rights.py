@@ -27,12 +27,17 @@ def _player_scope(conn: Any, player: str) -> bool:
     Raises :class:`StoreError` for an id that is only a character's."""
     if not conn.execute("SELECT 1 FROM characters WHERE character = ?", (player,)).fetchone():
         return True
-    own = conn.execute("SELECT 1 FROM turns WHERE player = ? LIMIT 1", (player,)).fetchone() or conn.execute(
-        "SELECT 1 FROM memories WHERE player = ? LIMIT 1", (player,)
-    ).fetchone()
+    own = (
+        conn.execute("SELECT 1 FROM turns WHERE player = ? LIMIT 1", (player,)).fetchone()
+        or conn.execute("SELECT 1 FROM memories WHERE player = ? LIMIT 1", (player,)).fetchone()
+    )
     if not own:
-        raise StoreError(f"{player!r} is a character id, not a player id; player rights apply to players")
-    logger.warning("id %r names a character and a player: rights reach its rows as a player only", player)
+        raise StoreError(
+            f"{player!r} is a character id, not a player id; player rights apply to players"
+        )
+    logger.warning(
+        "id %r names a character and a player: rights reach its rows as a player only", player
+    )
     return False
 
 
@@ -58,14 +63,17 @@ class RightsMixin(StoreBase):
             wide = _player_scope(conn, player)
             # As a speaker or a witness, the id means this player only when no character has it.
             spoke = " OR speaker = ?" if wide else ""
-            witnessed = " OR id IN (SELECT memory_id FROM memory_witnesses WHERE witness = ?)" if wide else ""
+            witnessed = (
+                " OR id IN (SELECT memory_id FROM memory_witnesses WHERE witness = ?)"
+                if wide
+                else ""
+            )
             data: dict[str, Any] = {"player": player, "name": None}
-            name = conn.execute(
-                "SELECT name FROM players WHERE player = ?", (player,)
-            ).fetchone()
+            name = conn.execute("SELECT name FROM players WHERE player = ?", (player,)).fetchone()
             data["name"] = name[0] if name else None
             data["turns"] = rows(
-                f"SELECT * FROM turns WHERE player = ?{spoke} ORDER BY id", (player, player)[: 1 + bool(wide)]
+                f"SELECT * FROM turns WHERE player = ?{spoke} ORDER BY id",
+                (player, player)[: 1 + bool(wide)],
             )
             memories = rows(
                 f"SELECT * FROM memories WHERE player = ?{witnessed} ORDER BY id",
@@ -195,10 +203,14 @@ class RightsMixin(StoreBase):
         counts["memories"] = len(own)
         counts["turns"] = conn.execute("DELETE FROM turns WHERE player = ?", (player,)).rowcount
         for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
-            counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
+            counts[table] = conn.execute(
+                f"DELETE FROM {table} WHERE player = ?", (player,)
+            ).rowcount
         conn.execute("DELETE FROM players WHERE player = ?", (player,))
         for table in self._ledger_tables(conn):
-            counts[table] = conn.execute(f"DELETE FROM {table} WHERE player = ?", (player,)).rowcount
+            counts[table] = conn.execute(
+                f"DELETE FROM {table} WHERE player = ?", (player,)
+            ).rowcount
         conn.execute("DELETE FROM history WHERE player = ?", (player,))
         self._log(conn, "delete", "player", None, None, None, reason, counts)
         bump_generation(conn)

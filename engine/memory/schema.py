@@ -233,4 +233,6 @@ def m005_character_registry(db: Database) -> None:
     """
     db.execute("CREATE TABLE IF NOT EXISTS characters (character TEXT PRIMARY KEY)")
     for table in ("turns", "memories", "relationships", "facts", "summaries"):
-        db.execute(f"INSERT OR IGNORE INTO characters (character) SELECT DISTINCT character FROM {table}")
+        db.execute(
+            f"INSERT OR IGNORE INTO characters (character) SELECT DISTINCT character FROM {table}"
+        )

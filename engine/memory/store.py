@@ -76,4 +76,3 @@ class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, StoreBas
             PostgresMemoryStore.__init__(store, path, *args, **kwargs)
             return cast(MemoryStore, store)
         return super().__new__(cls)
-

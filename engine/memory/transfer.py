@@ -135,9 +135,7 @@ def _copy_table(source: StoreBase, target: StoreBase, table: str, progress: Prog
     columns, key = COPIED_TABLES[table]
     cols = ", ".join(columns)
     total = int(source._read(f"SELECT count(*) FROM {table}")[0][0])
-    insert = (
-        f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
-    )
+    insert = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
     done_mark = _marker(target, table)
     if done_mark == "done":
         progress(table, total, total)
@@ -293,9 +291,7 @@ def _verify(source: StoreBase, target: StoreBase, tables: list[str]) -> list[Tab
     a, b = vectors(source), vectors(target)
     reports.append(TableReport("memory_vectors", a[0], b[0], a[1], b[1]))
     index_rows = int(target._read("SELECT count(*) FROM memories")[0][0])
-    reports.append(
-        TableReport("index", index_rows, _index_rows(target), "-", "-")
-    )
+    reports.append(TableReport("index", index_rows, _index_rows(target), "-", "-"))
     return reports
 
 
@@ -330,5 +326,7 @@ def migrate_world(
     _rebuild_index(target, report)
     reports = _verify(source, target, tables)
     if all(r.ok for r in reports):
-        target._write(lambda conn: conn.execute("DELETE FROM store_meta WHERE key LIKE 'migrate:%'"))
+        target._write(
+            lambda conn: conn.execute("DELETE FROM store_meta WHERE key LIKE 'migrate:%'")
+        )
     return reports

@@ -270,6 +270,7 @@ def _suggest_field(root: type[BaseModel], loc: Loc) -> str | None:
 
 # checks that span fields ------------------------------------------------------------------
 
+
 def lint(persona: Persona) -> list[tuple[Loc, str, str | None]]:
     """Problems no single field shows: example emotions and actions, greeting placeholders."""
     problems: list[tuple[Loc, str, str | None]] = []

@@ -99,14 +99,18 @@ def load_characters(directory: str | Path = "characters") -> dict[str, Persona]:
     """
     folder = Path(directory)
     if not folder.is_dir():
-        raise PersonaError("no such folder" if not folder.exists() else "not a folder", path=str(folder))
+        raise PersonaError(
+            "no such folder" if not folder.exists() else "not a folder", path=str(folder)
+        )
     cast: dict[str, Persona] = {}
     origin: dict[str, Path] = {}
     for file in _persona_files_in(folder, recursive=False):
         persona = load_persona(file)
         if persona.id in cast:
             raise PersonaError(
-                f"id {persona.id!r} is already used by {origin[persona.id]}", path=str(file), field="id"
+                f"id {persona.id!r} is already used by {origin[persona.id]}",
+                path=str(file),
+                field="id",
             )
         cast[persona.id] = persona
         origin[persona.id] = file
@@ -138,7 +142,11 @@ def validate_path(path: str | Path) -> list[FileReport]:
     elif target.exists():
         files = [target]
     else:
-        return [FileReport(target, "character", [PersonaError("no such file or folder", path=str(target))])]
+        return [
+            FileReport(
+                target, "character", [PersonaError("no such file or folder", path=str(target))]
+            )
+        ]
     reports = []
     read = _reading_once()
     for file in files:
@@ -166,7 +174,9 @@ def find_character(ref: str | Path, directory: str | Path = "characters") -> Pat
     close = difflib.get_close_matches(str(ref), known, n=1)
     listing = f" (known: {', '.join(known)})" if known else ""
     raise PersonaError(
-        f"no character {str(ref)!r} in {folder}{listing}", path=str(ref), suggestion=close[0] if close else None
+        f"no character {str(ref)!r} in {folder}{listing}",
+        path=str(ref),
+        suggestion=close[0] if close else None,
     )
 
 
@@ -209,7 +219,9 @@ def _lore_file(file: Path) -> tuple[Lorebook | None, list[PersonaError]]:
     try:
         book = Lorebook.model_validate(source.data)
     except ValidationError as exc:
-        return None, _sorted([*source.problems, *map_validation_errors(exc, source.data, [source], Lorebook)])
+        return None, _sorted(
+            [*source.problems, *map_validation_errors(exc, source.data, [source], Lorebook)]
+        )
     return (None, source.problems) if source.problems else (book, [])
 
 
@@ -217,7 +229,9 @@ def _lore_file(file: Path) -> tuple[Lorebook | None, list[PersonaError]]:
 MAX_EXTENSIONS_FILE_BYTES = 8 * 1024 * 1024
 
 
-def _add_side_extensions(data: dict[str, Any], file: Path, chain: list[Source]) -> list[PersonaError]:
+def _add_side_extensions(
+    data: dict[str, Any], file: Path, chain: list[Source]
+) -> list[PersonaError]:
     """Merge ``card.extensions_file`` (large verbatim card extensions) into ``card.extensions``."""
     card = data.get("card")
     name = card.get("extensions_file") if isinstance(card, dict) else None
@@ -228,14 +242,24 @@ def _add_side_extensions(data: dict[str, Any], file: Path, chain: list[Source]) 
     try:
         size = side.stat().st_size
         if size > MAX_EXTENSIONS_FILE_BYTES:
-            raise ValueError(f"is {size / 1_000_000:.1f} MB, over the {MAX_EXTENSIONS_FILE_BYTES // 1_000_000} MB limit")
+            raise ValueError(
+                f"is {size / 1_000_000:.1f} MB, over the {MAX_EXTENSIONS_FILE_BYTES // 1_000_000} MB limit"
+            )
         loaded = json.loads(side.read_bytes().decode("utf-8"))
         if not isinstance(loaded, dict):
             raise ValueError(f"holds a {type(loaded).__name__}, expected an object")
     except FileNotFoundError:
-        return [error_at(source_for(loc, chain), f"extensions file {str(side)!r} not found", loc, key=False)]
+        return [
+            error_at(
+                source_for(loc, chain), f"extensions file {str(side)!r} not found", loc, key=False
+            )
+        ]
     except (OSError, ValueError, RecursionError) as exc:
-        return [error_at(source_for(loc, chain), f"extensions file {str(side)!r}: {exc}", loc, key=False)]
+        return [
+            error_at(
+                source_for(loc, chain), f"extensions file {str(side)!r}: {exc}", loc, key=False
+            )
+        ]
     inline = card.get("extensions")
     inline = inline if isinstance(inline, dict) else {}
     data["card"] = {**card, "extensions": {**loaded, **inline}}
@@ -249,7 +273,14 @@ def _check_image(data: dict[str, Any], file: Path, chain: list[Source]) -> list[
         return []
     if not (file.parent / image.strip()).is_file():
         loc = ("look", "image")
-        return [error_at(source_for(loc, chain), f"image {image.strip()!r} not found next to this file", loc, key=False)]
+        return [
+            error_at(
+                source_for(loc, chain),
+                f"image {image.strip()!r} not found next to this file",
+                loc,
+                key=False,
+            )
+        ]
     return []
 
 
@@ -264,10 +295,21 @@ def _add_lorebooks(data: dict[str, Any], file: Path, chain: list[Source]) -> lis
     for index, name in enumerate(names):
         if not isinstance(name, str) or not name.strip():
             continue  # the model reports the type
-        found = next((folder / f"{name.strip()}{s}" for s in PERSONA_SUFFIXES if (folder / f"{name.strip()}{s}").is_file()), None)
+        found = next(
+            (
+                folder / f"{name.strip()}{s}"
+                for s in PERSONA_SUFFIXES
+                if (folder / f"{name.strip()}{s}").is_file()
+            ),
+            None,
+        )
         loc = ("lorebooks", index)
         if found is None:
-            known = sorted({f.stem for f in _persona_files_in(folder, recursive=False)}) if folder.is_dir() else []
+            known = (
+                sorted({f.stem for f in _persona_files_in(folder, recursive=False)})
+                if folder.is_dir()
+                else []
+            )
             close = difflib.get_close_matches(name, known, n=1)
             listing = f"; available: {', '.join(known)}" if known else ""
             errors.append(
@@ -326,7 +368,11 @@ def _check_duplicate_ids(reports: list[FileReport]) -> None:
         key = (report.path.parent, report.persona.id)
         if key in seen:
             report.errors.append(
-                PersonaError(f"id {report.persona.id!r} is already used by {seen[key]}", path=str(report.path), field="id")
+                PersonaError(
+                    f"id {report.persona.id!r} is already used by {seen[key]}",
+                    path=str(report.path),
+                    field="id",
+                )
             )
         else:
             seen[key] = report.path
@@ -377,11 +423,15 @@ def _load_chain(
         if parent is None:
             return chain
         if not isinstance(parent, str) or not parent.strip():
-            raise error_at(source, "extends: expected the name of a template", ("extends",), key=False)
+            raise error_at(
+                source, "extends: expected the name of a template", ("extends",), key=False
+            )
         dirs = _template_dirs(current, template_dirs)
         found = _find_template(parent.strip(), dirs)
         if found is None:
-            known = sorted({f.stem for d in dirs if d.is_dir() for f in _persona_files_in(d, recursive=False)})
+            known = sorted(
+                {f.stem for d in dirs if d.is_dir() for f in _persona_files_in(d, recursive=False)}
+            )
             close = difflib.get_close_matches(parent.strip(), known, n=1)
             listing = f"; available: {', '.join(known)}" if known else ""
             raise error_at(
@@ -394,11 +444,23 @@ def _load_chain(
             )
         resolved = [s.path.resolve() for s in chain]
         if found.resolve() in resolved:
-            loop = " -> ".join([s.path.name for s in chain[resolved.index(found.resolve()):]] + [found.name])
-            raise error_at(source, f"templates extend each other in a loop: {loop}", ("extends",), key=False, cls=TemplateError)
+            loop = " -> ".join(
+                [s.path.name for s in chain[resolved.index(found.resolve()) :]] + [found.name]
+            )
+            raise error_at(
+                source,
+                f"templates extend each other in a loop: {loop}",
+                ("extends",),
+                key=False,
+                cls=TemplateError,
+            )
         if len(chain) > MAX_TEMPLATE_DEPTH:
             raise error_at(
-                source, f"more than {MAX_TEMPLATE_DEPTH} levels of templates", ("extends",), key=False, cls=TemplateError
+                source,
+                f"more than {MAX_TEMPLATE_DEPTH} levels of templates",
+                ("extends",),
+                key=False,
+                cls=TemplateError,
             )
         current = found
 
@@ -430,7 +492,11 @@ def _validate(
     for source in reversed(chain):
         inherited = dict(source.data)
         if source is not chain[0] and "id" in inherited:
-            errors.append(error_at(source, "a template cannot set id (every character needs its own)", ("id",)))
+            errors.append(
+                error_at(
+                    source, "a template cannot set id (every character needs its own)", ("id",)
+                )
+            )
             inherited.pop("id")
         data = _deep_merge(data, inherited)
     if template:
@@ -441,7 +507,13 @@ def _validate(
     if not template and not data.get("id"):
         slug = _slug(file.stem)
         if not slug:
-            errors.append(error_at(chain[0], f"cannot make an id from the file name {file.name!r}; set id:", ("id",)))
+            errors.append(
+                error_at(
+                    chain[0],
+                    f"cannot make an id from the file name {file.name!r}; set id:",
+                    ("id",),
+                )
+            )
         data["id"] = slug or "invalid"
     try:
         persona = Persona.model_validate(data)

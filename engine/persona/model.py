@@ -57,12 +57,22 @@ _COLOUR: dict[str, Any] = {"pattern": "^#[0-9a-fA-F]{6}$"}
 class Look(_Strict):
     """How the demo draws the character (procedural art: colours and a few shapes)."""
 
-    description: str = Field("", description="A sentence on how the character looks, for writers and the prompt.")
+    description: str = Field(
+        "", description="A sentence on how the character looks, for writers and the prompt."
+    )
     skin: str = Field("#e8c39e", description="Skin colour as #rrggbb.", json_schema_extra=_COLOUR)
     hair: str = Field("#3b2a20", description="Hair colour as #rrggbb.", json_schema_extra=_COLOUR)
-    outfit: str = Field("#4a7bd1", description="Main clothing colour as #rrggbb.", json_schema_extra=_COLOUR)
-    accent: str = Field("#f2c14e", description="Accent colour (scarf, apron, trim) as #rrggbb.", json_schema_extra=_COLOUR)
-    hair_style: Literal["short", "long", "bun", "bald", "ponytail"] = Field("short", description="Hair shape.")
+    outfit: str = Field(
+        "#4a7bd1", description="Main clothing colour as #rrggbb.", json_schema_extra=_COLOUR
+    )
+    accent: str = Field(
+        "#f2c14e",
+        description="Accent colour (scarf, apron, trim) as #rrggbb.",
+        json_schema_extra=_COLOUR,
+    )
+    hair_style: Literal["short", "long", "bun", "bald", "ponytail"] = Field(
+        "short", description="Hair shape."
+    )
     height: float = Field(1.0, ge=0.7, le=1.3, description="Relative height, 1.0 is average.")
     accessory: Literal["none", "hat", "glasses", "apron", "scarf", "headset"] = Field(
         "none", description="One accessory drawn on the character."
@@ -80,7 +90,11 @@ class Look(_Strict):
     @classmethod
     def _hex_colour(cls, value: str) -> str:
         text = value.strip()
-        if len(text) != 7 or not text.startswith("#") or any(c not in "0123456789abcdefABCDEF" for c in text[1:]):
+        if (
+            len(text) != 7
+            or not text.startswith("#")
+            or any(c not in "0123456789abcdefABCDEF" for c in text[1:])
+        ):
             raise ValueError(f"expected a colour like '#a1b2c3', got {value!r}")
         return text.lower()
 
@@ -98,10 +112,15 @@ class BigFive(_Strict):
 class Personality(_Strict):
     """Who the character is inside."""
 
-    traits: list[str] = Field(default_factory=list, description="Short adjectives or phrases: 'warm', 'dry humour'.")
+    traits: list[str] = Field(
+        default_factory=list, description="Short adjectives or phrases: 'warm', 'dry humour'."
+    )
     big_five: BigFive | None = Field(None, description="Optional Big Five scores.")
     talkativeness: float = Field(
-        0.5, ge=0, le=1, description="How eagerly the character speaks up in a group scene when not addressed, 0..1."
+        0.5,
+        ge=0,
+        le=1,
+        description="How eagerly the character speaks up in a group scene when not addressed, 0..1.",
     )
 
 
@@ -109,16 +128,24 @@ class SpeakingStyle(_Strict):
     """How the character talks."""
 
     tone: str = Field("", description="Register and tone: 'casual', 'formal', '江湖口吻'.")
-    quirks: list[str] = Field(default_factory=list, description="Verbal habits: 'ends questions with eh?'.")
-    catchphrases: list[str] = Field(default_factory=list, description="Lines the character is known for.")
+    quirks: list[str] = Field(
+        default_factory=list, description="Verbal habits: 'ends questions with eh?'."
+    )
+    catchphrases: list[str] = Field(
+        default_factory=list, description="Lines the character is known for."
+    )
     max_reply_sentences: int = Field(3, ge=1, le=20, description="Longest reply, in sentences.")
-    max_reply_chars: int = Field(400, ge=20, le=4000, description="Longest reply, in characters (hard limit).")
+    max_reply_chars: int = Field(
+        400, ge=20, le=4000, description="Longest reply, in characters (hard limit)."
+    )
 
 
 class ExampleAction(_Strict):
     """An action the character takes in an example exchange."""
 
-    name: str = Field(..., min_length=1, description="An action name from the character's `actions`.")
+    name: str = Field(
+        ..., min_length=1, description="An action name from the character's `actions`."
+    )
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments by parameter name.")
 
 
@@ -127,14 +154,20 @@ class ExampleExchange(_Strict):
 
     player: str = Field(..., min_length=1, description="What the player says.")
     character: str = Field(..., min_length=1, description="What the character answers.")
-    emotion: str | None = Field(None, description="The emotion the character shows (from `emotions.set`).")
-    actions: list[ExampleAction] = Field(default_factory=list, description="Actions the character takes.")
+    emotion: str | None = Field(
+        None, description="The emotion the character shows (from `emotions.set`)."
+    )
+    actions: list[ExampleAction] = Field(
+        default_factory=list, description="Actions the character takes."
+    )
 
 
 class Greetings(_Strict):
     """Opening lines. Placeholders: {player_name}, {character_name}, {remembered} (a detail recalled)."""
 
-    first_meeting: list[str] = Field(default_factory=list, description="Lines for a player the character has never met.")
+    first_meeting: list[str] = Field(
+        default_factory=list, description="Lines for a player the character has never met."
+    )
     returning: list[str] = Field(
         default_factory=list,
         description="Lines for a returning player; may use {player_name} and {remembered}.",
@@ -144,12 +177,16 @@ class Greetings(_Strict):
 class Boundaries(_Strict):
     """What the character will not do, and how it says no without breaking character."""
 
-    refused_topics: list[str] = Field(default_factory=list, description="Topics the character declines to discuss.")
+    refused_topics: list[str] = Field(
+        default_factory=list, description="Topics the character declines to discuss."
+    )
     ooc_rules: list[str] = Field(
-        default_factory=list, description="Out-of-character rules for the model, placed last in the prompt."
+        default_factory=list,
+        description="Out-of-character rules for the model, placed last in the prompt.",
     )
     refusal_lines: list[str] = Field(
-        default_factory=list, description="In-character lines used when a topic is refused or a reply is blocked."
+        default_factory=list,
+        description="In-character lines used when a topic is refused or a reply is blocked.",
     )
     fallback_lines: list[str] = Field(
         default_factory=list,
@@ -160,17 +197,25 @@ class Boundaries(_Strict):
 class ActionParam(_Strict):
     """A typed parameter of an action."""
 
-    name: str = Field(..., min_length=1, pattern=r"^[a-z_][a-z0-9_]*$", description="Parameter name (snake_case).")
-    type: Literal["string", "integer", "number", "boolean"] = Field("string", description="Value type.")
+    name: str = Field(
+        ..., min_length=1, pattern=r"^[a-z_][a-z0-9_]*$", description="Parameter name (snake_case)."
+    )
+    type: Literal["string", "integer", "number", "boolean"] = Field(
+        "string", description="Value type."
+    )
     description: str = Field("", description="What the value means, shown to the model.")
-    choices: list[str | int | float] | None = Field(None, description="If set, the only allowed values.")
+    choices: list[str | int | float] | None = Field(
+        None, description="If set, the only allowed values."
+    )
     required: bool = Field(True, description="Whether the argument must be given.")
 
 
 class ActionSpec(_Strict):
     """Something the character can do in the game; the game executes it, the engine validates it."""
 
-    name: str = Field(..., min_length=1, pattern=r"^[a-z_][a-z0-9_]*$", description="Action name (snake_case).")
+    name: str = Field(
+        ..., min_length=1, pattern=r"^[a-z_][a-z0-9_]*$", description="Action name (snake_case)."
+    )
     description: str = Field("", description="When to use it, shown to the model.")
     parameters: list[ActionParam] = Field(default_factory=list, description="Typed parameters.")
 
@@ -188,7 +233,15 @@ class EmotionSet(_Strict):
     """The emotions the character can show, which the demo maps to faces and poses."""
 
     set: list[str] = Field(
-        default_factory=lambda: ["neutral", "happy", "sad", "angry", "surprised", "afraid", "thinking"],
+        default_factory=lambda: [
+            "neutral",
+            "happy",
+            "sad",
+            "angry",
+            "surprised",
+            "afraid",
+            "thinking",
+        ],
         min_length=1,
         description="Allowed emotion names.",
     )
@@ -217,8 +270,12 @@ class RelationshipDefaults(_Strict):
 
     affinity: float = Field(0, ge=-100, le=100, description="Liking, -100..100.")
     trust: float = Field(0, ge=-100, le=100, description="Trust, -100..100.")
-    familiarity: float = Field(0, ge=0, le=100, description="How well they know each other, 0..100.")
-    max_change_per_turn: float = Field(5, gt=0, le=100, description="Largest change one turn may make to a value.")
+    familiarity: float = Field(
+        0, ge=0, le=100, description="How well they know each other, 0..100."
+    )
+    max_change_per_turn: float = Field(
+        5, gt=0, le=100, description="Largest change one turn may make to a value."
+    )
 
 
 class GenerationSettings(_Strict):
@@ -227,16 +284,24 @@ class GenerationSettings(_Strict):
     temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling.")
     max_tokens: int | None = Field(None, ge=1, le=8192, description="Longest reply in tokens.")
-    presence_penalty: float | None = Field(None, ge=-2, le=2, description="OpenAI-style presence penalty.")
-    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="OpenAI-style frequency penalty.")
-    seed: int | None = Field(None, description="Seed for reproducible sampling where the backend supports it.")
+    presence_penalty: float | None = Field(
+        None, ge=-2, le=2, description="OpenAI-style presence penalty."
+    )
+    frequency_penalty: float | None = Field(
+        None, ge=-2, le=2, description="OpenAI-style frequency penalty."
+    )
+    seed: int | None = Field(
+        None, description="Seed for reproducible sampling where the backend supports it."
+    )
 
 
 class BlockedTopic(_Strict):
     """A topic the character's policy blocks, in any language."""
 
     name: str = Field(..., min_length=1, description="Rule name, reported in the audit log.")
-    words: list[str] = Field(default_factory=list, description="Words or phrases, matched after normalisation.")
+    words: list[str] = Field(
+        default_factory=list, description="Words or phrases, matched after normalisation."
+    )
     patterns: list[str] = Field(
         default_factory=list,
         description="Regular expressions (RE2 syntax: no backreferences or lookaround), matched after normalisation.",
@@ -255,7 +320,9 @@ class PolicySettings(_Strict):
 
     age_rating: Literal["all", "teen", "mature"] = Field("teen", description="Audience rating.")
     blocked_topics: list[BlockedTopic] = Field(default_factory=list, description="Blocked topics.")
-    redact_pii: bool = Field(True, description="Redact personal information before storing or logging.")
+    redact_pii: bool = Field(
+        True, description="Redact personal information before storing or logging."
+    )
 
 
 class CardInfo(_Strict):
@@ -273,7 +340,9 @@ class CardInfo(_Strict):
     raw_personality: str = Field("", description="The card's personality, verbatim.")
     raw_mes_example: str = Field("", description="The card's mes_example, verbatim.")
     raw_first_mes: str = Field("", description="The card's first_mes, verbatim.")
-    extensions: dict[str, Any] = Field(default_factory=dict, description="Unknown extensions, kept verbatim.")
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="Unknown extensions, kept verbatim."
+    )
     extensions_file: str = Field(
         "",
         description=(
@@ -282,7 +351,8 @@ class CardInfo(_Strict):
         ),
     )
     extra: dict[str, Any] = Field(
-        default_factory=dict, description="Other card fields (V3 assets, nickname, timestamps...), kept verbatim."
+        default_factory=dict,
+        description="Other card fields (V3 assets, nickname, timestamps...), kept verbatim.",
     )
     outer: dict[str, Any] = Field(
         default_factory=dict,
@@ -298,7 +368,9 @@ class Persona(_Strict):
         pattern=r"^$|^[a-z0-9][a-z0-9_-]*$",
         description="Stable id (defaults to the file name without extension). Memory is keyed by it.",
     )
-    extends: str | None = Field(None, description="A template in characters/templates/ whose fields this inherits.")
+    extends: str | None = Field(
+        None, description="A template in characters/templates/ whose fields this inherits."
+    )
 
     # identity
     name: str = Field(..., min_length=1, description="The character's name as players see it.")
@@ -307,21 +379,35 @@ class Persona(_Strict):
     )
     pronouns: str = Field("", description="Pronouns: 'she/her', '他'.")
     age: int | str | None = Field(None, description="Age in years, or a phrase ('ageless').")
-    role: str = Field("", description="What the character does in the world: 'plaza host', '茶馆掌柜'.")
-    look: Look = Field(default_factory=Look, description="Appearance, for the demo's procedural art.")
+    role: str = Field(
+        "", description="What the character does in the world: 'plaza host', '茶馆掌柜'."
+    )
+    look: Look = Field(
+        default_factory=Look, description="Appearance, for the demo's procedural art."
+    )
 
     # inside
-    personality: Personality = Field(default_factory=Personality, description="Traits and temperament.")
-    style: SpeakingStyle = Field(default_factory=SpeakingStyle, description="How the character talks.")
+    personality: Personality = Field(
+        default_factory=Personality, description="Traits and temperament."
+    )
+    style: SpeakingStyle = Field(
+        default_factory=SpeakingStyle, description="How the character talks."
+    )
     backstory: str = Field("", description="Where the character comes from; a paragraph or two.")
-    knowledge: list[str] = Field(default_factory=list, description="Facts the character knows and may share.")
+    knowledge: list[str] = Field(
+        default_factory=list, description="Facts the character knows and may share."
+    )
     goals: list[str] = Field(default_factory=list, description="What the character wants.")
-    examples: list[ExampleExchange] = Field(default_factory=list, description="Example exchanges, in the character's voice.")
+    examples: list[ExampleExchange] = Field(
+        default_factory=list, description="Example exchanges, in the character's voice."
+    )
     greetings: Greetings = Field(default_factory=Greetings, description="Opening lines.")
 
     # languages
     languages: list[str] = Field(
-        default_factory=lambda: ["en"], min_length=1, description="Languages spoken, primary first: [en], [zh, en]."
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="Languages spoken, primary first: [en], [zh, en].",
     )
     language_mode: Literal["primary", "match_player"] = Field(
         "primary",
@@ -329,15 +415,27 @@ class Persona(_Strict):
     )
 
     # limits and abilities
-    boundaries: Boundaries = Field(default_factory=Boundaries, description="Refusals and out-of-character rules.")
-    actions: list[ActionSpec] = Field(default_factory=list, description="Actions the character may take.")
-    emotions: EmotionSet = Field(default_factory=EmotionSet, description="Emotions the character may show.")
+    boundaries: Boundaries = Field(
+        default_factory=Boundaries, description="Refusals and out-of-character rules."
+    )
+    actions: list[ActionSpec] = Field(
+        default_factory=list, description="Actions the character may take."
+    )
+    emotions: EmotionSet = Field(
+        default_factory=EmotionSet, description="Emotions the character may show."
+    )
     relationship: RelationshipDefaults = Field(
         default_factory=RelationshipDefaults, description="Starting relationship with a new player."
     )
-    generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Sampling settings.")
-    policy: PolicySettings = Field(default_factory=PolicySettings, description="Safety policy for this character.")
-    lore: list[LoreEntry] = Field(default_factory=list, description="Lorebook entries inserted when their keys match.")
+    generation: GenerationSettings = Field(
+        default_factory=GenerationSettings, description="Sampling settings."
+    )
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings, description="Safety policy for this character."
+    )
+    lore: list[LoreEntry] = Field(
+        default_factory=list, description="Lorebook entries inserted when their keys match."
+    )
     lorebooks: list[str] = Field(
         default_factory=list,
         description=(
@@ -384,7 +482,9 @@ def persona_json_schema(*, template: bool = False) -> dict[str, Any]:
     return schema
 
 
-def scaffold_persona(name: str, *, template: str | None = None, schema_ref: str | None = None) -> str:
+def scaffold_persona(
+    name: str, *, template: str | None = None, schema_ref: str | None = None
+) -> str:
     """The YAML text of a new, valid character called ``name``, every section commented.
 
     ``template`` becomes ``extends:``; ``schema_ref`` (a path or URL of the JSON Schema)

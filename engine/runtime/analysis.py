@@ -32,8 +32,6 @@ __all__ = ["Reflection", "SummaryText", "TurnAnalysis", "after_turn"]
 log = logging.getLogger(__name__)
 
 
-
-
 class ExtractedFactModel(BaseModel):
     """A fact about the player, as the model reports it."""
 

@@ -516,7 +516,9 @@ class Runtime:
         """The last ``limit`` lines between ``character`` and ``player``, oldest first."""
         return self.on_store(lambda s: s.recent_turns(character, player, limit))
 
-    def recall(self, character: str, player: str, text: str, *, k: int = 8) -> Future[list[Recalled]]:
+    def recall(
+        self, character: str, player: str, text: str, *, k: int = 8
+    ) -> Future[list[Recalled]]:
         """The ``k`` memories of ``character`` about ``player`` that best match ``text``."""
         return self.on_store(lambda s: s.recall(character, player, text, k))
 
@@ -622,7 +624,9 @@ class Runtime:
         # Player ids and character ids are separate namespaces (player rights follow a player
         # id into every conversation it spoke in): a player may not take a character's id.
         if player in self.characters:
-            raise EngineError(f"player id {player!r} is a character id; give players ids of their own")
+            raise EngineError(
+                f"player id {player!r} is a character id; give players ids of their own"
+            )
         if _valid_unicode(player) != player:
             raise EngineError(f"player id {player!r} is not valid Unicode (a lone surrogate)")
 
@@ -731,7 +735,9 @@ class Runtime:
             await runner(self._env, request)
         except asyncio.CancelledError:
             cancelled = FailureReason.CANCELLED
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
+            request.emit(
+                TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled)
+            )
         except Exception as exc:  # a bug or a store error: report it, keep the scene going
             log.exception("turn %s failed", handle.id)
             request.emit(
@@ -755,7 +761,9 @@ class Runtime:
                 except Exception:
                     log.exception("could not keep the line of cancelled turn %s", handle.id)
             cancelled = FailureReason.CANCELLED
-            request.emit(TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled))
+            request.emit(
+                TurnFailed(handle.id, handle.character, handle.player, "cancelled", "", cancelled)
+            )
         self._tasks.pop(handle.id, None)
         self._outstanding.discard(handle.id)
 

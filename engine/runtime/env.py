@@ -47,7 +47,6 @@ QUERY = 5
 BACKGROUND = 10
 
 
-
 @dataclass
 class TurnSettings:
     """Timeouts, sizes and the thresholds of the work done after a reply."""

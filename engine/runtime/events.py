@@ -41,7 +41,6 @@ __all__ = [
 TurnKind = Literal["say", "greet", "scene"]
 
 
-
 class FailureReason(StrEnum):
     """Why a turn failed (:attr:`TurnFailed.reason`); each value equals its string."""
 
@@ -52,6 +51,7 @@ class FailureReason(StrEnum):
     BACKEND = "backend"  #: the model or its provider failed
     STORE = "store"  #: the world file failed
     INTERNAL = "internal"  #: a bug in the engine; the log has the traceback
+
 
 _ids = itertools.count(1)
 

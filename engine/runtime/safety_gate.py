@@ -30,7 +30,6 @@ __all__ = ["SafetyGate"]
 log = logging.getLogger(__name__)
 
 
-
 class SafetyGate:
     """Where the turn pipeline meets :mod:`engine.safety.policy` and the audit log.
 
@@ -65,7 +64,9 @@ class SafetyGate:
         self.moderator = moderator if enabled else None
         self.moderation_fail_closed = moderation_fail_closed
         self._policies: dict[str, Policy] = {}
-        self._ledger: Ledger | None = None  # made on the store thread, sharing the world file's connection
+        self._ledger: Ledger | None = (
+            None  # made on the store thread, sharing the world file's connection
+        )
 
     def policy(self, persona: Persona) -> Policy | None:
         """The persona's policy combined with the world's (cached per character)."""

@@ -33,7 +33,9 @@ _EMAIL = re.compile(
     rf"{_SPELLED_DOT}(?:com|net|org|edu|gov|io|info|cn|de|uk|fr|es|jp|ru|co|me)\b",
     re.IGNORECASE,
 )
-_ID_NUMBER = re.compile(rf"{_NOT_D}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])")
+_ID_NUMBER = re.compile(
+    rf"{_NOT_D}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9０-９XxＸｘ](?![0-9０-９A-Za-z])"
+)
 _BANK_CARD = re.compile(
     rf"{_NOT_D}(?:{_D}{{4}}[ -]){{2,4}}{_D}{{1,4}}{_NO_D_AFTER}"
     rf"|{_NOT_D}{_D}{{4}}[ -]{_D}{{6}}[ -]{_D}{{4,5}}{_NO_D_AFTER}"
@@ -152,7 +154,12 @@ def find_pii(text: str) -> list[PiiSpan]:
     international numbers with +, mainland landlines, North American numbers); ``address``
     (``12 Baker Street``, ``北京市朝阳区建国路88号``)."""
     found: list[PiiSpan] = []
-    if not _ANY_DIGIT.search(text) and "@" not in text and "＠" not in text and not _SPELLED.search(text):
+    if (
+        not _ANY_DIGIT.search(text)
+        and "@" not in text
+        and "＠" not in text
+        and not _SPELLED.search(text)
+    ):
         return found  # every kind needs a digit, except e-mail which needs an @ or a spelled one
     for kind, regex, valid in _PII_FINDERS:
         for match in regex.finditer(text):

@@ -128,15 +128,21 @@ _HOMOGLYPHS = {
 # ---------------------------------------------------------------------------------------------
 # normalisation
 
-_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]"
+)
 _CJK = HAN
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 # A token mixing letters with digits or @/$ (``s3x``, ``c0caine``, ``$ex``); plain numbers are left alone.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]+")
 # Three or more single letters or digits separated by 1-3 non-word characters, the same ones
 # each time: ``s.e.x``, ``s e x``. (The same separator, so a one-letter word before spelled
 # letters stays apart: "a c-a-s-i-n-o" is "a casino", not "acasino".)
-_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9]((?:[^\w\n]|_){1,3})(?:[a-z0-9]\1)+[a-z0-9](?![a-z0-9])")
+_SPACED = re.compile(
+    r"(?<![a-z0-9])[a-z0-9]((?:[^\w\n]|_){1,3})(?:[a-z0-9]\1)+[a-z0-9](?![a-z0-9])"
+)
 # Combining accents on a Latin letter (after NFD): ``casi\u0301no``, ``cásíno``.
 _LATIN_MARKS = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 # Separators between two Chinese characters: ``赌 博``, ``赌.博``, ``赌*博``, or one Latin letter
@@ -148,7 +154,9 @@ _NEWLINES = re.compile(r" ?\n[\s]*")
 
 
 # Full-width Latin letters, digits and the symbols injections use; Chinese punctuation (，。：) stays.
-_HALF_WIDTH = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) not in "，。：；！？（）"}
+_HALF_WIDTH = {
+    c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) not in "，。：；！？（）"
+}
 
 
 def _light(text: str) -> str:
@@ -166,7 +174,9 @@ def normalize(text: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", _light(text)).casefold().translate(_fold_table())
     if not folded.isascii():
-        folded = unicodedata.normalize("NFC", _LATIN_MARKS.sub("", unicodedata.normalize("NFD", folded)))
+        folded = unicodedata.normalize(
+            "NFC", _LATIN_MARKS.sub("", unicodedata.normalize("NFD", folded))
+        )
     folded = _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), folded)
     folded = _SPACED.sub(lambda m: re.sub(r"[\W_]", "", m.group(0)), folded)
     folded = _CJK_GAP.sub("", folded)
@@ -201,7 +211,9 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 _TOKEN = re.compile(r"[^\W_]+")
 
 
-def _compile_rule(name: str, words: Iterable[str], patterns: Iterable[str], *, shipped: bool = False) -> _Rule | None:
+def _compile_rule(
+    name: str, words: Iterable[str], patterns: Iterable[str], *, shipped: bool = False
+) -> _Rule | None:
     """One topic rule. ``shipped`` rules come with the engine (``engine/data``) and may use
     lookaround on ``re``; patterns from persona files and cards run on the linear-time engine."""
     phrases: list[tuple[str, ...]] = []
@@ -276,7 +288,6 @@ class _Matcher:
                 hits.append(index)
         return self.names[min(hits)] if hits else None
 
-
     def _split_words(self, norm: str) -> list[int]:
         """Rules whose one-word phrase is written in two or three parts: joined by a hyphen
         (or ``_ ~ * ·``, spaces around it allowed, or a bare ``.``), any part length; joined by
@@ -329,14 +340,20 @@ def _singular(word: str) -> tuple[str, ...]:
 @cache
 def _default_rules(names: tuple[str, ...]) -> tuple[_Rule, ...]:
     topics = _topic_data()["topics"]
-    rules = [_compile_rule(name, topics[name]["words"], topics[name]["patterns"], shipped=True) for name in names]
+    rules = [
+        _compile_rule(name, topics[name]["words"], topics[name]["patterns"], shipped=True)
+        for name in names
+    ]
     return tuple(r for r in rules if r)
 
 
 @cache
 def _preset_rules(preset: str) -> tuple[_Rule, ...]:
     specs = _topic_data()["presets"][preset]
-    rules = [_compile_rule(name, spec["words"], spec["patterns"], shipped=True) for name, spec in specs.items()]
+    rules = [
+        _compile_rule(name, spec["words"], spec["patterns"], shipped=True)
+        for name, spec in specs.items()
+    ]
     return tuple(r for r in rules if r)
 
 
@@ -361,17 +378,32 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    age_rating: AgeRating = Field("teen", description="Audience rating; selects the default blocked topics.")
-    default_topics: bool = Field(True, description="Block the default topic categories of the age rating.")
-    blocked_topics: tuple[BlockedTopic, ...] = Field((), description="Extra blocked topics (words, patterns).")
+    age_rating: AgeRating = Field(
+        "teen", description="Audience rating; selects the default blocked topics."
+    )
+    default_topics: bool = Field(
+        True, description="Block the default topic categories of the age rating."
+    )
+    blocked_topics: tuple[BlockedTopic, ...] = Field(
+        (), description="Extra blocked topics (words, patterns)."
+    )
     presets: tuple[str, ...] = Field((), description="Optional rule presets, e.g. 'cn_compliance'.")
     redact_pii: bool = Field(True, description="Redact personal information from input and output.")
-    guard_injection: bool = Field(True, description="Detect and neutralise prompt injection in player text.")
-    max_reply_chars: int | None = Field(None, ge=1, description="Longest reply in characters; None is unlimited.")
-    refusal_lines: tuple[str, ...] = Field((), description="In-character lines used when something is blocked.")
-    language: str | None = Field(None, description="The character's primary language, for default refusals.")
+    guard_injection: bool = Field(
+        True, description="Detect and neutralise prompt injection in player text."
+    )
+    max_reply_chars: int | None = Field(
+        None, ge=1, description="Longest reply in characters; None is unlimited."
+    )
+    refusal_lines: tuple[str, ...] = Field(
+        (), description="In-character lines used when something is blocked."
+    )
+    language: str | None = Field(
+        None, description="The character's primary language, for default refusals."
+    )
     speaker_names: tuple[str, ...] = Field(
-        (), description="The character's names; a player line starting with one is a fake transcript line."
+        (),
+        description="The character's names; a player line starting with one is a fake transcript line.",
     )
 
     _rules: tuple[_Rule, ...] = PrivateAttr(default=())
@@ -393,10 +425,14 @@ class Policy(BaseModel):
                 rules.append(rule)
         self._rules = tuple(rules)
         self._matcher = _Matcher(rules)
-        names = sorted({normalize(n) for n in self.speaker_names if normalize(n)}, key=len, reverse=True)
+        names = sorted(
+            {normalize(n) for n in self.speaker_names if normalize(n)}, key=len, reverse=True
+        )
         if names:
             alternation = "|".join(re.escape(n) for n in names)
-            self._speaker_regex = re.compile(rf"\n[ \t]*(?:{alternation})[ \t]*[:：]", re.IGNORECASE)
+            self._speaker_regex = re.compile(
+                rf"\n[ \t]*(?:{alternation})[ \t]*[:：]", re.IGNORECASE
+            )
 
     @classmethod
     def from_persona(cls, persona: Persona, world: Policy | None = None) -> Policy:
@@ -465,12 +501,24 @@ class Verdict(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    allowed: bool = Field(True, description="False when the text is blocked; ``text`` is then a refusal line.")
-    text: str = Field(..., description="The text to use: neutralised, redacted, cut, or a refusal when blocked.")
-    rule: str | None = Field(None, description="The rule that fired first: a topic name, 'injection:...', 'pii:...'.")
-    category: Category | None = Field(None, description="What kind of rule fired: topic, injection, pii or length.")
-    injection: bool = Field(False, description="Whether a prompt-injection attempt was found (and neutralised).")
-    pii: tuple[str, ...] = Field((), description="Kinds of personal information that were redacted.")
+    allowed: bool = Field(
+        True, description="False when the text is blocked; ``text`` is then a refusal line."
+    )
+    text: str = Field(
+        ..., description="The text to use: neutralised, redacted, cut, or a refusal when blocked."
+    )
+    rule: str | None = Field(
+        None, description="The rule that fired first: a topic name, 'injection:...', 'pii:...'."
+    )
+    category: Category | None = Field(
+        None, description="What kind of rule fired: topic, injection, pii or length."
+    )
+    injection: bool = Field(
+        False, description="Whether a prompt-injection attempt was found (and neutralised)."
+    )
+    pii: tuple[str, ...] = Field(
+        (), description="Kinds of personal information that were redacted."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +591,10 @@ _JAILBREAK = (
 _INJECTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
-        ("injection:override", rf"{_EN_OVERRIDE}|{_EN_OVERRIDE_ALL}|{_ES_FR_OVERRIDE}|{_ZH_OVERRIDE}"),
+        (
+            "injection:override",
+            rf"{_EN_OVERRIDE}|{_EN_OVERRIDE_ALL}|{_ES_FR_OVERRIDE}|{_ZH_OVERRIDE}",
+        ),
         ("injection:role", _ROLE),
         ("injection:system", _SYSTEM),
         ("injection:transcript", _TRANSCRIPT),
@@ -577,7 +628,9 @@ def _neutralise_spans(text: str, policy: Policy | None) -> tuple[str, bool]:
     if policy is not None and policy._speaker_regex is not None:
         regexes.append(policy._speaker_regex)
     for regex in regexes:
-        out, count = regex.subn(lambda m: ("\n" if m.group(0).startswith("\n") else "") + _MARK, out)
+        out, count = regex.subn(
+            lambda m: ("\n" if m.group(0).startswith("\n") else "") + _MARK, out
+        )
         changed = changed or count > 0
     return out, changed
 
@@ -595,7 +648,10 @@ def neutralise_injection(text: str, policy: Policy | None = None) -> str:
 
 
 # Look-alike brackets (full-width ones are made half-width first by _light).
-_DELIMITER = re.compile(r"[<\u2039\u3008\u300a\ufe64]\s*(/?)\s*player[\s_]*message\s*[>\u203a\u3009\u300b\ufe65]", re.IGNORECASE)
+_DELIMITER = re.compile(
+    r"[<\u2039\u3008\u300a\ufe64]\s*(/?)\s*player[\s_]*message\s*[>\u203a\u3009\u300b\ufe65]",
+    re.IGNORECASE,
+)
 
 
 def guard_player_text(text: str) -> str:
@@ -643,14 +699,20 @@ def check_input(text: str, policy: Policy | None = None) -> Verdict:
     topic = policy.blocked_topic(text)
     if topic is not None:
         return Verdict(
-            allowed=False, text=policy.refusal(text, rule=topic), rule=topic, category="topic", injection=bool(injections)
+            allowed=False,
+            text=policy.refusal(text, rule=topic),
+            rule=topic,
+            category="topic",
+            injection=bool(injections),
         )
     out = neutralise_injection(text, policy) if injections else text
     kinds: list[str] = []
     if policy.redact_pii:
         out, kinds = redact(out)
     if injections:
-        return Verdict(text=out, rule=injections[0], category="injection", injection=True, pii=tuple(kinds))
+        return Verdict(
+            text=out, rule=injections[0], category="injection", injection=True, pii=tuple(kinds)
+        )
     if kinds:
         return Verdict(text=out, rule=f"pii:{kinds[0]}", category="pii", pii=tuple(kinds))
     return Verdict(text=out)
@@ -667,11 +729,18 @@ def check_output(sentence: str, policy: Policy | None = None, *, emitted_chars: 
     policy = policy or Policy()
     topic = policy.blocked_topic(sentence)
     if topic is not None:
-        return Verdict(allowed=False, text=policy.refusal(sentence, rule=topic), rule=topic, category="topic")
+        return Verdict(
+            allowed=False, text=policy.refusal(sentence, rule=topic), rule=topic, category="topic"
+        )
     out, kinds = redact(sentence) if policy.redact_pii else (sentence, [])
     limit = policy.max_reply_chars
     if limit is not None and emitted_chars + len(out) > limit:
-        return Verdict(text=_cut(out, max(0, limit - emitted_chars)), rule="max_reply_chars", category="length", pii=tuple(kinds))
+        return Verdict(
+            text=_cut(out, max(0, limit - emitted_chars)),
+            rule="max_reply_chars",
+            category="length",
+            pii=tuple(kinds),
+        )
     if kinds:
         return Verdict(text=out, rule=f"pii:{kinds[0]}", category="pii", pii=tuple(kinds))
     return Verdict(text=out)
@@ -709,7 +778,9 @@ class Moderation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     flagged: bool = Field(False, description="Whether the service flagged the text.")
-    categories: tuple[str, ...] = Field((), description="The categories it flagged, e.g. 'harassment'.")
+    categories: tuple[str, ...] = Field(
+        (), description="The categories it flagged, e.g. 'harassment'."
+    )
 
 
 @runtime_checkable
@@ -724,7 +795,9 @@ class Moderator(Protocol):
         ...
 
 
-def apply_moderation(verdict: Verdict, moderation: Moderation, policy: Policy | None = None) -> Verdict:
+def apply_moderation(
+    verdict: Verdict, moderation: Moderation, policy: Policy | None = None
+) -> Verdict:
     """``verdict`` made stricter by a moderation result: a flagged text is blocked with rule
     ``moderation:<first category>`` and a refusal line; an unflagged one keeps its verdict.
 

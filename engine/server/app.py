@@ -17,7 +17,6 @@ Annotations here are evaluated (no ``from __future__ import annotations``): Fast
 the route signatures, which use names local to :func:`create_app`.
 """
 
-
 import asyncio
 import json
 import logging
@@ -206,7 +205,9 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         """The process is up (no credentials needed)."""
         return Health(status="ok")
 
-    @app.get("/readyz", response_model=Health, tags=["operations"], responses={503: {"model": Health}})
+    @app.get(
+        "/readyz", response_model=Health, tags=["operations"], responses={503: {"model": Health}}
+    )
     async def readyz() -> Any:
         """Ready for turns: 503 while draining or once the runtime is closed."""
         state: Literal["ok", "draining", "closed"] = (
@@ -238,8 +239,12 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
             raise ApiError(422, "ttl_too_long", f"ttl_s is over {service.max_token_ttl_s}")
         if body.player in service.runtime.characters:
             raise ApiError(422, "invalid", "a player id may not be a character id")
-        token, expires = service.keyring.signer.mint(who.key_id, body.player, body.characters, body.ttl_s)
-        return TokenInfo(token=token, player=body.player, characters=body.characters, expires_at=expires)
+        token, expires = service.keyring.signer.mint(
+            who.key_id, body.player, body.characters, body.ttl_s
+        )
+        return TokenInfo(
+            token=token, player=body.player, characters=body.characters, expires_at=expires
+        )
 
     # ------------------------------------------------------------------ turns
 
@@ -296,7 +301,9 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         finally:
             if not handle.done:
                 service.cancel(handle)
-        return TurnOutcome(turn=handle.id, sentences=sentences, done=done, failed=failed, warnings=warnings)
+        return TurnOutcome(
+            turn=handle.id, sentences=sentences, done=done, failed=failed, warnings=warnings
+        )
 
     @app.websocket("/v1/session")
     async def session(websocket: WebSocket) -> None:
@@ -333,7 +340,11 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
 
         name = Path(body.filename).name
         if name != body.filename or not name.endswith(PERSONA_SUFFIXES) or name.startswith("."):
-            raise ApiError(422, "bad_filename", f"a plain file name ending in one of {', '.join(PERSONA_SUFFIXES)}")
+            raise ApiError(
+                422,
+                "bad_filename",
+                f"a plain file name ending in one of {', '.join(PERSONA_SUFFIXES)}",
+            )
         templates = [Path(service.characters_dir) / "templates"] if service.characters_dir else []
         with tempfile.TemporaryDirectory(prefix="npc-upload-") as folder:
             path = Path(folder) / name
@@ -369,9 +380,17 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         stem = Path(body.filename).stem
         if persona.id != stem:
             # One file per id: a file claiming another file's id would stop the folder loading.
-            raise ApiError(422, "id_mismatch", f"the file defines id {persona.id!r}; save it as {persona.id}.yaml")
+            raise ApiError(
+                422,
+                "id_mismatch",
+                f"the file defines id {persona.id!r}; save it as {persona.id}.yaml",
+            )
         target = Path(service.characters_dir) / Path(body.filename).name
-        others = [p for p in target.parent.glob(stem + ".*") if p.name != target.name and p.suffix in (".yaml", ".yml", ".json", ".toml")]
+        others = [
+            p
+            for p in target.parent.glob(stem + ".*")
+            if p.name != target.name and p.suffix in (".yaml", ".yml", ".json", ".toml")
+        ]
         if others:
             raise ApiError(422, "id_mismatch", f"{others[0].name} already defines {stem!r}")
         await asyncio.to_thread(_replace_file, target, body.content)
@@ -384,22 +403,36 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
     def own(who: Principal, player: str) -> str:
         return who.acting_player(player)
 
-    @app.get("/v1/players/{player}/characters/{character}/memories", response_model=PlayerMemories, tags=["players"])
-    async def memories(player: str, character: str, who: Who, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> PlayerMemories:
+    @app.get(
+        "/v1/players/{player}/characters/{character}/memories",
+        response_model=PlayerMemories,
+        tags=["players"],
+    )
+    async def memories(
+        player: str, character: str, who: Who, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> PlayerMemories:
         """What the character remembers about the player, newest first."""
         own(who, player)
         persona_or_404(who, character)
         found = await service.query(service.runtime.memories(character, player, limit=limit))
         return PlayerMemories(memories=found)
 
-    @app.get("/v1/players/{player}/characters/{character}/facts", response_model=PlayerFacts, tags=["players"])
+    @app.get(
+        "/v1/players/{player}/characters/{character}/facts",
+        response_model=PlayerFacts,
+        tags=["players"],
+    )
     async def facts(player: str, character: str, who: Who) -> PlayerFacts:
         """Facts the character holds about the player."""
         own(who, player)
         persona_or_404(who, character)
         return PlayerFacts(facts=await service.query(service.runtime.facts(character, player)))
 
-    @app.get("/v1/players/{player}/characters/{character}/relationship", response_model=Relationship, tags=["players"])
+    @app.get(
+        "/v1/players/{player}/characters/{character}/relationship",
+        response_model=Relationship,
+        tags=["players"],
+    )
     async def relationship(player: str, character: str, who: Who) -> Relationship:
         """The relationship between the character and the player."""
         own(who, player)
@@ -407,7 +440,9 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         result: Relationship = await service.query(service.runtime.relationship(character, player))
         return result
 
-    @app.delete("/v1/players/{player}/memories/{memory_id}", response_model=Forgotten, tags=["players"])
+    @app.delete(
+        "/v1/players/{player}/memories/{memory_id}", response_model=Forgotten, tags=["players"]
+    )
     async def forget_memory(
         player: str, memory_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], who: Who
     ) -> Forgotten:
@@ -431,7 +466,9 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         """Everything stored about the player (turns, memories, facts, relationships, usage)."""
         own(who, player)
         try:
-            data: dict[str, Any] = await service.query(service.runtime.on_store(lambda s: s.export(player)), timeout=60)
+            data: dict[str, Any] = await service.query(
+                service.runtime.on_store(lambda s: s.export(player)), timeout=60
+            )
         except EngineError as exc:
             raise ApiError(422, "invalid", str(exc)) from exc
         return data
@@ -441,7 +478,10 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         """Remove everything stored about the player (rows, index entries, embeddings)."""
         own(who, player)
         try:
-            await service.query(service.runtime.on_store(lambda s: s.forget(player, reason="player request")), timeout=60)
+            await service.query(
+                service.runtime.on_store(lambda s: s.forget(player, reason="player request")),
+                timeout=60,
+            )
         except EngineError as exc:
             raise ApiError(422, "invalid", str(exc)) from exc
         return Forgotten(forgotten=f"player {player}")
@@ -460,17 +500,23 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
         from engine.memory.ledger import Ledger
 
         rows = await service.query(
-            service.runtime.on_store(lambda s: Ledger(s.db).usage_totals(group_by=by, since_day=since, player=player))
+            service.runtime.on_store(
+                lambda s: Ledger(s.db).usage_totals(group_by=by, since_day=since, player=player)
+            )
         )
         return [UsageRow.model_validate(r.model_dump()) for r in rows]
 
     @app.get("/v1/audit", tags=["operations"])
-    async def audit(who: Who, player: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+    async def audit(
+        who: Who, player: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[dict[str, Any]]:
         """Blocked and neutralised inputs and outputs, newest first (excerpts redacted). Server key only."""
         who.require_key()
         from engine.memory.ledger import Ledger
 
-        records = await service.query(service.runtime.on_store(lambda s: Ledger(s.db).audits(player=player, limit=limit)))
+        records = await service.query(
+            service.runtime.on_store(lambda s: Ledger(s.db).audits(player=player, limit=limit))
+        )
         return [r.model_dump() for r in records]
 
     # ------------------------------------------------------------------ the studio page
@@ -481,4 +527,3 @@ def create_app(service: Service, *, title: str = "npc serve") -> FastAPI:
 
     app.mount("/studio", StaticFiles(directory=STATIC_DIR, html=True), name="studio")
     return app
-

@@ -87,9 +87,15 @@ class Principal:
         """The player this request acts as; a token may act only as its own player."""
         if self.player is None:
             if not requested:
-                raise ApiError(422, "player_required", "a request with a server key names its player")
+                raise ApiError(
+                    422, "player_required", "a request with a server key names its player"
+                )
             if len(requested) > MAX_PLAYER_CHARS or not requested.isprintable():
-                raise ApiError(422, "invalid", f"a player id is at most {MAX_PLAYER_CHARS} printable characters")
+                raise ApiError(
+                    422,
+                    "invalid",
+                    f"a player id is at most {MAX_PLAYER_CHARS} printable characters",
+                )
             return requested
         if requested is not None and requested != self.player:
             raise ApiError(403, "wrong_player", "this token belongs to another player")
@@ -98,7 +104,9 @@ class Principal:
     def check_character(self, character: str) -> None:
         """Refuse a character outside the token's scope."""
         if self.characters is not None and character not in self.characters:
-            raise ApiError(403, "character_not_allowed", f"this token may not talk to {character!r}")
+            raise ApiError(
+                403, "character_not_allowed", f"this token may not talk to {character!r}"
+            )
 
     def visible(self, characters: Iterable[str]) -> list[str]:
         """The characters this principal may see, sorted."""
@@ -127,7 +135,9 @@ class TokenSigner:
         self._secret = secret
         self._clock = clock
 
-    def mint(self, key_id: str, player: str, characters: Iterable[str] | None, ttl_s: float) -> tuple[str, float]:
+    def mint(
+        self, key_id: str, player: str, characters: Iterable[str] | None, ttl_s: float
+    ) -> tuple[str, float]:
         """A token for ``player`` and its expiry time."""
         expires = self._clock() + ttl_s
         chars = sorted(set(characters)) if characters is not None else None
@@ -177,8 +187,12 @@ class Keyring:
     def authenticate(self, credential: str | None) -> Principal:
         """A server key or a player token; :class:`ApiError` (401) otherwise."""
         if not credential:
-            raise ApiError(401, "missing_credentials", "send a server key or a player token "
-                            "(Authorization: Bearer ..., or ?token= on a socket)")
+            raise ApiError(
+                401,
+                "missing_credentials",
+                "send a server key or a player token "
+                "(Authorization: Bearer ..., or ?token= on a socket)",
+            )
         if len(credential) > MAX_CREDENTIAL_CHARS:
             raise ApiError(401, "bad_credentials", "not a valid key or token")
         if credential.startswith(TOKEN_PREFIX + "."):

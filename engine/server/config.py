@@ -45,30 +45,50 @@ class ServerConfig(BaseModel):
     base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8765, ge=0, le=65535, description="Port to listen on (0: any free port).")
-    keys: dict[str, str] = Field(default_factory=dict, description="Server key id -> `sha256:<hex>` hash.")
-    token_secret_env: str = Field("NPC_TOKEN_SECRET", description="Environment variable with the token secret.")
-    max_token_ttl_s: int = Field(3600, ge=1, le=86_400, description="Longest lifetime a minted token may ask for.")
+    keys: dict[str, str] = Field(
+        default_factory=dict, description="Server key id -> `sha256:<hex>` hash."
+    )
+    token_secret_env: str = Field(
+        "NPC_TOKEN_SECRET", description="Environment variable with the token secret."
+    )
+    max_token_ttl_s: int = Field(
+        3600, ge=1, le=86_400, description="Longest lifetime a minted token may ask for."
+    )
     limits: LimitSettings = Field(default_factory=LimitSettings)
-    max_concurrency: int = Field(8, ge=1, description="Model calls at once (the runtime's semaphore).")
-    shutdown_timeout_s: float = Field(10.0, ge=0, description="How long turns in flight may finish at shutdown.")
+    max_concurrency: int = Field(
+        8, ge=1, description="Model calls at once (the runtime's semaphore)."
+    )
+    shutdown_timeout_s: float = Field(
+        10.0, ge=0, description="How long turns in flight may finish at shutdown."
+    )
     switch_interval_ms: float = Field(
-        0.25, gt=0, le=100,
+        0.25,
+        gt=0,
+        le=100,
         description="The interpreter's thread switch interval in this process (Python's default is 5 ms). "
         "The socket work and the runtime run on two threads sharing one interpreter lock; each socket write "
         "gives the lock up, and getting it back from a busy runtime thread waits up to this long.",
     )
-    log_text: bool = Field(False, description="Put players' lines in the access log (off by default).")
-    allow_character_writes: bool = Field(True, description="Let a server key save and reload character files.")
+    log_text: bool = Field(
+        False, description="Put players' lines in the access log (off by default)."
+    )
+    allow_character_writes: bool = Field(
+        True, description="Let a server key save and reload character files."
+    )
 
     @field_validator("keys")
     @classmethod
     def _hashes(cls, keys: dict[str, str]) -> dict[str, str]:
         for key_id, digest in keys.items():
             hexpart = digest.removeprefix("sha256:")
-            if not digest.startswith("sha256:") or len(hexpart) != 64 or not all(
-                c in "0123456789abcdefABCDEF" for c in hexpart
+            if (
+                not digest.startswith("sha256:")
+                or len(hexpart) != 64
+                or not all(c in "0123456789abcdefABCDEF" for c in hexpart)
             ):
-                raise ValueError(f"key {key_id!r}: expected 'sha256:' and 64 hex digits (a hash, never the key)")
+                raise ValueError(
+                    f"key {key_id!r}: expected 'sha256:' and 64 hex digits (a hash, never the key)"
+                )
         return keys
 
 

@@ -22,15 +22,23 @@ __all__ = ["LimitSettings", "Limiter", "Slot"]
 class LimitSettings(BaseModel):
     """The server's limits (the ``limits`` table of its config file)."""
 
-    key_requests_per_minute: int = Field(6000, ge=1, description="Requests (HTTP calls and socket messages) per key.")
+    key_requests_per_minute: int = Field(
+        6000, ge=1, description="Requests (HTTP calls and socket messages) per key."
+    )
     player_requests_per_minute: int = Field(60, ge=1, description="Requests per player.")
     key_concurrent_turns: int = Field(256, ge=1, description="Turns running at once per key.")
     player_concurrent_turns: int = Field(2, ge=1, description="Turns running at once per player.")
-    key_connections: int = Field(2000, ge=1, description="Open sockets per key (its players' included).")
+    key_connections: int = Field(
+        2000, ge=1, description="Open sockets per key (its players' included)."
+    )
     player_connections: int = Field(4, ge=1, description="Open sockets per player.")
-    max_message_bytes: int = Field(16_384, ge=256, description="Largest socket message or HTTP body.")
+    max_message_bytes: int = Field(
+        16_384, ge=256, description="Largest socket message or HTTP body."
+    )
     max_line_chars: int = Field(2000, ge=1, description="Longest player line (characters).")
-    max_file_bytes: int = Field(262_144, ge=1024, description="Largest character file sent to validate or save.")
+    max_file_bytes: int = Field(
+        262_144, ge=1024, description="Largest character file sent to validate or save."
+    )
 
 
 class _Bucket:
@@ -69,7 +77,9 @@ class Limiter:
     #: Buckets idle this long are dropped (full again anyway), so memory stays bounded.
     IDLE_S = 120.0
 
-    def __init__(self, settings: LimitSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: LimitSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}

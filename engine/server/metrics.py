@@ -24,7 +24,8 @@ def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
     if not pairs:
         return ""
     inner = ",".join(
-        f'{k}="' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"' for k, v in pairs
+        f'{k}="' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        for k, v in pairs
     )
     return "{" + inner + "}"
 
@@ -76,7 +77,9 @@ class Metrics:
         """Everything, in the Prometheus text exposition format 0.0.4."""
         out: list[str] = []
 
-        def family(name: str, kind: str, help_text: str, rows: dict[tuple[tuple[str, str], ...], int]) -> None:
+        def family(
+            name: str, kind: str, help_text: str, rows: dict[tuple[tuple[str, str], ...], int]
+        ) -> None:
             out.append(f"# HELP {name} {help_text}")
             out.append(f"# TYPE {name} {kind}")
             for labels, value in sorted(rows.items()):
@@ -88,7 +91,12 @@ class Metrics:
                {(("direction", k),): v for k, v in self.tokens.items()})  # fmt: skip
         family("npc_active_sessions", "gauge", "Open sockets.", {(): self.active_sessions})
         family("npc_active_turns", "gauge", "Turns running.", {(): self.active_turns})
-        family("npc_http_requests_total", "counter", "HTTP requests by route and status.", self.requests)
+        family(
+            "npc_http_requests_total",
+            "counter",
+            "HTTP requests by route and status.",
+            self.requests,
+        )
         family("npc_refused_total", "counter", "Requests refused, by error code.", self.refused)
         name = "npc_first_sentence_seconds"
         out.append(f"# HELP {name} From a turn's request to its first sentence sent.")
@@ -101,12 +109,18 @@ class Metrics:
         out.append(f"{name}_sum {self.latency_sum:.6f}")
         out.append(f"{name}_count {self.latency_count}")
         name = "npc_server_overhead_seconds"
-        out.append(f"# HELP {name} The server's own share of first-sentence latency (parsing and "
-                   "starting a turn, then delivering its first sentence), recent turns.")
+        out.append(
+            f"# HELP {name} The server's own share of first-sentence latency (parsing and "
+            "starting a turn, then delivering its first sentence), recent turns."
+        )
         out.append(f"# TYPE {name} summary")
         samples = sorted(self.overheads)
         for q in OVERHEAD_QUANTILES:
-            value = samples[min(len(samples) - 1, round(q * (len(samples) - 1)))] if samples else float("nan")
+            value = (
+                samples[min(len(samples) - 1, round(q * (len(samples) - 1)))]
+                if samples
+                else float("nan")
+            )
             out.append(f'{name}{{quantile="{q}"}} {value:.6f}')
         out.append(f"{name}_sum {sum(samples):.6f}")
         out.append(f"{name}_count {len(samples)}")

@@ -114,7 +114,9 @@ _client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 def client_message(raw: str | bytes) -> SayMessage | GreetMessage | CancelMessage | PingMessage:
     """Parse one message from a client; raises ``pydantic.ValidationError`` when it is not one."""
-    message: SayMessage | GreetMessage | CancelMessage | PingMessage = _client_adapter.validate_json(raw)
+    message: SayMessage | GreetMessage | CancelMessage | PingMessage = (
+        _client_adapter.validate_json(raw)
+    )
     return message
 
 
@@ -209,11 +211,13 @@ class FailedMessage(BaseModel):
     type: Literal["failed"] = "failed"
     turn: int
     character: str
-    reason: Literal["cancelled", "quota", "too_long", "timeout", "backend", "store", "internal"] = Field(
-        description="Why, in one word a game can branch on."
+    reason: Literal["cancelled", "quota", "too_long", "timeout", "backend", "store", "internal"] = (
+        Field(description="Why, in one word a game can branch on.")
     )
     error: str = Field(description="A message for logs.")
-    fallback_text: str = Field(description="An in-character line to show instead ('' if cancelled).")
+    fallback_text: str = Field(
+        description="An in-character line to show instead ('' if cancelled)."
+    )
 
 
 class PongMessage(BaseModel):
@@ -226,9 +230,11 @@ class ErrorMessage(BaseModel):
     """A client message was refused; the socket stays open."""
 
     type: Literal["error"] = "error"
-    code: str = Field(description="Machine-readable: bad_message, message_too_large, line_too_long, "
-                      "character_not_allowed, unknown_character, unknown_turn, "
-                      "too_many_turns, rate_limited, draining.")
+    code: str = Field(
+        description="Machine-readable: bad_message, message_too_large, line_too_long, "
+        "character_not_allowed, unknown_character, unknown_turn, "
+        "too_many_turns, rate_limited, draining."
+    )
     message: str
     ref: str | None = None
 
@@ -274,7 +280,9 @@ def event_message(event: Event, ref: str | None = None) -> BaseModel | None:
             usage=r.usage,
             fallback=r.fallback,
             memories=[
-                UsedMemory(id=m.memory.id, kind=m.memory.kind, text=m.memory.text, score=m.score.total)
+                UsedMemory(
+                    id=m.memory.id, kind=m.memory.kind, text=m.memory.text, score=m.score.total
+                )
                 for m in r.memories
             ],
             lore=r.lore,
@@ -294,10 +302,12 @@ def event_message(event: Event, ref: str | None = None) -> BaseModel | None:
 class ErrorBody(BaseModel):
     """Every 4xx and 5xx answer: a machine-readable code and a message."""
 
-    code: str = Field(description="e.g. missing_credentials, bad_credentials, token_expired, "
-                      "wrong_player, character_not_allowed, key_required, rate_limited, "
-                      "too_many_turns, too_many_connections, body_too_large, line_too_long, "
-                      "unknown_character, not_found, invalid, draining.")
+    code: str = Field(
+        description="e.g. missing_credentials, bad_credentials, token_expired, "
+        "wrong_player, character_not_allowed, key_required, rate_limited, "
+        "too_many_turns, too_many_connections, body_too_large, line_too_long, "
+        "unknown_character, not_found, invalid, draining."
+    )
     message: str
 
 
@@ -306,13 +316,19 @@ class TurnBody(BaseModel):
 
     model_config = _STRICT
     character: str
-    player: str | None = Field(None, description="Required with a server key; a player token "
-                               "implies its own player (another is refused).")
+    player: str | None = Field(
+        None,
+        description="Required with a server key; a player token "
+        "implies its own player (another is refused).",
+    )
     text: str = Field("", description="The player's line (ignored for a greeting).")
     kind: Literal["say", "greet"] = "say"
     player_name: str | None = None
-    stream: bool = Field(False, description="Stream the turn's messages as Server-Sent Events "
-                         "(each event named by the message type, its data the message JSON).")
+    stream: bool = Field(
+        False,
+        description="Stream the turn's messages as Server-Sent Events "
+        "(each event named by the message type, its data the message JSON).",
+    )
 
 
 class TurnOutcome(BaseModel):

@@ -25,11 +25,21 @@ from engine.server.config import ServerConfig
 from engine.server.limits import Limiter
 from engine.server.service import Service
 
-__all__ = ["RedactCredentials", "Server", "ServerThread", "build_service", "install_redaction", "serve", "uvicorn_config"]
+__all__ = [
+    "RedactCredentials",
+    "Server",
+    "ServerThread",
+    "build_service",
+    "install_redaction",
+    "serve",
+    "uvicorn_config",
+]
 
 log = logging.getLogger(__name__)
 
-_SECRET = re.compile(r"(npc_sk_[A-Za-z0-9_\-]+|npt1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+|([?&](?:token|key)=)[^&\s\"']+)")
+_SECRET = re.compile(
+    r"(npc_sk_[A-Za-z0-9_\-]+|npt1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+|([?&](?:token|key)=)[^&\s\"']+)"
+)
 
 
 def _scrub(text: str) -> str:
@@ -41,9 +51,11 @@ class RedactCredentials(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(_scrub(a) if isinstance(a, str) else a for a in record.args) if isinstance(
-                record.args, tuple
-            ) else record.args
+            record.args = (
+                tuple(_scrub(a) if isinstance(a, str) else a for a in record.args)
+                if isinstance(record.args, tuple)
+                else record.args
+            )
         if isinstance(record.msg, str):
             record.msg = _scrub(record.msg)
         return True
@@ -71,7 +83,9 @@ def build_service(config: ServerConfig, *, backend: Any = None, characters: Any 
     if secret_text and len(secret_text.encode()) < 16:
         raise ValueError(f"{config.token_secret_env} must hold at least 16 bytes")
     if not secret_text:
-        log.warning("%s is not set: player tokens will not survive a restart", config.token_secret_env)
+        log.warning(
+            "%s is not set: player tokens will not survive a restart", config.token_secret_env
+        )
     secret = secret_text.encode() if secret_text else secrets.token_bytes(32)
     settings = TurnSettings(max_line_chars=config.limits.max_line_chars)
     runtime = Runtime(
@@ -142,7 +156,9 @@ class ServerThread:
     ...     urllib.request.urlopen(srv.url + "/healthz")
     """
 
-    def __init__(self, service: Service, *, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+    def __init__(
+        self, service: Service, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> None:
         import threading
 
         options.setdefault("log_level", "warning")

@@ -45,10 +45,26 @@ class TurnRun:
     before the runtime started and after the sentence was ready).
     """
 
-    __slots__ = ("deliver", "emitted", "handle", "kind", "received", "ref", "service", "slot", "submitted")
+    __slots__ = (
+        "deliver",
+        "emitted",
+        "handle",
+        "kind",
+        "received",
+        "ref",
+        "service",
+        "slot",
+        "submitted",
+    )
 
     def __init__(
-        self, service: Service, slot: Slot, kind: str, ref: str | None, deliver: Deliver, received: float
+        self,
+        service: Service,
+        slot: Slot,
+        kind: str,
+        ref: str | None,
+        deliver: Deliver,
+        received: float,
     ) -> None:
         self.service = service
         self.slot = slot
@@ -191,7 +207,9 @@ class Service:
         slot = self.limiter.acquire("turns", principal, player)
         if self._inbox is None:
             self._inbox = _Inbox(asyncio.get_running_loop())
-        run = TurnRun(self, slot, kind, ref, deliver, time.perf_counter() if received is None else received)
+        run = TurnRun(
+            self, slot, kind, ref, deliver, time.perf_counter() if received is None else received
+        )
         inbox = self._inbox
 
         def sink(event: Event) -> None:  # on the runtime's thread
@@ -207,7 +225,9 @@ class Service:
             if kind == "greet":
                 handle = self.runtime.greet(character, player, player_name=player_name, sink=sink)
             else:
-                handle = self.runtime.say(character, player, text, player_name=player_name, sink=sink)
+                handle = self.runtime.say(
+                    character, player, text, player_name=player_name, sink=sink
+                )
         except Exception as exc:
             slot.release()
             raise ApiError(422, "invalid", str(exc)) from exc

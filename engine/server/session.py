@@ -78,7 +78,11 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     opened = time.monotonic()
-    access_log.info(json.dumps({"socket": "/v1/session", "event": "open", "who": who.subject}, ensure_ascii=False))
+    access_log.info(
+        json.dumps(
+            {"socket": "/v1/session", "event": "open", "who": who.subject}, ensure_ascii=False
+        )
+    )
     service.sockets.add(websocket)
     service.metrics.active_sessions += 1
     outbox: asyncio.Queue[tuple[str, TurnRun | None] | None] = asyncio.Queue()
@@ -118,7 +122,12 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
                 continue
             if len(data) > limits.max_message_bytes:
                 service.metrics.refusal("message_too_large")
-                send(ErrorMessage(code="message_too_large", message=f"messages are at most {limits.max_message_bytes} bytes"))
+                send(
+                    ErrorMessage(
+                        code="message_too_large",
+                        message=f"messages are at most {limits.max_message_bytes} bytes",
+                    )
+                )
                 continue
             try:
                 service.limiter.hit(who, player)
@@ -143,8 +152,17 @@ async def run_session(service: Service, websocket: WebSocket) -> None:
         service.sockets.discard(websocket)
         service.metrics.active_sessions -= 1
         slot.release()
-        access_log.info(json.dumps({"socket": "/v1/session", "event": "closed", "who": who.subject,
-                                    "s": round(time.monotonic() - opened, 1)}, ensure_ascii=False))
+        access_log.info(
+            json.dumps(
+                {
+                    "socket": "/v1/session",
+                    "event": "closed",
+                    "who": who.subject,
+                    "s": round(time.monotonic() - opened, 1),
+                },
+                ensure_ascii=False,
+            )
+        )
         outbox.put_nowait(None)
         try:
             await asyncio.wait_for(sender, 1.0)
@@ -167,7 +185,12 @@ def _handle(
     if isinstance(message, CancelMessage):
         handle = turns.get(message.turn)
         if handle is None:
-            send(ErrorMessage(code="unknown_turn", message=f"no running turn {message.turn} in this session"), None)
+            send(
+                ErrorMessage(
+                    code="unknown_turn", message=f"no running turn {message.turn} in this session"
+                ),
+                None,
+            )
         else:
             service.cancel(handle)
         return
@@ -197,7 +220,9 @@ def _handle(
 
 
 async def _send_all(
-    websocket: WebSocket, outbox: asyncio.Queue[tuple[str, TurnRun | None] | None], state: dict[str, bool]
+    websocket: WebSocket,
+    outbox: asyncio.Queue[tuple[str, TurnRun | None] | None],
+    state: dict[str, bool],
 ) -> None:
     try:
         while (item := await outbox.get()) is not None:

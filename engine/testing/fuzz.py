@@ -108,7 +108,9 @@ def lorebook(data: Any, line: str) -> None:
         raise _unexpected("lore matching", exc) from exc
     elapsed = time.thread_time() - started
     if elapsed > MATCH_BOUND_S:
-        raise FuzzFinding(f"lore matching took {elapsed * 1000:.0f} ms on a {len(line)}-character line")
+        raise FuzzFinding(
+            f"lore matching took {elapsed * 1000:.0f} ms on a {len(line)}-character line"
+        )
 
 
 class StreamTarget:
@@ -118,7 +120,9 @@ class StreamTarget:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._pieces: Sequence[bytes] = ()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-stream", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fuzz-stream", daemon=True
+        )
         self._thread.start()
         self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         from engine.backends import OpenAIBackend
@@ -159,7 +163,9 @@ class StreamTarget:
         from engine.dialogue.prompt import Prompt, Section
 
         self._pieces = pieces
-        prompt = Prompt(sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada")
+        prompt = Prompt(
+            sections=(Section.system("persona", "You are Mira."),), character="Mira", player="Ada"
+        )
 
         async def read() -> None:
             async for _chunk in self.backend.stream(prompt):
@@ -193,7 +199,10 @@ class TurnTarget:
 
         self._folder = tempfile.TemporaryDirectory()
         self.runtime = Runtime(
-            Path(self._folder.name) / "world.db", backend=ScriptedBackend(), characters=characters, freeze_gc=False
+            Path(self._folder.name) / "world.db",
+            backend=ScriptedBackend(),
+            characters=characters,
+            freeze_gc=False,
         )
         self.character = sorted(self.runtime.characters)[0]
         self.turns = 0
@@ -204,13 +213,17 @@ class TurnTarget:
 
         self.turns += 1
         try:
-            handle = self.runtime.say(self.character, f"p{self.turns % 7}", text, player_name=player_name)
+            handle = self.runtime.say(
+                self.character, f"p{self.turns % 7}", text, player_name=player_name
+            )
         except EngineError:
             return  # refused at once, with a clear error
         deadline = time.monotonic() + TURN_BOUND_S
         while not handle.done:
             if time.monotonic() > deadline:
-                raise FuzzFinding(f"a {len(text)}-character line got no answer within {TURN_BOUND_S} s")
+                raise FuzzFinding(
+                    f"a {len(text)}-character line got no answer within {TURN_BOUND_S} s"
+                )
             time.sleep(0.002)
         events = [e for e in self.runtime.poll() if getattr(e, "handle_id", None) == handle.id]
         failed = [e for e in events if isinstance(e, TurnFailed)]
@@ -232,10 +245,15 @@ def strategies() -> dict[str, Any]:
 
     scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
     json_values = st.recursive(
-        scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+        ),
         max_leaves=20,
     )
-    keys = st.text(max_size=30) | st.from_regex(r"/[a-z()+*?|\\.\[\]{}^$1-9]{1,12}/[imsgu]{0,3}", fullmatch=True)
+    keys = st.text(max_size=30) | st.from_regex(
+        r"/[a-z()+*?|\\.\[\]{}^$1-9]{1,12}/[imsgu]{0,3}", fullmatch=True
+    )
     entry = st.fixed_dictionaries(
         {"keys": st.lists(keys, max_size=3), "content": st.text(max_size=40)},
         optional={
@@ -247,9 +265,14 @@ def strategies() -> dict[str, Any]:
             "extensions": st.dictionaries(st.text(max_size=10), json_values, max_size=3),
         },
     )
-    book = st.fixed_dictionaries({"entries": st.lists(entry | json_values, max_size=4)}) | json_values
+    book = (
+        st.fixed_dictionaries({"entries": st.lists(entry | json_values, max_size=4)}) | json_values
+    )
     card = st.fixed_dictionaries(
-        {"spec": st.sampled_from(["chara_card_v2", "chara_card_v3", "x"]), "spec_version": st.text(max_size=4)},
+        {
+            "spec": st.sampled_from(["chara_card_v2", "chara_card_v3", "x"]),
+            "spec_version": st.text(max_size=4),
+        },
         optional={
             "data": st.fixed_dictionaries(
                 {"name": st.text(max_size=20), "description": st.text(max_size=60)},
@@ -258,21 +281,48 @@ def strategies() -> dict[str, Any]:
         },
     )
     yaml_lines = st.lists(
-        st.sampled_from(["name: Mira", "role: baker", "age: -3", "style:", "  tone: warm", "policy:",
-                         "  blocked_topics:", "    - name: x", "      patterns: ['(a+)+$']", "extends: nope",
-                         "greetings: {first: [hi]}", "emotions: {set: [a], baseline: b}", "- [", "]: :", "\t"])
+        st.sampled_from(
+            [
+                "name: Mira",
+                "role: baker",
+                "age: -3",
+                "style:",
+                "  tone: warm",
+                "policy:",
+                "  blocked_topics:",
+                "    - name: x",
+                "      patterns: ['(a+)+$']",
+                "extends: nope",
+                "greetings: {first: [hi]}",
+                "emotions: {set: [a], baseline: b}",
+                "- [",
+                "]: :",
+                "\t",
+            ]
+        )
         | st.text(max_size=30),
         max_size=12,
     ).map("\n".join)
-    lines = st.text(max_size=300) | st.text(alphabet=st.characters(codec="utf-8"), min_size=1900, max_size=2100)
+    lines = st.text(max_size=300) | st.text(
+        alphabet=st.characters(codec="utf-8"), min_size=1900, max_size=2100
+    )
     return {
         "persona": yaml_lines,
         "card": st.binary(max_size=400) | card.map(lambda c: json.dumps(c).encode("utf-8")),
         "lorebook": st.tuples(book, st.text(max_size=200) | st.just("a" * 1990 + "!")),
         "stream": st.lists(
             st.binary(max_size=60)
-            | st.sampled_from([b"data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}}]}\n\n", b"data: [DONE]\n\n",
-                               b"\n", b"data: ", b"\xff\xfe", b":comment\n", b"data: {}\n\n"]),
+            | st.sampled_from(
+                [
+                    b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n',
+                    b"data: [DONE]\n\n",
+                    b"\n",
+                    b"data: ",
+                    b"\xff\xfe",
+                    b":comment\n",
+                    b"data: {}\n\n",
+                ]
+            ),
             max_size=8,
         ),
         "turn": st.tuples(lines | st.text(max_size=40), st.none() | st.text(max_size=80)),

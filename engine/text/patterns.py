@@ -24,7 +24,13 @@ from typing import Any, Protocol
 
 import re2
 
-__all__ = ["MAX_PATTERN_CHARS", "LinearPattern", "UnsupportedPatternError", "check_linear", "compile_linear"]
+__all__ = [
+    "MAX_PATTERN_CHARS",
+    "LinearPattern",
+    "UnsupportedPatternError",
+    "check_linear",
+    "compile_linear",
+]
 
 #: The longest pattern accepted from a file or card, in characters.
 MAX_PATTERN_CHARS = 2000
@@ -63,14 +69,20 @@ def compile_linear(
     read as a named group as in JavaScript.
     """
     if len(pattern) > MAX_PATTERN_CHARS:
-        raise UnsupportedPatternError(f"pattern is {len(pattern)} characters; the limit is {MAX_PATTERN_CHARS}")
+        raise UnsupportedPatternError(
+            f"pattern is {len(pattern)} characters; the limit is {MAX_PATTERN_CHARS}"
+        )
     flags = "".join(f for f, on in (("i", ignore_case), ("m", multiline), ("s", dotall)) if on)
     body = _literal_escapes(_JS_NAMED_GROUP.sub("(?P<", pattern))
     source = f"(?{flags}){body}" if flags else body
     try:
         return re2.compile(source, _options())  # type: ignore[no-any-return]
     except re2.error as exc:
-        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        reason = (
+            exc.args[0].decode("utf-8", "replace")
+            if exc.args and isinstance(exc.args[0], bytes)
+            else str(exc)
+        )
         raise UnsupportedPatternError(
             f"pattern {pattern!r} cannot run on the linear-time engine ({reason}); "
             "backreferences and lookaround are not supported"

@@ -36,7 +36,6 @@ CJK = f"{_CJK_MARKS}{_KANA}{HAN}{_HANGUL}"
 UNSPACED = f"{CJK}{_SOUTH_EAST_ASIAN}"
 
 
-
 def _code_ranges(body: str) -> tuple[tuple[int, int], ...]:
     """The code point ranges of a class body made of ``a-b`` pairs."""
     return tuple((ord(body[i]), ord(body[i + 2])) for i in range(0, len(body), 3))

@@ -27,6 +27,7 @@ def _cjk() -> re.Pattern[str]:
     counts tokens need not pay)."""
     return re.compile(f"[{CJK}]")
 
+
 # What costs a token once CJK is counted: every 4 characters of a Latin word or number (a
 # greedy match takes a word 4 at a time, so a word of n characters matches ceil(n / 4) times),
 # and every other symbol that is not white space.

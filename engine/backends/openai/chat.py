@@ -265,9 +265,7 @@ class OpenAIBackend:
             decided=functools.partial(self._log_decision, what),
         )
 
-    def _log_decision(
-        self, what: str, attempt: int, failure: Failure, delay: float | None
-    ) -> None:
+    def _log_decision(self, what: str, attempt: int, failure: Failure, delay: float | None) -> None:
         error = failure.error
         hint = f", retry-after {failure.retry_after:g}s" if failure.retry_after is not None else ""
         if delay is None:

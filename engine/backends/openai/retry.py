@@ -288,9 +288,7 @@ def map_error(exc: BaseException, *, provider: str, model: str, phase: str) -> F
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         if phase == "stream":
-            return Failure(
-                StreamError(f"stream broken: {cause or exc}", **context), retryable=True
-            )
+            return Failure(StreamError(f"stream broken: {cause or exc}", **context), retryable=True)
         return Failure(
             BackendUnavailableError(f"cannot reach the provider: {cause or exc}", **context),
             retryable=True,

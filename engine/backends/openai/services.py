@@ -241,9 +241,7 @@ class OpenAIModerator:
                     model=self.model,
                 )
                 raise Failure(error, retryable=True) from exc
-            raise map_error(
-                exc, provider=self.provider, model=self.model, phase="request"
-            ) from exc
+            raise map_error(exc, provider=self.provider, model=self.model, phase="request") from exc
         results = reply.get("results") if isinstance(reply, dict) else None
         if not isinstance(results, list) or not results or not isinstance(results[0], dict):
             error = BackendError(

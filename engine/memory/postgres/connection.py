@@ -136,7 +136,9 @@ class PgDatabase:
         try:
             # Migrations first, on a connection of their own: pooled connections then find
             # the vector type in place when they are set up.
-            with psycopg.connect(url, autocommit=True, connect_timeout=int(max(1, connect_timeout))) as raw:
+            with psycopg.connect(
+                url, autocommit=True, connect_timeout=int(max(1, connect_timeout))
+            ) as raw:
                 conn = PgConnection(raw)
                 raw.execute("BEGIN")
                 migrate(conn)
@@ -184,7 +186,9 @@ class PgDatabase:
             return fn(conn)
         if snapshot:
             return self._with_retry(
-                lambda: self._transaction(fn, begin="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                lambda: self._transaction(
+                    fn, begin="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                ),
                 "read",
             )
         return self._with_retry(lambda: self._plain(fn), "read")
@@ -266,7 +270,10 @@ class PgDatabase:
                 logger.info("PostgreSQL %s failed (%s); retrying in %.2fs", what, exc, delay)
                 self.pool.check()  # drop connections the server closed
             except Exception as exc:  # the pool could not give a connection in time
-                if exc.__class__.__module__.startswith("psycopg_pool") and time.monotonic() <= deadline:
+                if (
+                    exc.__class__.__module__.startswith("psycopg_pool")
+                    and time.monotonic() <= deadline
+                ):
                     logger.info("no PostgreSQL connection (%s); retrying in %.2fs", exc, delay)
                 else:
                     raise

@@ -135,7 +135,8 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             conn.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(table.encode()),))
             first = int(
                 conn.execute(
-                    "SELECT setval(?, nextval(?) + ? - 1)", (_ID_SEQUENCES[table], _ID_SEQUENCES[table], count)
+                    "SELECT setval(?, nextval(?) + ? - 1)",
+                    (_ID_SEQUENCES[table], _ID_SEQUENCES[table], count),
                 ).fetchone()[0]
             )
             return first - count + 1
@@ -298,7 +299,9 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         )
 
     def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
-        return self._read_with(lambda conn: self._counts(conn, [lexemes(t) for t in terms], prefix)[0])
+        return self._read_with(
+            lambda conn: self._counts(conn, [lexemes(t) for t in terms], prefix)[0]
+        )
 
     @staticmethod
     def _counts(conn: Any, groups: list[list[str]], prefix: str) -> tuple[list[int], int, int]:
@@ -309,7 +312,9 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         row = conn.execute(
             "SELECT (SELECT coalesce(sum(docs), 0) FROM index_totals),"
             " (SELECT coalesce(sum(tokens), 0) FROM index_totals)"
-            + "".join(", (SELECT count(*) FROM memory_index WHERE terms @@ ?::tsquery)" for _ in asked),
+            + "".join(
+                ", (SELECT count(*) FROM memory_index WHERE terms @@ ?::tsquery)" for _ in asked
+            ),
             asked,
         ).fetchall()[0]
         found = iter(row[2:])
@@ -358,7 +363,10 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             "INSERT INTO memory_vectors (memory_id, model, player, vector) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (memory_id, model) DO UPDATE SET vector = excluded.vector,"
             " player = excluded.player, seq = nextval('memory_vectors_seq_seq')",
-            [(mid, model, player, np.asarray(vec, dtype=np.float32)) for mid, model, player, vec in rows],
+            [
+                (mid, model, player, np.asarray(vec, dtype=np.float32))
+                for mid, model, player, vec in rows
+            ],
         )
 
     def _vectors_since(
@@ -383,7 +391,7 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
         return list(_LEDGER_ORDER.items())
 
     def check(self) -> str:
-        """"ok" when every table the store needs is present and the server answers."""
+        """ "ok" when every table the store needs is present and the server answers."""
         rows = self._read(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
             " AND table_name = ANY(?)",

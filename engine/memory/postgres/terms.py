@@ -34,9 +34,7 @@ def _fold(word: str) -> str:
     lowered = word.lower()
     if lowered.isascii():
         return _stem(lowered)
-    bare = "".join(
-        c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c)
-    )
+    bare = "".join(c for c in unicodedata.normalize("NFD", lowered) if not unicodedata.combining(c))
     return _stem(unicodedata.normalize("NFC", bare))
 
 
@@ -81,7 +79,9 @@ def tsquery_literal(terms: Sequence[str], prefix: str) -> str:
     A word too long for PostgreSQL is left out (it was never indexed either); with none left
     the literal is empty."""
     return " | ".join(
-        _quote(prefix + t) for t in terms if len(t.encode("utf-8")) + len(prefix) <= MAX_LEXEME_BYTES
+        _quote(prefix + t)
+        for t in terms
+        if len(t.encode("utf-8")) + len(prefix) <= MAX_LEXEME_BYTES
     )
 
 
@@ -106,7 +106,9 @@ def bm25(
     if length is None:
         length = sum(len(c.split()) for c in columns)
     # Each lexeme between double spaces, so ``str.count`` finds adjacent repeats too.
-    padded = [" " + c.replace(" ", "  ") + " " if w else "" for c, w in zip(columns, weights, strict=True)]
+    padded = [
+        " " + c.replace(" ", "  ") + " " if w else "" for c, w in zip(columns, weights, strict=True)
+    ]
     norm = K1 * (1 - B + B * length / average_length) if average_length > 0 else K1
     score = 0.0
     for term, hit in zip(terms, hits, strict=True):
