@@ -320,6 +320,9 @@ def test_tonight_finds_what_happens_every_evening() -> None:
         (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我是干什么的，您还记得吗？", "快递"),
         (["婆婆好！我叫王磊，是送快递的，老家在东北。"], "我老家是哪儿的？", "东北"),
         (["您好！我叫小林，是在银行上班的，老家在杭州。"], "您还记得我是做什么工作的吗？", "银行"),
+        # names ending in a character that otherwise leads an adverb (都, 就, 还)
+        (["我是京都人，在茶馆当学徒。"], "你还记得我是哪里人吗？", "京都"),
+        (["我老家在首都，爱喝豆汁。"], "我老家在哪儿？", "首都"),
     ],
 )
 def test_origin_and_trade_are_found_however_they_were_said(

@@ -55,8 +55,11 @@ _STOP_EN = frozenset(
     still please hey hi hello oh ah well okay ok thing things like get got say said said let
     let's it's that's what's don't didn't i've i'd i'll you've you'd you'll got""".split()
 )
-# Characters that carry no topic on their own; a bigram made only of them is not a term.
-_STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那么什个也都就还和与吗嘛哦哪怎样")
+# Characters that carry no topic on their own; a bigram holding one is not a term.
+_STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那么什个吗嘛哦哪怎样")
+# Adverbs and conjunctions that lead what they modify ("都喜欢", "也是", "还有") but end many
+# names and words ("成都", "首都", "成就", "归还"): not a term when they open a bigram only.
+_STOP_ZH_LEAD = frozenset("也都就还和与")
 
 
 def _stem(word: str) -> str:
@@ -80,12 +83,12 @@ def _terms(text: str) -> frozenset[str]:
     out = {_stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
-            if run not in _STOP_ZH:
+            if run not in _STOP_ZH and run not in _STOP_ZH_LEAD:
                 out.add(run)
             continue
         for i in range(len(run) - 1):
             pair = run[i : i + 2]
-            if pair[0] not in _STOP_ZH and pair[1] not in _STOP_ZH:
+            if pair[0] not in _STOP_ZH and pair[0] not in _STOP_ZH_LEAD and pair[1] not in _STOP_ZH:
                 out.add(pair)
     return frozenset(out)
 
