@@ -17,27 +17,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.memory import schema as sqlite_schema
+
 __all__ = ["MIGRATIONS", "SHARDS", "TABLES", "migrate"]
 
 #: Shards of ``index_totals`` (a player's counts live in shard ``crc32(player) % SHARDS``).
 SHARDS = 16
 
-#: Every table the store writes, for export/forget, migration and the tests that scan them.
-TABLES = (
-    "turns",
-    "memories",
-    "memory_witnesses",
-    "memory_vectors",
-    "embed_queue",
-    "facts",
-    "relationships",
-    "summaries",
-    "players",
-    "history",
-    "store_meta",
-    "characters",
-    "memory_index",
-)
+#: Every table the store writes, for export/forget, migration and the tests that scan them:
+#: the SQLite world's, with ``memory_index`` in place of its FTS5 table.
+TABLES = tuple("memory_index" if t == sqlite_schema.FTS_TABLE else t for t in sqlite_schema.TABLES)
 
 _M001 = """
 CREATE EXTENSION IF NOT EXISTS vector;
