@@ -242,6 +242,10 @@ def test_the_clause_that_names_the_detail_decides_whose_it_is(
         ("You're Ada, from the north.", "Ada", False),
         ("你叫米拉，是从北方来的。", "小明", True),
         ("你叫小明，是从北方来的。", "小明", False),
+        # the player's own introduction said back as the character's
+        ("婆婆，我叫小明，是送快递的，老家在东北。", "小明", True),
+        ("Hi! I'm Ada, a blacksmith from the north.", "Ada", True),
+        ("Ada! I'm glad you came back.", "Ada", False),
     ],
 )
 def test_a_reply_giving_the_player_another_name_is_ruled_out(

@@ -178,7 +178,16 @@ def rate(
 
 
 def misnames(text: str, player: str, names: Sequence[str]) -> bool:
-    """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜")."""
+    """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜"),
+    or the character the player's ("婆婆，我叫王磊" said back to 王磊: the player's line echoed
+    as the character's own)."""
+    if player:
+        own = (
+            rf"\b(?:my name is|my name's|I'm|I am|call me)\s+{re.escape(player)}\b"
+            rf"|我(?:叫|是|的名字是|名叫){re.escape(player)}"
+        )
+        if re.search(own, text, re.IGNORECASE):
+            return True
     others = [n for n in names if n and n.lower() != player.lower()]
     for name in others:
         pattern = (
