@@ -287,6 +287,33 @@ def test_knowledge_about_the_character_is_said_in_their_own_words(
     assert in_own_words(line, pronouns) == said
 
 
+@pytest.mark.parametrize(
+    ("line", "pronouns", "names", "said"),
+    [
+        ("She is studying for an exam in the spring and practises on the visitors.", "she/her",
+         ["Lin"], "I am studying for an exam in the spring and practise on the visitors."),
+        ("The stall closes when Bram's knee says so.", "he/him", ["Bram"],
+         "The stall closes when my knee says so."),
+        ("Bram sells supplies from his stall.", "he/him", ["Bram"], "I sell supplies from my stall."),
+        ("He watches the gate and sleeps in the tower.", "he/him", ["Oskar"],
+         "I watch the gate and sleep in the tower."),
+        ("She sells lanterns and candles to the visitors.", "she/her", ["Lin"],
+         "I sell lanterns and candles to the visitors."),
+        # another character's name or line stays as it is
+        ("Bram sells supplies from his stall.", "she/her", ["Mira"],
+         "Bram sells supplies from his stall."),
+        ("Lin answers in whichever language you use.", "she/her", ["Mira", "米拉"],
+         "Lin answers in whichever language you use."),
+        ("沈师傅的年糕是全城最好的。", "他", ["沈师傅"], "我的年糕是全城最好的。"),
+        ("沈师傅每天五点起来蒸年糕。", "他", ["沈师傅"], "我每天五点起来蒸年糕。"),
+    ],
+)  # fmt: skip
+def test_knowledge_naming_the_character_is_said_in_the_first_person(
+    line: str, pronouns: str, names: list[str], said: str
+) -> None:
+    assert in_own_words(line, pronouns, names) == said
+
+
 def test_a_composed_answer_says_the_part_that_answers() -> None:
     places = ("Lantern Square has five spots: the fountain in the middle, Chen's tea house up the "
               "east steps, Bram's market stall by the west arch, the notice board beside the south "

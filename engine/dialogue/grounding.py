@@ -652,10 +652,12 @@ _DETERMINERS = frozenset(
 )
 
 
-def in_own_words(text: str, pronouns: str | None) -> str:
+def in_own_words(text: str, pronouns: str | None, names: Sequence[str] = ()) -> str:
     """A knowledge line written about the character ("kept by her brother Tomas", "他的徒弟叫
-    小周") said by the character ("my brother Tomas", "我的徒弟"), when the line names no one
-    else before the pronoun."""
+    小周", "She is studying for an exam", "closes when Bram's knee says so") said by the
+    character ("my brother Tomas", "我的徒弟", "I am studying for an exam", "when my knee says
+    so"), when the line names no one else before the pronoun. ``names`` are the character's."""
+    text = _own_name(text, names)
     if not pronouns:
         return text
     low = pronouns.lower()
@@ -663,6 +665,10 @@ def in_own_words(text: str, pronouns: str | None) -> str:
     if not key:
         return text
     zh = _CJK.search(text) is not None
+    if not zh:
+        text = _SUBJECT[key].sub(lambda m: "I " + _first_person(m.group(1)), text)
+    if text.startswith("I "):
+        text = _AND_VERB.sub(lambda m: "and " + _first_person(m.group(1)), text)
     pattern = _OWN["zh" if zh else "en"][key]
     found = pattern.search(text)
     if found is None:
@@ -675,13 +681,58 @@ def in_own_words(text: str, pronouns: str | None) -> str:
     return pattern.sub("我的" if zh else lambda m: "My" if m.group(0)[0] == "H" else "my", text)
 
 
-def compose(item: Ground, *, language: str | None, pronouns: str | None = None) -> str:
+# A line that opens with the character as its subject: "She is studying ...", "He keeps ...".
+_SUBJECT = {
+    "she": re.compile(r"^She\s+(is|was|has|does|[a-z]{3,}s)\b"),
+    "he": re.compile(r"^He\s+(is|was|has|does|[a-z]{3,}s)\b"),
+}
+_IRREGULAR = {"is": "am", "was": "was", "has": "have", "does": "do"}
+# A second verb of the same subject: "I am studying ... and practises on ..." -> "and practise"
+# (not after a plural: "lanterns and candles to the visitors" is a list of things).
+_AND_VERB = re.compile(
+    r"(?<!s )\band ([a-z]{3,}s)\b(?= (?:on|in|at|to|with|for|from|the|a|an|every|her|his|my|them|it)\b)"
+)
+
+
+def _first_person(verb: str) -> str:
+    """The verb after "I" for a third-person verb: is -> am, keeps -> keep, studies -> study."""
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    if verb.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1]
+
+
+def _own_name(text: str, names: Sequence[str]) -> str:
+    """The character's own name in a line about them, as the character says it: "Bram's knee"
+    -> "my knee", "Bram sells" -> "I sell", "陈掌柜的茶" -> "我的茶", "沈师傅每天" -> "我每天"."""
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        if _CJK.search(name):
+            text = re.sub(rf"^{re.escape(name)}的", "我的", text)
+            text = re.sub(rf"(?<=[，。；！？,;])\s*{re.escape(name)}的", "我的", text)
+            text = re.sub(rf"^{re.escape(name)}(?=[\u4e00-\u9fff])", "我", text)
+            continue
+        text = re.sub(rf"^{re.escape(name)}'s\b", "My", text)
+        text = re.sub(rf"\b{re.escape(name)}'s\b", "my", text)
+        text = re.sub(
+            rf"^{re.escape(name)}\s+(is|was|has|does|[a-z]{{3,}}s)\b",
+            lambda m: "I " + _first_person(m.group(1)),
+            text,
+        )
+    return text
+
+
+def compose(
+    item: Ground, *, language: str | None, pronouns: str | None = None, names: Sequence[str] = ()
+) -> str:
     """``item`` said as the character: a remembered statement back to the player, or the
     knowledge that answers, in the character's own words (see :func:`in_own_words`)."""
     zh = (language or "").startswith("zh")
     said = _answer_part(item).strip().rstrip(";；,，:：、")
     if item.kind == "knowledge":
-        said = in_own_words(said, pronouns)
+        said = in_own_words(said, pronouns, names)
     if not zh and said:
         if item.kind == "memory" and not said.startswith("I "):
             said = said[0].lower() + said[1:]

@@ -175,7 +175,12 @@ async def generate_chosen(
         asked = [g for g in grounding if g.asked] or (kept if best is None else [])
         asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
-            text = compose(asked[0], language=prompt.language, pronouns=persona.pronouns)
+            text = compose(
+                asked[0],
+                language=prompt.language,
+                pronouns=persona.pronouns,
+                names=[persona.name, *persona.names.values()],
+            )
         else:
             text = fallback
         out.composed = True
