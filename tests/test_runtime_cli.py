@@ -101,3 +101,14 @@ def test_prompt_with_a_small_context_cuts_and_says_so() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "cut to fit:" in result.output
+
+
+def test_chat_as_a_player_with_a_characters_id_says_why_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    args = ["chat", "chen", "--backend", "scripted", "--db", str(tmp_path / "w.db")]
+    result = CliRunner().invoke(main, [*args, "--player", "lin", "--characters", CHARS], input="")
+    assert result.exit_code == 1
+    assert "player id 'lin' is a character id" in result.output
+    assert "Traceback" not in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)

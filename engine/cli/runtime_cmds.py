@@ -123,6 +123,8 @@ def chat_command(
                 continue
             _show_turn(rt, rt.say(character, player, line, player_name=player_name), persona.name)
         rt.wait_idle(30)
+    except EngineError as exc:  # a player id the world refuses, and the like: no traceback
+        raise click.ClickException(str(exc)) from exc
     finally:
         rt.close()
 
