@@ -172,15 +172,7 @@ class RightsMixin(StoreBase):
                         (json.dumps(present, ensure_ascii=False), mid),
                     )
             conn.execute("DELETE FROM memory_witnesses WHERE witness = ?", (player,))
-            for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
-                counts[table] = conn.execute(
-                    f"DELETE FROM {table} WHERE player = ?", (player,)
-                ).rowcount
-            conn.execute("DELETE FROM players WHERE player = ?", (player,))
-            for table in self._ledger_tables(conn):
-                counts[table] = conn.execute(
-                    f"DELETE FROM {table} WHERE player = ?", (player,)
-                ).rowcount
+            self._delete_filed_under(conn, player, counts)
             conn.execute(
                 "DELETE FROM history WHERE player = ? OR (entity = 'player' AND entity_id = ?)",
                 (player, player),
@@ -194,14 +186,9 @@ class RightsMixin(StoreBase):
         self._compact()
         logger.info("forgot a player: %s", counts)
 
-    def _forget_rows_only(self, conn: Any, player: str, reason: str) -> dict[str, int]:
-        """forget() for an id that also names a character (an old world): the rows filed under
-        the player, and nothing the character said or saw elsewhere."""
-        counts: dict[str, int] = {}
-        own = [r[0] for r in conn.execute("SELECT id FROM memories WHERE player = ?", (player,))]
-        self._delete_memories(conn, own)
-        counts["memories"] = len(own)
-        counts["turns"] = conn.execute("DELETE FROM turns WHERE player = ?", (player,)).rowcount
+    def _delete_filed_under(self, conn: Any, player: str, counts: dict[str, int]) -> None:
+        """Delete the rows filed under ``player`` in the tables keyed by player alone (vectors,
+        queue, facts, relationships, summaries, the player's row, the ledger), counting them."""
         for table in ("memory_vectors", "embed_queue", "facts", "relationships", "summaries"):
             counts[table] = conn.execute(
                 f"DELETE FROM {table} WHERE player = ?", (player,)
@@ -211,6 +198,16 @@ class RightsMixin(StoreBase):
             counts[table] = conn.execute(
                 f"DELETE FROM {table} WHERE player = ?", (player,)
             ).rowcount
+
+    def _forget_rows_only(self, conn: Any, player: str, reason: str) -> dict[str, int]:
+        """forget() for an id that also names a character (an old world): the rows filed under
+        the player, and nothing the character said or saw elsewhere."""
+        counts: dict[str, int] = {}
+        own = [r[0] for r in conn.execute("SELECT id FROM memories WHERE player = ?", (player,))]
+        self._delete_memories(conn, own)
+        counts["memories"] = len(own)
+        counts["turns"] = conn.execute("DELETE FROM turns WHERE player = ?", (player,)).rowcount
+        self._delete_filed_under(conn, player, counts)
         conn.execute("DELETE FROM history WHERE player = ?", (player,))
         self._log(conn, "delete", "player", None, None, None, reason, counts)
         bump_generation(conn)
