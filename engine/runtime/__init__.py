@@ -3,7 +3,8 @@
 - :mod:`~engine.runtime.core`: :class:`Runtime` (game thread, event loop, store thread);
 - :mod:`~engine.runtime.events`: handles, events and results the game polls;
 - :mod:`~engine.runtime.turn`: one dialogue turn, end to end; :mod:`~engine.runtime.env` what
-  it runs with; :mod:`~engine.runtime.generation` the reply itself (streamed, or sampled and
+  it runs with; :mod:`~engine.runtime.prompting` what the model sees for a turn;
+  :mod:`~engine.runtime.generation` the reply itself (streamed, or sampled and
   chosen); :mod:`~engine.runtime.greeting` a character speaking first;
   :mod:`~engine.runtime.analysis` the work after a turn (facts, relationship, summaries);
 - :mod:`~engine.runtime.scenes`: group conversations;

@@ -13,7 +13,8 @@ A ``say`` turn:
 2. **context** (one hop to the store thread): the player's name, whether they have met,
    recent turns, recalled memories, facts, relationship and the rolling summary; then the
    player's line is stored (in a group scene, for every character present);
-3. **prompt**: matching lore, then :func:`engine.dialogue.prompt.assemble` under the backend's budget;
+3. **prompt** (:mod:`engine.runtime.prompting`): matching lore, then
+   :func:`engine.dialogue.prompt.assemble` under the backend's budget;
 4. **quota**: an optional meter reserves the question;
 5. **generation**: streamed under first-token, stall and total timeouts; the
    :class:`~engine.dialogue.reply.ReplyStreamer` withholds the structured block and splits sentences;
@@ -51,9 +52,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.backends.base import GenerationParams
-from engine.dialogue import choice, heuristics
-from engine.dialogue.grounding import Ground, ground
-from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
+from engine.dialogue import heuristics
+from engine.dialogue.grounding import Ground
+from engine.dialogue.prompt import Prompt
 from engine.dialogue.reply import ParsedReply, parse_reply
 from engine.errors import (
     BackendError,
@@ -98,6 +99,10 @@ from engine.runtime.generation import (
     generate_chosen,
     joiner,
     reply_params,
+)
+from engine.runtime.prompting import (
+    build_prompt,
+    speaker_labels,
 )
 from engine.runtime.safety_gate import SafetyGate
 from engine.text.sentences import split_sentences
@@ -157,7 +162,7 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     line = _PlayerLine(env, req, stored_text)
     asyncio.get_running_loop().call_later(0.05, line)
     # 3. prompt
-    prompt, lore_names, grounding = _build_prompt(env, req, ctx, prompt_text)
+    prompt, lore_names, grounding = build_prompt(env, req, ctx, prompt_text)
     params = reply_params(req.persona, env.settings)
     # 4. quota
     reserved = await _reserve(env, req, prompt, params, line)
@@ -336,7 +341,7 @@ async def _generate(
         if candidate_count(env) > 1:
             gen = await generate_chosen(
                 env, req, ctx, prompt, params, policy, grounding,
-                names=_names(env, req, ctx, prompt.language or persona.languages[0]),
+                names=speaker_labels(env, req, ctx, prompt.language or persona.languages[0]),
                 fallback=fallback_line(persona, req.text),
                 on_first_chunk=line, out=shown,
             )  # fmt: skip
@@ -595,7 +600,7 @@ def preview_prompt(
     ctx = _gather(
         store, req, stored, env.settings.recall_k, env.settings.history_lines, write=False
     )
-    prompt, _lore, _grounding = _build_prompt(env, req, ctx, prompt_text, context_size=context_size)
+    prompt, _lore, _grounding = build_prompt(env, req, ctx, prompt_text, context_size=context_size)
     return prompt, ctx.recalled
 
 
@@ -614,104 +619,6 @@ def turn_rows(
         for player in (req.player, *req.scene_players):
             rows.append({**rows[0], "character": other, "player": player})
     return rows
-
-
-def _display(env: TurnEnv, req: TurnRequest, ctx: Context, speaker: str, language: str) -> str:
-    if speaker == req.character:
-        return req.persona.display_name(language)
-    if speaker == req.player:
-        return ctx.name or req.player_name or "Player"
-    persona = env.personas.get(speaker)
-    if persona is not None:
-        return persona.display_name(language)
-    return ctx.labels.get(speaker, speaker)
-
-
-def _names(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -> list[str]:
-    """Every speaker label a reply must not contain: the player's, the character's, others'."""
-    persona = req.persona
-    names = [persona.name, *persona.names.values(), persona.display_name(language)]
-    for who in (req.player, *req.scene_characters, *req.scene_players):
-        names.append(_display(env, req, ctx, who, language))
-    return list(dict.fromkeys(n for n in names if n))
-
-
-def _history(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -> list[Line]:
-    """The recent lines the model sees, without the character's own lines that fail the
-    reply checks (markup, an echo of the line before, nothing said): a model imitates
-    its history, so one bad line would otherwise breed more."""
-    names = _names(env, req, ctx, language)
-    out: list[Line] = []
-    before = ""
-    for t in ctx.recent:
-        own = t.speaker == req.character
-        if own and choice.reject(t.text, player_line=before, language=None, names=names):
-            continue
-        if not own:
-            before = t.text
-        out.append(Line(speaker=_display(env, req, ctx, t.speaker, language), text=t.text, own=own))
-    return out
-
-
-def _grounding(
-    req: TurnRequest, ctx: Context, text: str, player_name: str, lore: Sequence[Any]
-) -> list[Ground]:
-    """What the character remembers and knows that bears on ``text`` (see engine.dialogue.grounding)."""
-    said = list(ctx.said)
-    seen = set(said)
-    # Older lines memory recalled for this one come first (oldest, so the window wins ties).
-    older = [
-        r.memory.text
-        for r in sorted(ctx.recalled, key=lambda r: r.memory.created)
-        if r.memory.speaker == req.player and r.memory.text not in seen
-    ]
-    knowledge = [*req.persona.knowledge, *(e.content for e in lore)]
-    return ground(text, player=player_name, player_lines=[*older, *said], knowledge=knowledge)
-
-
-def _build_prompt(
-    env: TurnEnv, req: TurnRequest, ctx: Context, text: str, context_size: int | None = None
-) -> tuple[Prompt, list[str], list[Ground]]:
-    persona = req.persona
-    settings = env.settings
-    language = reply_language(persona, text)
-    reply_tokens = persona.generation.max_tokens or settings.reply_tokens
-    budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
-    history = _history(env, req, ctx, language)
-    recent_texts = [t.text for t in ctx.recent] + [text]
-    player_name = _display(env, req, ctx, req.player, language)
-    lore = (
-        env.lorebook(persona).select(
-            recent_texts,
-            budget_tokens=int(budget * settings.lore_share),
-            macros={"char": persona.display_name(language), "user": player_name},
-        )
-        if persona.lore
-        else []
-    )
-    present = [
-        _display(env, req, ctx, c, language) for c in (*req.scene_characters, *req.scene_players)
-    ]
-    grounding = _grounding(req, ctx, text, player_name, lore)
-    prompt = assemble(
-        persona,
-        text,
-        player_name=player_name,
-        budget_tokens=budget,
-        lore=lore,
-        memories=ctx.recalled,
-        facts=ctx.facts,
-        relationship=ctx.relationship if ctx.met else None,
-        summary=ctx.summary,
-        history=history,
-        present=present,
-        language=language,
-        guard=env.safety.guard if env.safety.enabled else None,
-        rules=env.safety.rules(language),
-        grounding=grounding,
-    )
-    names = [e.name or e.content.strip()[:40] for e in lore]
-    return prompt, names, grounding
 
 
 def _store_reply(
