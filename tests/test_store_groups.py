@@ -14,7 +14,7 @@ from fixtures_runtime import TextBackend, hold_store
 from engine.memory import MemoryStore
 from engine.memory._sqlite import in_transaction
 from engine.runtime import Runtime
-from engine.runtime.core import GROUP_LIMIT
+from engine.runtime.store_thread import GROUP_LIMIT
 
 
 class Abort(BaseException):

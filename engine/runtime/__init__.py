@@ -7,6 +7,7 @@
   :mod:`~engine.runtime.generation` the reply itself (streamed, or sampled and
   chosen); :mod:`~engine.runtime.greeting` a character speaking first;
   :mod:`~engine.runtime.analysis` the work after a turn (facts, relationship, summaries);
+  :mod:`~engine.runtime.store_thread` the one thread that owns the world's store;
 - :mod:`~engine.runtime.scenes`: group conversations;
 - :mod:`~engine.runtime.safety_gate`: where a turn meets :mod:`engine.safety` and the audit log.
 
