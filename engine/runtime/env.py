@@ -22,6 +22,7 @@ from engine.metering import Meter
 from engine.persona.model import Persona
 from engine.runtime.events import Event, TurnHandle
 from engine.runtime.safety_gate import SafetyGate
+from engine.runtime.semantics import Semantics
 from engine.types import Fact, Recalled, Relationship, TurnRecord
 
 __all__ = [
@@ -130,6 +131,8 @@ class TurnEnv:
     settings: TurnSettings = field(default_factory=TurnSettings)
     safety: SafetyGate = field(default_factory=SafetyGate)
     meter: Meter | None = None
+    semantics: Semantics | None = None
+    """Similarity of a line to the characters' knowledge, with an embedder (else None)."""
     clock: Callable[[], float] = time.time
     spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
     generating: int = 0
@@ -242,3 +245,6 @@ class Context:
     turn_id: int | None = None
     said: list[str] = field(default_factory=list)
     """The player's own lines of the last ``engine.runtime.turn.SAID_WINDOW`` turns, oldest first (for grounding)."""
+    similarity: dict[str, float] = field(default_factory=dict)
+    """The line's similarity in meaning to each of the character's knowledge and lore lines
+    (see :mod:`engine.runtime.semantics`); empty without an embedder."""

