@@ -28,10 +28,9 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
-from engine.memory.base import StoreBase
 from engine.memory.knowledge import KnowledgeMixin
+from engine.memory.methods import StoreMethods
 from engine.memory.recall import RecallMixin
-from engine.memory.rights import RightsMixin
 from engine.memory.turns import TurnsMixin
 
 __all__ = ["MemoryStore", "is_postgres_url"]
@@ -44,7 +43,7 @@ def is_postgres_url(path: object) -> bool:
     return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
 
 
-class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, StoreBase):
+class MemoryStore(RecallMixin, KnowledgeMixin, TurnsMixin, StoreMethods):
     """Per-player memory of every character in one world, in one SQLite file.
 
     ``path`` is the world file (created if missing; ``":memory:"`` for a throw-away store).

@@ -23,13 +23,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engine.errors import EngineError, StoreError
-from engine.memory.base import StoreBase
 from engine.memory.knowledge import KnowledgeMixin
+from engine.memory.methods import StoreMethods
 from engine.memory.postgres.connection import PgConnection, PgDatabase
 from engine.memory.postgres.schema import SHARDS
 from engine.memory.postgres.terms import bm25, lexemes, tsquery_literal, tsvector_literal
 from engine.memory.recall import RecallMixin, split_frequent
-from engine.memory.rights import RightsMixin
 from engine.memory.scoring import RecallWeights
 from engine.memory.text import query_terms, scope_prefix
 from engine.memory.turns import TurnPlan, TurnsMixin
@@ -48,7 +47,7 @@ def _shard(player: str) -> int:
     return zlib.crc32(player.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, StoreBase):
+class PostgresMemoryStore(RecallMixin, KnowledgeMixin, TurnsMixin, StoreMethods):
     """:class:`~engine.memory.MemoryStore` on a PostgreSQL database (``postgresql://`` URL).
 
     Made by ``MemoryStore("postgresql://...")``; takes the same parameters. ``busy_timeout``
