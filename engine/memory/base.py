@@ -119,7 +119,7 @@ class StoreBase:
         # memory id -> last-accessed time set by recall and not yet written (see _write).
         self._touches: dict[int, float] = {}
         # (character, player) -> (lines, newest turn id counted, generation): see
-        # KnowledgeMixin._turn_count.
+        # engine.memory.knowledge.relationship.
         self._turn_counts: dict[tuple[str, str], tuple[int, int, str]] = {}
         self._open()
 

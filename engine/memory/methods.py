@@ -1,15 +1,16 @@
 """The public methods every memory store has, each one a function of a concept's module.
 
 The work lives in modules of plain functions that take the store as their first argument:
-:mod:`.rights` (export, forget). A store class gets them here as methods: the same
-functions, so the same signatures and docstrings, and ``store.forget(player)`` is
-``rights.forget(store, player)``. What the backends do differently stays in
-:class:`~engine.memory.base.StoreBase`'s methods, which the PostgreSQL store overrides.
+:mod:`.knowledge` (facts, relationships, summaries, names) and :mod:`.rights` (export,
+forget). A store class gets them here as methods: the same functions, so the same signatures
+and docstrings, and ``store.forget(player)`` is ``rights.forget(store, player)``. What the
+backends do differently stays in :class:`~engine.memory.base.StoreBase`'s methods, which the
+PostgreSQL store overrides.
 """
 
 from __future__ import annotations
 
-from engine.memory import rights
+from engine.memory import knowledge, rights
 from engine.memory.base import StoreBase
 
 __all__ = ["StoreMethods"]
@@ -19,6 +20,21 @@ class StoreMethods(StoreBase):
     """:class:`~engine.memory.base.StoreBase` with the public methods of a memory store: the
     base of :class:`~engine.memory.MemoryStore` (SQLite) and of
     :class:`~engine.memory.postgres.PostgresMemoryStore`. Not used on its own."""
+
+    # What characters know of players
+    add_fact = knowledge.add_fact
+    facts = knowledge.facts
+    relationship = knowledge.relationship
+    adjust_relationship = knowledge.adjust_relationship
+    summary = knowledge.summary
+    summary_text = knowledge.summary_text
+    set_summary = knowledge.set_summary
+    unsummarised_turns = knowledge.unsummarised_turns
+    turns_over_budget = knowledge.turns_over_budget
+    set_player_name = knowledge.set_player_name
+    player_name = knowledge.player_name
+    has_met = knowledge.has_met
+    pairs = knowledge.pairs
 
     # Player rights
     export = rights.export

@@ -18,9 +18,10 @@ from engine.memory.base import (
     MEMORY_COLUMNS,
     SEARCH_COLUMNS,
     CachedView,
+    StoreBase,
     chunks,
 )
-from engine.memory.knowledge import KnowledgeMixin
+from engine.memory.knowledge import player_names
 from engine.memory.ranking import ConversationView, relevance_at
 from engine.memory.schema import FTS_TABLE
 from engine.memory.scoring import RecallWeights, score_candidates
@@ -49,7 +50,7 @@ def split_frequent(terms: list[str], counts: list[int], budget: int) -> tuple[li
     )
 
 
-class RecallMixin(KnowledgeMixin):
+class RecallMixin(StoreBase):
     """recall(), embed_pending() and the conversation views: part of MemoryStore."""
 
     def recall(
@@ -255,7 +256,7 @@ class RecallMixin(KnowledgeMixin):
         lowered = query.casefold()
         words = set(re.findall(r"[^\W_]+", lowered))
         named = set()
-        known = self._player_names(sorted(speakers))
+        known = player_names(self, sorted(speakers))
         for speaker in speakers:
             names = {speaker}
             name = known.get(speaker)

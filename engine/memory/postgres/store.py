@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engine.errors import EngineError, StoreError
-from engine.memory.knowledge import KnowledgeMixin
 from engine.memory.methods import StoreMethods
 from engine.memory.postgres.connection import PgConnection, PgDatabase
 from engine.memory.postgres.schema import SHARDS
@@ -47,7 +46,7 @@ def _shard(player: str) -> int:
     return zlib.crc32(player.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-class PostgresMemoryStore(RecallMixin, KnowledgeMixin, TurnsMixin, StoreMethods):
+class PostgresMemoryStore(RecallMixin, TurnsMixin, StoreMethods):
     """:class:`~engine.memory.MemoryStore` on a PostgreSQL database (``postgresql://`` URL).
 
     Made by ``MemoryStore("postgresql://...")``; takes the same parameters. ``busy_timeout``
