@@ -27,9 +27,8 @@ from engine.memory.methods import StoreMethods
 from engine.memory.postgres.connection import PgConnection, PgDatabase
 from engine.memory.postgres.schema import SHARDS
 from engine.memory.postgres.terms import bm25, lexemes, tsquery_literal, tsvector_literal
-from engine.memory.recall import RecallMixin, split_frequent
 from engine.memory.scoring import RecallWeights
-from engine.memory.text import query_terms, scope_prefix
+from engine.memory.text import query_terms, scope_prefix, split_frequent
 from engine.memory.turns import TurnPlan, TurnsMixin
 
 __all__ = ["PostgresMemoryStore"]
@@ -46,7 +45,7 @@ def _shard(player: str) -> int:
     return zlib.crc32(player.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-class PostgresMemoryStore(RecallMixin, TurnsMixin, StoreMethods):
+class PostgresMemoryStore(TurnsMixin, StoreMethods):
     """:class:`~engine.memory.MemoryStore` on a PostgreSQL database (``postgresql://`` URL).
 
     Made by ``MemoryStore("postgresql://...")``; takes the same parameters. ``busy_timeout``
