@@ -41,7 +41,7 @@ from engine.types import (
     TurnRecord,
 )
 
-__all__ = ["ADD_WITNESS", "QUEUE_EMBEDDING", "StoreBase"]
+__all__ = ["ADD_WITNESS", "QUEUE_EMBEDDING", "ReadAhead", "StoreBase"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,11 @@ ADD_WITNESS = (
     "INSERT INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)"
     " ON CONFLICT DO NOTHING"
 )
+
+
+#: What a backend reads ahead for a batch of turns (see ``StoreBase._read_ahead``): the last
+#: lines of each (character, player) conversation, and the names of the speakers.
+ReadAhead = tuple[dict[tuple[str, str], list[Any]], dict[str, str | None]]
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -277,6 +282,15 @@ class StoreBase:
     def _among_text(values: Sequence[str]) -> tuple[str, list[Any]]:
         """As :meth:`_among`, for text values."""
         return f"IN ({','.join('?' * len(values))})", list(values)
+
+    def _read_ahead(
+        self, conn: Any, pairs: Sequence[tuple[str, str]], speakers: set[str]
+    ) -> ReadAhead | None:
+        """What storing a batch of turns reads row by row, read at once: each conversation's
+        last two lines (``id, text, session, memory_id, speaker``, newest first) and the name
+        (or None) of every speaker of the batch and of those lines. None: read as planning
+        goes, as SQLite does (a read is a function call, not a round trip)."""
+        return None
 
     def _id_high_water(self, conn: Any, table: str) -> int:
         """The highest id ``turns`` or ``memories`` has ever given out."""

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from engine.memory.methods import StoreMethods
-from engine.memory.turns import TurnsMixin
 
 __all__ = ["MemoryStore", "is_postgres_url"]
 
@@ -41,7 +40,7 @@ def is_postgres_url(path: object) -> bool:
     return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
 
 
-class MemoryStore(TurnsMixin, StoreMethods):
+class MemoryStore(StoreMethods):
     """Per-player memory of every character in one world, in one SQLite file.
 
     ``path`` is the world file (created if missing; ``":memory:"`` for a throw-away store).
