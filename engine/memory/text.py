@@ -196,6 +196,7 @@ def fts_query(terms: Sequence[str], *, column: str | None = None, prefix: str = 
     return body
 
 
+@functools.lru_cache(maxsize=4096)
 def scope_prefix(player: str) -> str:
     """The prefix glued to every indexed word of ``player``'s memories (and to query terms).
 
