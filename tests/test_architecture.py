@@ -5,7 +5,9 @@
 - the pure packages (text, persona, lore, dialogue, safety) import neither memory, backends nor
   runtime;
 - no import cycle between modules (imports inside functions and under ``TYPE_CHECKING`` count:
-  they are dependencies all the same).
+  they are dependencies all the same);
+- no class named ``*Mixin`` in engine/memory: the store's parts (turns, recall, knowledge,
+  rights) are modules of functions that take the store, not classes mixed into it.
 
 Importing a package means importing its ``__init__``; importing a submodule through its package
 (``from engine.dialogue import heuristics``) means importing the submodule.
@@ -134,6 +136,17 @@ def _cycles(root: Path) -> list[list[str]]:
     return cycles
 
 
+def _mixins(root: Path, package: str = "engine.memory") -> list[str]:
+    found = [
+        (module, node.lineno, node.name)
+        for module, path in _modules(root).items()
+        if module == package or module.startswith(package + ".")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Mixin")
+    ]
+    return [f"{module}:{line} defines {name}" for module, line, name in sorted(found)]
+
+
 def test_no_module_imports_another_modules_private_names() -> None:
     assert _private_imports(ENGINE) == []
 
@@ -144,6 +157,10 @@ def test_pure_packages_import_neither_memory_backends_nor_runtime() -> None:
 
 def test_no_import_cycles() -> None:
     assert _cycles(ENGINE) == []
+
+
+def test_memory_has_no_mixins() -> None:
+    assert _mixins(ENGINE) == []
 
 
 @pytest.mark.parametrize("package", (*PURE, *IMPURE, "engine.cards", "engine.types"))
@@ -178,3 +195,11 @@ def test_the_checks_catch_what_they_forbid(tmp_path: Path) -> None:
         "engine.text.words:2 imports engine.runtime.core",
     ]
     assert _cycles(root) == [["engine.runtime.core", "engine.runtime.scenes"]]
+    (root / "memory" / "recall.py").write_text(
+        "class Base:\n    class RecallMixin: ...\n\n\nclass TurnsMixin(Base): ...\n"
+    )
+    (root / "runtime" / "mixins.py").write_text("class LoggingMixin: ...\n")
+    assert _mixins(root) == [
+        "engine.memory.recall:2 defines RecallMixin",
+        "engine.memory.recall:5 defines TurnsMixin",
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.memory import MemoryStore
+from engine.memory.recall import lexical_candidates
 
 
 def _fill(path: Path) -> None:
@@ -44,7 +45,7 @@ def world(tmp_path: Path) -> Path:
 
 def _lexical(path: Path, query: str, budget: int, player: str = "alice") -> dict[int, float]:
     with MemoryStore(path, lexical_budget=budget) as store:
-        return store._lexical_candidates("mira", player, query, store.weights)
+        return lexical_candidates(store, "mira", player, query, store.weights)
 
 
 def _texts(path: Path, ids: set[int]) -> set[str]:

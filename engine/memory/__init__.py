@@ -1,12 +1,14 @@
 """Per-player memory for characters: SQLite store, hybrid recall, summaries, player rights.
 
 The only package that touches SQLite (and, in :mod:`engine.memory.postgres`, PostgreSQL:
-``MemoryStore("postgresql://...")``). The store is one class made of parts by concept:
-``base`` (connection, transactions, the backend's hooks), ``turns``, ``recall``, ``knowledge``
-(facts, relationships, summaries), ``rights`` (export, forget), ``ledger`` and ``transfer``
-(copying a world between stores). May import :mod:`engine.errors`, :mod:`engine.types`,
-:mod:`engine.text`, :mod:`engine.persona` and :mod:`engine.safety` (redaction); must not
-import backends, runtime, dialogue or cards.
+``MemoryStore("postgresql://...")``). The store is one class over modules by concept:
+``base`` (connection, transactions, the backend's hooks, which the PostgreSQL store
+overrides), then modules of functions that take the store: ``turns``, ``recall``,
+``knowledge`` (facts, relationships, summaries), ``rights`` (export, forget), gathered as
+methods in ``methods``; beside them ``ledger`` and ``transfer`` (copying a world between
+stores). May import :mod:`engine.errors`, :mod:`engine.types`, :mod:`engine.text`,
+:mod:`engine.persona` and :mod:`engine.safety` (redaction); must not import backends,
+runtime, dialogue or cards.
 
 >>> from engine.memory import MemoryStore
 >>> with MemoryStore(":memory:") as store:

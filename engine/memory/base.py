@@ -8,11 +8,10 @@ import json
 import logging
 import math
 import sqlite3
-import threading
 import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -28,13 +27,21 @@ from engine.memory.schema import FTS_TABLE, MIGRATIONS, TABLES
 from engine.memory.scoring import (
     RecallWeights,
 )
-from engine.memory.text import Segmentation, index_text, scope_prefix, scoped
+from engine.memory.text import (
+    Segmentation,
+    fts_query,
+    index_text,
+    query_terms,
+    scope_prefix,
+    scoped,
+    split_frequent,
+)
 from engine.types import (
     MemoryRecord,
     TurnRecord,
 )
 
-__all__ = ["ADD_WITNESS", "QUEUE_EMBEDDING", "StoreBase"]
+__all__ = ["ADD_WITNESS", "QUEUE_EMBEDDING", "ReadAhead", "StoreBase"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +59,6 @@ MAX_PENDING_TOUCHES = 2048
 #: ``MemoryStore(lexical_budget=...)``).
 LEXICAL_BUDGET = 1000
 
-#: How long recall waits (seconds) for the worker to start embedding its query.
-_START_WAIT = 0.01
-
 MEMORY_KINDS = ("observation", "summary", "reflection", "event")
 MEMORY_COLUMNS = "id, character, player, kind, text, importance, created, last_accessed, turn_ids, present, speaker"
 SEARCH_COLUMNS = "{speaker text context}"
@@ -68,6 +72,11 @@ ADD_WITNESS = (
     "INSERT INTO memory_witnesses (memory_id, witness, player) VALUES (?, ?, ?)"
     " ON CONFLICT DO NOTHING"
 )
+
+
+#: What a backend reads ahead for a batch of turns (see ``StoreBase._read_ahead``): the last
+#: lines of each (character, player) conversation, and the names of the speakers.
+ReadAhead = tuple[dict[tuple[str, str], list[Any]], dict[str, str | None]]
 
 
 def dedupe(items: Iterable[str]) -> list[str]:
@@ -119,7 +128,7 @@ class StoreBase:
         # memory id -> last-accessed time set by recall and not yet written (see _write).
         self._touches: dict[int, float] = {}
         # (character, player) -> (lines, newest turn id counted, generation): see
-        # KnowledgeMixin._turn_count.
+        # engine.memory.knowledge.relationship.
         self._turn_counts: dict[tuple[str, str], tuple[int, int, str]] = {}
         self._open()
 
@@ -274,6 +283,15 @@ class StoreBase:
         """As :meth:`_among`, for text values."""
         return f"IN ({','.join('?' * len(values))})", list(values)
 
+    def _read_ahead(
+        self, conn: Any, pairs: Sequence[tuple[str, str]], speakers: set[str]
+    ) -> ReadAhead | None:
+        """What storing a batch of turns reads row by row, read at once: each conversation's
+        last two lines (``id, text, session, memory_id, speaker``, newest first) and the name
+        (or None) of every speaker of the batch and of those lines. None: read as planning
+        goes, as SQLite does (a read is a function call, not a round trip)."""
+        return None
+
     def _id_high_water(self, conn: Any, table: str) -> int:
         """The highest id ``turns`` or ``memories`` has ever given out."""
         return next_id(conn, table) - 1
@@ -312,6 +330,65 @@ class StoreBase:
     def _index_delete(self, conn: Any, ids: Sequence[int]) -> None:
         marks = ",".join("?" * len(ids))
         conn.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", list(ids))
+
+    def _lexical_page(
+        self, player: str, query: str, w: RecallWeights, limit: int
+    ) -> dict[int, float]:
+        """The best full-text matches for ``query`` among the player's memories (at most
+        ``limit``), by id, with their bm25 score (higher is better)."""
+        terms = query_terms(query, self.segmentation)
+        if not terms:
+            return {}
+        prefix = scope_prefix(player)
+        rare, frequent = self._split_frequent(terms, prefix)
+        score = f"SELECT rowid, bm25({FTS_TABLE}, 0.0, ?, 1.0, ?) AS s FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?"
+        weights = (w.speaker_weight, w.context_weight)
+        # The player's prefix limits the search to this player's memories; which of them this
+        # character witnessed is decided by the conversation view (engine.memory.ranking), so
+        # more rows are taken here to leave enough after that filter.
+        if not frequent:
+            match = f"{SEARCH_COLUMNS} : ({fts_query(terms, prefix=prefix)})"
+            rows = self._read(f"{score} ORDER BY s LIMIT ?", (*weights, match, limit))
+        else:
+            # The memories with a rarer word, in two disjoint parts: without any frequent word,
+            # and with one. Both expressions hold every word, so bm25 weighs each word as the
+            # plain OR of all of them would, and a memory's score is the same as there.
+            either = fts_query(rare, prefix=prefix)
+            common = fts_query(frequent, prefix=prefix)
+            rows = self._read(
+                f"{score} UNION ALL {score} ORDER BY s LIMIT ?",
+                (
+                    *weights,
+                    f"{SEARCH_COLUMNS} : (({either}) NOT ({common}))",
+                    *weights,
+                    f"{SEARCH_COLUMNS} : (({either}) AND ({common}))",
+                    limit,
+                ),
+            )
+        # bm25() is lower-is-better and negative; flip it so higher is better.
+        return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
+
+    def _split_frequent(self, terms: list[str], prefix: str) -> tuple[list[str], list[str]]:
+        """``terms`` as (searched, frequent): the most frequent words move to the second list
+        while the others are found in more than ``lexical_budget`` of the player's memories
+        (counted per word, so overlaps count twice). At least one word found anywhere stays
+        searched: a word found nowhere adds nothing, so it cannot stand in for the others."""
+        if self.lexical_budget <= 0 or len(terms) < 2:
+            return terms, []
+        return split_frequent(terms, self._term_counts(terms, prefix), self.lexical_budget)
+
+    def _term_counts(self, terms: list[str], prefix: str) -> list[int]:
+        """In how many of the player's memories (by ``prefix``) each term is found."""
+        return [
+            int(c)
+            for c in self._read(
+                "SELECT "
+                + ", ".join(
+                    f"(SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)" for _ in terms
+                ),
+                [f"{SEARCH_COLUMNS} : {fts_query([t], prefix=prefix)}" for t in terms],
+            )[0]
+        ]
 
     def _compact(self) -> None:
         """After forgetting a player: merge the index so deleted entries are gone from its
@@ -570,50 +647,6 @@ class StoreBase:
                     QUEUE_EMBEDDING,
                     (row[3], row[1], previous + f"{self._display_name(conn, row[4])}: {row[5]}"),
                 )
-
-    def _start_query_vector(self, embedder: Embedder, query: str) -> Future[np.ndarray] | None:
-        """Start embedding ``query`` on the worker thread (None when it is cached).
-
-        The embedder runs outside the GIL (a C engine or a network call), so the embedding
-        overlaps the full-text search. The caller must collect the result with
-        :meth:`_finish_query_vector` before calling the embedder again: only one call to the
-        embedder is ever in flight, so an embedder need not be thread-safe.
-        """
-        if (embedder.name, query) in self._query_vectors:
-            return None
-        if self._embed_worker is None:
-            self._embed_worker = ThreadPoolExecutor(1, thread_name_prefix="memory-embed")
-        started = threading.Event()
-
-        def embed() -> np.ndarray:
-            started.set()
-            return embedder.embed([query], kind="query")
-
-        future = self._embed_worker.submit(embed)
-        # Hand the interpreter lock to the worker until it is on its way into the embedder:
-        # otherwise it can wait for the lock while this thread runs Python (up to the
-        # interpreter's 5 ms switch interval), and the embedding, the longest part of a
-        # recall, starts that much later.
-        started.wait(_START_WAIT)
-        return future
-
-    def _finish_query_vector(
-        self, embedder: Embedder, query: str, pending: Future[np.ndarray] | None
-    ) -> np.ndarray:
-        key = (embedder.name, query)
-        vector = self._query_vectors.get(key)
-        if vector is None:
-            rows = pending.result() if pending is not None else None
-            if rows is None:
-                rows = embedder.embed([query], kind="query")
-            vector = np.asarray(rows)[0].astype(np.float64)
-            vector.setflags(write=False)
-            self._query_vectors[key] = vector
-            while len(self._query_vectors) > MAX_CACHED_QUERIES:
-                self._query_vectors.popitem(last=False)
-        else:
-            self._query_vectors.move_to_end(key)
-        return vector
 
     def _drop_vector_cache(self, player: str | None) -> None:
         """Forget cached views (after deletions or new witnesses); they reload on next recall."""

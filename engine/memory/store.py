@@ -28,11 +28,7 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
-from engine.memory.base import StoreBase
-from engine.memory.knowledge import KnowledgeMixin
-from engine.memory.recall import RecallMixin
-from engine.memory.rights import RightsMixin
-from engine.memory.turns import TurnsMixin
+from engine.memory.methods import StoreMethods
 
 __all__ = ["MemoryStore", "is_postgres_url"]
 
@@ -44,7 +40,7 @@ def is_postgres_url(path: object) -> bool:
     return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
 
 
-class MemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, StoreBase):
+class MemoryStore(StoreMethods):
     """Per-player memory of every character in one world, in one SQLite file.
 
     ``path`` is the world file (created if missing; ``":memory:"`` for a throw-away store).

@@ -43,6 +43,7 @@ __all__ = [
     "scope_prefix",
     "scoped",
     "segment_cjk",
+    "split_frequent",
 ]
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def fts_query(terms: Sequence[str], *, column: str | None = None, prefix: str = 
     return body
 
 
+@functools.lru_cache(maxsize=4096)
 def scope_prefix(player: str) -> str:
     """The prefix glued to every indexed word of ``player``'s memories (and to query terms).
 
@@ -283,3 +285,29 @@ def _tokenizer_agrees(char: str) -> bool:
         (count,) = _probe.execute("SELECT count(*) FROM probe_terms WHERE doc = 1").fetchone()
         _probe.execute("DELETE FROM probe WHERE rowid = 1")
     return bool(count == 1)
+
+
+def split_frequent(terms: list[str], counts: list[int], budget: int) -> tuple[list[str], list[str]]:
+    """``terms`` as (searched, frequent), given in how many memories each is found
+    (``counts``): the most frequent words move to the second list while the others are found
+    in more than ``budget`` memories (counted per word, so overlaps count twice). At least one
+    word found anywhere stays searched: a word found nowhere adds nothing, so it cannot stand
+    in for the others.
+
+    >>> split_frequent(["the", "lantern", "festival"], [900, 40, 300], 1000)
+    (['lantern', 'festival'], ['the'])
+    """
+    if budget <= 0 or len(terms) < 2:
+        return terms, []
+    total = sum(counts)
+    found = sum(1 for c in counts if c)
+    frequent: set[int] = set()
+    for i in sorted(range(len(terms)), key=lambda i: -counts[i]):
+        if total <= budget or len(frequent) >= found - 1:
+            break
+        frequent.add(i)
+        total -= counts[i]
+    return (
+        [t for i, t in enumerate(terms) if i not in frequent],
+        [t for i, t in enumerate(terms) if i in frequent],
+    )

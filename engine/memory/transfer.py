@@ -26,6 +26,7 @@ from engine.errors import StoreError
 from engine.memory.base import MEMORY_COLUMNS, StoreBase, chunks
 from engine.memory.ledger import LEDGER_TABLES, Ledger
 from engine.memory.text import index_text
+from engine.memory.turns import speaker_label
 
 __all__ = ["COPIED_TABLES", "TableReport", "migrate_world"]
 
@@ -251,7 +252,7 @@ def _index_entry(store: StoreBase, conn: Any, memory_id: int) -> tuple[int, str,
     label = ""
     parts: list[str] = []
     if turn is not None:
-        label = store._speaker_label(conn, speaker) if speaker else ""  # type: ignore[attr-defined]
+        label = speaker_label(conn, speaker) if speaker else ""
         for op, order in (("<", "DESC"), (">", "ASC")):
             hit = conn.execute(
                 f"SELECT text, session FROM turns WHERE character = ? AND player = ?"

@@ -23,16 +23,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from engine.errors import EngineError, StoreError
-from engine.memory.base import StoreBase
-from engine.memory.knowledge import KnowledgeMixin
+from engine.memory.base import ReadAhead
+from engine.memory.methods import StoreMethods
 from engine.memory.postgres.connection import PgConnection, PgDatabase
 from engine.memory.postgres.schema import SHARDS
 from engine.memory.postgres.terms import bm25, lexemes, tsquery_literal, tsvector_literal
-from engine.memory.recall import RecallMixin, split_frequent
-from engine.memory.rights import RightsMixin
 from engine.memory.scoring import RecallWeights
-from engine.memory.text import query_terms, scope_prefix
-from engine.memory.turns import TurnPlan, TurnsMixin
+from engine.memory.text import query_terms, scope_prefix, split_frequent
 
 __all__ = ["PostgresMemoryStore"]
 
@@ -48,7 +45,7 @@ def _shard(player: str) -> int:
     return zlib.crc32(player.encode("utf-8", "surrogatepass")) % SHARDS
 
 
-class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, StoreBase):
+class PostgresMemoryStore(StoreMethods):
     """:class:`~engine.memory.MemoryStore` on a PostgreSQL database (``postgresql://`` URL).
 
     Made by ``MemoryStore("postgresql://...")``; takes the same parameters. ``busy_timeout``
@@ -166,9 +163,9 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
             if top > 0:
                 conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?)", (table, top))
 
-    def _prefetch(
-        self, conn: Any, plan: TurnPlan, pairs: list[tuple[str, str]], speakers: set[str]
-    ) -> None:
+    def _read_ahead(
+        self, conn: Any, pairs: Sequence[tuple[str, str]], speakers: set[str]
+    ) -> ReadAhead:
         unique = sorted(set(pairs))
         found: dict[tuple[str, str], list[Any]] = {pair: [] for pair in unique}
         for character, player, *row in conn.execute(
@@ -186,12 +183,7 @@ class PostgresMemoryStore(RightsMixin, RecallMixin, KnowledgeMixin, TurnsMixin, 
                 "SELECT player, name FROM players WHERE player = ANY(?)", (sorted(wanted),)
             ).fetchall()
         )
-        for who in wanted:
-            name = names.get(who)
-            plan.names[who] = str(name) if name else who
-            plan.labels[who] = f"{who} {name}" if name and name != who else who
-        for pair, prev in found.items():
-            self._previous_from(conn, plan, pair, prev)
+        return found, {who: names.get(who) for who in wanted}
 
     def _claim_ids(self, conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
         """As on SQLite (player and character ids stay apart), in three statements."""
