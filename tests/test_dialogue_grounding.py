@@ -208,3 +208,15 @@ def test_with_an_embedder_a_paraphrased_question_gets_the_line_that_answers(
     )
     done = [e for e in drain(rt, rt.say("gus", "p1", question), 30) if isinstance(e, TurnDone)]
     assert "Tibbles" in done[0].result.text
+
+
+def test_when_a_place_closes_is_answered_with_the_time_not_the_place() -> None:
+    line = "茶馆在广场东边的台阶上，每天早上七点开门，晚上十一点打烊。"
+    found = _knowledge(ground("茶馆几点关门？", player="小明", player_lines=[], knowledge=[line]))
+    assert found and "十一" in found[0].keys and "广场" not in found[0].keys
+
+
+def test_teaching_somewhere_is_a_trade() -> None:
+    told = ["老板好，我叫小明，从苏州来，在中学教数学。"]
+    found = ground("您还记得我是做什么的吗？", player="小明", player_lines=told, knowledge=[])
+    assert found and found[0].asked and "数学" in found[0].keys

@@ -285,7 +285,7 @@ _STATED = {
         r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
         r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
-        r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)"
+        r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工|教)"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
@@ -586,6 +586,7 @@ _NEAR: dict[str, tuple[str, ...]] = {
     "tonight": ("evening", "night"), "evening": ("tonight", "night"),
     "night": ("tonight", "evening"), "today": ("day", "daily"), "tomorrow": ("day", "morning"),
     "price": ("cost", "coin"), "cost": ("price",), "open": ("opens",), "close": ("closes", "shut"),
+    "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
     "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
 }  # fmt: skip
 
@@ -619,11 +620,22 @@ def _best_sentence(line: str, q_terms: set[str]) -> str:
 _HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
 
 
+_NUMBER = r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)\b"
+
+
 def _answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
     """The terms of the clause that answers the question, the question's own terms left out
     (a list's header, "Prices at the stall:", is not a clause of it)."""
     body = _HEADER.sub("", sentence)
     clause = _best_part(body, q_terms, r"[,，、:：]\s*")
+    if not re.search(_NUMBER, clause):
+        # Among clauses sharing as much with the question, the one with a number answers
+        # "when" and "how much" ("茶馆几点关门？": "晚上十一点打烊", not "听雨茶馆在广场东边").
+        shared = len(terms(clause) & q_terms)
+        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+        counted = [p for p in parts if re.search(_NUMBER, p) and len(terms(p) & q_terms) == shared]
+        if shared and counted:
+            clause = counted[0]
     keys = terms(clause) - q_terms
     if len(keys) < 2 and not re.search(r"\d", clause):
         # The clause the question points at ("When snow blocks the pass,") says little of its
