@@ -525,14 +525,18 @@ _SEMANTIC_WEIGHT = 0.5
 _SEMANTIC_ALONE = 1.5
 
 
-def _chars(text: str) -> set[str]:
+# Worked out once per knowledge line, as its word terms are (a turn compares every line).
+@functools.lru_cache(maxsize=8192)
+def _chars(text: str) -> frozenset[str]:
     """The Chinese characters of ``text`` that carry a topic, as ``字:`` terms: "票" of "一张票"
     ties it to "戏票前排三十五块" where no two-character word is shared."""
-    return {
-        f"字:{c}"
-        for c in _CJK.findall(text)
-        if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in _COMMON_ZH
-    }
+    return frozenset(
+        {
+            f"字:{c}"
+            for c in _CJK.findall(text)
+            if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in _COMMON_ZH
+        }
+    )
 
 
 def _best_knowledge(
