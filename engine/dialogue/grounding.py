@@ -417,7 +417,7 @@ def ground(
     asks = [s for s in _sentences([question]) if is_question(s)] or [question]
     asked_kinds = frozenset(k for s in asks for k in _kinds_asked(s))
     about_memory = any(c in low for c in _MEMORY_CUES) or any(
-        re.search(r"\b(I|my|me|mine)\b", s) or "我" in s for s in asks
+        re.search(r"\b(I|my|me|mine)\b", s, re.IGNORECASE) or "我" in s for s in asks
     )
     out: list[Ground] = []
     memories: list[Ground] = []
