@@ -451,12 +451,7 @@ def set_importance(
     value = clamp(float(importance), 1.0, 10.0)
 
     def write(conn: Any) -> None:
-        row = conn.execute(
-            "SELECT character, player, importance FROM memories WHERE id = ?", (memory_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no memory {memory_id}")
-        store._lock_players(conn, [row[1]])
+        row = _locked_memory(store, conn, memory_id, "character, player, importance")
         conn.execute("UPDATE memories SET importance = ? WHERE id = ?", (value, memory_id))
         store._log(
             conn,
@@ -476,12 +471,7 @@ def share_memory(store: StoreBase, memory_id: int, character: str, *, reason: st
     """Let ``character`` know a memory too (it was told): it joins the witnesses."""
 
     def write(conn: Any) -> None:
-        row = conn.execute(
-            "SELECT character, player, present FROM memories WHERE id = ?", (memory_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no memory {memory_id}")
-        store._lock_players(conn, [row[1]])
+        _locked_memory(store, conn, memory_id, "character, player")
         row = conn.execute(
             "SELECT character, player, present FROM memories WHERE id = ?", (memory_id,)
         ).fetchone()
@@ -507,12 +497,7 @@ def forget_memory(store: StoreBase, memory_id: int, *, reason: str = "player req
     """
 
     def write(conn: Any) -> None:
-        row = conn.execute(
-            "SELECT character, player, kind FROM memories WHERE id = ?", (memory_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no memory {memory_id}")
-        store._lock_players(conn, [row[1]])
+        row = _locked_memory(store, conn, memory_id, "character, player, kind")
         turns = [
             r[0] for r in conn.execute("SELECT id FROM turns WHERE memory_id = ?", (memory_id,))
         ]
@@ -532,3 +517,13 @@ def forget_memory(store: StoreBase, memory_id: int, *, reason: str = "player req
 
     store._write(write)
     store._drop_vector_cache(None)
+
+
+def _locked_memory(store: StoreBase, conn: Any, memory_id: int, columns: str) -> Any:
+    """The memory's row (``columns``, the player second) with its player locked for the write;
+    NotFoundError when there is none."""
+    row = conn.execute(f"SELECT {columns} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no memory {memory_id}")
+    store._lock_players(conn, [row[1]])
+    return row
