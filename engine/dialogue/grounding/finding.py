@@ -1,0 +1,150 @@
+""":func:`ground`: for the line being answered, the few things the player told that it asks
+about (or that the line itself tells) and the one knowledge line that answers it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from engine.dialogue import heuristics
+from engine.dialogue.grounding.asking import is_question, is_small_talk
+from engine.dialogue.grounding.item import Ground
+from engine.dialogue.grounding.knowledge import NEAR, answer_keys, best_knowledge, best_sentence
+from engine.dialogue.grounding.saying import third_person
+from engine.dialogue.grounding.told import (
+    MEMORY_CUES,
+    fact_keys,
+    heads,
+    is_statement,
+    kinds_asked,
+    kinds_stated,
+    most_memorable,
+    sentences,
+)
+from engine.dialogue.grounding.words import terms
+
+__all__ = ["ground"]
+
+
+def ground(
+    question: str,
+    *,
+    player: str,
+    player_lines: Sequence[str],
+    knowledge: Sequence[str],
+    max_memories: int = 2,
+    knowledge_similarity: Sequence[float] | None = None,
+) -> list[Ground]:
+    """The remembered statements and the one knowledge line most relevant to ``question``.
+
+    ``player_lines`` are the player's earlier lines (oldest first; the line being answered is
+    not among them), ``knowledge`` the character's knowledge and matching lore. Best first.
+    ``knowledge_similarity``, when given, holds the question's semantic similarity to each
+    ``knowledge`` line (an embedder's cosine, in the same order): it finds the line a question
+    asks about in other words ("the big fellow hanging from the ceiling" for "the whale
+    skeleton in the main hall"), fused with the words they share (see :func:`best_knowledge`).
+    """
+    q_terms = terms(question)
+    asking = is_question(question)
+    low = question.lower()
+    # A line about the player's own past asks it in the first person ("Where am I from?");
+    # "What do you charge at the door? I want to bring my sister" asks about the world, the
+    # first person (and "like") being only in what comes with the question.
+    asks = [s for s in sentences([question]) if is_question(s)] or [question]
+    asked_kinds = frozenset(k for s in asks for k in kinds_asked(s))
+    about_memory = any(c in low for c in MEMORY_CUES) or any(
+        re.search(r"\b(I|my|me|mine)\b", s, re.IGNORECASE) or "我" in s for s in asks
+    )
+    out: list[Ground] = []
+    memories: list[Ground] = []
+    statements = [s for s in sentences(player_lines) if is_statement(s)]
+    scored: list[tuple[float, str, frozenset[str], int]] = []
+    for age, sentence in enumerate(reversed(statements)):
+        s_terms = terms(sentence)
+        kinds = kinds_stated(sentence)
+        shared = len(q_terms & s_terms)
+        matched = asked_kinds & kinds
+        score = shared + 2.0 * len(matched) - 0.01 * age
+        if score <= 0.5:
+            continue
+        if kinds == {"name"} and "name" not in asked_kinds:
+            continue
+        if not about_memory and not shared:
+            continue  # a question about the world, not about the player
+        scored.append((score, sentence, matched, shared))
+    # Only the best few are put into words (the rewriting is the costly part); a stable sort
+    # keeps the newest first among equal scores, as before.
+    scored.sort(key=lambda item: -item[0])
+    for score, sentence, matched, shared in scored[:max_memories]:
+        memories.append(
+            Ground(
+                kind="memory",
+                note=third_person(sentence, player),
+                said=heuristics.second_person(sentence),
+                keys=(keys := fact_keys(sentence, q_terms, matched)),
+                weak=heads(sentence, keys),
+                score=score,
+                asked=asking and about_memory and (bool(matched) or shared >= 1),
+            )
+        )
+    if not memories and asking and any(c in low for c in MEMORY_CUES):
+        # "Do you remember me?": the most memorable thing they said about themselves.
+        memorable = most_memorable(statements, q_terms)
+        if memorable is not None:
+            memories.append(
+                Ground(
+                    kind="memory",
+                    note=third_person(memorable, player),
+                    said=heuristics.second_person(memorable),
+                    keys=(keys := fact_keys(memorable, q_terms, kinds_stated(memorable))),
+                    weak=heads(memorable, keys),
+                    score=1.0,
+                    asked=True,
+                )
+            )
+    if not asking and not memories:
+        # The player tells something about themselves: a reply that takes it in ("A
+        # blacksmith! Welcome, Ada.") reads better than one that talks past it.
+        told = [s for s in sentences([question]) if is_statement(s)]
+        news = most_memorable(told, set())
+        if news is not None:
+            memories.append(
+                Ground(
+                    kind="memory",
+                    note=third_person(news, player),
+                    said=heuristics.second_person(news),
+                    keys=(keys := fact_keys(news, set(), kinds_stated(news))),
+                    weak=heads(news, keys),
+                    score=0.5,
+                    heard=True,
+                )
+            )
+    memories.sort(key=lambda g: -g.score)
+    out.extend(memories[:max_memories])
+
+    kept = [(k.strip(), i) for i, k in enumerate(knowledge) if k.strip()]
+    lines = [k for k, _i in kept]
+    similarity = None
+    if knowledge_similarity is not None and len(knowledge_similarity) == len(knowledge):
+        similarity = [float(knowledge_similarity[i]) for _k, i in kept]
+    q_terms = q_terms | terms(" ".join(near for t in q_terms for near in NEAR.get(t, ())))
+    if lines and (q_terms or similarity):
+        best = best_knowledge(question, q_terms, lines, similarity)
+        if best is not None:
+            score, i = best
+            said = best_sentence(lines[i], q_terms)
+            answer_terms = answer_keys(said, q_terms)
+            out.append(
+                Ground(
+                    kind="knowledge",
+                    note=lines[i],
+                    said=said,
+                    keys=answer_terms,
+                    score=score,
+                    asked=asking
+                    and not is_small_talk(question)
+                    and (not about_memory or not memories),
+                )
+            )
+    return out

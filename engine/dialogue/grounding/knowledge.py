@@ -1,0 +1,122 @@
+"""Which of the character's knowledge lines answers a question: shared words weighted by how
+rare they are among the lines, fused with an embedder's similarity when there is one; and
+which sentence and words of that line hold the answer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from engine.dialogue.grounding.words import chars, terms
+
+__all__ = ["HEADER", "NEAR", "answer_keys", "best_knowledge", "best_sentence"]
+
+#: A lone Chinese character shared with a line counts this much of a shared bigram.
+_CHAR_WEIGHT = 0.5
+
+#: How much the semantic similarity (in standard deviations above the mean over the lines)
+#: counts against the shared words (the best line's share is 1).
+_SEMANTIC_WEIGHT = 0.5
+
+#: A line no word ties to the question is taken on similarity alone when it stands this many
+#: standard deviations above the others.
+_SEMANTIC_ALONE = 1.5
+
+
+def best_knowledge(
+    question: str, q_terms: set[str], lines: Sequence[str], similarity: Sequence[float] | None
+) -> tuple[float, int] | None:
+    """(score, index) of the knowledge line most relevant to ``question``, or None.
+
+    Words: the shared terms weighted by how few lines use them (a shared Chinese character
+    counts :data:`_CHAR_WEIGHT` of a shared bigram). With ``similarity``: the words' score as
+    a share of the best line's, plus :data:`_SEMANTIC_WEIGHT` times the line's similarity in
+    standard deviations above the mean; a line sharing no word needs :data:`_SEMANTIC_ALONE`.
+    """
+    q_all = q_terms | chars(question)
+    line_terms = [terms(k) | chars(k) for k in lines]
+    df: dict[str, int] = {}
+    for ts in line_terms:
+        for t in ts:
+            df[t] = df.get(t, 0) + 1
+    n = len(lines)
+    lexical = [
+        sum(
+            (_CHAR_WEIGHT if t.startswith("字:") else 1.0) * math.log(1 + n / df[t])
+            for t in q_all & ts
+        )
+        for ts in line_terms
+    ]
+    if similarity is None:
+        # On words alone, one shared character ties nothing ("价" of "票价" and "砍价").
+        lexical = [
+            v if len(q_all & ts) > 1 or any(not t.startswith("字:") for t in q_all & ts) else 0.0
+            for v, ts in zip(lexical, line_terms, strict=True)
+        ]
+    top = max(lexical)
+    if similarity is None or n < 3:
+        if top <= 0:
+            return None
+        i = max(range(n), key=lambda j: (lexical[j], -j))
+        return lexical[i], i
+    mean = sum(similarity) / n
+    spread = math.sqrt(sum((s - mean) ** 2 for s in similarity) / n) or 1.0
+    z = [(s - mean) / spread for s in similarity]
+    fused = [(lexical[j] / top if top > 0 else 0.0) + _SEMANTIC_WEIGHT * z[j] for j in range(n)]
+    i = max(range(n), key=lambda j: (fused[j], -j))
+    if lexical[i] <= 0 and z[i] < _SEMANTIC_ALONE:
+        return None
+    return max(lexical[i], _SEMANTIC_WEIGHT * z[i]), i
+
+
+# Words a question uses for what knowledge says otherwise ("tonight" for "every evening").
+NEAR: dict[str, tuple[str, ...]] = {
+    "tonight": ("evening", "night"), "evening": ("tonight", "night"),
+    "night": ("tonight", "evening"), "today": ("day", "daily"), "tomorrow": ("day", "morning"),
+    "price": ("cost", "coin"), "cost": ("price",), "open": ("opens",), "close": ("closes", "shut"),
+    "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
+    "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
+}  # fmt: skip
+
+
+def _best_part(line: str, q_terms: set[str], pattern: str) -> str:
+    """The part of ``line`` (split at ``pattern``) sharing most with the question (first on ties)."""
+    parts = [p.strip() for p in re.split(pattern, line) if p.strip()]
+    if len(parts) <= 1:
+        return line
+    return max(parts, key=lambda p: (len(terms(p) & q_terms), -parts.index(p)))
+
+
+def best_sentence(line: str, q_terms: set[str]) -> str:
+    """The sentence of a knowledge line that shares most with the question."""
+    return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*")
+
+
+HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
+
+_NUMBER = r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)\b"
+
+
+def answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
+    """The terms of the clause that answers the question, the question's own terms left out
+    (a list's header, "Prices at the stall:", is not a clause of it)."""
+    body = HEADER.sub("", sentence)
+    clause = _best_part(body, q_terms, r"[,，、:：]\s*")
+    if not re.search(_NUMBER, clause):
+        # Among clauses sharing as much with the question, the one with a number answers
+        # "when" and "how much" ("茶馆几点关门？": "晚上十一点打烊", not "听雨茶馆在广场东边").
+        shared = len(terms(clause) & q_terms)
+        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+        counted = [p for p in parts if re.search(_NUMBER, p) and len(terms(p) & q_terms) == shared]
+        if shared and counted:
+            clause = counted[0]
+    keys = terms(clause) - q_terms
+    if len(keys) < 2 and not re.search(r"\d", clause):
+        # The clause the question points at ("When snow blocks the pass,") says little of its
+        # own: the answer is in what follows it.
+        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+        if clause in parts and parts.index(clause) + 1 < len(parts):
+            keys |= terms(parts[parts.index(clause) + 1]) - q_terms
+    return frozenset(keys or terms(sentence) - q_terms)

@@ -1,0 +1,210 @@
+"""Saying a grounded item as the character: the player's statement in the third person for the
+prompt, a knowledge line in the character's own words, and :func:`compose`, the line said
+when no candidate names what was asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from engine.dialogue import heuristics
+from engine.dialogue.grounding.item import Ground
+from engine.dialogue.grounding.knowledge import HEADER
+from engine.dialogue.grounding.words import HAN_CHAR, WORD, terms
+
+__all__ = ["compose", "in_own_words", "speakable", "third_person"]
+
+_NOT_VERBS = frozenset(
+    "can could will would shall should may might must did does was were am had".split()
+)
+
+
+def _verb_s(match: re.Match[str], name: str) -> str:
+    adverb, verb = match.group(1) or "", match.group(2)
+    name = f"{name} {adverb}".rstrip()
+    if verb in ("have", "do"):
+        return f"{name} {'has' if verb == 'have' else 'does'}"
+    if verb.lower() in _NOT_VERBS:
+        return f"{name} {verb}"
+    ending = "es" if verb.endswith(("s", "sh", "ch", "x", "o")) else "s"
+    return f"{name} {verb}{ending}"
+
+
+def third_person(text: str, name: str) -> str:
+    # "I'm Ada, a carpenter" about Ada is "Ada, a carpenter", not "Ada is Ada, a carpenter".
+    text = re.sub(rf"^\s*(?:I'm|I am|[Mm]y name is|我叫|我是)\s*{re.escape(name)}\s*[,，]\s*",
+                  "" if HAN_CHAR.search(text) else "I'm ", text)  # fmt: skip
+    if HAN_CHAR.search(text):
+        text = text if text.startswith("我") else "我" + text
+        return text.replace("我们", "你们").replace("我", name)
+    text = re.sub(
+        r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
+        lambda m: _verb_s(m, name),
+        text,
+    )
+    swaps = (
+        (r"\bI am\b", f"{name} is"), (r"\bI'm\b", f"{name} is"), (r"\bI've\b", f"{name} has"),
+        (r"\bI was\b", f"{name} was"), (r"\bI\b", name), (r"\b[Mm]y\b", f"{name}'s"),
+        (r"\bme\b", name), (r"\bmyself\b", name),
+    )  # fmt: skip
+    out = text
+    for pattern, repl in swaps:
+        out = re.sub(pattern, repl, out)
+    return out
+
+
+# A remembered detail said back; which lead is picked by the detail, so the same question
+# gets the same answer and different ones do not all open alike.
+_LEADS: dict[str, dict[str, tuple[str, ...]]] = {
+    "memory": {
+        "en": ("Of course I remember: {said}", "I haven't forgotten: {said}",
+               "You told me yourself: {said}"),
+        "zh": ("记得，{said}", "我记着呢，{said}", "你跟我说过，{said}"),
+    },
+    "knowledge": {"en": ("{said}",), "zh": ("{said}",)},
+}  # fmt: skip
+
+
+def speakable(item: Ground, language: str | None) -> bool:
+    """Whether ``item`` can be said in ``language`` (an English knowledge line cannot be said
+    to a player spoken to in Chinese, and the other way round)."""
+    zh_text = HAN_CHAR.search(item.said) is not None and len(
+        HAN_CHAR.findall(item.said)
+    ) * 2 >= len(WORD.findall(item.said.lower()))
+    want = (language or "").split("-")[0]
+    if want == "zh":
+        return zh_text
+    if want == "en":
+        return not zh_text
+    return True
+
+
+def _answer_part(item: Ground) -> str:
+    """The part of ``item.said`` that answers: a remembered statement up to the clause naming
+    the detail asked for ("you're Oskar, a carpenter from the south[, up here to ...]"); of a
+    long knowledge sentence, the clause holding the answer ("Chen's tea house up the east
+    steps" out of a list of five places)."""
+    said = item.said.strip()
+    parts = [p for p in re.split(r"(?<=[,;，；、:：])\s*", said) if p.strip()]
+    if len(parts) <= 1 or not item.keys:
+        return said
+    hits = [i for i, p in enumerate(parts) if terms(p) & item.keys]
+    if not hits:
+        return said
+    if item.kind == "memory":
+        end = hits[-1] if len(hits) > 1 and hits[-1] - hits[0] <= 1 else hits[0]
+        return "".join(p if p[-1:] in "，；、：" or not p[-1:].isascii() else p + " "
+                       for p in parts[: end + 1]).strip()  # fmt: skip
+    if len(said) <= 110:
+        return said
+    best = max(hits, key=lambda i: len(terms(parts[i]) & item.keys))
+    header = HEADER.match(said)
+    part = parts[best].strip()
+    if header and best:
+        return f"{header.group(0).strip()} {part}"  # "Prices at the stall: lantern 5 coins"
+    return part
+
+
+_OWN = {
+    "en": {"he": re.compile(r"\b[Hh]is\b"), "she": re.compile(r"\b[Hh]er\b(?=\s+[a-z])")},
+    "zh": {"he": re.compile(r"他的"), "she": re.compile(r"她的")},
+}
+
+_DETERMINERS = frozenset(
+    "The A An His Her There This That These Those Every Each When If On In At".split()
+)
+
+
+def in_own_words(text: str, pronouns: str | None, names: Sequence[str] = ()) -> str:
+    """A knowledge line written about the character ("kept by her brother Tomas", "他的徒弟叫
+    小周", "She is studying for an exam", "closes when Bram's knee says so") said by the
+    character ("my brother Tomas", "我的徒弟", "I am studying for an exam", "when my knee says
+    so"), when the line names no one else before the pronoun. ``names`` are the character's."""
+    text = _own_name(text, names)
+    if not pronouns:
+        return text
+    low = pronouns.lower()
+    key = "she" if low.startswith(("she", "她")) else "he" if low.startswith(("he", "他")) else ""
+    if not key:
+        return text
+    zh = HAN_CHAR.search(text) is not None
+    if not zh:
+        text = _SUBJECT[key].sub(lambda m: "I " + _first_person(m.group(1)), text)
+    if text.startswith("I "):
+        text = _AND_VERB.sub(lambda m: "and " + _first_person(m.group(1)), text)
+    pattern = _OWN["zh" if zh else "en"][key]
+    found = pattern.search(text)
+    if found is None:
+        return text
+    before = re.sub(r"\b(?:on|in|at|to|from|of|near|by|across|past)\s+(?:the\s+)?(?:[A-Z][\w'-]*\s*)+",
+                    " ", text[: found.start()])  # places, not people  # fmt: skip
+    named = [w for w in re.findall(r"\b[A-Z][a-z]+\b", before) if w not in _DETERMINERS]
+    if not zh and named:
+        return text  # "Bram sells ... his stall": someone else's
+    return pattern.sub("我的" if zh else lambda m: "My" if m.group(0)[0] == "H" else "my", text)
+
+
+# A line that opens with the character as its subject: "She is studying ...", "He keeps ...".
+_SUBJECT = {
+    "she": re.compile(r"^She\s+(is|was|has|does|[a-z]{3,}s)\b"),
+    "he": re.compile(r"^He\s+(is|was|has|does|[a-z]{3,}s)\b"),
+}
+
+_IRREGULAR = {"is": "am", "was": "was", "has": "have", "does": "do"}
+
+# A second verb of the same subject: "I am studying ... and practises on ..." -> "and practise"
+# (not after a plural: "lanterns and candles to the visitors" is a list of things).
+_AND_VERB = re.compile(
+    r"(?<!s )\band ([a-z]{3,}s)\b(?= (?:on|in|at|to|with|for|from|the|a|an|every|her|his|my|them|it)\b)"
+)
+
+
+def _first_person(verb: str) -> str:
+    """The verb after "I" for a third-person verb: is -> am, keeps -> keep, studies -> study."""
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    if verb.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1]
+
+
+def _own_name(text: str, names: Sequence[str]) -> str:
+    """The character's own name in a line about them, as the character says it: "Bram's knee"
+    -> "my knee", "Bram sells" -> "I sell", "陈掌柜的茶" -> "我的茶", "沈师傅每天" -> "我每天"."""
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        if HAN_CHAR.search(name):
+            text = re.sub(rf"^{re.escape(name)}的", "我的", text)
+            text = re.sub(rf"(?<=[，。；！？,;])\s*{re.escape(name)}的", "我的", text)
+            text = re.sub(rf"^{re.escape(name)}(?=[\u4e00-\u9fff])", "我", text)
+            continue
+        text = re.sub(rf"^{re.escape(name)}'s\b", "My", text)
+        text = re.sub(rf"\b{re.escape(name)}'s\b", "my", text)
+        text = re.sub(
+            rf"^{re.escape(name)}\s+(is|was|has|does|[a-z]{{3,}}s)\b",
+            lambda m: "I " + _first_person(m.group(1)),
+            text,
+        )
+    return text
+
+
+def compose(
+    item: Ground, *, language: str | None, pronouns: str | None = None, names: Sequence[str] = ()
+) -> str:
+    """``item`` said as the character: a remembered statement back to the player, or the
+    knowledge that answers, in the character's own words (see :func:`in_own_words`)."""
+    zh = (language or "").startswith("zh")
+    said = _answer_part(item).strip().rstrip(";；,，:：、")
+    if item.kind == "knowledge":
+        said = in_own_words(said, pronouns, names)
+    if not zh and said:
+        if item.kind == "memory" and not said.startswith("I "):
+            said = said[0].lower() + said[1:]
+        else:
+            said = said[0].upper() + said[1:]
+    if said and said[-1] not in ".!?。！？":
+        said += "。" if zh else "."
+    leads = _LEADS[item.kind]["zh" if zh else "en"]
+    return heuristics.choose_line(leads, said).format(said=said)

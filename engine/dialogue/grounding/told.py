@@ -1,0 +1,241 @@
+"""What the player told about themselves: the sentences that tell rather than ask, the kinds of
+thing each tells (work, origin, name, what someone is called, age, likes) and the words a
+question asks them by, and the detail a statement gives ("... from [Harrowdale]").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+
+from engine.dialogue import heuristics
+from engine.dialogue.grounding.words import HAN_CHAR, terms
+
+__all__ = [
+    "MEMORY_CUES",
+    "fact_keys",
+    "heads",
+    "is_statement",
+    "kinds_asked",
+    "kinds_stated",
+    "most_memorable",
+    "sentences",
+]
+
+# The kinds of things a player says about themselves, and the words that ask about them.
+_KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "work",
+        ("works as", "is a", "works at"),
+        ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
+         "occupation",
+         "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪"),
+    ),
+    (
+        "origin",
+        ("comes from", "lives in"),
+        ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪儿人", "哪儿的人",
+         "哪里的人", "哪儿来", "哪里来", "打哪", "来自", "老家", "家乡", "住"),
+    ),
+    ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
+    (
+        "called",
+        (),
+        ("called", "'s name", "her name", "his name", "its name", "name of", "叫什么", "叫啥",
+         "名字"),
+    ),
+    ("age", ("age",), ("old", "age", "多大", "几岁", "年纪", "岁数")),
+    (
+        "likes",
+        ("favourite", "likes", "loves"),
+        ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "喜欢", "爱", "最爱"),
+    ),
+)  # fmt: skip
+
+MEMORY_CUES = (
+    "remember",
+    "recall",
+    "know about me",
+    "told you",
+    "记得",
+    "记不记得",
+    "还记",
+    "说过",
+)
+
+_CLAUSE = re.compile(r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\b)|[，,]\s*(?=我)")
+
+
+def sentences(lines: Iterable[str]) -> list[str]:
+    """Sentences and first-person clauses ("..., and my favourite drink is plum wine")."""
+    out: dict[str, None] = {}
+    for line in lines:
+        out.update(dict.fromkeys(_clauses(line)))
+    return list(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clauses(line: str) -> tuple[str, ...]:
+    return tuple(p for p in (part.strip() for part in _CLAUSE.split(line.strip())) if p)
+
+
+# A sentence that asks or dares rather than tells ("Guess what I'm drinking.", "你猜我喝的是啥。").
+_ASKS_RATHER = re.compile(
+    r"^\W*(?:tell me|remind me|guess|bet you|go on)\b|你猜|您猜|猜猜|考考",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_statement(sentence: str) -> bool:
+    """A sentence in which the player says something about themselves (not a question)."""
+    if sentence.rstrip().endswith(("?", "？")) or re.search(r"[吗呢]\s*[。！]?$", sentence):
+        return False
+    if _ASKS_RATHER.search(sentence):
+        return False
+    # Not only "I ..." sentences: what a player tells comes in many shapes ("Dundee, born and
+    # bred.", "Her name's Ilka.", "当牙医真是费眼睛").
+    return True
+
+
+def kinds_asked(question: str) -> set[str]:
+    low = question.lower()
+    return {kind for kind, _preds, cues in _KINDS if any(_cue_in(c, low) for c in cues)}
+
+
+def _cue_in(cue: str, low: str) -> bool:
+    """Whether ``cue`` is in ``low``: as whole words in English ("old" is not in "told")."""
+    if HAN_CHAR.search(cue):
+        return cue in low
+    return re.search(rf"(?<![a-z]){re.escape(cue)}", low) is not None
+
+
+# Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
+_STATED = {
+    "work": re.compile(
+        r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
+        # "I'm a midwife", "I'm a vet": what someone is, unless it is how they are.
+        r"|\bI(?:'m| am) an? (?!bit\b|little\b|lot\b|big\b|huge\b|great\b|good\b|bad\b|"
+        r"fan\b|new\b|real\b|total\b|tad\b|fool\b|mess\b|friend\b|guest\b|stranger\b)[a-z]{3,}\b"
+        r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
+        r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
+        r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
+        r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
+        r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工|教)"
+    ),
+    "called": re.compile(
+        r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
+    ),
+    "origin": re.compile(
+        r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
+        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|老家|从.{1,8}来"
+    ),
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def kinds_stated(sentence: str) -> frozenset[str]:
+    found = {kind for kind, pattern in _STATED.items() if pattern.search(sentence)}
+    predicates = {f.predicate.split()[0] if f.predicate.startswith("favourite") else f.predicate
+                  for f in heuristics.extract_facts(sentence)}  # fmt: skip
+    return frozenset(found) | {
+        kind
+        for kind, preds, _cues in _KINDS
+        if any(p == q or p.startswith(q) for p in predicates for q in preds)
+    }
+
+
+# Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
+_DETAIL = {
+    "called": re.compile(
+        r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
+    ),
+    "origin": re.compile(
+        r"(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
+        r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
+        r"|我是(.{1,6}?)人"
+    ),
+    "work": re.compile(
+        r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]?|"
+        r"在.{1,10}?(?=教|当|做|开)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)))"
+        r"\s*([\w\u3400-\u9fff'-]+)"
+    ),
+}
+
+
+def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
+    for kind in sorted(kinds):
+        detail = _DETAIL.get(kind)
+        found = detail.search(sentence) if detail else None
+        text = next((g for g in found.groups() if g), "") if found else ""
+        if terms(text) - question_terms:
+            return frozenset(terms(text) - question_terms)
+    after = _after_shared(sentence, question_terms)
+    if after:
+        return after
+    objects = [f.object for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
+    keys: set[str] = set()
+    for obj in objects:
+        keys |= terms(obj)
+    if not keys:
+        keys = terms(sentence) - question_terms
+    return frozenset(keys - question_terms) or frozenset(keys)
+
+
+def heads(sentence: str, keys: frozenset[str]) -> frozenset[str]:
+    """Keys right after another key in ``sentence`` (English): the head of a detail."""
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
+    found = [next(iter(terms(w) & keys), None) for w in words]
+    return frozenset(b for a, b in zip(found, found[1:], strict=False) if a and b and a != b)
+
+
+_BOUNDARY_EN = frozenset(
+    "at in on by from with for to who which that and but or because so when where while".split()
+)
+
+
+def _after_shared(sentence: str, question_terms: set[str]) -> frozenset[str]:
+    """The words right after the last word the question shares with ``sentence``: what it
+    asks for ("what's my parrot called?" -> "... called [Biscuit] who says ...")."""
+    if HAN_CHAR.search(sentence):
+        last = -1
+        for i in range(len(sentence) - 1):
+            if sentence[i : i + 2] in question_terms:
+                last = i + 2
+        if last < 0:
+            return frozenset()
+        tail = re.split(r"[，。！？；、,.!?;]", sentence[last:], maxsplit=1)[0][:6]
+        return frozenset(terms(tail) - question_terms)
+    words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
+    last = -1
+    for i, word in enumerate(words):
+        if terms(word) & question_terms:
+            last = i
+    if last < 0:
+        return frozenset()
+    picked: list[str] = []
+    for word in words[last + 1 :]:
+        if word.lower() in _BOUNDARY_EN and picked:
+            break
+        if picked and picked[0][:1].isupper() and not word[:1].isupper():
+            break  # a name ("Lotte is coming up"): the name is the detail
+        if terms(word):
+            picked.append(word)
+        if len(picked) == 3:
+            break
+    return frozenset(terms(" ".join(picked)) - question_terms)
+
+
+def most_memorable(statements: Sequence[str], q_terms: set[str]) -> str | None:
+    """The statement with the most to remember (a fact other than a name; newest on ties)."""
+    best: tuple[float, int, str] | None = None
+    for index, sentence in enumerate(statements):
+        facts = [f for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
+        if not facts and not kinds_stated(sentence) - {"name"}:
+            continue
+        score = heuristics.importance(sentence) + 2.0 * len(facts)
+        if best is None or (score, index) >= best[:2]:
+            best = (score, index, sentence)
+    return best[2] if best else None

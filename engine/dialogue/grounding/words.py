@@ -1,0 +1,89 @@
+"""The words a line is matched on: English words lightly stemmed, Chinese character bigrams
+(and single characters, for knowledge), stopwords of both languages left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from engine.text.script import HAN
+
+__all__ = ["HAN_CHAR", "WORD", "chars", "terms"]
+
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+_CJK_RUN = re.compile(f"[{HAN}]+")
+
+#: One Chinese character (the one definition: engine.text.script.HAN).
+HAN_CHAR = re.compile(f"[{HAN}]")
+
+_STOP_EN = frozenset(
+    """a an the and or but if of to in on at by for with from about as is are was were be been
+    am do does did done have has had i i'm me my mine you you're your yours we our us he she it
+    its they them their this that these those what which who whom whose when where why how there
+    here can could would should will shall may might must not no yes so too very just also then
+    than some any all more most much many one ones really know tell remember recall again ever
+    still please hey hi hello oh ah well okay ok thing things like get got say said said let
+    let's it's that's what's don't didn't i've i'd i'll you've you'd you'll got""".split()
+)
+
+# Characters that carry no topic on their own; a bigram holding one is not a term.
+_STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那么什个吗嘛哦哪怎样")
+
+# Adverbs and conjunctions that lead what they modify ("都喜欢", "也是", "还有") but end many
+# names and words ("成都", "首都", "成就", "归还"): not a term when they open a bigram only.
+_STOP_ZH_LEAD = frozenset("也都就还和与")
+
+
+def _stem(word: str) -> str:
+    if len(word) > 5 and word.endswith("ery"):
+        return word[:-2]  # "bakery" -> "bake", as "baker"
+    if len(word) > 4 and word.endswith("er") and word[-3] not in "aeiou":
+        return word[:-1]  # "baker" -> "bake", "farmer" -> "farme" (as "farmers")
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content terms of ``text``: stemmed English words and Chinese bigrams, stopwords removed."""
+    return set(_terms(text))
+
+
+# A turn grounds on the same earlier lines again and again (the last 60 turns): the terms and
+# kinds of a line are worked out once, not on every turn (the event loop runs this).
+@functools.lru_cache(maxsize=8192)
+def _terms(text: str) -> frozenset[str]:
+    low = text.lower()
+    words = (w.removesuffix("'s") for w in WORD.findall(low))  # "sister's" -> "sister"
+    out = {_stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            if run not in _STOP_ZH and run not in _STOP_ZH_LEAD:
+                out.add(run)
+            continue
+        for i in range(len(run) - 1):
+            pair = run[i : i + 2]
+            if pair[0] not in _STOP_ZH and pair[0] not in _STOP_ZH_LEAD and pair[1] not in _STOP_ZH:
+                out.add(pair)
+    return frozenset(out)
+
+
+# Characters too common in Chinese to tie a question to a knowledge line on their own.
+_COMMON_ZH = frozenset("一不人上下个天大小多少来去说要会能好看想很得着过到为子家年里时")
+
+
+# Worked out once per knowledge line, as its word terms are (a turn compares every line).
+@functools.lru_cache(maxsize=8192)
+def chars(text: str) -> frozenset[str]:
+    """The Chinese characters of ``text`` that carry a topic, as ``字:`` terms: "票" of "一张票"
+    ties it to "戏票前排三十五块" where no two-character word is shared."""
+    return frozenset(
+        {
+            f"字:{c}"
+            for c in HAN_CHAR.findall(text)
+            if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in _COMMON_ZH
+        }
+    )
