@@ -312,7 +312,7 @@ def assemble(
     Sections come in :data:`SECTION_ORDER`; what does not fit is cut in :data:`CUT_ORDER` and
     counted in ``Prompt.cut``. ``memories`` arrive best first, ``history`` oldest first,
     ``present`` names the others in a group scene, ``guard`` wraps the player's text as data
-    (see ``engine.safety.policy.guard_player_text``) and ``rules`` are extra out-of-character rules
+    (see ``engine.safety.guard_player_text``) and ``rules`` are extra out-of-character rules
     placed with the persona's own, last before the player's line. ``grounding`` (see
     :func:`engine.dialogue.grounding.ground`) becomes the ``focus`` section: what the character
     remembers and knows that bears on this line, stated next to it.

@@ -71,7 +71,7 @@ from engine.runtime.scenes import Scene
 from engine.runtime.semantics import Semantics, knowledge_texts
 from engine.runtime.store_thread import MeterSource, StoreThread
 from engine.runtime.turn import failure_reason, fallback_line, keep_cancelled_line, run_say
-from engine.safety.policy import Moderator, Policy
+from engine.safety import Moderator, Policy
 from engine.types import Fact, MemoryRecord, Recalled, Relationship, Summary, TurnRecord
 
 __all__ = ["Runtime", "WORLD_PLAYER"]
@@ -105,8 +105,8 @@ class Runtime:
     ``characters`` is a mapping of id to persona or a directory of persona files.
     ``clock`` gives the time stored with every record (pass a game clock for determinism).
     ``max_concurrency`` caps simultaneous model calls. ``policy`` is the world's safety policy
-    (an :class:`engine.safety.policy.Policy`), combined with each character's; ``safety=False`` turns
-    the safety checks off. ``moderator`` (an :class:`engine.safety.policy.Moderator`, such as
+    (an :class:`engine.safety.Policy`), combined with each character's; ``safety=False`` turns
+    the safety checks off. ``moderator`` (an :class:`engine.safety.Moderator`, such as
     :class:`engine.backends.openai.chat.OpenAIModerator`) also screens the player's line and each
     sentence of the reply that the local checks allowed; when the service fails, the local
     verdict stands (fail-open, logged as a warning) unless ``moderation_fail_closed`` is set;

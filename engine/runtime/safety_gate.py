@@ -1,6 +1,6 @@
-"""Where the turn pipeline meets :mod:`engine.safety.policy` and the audit log.
+"""Where the turn pipeline meets :mod:`engine.safety` and the audit log.
 
-Every call into engine.safety.policy, and every audit record a turn makes, goes through
+Every call into engine.safety, and every audit record a turn makes, goes through
 :class:`SafetyGate`.
 """
 
@@ -12,8 +12,7 @@ from engine.errors import BackendError
 from engine.memory.ledger import Direction, Ledger
 from engine.memory.store import MemoryStore
 from engine.persona.model import Persona
-from engine.safety.pii import redact_pii
-from engine.safety.policy import (
+from engine.safety import (
     Moderation,
     Moderator,
     Policy,
@@ -24,6 +23,7 @@ from engine.safety.policy import (
     guard_instruction,
     guard_player_text,
 )
+from engine.safety.pii import redact_pii
 
 __all__ = ["SafetyGate"]
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class SafetyGate:
-    """Where the turn pipeline meets :mod:`engine.safety.policy` and the audit log.
+    """Where the turn pipeline meets :mod:`engine.safety` and the audit log.
 
     - :meth:`check_input` before the model (a blocked line never reaches it);
     - :meth:`guard` wraps the player's text as data for the prompt, :meth:`rules` adds the
@@ -43,7 +43,7 @@ class SafetyGate:
 
     ``enabled=False`` turns all of it off (then text streams a token at a time).
 
-    ``moderator`` (an :class:`engine.safety.policy.Moderator`, e.g.
+    ``moderator`` (an :class:`engine.safety.Moderator`, e.g.
     :class:`engine.backends.openai.chat.OpenAIModerator`) is asked about the player's line and each
     sentence of the reply that the local checks allowed (:meth:`moderate`); a flagged text is
     blocked as a local rule would block it. When the service fails, the local verdict stands

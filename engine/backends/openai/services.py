@@ -29,7 +29,7 @@ from engine.backends.openai.retry import (
 )
 from engine.backends.presets import PRESETS
 from engine.errors import BackendError, BackendTimeoutError
-from engine.safety.policy import Moderation
+from engine.safety.moderation import Moderation
 
 __all__ = ["OpenAIEmbedder", "OpenAIModerator"]
 
