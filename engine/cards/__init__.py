@@ -8,8 +8,10 @@ first-meeting greetings; ``mes_example`` becomes example exchanges; the lorebook
 unedited persona gives back the card it came from, field for field. Edited fields are
 written from the persona.
 
-Modules: :mod:`~engine.cards.containers` (JSON, PNG and CHARX files), :mod:`~engine.cards.mapping`
-(card fields <-> persona), :mod:`~engine.cards.lorebooks` (``character_book``, ``lorebook_v3``
+Modules: :mod:`~engine.cards.containers` (JSON, PNG and CHARX files),
+:mod:`~engine.cards.importing` (card -> persona), :mod:`~engine.cards.exporting` (persona ->
+card), :mod:`~engine.cards.prose` (a card's free text <-> persona parts),
+:mod:`~engine.cards.lorebooks` (``character_book``, ``lorebook_v3``
 and World Info <-> :class:`~engine.lore.Lorebook`), :mod:`~engine.cards.portrait` (the PNG
 image). May import :mod:`engine.errors`, :mod:`engine.text`, :mod:`engine.lore` and
 :mod:`engine.persona`; must not import memory, backends or runtime.
@@ -55,14 +57,9 @@ from engine.cards.containers import (
     write_charx,
     write_png,
 )
+from engine.cards.exporting import backfill_v2, persona_to_card
+from engine.cards.importing import ImportReport, card_to_persona, id_from_name
 from engine.cards.lorebooks import looks_like_lorebook, lorebook_format, parse_lorebook
-from engine.cards.mapping import (
-    ImportReport,
-    backfill_v2,
-    card_to_persona,
-    id_from_name,
-    persona_to_card,
-)
 from engine.cards.portrait import portrait_png
 from engine.errors import CardError
 from engine.lore import Lorebook
