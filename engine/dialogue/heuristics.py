@@ -387,7 +387,7 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
     for line in lines:
         for part in re.split(r"(?<=[.!?。！？])\s*", line.strip()):
             index += 1
-            text = part.strip()
+            text = _without_opening(part.strip())
             if not text or _SMALL_TALK.match(text) or text.endswith(("?", "？")):
                 continue
             facts = extract_facts(text)
@@ -411,6 +411,30 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
         if swapped[:2] != "I "
         else "you said " + swapped
     )
+
+
+# A greeting that opens a sentence ("Hi Mira, ...", "陈掌柜好，..."): said to the character, not
+# something the player told about themselves.
+_OPENING = re.compile(
+    r"^(?:(?:hi|hello|hey|morning|evening|good (?:morning|afternoon|evening))\b[^,，.!！?？]{0,30}"
+    r"|[^，,。！!？?]{0,8}(?:你好|您好|好))\s*[,，!！]\s*(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def _without_opening(sentence: str) -> str:
+    """``sentence`` without the greeting that opens it and, in Chinese, a name the player gives
+    right after ("陈掌柜好，我叫小红，在医院当护士" -> "在医院当护士"): a returning player is greeted
+    by name anyway, and what they told is the rest."""
+    rest = _OPENING.sub("", sentence, count=1)
+    while True:
+        parts = re.split(r"[,，]\s*", rest, maxsplit=1)
+        if len(parts) < 2 or not parts[1] or not _CJK.search(parts[0]):
+            return rest  # English needs its subject: "I'm Ada, a blacksmith" stays whole
+        facts = extract_facts(parts[0])
+        if not facts or any(f.predicate != "name" for f in facts):
+            return rest
+        rest = parts[1]
 
 
 def choose_line(lines: Sequence[str], key: str) -> str:
