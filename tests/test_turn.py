@@ -378,6 +378,19 @@ def test_greeting_without_a_known_name_never_shows_a_placeholder(
         assert "{" not in text and text
 
 
+def test_a_greeting_that_opens_with_the_unknown_name_opens_with_a_capital(
+    cast: dict[str, Persona],
+) -> None:
+    # Every returning line of Mira's names the player: without a name she says "friend".
+    told = ["I'm a potter from Kestrel Bay and I keep two geese."]
+    texts = [
+        compose_greeting(cast["mira"], name=None, met=True, player_lines=told, key=key)[0]
+        for key in "abcdefgh"
+    ]
+    assert any(t.startswith("Friend! ") for t in texts)
+    assert all(not t[:1].islower() and "potter" in t for t in texts)
+
+
 # ------------------------------------------------------------------------------ group scenes
 
 

@@ -93,7 +93,7 @@ def test_remembered_detail_picks_the_memorable_sentence_not_the_name() -> None:
 def test_remembered_detail_leaves_out_the_greeting_that_opens_a_line() -> None:
     # Said to the character, not told about the player: "我还记着呢：陈掌柜好，……" read wrong.
     told = ["陈掌柜好，我叫小红，在医院当护士，我最爱喝龙井。"]
-    assert remembered_detail(told, chinese=True) == "在医院当护士，你最爱喝龙井"
+    assert remembered_detail(told, chinese=True) == "你在医院当护士，你最爱喝龙井"
     told = ["Hi Mira, I'm a blacksmith from Harrowdale."]
     assert remembered_detail(told, chinese=False) == "you said you're a blacksmith from Harrowdale"
     # English keeps a name clause: it carries the subject of what follows.

@@ -434,7 +434,8 @@ def _without_opening(sentence: str) -> str:
         facts = extract_facts(parts[0])
         if not facts or any(f.predicate != "name" for f in facts):
             return rest
-        rest = parts[1]
+        # "我叫小红，在医院当护士": the clause after the name keeps its subject.
+        rest = parts[1] if parts[1][:1] in "我你他她它" else "我" + parts[1]
 
 
 def choose_line(lines: Sequence[str], key: str) -> str:

@@ -110,6 +110,8 @@ def compose_greeting(
         .replace("{remembered}", detail or "")
         .strip()
     )
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]  # "friend! You came back." opens the line
     if detail and "{remembered}" not in line:
         text += f" 上次{detail}。" if language.startswith("zh") else f" Last time, {detail}."
     return text, language
