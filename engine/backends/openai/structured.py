@@ -13,6 +13,7 @@ No HTTP here: the backend's ``ask(response_format, messages)`` sends each reques
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -113,11 +114,7 @@ class StructuredOutput:
         :class:`~engine.errors.StructuredOutputError` (with the raw text) if the repaired reply
         still does not validate.
         """
-        json_schema = schema.model_json_schema()
-        instruction = (
-            "Reply with a single JSON object only, no other text. It must match this JSON schema:\n"
-            + json.dumps(json_schema, ensure_ascii=False)
-        )
+        json_schema, instruction = _instruction(schema)
         messages: list[dict[str, Any]] = [{"role": "system", "content": instruction}]
         while True:
             response_format = self.response_format(schema.__name__, json_schema)
@@ -183,3 +180,15 @@ def extract_json(text: str) -> str:
     if start != -1 and end > start:
         return stripped[start : end + 1]
     return stripped
+
+
+@functools.lru_cache(maxsize=64)
+def _instruction(schema: type[BaseModel]) -> tuple[dict[str, Any], str]:
+    """``schema``'s JSON schema and the instruction that asks for it, worked out once per model
+    class (pydantic builds the schema afresh on every call, and every turn's analysis asks);
+    both are read, never changed."""
+    json_schema = schema.model_json_schema()
+    return json_schema, (
+        "Reply with a single JSON object only, no other text. It must match this JSON schema:\n"
+        + json.dumps(json_schema, ensure_ascii=False)
+    )
