@@ -101,14 +101,19 @@ def is_statement(sentence: str) -> bool:
 
 def kinds_asked(question: str) -> set[str]:
     low = question.lower()
-    return {kind for kind, _preds, cues in _KINDS if any(_cue_in(c, low) for c in cues)}
+    return {kind for kind, cues in _ASKED_BY if cues.search(low)}
 
 
-def _cue_in(cue: str, low: str) -> bool:
-    """Whether ``cue`` is in ``low``: as whole words in English ("old" is not in "told")."""
-    if HAN_CHAR.search(cue):
-        return cue in low
-    return re.search(rf"(?<![a-z]){re.escape(cue)}", low) is not None
+def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for a kind's cues: Chinese ones anywhere, English ones as whole words from
+    their start ("old" is not in "told")."""
+    return re.compile(
+        "|".join(re.escape(c) if HAN_CHAR.search(c) else rf"(?<![a-z]){re.escape(c)}" for c in cues)
+    )
+
+
+# Compiled once (a turn asks this of every line it answers).
+_ASKED_BY = tuple((kind, _cues(cues)) for kind, _preds, cues in _KINDS)
 
 
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
