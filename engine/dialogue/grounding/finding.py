@@ -77,49 +77,21 @@ def ground(
     # keeps the newest first among equal scores, as before.
     scored.sort(key=lambda item: -item[0])
     for score, sentence, matched, shared in scored[:max_memories]:
-        memories.append(
-            Ground(
-                kind="memory",
-                note=third_person(sentence, player),
-                said=heuristics.second_person(sentence),
-                keys=(keys := fact_keys(sentence, q_terms, matched)),
-                weak=heads(sentence, keys),
-                score=score,
-                asked=asking and about_memory and (bool(matched) or shared >= 1),
-            )
-        )
+        asked = asking and about_memory and (bool(matched) or shared >= 1)
+        memories.append(_told(sentence, player, q_terms, matched, score, asked=asked))
     if not memories and asking and any(c in low for c in MEMORY_CUES):
         # "Do you remember me?": the most memorable thing they said about themselves.
         memorable = most_memorable(statements, q_terms)
         if memorable is not None:
-            memories.append(
-                Ground(
-                    kind="memory",
-                    note=third_person(memorable, player),
-                    said=heuristics.second_person(memorable),
-                    keys=(keys := fact_keys(memorable, q_terms, kinds_stated(memorable))),
-                    weak=heads(memorable, keys),
-                    score=1.0,
-                    asked=True,
-                )
-            )
+            kinds = kinds_stated(memorable)
+            memories.append(_told(memorable, player, q_terms, kinds, 1.0, asked=True))
     if not asking and not memories:
         # The player tells something about themselves: a reply that takes it in ("A
         # blacksmith! Welcome, Ada.") reads better than one that talks past it.
         told = [s for s in sentences([question]) if is_statement(s)]
         news = most_memorable(told, set())
         if news is not None:
-            memories.append(
-                Ground(
-                    kind="memory",
-                    note=third_person(news, player),
-                    said=heuristics.second_person(news),
-                    keys=(keys := fact_keys(news, set(), kinds_stated(news))),
-                    weak=heads(news, keys),
-                    score=0.5,
-                    heard=True,
-                )
-            )
+            memories.append(_told(news, player, set(), kinds_stated(news), 0.5, heard=True))
     memories.sort(key=lambda g: -g.score)
     out.extend(memories[:max_memories])
 
@@ -148,3 +120,28 @@ def ground(
                 )
             )
     return out
+
+
+def _told(
+    sentence: str,
+    player: str,
+    q_terms: set[str],
+    kinds: frozenset[str],
+    score: float,
+    *,
+    asked: bool = False,
+    heard: bool = False,
+) -> Ground:
+    """A statement of the player's as a memory item: about them for the prompt, to them for
+    the reply, with the words (of ``kinds``' detail, not the question's) that show it named."""
+    keys = fact_keys(sentence, q_terms, kinds)
+    return Ground(
+        kind="memory",
+        note=third_person(sentence, player),
+        said=heuristics.second_person(sentence),
+        keys=keys,
+        weak=heads(sentence, keys),
+        score=score,
+        asked=asked,
+        heard=heard,
+    )
