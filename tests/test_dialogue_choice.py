@@ -144,6 +144,12 @@ def test_the_players_detail_said_as_the_characters_own_is_turned_to_the_player()
     assert rated is not None and rated.grounded >= GROUNDED
 
 
+def test_a_turned_sentence_after_the_first_opens_with_a_capital() -> None:
+    q = "What do I like to drink?"
+    items = ground(q, player="Ada", player_lines=ADA, knowledge=[])
+    assert to_player("Plum wine. I love it!", items, "Ada") == "Plum wine. You love it!"
+
+
 def test_a_made_up_number_does_not_count_as_naming_the_knowledge() -> None:
     q = "How much is a wish tag?"
     items = ground(q, player="Ada", player_lines=[], knowledge=KNOW_EN)

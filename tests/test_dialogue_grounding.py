@@ -15,6 +15,7 @@ from fixtures_runtime import drain
 
 from engine.backends import ScriptedBackend
 from engine.dialogue.grounding import ground, is_question
+from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.events import TurnDone
@@ -232,3 +233,18 @@ def test_a_question_that_starts_with_my_is_about_the_player() -> None:
     assert "Callum" in found[0].said
     lower = ground(question.lower(), player="Rosa", player_lines=lines, knowledge=[])
     assert lower[0].asked
+
+
+@pytest.mark.parametrize(
+    ("said", "noted"),
+    [
+        ("I left him at home with my neighbour.", "Ines left him at home with Ines's neighbour."),
+        ("I grew up in Dundee.", "Ines grew up in Dundee."),
+        ("I moved here and I agreed to stay.", "Ines moved here and Ines agreed to stay."),
+        ("I need a drink, so I feed the ducks.", "Ines needs a drink, so Ines feeds the ducks."),
+        ("I really love plum wine.", "Ines really loves plum wine."),
+    ],
+)
+def test_a_memory_in_the_third_person_keeps_the_verbs_tense(said: str, noted: str) -> None:
+    """A past tense takes no -s: the prompt's note read "Ines lefts him" before."""
+    assert third_person(said, "Ines") == noted

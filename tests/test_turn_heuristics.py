@@ -76,6 +76,8 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("My sister and I", "Your sister and you"),
         ("I'm tired of my job", "you're tired of your job"),
         ("我的猫", "你的猫"),
+        ("Plum wine. I love it! my dog does too", "Plum wine. You love it! Your dog does too"),
+        ("I like it. I do", "you like it. You do"),
     ],
 )
 def test_second_person(text: str, expected: str) -> None:

@@ -374,7 +374,9 @@ def second_person(text: str) -> str:
     out = text
     for pattern, repl in _SWAPS_EN:
         out = re.sub(pattern, repl, out)
-    return out
+    # "Plum wine. I love it!" -> "Plum wine. You love it!": "I" opened a sentence there (the
+    # first word is left to the caller, which may go on from "you said ...").
+    return re.sub(r"([.!?]\s+)(you|your)\b", lambda m: m.group(1) + m.group(2).title(), out)
 
 
 def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:

@@ -18,6 +18,24 @@ __all__ = ["compose", "in_own_words", "speakable", "third_person"]
 _NOT_VERBS = frozenset(
     "can could will would shall should may might must did does was were am had".split()
 )
+#: Past tenses that do not end in -ed: "I left him" is "Ada left him", not "Ada lefts him".
+_IRREGULAR_PAST = frozenset(
+    """ate became began bit bought brought built came caught chose dealt drank drove dug fed
+    fell felt fled flew forgot fought found froze gave got grew heard held hid hit hung hurt
+    kept knew laid lay led left lent let lit lost made meant met paid put quit ran rang read
+    rode rose sang sank sat saw said sent set shook shot shut slept sold spent spoke stood
+    stole stuck swam swore taught thought threw told took tore understood went woke won wore
+    wrote""".split()
+)
+
+
+def _regular_past(verb: str) -> bool:
+    # "moved", "agreed"; not "need", "feed", "breed", "succeed".
+    verb = verb.lower()
+    return verb.endswith("ed") and not verb.endswith("eed") or verb in _PAST_IN_EED
+
+
+_PAST_IN_EED = frozenset({"agreed", "disagreed", "freed", "guaranteed", "decreed"})
 
 
 def _verb_s(match: re.Match[str], name: str) -> str:
@@ -25,7 +43,7 @@ def _verb_s(match: re.Match[str], name: str) -> str:
     name = f"{name} {adverb}".rstrip()
     if verb in ("have", "do"):
         return f"{name} {'has' if verb == 'have' else 'does'}"
-    if verb.lower() in _NOT_VERBS:
+    if verb.lower() in _NOT_VERBS or verb.lower() in _IRREGULAR_PAST or _regular_past(verb):
         return f"{name} {verb}"
     ending = "es" if verb.endswith(("s", "sh", "ch", "x", "o")) else "s"
     return f"{name} {verb}{ending}"
