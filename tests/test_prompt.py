@@ -185,3 +185,17 @@ def test_chinese_text_is_counted_per_character() -> None:
     prompt = assemble(chen, "掌柜的，来壶茶。", budget_tokens=100_000)
     backstory = prompt.section("backstory")
     assert backstory is not None and backstory.tokens >= 130
+
+
+def test_history_is_dropped_half_a_window_at_a_time() -> None:
+    """The oldest line the model sees stays put for several turns (a stable cached prefix)."""
+    from engine.runtime.prompting import history_window
+
+    limit = 12
+    shown = [history_window(total, limit) for total in range(8, 30)]
+    assert shown[: 12 - 8 + 1] == [limit] * 5  # all lines while they fit
+    assert all(6 <= n <= limit for n in shown)
+    first_shown = [total - history_window(total, limit) for total in range(13, 30)]
+    # the first line shown moves only every six lines, by six
+    assert sorted(set(first_shown)) == [6, 12, 18]
+    assert history_window(3, 1) == 1

@@ -38,6 +38,18 @@ def speaker_labels(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) 
     return list(dict.fromkeys(n for n in names if n))
 
 
+def history_window(total: int, limit: int) -> int:
+    """How many of the last ``limit`` lines of a conversation of ``total`` lines the model sees:
+    all while they fit, then between half and all of them, the oldest dropped half a window at
+    a time. The window's first line stays put for several turns, so the prompt up to it is the
+    same from turn to turn and a model's prompt cache keeps it (a window sliding by a line
+    pair each turn would change the prompt from its oldest line on, every turn)."""
+    if total <= limit or limit < 2:
+        return limit
+    block = limit // 2
+    return block + (total - limit) % block
+
+
 def history_lines(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -> list[Line]:
     """The recent lines the model sees, without the character's own lines that fail the
     reply checks (markup, an echo of the line before, nothing said): a model imitates
@@ -45,7 +57,7 @@ def history_lines(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -
     names = speaker_labels(env, req, ctx, language)
     out: list[Line] = []
     before = ""
-    for t in ctx.recent:
+    for t in ctx.recent[-history_window(ctx.relationship.turns, len(ctx.recent)) :]:
         own = t.speaker == req.character
         if own and choice.reject(t.text, player_line=before, language=None, names=names):
             continue
