@@ -523,6 +523,14 @@ def main() -> None:
         "`npc chat` does)",
     )
     p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="sample every character with this seed instead of its own (the embedded model's "
+        "replies are reproducible for one seed; run two or three to see how much a change "
+        "moves the figures beyond sampling noise)",
+    )
+    p.add_argument(
         "--candidates",
         action="store_true",
         help="log every sampled candidate and its rating to stderr (base models)",
@@ -533,6 +541,13 @@ def main() -> None:
         logging.getLogger("engine.runtime.generation").setLevel(logging.DEBUG)
     spec = args.backend or ("scripted" if args.quick else "local")
     cast, players = load_scenarios(Path(args.scenarios))
+    if args.seed is not None:
+        cast = {
+            key: persona.model_copy(
+                update={"generation": persona.generation.model_copy(update={"seed": args.seed})}
+            )
+            for key, persona in cast.items()
+        }
     if args.quick:
         players = _quick(players, cast)
     backend = create_backend(spec, model=args.model, base_url=args.base_url, api_key=args.api_key)
@@ -555,6 +570,7 @@ def main() -> None:
             "characters": sorted(cast),
             "players": len(players),
             "embedder": embedder.name if embedder is not None else None,
+            "seed": args.seed,
         },
         backend=backend.name,
         spec=spec,
