@@ -252,6 +252,10 @@ def test_the_clause_that_names_the_detail_decides_whose_it_is(
         ("婆婆，我叫小明，是送快递的，老家在东北。", "小明", True),
         ("Hi! I'm Ada, a blacksmith from the north.", "Ada", True),
         ("Ada! I'm glad you came back.", "Ada", False),
+        # a player who gave no name is "Player" in the prompt, never to their face
+        ("Hi, Player! I'm Mira.", "Player", True),
+        ("欢迎你，Player！", "Player", True),
+        ("Are you a chess player?", "Player", False),
     ],
 )
 def test_a_reply_giving_the_player_another_name_is_ruled_out(

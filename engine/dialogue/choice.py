@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground, claims_as_own, mentions, terms
+from engine.dialogue.prompt import UNNAMED_PLAYER
 from engine.text.script import detect_language
 from engine.text.sentences import split_sentences
 
@@ -193,7 +194,10 @@ def rate(
 def misnames(text: str, player: str, names: Sequence[str]) -> bool:
     """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜"),
     or the character the player's ("婆婆，我叫王磊" said back to 王磊: the player's line echoed
-    as the character's own)."""
+    as the character's own), or calls a player who gave no name by the prompt's label for them
+    ("Hi, Player!")."""
+    if player == UNNAMED_PLAYER and re.search(rf"(?<![\w'-]){UNNAMED_PLAYER}\b", text):
+        return True
     if player:
         own = (
             rf"\b(?:my name is|my name's|I'm|I am|call me)\s+{re.escape(player)}\b"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CUT_ORDER",
     "SECTION_ORDER",
+    "UNNAMED_PLAYER",
     "Line",
     "Message",
     "Prompt",
@@ -39,6 +40,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant"]
+
+
+#: How a player who has not given a name is labelled in a prompt (never said to them).
+UNNAMED_PLAYER = "Player"
 
 
 class Message(BaseModel):
@@ -83,7 +88,7 @@ class Prompt(BaseModel):
 
     sections: tuple[Section, ...]
     character: str = Field(description="The character's display name (the speaker to generate).")
-    player: str = Field("Player", description="The player's display name.")
+    player: str = Field(UNNAMED_PLAYER, description="The player's display name.")
     language: str | None = Field(None, description="The language the reply should be in, if known.")
     stop: tuple[str, ...] = Field((), description="Extra stop sequences for completion models.")
     lead: str = Field(
@@ -291,7 +296,7 @@ def assemble(
     persona: Persona,
     user_text: str,
     *,
-    player_name: str = "Player",
+    player_name: str = UNNAMED_PLAYER,
     budget_tokens: int = 4096,
     lore: Sequence[LoreEntry] = (),
     memories: Sequence[Recalled] = (),

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.dialogue import choice
 from engine.dialogue.grounding import Ground, ground
-from engine.dialogue.prompt import Line, Prompt, assemble, reply_language
+from engine.dialogue.prompt import UNNAMED_PLAYER, Line, Prompt, assemble, reply_language
 from engine.runtime.env import Context, TurnEnv, TurnRequest
 
 __all__ = ["build_prompt", "history_lines", "speaker_label", "speaker_labels", "turn_grounding"]
@@ -22,7 +22,7 @@ def speaker_label(env: TurnEnv, req: TurnRequest, ctx: Context, speaker: str, la
     if speaker == req.character:
         return req.persona.display_name(language)
     if speaker == req.player:
-        return ctx.name or req.player_name or "Player"
+        return ctx.name or req.player_name or UNNAMED_PLAYER
     persona = env.personas.get(speaker)
     if persona is not None:
         return persona.display_name(language)
