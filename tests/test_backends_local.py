@@ -125,6 +125,43 @@ def test_a_json_job_leaves_the_conversation_in_the_prompt_cache(backend: LocalBa
     )
 
 
+def test_a_warmed_prompt_is_in_the_cache_for_the_reply_that_follows(
+    backend: LocalBackend,
+) -> None:
+    params = GenerationParams(max_tokens=4, seed=1, temperature=0.0)
+    asyncio.run(collect(backend, EN, params))  # the cache holds another character's prompt
+    asyncio.run(asyncio.wait_for(backend.warm(ZH), 60))
+    later = ZH.model_copy(
+        update={
+            "sections": (
+                *ZH.sections[:-1],
+                Section.of(
+                    "input",
+                    [*ZH.sections[-1].messages, Message(role="user", content="那碧螺春呢？")],
+                ),
+            )
+        }
+    )
+    asyncio.run(collect(backend, later, params))
+    cached = backend.prompt_cached
+    assert cached is not None and cached > 20, "the reply evaluated its whole prompt again"
+
+
+def test_greeting_warms_the_characters_prompt(backend: LocalBackend, tmp_path: Path) -> None:
+    from engine import Runtime
+    from engine.persona import load_persona
+
+    mira = load_persona(Path(__file__).parent.parent / "characters" / "mira.yaml")
+    backend.prompt_cached = None
+    with Runtime(
+        tmp_path / "w.db", backend=backend, characters={"mira": mira}, close_backend=False
+    ) as rt:
+        rt.greet("mira", "ada", player_name="Ada")
+        assert rt.wait_idle(60)
+    # Only the warm job reports a prompt here: the greeting itself never asks the model.
+    assert backend.prompt_cached is not None
+
+
 def test_a_lead_is_continued_not_repeated(backend: LocalBackend) -> None:
     lead = "Welcome to Lantern Square!"
     chunks = asyncio.run(

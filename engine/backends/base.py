@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.dialogue.prompt import Prompt
 from engine.types import Usage
 
-__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams"]
+__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams", "Warming"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -63,6 +63,15 @@ class Chunk(BaseModel):
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+
+
+@runtime_checkable
+class Warming(Protocol):
+    """A backend that can load a prompt into its cache ahead of the reply that will use it."""
+
+    async def warm(self, prompt: Prompt) -> None:
+        """Evaluate ``prompt`` so a later reply sharing its start begins sooner; says nothing."""
+        ...
 
 
 @runtime_checkable

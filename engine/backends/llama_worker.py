@@ -10,8 +10,9 @@ process it runs in; here that is this small process, never the game. The game si
 (pickled tuples). This module imports the standard library and ``llama_cpp`` only (never the
 ``engine`` package), so it starts quickly and is the one place ``import llama_cpp`` appears.
 
-Messages in: ``("job", id, spec)``, ``("cancel", id)``. Messages out: ``("ready", info)`` or
-``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
+Messages in: ``("job", id, spec)`` (``spec["kind"]``: ``completion``, ``chat``, ``json`` or
+``warm``, a prompt evaluated into the cache with no reply), ``("cancel", id)``. Messages out:
+``("ready", info)`` or ``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
 (``cached``: leading tokens already in the context's cache from the job before),
 ``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
 JSON reply), and one of ``("done", id,
@@ -144,6 +145,8 @@ class _Worker:
             try:
                 if spec["kind"] == "json":
                     self.send(("json", rid, self.complete_json(rid, spec)))
+                elif spec["kind"] == "warm":
+                    self.warm(rid, spec)
                 else:
                     self.stream(rid, spec)
             except Exception as exc:  # noqa: BLE001 (anything from the library is reported)
@@ -219,6 +222,22 @@ class _Worker:
         joined = "".join(produced).encode("utf-8")
         count = len(self.llama.tokenize(joined, add_bos=False, special=False)) if joined else 0
         self.send(("done", rid, count, finish))
+
+    def warm(self, rid: int, spec: dict[str, Any]) -> None:
+        """Evaluate a prompt into the replies' context and say nothing: the next reply whose
+        prompt starts the same way evaluates only what follows (llama.cpp's prefix cache)."""
+        import llama_cpp
+
+        ids = self.tokens(rid, spec["text"], 1, spec["n_ctx"])
+        for _event in self.llama.create_completion(
+            prompt=ids,
+            max_tokens=1,
+            temperature=0.0,
+            stream=True,
+            stopping_criteria=llama_cpp.StoppingCriteriaList([self.stop_check(rid)]),
+        ):
+            pass
+        self.send(("done", rid, 0, "warm"))
 
     def complete_json(self, rid: int, spec: dict[str, Any]) -> str:
         import llama_cpp

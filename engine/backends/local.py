@@ -425,6 +425,37 @@ class LocalBackend:
                 # Cancelled or closed early: the worker stops before its next token.
                 host.cancel(process, pending)
 
+    # -- warming ----------------------------------------------------------------------------
+
+    async def warm(self, prompt: Prompt) -> None:
+        """Evaluate ``prompt`` into the model's cache without replying (a transcript model only).
+
+        A reply evaluates only the part of its prompt the cache does not already hold; the
+        first reply to a player evaluates it all (seconds for a persona on a small CPU), so
+        the runtime warms the character's prompt while the player reads the greeting.
+        """
+        process = await self._worker()
+        assert self._host is not None
+        host = self._host
+        if self._is_chat(host.info):
+            return
+        spec = {"kind": "warm", "text": self._transcript(prompt), "n_ctx": self.n_ctx}
+        pending = Pending(asyncio.get_running_loop(), self.stall_timeout)
+        host.submit(process, pending, spec)
+        try:
+            while True:
+                message = await pending.queue.get()
+                if message[0] == "prompt":
+                    self.prompt_cached = message[4]
+                    self._log_trim(message[2], message[3])
+                elif message[0] == "done":
+                    return
+                else:
+                    raise_failure(host.config, message)
+        except asyncio.CancelledError:
+            host.cancel(process, pending)
+            raise
+
     # -- structured output ------------------------------------------------------------------
 
     def _json_spec(

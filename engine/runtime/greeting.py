@@ -13,7 +13,7 @@ from engine.memory.store import MemoryStore
 from engine.persona.model import Persona
 from engine.runtime.env import FOREGROUND, WRITE, TurnEnv, TurnRequest
 from engine.runtime.events import TurnStarted
-from engine.runtime.turn import emit_authored, turn_rows
+from engine.runtime.turn import emit_authored, turn_rows, warm_prompt
 from engine.text.script import detect_language, is_cjk
 from engine.types import Action, Relationship
 
@@ -67,6 +67,9 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
         relationship=rel,
         language=language,
     )
+    # The player reads the greeting before they answer: time for a base model to take in the
+    # character's prompt, so their first line is answered as fast as the ones after it.
+    await warm_prompt(env, req)
 
 
 def compose_greeting(

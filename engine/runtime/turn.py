@@ -51,7 +51,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backends.base import GenerationParams
+from engine.backends.base import GenerationParams, Warming
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground
 from engine.dialogue.prompt import Prompt
@@ -126,6 +126,7 @@ __all__ = [
     "keep_cancelled_line",
     "preview_prompt",
     "run_say",
+    "warm_prompt",
 ]
 
 log = logging.getLogger(__name__)
@@ -572,6 +573,31 @@ def _store_line(store: MemoryStore, req: TurnRequest, stored_text: str) -> int |
         req, speaker=req.player, text=stored_text, importance=heuristics.importance(stored_text)
     )
     return store.add_turns(rows)[0]
+
+
+async def warm_prompt(env: TurnEnv, req: TurnRequest) -> None:
+    """Load the prompt of the player's next line into a base model's cache, before it is said.
+
+    The prompt is built as for a line not yet spoken: who the character is, what they know,
+    how they talk and the conversation so far are what the next reply's prompt starts with,
+    and a model that keeps its cache then evaluates only the new line when it comes. Only for
+    backends that can (:class:`engine.backends.base.Warming`) and sample several candidates
+    from a transcript (a base model); a failure is logged and changes nothing.
+    """
+    backend = env.backend
+    if not isinstance(backend, Warming) or candidate_count(env) < 2:
+        return
+    try:
+        ctx = await env.store.run(
+            lambda s: _gather(
+                s, req, "", env.settings.recall_k, env.settings.history_lines, write=False
+            ),
+            priority=BACKGROUND,
+        )
+        prompt, _lore, _grounding = build_prompt(env, req, ctx, "")
+        await backend.warm(prompt)
+    except EngineError as exc:
+        log.info("warming %s's prompt for %s failed: %s", req.character, req.player, exc)
 
 
 def preview_prompt(
