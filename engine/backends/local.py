@@ -434,27 +434,12 @@ class LocalBackend:
         first reply to a player evaluates it all (seconds for a persona on a small CPU), so
         the runtime warms the character's prompt while the player reads the greeting.
         """
-        process = await self._worker()
+        await self._worker()
         assert self._host is not None
-        host = self._host
-        if self._is_chat(host.info):
+        if self._is_chat(self._host.info):
             return
         spec = {"kind": "warm", "text": self._transcript(prompt), "n_ctx": self.n_ctx}
-        pending = Pending(asyncio.get_running_loop(), self.stall_timeout)
-        host.submit(process, pending, spec)
-        try:
-            while True:
-                message = await pending.queue.get()
-                if message[0] == "prompt":
-                    self.prompt_cached = message[4]
-                    self._log_trim(message[2], message[3])
-                elif message[0] == "done":
-                    return
-                else:
-                    raise_failure(host.config, message)
-        except asyncio.CancelledError:
-            host.cancel(process, pending)
-            raise
+        await self._job(spec, "done", reports_cache=True)
 
     # -- structured output ------------------------------------------------------------------
 
@@ -480,6 +465,16 @@ class LocalBackend:
         }
 
     async def _json_once(self, spec: dict[str, Any]) -> str:
+        return str((await self._job(spec, "json"))[2])
+
+    async def _job(
+        self, spec: dict[str, Any], until: str, *, reports_cache: bool = False
+    ) -> tuple[Any, ...]:
+        """Run one job that streams nothing to the caller; its ``until`` message.
+
+        ``reports_cache``: the job runs in the replies' context, so its cached prefix is what
+        :attr:`prompt_cached` reports (a JSON job runs in a context of its own).
+        """
         process = await self._worker()
         assert self._host is not None
         host = self._host
@@ -489,9 +484,11 @@ class LocalBackend:
             while True:
                 message = await pending.queue.get()
                 if message[0] == "prompt":
+                    if reports_cache:
+                        self.prompt_cached = message[4]
                     self._log_trim(message[2], message[3])
-                elif message[0] == "json":
-                    return str(message[2])
+                elif message[0] == until:
+                    return tuple(message)
                 else:
                     raise_failure(host.config, message)
         except asyncio.CancelledError:
