@@ -98,10 +98,13 @@ def test_remembered_detail_leaves_out_the_greeting_that_opens_a_line() -> None:
     assert remembered_detail(told, chinese=True) == "你在医院当护士，你最爱喝龙井"
     told = ["Hi Mira, I'm a blacksmith from Harrowdale."]
     assert remembered_detail(told, chinese=False) == "you said you're a blacksmith from Harrowdale"
-    # English keeps a name clause: it carries the subject of what follows.
+    # The player is greeted by name: a name clause goes, and what follows keeps a subject.
     told = ["I'm Ada, a blacksmith from the north."]
+    assert remembered_detail(told, chinese=False) == "you said you're a blacksmith from the north"
+    told = ["I'm Tess, I repair clocks in the old tower, and my cat is called Pudding."]
     assert (
-        remembered_detail(told, chinese=False) == "you said you're Ada, a blacksmith from the north"
+        remembered_detail(told, chinese=False)
+        == "you said you repair clocks in the old tower, and your cat is called Pudding"
     )
 
 

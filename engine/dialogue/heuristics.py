@@ -425,19 +425,33 @@ _OPENING = re.compile(
 
 
 def _without_opening(sentence: str) -> str:
-    """``sentence`` without the greeting that opens it and, in Chinese, a name the player gives
-    right after ("陈掌柜好，我叫小红，在医院当护士" -> "在医院当护士"): a returning player is greeted
-    by name anyway, and what they told is the rest."""
+    """``sentence`` without the greeting that opens it and a name the player gives right after
+    ("陈掌柜好，我叫小红，在医院当护士" -> "我在医院当护士"; "I'm Tess, I repair clocks" -> "I repair
+    clocks"; "I'm Ada, a blacksmith" -> "I'm a blacksmith"): a returning player is greeted by
+    name anyway, and what they told is the rest. The rest keeps a subject; an English clause
+    that starts some other way keeps the name clause too."""
     rest = _OPENING.sub("", sentence, count=1)
     while True:
         parts = re.split(r"[,，]\s*", rest, maxsplit=1)
-        if len(parts) < 2 or not parts[1] or not _CJK.search(parts[0]):
-            return rest  # English needs its subject: "I'm Ada, a blacksmith" stays whole
+        if len(parts) < 2 or not parts[1]:
+            return rest
         facts = extract_facts(parts[0])
         if not facts or any(f.predicate != "name" for f in facts):
             return rest
-        # "我叫小红，在医院当护士": the clause after the name keeps its subject.
-        rest = parts[1] if parts[1][:1] in "我你他她它" else "我" + parts[1]
+        after = parts[1]
+        if _CJK.search(parts[0]):
+            # "我叫小红，在医院当护士": the clause after the name keeps its subject.
+            rest = after if after[:1] in "我你他她它" else "我" + after
+        elif _EN_SUBJECT.match(after):
+            rest = re.sub(r"^and\s+", "", after, flags=re.IGNORECASE)
+        elif _EN_APPOSITION.match(after):
+            rest = "I'm " + after
+        else:
+            return rest
+
+
+_EN_SUBJECT = re.compile(r"(?:and\s+)?(?:I\b|I'|my\b)", re.IGNORECASE)
+_EN_APPOSITION = re.compile(r"(?:a|an|the|from)\b", re.IGNORECASE)
 
 
 def choose_line(lines: Sequence[str], key: str) -> str:
