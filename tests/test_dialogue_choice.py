@@ -499,3 +499,25 @@ def test_a_line_caught_in_a_loop_is_never_shown(line: str) -> None:
 )
 def test_a_little_repetition_is_speech(line: str) -> None:
     assert reject(line, player_line="Hi", language=None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "again"),
+    [
+        ("是呀，阿梅！好些日子没见了。", True),  # the greeting's first sentence, one word changed
+        ("哎，阿梅！好些日子没见了。", True),
+        ("是呀，阿梅！今天想喝点什么茶？", False),
+        ("旺财呀，我记得，是条黄狗吧？", False),
+    ],
+)
+def test_the_characters_last_line_said_again_sentence_by_sentence_is_ruled_out(
+    text: str, again: bool
+) -> None:
+    greeting = "哎，阿梅！好些日子没见了。我记得你在菜市场卖鱼，你家狗叫旺财，后来怎么样了？"
+    why = reject(text, player_line="您还记得我家狗叫啥吗？", language="zh", own_last=greeting)
+    assert (why == "repeat") is again
+    # and a reply's next sentence may not copy it either
+    assert follows(
+        "我记得你在菜市场卖鱼，你家狗叫旺财，后来怎么样了？", said=[greeting, text],
+        question="您还记得我家狗叫啥吗？", grounding=[], player="阿梅", language="zh",
+    ) is False  # fmt: skip

@@ -106,9 +106,22 @@ def _reject(
         return "repetition"
     if _similar(text, player_line) >= 0.6:
         return "echo"
-    if own_last and _similar(text, own_last) >= 0.85:
+    if own_last and _repeats(text, own_last):
         return "repeat"
     return None
+
+
+def _repeats(text: str, own_last: str) -> bool:
+    """Whether ``text`` says the character's last line again, whole or sentence by sentence
+    ("是呀，阿梅！好些日子没见了。" after a greeting "哎，阿梅！好些日子没见了。……")."""
+    if _similar(text, own_last) >= 0.85:
+        return True
+    before = split_sentences(own_last)
+    sep = "" if detect_language(own_last) == "zh" else " "
+    runs = (
+        sep.join(before[i:j]) for i in range(len(before)) for j in range(i + 1, len(before) + 1)
+    )
+    return any(_similar(text, run) >= 0.85 for run in runs)
 
 
 # The same words three times over ("你这丫头，你这丫头，你这丫头", "I know, I know, I know"): a

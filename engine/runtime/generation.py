@@ -191,7 +191,7 @@ async def generate_chosen(
         if room > 0:
             more = await _continue(
                 env, req, prompt, candidate_params(params, best[2]), policy, shown, usage,
-                room=room, grounding=grounding, names=names,
+                room=room, grounding=grounding, names=names, own_last=own_last,
             )  # fmt: skip
             if more:
                 await show(env, req, _pieces(more, shown), out, policy)
@@ -244,8 +244,11 @@ async def _continue(
     room: int,
     grounding: Sequence[Ground],
     names: Sequence[str],
+    own_last: str = "",
 ) -> list[str]:
-    """The sentences the model adds after the opening it was chosen for (at most ``room``)."""
+    """The sentences the model adds after the opening it was chosen for (at most ``room``);
+    none that nearly repeats one of the reply's or of the character's line before (a small
+    model copies its last line, a greeting most of all)."""
     rest = Generated()
     lead = prompt.model_copy(update={"lead": shown})
     try:
@@ -261,7 +264,7 @@ async def _continue(
         if sentence[0].islower() and sentence[0].isascii():
             sentence = sentence[0].upper() + sentence[1:]
         if not choice.follows(
-            sentence, said=[shown, *more], question=req.text, grounding=grounding,
+            sentence, said=[own_last, shown, *more], question=req.text, grounding=grounding,
             player=prompt.player, language=prompt.language, names=names,
         ):  # fmt: skip
             break
