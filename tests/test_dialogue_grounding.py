@@ -248,3 +248,12 @@ def test_a_question_that_starts_with_my_is_about_the_player() -> None:
 def test_a_memory_in_the_third_person_keeps_the_verbs_tense(said: str, noted: str) -> None:
     """A past tense takes no -s: the prompt's note read "Ines lefts him" before."""
     assert third_person(said, "Ines") == noted
+
+
+def test_the_players_name_is_no_answer_to_what_they_do() -> None:
+    """A reply calling the player by name ("我记得你那个叫阿梅的狗……") did not say their job."""
+    told = ["陈掌柜好！我叫阿梅，在菜市场卖鱼，我家狗叫旺财。"]
+    job = ground("我是干什么的，您还记得不？", player="阿梅", player_lines=told, knowledge=[])
+    assert job and job[0].asked and "阿梅" not in job[0].keys and "卖鱼" in job[0].keys
+    name = ground("我叫什么名字，您还记得不？", player="阿梅", player_lines=told, knowledge=[])
+    assert name and "阿梅" in name[0].keys

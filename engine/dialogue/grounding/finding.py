@@ -84,6 +84,8 @@ def ground(
         memorable = most_memorable(statements, q_terms)
         if memorable is not None:
             kinds = kinds_stated(memorable)
+            if asked_kinds and "name" not in asked_kinds:
+                kinds -= {"name"}  # asked what they do, not who they are: the name is no answer
             memories.append(_told(memorable, player, q_terms, kinds, 1.0, asked=True))
     if not asking and not memories:
         # The player tells something about themselves: a reply that takes it in ("A
@@ -135,6 +137,11 @@ def _told(
     """A statement of the player's as a memory item: about them for the prompt, to them for
     the reply, with the words (of ``kinds``' detail, not the question's) that show it named."""
     keys = fact_keys(sentence, q_terms, kinds)
+    if "name" not in kinds:
+        # Calling the player by name does not say what they do or like ("我记得你那个叫阿梅的狗"
+        # named no job): their name is a key only when the question asks it.
+        own = terms(player)
+        keys = keys - own or frozenset(terms(sentence) - q_terms - own) or keys
     return Ground(
         kind="memory",
         note=third_person(sentence, player),
