@@ -257,3 +257,15 @@ def test_the_players_name_is_no_answer_to_what_they_do() -> None:
     assert job and job[0].asked and "阿梅" not in job[0].keys and "卖鱼" in job[0].keys
     name = ground("我叫什么名字，您还记得不？", player="阿梅", player_lines=told, knowledge=[])
     assert name and "阿梅" in name[0].keys
+
+
+def test_remember_me_finds_a_statement_no_fact_is_read_from() -> None:
+    """What the return greeting would say back, "Do you remember me?" can say too."""
+    told = ["Nice weather today.", "I repair clocks in the old tower."]
+    found = ground("Do you remember me?", player="Tess", player_lines=told, knowledge=[])
+    assert [g.said for g in found] == ["you repair clocks in the old tower."]
+    assert found[0].asked and "repair" in found[0].keys
+    # a name alone is greeted with, not remembered
+    assert (
+        ground("Do you remember me?", player="Tess", player_lines=["I'm Tess."], knowledge=[]) == []
+    )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from engine.dialogue.facts import RELATION_NOUNS
 
 __all__ = [
+    "MEMORABLE",
     "ExtractedFact",
     "choose_line",
     "extract_facts",
@@ -379,6 +380,11 @@ def second_person(text: str) -> str:
     return re.sub(r"([.!?]\s+)(you|your)\b", lambda m: m.group(1) + m.group(2).title(), out)
 
 
+#: How much a line must weigh (:func:`importance`, plus 2 when a fact is read from it) for a
+#: return greeting to say it back.
+MEMORABLE = 4.0
+
+
 def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
     """A clause recalling the most memorable of a player's ``lines`` (newest last), or None.
 
@@ -398,7 +404,7 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
             score = importance(text) + (2.0 if facts else 0.0)
             if best is None or (score, index) >= (best[0], best[1]):
                 best = (score, index, text)
-    if best is None or best[0] < 4:
+    if best is None or best[0] < MEMORABLE:
         return None
     sentence = best[2].rstrip(".!。！…,，;；")
     if len(sentence) > 90:

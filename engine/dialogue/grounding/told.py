@@ -234,11 +234,21 @@ def _after_shared(sentence: str, question_terms: set[str]) -> frozenset[str]:
 
 
 def most_memorable(statements: Sequence[str], q_terms: set[str]) -> str | None:
-    """The statement with the most to remember (a fact other than a name; newest on ties)."""
+    """The statement with the most to remember (a fact other than a name; newest on ties).
+
+    A statement no fact is read from still counts when it weighs as much as the return
+    greeting asks of a detail ("I repair clocks in the old tower"): the greeting says it back,
+    so "Do you remember me?" can too. A name on its own never does.
+    """
     best: tuple[float, int, str] | None = None
     for index, sentence in enumerate(statements):
-        facts = [f for f in heuristics.extract_facts(sentence) if f.predicate != "name"]
-        if not facts and not kinds_stated(sentence) - {"name"}:
+        found = heuristics.extract_facts(sentence)
+        facts = [f for f in found if f.predicate != "name"]
+        if (
+            not facts
+            and not kinds_stated(sentence) - {"name"}
+            and (found or heuristics.importance(sentence) < heuristics.MEMORABLE)
+        ):
             continue
         score = heuristics.importance(sentence) + 2.0 * len(facts)
         if best is None or (score, index) >= best[:2]:
