@@ -12,7 +12,8 @@ process it runs in; here that is this small process, never the game. The game si
 
 Messages in: ``("job", id, spec)`` (``spec["kind"]``: ``completion``, ``chat``, ``json`` or
 ``warm``, a prompt evaluated into the cache with no reply), ``("cancel", id)``. Messages out:
-``("ready", info)`` or ``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
+``("ready", info)`` or ``("load_error", message)`` once; then per job
+``("prompt", id, tokens, untrimmed, cached)``
 (``cached``: leading tokens already in the context's cache from the job before),
 ``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
 JSON reply), and one of ``("done", id,

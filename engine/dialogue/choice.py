@@ -113,9 +113,8 @@ def _reject(
 
 def _repeats(text: str, own_last: str) -> bool:
     """Whether ``text`` says the character's last line again, whole or sentence by sentence
-    ("是呀，阿梅！好些日子没见了。" after a greeting "哎，阿梅！好些日子没见了。……")."""
-    if _similar(text, own_last) >= 0.85:
-        return True
+    ("是呀，阿梅！好些日子没见了。" after a greeting "哎，阿梅！好些日子没见了。……"); the
+    whole line is the longest run of its sentences."""
     before = split_sentences(own_last)
     sep = "" if detect_language(own_last) == "zh" else " "
     runs = (

@@ -29,13 +29,14 @@ _IRREGULAR_PAST = frozenset(
 )
 
 
+_PAST_IN_EED = frozenset({"agreed", "disagreed", "freed", "guaranteed", "decreed"})
+_TAKES_NO_S = _NOT_VERBS | _IRREGULAR_PAST
+
+
 def _regular_past(verb: str) -> bool:
     # "moved", "agreed"; not "need", "feed", "breed", "succeed".
     verb = verb.lower()
     return verb.endswith("ed") and not verb.endswith("eed") or verb in _PAST_IN_EED
-
-
-_PAST_IN_EED = frozenset({"agreed", "disagreed", "freed", "guaranteed", "decreed"})
 
 
 def _verb_s(match: re.Match[str], name: str) -> str:
@@ -43,7 +44,7 @@ def _verb_s(match: re.Match[str], name: str) -> str:
     name = f"{name} {adverb}".rstrip()
     if verb in ("have", "do"):
         return f"{name} {'has' if verb == 'have' else 'does'}"
-    if verb.lower() in _NOT_VERBS or verb.lower() in _IRREGULAR_PAST or _regular_past(verb):
+    if verb.lower() in _TAKES_NO_S or _regular_past(verb):
         return f"{name} {verb}"
     ending = "es" if verb.endswith(("s", "sh", "ch", "x", "o")) else "s"
     return f"{name} {verb}{ending}"
