@@ -14,7 +14,7 @@ import pytest
 from fixtures_runtime import drain
 
 from engine.backends import ScriptedBackend
-from engine.dialogue.grounding import ground, is_question
+from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
@@ -269,3 +269,60 @@ def test_remember_me_finds_a_statement_no_fact_is_read_from() -> None:
     assert (
         ground("Do you remember me?", player="Tess", player_lines=["I'm Tess."], knowledge=[]) == []
     )
+
+
+def _memory(question: str, told: list[str], player: str = "Kai") -> list[Any]:
+    return [g for g in ground(question, player=player, player_lines=told, knowledge=[])
+            if g.kind == "memory"]  # fmt: skip
+
+
+def test_a_statement_with_a_question_tagged_on_is_still_told() -> None:
+    """ "I grew up in X, ever been?" tells where they are from; the tag asks the character."""
+    zh = ["老家在云南大理的，就是有洱海那个地方，你去过没？", "我是开出租车的。"]
+    assert "大理" in _memory("我是哪儿的人，你还记得吗？", zh, "阿杰")[0].said
+    en = ["I grew up in Tromsø, ever been up that far?", "I drive the night bus."]
+    assert "Tromsø" in _memory("Where am I from, then?", en)[0].said
+
+
+@pytest.mark.parametrize(
+    ("question", "told", "expected"),
+    [
+        # 啥 asks as 什么 does
+        ("师傅，我是干啥营生的来着？", ["我在巷子口修自行车的，干了二十年了。", "我家住河西。"], "修自行车"),
+        ("Go on, what is it I do again?", ["I repair boat engines for a living.", "I'm Kai."], "engines"),
+        ("你猜我最馋的那一口是啥？", ["我就馋糖油粑粑，一天不吃就想。", "我是开出租车的。"], "糖油粑粑"),
+        ("Remember my big plan for the summer?", ["I'm training for a long walk across the Pyrenees.",
+                                                  "I drive the night bus."], "Pyrenees"),
+    ],
+)  # fmt: skip
+def test_a_kind_asked_in_other_words_finds_the_statement(
+    question: str, told: list[str], expected: str
+) -> None:
+    memory = _memory(question, told)
+    assert memory and expected in memory[0].said
+
+
+def test_where_someone_is_from_is_not_their_work() -> None:
+    """ "I'm a Lancashire lass" says where from; "fixing up the house back home" is no origin."""
+    told = ["I fix clocks for a living.", "I'm a Lancashire lass, came down for the job."]
+    assert "clocks" in _memory("What do I do all day?", told)[0].said
+    zh = ["老家贵州遵义的。", "我是开出租车的。", "我打算把老家那栋老房子翻修一下。"]
+    assert "遵义" in _memory("我是哪儿的人，你记得吗？", zh)[0].said
+
+
+def test_a_pet_named_after_its_kind_is_a_name_told() -> None:
+    told = ["My sister runs the bakery.", "I've got a parrot, Pickles."]
+    memory = _memory("What did I say my bird is called?", told)
+    assert memory and "Pickles" in memory[0].said and "pickl" in memory[0].keys
+
+
+def test_words_of_the_asking_sentence_count_more_than_those_around_it() -> None:
+    told = ["I'm learning the cello in the evenings.", "Rowan went out all night again."]
+    memory = _memory("Rowan says I'm driving him mad every night. Which one am I learning?", told)
+    assert "cello" in memory[0].said
+
+
+def test_a_statement_whose_words_are_all_keys_is_said_whole() -> None:
+    told = ["我这人没别的爱好，就好一口米酒，下了班温上一壶，舒坦得很。"]
+    memory = _memory("今天收工早，你猜我要喝点啥？", told, "阿杰")
+    assert memory and "米酒" in compose(memory[0], language="zh")

@@ -7,7 +7,7 @@ is nearest), the candidate choice (:mod:`engine.dialogue.choice`) prefers a repl
 :func:`compose` says one of them as the character when no candidate does.
 
 Relevance is lexical (English words, lightly stemmed; Chinese character bigrams) plus a short
-table of the kinds of things people say about themselves (work, origin, name, age, likes), so
+table of the kinds of things people say about themselves (work, origin, name, age, likes, plans), so
 "what do I do for a living?" finds "I'm a blacksmith" without sharing a word with it.
 
 The modules, each one concept (they import one another's public names only, never this

@@ -21,10 +21,16 @@ from engine.dialogue.grounding.told import (
     kinds_stated,
     most_memorable,
     sentences,
+    statements,
 )
-from engine.dialogue.grounding.words import terms
+from engine.dialogue.grounding.words import HAN_CHAR, terms
 
 __all__ = ["ground"]
+
+#: What a word the question shares with a statement counts for when it is not in the sentence
+#: that asks but in one that comes with it (a word of the asking sentence counts 1), while the
+#: asking sentence shares a word with some statement.
+_CONTEXT_WEIGHT = 0.4
 
 
 def ground(
@@ -53,19 +59,25 @@ def ground(
     # first person (and "like") being only in what comes with the question.
     asks = [s for s in sentences([question]) if is_question(s)] or [question]
     asked_kinds = frozenset(k for s in asks for k in kinds_asked(s))
-    about_memory = any(c in low for c in MEMORY_CUES) or any(
-        re.search(r"\b(I|my|me|mine)\b", s, re.IGNORECASE) or "我" in s for s in asks
-    )
+    about_memory = any(c in low for c in MEMORY_CUES) or any(_about_player(s) for s in asks)
     out: list[Ground] = []
     memories: list[Ground] = []
-    statements = [s for s in sentences(player_lines) if is_statement(s)]
+    told_before = statements(player_lines)
     scored: list[tuple[float, str, frozenset[str], int]] = []
-    for age, sentence in enumerate(reversed(statements)):
+    # Words of the sentence that asks weigh more than those of what comes with it ("Siobhan
+    # says I'm murdering that instrument every night. Which one was it I'm learning?"), when
+    # any statement has one; "Who was it?" has none, and then every word counts alike.
+    ask_terms = terms(" ".join(asks))
+    context = (
+        _CONTEXT_WEIGHT if any(ask_terms & terms(sentence) for sentence in told_before) else 1.0
+    )
+    for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
         shared = len(q_terms & s_terms)
+        in_ask = len(ask_terms & s_terms)
         matched = asked_kinds & kinds
-        score = shared + 2.0 * len(matched) - 0.01 * age
+        score = in_ask + context * (shared - in_ask) + 2.0 * len(matched) - 0.01 * age
         if score <= 0.5:
             continue
         if kinds == {"name"} and "name" not in asked_kinds:
@@ -81,7 +93,7 @@ def ground(
         memories.append(_told(sentence, player, q_terms, matched, score, asked=asked))
     if not memories and asking and any(c in low for c in MEMORY_CUES):
         # "Do you remember me?": the most memorable thing they said about themselves.
-        memorable = most_memorable(statements, q_terms)
+        memorable = most_memorable(told_before, q_terms)
         if memorable is not None:
             kinds = kinds_stated(memorable)
             if asked_kinds and "name" not in asked_kinds:
@@ -122,6 +134,31 @@ def ground(
                 )
             )
     return out
+
+
+# A question about the world put in the player's words: what something costs, when or how
+# long, or about the character's own things ("我上班倒班不固定，您这铺子每周哪天歇着啊？").
+_WORLD_ASKED = re.compile(r"多少钱|几点|哪天|多久|多远|几号|几趟|怎么走|[你您](?:这|们|家|的)")
+# The player as the one who would do something, not as what they told: "What's the latest
+# boat I can get?", "If I fancy a pint, where should I head?".
+_HYPOTHETICAL_I = re.compile(
+    r"\b(?:can|could|should|shall|would|will|may|might|if|say) I\b"
+    r"|\bI(?:'d|'ll| can| could| should| would| will| may| might)\b",
+    re.IGNORECASE,
+)
+
+
+def _about_player(sentence: str) -> bool:
+    """Whether a sentence that asks asks about the player (in the first person)."""
+    if HAN_CHAR.search(sentence):
+        clauses = [c for c in re.split(r"[，,]", sentence) if c.strip()]
+        asking = [c for c in clauses if is_question(c)]
+        if len(clauses) > 1 and asking and _WORLD_ASKED.search(asking[-1]):
+            return "我" in asking[-1]
+        return "我" in sentence
+    return (
+        re.search(r"\b(I|my|mine)\b", _HYPOTHETICAL_I.sub(" ", sentence), re.IGNORECASE) is not None
+    )
 
 
 def _told(

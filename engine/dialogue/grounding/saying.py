@@ -112,6 +112,10 @@ def _answer_part(item: Ground) -> str:
     if not hits:
         return said
     if item.kind == "memory":
+        if len(hits) > 2 and 2 * len(hits) > len(parts):
+            # The keys are the statement's own words, not one detail in it: say it all
+            # ("你这人没啥爱好，就好一口黄酒，..." rather than stopping before the wine).
+            return said
         end = hits[-1] if len(hits) > 1 and hits[-1] - hits[0] <= 1 else hits[0]
         return "".join(p if p[-1:] in "，；、：" or not p[-1:].isascii() else p + " "
                        for p in parts[: end + 1]).strip()  # fmt: skip

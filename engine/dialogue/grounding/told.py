@@ -1,5 +1,5 @@
 """What the player told about themselves: the sentences that tell rather than ask, the kinds of
-thing each tells (work, origin, name, what someone is called, age, likes) and the words a
+thing each tells (work, origin, name, what someone is called, age, plans, likes) and the words a
 question asks them by, and the detail a statement gives ("... from [Harrowdale]").
 """
 
@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
+from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.words import HAN_CHAR, terms
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "kinds_stated",
     "most_memorable",
     "sentences",
+    "statements",
 ]
 
 # The kinds of things a player says about themselves, and the words that ask about them.
@@ -30,28 +32,41 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("works as", "is a", "works at"),
         ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
          "occupation",
-         "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪"),
+         "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪", "营生", "活儿", "为生", "上班",
+         "教什么", "教哪"),
     ),
     (
         "origin",
         ("comes from", "lives in"),
-        ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪儿人", "哪儿的人",
-         "哪里的人", "哪儿来", "哪里来", "打哪", "来自", "老家", "家乡", "住"),
+        ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪里的人", "哪里来",
+         "打哪", "来自", "老家", "家乡", "住在", "住哪", "住的"),
     ),
     ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
     (
         "called",
         (),
-        ("called", "'s name", "her name", "his name", "its name", "name of", "叫什么", "叫啥",
-         "名字"),
+        ("called", "'s name", "her name", "his name", "its name", "name of", "叫什么", "名字"),
     ),
     ("age", ("age",), ("old", "age", "多大", "几岁", "年纪", "岁数")),
     (
+        "plans",
+        (),
+        ("plan", "planning", "going to do", "打算", "准备", "计划", "大事"),
+    ),
+    (
         "likes",
         ("favourite", "likes", "loves"),
-        ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "喜欢", "爱", "最爱"),
+        ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "hobby",
+         "hobbies", "pastime", "spare time", "free time", "my usual", "crave",
+         "喜欢", "爱", "最爱", "爱好", "馋", "惦记", "好这口", "哪口", "喝", "吃"),
     ),
 )  # fmt: skip
+
+# Colloquial question words, as the cues above spell them ("干啥营生" asks "干什么").
+_COLLOQUIAL = (("啥", "什么"), ("咋", "怎么"), ("哪儿", "哪里"), ("俺", "我"))
+
+# Asking about work in other words than the cues: "what is it I do again?".
+_WORK_ASKED = re.compile(r"\bwhat (?:is |was )?(?:it )?(?:that )?i do\b")
 
 MEMORY_CUES = (
     "remember",
@@ -62,6 +77,7 @@ MEMORY_CUES = (
     "记不记得",
     "还记",
     "说过",
+    "记着",
 )
 
 _CLAUSE = re.compile(r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\b)|[，,]\s*(?=我)")
@@ -99,9 +115,35 @@ def is_statement(sentence: str) -> bool:
     return True
 
 
+# A statement with a question tagged on ("老家四川自贡的，就是办恐龙灯会那个地方，你听说过没？",
+# "I grew up in Tromsø, ever been up that far?"): the question is a short last clause.
+_TAGGED = re.compile(r"^(.{4,}?)[，,]\s*([^，,]{1,40}[?？])\s*$")
+
+
+def statements(lines: Iterable[str]) -> list[str]:
+    """The sentences of ``lines`` that tell something, a tagged-on question cut off."""
+    out: list[str] = []
+    for sentence in sentences(lines):
+        if is_statement(sentence):
+            out.append(sentence)
+            continue
+        tagged = _TAGGED.match(sentence)
+        if tagged and not is_question(tagged.group(1)) and is_statement(tagged.group(1)):
+            out.append(tagged.group(1))
+    return list(dict.fromkeys(out))
+
+
 def kinds_asked(question: str) -> set[str]:
+    """The kinds of thing about the player ``question`` asks (work, origin, ...)."""
     low = question.lower()
-    return {kind for kind, cues in _ASKED_BY if cues.search(low)}
+    for said, written in _COLLOQUIAL:
+        low = low.replace(said, written)
+    found = {kind for kind, cues in _ASKED_BY if cues.search(low)}
+    if _WORK_ASKED.search(low):
+        found.add("work")
+    if "name" in found:
+        found.discard("called")  # "我叫什么名字？" asks the player's own name
+    return found
 
 
 def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
@@ -116,6 +158,19 @@ def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
 _ASKED_BY = tuple((kind, _cues(cues)) for kind, _preds, cues in _KINDS)
 
 
+# Someone of the family named after how they are kin: "我女朋友小雯送的", "我闺女朵朵今年".
+_KIN_NAMED = (
+    r"我(?:的|家)?(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
+    r"(?:叫)?([\u4e00-\u9fff]{2})(?=送|今年|说|是|也|在|[，。！,.!])"
+)
+
+# The player's own name, which says who they are, not what someone or something is called.
+_SELF_NAME = re.compile(
+    r"我(?:名)?叫[\u4e00-\u9fff]{1,4}|(?:都)?叫我[\u4e00-\u9fff]{1,4}"
+    r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me)\s+[A-Z][\w'-]*"
+    r"|^\W*Name's\s+[A-Z][\w'-]*"
+)
+
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
     "work": re.compile(
@@ -129,42 +184,80 @@ _STATED = {
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
         r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
         r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工|教)"
+        # "I fix lifts for a living", "在那边山梁上修风机的" (one who mends the turbines there)
+        r"|\bfor a living\b|\bby trade\b|\bmy (?:job|work) is\b"
+        # "I make the pastries at the Linden Hotel": what they make or mend, and for whom
+        r"|\bI (?:make|bake|build|fix|mend|repair|clean|paint|deliver|sew|brew|carve|look after)"
+        r"\b[^.!?]{0,40}\b(?:at|for) (?:the |a )?[A-Z]"
+        r"|当[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)"
+        r"|(?:到|在|去)[\u4e00-\u9fff]{1,8}?(?:学校|小学|中学|大学|医院|工厂|厂|公司|店)里?"
+        r"(?:教|当|做|上班|工作)"
+        r"|在[\u4e00-\u9fff]{1,10}?(?:修|卖|开|送|种|养|教|跑|管|做)[\u4e00-\u9fff]{1,6}(?:的|[，。,]|$)"
+    ),
+    "plans": re.compile(
+        r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
+        r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|打算|准备|计划"
+    ),
+    "likes": re.compile(
+        r"\bI (?:really |do |just )?(?:love|like|adore|enjoy|crave)\b|\bfavou?rite\b"
+        r"|\bcan't get enough of\b|\bfond of\b|\bmy usual\b"
+        r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|最想"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
+        # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
+        r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
+        rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
-        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|老家|从.{1,8}来"
+        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|从.{1,8}来"
+        # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
+        r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
+        r"|\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b"
     ),
 }
 
 
 @functools.lru_cache(maxsize=4096)
 def kinds_stated(sentence: str) -> frozenset[str]:
-    found = {kind for kind, pattern in _STATED.items() if pattern.search(sentence)}
+    others = _SELF_NAME.sub(" ", sentence)  # what someone else is called, not the player
+    found = {
+        kind
+        for kind, pattern in _STATED.items()
+        if pattern.search(others if kind == "called" else sentence)
+    }
     predicates = {f.predicate.split()[0] if f.predicate.startswith("favourite") else f.predicate
                   for f in heuristics.extract_facts(sentence)}  # fmt: skip
-    return frozenset(found) | {
+    found |= {
         kind
         for kind, preds, _cues in _KINDS
         if any(p == q or p.startswith(q) for p in predicates for q in preds)
     }
+    if _DEMONYM.search(sentence):
+        found.discard("work")  # "I'm a Galway man" says where from, not what they do
+    return frozenset(found)
+
+
+_DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
 
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
 _DETAIL = {
     "called": re.compile(
         r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
+        r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
+        rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
         r"(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
-        r"|我是(.{1,6}?)人"
+        r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
     ),
     "work": re.compile(
-        r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]?|"
-        r"在.{1,10}?(?=教|当|做|开)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工)))"
+        r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]|"
+        r"是(?=[\u4e00-\u9fff]{0,4}(?:师|员|生|手|工|司机|老板|掌柜|护士|医生)[，。,.]|[送开做卖修教跑干当种养])|"
+        r"在.{1,10}?(?=教|当|做|开|跑|送|卖|修)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
         r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
@@ -173,7 +266,11 @@ _DETAIL = {
 def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
     for kind in sorted(kinds):
         detail = _DETAIL.get(kind)
-        found = detail.search(sentence) if detail else None
+        found = (
+            detail.search(_SELF_NAME.sub(" ", sentence) if kind == "called" else sentence)
+            if detail
+            else None
+        )
         text = next((g for g in found.groups() if g), "") if found else ""
         if terms(text) - question_terms:
             return frozenset(terms(text) - question_terms)
