@@ -326,3 +326,10 @@ def test_a_statement_whose_words_are_all_keys_is_said_whole() -> None:
     told = ["我这人没别的爱好，就好一口米酒，下了班温上一壶，舒坦得很。"]
     memory = _memory("今天收工早，你猜我要喝点啥？", told, "阿杰")
     assert memory and "米酒" in compose(memory[0], language="zh")
+
+
+def test_someone_named_after_how_they_are_kin_is_a_name_told() -> None:
+    told = ["我儿子今年上小学了。", "我女朋友小雯最爱喝你家的龙井。"]
+    memory = _memory("我对象叫啥名你还记得吗？", told, "阿杰")
+    assert memory and memory[0].keys == frozenset({"小雯"})
+    assert "我家的龙井" in compose(memory[0], language="zh")

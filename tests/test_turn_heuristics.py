@@ -76,6 +76,7 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("My sister and I", "Your sister and you"),
         ("I'm tired of my job", "you're tired of your job"),
         ("我的猫", "你的猫"),
+        ("我女朋友最爱喝你家的龙井", "你女朋友最爱喝我家的龙井"),  # the character's own tea
         ("Plum wine. I love it! my dog does too", "Plum wine. You love it! Your dog does too"),
         ("I like it. I do", "you like it. You do"),
     ],

@@ -161,7 +161,8 @@ _ASKED_BY = tuple((kind, _cues(cues)) for kind, _preds, cues in _KINDS)
 # Someone of the family named after how they are kin: "我女朋友小雯送的", "我闺女朵朵今年".
 _KIN_NAMED = (
     r"我(?:的|家)?(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
-    r"(?:叫)?([\u4e00-\u9fff]{2})(?=送|今年|说|是|也|在|[，。！,.!])"
+    r"(?:叫)?(?!今年|现在|最近|每天|也是|说过|以前|去年|明年|特别|非常|一直|已经|还是|就是|不是|喜欢|"
+    r"最爱|最喜|在家|刚上|上学|上班)([\u4e00-\u9fff]{2})"
 )
 
 # The player's own name, which says who they are, not what someone or something is called.
