@@ -333,3 +333,18 @@ def test_someone_named_after_how_they_are_kin_is_a_name_told() -> None:
     memory = _memory("我对象叫啥名你还记得吗？", told, "阿杰")
     assert memory and memory[0].keys == frozenset({"小雯"})
     assert "我家的龙井" in compose(memory[0], language="zh")
+
+
+def test_the_kind_of_answer_asked_for_breaks_a_tie_between_lines() -> None:
+    """ "How long ...?" wants a duration, "哪天...?" a day: of lines sharing as many words, the
+    one that holds that kind of answer."""
+    lines = ["The lake freezes over most Januaries.", "Round the lake on foot takes forty minutes.",
+             "铺子每天早上八点开门。", "铺子每周三歇业。"]  # fmt: skip
+    en = _knowledge(ground("How long to walk the lake?", player="Kai", player_lines=[],
+                           knowledge=lines))  # fmt: skip
+    assert en and "forty minutes" in en[0].note
+    zh = _knowledge(ground("您这铺子哪天不开？", player="阿杰", player_lines=[], knowledge=lines))
+    assert zh and "周三" in zh[0].note
+    # a kind of answer alone ties no line to a question
+    assert _knowledge(ground("How long is your beard?", player="Kai", player_lines=[],
+                             knowledge=lines)) == []  # fmt: skip

@@ -5,13 +5,22 @@ which sentence and words of that line hold the answer.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
 
 from engine.dialogue.grounding.words import chars, terms
 
-__all__ = ["HEADER", "NEAR", "answer_keys", "best_knowledge", "best_sentence"]
+__all__ = [
+    "HEADER",
+    "NEAR",
+    "answer_keys",
+    "answer_types",
+    "asked_types",
+    "best_knowledge",
+    "best_sentence",
+]
 
 #: A lone Chinese character shared with a line counts this much of a shared bigram.
 _CHAR_WEIGHT = 0.5
@@ -37,8 +46,10 @@ def best_knowledge(
     """
     q_all = q_terms | chars(question)
     line_terms = [terms(k) | chars(k) for k in lines]
+    asked = asked_types(question)
+    line_types = [answer_types(k) & asked for k in lines]
     df: dict[str, int] = {}
-    for ts in line_terms:
+    for ts in [*line_terms, *line_types]:
         for t in ts:
             df[t] = df.get(t, 0) + 1
     n = len(lines)
@@ -55,6 +66,13 @@ def best_knowledge(
             v if len(q_all & ts) > 1 or any(not t.startswith("字:") for t in q_all & ts) else 0.0
             for v, ts in zip(lexical, line_terms, strict=True)
         ]
+    # The kind of answer asked for counts as one more shared word, once some word ties a line
+    # to the question (alone, "How long is your beard?" would take any line with a duration).
+    support = lexical
+    lexical = [
+        v + sum(math.log(1 + n / df[t]) for t in types) if v > 0 or similarity is not None else v
+        for v, types in zip(lexical, line_types, strict=True)
+    ]
     top = max(lexical)
     if similarity is None or n < 3:
         if top <= 0:
@@ -66,9 +84,64 @@ def best_knowledge(
     z = [(s - mean) / spread for s in similarity]
     fused = [(lexical[j] / top if top > 0 else 0.0) + _SEMANTIC_WEIGHT * z[j] for j in range(n)]
     i = max(range(n), key=lambda j: (fused[j], -j))
-    if lexical[i] <= 0 and z[i] < _SEMANTIC_ALONE:
+    if support[i] <= 0 and not line_types[i] and z[i] < _SEMANTIC_ALONE:
         return None
     return max(lexical[i], _SEMANTIC_WEIGHT * z[i]), i
+
+
+_EN_NUMBER = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|sixty|hundred|half an?|a couple of"
+)
+_ZH_NUMBER = r"[一二两三四五六七八九十百千半\d]"
+
+# The kind of answer a question asks for, and what a line holding one looks like: "How long
+# does the crossing take?" wants a duration ("thirty-five minutes"), "哪天歇业？" a day
+# ("每周三"), "What does it set me back?" a price. Each is one more term a question and a line
+# can share, weighted by how few lines have it, like a word. (Times and counts are in too
+# many lines to point at one.)
+_ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        "duration",
+        re.compile(r"\bhow long\b|多久|多长时间|几分钟|几个?小时|几个钟头", re.IGNORECASE),
+        re.compile(
+            rf"\b(?:\d+|{_EN_NUMBER})[\s-]*(?:minutes?|mins?|hours?|hrs?)\b"
+            rf"|{_ZH_NUMBER}+\s*(?:分钟|个?小时|个钟头)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "day",
+        re.compile(r"\b(?:which|what) days?\b|哪天|哪一天|星期几|礼拜几|周几|几号", re.IGNORECASE),
+        re.compile(
+            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekends?\b"
+            r"|(?:星期|礼拜|周)[一二三四五六日天]|初[一二三四五六七八九十]|[\d一二三四五六七八九十]+号",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "price",
+        re.compile(
+            r"\bhow much\b|\bcost|\bprice|\bcharge|\bset (?:me|you|us) back\b|多少钱|价|收费|几块",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"[£$€¥]|\b(?:pounds?|pence|quid|coins?|dollars?|euros?)\b|[块元]钱?|[\d一二三四五六七八九十]毛",
+            re.IGNORECASE,
+        ),
+    ),
+)
+
+
+def asked_types(question: str) -> frozenset[str]:
+    """The kinds of answer ``question`` asks for, as terms (``型:duration``, ...)."""
+    return frozenset(f"型:{name}" for name, asks, _holds in _ANSWER_TYPES if asks.search(question))
+
+
+@functools.lru_cache(maxsize=8192)
+def answer_types(line: str) -> frozenset[str]:
+    """The kinds of answer ``line`` holds, as terms (worked out once per knowledge line)."""
+    return frozenset(f"型:{name}" for name, _asks, holds in _ANSWER_TYPES if holds.search(line))
 
 
 # Words a question uses for what knowledge says otherwise ("tonight" for "every evening").
