@@ -368,12 +368,15 @@ _SWAPS_EN = (
 )  # fmt: skip
 
 
+# Both ways at once: the player's "你家的龙井" is the character's own tea ("我家的").
+_SWAP_ZH = {"我们": "你们", "你们": "我们", "我": "你", "你": "我", "您": "我"}
+_PERSON_ZH = re.compile("我们|你们|我|你|您")
+
+
 def second_person(text: str) -> str:
     """Turn a player's first-person line into second person for the character to say back."""
     if _CJK.search(text):
-        # Both ways at once: the player's "你家的龙井" is the character's own tea ("我家的").
-        swap = {"我们": "你们", "你们": "我们", "我": "你", "你": "我", "您": "我"}
-        return re.sub("我们|你们|我|你|您", lambda m: swap[m.group(0)], text)
+        return _PERSON_ZH.sub(lambda m: _SWAP_ZH[m.group(0)], text)
     out = text
     for pattern, repl in _SWAPS_EN:
         out = re.sub(pattern, repl, out)

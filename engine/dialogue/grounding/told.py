@@ -173,6 +173,16 @@ _SELF_NAME = re.compile(
     r"|^\W*Name's\s+[A-Z][\w'-]*"
 )
 
+# "I'm a Galway man": where they are from, not what they do.
+_DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
+
+
+@functools.lru_cache(maxsize=4096)
+def _others(sentence: str) -> str:
+    """``sentence`` without the player's own name: what someone else is called is left."""
+    return _SELF_NAME.sub(" ", sentence)
+
+
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
     "work": re.compile(
@@ -216,14 +226,14 @@ _STATED = {
         r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|从.{1,8}来"
         # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
-        r"|\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b"
+        rf"|{_DEMONYM.pattern}"
     ),
 }
 
 
 @functools.lru_cache(maxsize=4096)
 def kinds_stated(sentence: str) -> frozenset[str]:
-    others = _SELF_NAME.sub(" ", sentence)  # what someone else is called, not the player
+    others = _others(sentence)
     found = {
         kind
         for kind, pattern in _STATED.items()
@@ -239,9 +249,6 @@ def kinds_stated(sentence: str) -> frozenset[str]:
     if _DEMONYM.search(sentence):
         found.discard("work")  # "I'm a Galway man" says where from, not what they do
     return frozenset(found)
-
-
-_DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
 
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
@@ -269,9 +276,7 @@ def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) ->
     for kind in sorted(kinds):
         detail = _DETAIL.get(kind)
         found = (
-            detail.search(_SELF_NAME.sub(" ", sentence) if kind == "called" else sentence)
-            if detail
-            else None
+            detail.search(_others(sentence) if kind == "called" else sentence) if detail else None
         )
         text = next((g for g in found.groups() if g), "") if found else ""
         if terms(text) - question_terms:
