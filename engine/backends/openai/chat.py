@@ -44,7 +44,7 @@ import openai
 from pydantic import BaseModel
 
 from engine.backends.base import Capabilities, Chunk, GenerationParams
-from engine.backends.openai.client import ClientPool, client_pool
+from engine.backends.openai.client import ClientPool, TemplatedClient, client_pool
 from engine.backends.openai.retry import (
     MAX_REPLY_BODY,
     NO_KEY,
@@ -342,7 +342,7 @@ class OpenAIBackend:
 
     async def _open_stream(
         self,
-        client: openai.AsyncOpenAI,
+        client: TemplatedClient,
         body: dict[str, Any],
         first_deadline: float,
         attempt: _Attempt,
@@ -354,9 +354,7 @@ class OpenAIBackend:
                 # are parsed here into plain dicts, a fraction of the cost of the typed
                 # request transform and a pydantic model per chunk (status errors are still
                 # raised by the client, as openai errors).
-                attempt.response = await client.post(
-                    self._path, cast_to=httpx2.Response, body=body, stream=True
-                )
+                attempt.response = await client.post_streamed(self._path, body)
                 attempt.request_id = attempt.response.headers.get("x-request-id")
                 return attempt.response
         except TimeoutError as exc:

@@ -24,19 +24,27 @@ from openai._utils._json import openapi_dumps
 
 from engine.backends.openai.transport import LeanTransport
 
-__all__ = ["SHARD_SIZE", "ClientPool", "Lease", "TemplatedClient", "client_pool"]
+__all__ = ["MAX_ERROR_BODY", "SHARD_SIZE", "ClientPool", "Lease", "TemplatedClient", "client_pool"]
+
+
+_Template = tuple[str, httpx2.URL, list[tuple[bytes, bytes]], dict[str, Any]]
+"""A request's method, URL, headers (without Content-Length) and extensions."""
 
 
 class TemplatedClient(openai.AsyncOpenAI):
-    """:class:`openai.AsyncOpenAI` building repeated JSON requests from a cached template."""
+    """:class:`openai.AsyncOpenAI` building repeated JSON requests from a cached template.
+
+    With ``direct`` (the engine's own transport, which the client's HTTP client also uses),
+    :meth:`post_streamed` sends a streamed request's second and later copies straight to it.
+    """
 
     _TEMPLATES = 32  # kinds of request kept (path x retry count x timeout): a handful in use
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, direct: LeanTransport | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._templates: dict[
-            tuple[Any, ...], tuple[str, httpx2.URL, list[tuple[bytes, bytes]], dict[str, Any]]
-        ] = {}
+        self._templates: dict[tuple[Any, ...], _Template] = {}
+        self._direct = direct
+        self._streamed: dict[str, _Template] = {}
 
     @property
     def user_agent(self) -> str:
@@ -53,8 +61,7 @@ class TemplatedClient(openai.AsyncOpenAI):
         if template is None:
             request = super()._build_request(options, retries_taken=retries_taken)
             if len(self._templates) < self._TEMPLATES:
-                headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
-                self._templates[key] = (request.method, request.url, headers, request.extensions)
+                self._templates[key] = _template_of(request)
             return request
         method, url, headers, extensions = template
         return httpx2.Request(
@@ -64,6 +71,42 @@ class TemplatedClient(openai.AsyncOpenAI):
             content=openapi_dumps(options.json_data),
             extensions=dict(extensions),
         )
+
+    async def post_streamed(self, path: str, body: dict[str, Any]) -> httpx2.Response:
+        """``post(path, cast_to=httpx2.Response, body=body, stream=True)``: the response once
+        its headers arrived, its body unread; a status of 400 or more raises openai's error.
+
+        The first request to ``path`` goes through ``openai`` and becomes the template. Over the
+        engine's own transport the later ones go to it straight: the same bytes on the wire
+        (the body serialised as ``openai`` does), without the ``openai`` and ``httpx`` client
+        layers (options, hooks, auth and redirect handling), which cost a burst of two hundred
+        requests about a tenth of a second on the event loop that streams every reply. Errors
+        are ``openai``'s as its client raises them, except that an error's body is read only
+        up to :data:`MAX_ERROR_BODY` bytes.
+        """
+        template = self._streamed.get(path) if self._direct is not None else None
+        if template is None:
+            response: httpx2.Response = await self.post(
+                path, cast_to=httpx2.Response, body=body, stream=True
+            )
+            options = FinalRequestOptions.construct(method="post", url=path, json_data=body)
+            if self._direct is not None and self._template_key(options, 0) is not None:
+                self._streamed[path] = _template_of(response.request)
+            return response
+        method, url, headers, extensions = template
+        request = httpx2.Request(
+            method, url, headers=headers, content=openapi_dumps(body), extensions=dict(extensions)
+        )
+        try:
+            response = await self._direct.handle_async_request(request)  # type: ignore[union-attr]
+        except httpx2.TimeoutException as exc:
+            raise openai.APITimeoutError(request=request) from exc
+        except (httpx2.RequestError, OSError) as exc:
+            raise openai.APIConnectionError(request=request) from exc
+        response.request = request
+        if response.status_code >= 400:
+            raise self._make_status_error_from_response(await _read_error(response))
+        return response
 
     def _template_key(
         self, options: FinalRequestOptions, retries_taken: int
@@ -94,6 +137,35 @@ class TemplatedClient(openai.AsyncOpenAI):
         )
 
 
+def _template_of(request: httpx2.Request) -> _Template:
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
+    return (request.method, request.url, headers, dict(request.extensions))
+
+
+MAX_ERROR_BODY = 1024 * 1024
+"""Most bytes of an error response's body read for its message; the rest is dropped."""
+
+
+async def _read_error(response: httpx2.Response) -> httpx2.Response:
+    """An error response read (at most :data:`MAX_ERROR_BODY` bytes of its body) and closed."""
+    body = bytearray()
+    try:
+        async for piece in response.aiter_bytes():
+            body += piece
+            if len(body) >= MAX_ERROR_BODY:
+                del body[MAX_ERROR_BODY:]
+                break
+    finally:
+        await response.aclose()
+    return httpx2.Response(
+        response.status_code,
+        headers=response.headers,
+        content=bytes(body),
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
 SHARD_SIZE = 32
 """Most requests one HTTP client (one connection pool) carries at once; more open another.
 
@@ -106,7 +178,7 @@ class Lease:
 
     __slots__ = ("_load", "_index", "client", "_released")
 
-    def __init__(self, load: list[int], index: int, client: openai.AsyncOpenAI) -> None:
+    def __init__(self, load: list[int], index: int, client: TemplatedClient) -> None:
         self._load = load
         self._index = index
         self.client = client
@@ -127,7 +199,7 @@ class ClientPool:
 
     def __init__(
         self,
-        factory: Callable[[], openai.AsyncOpenAI],
+        factory: Callable[[], TemplatedClient],
         *,
         shard_size: int | None = SHARD_SIZE,
         owned: bool = True,
@@ -135,7 +207,7 @@ class ClientPool:
         self._factory = factory
         self._owned = owned
         self._shard = shard_size if shard_size is not None else 2**62
-        self._clients: list[openai.AsyncOpenAI] = []
+        self._clients: list[TemplatedClient] = []
         self._load: list[int] = []
 
     def lease(self) -> Lease:
@@ -178,9 +250,14 @@ def client_pool(
     :data:`SHARD_SIZE` requests in flight.
     """
 
-    def templated(http: httpx2.AsyncClient) -> TemplatedClient:
+    def templated(http: httpx2.AsyncClient, direct: LeanTransport | None = None) -> TemplatedClient:
         return TemplatedClient(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=http,
+            direct=direct,
         )
 
     if http_client is not None:
@@ -189,10 +266,9 @@ def client_pool(
     # Loading the trust store takes tens of milliseconds: once per loop, not per client.
     tls = httpx2.create_ssl_context()
     if transport == "lean":
-        shared = openai.DefaultAsyncHttpxClient(
-            timeout=timeout, transport=LeanTransport(ssl_context=tls, keepalive_expiry=5.0)
-        )
-        return ClientPool(lambda: templated(shared), shard_size=None)
+        lean = LeanTransport(ssl_context=tls, keepalive_expiry=5.0)
+        shared = openai.DefaultAsyncHttpxClient(timeout=timeout, transport=lean)
+        return ClientPool(lambda: templated(shared, lean), shard_size=None)
     limits = httpx2.Limits(
         max_connections=None, max_keepalive_connections=SHARD_SIZE, keepalive_expiry=5.0
     )
