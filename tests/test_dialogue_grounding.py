@@ -16,6 +16,7 @@ from fixtures_runtime import drain
 from engine.backends import ScriptedBackend
 from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.saying import third_person
+from engine.dialogue.grounding.told import statements
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.events import TurnDone
@@ -348,3 +349,64 @@ def test_the_kind_of_answer_asked_for_breaks_a_tie_between_lines() -> None:
     # a kind of answer alone ties no line to a question
     assert _knowledge(ground("How long is your beard?", player="Kai", player_lines=[],
                              knowledge=lines)) == []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "told", "expected"),
+    [
+        # what fills their days, or has for years
+        ("What was it I get paid to do, again?",
+         ["Most days I'm teaching teenagers to weld at the college.", "I'm Priya."], "weld"),
+        ("What is it I do when I'm not on holiday?",
+         ["Been fitting kitchens round Leeds for twenty years now.", "I grew up in Hull."],
+         "kitchens"),
+        # grew up, and the emphatic 呢 that tells rather than asks
+        ("你还记得我是在哪儿长大的不？",
+         ["我在药店上班。", "我是土生土长的石门坎人，小时候天天在河边摸鱼呢。"], "石门坎"),
+        ("我娘家是哪儿的，你记得吗？", ["我老家是四川泸州的，嫁过来八年了。", "我在超市收银。"], "泸州"),
+        # a plan said as what one wants to do
+        ("我上回说要去干嘛来着？", ["我想带我妈去北京看升旗，攒了一年的钱。", "我是开货车的。"], "升旗"),
+        ("What did I say I wanted to do tomorrow?",
+         ["I want to swim across to the island tomorrow.", "I teach piano."], "island"),
+        # a drink or a dish asked by the cup or the plate
+        ("Pour me a cup of my usual.", ["I'd give anything for a lapsang right now.",
+                                        "I work at the depot."], "lapsang"),
+        ("猜猜我杯里泡的是啥？", ["我就好一口茉莉花茶，一天不喝就难受。", "我在县医院当护工。"], "茉莉花茶"),
+        # a name said before what it names
+        ("Remember what she's called?",
+         ["My neighbour's looking after Clover, that's my old tabby.", "I drive a taxi."], "Clover"),
+    ],
+)  # fmt: skip
+def test_more_ways_of_telling_and_asking_find_the_statement(
+    question: str, told: list[str], expected: str
+) -> None:
+    memory = _memory(question, told)
+    assert memory and expected in memory[0].said
+
+
+def test_a_bare_follow_up_takes_its_kind_and_its_person_from_what_comes_with_it() -> None:
+    told = ["I'm from Porto, came over as a student.", "I mend boats down at the slipway."]
+    memory = _memory("Nobody ever guesses where I was born. Where was it again?", told)
+    assert memory and "Porto" in memory[0].said
+    # a question with words of its own keeps its own kind: "from" around it asks nothing
+    lines = ["A jar of heather honey is nine pounds.", "The market opens at eight."]
+    found = ground("My gran swears by the honey from up the moor. What do you want for a jar?",
+                   player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+def test_a_statement_that_points_back_at_a_question_keeps_what_it_names() -> None:
+    told = ["对了，这附近哪儿有卖肠旺面的？我就好这一口，天天想。", "我在邮局上班。"]
+    memory = _memory("你猜我今天中午吃的啥？", told, "阿杰")
+    assert memory and "肠旺面" in memory[0].said
+    said = compose(memory[0], language="zh")
+    assert "你问过这附近哪儿有卖肠旺面的" in said and "对了" not in said
+    # a statement that points at nothing before it is kept as it is
+    assert statements(["我就好这一口。"]) == ["我就好这一口。"]
+
+
+def test_a_chinese_question_about_the_characters_place_is_not_about_the_player() -> None:
+    lines = ["店门口不能停车，车可以停在后面的广场上。", "店里早上九点开门。"]
+    found = ground("我骑电驴来的，车能停你店门口不？", player="阿杰",
+                   player_lines=["我骑电驴上下班，风雨无阻。"], knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]

@@ -27,6 +27,9 @@ from engine.dialogue.grounding.words import HAN_CHAR, terms
 
 __all__ = ["ground"]
 
+# Words of a follow-up that asks for what was said before ("还记得吗？", "Remember?").
+_MEMORY_WORDS = frozenset(terms(" ".join(MEMORY_CUES)) | terms("again 来着 记得 还记得"))
+
 #: What a word the question shares with a statement counts for when it is not in the sentence
 #: that asks but in one that comes with it (a word of the asking sentence counts 1), while the
 #: asking sentence shares a word with some statement.
@@ -58,8 +61,15 @@ def ground(
     # "What do you charge at the door? I want to bring my sister" asks about the world, the
     # first person (and "like") being only in what comes with the question.
     asks = [s for s in sentences([question]) if is_question(s)] or [question]
+    # The kind asked is in the sentence that asks, or, when that is a bare follow-up with no
+    # word of its own ("Where was it again?"), in what comes with it ("You'd never guess
+    # where I was born from my accent now."), which then also says whom it is about.
     asked_kinds = frozenset(k for s in asks for k in kinds_asked(s))
-    about_memory = any(c in low for c in MEMORY_CUES) or any(_about_player(s) for s in asks)
+    about_player = any(_about_player(s) for s in asks)
+    if not asked_kinds and not terms(" ".join(asks)) - _MEMORY_WORDS:
+        asked_kinds = frozenset(kinds_asked(question))
+        about_player = about_player or bool(asked_kinds) and _about_player(question)
+    about_memory = any(c in low for c in MEMORY_CUES) or about_player
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -138,7 +148,9 @@ def ground(
 
 # A question about the world put in the player's words: what something costs, when or how
 # long, or about the character's own things ("我上班倒班不固定，您这铺子每周哪天歇着啊？").
-_WORLD_ASKED = re.compile(r"多少钱|几点|哪天|多久|多远|几号|几趟|怎么走|[你您](?:这|们|家|的)")
+_WORLD_ASKED = re.compile(
+    r"多少钱|几点|哪天|多久|多远|几号|几趟|怎么走|[你您](?:这|们|家|的|店|铺)"
+)
 # The player as the one who would do something, not as what they told: "What's the latest
 # boat I can get?", "If I fancy a pint, where should I head?".
 _HYPOTHETICAL_I = re.compile(

@@ -31,7 +31,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         "work",
         ("works as", "is a", "works at"),
         ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
-         "occupation",
+         "occupation", "paid to", "get paid",
          "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪", "营生", "活儿", "为生", "上班",
          "教什么", "教哪"),
     ),
@@ -39,7 +39,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         "origin",
         ("comes from", "lives in"),
         ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪里的人", "哪里来",
-         "打哪", "来自", "老家", "家乡", "住在", "住哪", "住的"),
+         "打哪", "来自", "老家", "家乡", "娘家", "长大", "住在", "住哪", "住的"),
     ),
     ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
     (
@@ -51,14 +51,15 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "plans",
         (),
-        ("plan", "planning", "going to do", "打算", "准备", "计划", "大事"),
+        ("plan", "planning", "going to do", "打算", "准备", "计划", "大事", "说要"),
     ),
     (
         "likes",
         ("favourite", "likes", "loves"),
         ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "hobby",
-         "hobbies", "pastime", "spare time", "free time", "my usual", "crave",
-         "喜欢", "爱", "最爱", "爱好", "馋", "惦记", "好这口", "哪口", "喝", "吃"),
+         "hobbies", "pastime", "spare time", "free time", "my usual", "crave", "cup of", "flask",
+         "breakfast",
+         "喜欢", "爱", "最爱", "爱好", "馋", "惦记", "好这口", "哪口", "喝", "吃", "杯里", "泡的"),
     ),
 )  # fmt: skip
 
@@ -96,6 +97,8 @@ def _clauses(line: str) -> tuple[str, ...]:
     return tuple(p for p in (part.strip() for part in _CLAUSE.split(line.strip())) if p)
 
 
+_QUESTION_WORD_ZH = r"什么|啥|哪|谁|怎么|咋|几|多少|为什么|多大|多久"
+
 # A sentence that asks or dares rather than tells ("Guess what I'm drinking.", "你猜我喝的是啥。").
 _ASKS_RATHER = re.compile(
     r"^\W*(?:tell me|remind me|guess|bet you|go on)\b|你猜|您猜|猜猜|考考",
@@ -106,7 +109,11 @@ _ASKS_RATHER = re.compile(
 @functools.lru_cache(maxsize=4096)
 def is_statement(sentence: str) -> bool:
     """A sentence in which the player says something about themselves (not a question)."""
-    if sentence.rstrip().endswith(("?", "？")) or re.search(r"[吗呢]\s*[。！]?$", sentence):
+    if sentence.rstrip().endswith(("?", "？")) or re.search(r"吗\s*[。！]?$", sentence):
+        return False
+    # "呢" ends a question that has a question word ("你猜我老家是哪儿的呢"); without one it
+    # only stresses a statement ("小时候我爸还带我来你这儿拍过照呢。").
+    if re.search(r"呢\s*[。！]?$", sentence) and re.search(_QUESTION_WORD_ZH, sentence):
         return False
     if _ASKS_RATHER.search(sentence):
         return False
@@ -120,16 +127,39 @@ def is_statement(sentence: str) -> bool:
 _TAGGED = re.compile(r"^(.{4,}?)[，,]\s*([^，,]{1,40}[?？])\s*$")
 
 
+# A statement that points back at what the sentence before it named ("哪儿有卖酸汤粉的？我就好
+# 这一口", "Any Scotch pie going? I could eat my body weight in them").
+_POINTS_BACK = re.compile(
+    r"这一?口|这个|那个|这玩意|这东西|\b(?:them|those|that stuff|the stuff|it)\b", re.IGNORECASE
+)
+
+
+def _asked_then(question: str, statement: str) -> str:
+    """A question and the statement that points back at it, as one thing the player told:
+    "我问过这条街上哪儿有卖酸汤粉的，我就好这一口" (said back: "你问过…，你就好这一口")."""
+    asked = re.sub(r"^\W*(?:对了|哎|诶|欸|那个|oh|so|and|by the way)\W+", "", question, flags=re.I)
+    if HAN_CHAR.search(asked):
+        return f"我问过{asked.rstrip('？?。 ')}，{statement}"
+    return f"I asked: {asked.strip()} {statement}"
+
+
 def statements(lines: Iterable[str]) -> list[str]:
-    """The sentences of ``lines`` that tell something, a tagged-on question cut off."""
+    """The sentences of ``lines`` that tell something, a tagged-on question cut off; one that
+    points back at the sentence before it (a question, say) is kept with that sentence."""
     out: list[str] = []
-    for sentence in sentences(lines):
-        if is_statement(sentence):
-            out.append(sentence)
-            continue
-        tagged = _TAGGED.match(sentence)
-        if tagged and not is_question(tagged.group(1)) and is_statement(tagged.group(1)):
-            out.append(tagged.group(1))
+    for line in lines:
+        parts = _clauses(line)
+        for index, sentence in enumerate(parts):
+            if is_statement(sentence):
+                before = parts[index - 1] if index else ""
+                if before and not is_statement(before) and _POINTS_BACK.search(sentence):
+                    out.append(_asked_then(before, sentence))
+                else:
+                    out.append(sentence)
+                continue
+            tagged = _TAGGED.match(sentence)
+            if tagged and not is_question(tagged.group(1)) and is_statement(tagged.group(1)):
+                out.append(tagged.group(1))
     return list(dict.fromkeys(out))
 
 
@@ -163,7 +193,7 @@ _KIN_NAMED = (
     r"我(?:的|家)?(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
     r"(?:叫)?(?!今年|现在|最近|每天|也是|说过|以前|去年|明年|特别|非常|一直|已经|还是|就是|不是|喜欢|"
     r"最爱|最喜|在家|刚上|上学|上班)([\u4e00-\u9fff]{2})"
-    r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|[，。！,.!、])"
+    r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|[，。！,.!、])"
 )
 
 # The player's own name, which says who they are, not what someone or something is called.
@@ -192,12 +222,19 @@ _STATED = {
         r"fan\b|new\b|real\b|total\b|tad\b|fool\b|mess\b|friend\b|guest\b|stranger\b)[a-z]{3,}\b"
         r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
         r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
-        r"|我?是.{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        r"|我?是(?!土生土长).{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
         r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
         r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工|教)"
         # "I fix lifts for a living", "在那边山梁上修风机的" (one who mends the turbines there)
         r"|\bfor a living\b|\bby trade\b|\bmy (?:job|work) is\b"
+        # what fills their days, or has for years: "Most days I'm trying to get nine-year-olds
+        # to hold a cello bow", "Been driving the recycling lorry round Huddersfield for eight
+        # years" (not "I've been coming here for years")
+        r"|\b(?:[Mm]ost days|[Ee]very day|[Bb]y day|[Mm]y day job),? I\b|\bmy day job\b"
+        r"|\b[Bb]een (?!coming|going|visiting|walking|hiking|climbing|living|trying|waiting|"
+        r"thinking|meaning|looking|hoping|wanting)[a-z]+ing\b[^.!?]{0,60}\bfor (?:[a-z-]+ ){0,2}"
+        r"years\b"
         # "I make the pastries at the Linden Hotel": what they make or mend, and for whom
         r"|\bI (?:make|bake|build|fix|mend|repair|clean|paint|deliver|sew|brew|carve|look after)"
         r"\b[^.!?]{0,40}\b(?:at|for) (?:the |a )?[A-Z]"
@@ -208,17 +245,23 @@ _STATED = {
     ),
     "plans": re.compile(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
-        r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|打算|准备|计划"
+        r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
+        r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)"
     ),
     "likes": re.compile(
         r"\bI (?:really |do |just )?(?:love|like|adore|enjoy|crave)\b|\bfavou?rite\b"
         r"|\bcan't get enough of\b|\bfond of\b|\bmy usual\b"
-        r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|最想"
+        # "I'd give anything for a peppermint tea", "I'd walk another mile for a slice of ..."
+        r"|\bI'd (?:give|do) anything for\b|\bI'd (?:walk|drive|travel|queue|kill)\b[^.!?]{0,25}\bfor\b"
+        r"|\blive on (?:the stuff|it|them)\b"
+        r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|好这一口|最想|惦记"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
+        # "... minding Biscuit this weekend, that's my springer spaniel"
+        r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
@@ -226,6 +269,7 @@ _STATED = {
         r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|从.{1,8}来"
         # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
+        r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
         rf"|{_DEMONYM.pattern}"
     ),
 }
@@ -256,10 +300,12 @@ _DETAIL = {
     "called": re.compile(
         r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
+        r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
-        r"(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
+        r"土生土长的([\u4e00-\u9fff]{1,6}?)人|在([\u4e00-\u9fff]{1,8}?)长大"
+        r"|(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
         r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
     ),
