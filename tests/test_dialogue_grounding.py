@@ -410,3 +410,12 @@ def test_a_chinese_question_about_the_characters_place_is_not_about_the_player()
     found = ground("我骑电驴来的，车能停你店门口不？", player="阿杰",
                    player_lines=["我骑电驴上下班，风雨无阻。"], knowledge=lines)  # fmt: skip
     assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+def test_a_greeting_before_what_was_told_is_never_said_back() -> None:
+    memory = _memory("Do you remember what I do?", ["Hi Bram, I'm Kai, a glassblower from Tyne."])
+    said = compose(memory[0], language="en")
+    assert "glassblower" in said and "Bram" not in said and "hi" not in said.lower().split()
+    zh = _memory("你还记得我是干啥的不？", ["师傅你好呀，我在县医院当护士。"], "阿杰")
+    assert "护士" in zh[0].said and "你好" not in compose(zh[0], language="zh")
+    assert statements(["Hello!", "Hey there, Bram! Nice stall."]) == ["Nice stall."]

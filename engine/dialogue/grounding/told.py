@@ -134,6 +134,16 @@ _POINTS_BACK = re.compile(
 )
 
 
+# A greeting before what the player tells ("Hi Mira, I'm Ada, a blacksmith", "老板你好呀，我叫小雨"):
+# not part of it, and never to be said back to them.
+_GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening))(?: there)?"
+    r"(?:,? (?!I\b)[A-Z][\w'-]*)?\s*(?:[,!.]\s*|$)"
+    r"|^[\u4e00-\u9fff]{0,4}?(?:你好|您好|嗨|哈喽)[呀啊哇]?(?:[，,！!。]\s*|$)",
+    re.IGNORECASE,
+)
+
+
 def _asked_then(question: str, statement: str) -> str:
     """A question and the statement that points back at it, as one thing the player told:
     "我问过这条街上哪儿有卖酸汤粉的，我就好这一口" (said back: "你问过…，你就好这一口")."""
@@ -150,6 +160,9 @@ def statements(lines: Iterable[str]) -> list[str]:
     for line in lines:
         parts = _clauses(line)
         for index, sentence in enumerate(parts):
+            sentence = _GREETING.sub("", sentence, count=1)
+            if not sentence:
+                continue
             if is_statement(sentence):
                 before = parts[index - 1] if index else ""
                 if before and not is_statement(before) and _POINTS_BACK.search(sentence):
