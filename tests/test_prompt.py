@@ -199,3 +199,28 @@ def test_history_is_dropped_half_a_window_at_a_time() -> None:
     # the first line shown moves only every six lines, by six
     assert sorted(set(first_shown)) == [6, 12, 18]
     assert history_window(3, 1) == 1
+
+
+def test_sections_the_backend_does_not_show_take_none_of_the_budget() -> None:
+    """A small model's compact transcript leaves out memories, facts, lore and the format; the
+    knowledge it does see is not cut to make room for them."""
+    full = _full(100_000)
+    sizes = {s.name: s.tokens for s in full.sections}  # type: ignore[attr-defined]
+    unseen = frozenset({"format", "rules", "facts", "memories", "relationship", "lore"})
+    shown = full.tokens - sum(sizes.get(n, 0) for n in unseen)  # type: ignore[attr-defined]
+    counted_all = _full(shown + 10)
+    assert counted_all.cut.get("knowledge") or counted_all.cut.get("history")  # type: ignore[attr-defined]
+    prompt = _full(shown + 10, unseen=unseen)
+    assert not {"knowledge", "history", "examples", "backstory"} & set(prompt.cut)  # type: ignore[attr-defined]
+    assert len(prompt.section("knowledge").messages[0].content.splitlines()) == 9  # type: ignore[attr-defined,union-attr]
+    # what is seen still fits: with less room, the seen sections are cut as before
+    tight = _full(shown - 60, unseen=unseen)
+    assert tight.cut and not unseen & set(tight.cut)  # type: ignore[attr-defined]
+
+
+def test_the_embedded_models_compact_layout_says_what_it_leaves_out() -> None:
+    from engine.backends.local import LocalBackend
+    from engine.backends.render import COMPACT_DROPS
+
+    assert LocalBackend().capabilities.unseen == COMPACT_DROPS
+    assert LocalBackend(mode="chat").capabilities.unseen == frozenset()

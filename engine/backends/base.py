@@ -38,6 +38,12 @@ class Capabilities(BaseModel):
         "none", description="How structured output is enforced."
     )
     context_size: int = Field(8192, description="Context window in tokens.")
+    unseen: frozenset[str] = Field(
+        frozenset(),
+        description="Prompt sections the backend's rendering leaves out (a small base model's "
+        "compact transcript): they take no room in the context window, so they do not count "
+        "against the prompt's budget.",
+    )
     streamed_usage: bool = Field(False, description="Whether the stream reports exact token usage.")
 
 

@@ -51,6 +51,7 @@ from engine.backends.local_process import (
     raise_failure,
 )
 from engine.backends.render import (
+    COMPACT_DROPS,
     chat_messages,
     render_compact,
     render_transcript,
@@ -251,12 +252,14 @@ class LocalBackend:
         """Grammar-constrained JSON, exact usage; chat or completion once the model is loaded."""
         info = self._host.info if self._host is not None else {}
         chat = self._is_chat(info) if info else self.mode == "chat"
+        compact = not chat and self.sampling.prompt_shape == "compact"
         return Capabilities(
             kind="model",
             mode="chat" if chat else "completion",
             structured="grammar",
             context_size=self.n_ctx,
             streamed_usage=True,
+            unseen=COMPACT_DROPS if compact else frozenset(),
         )
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -311,6 +311,7 @@ def assemble(
     rules: Sequence[str] = (),
     max_examples: int = 6,
     grounding: Sequence[Ground] = (),
+    unseen: Collection[str] = (),
 ) -> Prompt:
     """Build the prompt for one reply of ``persona`` to ``user_text`` within ``budget_tokens``.
 
@@ -320,7 +321,10 @@ def assemble(
     (see ``engine.safety.guard_player_text``) and ``rules`` are extra out-of-character rules
     placed with the persona's own, last before the player's line. ``grounding`` (see
     :func:`engine.dialogue.grounding.ground`) becomes the ``focus`` section: what the character
-    remembers and knows that bears on this line, stated next to it.
+    remembers and knows that bears on this line, stated next to it. Sections named in
+    ``unseen`` are left out of what the backend shows the model (``Capabilities.unseen``): they
+    take none of the budget, so a small model's transcript keeps its knowledge whole and starts
+    the same way from turn to turn (which its prompt cache needs).
 
     Example::
 
@@ -404,9 +408,11 @@ def assemble(
         others = ", ".join(present)
         blocks["scene"].add(_Item(f"Also here with you: {others}. Answer only as {display}."))
 
-    total = sum(b.tokens for b in blocks.values())
+    total = sum(b.tokens for name, b in blocks.items() if name not in unseen)
     if total > budget_tokens:
         for step, keep in CUT_ORDER:
+            if step in unseen:
+                continue
             block = blocks[step]
             while total > budget_tokens and len(block.items) > keep:
                 before = block.tokens

@@ -131,6 +131,7 @@ def build_prompt(
         text,
         player_name=player_name,
         budget_tokens=budget,
+        unseen=env.backend.capabilities.unseen,
         lore=lore,
         memories=ctx.recalled,
         facts=ctx.facts,
