@@ -33,6 +33,7 @@ from engine.types import Fact
         ("My sister keeps bees on the hill.", [("sister", "keeps bees on the hill")]),
         ("我叫小林，我最喜欢龙井。", [("name", "小林"), ("favourite", "龙井")]),
         ("我来自杭州。", [("comes from", "杭州")]),
+        ("我是土生土长的河口镇人，小时候常来。", [("comes from", "河口镇")]),
         ("我今年25岁", [("age", "25")]),
         ("What is your name?", []),
     ],
