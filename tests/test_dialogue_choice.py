@@ -521,3 +521,20 @@ def test_the_characters_last_line_said_again_sentence_by_sentence_is_ruled_out(
         "我记得你在菜市场卖鱼，你家狗叫旺财，后来怎么样了？", said=[greeting, text],
         question="您还记得我家狗叫啥吗？", grounding=[], player="阿梅", language="zh",
     ) is False  # fmt: skip
+
+
+def test_naming_the_part_of_a_line_that_was_not_asked_about_does_not_answer() -> None:
+    lines = ["The bus to Carrow leaves from stand four at ten past seven in the morning and at "
+             "five in the evening.", "Tickets are sold on board."]  # fmt: skip
+    q = "When does the evening bus go?"
+    items = ground(q, player="Ada", player_lines=[], knowledge=lines)
+    wrong = score("It goes at ten past seven, from stand four.", question=q, grounding=items,
+                  player="Ada")  # fmt: skip
+    right = score("Five o'clock, from stand four.", question=q, grounding=items, player="Ada")
+    setting = score("It goes to Carrow, lovely place.", question=q, grounding=items, player="Ada")
+    assert right.grounded >= GROUNDED > max(wrong.grounded, setting.grounded)
+    # a question that points at no part leaves every part an answer
+    items = ground(
+        "When does the bus to Carrow go?", player="Ada", player_lines=[], knowledge=lines
+    )
+    assert all(not g.weak for g in items if g.kind == "knowledge")

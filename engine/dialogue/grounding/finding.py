@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question, is_small_talk
 from engine.dialogue.grounding.item import Ground
-from engine.dialogue.grounding.knowledge import NEAR, answer_keys, best_knowledge, best_sentence
+from engine.dialogue.grounding.knowledge import (
+    NEAR,
+    answer_keys,
+    aside_keys,
+    best_knowledge,
+    best_sentence,
+)
 from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.grounding.told import (
     MEMORY_CUES,
@@ -137,6 +143,7 @@ def ground(
                     note=lines[i],
                     said=said,
                     keys=answer_terms,
+                    weak=aside_keys(said, q_terms, answer_terms),
                     score=score,
                     asked=asking
                     and not is_small_talk(question)

@@ -28,5 +28,7 @@ class Ground:
     heard: bool = False
     """Said in the line being answered ("I'm a blacksmith from the north"): news, not memory."""
     weak: frozenset[str] = field(default_factory=frozenset)
-    """Key terms that do not name it on their own: the head of a detail ("tea" of "jasmine
-    tea", "wine" of "plum wine"), which any talk of tea or wine would use."""
+    """Key terms that do not name it on their own: of a memory, the head of a detail ("tea" of
+    "jasmine tea", "wine" of "plum wine"), which any talk of tea or wine would use; of a
+    knowledge line, the terms of the parts the question does not point at ("four in the
+    afternoon" when the morning ferry is asked)."""

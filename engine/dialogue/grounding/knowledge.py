@@ -17,6 +17,7 @@ __all__ = [
     "NEAR",
     "answer_keys",
     "answer_types",
+    "aside_keys",
     "asked_types",
     "best_knowledge",
     "best_sentence",
@@ -193,3 +194,27 @@ def answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
         if clause in parts and parts.index(clause) + 1 < len(parts):
             keys |= terms(parts[parts.index(clause) + 1]) - q_terms
     return frozenset(keys or terms(sentence) - q_terms)
+
+
+def aside_keys(sentence: str, q_terms: set[str], keys: frozenset[str]) -> frozenset[str]:
+    """Keys of the alternatives in ``sentence`` the question does not point at: of "... from
+    pier two at half past six in the morning and at four in the afternoon", asked about the
+    morning ferry, "four" and "afternoon", and the setting they share ("Skerry", "pier"). An
+    alternative is a part from its number on; the question points at those that share a word
+    with it, and a reply naming only the others or the setting misses the answer. Nothing when
+    it points at all alternatives or none."""
+    parts = re.split(r"[,，、:：;；]\s*|\s+(?:and|but|or)\s+", HEADER.sub("", sentence))
+    tails = []
+    for part in parts:
+        number = re.search(_NUMBER, part)
+        if number:
+            tails.append(part[number.start() :])
+    hit = [t for t in tails if terms(t) & q_terms]
+    if not hit or len(hit) == len(tails):
+        return frozenset()
+    pointed = set().union(*(terms(t) for t in hit))
+    aside = set().union(*(terms(t) for t in tails if t not in hit))
+    # What the alternatives share ("the ferry to Skerry Isle leaves from pier") is the setting
+    # of the question, not its answer.
+    setting = terms(sentence) - set().union(*(terms(t) for t in tails))
+    return frozenset(keys & (aside | setting) - pointed)

@@ -25,9 +25,14 @@ def mentions(text: str, item: Ground) -> float:
     # line needs two of its answer's terms ("stage ... eight"), or all when it has fewer.
     need = 1 if item.kind == "memory" else min(len(item.keys), 2)
     if item.kind == "knowledge":
-        special = _distinctive(item)
+        # Terms of a part the question does not point at answer nothing: "four in the
+        # afternoon" for the morning ferry of "... at half past six in the morning and at four
+        # in the afternoon".
+        special = _distinctive(item) - item.weak
         if named & special:
             return 1.0  # the one term that answers it: "eight", "Friday", "七点"
+        if named and named <= item.weak:
+            return min(0.4, found / need)
         if special or found < need:
             # "Every week" for a stage that opens at eight; "my chest" for the blue chest
             # under the counter: near the answer, not the answer.
