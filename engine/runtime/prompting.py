@@ -108,7 +108,8 @@ def build_prompt(
     settings = env.settings
     language = reply_language(persona, text)
     reply_tokens = persona.generation.max_tokens or settings.reply_tokens
-    budget = max(256, (context_size or env.backend.capabilities.context_size) - reply_tokens - 64)
+    caps = env.backend.capabilities
+    budget = max(256, (context_size or caps.context_size) - reply_tokens - 64)
     history = history_lines(env, req, ctx, language)
     recent_texts = [t.text for t in ctx.recent] + [text]
     player_name = speaker_label(env, req, ctx, req.player, language)
@@ -131,7 +132,7 @@ def build_prompt(
         text,
         player_name=player_name,
         budget_tokens=budget,
-        unseen=env.backend.capabilities.unseen,
+        unseen=caps.unseen,
         lore=lore,
         memories=ctx.recalled,
         facts=ctx.facts,

@@ -89,9 +89,10 @@ class TemplatedClient(openai.AsyncOpenAI):
             response: httpx2.Response = await self.post(
                 path, cast_to=httpx2.Response, body=body, stream=True
             )
-            options = FinalRequestOptions.construct(method="post", url=path, json_data=body)
-            if self._direct is not None and self._template_key(options, 0) is not None:
-                self._streamed[path] = _template_of(response.request)
+            if self._direct is not None:
+                options = FinalRequestOptions.construct(method="post", url=path, json_data=body)
+                if self._template_key(options, 0) is not None:
+                    self._streamed[path] = _template_of(response.request)
             return response
         method, url, headers, extensions = template
         request = httpx2.Request(

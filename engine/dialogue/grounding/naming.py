@@ -31,9 +31,7 @@ def mentions(text: str, item: Ground) -> float:
         special = _distinctive(item) - item.weak
         if named & special:
             return 1.0  # the one term that answers it: "eight", "Friday", "七点"
-        if named and named <= item.weak:
-            return min(0.4, found / need)
-        if special or found < need:
+        if special or found < need or named <= item.weak:
             # "Every week" for a stage that opens at eight; "my chest" for the blue chest
             # under the counter: near the answer, not the answer.
             return min(0.4, found / need)

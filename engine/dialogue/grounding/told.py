@@ -158,22 +158,30 @@ def statements(lines: Iterable[str]) -> list[str]:
     points back at the sentence before it (a question, say) is kept with that sentence."""
     out: list[str] = []
     for line in lines:
-        parts = _clauses(line)
-        for index, sentence in enumerate(parts):
-            sentence = _GREETING.sub("", sentence, count=1)
-            if not sentence:
-                continue
-            if is_statement(sentence):
-                before = parts[index - 1] if index else ""
-                if before and not is_statement(before) and _POINTS_BACK.search(sentence):
-                    out.append(_asked_then(before, sentence))
-                else:
-                    out.append(sentence)
-                continue
-            tagged = _TAGGED.match(sentence)
-            if tagged and not is_question(tagged.group(1)) and is_statement(tagged.group(1)):
-                out.append(tagged.group(1))
+        out.extend(_told_in(line))
     return list(dict.fromkeys(out))
+
+
+@functools.lru_cache(maxsize=4096)
+def _told_in(line: str) -> tuple[str, ...]:
+    """The statements of one line (a turn reads the same earlier lines again: cached)."""
+    out: list[str] = []
+    parts = _clauses(line)
+    for index, sentence in enumerate(parts):
+        sentence = _GREETING.sub("", sentence, count=1)
+        if not sentence:
+            continue
+        if is_statement(sentence):
+            before = parts[index - 1] if index else ""
+            if before and not is_statement(before) and _POINTS_BACK.search(sentence):
+                out.append(_asked_then(before, sentence))
+            else:
+                out.append(sentence)
+            continue
+        tagged = _TAGGED.match(sentence)
+        if tagged and not is_question(tagged.group(1)) and is_statement(tagged.group(1)):
+            out.append(tagged.group(1))
+    return tuple(out)
 
 
 def kinds_asked(question: str) -> set[str]:
