@@ -419,3 +419,60 @@ def test_a_greeting_before_what_was_told_is_never_said_back() -> None:
     zh = _memory("你还记得我是干啥的不？", ["师傅你好呀，我在县医院当护士。"], "阿杰")
     assert "护士" in zh[0].said and "你好" not in compose(zh[0], language="zh")
     assert statements(["Hello!", "Hey there, Bram! Nice stall."]) == ["Nice stall."]
+
+
+@pytest.mark.parametrize(
+    ("question", "told", "expected"),
+    [
+        # asked by another word for the same kind of thing
+        ("What's my dog called again?",
+         ["My lurcher Pip sleeps under the desk all day.", "I work at the bank."], "Pip"),
+        ("我家孩子叫啥来着？", ["闺女朵朵今年上二年级了。", "我在银行上班。"], "朵朵"),
+        ("What do I like to drink, remember?",
+         ["Nothing beats a cold cider after a shift.", "I drive the school bus."], "cider"),
+        ("How old is my boy, did I say?",
+         ["My son Alfie's nine and mad about trains.", "I'm a roofer from Leek."], "nine"),
+        # told without "I"
+        ("Where did I grow up?",
+         ["My sister runs a café.", "Grew up in Whitstable, moved inland for college."],
+         "Whitstable"),
+        ("我叫啥你还记得不？", ["我是新来的，叫林小雨，在对面花店帮忙。", "我老家福建的。"], "小雨"),
+        # what they are getting ready for
+        ("What was it I'm training for again?",
+         ["I'm training hard for the fell race up Snowdon in May.", "I keep bees."], "Snowdon"),
+    ],
+)  # fmt: skip
+def test_a_statement_asked_in_other_words_or_told_without_i_is_found(
+    question: str, told: list[str], expected: str
+) -> None:
+    memory = _memory(question, told)
+    assert memory and expected in memory[0].said
+
+
+def test_a_statement_that_only_means_the_one_before_is_told_with_it() -> None:
+    told = ["给你捎了罐单丛，我一天不喝一壶就浑身不得劲。"]
+    assert statements(told) == ["给你捎了罐单丛，我一天不喝一壶就浑身不得劲。"]
+    memory = _memory("我平时爱喝啥来着？", [*told, "我平时爱去公园打太极。"], "阿杰")
+    assert memory and "单丛" in memory[0].said
+    # after a question: "哪儿有卖凉皮的？我一天不吃一碗就难受" keeps what it is about
+    asked = statements(["这附近哪儿有卖凉皮的？我一天不吃一碗就难受。"])
+    assert len(asked) == 1 and "凉皮" in asked[0]
+    # a statement with its own object stands alone
+    assert len(statements(["我养了只猫。我一天喝两杯咖啡。"])) == 2
+
+
+def test_a_name_after_a_clause_about_something_else_is_not_the_players() -> None:
+    from engine.dialogue.grounding.told import kinds_stated
+
+    assert "name" not in kinds_stated("我还养了条狗，叫豆包，天天跟着我。")
+    assert "name" in kinds_stated("我是新来的，叫林小雨，在对面花店帮忙。")
+
+
+def test_kinds_of_things_are_named_in_either_language() -> None:
+    from engine.dialogue.grounding.related import related
+
+    assert "@dog" in related("my whippet") and "@drink" in related("一壶铁观音，我天天喝")
+    assert "@child" in related("我闺女") and "@child" in related("How are the kids?")
+    # a name is no word: "Noodle" the whippet is no food, "马上" no horse, "酒店" no drink
+    assert "@food" not in related("My whippet Noodle sleeps a lot.")
+    assert related("我马上到酒店。") == frozenset()

@@ -8,7 +8,8 @@ is nearest), the candidate choice (:mod:`engine.dialogue.choice`) prefers a repl
 
 Relevance is lexical (English words, lightly stemmed; Chinese character bigrams) plus a short
 table of the kinds of things people say about themselves (work, origin, name, age, likes, plans), so
-"what do I do for a living?" finds "I'm a blacksmith" without sharing a word with it.
+"what do I do for a living?" finds "I'm a blacksmith" without sharing a word with it, and the kinds
+of thing words name ("my dog" asks about "my whippet Noodle").
 
 The modules, each one concept (they import one another's public names only, never this
 package's ``__init__``):
@@ -17,6 +18,7 @@ package's ``__init__``):
 - :mod:`~engine.dialogue.grounding.item`: :class:`Ground`, one thing to ground a reply on;
 - :mod:`~engine.dialogue.grounding.asking`: whether a line asks, and whether only to chat;
 - :mod:`~engine.dialogue.grounding.told`: what the player told about themselves, of which kind;
+- :mod:`~engine.dialogue.grounding.related`: what kind of thing a word names (a whippet, a dog);
 - :mod:`~engine.dialogue.grounding.knowledge`: which knowledge line answers, and where in it;
 - :mod:`~engine.dialogue.grounding.finding`: :func:`ground`, which puts the above together;
 - :mod:`~engine.dialogue.grounding.naming`: whether a reply names an item, from whose side;

@@ -17,6 +17,7 @@ from engine.dialogue.grounding.knowledge import (
     best_knowledge,
     best_sentence,
 )
+from engine.dialogue.grounding.related import related
 from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.grounding.told import (
     MEMORY_CUES,
@@ -40,6 +41,10 @@ _MEMORY_WORDS = frozenset(terms(" ".join(MEMORY_CUES)) | terms("again 来着 记
 #: that asks but in one that comes with it (a word of the asking sentence counts 1), while the
 #: asking sentence shares a word with some statement.
 _CONTEXT_WEIGHT = 0.4
+
+#: What naming the same kind of thing as the question counts for ("my girl" and "my daughter
+#: Ffion"): more than one shared word, less than telling the kind of thing asked (2).
+_RELATED_WEIGHT = 1.5
 
 
 def ground(
@@ -87,13 +92,22 @@ def ground(
     context = (
         _CONTEXT_WEIGHT if any(ask_terms & terms(sentence) for sentence in told_before) else 1.0
     )
+    # The kinds of thing the question names ("my dog" for "my whippet Noodle", "喝" for "毛尖").
+    q_related = related(" ".join(asks))
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
-        shared = len(q_terms & s_terms)
+        same_kind = bool(q_related & related(sentence))
+        shared = len(q_terms & s_terms) + same_kind
         in_ask = len(ask_terms & s_terms)
         matched = asked_kinds & kinds
-        score = in_ask + context * (shared - in_ask) + 2.0 * len(matched) - 0.01 * age
+        score = (
+            in_ask
+            + context * (shared - same_kind - in_ask)
+            + _RELATED_WEIGHT * same_kind
+            + 2.0 * len(matched)
+            - 0.01 * age
+        )
         if score <= 0.5:
             continue
         if kinds == {"name"} and "name" not in asked_kinds:

@@ -51,7 +51,8 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "plans",
         (),
-        ("plan", "planning", "going to do", "打算", "准备", "计划", "大事", "说要"),
+        ("plan", "planning", "going to do", "training for", "saving for", "saving up",
+         "preparing for", "getting ready for", "打算", "准备", "计划", "大事", "说要"),
     ),
     (
         "likes",
@@ -133,6 +134,15 @@ _POINTS_BACK = re.compile(
     r"这一?口|这个|那个|这玩意|这东西|\b(?:them|those|that stuff|the stuff|it)\b", re.IGNORECASE
 )
 
+# A statement that can only mean what the statement before it named: a bare measure of it
+# ("给你带了包我们那边的毛尖，我一天不喝两杯就没精神", "我一天不嗦一碗就难受"), "can't ... without
+# it". It is told with that statement (said back whole), not on its own.
+_MEANS_THE_ONE_BEFORE = re.compile(
+    r"[一两几半俩仨]\s*[碗杯口份块瓶盘串根顿壶包](?=就|都|也|了|才|[，。！,.!]|$)"
+    r"|\bwithout (?:it|them|one)\b|\b(?:a|one|two|three) of (?:them|those)\b",
+    re.IGNORECASE,
+)
+
 
 # A greeting before what the player tells ("Hi Mira, I'm Ada, a blacksmith", "老板你好呀，我叫小雨"):
 # not part of it, and never to be said back to them.
@@ -173,8 +183,16 @@ def _told_in(line: str) -> tuple[str, ...]:
             continue
         if is_statement(sentence):
             before = parts[index - 1] if index else ""
-            if before and not is_statement(before) and _POINTS_BACK.search(sentence):
+            points_back = _POINTS_BACK.search(sentence) or _MEANS_THE_ONE_BEFORE.search(sentence)
+            if before and not is_statement(before) and points_back:
                 out.append(_asked_then(before, sentence))
+            elif (
+                out
+                and before
+                and out[-1].endswith(before)
+                and _MEANS_THE_ONE_BEFORE.search(sentence)
+            ):
+                out[-1] = f"{out[-1]}{'，' if HAN_CHAR.search(sentence) else ', '}{sentence}"
             else:
                 out.append(sentence)
             continue
@@ -228,11 +246,45 @@ _SELF_NAME = re.compile(
 _DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
 
 
+# The player's name told without "我" again, after a clause that has it: "我今天刚报的名，叫何佳慧".
+# Not when that clause names something else the name is of ("我还带了条柯基上山，叫土豆").
+_NAME_AFTER_SELF = re.compile(
+    r"^\W*我(?![^，,。！？]{0,12}?[条只匹头辆盆棵])[^，,。！？]{0,12}[，,]\s*"
+    r"(叫(?!我)[\u4e00-\u9fff]{2,4})(?=[，。！,.!～~\s]|$)"
+)
+
+# A statement that leaves out "I" ("Grew up in Stoke, came down this way for the work",
+# "Moved here from Leeds", "Been teaching for years", "Work nights at the depot").
+_NO_SUBJECT = re.compile(
+    r"^\W*(?=(?:grew up|moved|work(?:ed)?|live[ds]?|teach|taught|run|drive|drove|been|spent|came"
+    r"|come|started|retired|studied|trained|training|saving|planning|love|like|used to)\b)",
+    re.IGNORECASE,
+)
+
+
+def _with_subject(sentence: str) -> str:
+    """``sentence`` with the "I" it leaves out put back (else as it is)."""
+    found = _NO_SUBJECT.match(sentence)
+    if found is None or HAN_CHAR.search(sentence):
+        return sentence
+    rest = sentence[found.end() :]
+    return f"I {rest[:1].lower()}{rest[1:]}"
+
+
 @functools.lru_cache(maxsize=4096)
 def _others(sentence: str) -> str:
     """``sentence`` without the player's own name: what someone else is called is left."""
+    own = _NAME_AFTER_SELF.search(sentence)
+    if own is not None:
+        sentence = sentence[: own.start(1)] + " " + sentence[own.end(1) :]
     return _SELF_NAME.sub(" ", sentence)
 
+
+_NUMBER_WORD = (
+    r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty"
+    r"|ninety"
+)
 
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
@@ -266,6 +318,7 @@ _STATED = {
     ),
     "plans": re.compile(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
+        r"|\bI(?:'m| am) (?:training|saving|preparing|practi[sc]ing|getting ready)\b[^.!?]{0,40}\bfor\b"
         r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
         r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)"
     ),
@@ -276,6 +329,15 @@ _STATED = {
         r"|\bI'd (?:give|do) anything for\b|\bI'd (?:walk|drive|travel|queue|kill)\b[^.!?]{0,25}\bfor\b"
         r"|\blive on (?:the stuff|it|them)\b"
         r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|好这一口|最想|惦记"
+        # what they cannot do without: "我一天不喝两杯就没精神", "can't start the day without"
+        r"|不[\u4e00-\u9fff]{1,2}[一两几半俩]?[\u4e00-\u9fff]?就(?:难受|没精神|浑身|睡不着|不舒服|不得劲|没劲|心慌)"
+        r"|\bcan't (?:start|get through|live|go|function|face)\b[^.!?]{0,30}\bwithout\b"
+    ),
+    # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
+    "age": re.compile(
+        r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + _NUMBER_WORD + r")"
+        r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
+        r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
@@ -298,6 +360,7 @@ _STATED = {
 
 @functools.lru_cache(maxsize=4096)
 def kinds_stated(sentence: str) -> frozenset[str]:
+    sentence = _with_subject(sentence)
     others = _others(sentence)
     found = {
         kind
@@ -313,6 +376,8 @@ def kinds_stated(sentence: str) -> frozenset[str]:
     }
     if _DEMONYM.search(sentence):
         found.discard("work")  # "I'm a Galway man" says where from, not what they do
+    if _NAME_AFTER_SELF.search(sentence):
+        found.add("name")
     return frozenset(found)
 
 

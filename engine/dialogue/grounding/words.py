@@ -9,7 +9,7 @@ import re
 
 from engine.text.script import HAN
 
-__all__ = ["HAN_CHAR", "WORD", "chars", "terms"]
+__all__ = ["HAN_CHAR", "WORD", "chars", "stem", "terms"]
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -36,7 +36,8 @@ _STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那�
 _STOP_ZH_LEAD = frozenset("也都就还和与")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """A word's light stem, as :func:`terms` makes it ("bakery", "baker" -> "bake")."""
     if len(word) > 5 and word.endswith("ery"):
         return word[:-2]  # "bakery" -> "bake", as "baker"
     if len(word) > 4 and word.endswith("er") and word[-3] not in "aeiou":
@@ -58,7 +59,7 @@ def terms(text: str) -> set[str]:
 def _terms(text: str) -> frozenset[str]:
     low = text.lower()
     words = (w.removesuffix("'s") for w in WORD.findall(low))  # "sister's" -> "sister"
-    out = {_stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
+    out = {stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
             if run not in _STOP_ZH and run not in _STOP_ZH_LEAD:

@@ -1,0 +1,116 @@
+"""What a word names a kind of: a whippet is a dog, a daughter a child, 毛尖 a tea (a drink).
+
+A player tells in one word and asks in another ("my whippet Noodle" ... "what's my dog
+called?", "儿子许浩" ... "我家孩子叫啥", "plum wine" ... "what do I like to drink?"): the words
+share no letter, but both name the same kind of thing. :func:`related` gives the kinds a line
+names, so a question and a statement that name the same kind count as sharing a word.
+
+The table is everyday vocabulary of what people tell about themselves (family, pets, drinks,
+food, pastimes, vehicles, instruments), in English (word stems, as :func:`~engine.dialogue.grounding.words.terms`
+makes them) and Chinese (substrings). A kind is written ``@kind`` so it never equals a word.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from engine.dialogue.grounding.words import stem
+
+__all__ = ["related"]
+
+# kind -> (English words, Chinese words). A word may name more than one kind ("girl": a child
+# or a girlfriend). English words are matched as whole words (after the plural is dropped).
+_KINDS: dict[str, tuple[str, str]] = {
+    "@child": (
+        "child children kid kids son sons daughter daughters boy lad lass girl baby toddler "
+        "youngster little'un nipper teenager",
+        "孩子 儿子 女儿 闺女 娃 小孩 宝宝 崽 小子 丫头",
+    ),
+    "@partner": (
+        "wife husband partner missus hubby fiance fiancee girlfriend boyfriend spouse girl",
+        "老婆 老公 媳妇 爱人 对象 丈夫 妻子 女朋友 男朋友 女友 男友",
+    ),
+    "@parent": (
+        "mum mom mam mother dad father parent parents mama papa",
+        "妈 爸 母亲 父亲 爹",
+    ),
+    "@sibling": ("brother sister sibling twin", "哥哥 姐姐 弟弟 妹妹 我哥 我姐 我弟 我妹"),
+    "@grandparent": (
+        "grandma grandmother gran granny nan nana grandad grandpa grandfather",
+        "爷爷 奶奶 姥姥 姥爷 外婆 外公",
+    ),
+    "@dog": (
+        "dog pup puppy hound whippet spaniel terrier collie labrador retriever greyhound lurcher "
+        "poodle beagle corgi dachshund sheepdog husky pug mutt",
+        "狗 柯基 金毛 柴犬 泰迪 哈士奇 边牧 犬 拉布拉多 比熊",
+    ),
+    "@cat": ("cat kitten kitty tabby moggy", "猫"),
+    "@pet": (
+        "pet dog pup puppy cat kitten parrot budgie canary bird rabbit bunny hamster guinea "
+        "tortoise turtle ferret horse pony donkey goat hen chicken goldfish snake lizard "
+        "whippet spaniel terrier collie labrador greyhound lurcher tabby",
+        "宠物 狗 猫 鹦鹉 八哥 兔 仓鼠 乌龟 鸟 骑马 小马 驴 金鱼 柯基 金毛 柴犬",
+    ),
+    "@drink": (
+        "drink tea coffee beer ale lager wine cider whisky whiskey gin rum vodka "
+        "brandy juice milk cocoa lemonade pint latte espresso cappuccino brew smoothie",
+        "喝 茶 咖啡 酒(?!店) 奶茶 豆浆 果汁 牛奶 可乐 汽水 饮料",
+    ),
+    "@food": (
+        "eat food dish meal cake pie pastry bread noodle soup stew curry pizza pasta chip "
+        "cheese biscuit sandwich burger sausage dumpling",
+        "吃 饭 面条 拉面 汤面 面馆 米粉 螺蛳粉 河粉 酸辣粉 肠粉 米线 饺子 包子 火锅 馄饨 粥 馋 嗦 小吃 点心",
+    ),
+    "@pastime": (
+        "hobby hobbies pastime spare weekend weekends",
+        "爱好 兴趣 没事 闲 业余 消遣 周末",
+    ),
+    "@vehicle": (
+        "car van bike bicycle motorbike motorcycle scooter lorry truck tractor boat",
+        "车 摩托 电动车 单车 自行车 三轮 船",
+    ),
+    "@instrument": (
+        "instrument guitar fiddle violin viola cello piano keyboard drum ukulele banjo flute "
+        "clarinet trumpet saxophone harp accordion mandolin",
+        "乐器 琴 吉他 二胡 笛 打鼓 架子鼓 鼓手 唢呐 琵琶 古筝 萨克斯",
+    ),
+}
+
+
+def _compile() -> tuple[dict[str, frozenset[str]], list[tuple[str, re.Pattern[str]]]]:
+    english: dict[str, set[str]] = {}
+    chinese: list[tuple[str, re.Pattern[str]]] = []
+    for kind, (en, zh) in _KINDS.items():
+        for word in en.split():
+            english.setdefault(stem(word), set()).add(kind)
+        chinese.append((kind, re.compile("|".join(zh.split()))))
+    return {w: frozenset(k) for w, k in english.items()}, chinese
+
+
+_ENGLISH, _CHINESE = _compile()
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+# Nothing but spaces and punctuation that ends a sentence before a word: it opens a sentence.
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s*)\W*$")
+
+
+@functools.lru_cache(maxsize=8192)
+def related(text: str) -> frozenset[str]:
+    """The kinds of thing ``text`` names (``@drink`` for "plum wine", ``@child`` for "儿子")."""
+    found: set[str] = set()
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if (
+            word[0].isupper()
+            and match.start()
+            and not _SENTENCE_START.search(text, 0, match.start())
+        ):
+            continue  # a name ("my whippet Noodle"), not a noodle
+        word = word.lower().removesuffix("'s")
+        kinds = _ENGLISH.get(stem(word)) or _ENGLISH.get(word.removesuffix("s"), frozenset())
+        found |= kinds  # "cats": too short for the stemmer to drop the plural
+    for kind, pattern in _CHINESE:
+        if pattern.search(text):
+            found.add(kind)
+    return frozenset(found)
