@@ -476,3 +476,16 @@ def test_kinds_of_things_are_named_in_either_language() -> None:
     # a name is no word: "Noodle" the whippet is no food, "马上" no horse, "酒店" no drink
     assert "@food" not in related("My whippet Noodle sleeps a lot.")
     assert related("我马上到酒店。") == frozenset()
+
+
+def test_a_statement_told_without_i_is_said_back_to_the_player_not_word_for_word() -> None:
+    zh = _memory(
+        "我没事的时候最爱干点啥？", ["平时就爱在公园门口下两盘象棋。", "我在邮局上班。"], "阿杰"
+    )
+    assert zh[0].said == "你平时就爱在公园门口下两盘象棋。" and zh[0].note.startswith("阿杰平时")
+    en = _memory("Where did I grow up?", ["Grew up in Whitstable, moved inland for college."])
+    assert en[0].said.startswith("you grew up in Whitstable")
+    # a sentence about someone already says whom it is about
+    assert _memory("我闺女叫啥？", ["她叫朵朵，今年上二年级。"], "阿杰")[0].said.startswith(
+        "她叫朵朵"
+    )

@@ -29,6 +29,7 @@ from engine.dialogue.grounding.told import (
     most_memorable,
     sentences,
     statements,
+    with_subject,
 )
 from engine.dialogue.grounding.words import HAN_CHAR, terms
 
@@ -212,10 +213,11 @@ def _told(
         # named no job): their name is a key only when the question asks it.
         own = terms(player)
         keys = keys - own or frozenset(terms(sentence) - q_terms - own) or keys
+    told = with_subject(sentence)
     return Ground(
         kind="memory",
-        note=third_person(sentence, player),
-        said=heuristics.second_person(sentence),
+        note=third_person(told, player),
+        said=heuristics.second_person(told),
         keys=keys,
         weak=heads(sentence, keys),
         score=score,

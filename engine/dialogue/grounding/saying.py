@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import HEADER
-from engine.dialogue.grounding.words import HAN_CHAR, WORD, terms
+from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, WORD, terms
 
 __all__ = ["compose", "in_own_words", "speakable", "third_person"]
 
@@ -55,7 +55,7 @@ def third_person(text: str, name: str) -> str:
     text = re.sub(rf"^\s*(?:I'm|I am|[Mm]y name is|我叫|我是)\s*{re.escape(name)}\s*[,，]\s*",
                   "" if HAN_CHAR.search(text) else "I'm ", text)  # fmt: skip
     if HAN_CHAR.search(text):
-        text = text if text.startswith("我") else "我" + text
+        text = text if PERSON_ZH.search(text) else "我" + text  # "她叫朵朵" is about her
         return text.replace("我们", "你们").replace("我", name)
     text = re.sub(
         r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",

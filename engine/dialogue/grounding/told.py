@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
-from engine.dialogue.grounding.words import HAN_CHAR, terms
+from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, terms
 
 __all__ = [
     "MEMORY_CUES",
@@ -23,6 +23,7 @@ __all__ = [
     "most_memorable",
     "sentences",
     "statements",
+    "with_subject",
 ]
 
 # The kinds of things a player says about themselves, and the words that ask about them.
@@ -262,10 +263,17 @@ _NO_SUBJECT = re.compile(
 )
 
 
-def _with_subject(sentence: str) -> str:
-    """``sentence`` with the "I" it leaves out put back (else as it is)."""
+def with_subject(sentence: str) -> str:
+    """``sentence`` with the "I" (我) it leaves out put back, else as it is: the player said it
+    about themselves, and it is said back to them as "you ..." (not word for word)."""
+    if HAN_CHAR.search(sentence):
+        if PERSON_ZH.search(sentence):
+            return sentence
+        lead = re.match(r"^\W*", sentence)
+        cut = lead.end() if lead else 0
+        return f"{sentence[:cut]}我{sentence[cut:]}"
     found = _NO_SUBJECT.match(sentence)
-    if found is None or HAN_CHAR.search(sentence):
+    if found is None:
         return sentence
     rest = sentence[found.end() :]
     return f"I {rest[:1].lower()}{rest[1:]}"
@@ -328,7 +336,7 @@ _STATED = {
         # "I'd give anything for a peppermint tea", "I'd walk another mile for a slice of ..."
         r"|\bI'd (?:give|do) anything for\b|\bI'd (?:walk|drive|travel|queue|kill)\b[^.!?]{0,25}\bfor\b"
         r"|\blive on (?:the stuff|it|them)\b"
-        r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|好这一口|最想|惦记"
+        r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|好这一口|最想|惦记|(?:就|特|挺|也|贼|老)爱"
         # what they cannot do without: "我一天不喝两杯就没精神", "can't start the day without"
         r"|不[\u4e00-\u9fff]{1,2}[一两几半俩]?[\u4e00-\u9fff]?就(?:难受|没精神|浑身|睡不着|不舒服|不得劲|没劲|心慌)"
         r"|\bcan't (?:start|get through|live|go|function|face)\b[^.!?]{0,30}\bwithout\b"
@@ -360,7 +368,7 @@ _STATED = {
 
 @functools.lru_cache(maxsize=4096)
 def kinds_stated(sentence: str) -> frozenset[str]:
-    sentence = _with_subject(sentence)
+    sentence = with_subject(sentence)
     others = _others(sentence)
     found = {
         kind

@@ -9,7 +9,7 @@ import re
 
 from engine.text.script import HAN
 
-__all__ = ["HAN_CHAR", "WORD", "chars", "stem", "terms"]
+__all__ = ["HAN_CHAR", "PERSON_ZH", "WORD", "chars", "stem", "terms"]
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -17,6 +17,10 @@ _CJK_RUN = re.compile(f"[{HAN}]+")
 
 #: One Chinese character (the one definition: engine.text.script.HAN).
 HAN_CHAR = re.compile(f"[{HAN}]")
+
+#: Anyone a Chinese sentence may be about; one with none of them is about the one who says it
+#: ("平时也没啥爱好，就爱杀两盘象棋", "老家四川南充的").
+PERSON_ZH = re.compile(r"[我你您他她它咱俺]")
 
 _STOP_EN = frozenset(
     """a an the and or but if of to in on at by for with from about as is are was were be been
