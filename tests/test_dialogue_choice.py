@@ -289,6 +289,9 @@ def test_what_follows_an_opening_is_checked_sentence_by_sentence() -> None:
         ("Lin answers in whichever language you use.", "she/her",
          "Lin answers in whichever language you use."),
         ("他的徒弟叫小周，正在学修怀表。", "他", "我的徒弟叫小周，正在学修怀表。"),
+        # "her" that something is done to: "me", not "my"
+        ("who gave her her first pony", "she/her", "who gave me my first pony"),
+        ("Her aunt taught her to sail.", "she/her", "My aunt taught me to sail."),
     ],
 )  # fmt: skip
 def test_knowledge_about_the_character_is_said_in_their_own_words(

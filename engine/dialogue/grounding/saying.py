@@ -165,7 +165,18 @@ def in_own_words(text: str, pronouns: str | None, names: Sequence[str] = ()) -> 
     named = [w for w in re.findall(r"\b[A-Z][a-z]+\b", before) if w not in _DETERMINERS]
     if not zh and named:
         return text  # "Bram sells ... his stall": someone else's
+    if not zh and key == "she":
+        # "her" before a word a possessive never comes before is the one it is done to:
+        # "Walter gave her her first bird" -> "gave me my first bird", "taught her to fly".
+        text = _HER_OBJECT.sub("me", text)
     return pattern.sub("我的" if zh else lambda m: "My" if m.group(0)[0] == "H" else "my", text)
+
+
+_HER_OBJECT = re.compile(
+    r"(?<=[a-z] )her\b(?=\s+(?:her|his|their|my|a|an|the|some|this|that|these|those|to|how|about"
+    r"|up|out|off|back|and|or|but|when|while|because|so|for|with|from|in|on|at|into|round|around)\b"
+    r"|\s*[,.;!?]|$)"
+)
 
 
 # A line that opens with the character as its subject: "She is studying ...", "He keeps ...".
