@@ -489,3 +489,11 @@ def test_a_statement_told_without_i_is_said_back_to_the_player_not_word_for_word
     assert _memory("我闺女叫啥？", ["她叫朵朵，今年上二年级。"], "阿杰")[0].said.startswith(
         "她叫朵朵"
     )
+
+
+def test_what_names_the_players_name_is_the_name_itself() -> None:
+    """A reply that says "新来的" has not said who they are: only the name counts."""
+    zh = _memory("我叫啥你还记得不？", ["掌柜好！我是新来的，叫林小雨。", "我老家福建的。"], "阿杰")
+    assert zh and zh[0].keys == frozenset({"林小", "小雨"})
+    en = _memory("Do you remember my name?", ["Hi! My name's Ada, I shoe horses up the valley."])
+    assert en and en[0].keys == frozenset({"ada"})

@@ -391,6 +391,13 @@ def kinds_stated(sentence: str) -> frozenset[str]:
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
 _DETAIL = {
+    # the player's own name: "我是新来的，叫林小雨", "My name's Ada", "call me Kit"
+    "name": re.compile(
+        r"(?:我(?:名)?叫|叫我|^\W*我[^，,。！？]{0,12}[，,]\s*叫(?!我))([\u4e00-\u9fff]{2,4}?)"
+        r"(?=[，。！？,.!?～~\s就吧啊呀]|$)"
+        r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me|^\W*Name's)\s+"
+        r"([A-Z][\w'-]*)"
+    ),
     "called": re.compile(
         r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
