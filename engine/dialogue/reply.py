@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -537,6 +538,16 @@ class StreamPiece:
     text: str
 
 
+@functools.lru_cache(maxsize=256)
+def _marker_tables(markers: tuple[str, ...]) -> tuple[re.Pattern[str], frozenset[str], int]:
+    """For a streamer's markers (the same for every turn of a character and player): one
+    pattern finding the earliest, every proper prefix of one (a chunk ending in one is held
+    back until the next), and the longest such prefix's length."""
+    find = re.compile("|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True)))
+    prefixes = frozenset(m[:k] for m in markers for k in range(1, len(m)))
+    return find, prefixes, max((len(m) - 1 for m in markers), default=0)
+
+
 class ReplyStreamer:
     """Turns streamed chunks into visible deltas and sentences; withholds the structured block.
 
@@ -558,9 +569,7 @@ class ReplyStreamer:
         labels = [f"{n}{sep}" for n in (*names, *ROLE_LABELS) if n for sep in (":", "：")]
         self._stops = tuple(dict.fromkeys(s.lower() for s in (*stops, *labels) if s.strip()))
         self._markers = _MARKERS + self._stops
-        # Every proper prefix of a marker: a chunk ending in one is held back until the next.
-        self._prefixes = {m[:k] for m in self._markers for k in range(1, len(m))}
-        self._longest_prefix = max((len(m) - 1 for m in self._markers), default=0)
+        self._find, self._prefixes, self._longest_prefix = _marker_tables(self._markers)
         self.sentences: list[str] = []
         self._names = [n for n in names if n]
         self._max = max_chars
@@ -603,7 +612,11 @@ class ReplyStreamer:
             if not buf:
                 return []
         lower = buf.lower()
-        hits = [(i, m) for m in self._markers if (i := lower.find(m)) >= 0]
+        first = self._find.search(lower)
+        hits = []
+        if first is not None:  # the earliest marker; of those starting there, the least
+            at = first.start()
+            hits.append((at, min(m for m in self._markers if lower.startswith(m, at))))
         tag = _TAG_START.search(lower)
         if tag is not None:
             start = tag.start()
