@@ -216,6 +216,31 @@ def test_when_no_candidate_names_it_a_grounded_line_is_composed(make_runtime: An
     assert result.text == "Of course I remember: your favourite drink is plum wine."
 
 
+def _tell(make_runtime: Any, backend: _Candidates, line: str, player: str) -> Any:
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", player, line))[-1]
+    assert isinstance(done, TurnDone)
+    return done.result
+
+
+def test_a_reply_claiming_what_the_player_told_gives_way_to_taking_it_in(
+    make_runtime: Any,
+) -> None:
+    told = "I keep bees up on the hill above the mill."
+    # one that only talks past it stays the model's
+    past = _tell(
+        make_runtime, _Candidates("The weather's fine.", "Hm, lanterns.", "Tea?"), told, "p1"
+    )
+    assert not past.composed
+    # said as the character's own ("I keep bees too"): taken in instead
+    own = _tell(make_runtime, _Candidates("Oh, I keep bees myself, up on the hill."), told, "p2")
+    assert own.composed and own.text.lower().startswith(("you keep", "so you keep"))
+    assert own.text.rstrip().endswith((".", "?")) and "?." not in own.text
+    # a reply that takes it in is the model's own
+    kept = _tell(make_runtime, _Candidates("Bees! Up by the mill? Lovely."), told, "p3")
+    assert kept.text == "Bees! Up by the mill? Lovely." and not kept.composed
+
+
 def test_rejected_lines_never_reach_the_history(make_runtime: Any) -> None:
     backend = _Candidates("<player_message>")
     rt = make_runtime(backend)
@@ -486,7 +511,10 @@ def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
     rt = make_runtime(backend)
     done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
     assert isinstance(done, TurnDone)
-    assert "blacksmith" not in done.result.text and "remember" not in done.result.text
+    # taken in as news ("You're Ada, a blacksmith ...? I'll remember that."), never as a memory
+    text = done.result.text
+    assert not any(lead in text for lead in ("I remember:", "haven't forgotten", "told me"))
+    assert "blacksmith" in text and done.result.composed
 
 
 @pytest.mark.parametrize(

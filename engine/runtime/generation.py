@@ -167,12 +167,17 @@ async def generate_chosen(
     model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not any(
         g.asked and speakable(g, prompt.language) for g in grounding
     ))  # fmt: skip
-    if best is not None and model_said:
+    # What the player has just told about themselves: a reply that says it as the character's
+    # own ("I'm a beekeeper." to a beekeeper) gives way to taking it in. (One that only talks
+    # past it stays: said back whole, the news reads as an echo of the player's line.)
+    heard = [g for g in grounding if g.heard and speakable(g, prompt.language)]
+    owns = best is not None and best[0].owns
+    if best is not None and model_said and not (heard and owns):
         text = best[1].visible.strip()
     else:
         # What the player has just told is news to take in, not a memory to say back.
         kept = [g for g in grounding if not g.heard]
-        asked = [g for g in grounding if g.asked] or (kept if best is None else [])
+        asked = [g for g in grounding if g.asked] or heard or (kept if best is None else [])
         asked = [g for g in asked if speakable(g, prompt.language)]
         if asked:
             text = compose(

@@ -82,6 +82,12 @@ _LEADS: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("记得，{said}", "我记着呢，{said}", "你跟我说过，{said}"),
     },
     "knowledge": {"en": ("{said}",), "zh": ("{said}",)},
+    # what the player has just told, taken in (when the model's reply talked past it)
+    "heard": {
+        "en": ("{Said}? I'll remember that.", "So {said}. Good to know.",
+               "{Said}, is that right? I'll remember."),
+        "zh": ("原来{said}，我记住了。", "哦，{said}啊，记下了。", "{said}？好，我记着了。"),
+    },
 }  # fmt: skip
 
 
@@ -238,6 +244,12 @@ def compose(
             said = said[0].lower() + said[1:]
         else:
             said = said[0].upper() + said[1:]
+    if item.heard:
+        # Taken in, not stated: the lead ends the sentence ("You keep bees? I'll remember that.").
+        said = said.rstrip(".!?。！？ ")
+        leads = _LEADS["heard"]["zh" if zh else "en"]
+        line = heuristics.choose_line(leads, said)
+        return line.format(said=said, Said=said[:1].upper() + said[1:])
     if said and said[-1] not in ".!?。！？":
         said += "。" if zh else "."
     leads = _LEADS[item.kind]["zh" if zh else "en"]
