@@ -16,7 +16,7 @@ from fixtures_runtime import drain
 from engine.backends import ScriptedBackend
 from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.saying import third_person
-from engine.dialogue.grounding.told import statements
+from engine.dialogue.grounding.told import statements, with_subject
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.events import TurnDone
@@ -485,6 +485,12 @@ def test_a_statement_told_without_i_is_said_back_to_the_player_not_word_for_word
     assert zh[0].said == "你平时就爱在公园门口下两盘象棋。" and zh[0].note.startswith("阿杰平时")
     en = _memory("Where did I grow up?", ["Grew up in Whitstable, moved inland for college."])
     assert en[0].said.startswith("you grew up in Whitstable")
+    # a remark with no one in it that tells nothing of the player is not made theirs
+    assert with_subject("最近天气说变就变。") == "我最近天气说变就变。"  # the rule alone ...
+    said = [
+        g.said for g in ground("最近天气说变就变。", player="阿杰", player_lines=[], knowledge=[])
+    ]
+    assert "你最近天气说变就变。" not in said  # ... applies only to what tells of a kind
     # a sentence about someone already says whom it is about
     assert _memory("我闺女叫啥？", ["她叫朵朵，今年上二年级。"], "阿杰")[0].said.startswith(
         "她叫朵朵"

@@ -213,7 +213,13 @@ def _told(
         # named no job): their name is a key only when the question asks it.
         own = terms(player)
         keys = keys - own or frozenset(terms(sentence) - q_terms - own) or keys
-    told = with_subject(sentence)
+    # Told without "I" (我): said back to them as "you". A Chinese sentence with no person in it
+    # is theirs only when it tells something of a kind ("平时就爱下两盘象棋", not "最近天气说变就变").
+    told = (
+        with_subject(sentence)
+        if kinds_stated(sentence) or not HAN_CHAR.search(sentence)
+        else sentence
+    )
     return Ground(
         kind="memory",
         note=third_person(told, player),

@@ -368,7 +368,8 @@ _STATED = {
 
 @functools.lru_cache(maxsize=4096)
 def kinds_stated(sentence: str) -> frozenset[str]:
-    sentence = with_subject(sentence)
+    if not HAN_CHAR.search(sentence):
+        sentence = with_subject(sentence)  # "Grew up in Stoke" (Chinese kinds need no 我)
     others = _others(sentence)
     found = {
         kind
