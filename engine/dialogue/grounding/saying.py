@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import HEADER
-from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, WORD, terms
+from engine.dialogue.grounding.told import with_subject
+from engine.dialogue.grounding.words import HAN_CHAR, WORD, terms
 
 __all__ = ["compose", "in_own_words", "speakable", "third_person"]
 
@@ -55,7 +56,7 @@ def third_person(text: str, name: str) -> str:
     text = re.sub(rf"^\s*(?:I'm|I am|[Mm]y name is|我叫|我是)\s*{re.escape(name)}\s*[,，]\s*",
                   "" if HAN_CHAR.search(text) else "I'm ", text)  # fmt: skip
     if HAN_CHAR.search(text):
-        text = text if PERSON_ZH.search(text) else "我" + text  # "她叫朵朵" is about her
+        text = with_subject(text)  # "老家四川的" is theirs; "她叫朵朵" is about her
         return text.replace("我们", "你们").replace("我", name)
     text = re.sub(
         r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
@@ -82,7 +83,7 @@ _LEADS: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("记得，{said}", "我记着呢，{said}", "你跟我说过，{said}"),
     },
     "knowledge": {"en": ("{said}",), "zh": ("{said}",)},
-    # what the player has just told, taken in (when the model's reply talked past it)
+    # what the player has just told, taken in (when the model's reply claimed it as its own)
     "heard": {
         "en": ("{Said}? I'll remember that.", "So {said}. Good to know.",
                "{Said}, is that right? I'll remember."),

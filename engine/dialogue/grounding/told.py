@@ -249,9 +249,9 @@ _DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|
 
 # The player's name told without "我" again, after a clause that has it: "我今天刚报的名，叫何佳慧".
 # Not when that clause names something else the name is of ("我还带了条柯基上山，叫土豆").
+_SELF_CLAUSE = r"^\W*我(?![^，,。！？]{0,12}?[条只匹头辆盆棵])[^，,。！？]{0,12}[，,]\s*"
 _NAME_AFTER_SELF = re.compile(
-    r"^\W*我(?![^，,。！？]{0,12}?[条只匹头辆盆棵])[^，,。！？]{0,12}[，,]\s*"
-    r"(叫(?!我)[\u4e00-\u9fff]{2,4})(?=[，。！,.!～~\s]|$)"
+    _SELF_CLAUSE + r"(叫(?!我)[\u4e00-\u9fff]{2,4})(?=[，。！,.!～~\s]|$)"
 )
 
 # A statement that leaves out "I" ("Grew up in Stoke, came down this way for the work",
@@ -267,11 +267,7 @@ def with_subject(sentence: str) -> str:
     """``sentence`` with the "I" (我) it leaves out put back, else as it is: the player said it
     about themselves, and it is said back to them as "you ..." (not word for word)."""
     if HAN_CHAR.search(sentence):
-        if PERSON_ZH.search(sentence):
-            return sentence
-        lead = re.match(r"^\W*", sentence)
-        cut = lead.end() if lead else 0
-        return f"{sentence[:cut]}我{sentence[cut:]}"
+        return sentence if PERSON_ZH.search(sentence) else "我" + sentence
     found = _NO_SUBJECT.match(sentence)
     if found is None:
         return sentence
@@ -394,7 +390,7 @@ def kinds_stated(sentence: str) -> frozenset[str]:
 _DETAIL = {
     # the player's own name: "我是新来的，叫林小雨", "My name's Ada", "call me Kit"
     "name": re.compile(
-        r"(?:我(?:名)?叫|叫我|^\W*我[^，,。！？]{0,12}[，,]\s*叫(?!我))([\u4e00-\u9fff]{2,4}?)"
+        r"(?:我(?:名)?叫|叫我|" + _SELF_CLAUSE + r"叫(?!我))([\u4e00-\u9fff]{2,4}?)"
         r"(?=[，。！？,.!?～~\s就吧啊呀]|$)"
         r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me|^\W*Name's)\s+"
         r"([A-Z][\w'-]*)"
