@@ -475,7 +475,7 @@ def test_kinds_of_things_are_named_in_either_language() -> None:
     assert "@child" in related("我闺女") and "@child" in related("How are the kids?")
     # a name is no word: "Noodle" the whippet is no food, "马上" no horse, "酒店" no drink
     assert "@food" not in related("My whippet Noodle sleeps a lot.")
-    assert related("我马上到酒店。") == frozenset()
+    assert not related("我马上到酒店。") & {"@pet", "@drink"}
 
 
 def test_a_statement_told_without_i_is_said_back_to_the_player_not_word_for_word() -> None:
@@ -503,3 +503,77 @@ def test_what_names_the_players_name_is_the_name_itself() -> None:
     assert zh and zh[0].keys == frozenset({"林小", "小雨"})
     en = _memory("Do you remember my name?", ["Hi! My name's Ada, I shoe horses up the valley."])
     assert en and en[0].keys == frozenset({"ada"})
+
+
+@pytest.mark.parametrize(
+    ("question", "told", "expected"),
+    [
+        # the player's name asked in other words, told as a surname or on its own
+        ("Do you still know what I'm called?", ["Evening! Sorry, I'm Tamsin.", "I fix bikes."],
+         "Tamsin"),
+        ("我叫啥来着？", ["师傅好！我姓钱，钱有福，在菜场卖鱼。"], "有福"),
+        ("Who am I, then?", ["Evening. Morven. My brother sent me up here."], "Morven"),
+        # what they must not eat, not what they like to eat
+        ("我不能吃啥来着？", ["我老家湖南的，顿顿都要吃辣。", "我对芒果过敏，一碰就起疹子。"], "芒果"),
+        ("What was it I can't eat?", ["I love a Sunday roast.", "I'm allergic to shellfish, sadly."],
+         "shellfish"),
+        # when: the month or day a plan or a birthday falls on
+        ("Which month is my brother's wedding?",
+         ["I moved here last month.", "My brother gets married in October up in Oban."],
+         "October"),
+        ("我儿子生日是几月来着？", ["我上个月才搬过来。", "我儿子下礼拜六满五岁。"], "下礼拜六"),
+        # where: the place a trip or a child goes to
+        ("Where am I off to, remember?",
+         ["I took a day off for this.", "Next week I'm off to Lisbon with my sister."], "Lisbon"),
+        ("我儿子在哪个城市上学，记得不？", ["我儿子今年考上大学了，下个月去西安读书。"], "西安"),
+        # a business asked by another word for it, its name told in quotes
+        ("我那铺子叫啥名字，还记得不？", ["我在西街开了家面馆，叫“老陈面馆”，欢迎来吃。"], "老陈面馆"),
+        # one of the family called "our" and their name, as the north of England says it
+        ("What's my lad called again?", ["Our Jack's been on at me to bring him.", "I drive a cab."],
+         "Jack"),
+        # what they go somewhere for is a plan, not their work
+        ("我去那边是干什么来着？", ["我是开出租的。", "下个月我要去青岛看海。"], "看海"),
+    ],
+)  # fmt: skip
+def test_more_kinds_of_thing_told_and_asked(question: str, told: list[str], expected: str) -> None:
+    memory = _memory(question, told)
+    assert memory and expected in memory[0].said
+
+
+def test_whom_the_player_speaks_to_is_no_part_of_what_they_tell_or_ask() -> None:
+    # "老板娘好啊！" and "对了阿姨" tell nothing; "老板娘" is no word a question shares with them
+    assert statements(["老板娘好啊！我在镇上开出租。"]) == ["我在镇上开出租。"]
+    assert statements(["对了阿姨，我对花生过敏。"]) == ["我对花生过敏。"]
+    memory = _memory("老板娘，还记得我开的是啥车吗？", ["老板娘好啊！", "我开一辆白色的面包车。"])
+    assert memory and "面包车" in memory[0].said
+    # an address word that is someone's work stays ("我是老师")
+    assert statements(["我是老师，教数学的。"]) == ["我是老师，教数学的。"]
+
+
+def test_a_short_follow_up_is_about_what_the_question_before_was_about() -> None:
+    told = ["My girl Rosie's turning six in May.", "Rain again, typical."]
+    lines = ["Children under twelve go half price.", "Nobody under ten may hold a bird."]
+    asked = ground("And how old will she be?", player="Kai",
+                   player_lines=[*told, "When's Rosie's birthday, remember?"], knowledge=lines)  # fmt: skip
+    memory = [g for g in asked if g.asked and g.kind == "memory"]
+    assert memory and "six" in memory[0].said
+    # a question to the character goes on being about the world
+    asked = ground("And do you let them hold the birds?", player="Kai",
+                   player_lines=[*told, "When's Rosie's birthday, remember?"], knowledge=lines)  # fmt: skip
+    assert [g.kind for g in asked if g.asked] == ["knowledge"]
+
+
+def test_a_dare_asks() -> None:
+    assert is_question("right, before I go. my name, go on")
+    assert is_question("考考你，我老家哪的")
+    assert not is_question("I'll go on the bus.")
+
+
+def test_whose_name_a_pronoun_asks_is_said_around_it() -> None:
+    told = ["I've a parrot, Mango, who swears at the postman.", "I drive a cab."]
+    memory = _memory("My feathery menace bit the vet today. What's his name again?", told)
+    assert memory and "Mango" in memory[0].said
+    # a friend's boat is no memory of the player's
+    found = ground("My friend's bringing her boat up next week. What's the mooring fee?",
+                   player="Kai", player_lines=told, knowledge=["Mooring is ten pounds a night."])  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]

@@ -7,7 +7,8 @@ is nearest), the candidate choice (:mod:`engine.dialogue.choice`) prefers a repl
 :func:`compose` says one of them as the character when no candidate does.
 
 Relevance is lexical (English words, lightly stemmed; Chinese character bigrams) plus a short
-table of the kinds of things people say about themselves (work, origin, name, age, likes, plans), so
+table of the kinds of things people say about themselves (work, origin, name, age, likes, plans,
+what they must not eat, when and where), so
 "what do I do for a living?" finds "I'm a blacksmith" without sharing a word with it, and the kinds
 of thing words name ("my dog" asks about "my whippet Noodle").
 

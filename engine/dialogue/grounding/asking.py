@@ -10,7 +10,9 @@ __all__ = ["is_question", "is_small_talk"]
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|(?:^|[.!]\s+)\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
-    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|咋|几点|哪|多少|怎么|为什么|谁|告诉我|记得",
+    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|咋|几点|哪|多少|怎么|为什么|谁|告诉我|记得"
+    # a dare: "my name, go on", "考考你"
+    r"|[,.]\s*go on(?: then)?\W*$|考考你|猜猜",
     re.IGNORECASE,
 )
 

@@ -30,6 +30,7 @@ from engine.dialogue.grounding.told import (
     sentences,
     statements,
     with_subject,
+    without_address,
 )
 from engine.dialogue.grounding.words import HAN_CHAR, terms
 
@@ -66,9 +67,20 @@ def ground(
     asks about in other words ("the big fellow hanging from the ceiling" for "the whale
     skeleton in the main hall"), fused with the words they share (see :func:`best_knowledge`).
     """
+    question = without_address(question)
     q_terms = terms(question)
     asking = is_question(question)
     low = question.lower()
+    # A follow-up that points back at the question before it ("and how old's she going to
+    # be?" after "when's our Ellie's birthday?", "那我去那边是干什么？"): about what that was.
+    before = player_lines[-1] if player_lines else ""
+    follow_up = (
+        asking
+        and is_question(before)
+        and _POINTS_BACK.search(question) is not None
+        and _TO_CHARACTER.search(question) is None
+        and len(question) <= 60
+    )
     # A line about the player's own past asks it in the first person ("Where am I from?");
     # "What do you charge at the door? I want to bring my sister" asks about the world, the
     # first person (and "like") being only in what comes with the question.
@@ -78,10 +90,20 @@ def ground(
     # where I was born from my accent now."), which then also says whom it is about.
     asked_kinds = frozenset(k for s in asks for k in kinds_asked(s))
     about_player = any(_about_player(s) for s in asks)
+    if (
+        not about_player
+        and asked_kinds & {"called", "age"}
+        and any(_SOMEONE.search(s) for s in asks)
+    ):
+        # "my grumpy little shell-on-legs is sulking again. what's his name?": whose "his" is
+        # is said in what comes with the question
+        about_player = _about_player(question)
     if not asked_kinds and not terms(" ".join(asks)) - _MEMORY_WORDS:
         asked_kinds = frozenset(kinds_asked(question))
         about_player = about_player or bool(asked_kinds) and _about_player(question)
     about_memory = any(c in low for c in MEMORY_CUES) or about_player
+    if follow_up and not about_memory:
+        about_memory = any(c in before.lower() for c in MEMORY_CUES) or _about_player(before)
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -93,6 +115,9 @@ def ground(
     context = (
         _CONTEXT_WEIGHT if any(ask_terms & terms(sentence) for sentence in told_before) else 1.0
     )
+    if follow_up and context == 1.0 and not asked_kinds:
+        # A bare follow-up ("and what was that?"): its words are those of the question before.
+        q_terms = q_terms | terms(before)
     # The kinds of thing the question names ("my dog" for "my whippet Noodle", "喝" for "毛尖").
     q_related = related(" ".join(asks))
     for age, sentence in enumerate(reversed(told_before)):
@@ -168,6 +193,16 @@ def ground(
     return out
 
 
+# What opens a short question that goes on from the one before: "and …", "so …", "那…".
+_POINTS_BACK = re.compile(
+    r"^\W*(?:and|so|then|but|also|what about|how about)\b|^\W*(?:那|那么|还有|然后)", re.IGNORECASE
+)
+# Someone or something the question names by a pronoun, said in what comes with it.
+_SOMEONE = re.compile(r"\b(?:his|her|he|she|him|its)\b|[他她它]", re.IGNORECASE)
+
+# A question to the character ("and do you …?") asks about them or their world, not the player.
+_TO_CHARACTER = re.compile(r"\b(?:you|your|yours|you're|you've)\b|[你您]", re.IGNORECASE)
+
 # A question about the world put in the player's words: what something costs, when or how
 # long, or about the character's own things ("我上班倒班不固定，您这铺子每周哪天歇着啊？").
 _WORLD_ASKED = re.compile(
@@ -177,7 +212,7 @@ _WORLD_ASKED = re.compile(
 # boat I can get?", "If I fancy a pint, where should I head?".
 _HYPOTHETICAL_I = re.compile(
     r"\b(?:can|could|should|shall|would|will|may|might|if|say) I\b"
-    r"|\bI(?:'d|'ll| can| could| should| would| will| may| might)\b",
+    r"|\bI(?:'d|'ll| can(?!'t)| could(?!n't)| should(?!n't)| would(?!n't)| will| may| might)\b",
     re.IGNORECASE,
 )
 

@@ -6,7 +6,8 @@ share no letter, but both name the same kind of thing. :func:`related` gives the
 names, so a question and a statement that name the same kind count as sharing a word.
 
 The table is everyday vocabulary of what people tell about themselves (family, pets, drinks,
-food, pastimes, vehicles, instruments), in English (word stems, as :func:`~engine.dialogue.grounding.words.terms`
+food, pastimes, trips, birthdays, businesses, vehicles, instruments), with a few phrases a word
+alone does not give ("off to Iceland", "turning eight"), in English (word stems, as :func:`~engine.dialogue.grounding.words.terms`
 makes them) and Chinese (substrings). A kind is written ``@kind`` so it never equals a word.
 """
 
@@ -70,6 +71,17 @@ _KINDS: dict[str, tuple[str, str]] = {
         "car van bike bicycle motorbike motorcycle scooter lorry truck tractor boat",
         "车 摩托 电动车 单车 自行车 三轮 船",
     ),
+    "@trip": (
+        "holiday holidays trip travel travelling traveling flight fly abroad cruise tour vacation "
+        "getaway honeymoon",
+        "旅游 旅行 度假 出去玩 去玩 出差 蜜月 婚纱照 机票",
+    ),
+    "@birthday": ("birthday bday", "生日 过生"),
+    "@business": (
+        "shop cafe café pub restaurant bakery stall salon business firm garage bar takeaway diner "
+        "chippy",
+        "店 馆 铺 餐厅 饭店 摊 公司 厂 生意",
+    ),
     "@instrument": (
         "instrument guitar fiddle violin viola cello piano keyboard drum ukulele banjo flute "
         "clarinet trumpet saxophone harp accordion mandolin",
@@ -95,10 +107,24 @@ _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s*)\W*$")
 
 
+# Kinds named by more than a word: going somewhere ("off to Iceland"), a birthday coming
+# ("turning eight in June"), one of the family called "our" and their name ("Our Ellie's been
+# on at me", as the north of England says it).
+_PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("@trip", re.compile(r"\b(?:off|heading|going|flying|travelling|traveling) (?:out )?to [A-Z]")),
+    ("@birthday", re.compile(
+        r"\bturn(?:s|ing)? (?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+        r"twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|"
+        r"forty|fifty|sixty|seventy|eighty|ninety)\b|满[\d一二两三四五六七八九十]{1,3}岁")),
+    ("@child", re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
+    ("@sibling", re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b|\bour kid\b")),
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=8192)
 def related(text: str) -> frozenset[str]:
     """The kinds of thing ``text`` names (``@drink`` for "plum wine", ``@child`` for "儿子")."""
-    found: set[str] = set()
+    found = {kind for kind, pattern in _PHRASES if pattern.search(text)}
     for match in _WORD.finditer(text):
         word = match.group()
         if (

@@ -1,6 +1,7 @@
 """What the player told about themselves: the sentences that tell rather than ask, the kinds of
-thing each tells (work, origin, name, what someone is called, age, plans, likes) and the words a
-question asks them by, and the detail a statement gives ("... from [Harrowdale]").
+thing each tells (work, origin, name, what someone is called, age, plans, what they must not
+eat, when and where something is, likes) and the words a question asks them by, and the detail
+a statement gives ("... from [Harrowdale]").
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "sentences",
     "statements",
     "with_subject",
+    "without_address",
 ]
 
 # The kinds of things a player says about themselves, and the words that ask about them.
@@ -42,7 +44,12 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪里的人", "哪里来",
          "打哪", "来自", "老家", "家乡", "娘家", "长大", "住在", "住哪", "住的"),
     ),
-    ("name", ("name",), ("my name", "who am i", "我的名字", "我叫什么", "怎么称呼我")),
+    (
+        "name",
+        ("name",),
+        ("my name", "who am i", "what i'm called", "what am i called", "what i am called",
+         "我的名字", "我叫什么", "怎么称呼我", "我姓什么", "叫我什么"),
+    ),
     (
         "called",
         (),
@@ -54,6 +61,26 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         (),
         ("plan", "planning", "going to do", "training for", "saving for", "saving up",
          "preparing for", "getting ready for", "打算", "准备", "计划", "大事", "说要"),
+    ),
+    (
+        "diet",
+        (),
+        ("allergic", "allergy", "allergies", "can't eat", "cannot eat", "can't have", "mustn't eat",
+         "not supposed to eat", "intolerant", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
+         "不敢吃", "吃不得"),
+    ),
+    (
+        "when",
+        (),
+        ("when's", "when is", "when was", "when do", "when did", "when am", "when are", "when will",
+         "which month", "what month", "which day", "what day", "what date", "how soon",
+         "几月", "哪个月", "哪天", "几号", "什么时候", "哪一天"),
+    ),
+    (
+        "place",
+        (),
+        ("which town", "which city", "what town", "what city", "which country", "what country",
+         "哪个城市", "哪座城", "哪个地方", "什么地方", "去哪", "在哪", "哪个学校", "哪所"),
     ),
     (
         "likes",
@@ -70,6 +97,10 @@ _COLLOQUIAL = (("啥", "什么"), ("咋", "怎么"), ("哪儿", "哪里"), ("俺
 
 # Asking about work in other words than the cues: "what is it I do again?".
 _WORK_ASKED = re.compile(r"\bwhat (?:is |was )?(?:it )?(?:that )?i do\b")
+# Asking where the player goes or is: "where am I off to?", "where's my sister living now?"
+_PLACE_ASKED = re.compile(
+    r"\bwhere (?:am|was|did|do|have|will|would) i\b|\bwhere(?:'s| is| are) my\b"
+)
 
 MEMORY_CUES = (
     "remember",
@@ -155,6 +186,28 @@ _GREETING = re.compile(
 )
 
 
+# Whom the player speaks to, before what they say ("阿姨，…", "对了阿姨", "老板娘好啊！",
+# "Morning!"): never part of what they tell or ask ("老板娘" is no word a question and a
+# greeting share).
+_ADDRESS_ZH = (
+    r"(?:阿姨|叔叔|大叔|叔|大爷|大妈|大娘|大婶|婶子|奶奶|爷爷|老板娘|老板|师傅|掌柜的?|大姐|大哥|"
+    r"姐姐|哥哥|老师|姑娘|小伙子?|老乡|老哥|老弟|美女|帅哥|老人家|阿婆|阿公|阿伯|伯伯|嫂子)"
+)
+_ADDRESS = re.compile(
+    r"^\W*(?:(?:对了|哎呀|哎|诶|欸|嘿|喂|嗨|呃|嗯)[，,\s]*)?"
+    + _ADDRESS_ZH
+    + r"(?:早上好|你好|您好|好|早)?[啊呀哇啦嘛]?(?:[，,！!。~～\s]+|$)"
+    r"|^\W*(?:alright|morning|evening|afternoon|hiya|hey|hello|hi|cheers|thanks|sorry|ok|okay"
+    r"|right|well|oh|so)\b(?: then| there| love| mate)?\W*$",
+    re.IGNORECASE,
+)
+
+
+def without_address(text: str) -> str:
+    """``text`` without whom it is said to at its start ("阿姨，还记得我吗" -> "还记得我吗")."""
+    return _ADDRESS.sub("", text, count=1)
+
+
 def _asked_then(question: str, statement: str) -> str:
     """A question and the statement that points back at it, as one thing the player told:
     "我问过这条街上哪儿有卖酸汤粉的，我就好这一口" (said back: "你问过…，你就好这一口")."""
@@ -179,7 +232,7 @@ def _told_in(line: str) -> tuple[str, ...]:
     out: list[str] = []
     parts = _clauses(line)
     for index, sentence in enumerate(parts):
-        sentence = _GREETING.sub("", sentence, count=1)
+        sentence = without_address(_GREETING.sub("", sentence, count=1))
         if not sentence:
             continue
         if is_statement(sentence):
@@ -211,8 +264,18 @@ def kinds_asked(question: str) -> set[str]:
     found = {kind for kind, cues in _ASKED_BY if cues.search(low)}
     if _WORK_ASKED.search(low):
         found.add("work")
+    if _PLACE_ASKED.search(low):
+        found.add("place")
     if "name" in found:
         found.discard("called")  # "我叫什么名字？" asks the player's own name
+    if _GOING_TO_DO.search(low):
+        # "我去那边是干什么？" asks what they go there for, not what they do for a living
+        found.discard("work")
+        found.add("plans")
+    if "diet" in found:
+        found.discard("likes")  # "我吃不了什么？" asks what they must not eat, not what they like
+    if "origin" in found:
+        found.discard("place")  # "where am I from?" asks where they are from
     return found
 
 
@@ -223,6 +286,10 @@ def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
         "|".join(re.escape(c) if HAN_CHAR.search(c) else rf"(?<![a-z]){re.escape(c)}" for c in cues)
     )
 
+
+_GOING_TO_DO = re.compile(
+    r"[去来][\u4e00-\u9fff]{0,4}?(?:是)?(?:干什么|做什么)|\bgoing (?:there|out there) for\b"
+)
 
 # Compiled once (a turn asks this of every line it answers).
 _ASKED_BY = tuple((kind, _cues(cues)) for kind, _preds, cues in _KINDS)
@@ -236,12 +303,24 @@ _KIN_NAMED = (
     r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|[，。！,.!、])"
 )
 
+# A name said on its own, as a sentence, where someone says who they are ("Alright. Callum. Our
+# Ellie's been on at me"): one capitalised word that is no greeting or word of assent.
+_BARE_NAME = (
+    r"^(?!(?:Alright|Morning|Evening|Afternoon|Hiya|Hello|Hey|Thanks|Cheers|Sorry|Right|Okay|Yes"
+    r"|Yeah|Nope|Sure|Great|Lovely|Brilliant|Anyway|Well|Honestly|Seriously|Wow|Aye|Nah)\b)"
+    r"([A-Z][a-z]{1,14})\s*[.!]?$"
+)
+
 # The player's own name, which says who they are, not what someone or something is called.
 _SELF_NAME = re.compile(
-    r"我(?:名)?叫[\u4e00-\u9fff]{1,4}|(?:都)?叫我[\u4e00-\u9fff]{1,4}"
+    r"我(?:名)?叫[\u4e00-\u9fff]{1,4}|(?:都)?叫我[\u4e00-\u9fff]{1,4}|我姓[\u4e00-\u9fff]{1,2}"
+    rf"|{_BARE_NAME}"
     r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me)\s+[A-Z][\w'-]*"
     r"|^\W*Name's\s+[A-Z][\w'-]*"
 )
+
+# The player's name told as a surname ("我姓赵，赵大伟") or on its own ("Callum.").
+_NAME_STATED = re.compile(rf"我姓[\u4e00-\u9fff]|{_BARE_NAME}")
 
 # "I'm a Galway man": where they are from, not what they do.
 _DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
@@ -290,6 +369,12 @@ _NUMBER_WORD = (
     r"|ninety"
 )
 
+_MONTH = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+)
+_WEEKDAY = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
     "work": re.compile(
@@ -299,7 +384,9 @@ _STATED = {
         r"fan\b|new\b|real\b|total\b|tad\b|fool\b|mess\b|friend\b|guest\b|stranger\b)[a-z]{3,}\b"
         r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
         r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
-        r"|我?是(?!土生土长).{0,8}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        r"|我?是(?!土生土长).{0,10}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        # "…的老师，教音乐的" (one who teaches music)
+        r"|(?:^|[，,])\s*教[\u4e00-\u9fff]{1,4}的"
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
         r"|是(?:送|开|做|卖|修|教|跑|干|当|种|养)[\u4e00-\u9fff]{1,5}的"
         r"|在[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工|教)"
@@ -324,7 +411,7 @@ _STATED = {
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
         r"|\bI(?:'m| am) (?:training|saving|preparing|practi[sc]ing|getting ready)\b[^.!?]{0,40}\bfor\b"
         r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
-        r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)"
+        r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)|要(?=去|带|回|搬|考|拍|办)"
     ),
     "likes": re.compile(
         r"\bI (?:really |do |just )?(?:love|like|adore|enjoy|crave)\b|\bfavou?rite\b"
@@ -337,6 +424,25 @@ _STATED = {
         r"|不[\u4e00-\u9fff]{1,2}[一两几半俩]?[\u4e00-\u9fff]?就(?:难受|没精神|浑身|睡不着|不舒服|不得劲|没劲|心慌)"
         r"|\bcan't (?:start|get through|live|go|function|face)\b[^.!?]{0,30}\bwithout\b"
     ),
+    # what they must not eat: "I'm allergic to feathers", "我对花生过敏", "我吃不了辣"
+    "diet": re.compile(
+        r"\ballerg(?:ic|y|ies)\b|\bintolerant\b|\bcoeliac\b|\bceliac\b|\bvegetarian\b|\bvegan\b"
+        r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\b|\bdon't eat\b"
+        r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得"
+    ),
+    # when something is: "off to Iceland in March", "九月份就去武汉", "下礼拜三"
+    "when": re.compile(
+        rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{_MONTH}|{_WEEKDAY})"
+        rf"|\b(?:{_MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{_WEEKDAY})s?\b"
+        r"|\b(?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn)\b"
+        r"|\bbirthday\b|[一二三四五六七八九十\d]{1,3}月份?|(?:下|上|这)个?(?:月|礼拜|星期|周)"
+        r"|(?:礼拜|星期|周)[一二三四五六日天]|明年|今年[\u4e00-\u9fff]{0,2}(?:月|底|初)|生日"
+    ),
+    # where something is or goes: "off to Iceland", "去武汉读书", "works in Scarborough"
+    "place": re.compile(
+        r"\b(?:to|in|at|near|outside) (?:the )?[A-Z][a-z]{2,}"
+        r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
+    ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": re.compile(
         r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + _NUMBER_WORD + r")"
@@ -344,7 +450,8 @@ _STATED = {
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
     ),
     "called": re.compile(
-        r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[\u4e00-\u9fff]"
+        r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[“\"「『]?[\u4e00-\u9fff]"
+        r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)[A-Z][a-z]+\b"
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
         # "... minding Biscuit this weekend, that's my springer spaniel"
@@ -381,7 +488,7 @@ def kinds_stated(sentence: str) -> frozenset[str]:
     }
     if _DEMONYM.search(sentence):
         found.discard("work")  # "I'm a Galway man" says where from, not what they do
-    if _NAME_AFTER_SELF.search(sentence):
+    if _NAME_AFTER_SELF.search(sentence) or _NAME_STATED.search(sentence):
         found.add("name")
     return frozenset(found)
 
@@ -392,11 +499,17 @@ _DETAIL = {
     "name": re.compile(
         r"(?:我(?:名)?叫|叫我|" + _SELF_CLAUSE + r"叫(?!我))([\u4e00-\u9fff]{2,4}?)"
         r"(?=[，。！？,.!?～~\s就吧啊呀]|$)"
+        # "我姓赵，赵大伟": the full name when it follows, else the surname
+        r"|我姓[\u4e00-\u9fff][，,]\s*(?![你您他她我])([\u4e00-\u9fff]{2,3}?)(?=[，。！？,.!?\s]|$)"
+        r"|我姓([\u4e00-\u9fff]{1,2}?)(?=[，。！？,.!?～~\s]|$)"
+        rf"|{_BARE_NAME}"
         r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me|^\W*Name's)\s+"
         r"([A-Z][\w'-]*)"
     ),
     "called": re.compile(
-        r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)|(?:名叫|叫|名字是)([\u4e00-\u9fff]{1,3})"
+        r"(?:\bcalled|\bnamed|\bname's|\bname is)\s+([A-Z][\w'-]*)"
+        r"|(?:名叫|叫|名字是)(?:[“\"「『]([^”\"」』]{1,8})[”\"」』]|([\u4e00-\u9fff]{1,3}))"
+        r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)([A-Z][a-z]+)\b"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
         r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our) [a-z]+"
         rf"|{_KIN_NAMED}"
@@ -407,10 +520,26 @@ _DETAIL = {
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
         r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
     ),
+    "diet": re.compile(
+        r"\ballergic to\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but | which | too )"
+        r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but )"
+        r"|对([\u4e00-\u9fff]{1,6}?)过敏|(?:不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了)([\u4e00-\u9fff]{1,4})"
+        r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
+    ),
+    "when": re.compile(
+        rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"
+        r"|\b((?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn))\b"
+        r"|([一二三四五六七八九十\d]{1,3}月份?|(?:下|上|这)个?(?:月|礼拜|星期|周)[一二三四五六日天]?"
+        r"|(?:礼拜|星期|周)[一二三四五六日天]|明年[\u4e00-\u9fff]{0,3})"
+    ),
+    "place": re.compile(
+        r"\b(?:to|in|at|near|outside) (?:the )?([A-Z][a-z]{2,}(?: [A-Z][a-z]+)?)"
+        r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
+    ),
     "work": re.compile(
         r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]|"
         r"是(?=[\u4e00-\u9fff]{0,4}(?:师|员|生|手|工|司机|老板|掌柜|护士|医生)[，。,.]|[送开做卖修教跑干当种养])|"
-        r"在.{1,10}?(?=教|当|做|开|跑|送|卖|修)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
+        r"(?:^|(?<=[，,]))\s*教(?=[\u4e00-\u9fff]{1,4}的)|在.{1,10}?(?=教|当|做|开|跑|送|卖|修)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
         r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
