@@ -577,3 +577,89 @@ def test_whose_name_a_pronoun_asks_is_said_around_it() -> None:
     found = ground("My friend's bringing her boat up next week. What's the mooring fee?",
                    player="Kai", player_lines=told, knowledge=["Mooring is ten pounds a night."])  # fmt: skip
     assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+def test_the_sentence_that_answers_is_the_one_with_the_rarer_words() -> None:
+    lines = [
+        "A boat trip round the bay lasts an hour and costs ten pounds; children must be over "
+        "five, and it has to be booked two days ahead.",
+        "The boat trip leaves from the slipway by the lifeboat station.",
+        "Boat trips stop when the wind is over force five.",
+    ]
+    found = ground("If I fancied the boat trip, how far ahead do I book?", player="Kai",
+                   player_lines=[], knowledge=lines)  # fmt: skip
+    knowledge = _knowledge(found)
+    assert knowledge and "two days ahead" in knowledge[0].said
+
+
+def test_a_statement_sharing_only_words_of_the_characters_world_is_no_answer() -> None:
+    told = ["I'm a dental nurse, so I see lots of teeth and not many boats."]
+    lines = ["Children under eight cannot go on the boat trip.", "The cafe shuts at five."]
+    found = ground("My nephew's six and mad about boats, could he come on the boat trip?",
+                   player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+    # asked to remember, the same statement answers
+    found = ground("Do you remember what I said about boats?", player="Kai", player_lines=told,
+                   knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked][0] == "memory"
+
+
+def test_a_follow_up_about_the_world_asks_on_about_what_the_question_before_named() -> None:
+    lines = [
+        "Every morning at five she takes the boat out to check the lobster pots off the point.",
+        "The cafe opens at ten and shuts at five.",
+        "Trips round the bay run at eleven and at two.",
+    ]
+    found = ground("And what time do you go out for that?", player="Kai",
+                   player_lines=["Who checks the lobster pots off the point?"], knowledge=lines)  # fmt: skip
+    knowledge = _knowledge(found)
+    assert knowledge and "five" in knowledge[0].said and "lobster" in knowledge[0].said
+
+
+def test_the_part_holding_the_kind_of_answer_asked_for_answers() -> None:
+    lines = [
+        "每天早上六点开门，包子卖到十点就没了；每月十五号歇业一天。",
+        "肉包两块钱一个，菜包一块五。",
+        "店门口能停电动车。",
+    ]
+    found = _knowledge(ground("你们哪天不开门？", player="阿杰", player_lines=[], knowledge=lines))
+    assert found and "十五号" in compose(found[0], language="zh")
+    # "who" wants the person, and a clause about them keeps whom it is about
+    lines = [
+        "She learned to shoe horses from Tom Rigg, the old smith at Hawes, who lent her his "
+        "first anvil, a battered thing, when she was twelve.",
+        "The forge opens at eight.",
+    ]
+    found = _knowledge(ground("Who taught you to shoe horses?", player="Kai", player_lines=[],
+                              knowledge=lines))  # fmt: skip
+    said = compose(found[0], language="en", pronouns="she/her", names=["Nell"])
+    assert "Tom Rigg" in said and said.startswith("I learned") and not said.startswith("Who")
+
+
+def test_the_part_with_an_age_limit_or_a_clock_time_answers_when_asked_for() -> None:
+    lines = [
+        "A canoe lesson lasts two hours and costs thirty pounds; paddlers must be at least nine "
+        "years old, and lessons are booked at the boathouse.",
+        "Every evening at seven, after the lessons, she rows the rescue boat round the weir to "
+        "check the buoys, for the river trust.",
+        "The boathouse cafe sells bacon rolls.",
+    ]
+    found = _knowledge(ground("My niece is seven and loves canoes, could she do a lesson?",
+                              player="Kai", player_lines=[], knowledge=lines))  # fmt: skip
+    assert found and "nine" in compose(found[0], language="en")
+    found = _knowledge(ground("And what time do you go round there?", player="Kai",
+                              player_lines=["Who checks the buoys round the weir?"],
+                              knowledge=lines))  # fmt: skip
+    assert found and "seven" in compose(found[0], language="en")
+
+
+def test_words_around_the_asking_sentence_count_less_in_choosing_the_part_that_answers() -> None:
+    lines = [
+        "Boat trips go out at ten and at two every day except Monday, from May to September; in "
+        "winter there is one trip only, at noon, on Saturdays.",
+        "Day trips run from the harbour steps; trips run in any weather but fog.",
+        "Day tickets for the trips are sold at the kiosk that runs by the steps.",
+    ]
+    found = _knowledge(ground("Is there a day of the week you don't run trips? I only get one day off.",
+                              player="Kai", player_lines=[], knowledge=lines))  # fmt: skip
+    assert found and "Monday" in compose(found[0], language="en")

@@ -14,8 +14,10 @@ from engine.dialogue.grounding.knowledge import (
     NEAR,
     answer_keys,
     aside_keys,
+    asked_types,
     best_knowledge,
     best_sentence,
+    rarity,
 )
 from engine.dialogue.grounding.related import related
 from engine.dialogue.grounding.saying import third_person
@@ -120,6 +122,12 @@ def ground(
         q_terms = q_terms | terms(before)
     # The kinds of thing the question names ("my dog" for "my whippet Noodle", "喝" for "毛尖").
     q_related = related(" ".join(asks))
+    # Words of the character's own world ("could my nephew do the hawk walk?"): a statement
+    # that shares only those with a question that does not ask what was told ("not many
+    # hawks") is no answer to it.
+    cued = any(c in low for c in MEMORY_CUES)
+    world = set().union(*(terms(k) for k in knowledge)) if not cued else set()
+    world_kinds = set().union(*(related(k) for k in knowledge)) if not cued else set()
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
@@ -140,6 +148,13 @@ def ground(
             continue
         if not about_memory and not shared:
             continue  # a question about the world, not about the player
+        if (
+            not cued
+            and not matched
+            and q_terms & s_terms <= world
+            and q_related & related(sentence) <= world_kinds
+        ):
+            continue  # it shares only words of the character's world
         scored.append((score, sentence, matched, shared))
     # Only the best few are put into words (the rewriting is the costly part); a stable sort
     # keeps the newest first among equal scores, as before.
@@ -171,12 +186,23 @@ def ground(
     if knowledge_similarity is not None and len(knowledge_similarity) == len(knowledge):
         similarity = [float(knowledge_similarity[i]) for _k, i in kept]
     q_terms = q_terms | terms(" ".join(near for t in q_terms for near in NEAR.get(t, ())))
+    if asking and is_question(before) and _POINTS_BACK.search(question):
+        # "and what time do you have to be down there for that?" asks on about what the
+        # question before named ("which bird chases the gulls off the fish quay?")
+        q_terms = q_terms | terms(before)
     if lines and (q_terms or similarity):
         best = best_knowledge(question, q_terms, lines, similarity)
         if best is not None:
             score, i = best
-            said = best_sentence(lines[i], q_terms)
-            answer_terms = answer_keys(said, q_terms)
+            types = asked_types(question)
+            # words of the sentence that asks count more than those around it ("Is there a
+            # day you don't fly them? I only get one day off")
+            rare = {
+                t: w * (1.0 if t in ask_terms else _CONTEXT_WEIGHT)
+                for t, w in rarity(lines).items()
+            }
+            said = best_sentence(lines[i], q_terms, rare, types)
+            answer_terms = answer_keys(said, q_terms, types)
             out.append(
                 Ground(
                     kind="knowledge",

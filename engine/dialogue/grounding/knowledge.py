@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from engine.dialogue.grounding.words import chars, terms
 
@@ -21,6 +21,7 @@ __all__ = [
     "asked_types",
     "best_knowledge",
     "best_sentence",
+    "rarity",
 ]
 
 #: A lone Chinese character shared with a line counts this much of a shared bigram.
@@ -47,7 +48,7 @@ def best_knowledge(
     """
     q_all = q_terms | chars(question)
     line_terms = [terms(k) | chars(k) for k in lines]
-    asked = asked_types(question)
+    asked = asked_types(question) - _PART_ONLY
     line_types = [answer_types(k) & asked for k in lines]
     df: dict[str, int] = {}
     for ts in [*line_terms, *line_types]:
@@ -121,6 +122,38 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # "Who taught you?": a person, named ("Walter Hebden"), not at a sentence's start
+        "person",
+        re.compile(r"\bwho\b|\bwhose\b|\bwhom\b", re.IGNORECASE),
+        re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z]+ ){1,2}(?!The\b)[A-Z][a-z]+\b"),
+    ),
+    (
+        # "My nephew's eight, could he do it?": an age limit
+        "age",
+        re.compile(
+            r"\bhow old\b|\bage\b|\b(?:kid|child|son|daughter|nephew|niece|grandson|granddaughter"
+            r"|boy|girl|lad|lass)(?:'s| is)\s+(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine"
+            r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen)\b|几岁|多大|岁",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\byears? old\b|\baged?\b|\b(?:under|over)[- ](?:\d|one|two|three|four|five|six|seven"
+            r"|eight|nine|ten|eleven|twelve|fourteen|sixteen|eighteen)|\bat least \w+ years\b|岁",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        # "What time …?": a clock time (only to find the part of a line: most lines have one)
+        "time",
+        re.compile(r"\bwhat time\b|\bhow early\b|\bhow late\b|几点|什么时候|啥时候", re.IGNORECASE),
+        re.compile(
+            rf"\b\d{{1,2}}[:.]\d{{2}}\b|\bo'clock\b|\b\d{{1,2}}\s*(?:am|pm|a\.m\.|p\.m\.)"
+            rf"|\b(?:at|from|until|till|by|before|after) (?:{_EN_NUMBER}|noon|midnight|dawn)\b"
+            r"|\bhalf past\b|\bquarter (?:past|to)\b|[一二两三四五六七八九十\d]+点",
+            re.IGNORECASE,
+        ),
+    ),
+    (
         "price",
         re.compile(
             r"\bhow much\b|\bcost|\bprice|\bcharge|\bset (?:me|you|us) back\b|多少钱|价|收费|几块",
@@ -132,6 +165,11 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         ),
     ),
 )
+
+
+# Answer types too common among lines to choose one (most lines have a clock time), only the
+# part of a line that holds the answer.
+_PART_ONLY = frozenset({"型:time"})
 
 
 def asked_types(question: str) -> frozenset[str]:
@@ -155,17 +193,52 @@ NEAR: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _best_part(line: str, q_terms: set[str], pattern: str) -> str:
-    """The part of ``line`` (split at ``pattern``) sharing most with the question (first on ties)."""
+def _best_part(
+    line: str,
+    q_terms: set[str],
+    pattern: str,
+    rarity: Mapping[str, float] | None = None,
+    types: frozenset[str] = frozenset(),
+) -> str:
+    """The part of ``line`` (split at ``pattern``) sharing most with the question (first on
+    ties); with ``rarity``, a shared word counts as much as it says there. A part holding the
+    kind of answer asked for (``types``, see :func:`asked_types`) comes first: the line already
+    is about the question, and that part answers it ("哪天不开门？": "每月农历初一歇业一天", not
+    "早上五点半开门")."""
     parts = [p.strip() for p in re.split(pattern, line) if p.strip()]
     if len(parts) <= 1:
         return line
-    return max(parts, key=lambda p: (len(terms(p) & q_terms), -parts.index(p)))
+    weight = rarity or {}
+
+    def score(part: str) -> tuple[bool, float, int]:
+        typed = bool(types and answer_types(part) & types)
+        shared = sum(weight.get(t, 1.0) for t in terms(part) & q_terms)
+        return typed, shared, -parts.index(part)
+
+    return max(parts, key=score)
 
 
-def best_sentence(line: str, q_terms: set[str]) -> str:
-    """The sentence of a knowledge line that shares most with the question."""
-    return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*")
+def rarity(lines: Sequence[str]) -> dict[str, float]:
+    """How rare each word of ``lines`` is among them (log(1 + lines / lines with it)): a word
+    every line has says little about which part of one answers ("hawk" of "the hawk walk"),
+    one few have says much ("booked a week ahead")."""
+    df: dict[str, int] = {}
+    for line in lines:
+        for t in terms(line):
+            df[t] = df.get(t, 0) + 1
+    n = len(lines)
+    return {t: math.log(1 + n / count) for t, count in df.items()}
+
+
+def best_sentence(
+    line: str,
+    q_terms: set[str],
+    rare: Mapping[str, float] | None = None,
+    types: frozenset[str] = frozenset(),
+) -> str:
+    """The sentence of a knowledge line that shares most with the question (``rare``: the
+    words' weights, see :func:`rarity`; ``types``: the kinds of answer asked for)."""
+    return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*", rare, types)
 
 
 HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
@@ -173,11 +246,14 @@ HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
 _NUMBER = r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)\b"
 
 
-def answer_keys(sentence: str, q_terms: set[str]) -> frozenset[str]:
+def answer_keys(
+    sentence: str, q_terms: set[str], types: frozenset[str] = frozenset()
+) -> frozenset[str]:
     """The terms of the clause that answers the question, the question's own terms left out
-    (a list's header, "Prices at the stall:", is not a clause of it)."""
+    (a list's header, "Prices at the stall:", is not a clause of it); ``types``: the kinds of
+    answer asked for, as :func:`asked_types` gives them."""
     body = HEADER.sub("", sentence)
-    clause = _best_part(body, q_terms, r"[,，、:：]\s*")
+    clause = _best_part(body, q_terms, r"[,，、:：]\s*", None, types)
     if not re.search(_NUMBER, clause):
         # Among clauses sharing as much with the question, the one with a number answers
         # "when" and "how much" ("茶馆几点关门？": "晚上十一点打烊", not "听雨茶馆在广场东边").

@@ -106,6 +106,10 @@ def speakable(item: Ground, language: str | None) -> bool:
     return True
 
 
+# A clause that goes on about what the clause before it named ("…, who gave her her first bird").
+_RELATIVE = re.compile(r"^\W*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
+
+
 def _answer_part(item: Ground) -> str:
     """The part of ``item.said`` that answers: a remembered statement up to the clause naming
     the detail asked for ("you're Oskar, a carpenter from the south[, up here to ...]"); of a
@@ -129,6 +133,9 @@ def _answer_part(item: Ground) -> str:
     if len(said) <= 110:
         return said
     best = max(hits, key=lambda i: len(terms(parts[i]) & item.keys))
+    while best and _RELATIVE.match(parts[best]):
+        best -= 1  # "who gave her her first bird" says nothing without whom it is about
+        parts[best] = parts[best] + (" " if parts[best][-1:].isascii() else "") + parts[best + 1]
     header = HEADER.match(said)
     part = parts[best].strip()
     if header and best:
@@ -187,9 +194,13 @@ _HER_OBJECT = re.compile(
 
 
 # A line that opens with the character as its subject: "She is studying ...", "He keeps ...".
+_PAST = (
+    r"[a-z]{2,}ed|went|took|came|made|got|grew|gave|began|built|ran|taught|left|kept|bought"
+    r"|found|won|lost|met|learnt|spent|sold|brought|thought|became|had|did|could|would|can|will"
+)
 _SUBJECT = {
-    "she": re.compile(r"^She\s+(is|was|has|does|[a-z]{3,}s)\b"),
-    "he": re.compile(r"^He\s+(is|was|has|does|[a-z]{3,}s)\b"),
+    "she": re.compile(rf"^She\s+(is|was|has|does|{_PAST}|[a-z]{{3,}}s)\b"),
+    "he": re.compile(rf"^He\s+(is|was|has|does|{_PAST}|[a-z]{{3,}}s)\b"),
 }
 
 _IRREGULAR = {"is": "am", "was": "was", "has": "have", "does": "do"}
@@ -205,6 +216,8 @@ def _first_person(verb: str) -> str:
     """The verb after "I" for a third-person verb: is -> am, keeps -> keep, studies -> study."""
     if verb in _IRREGULAR:
         return _IRREGULAR[verb]
+    if not verb.endswith("s"):
+        return verb  # a past tense or a modal: "learned", "went", "can"
     if verb.endswith("ies") and len(verb) > 4:
         return verb[:-3] + "y"
     if verb.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
