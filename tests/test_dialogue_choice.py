@@ -569,3 +569,10 @@ def test_naming_the_part_of_a_line_that_was_not_asked_about_does_not_answer() ->
         "When does the bus to Carrow go?", player="Ada", player_lines=[], knowledge=lines
     )
     assert all(not g.weak for g in items if g.kind == "knowledge")
+
+
+def test_a_line_written_as_a_script_or_with_a_stage_direction_is_markup() -> None:
+    # the player's name is not yet known to the prompt on the line that tells it
+    assert reject("(as he tells Rowan: \"I'm new here.", player_line="Name's Rowan.", language="en")
+    assert reject('Rowan: "Welcome!"', player_line="Hi", language="en") == "markup"
+    assert reject("Sure: it opens at eight.", player_line="When?", language="en") is None

@@ -526,6 +526,8 @@ def test_what_names_the_players_name_is_the_name_itself() -> None:
         ("Where am I off to, remember?",
          ["I took a day off for this.", "Next week I'm off to Lisbon with my sister."], "Lisbon"),
         ("我儿子在哪个城市上学，记得不？", ["我儿子今年考上大学了，下个月去西安读书。"], "西安"),
+        ("Which street is my shop on, remember?",
+         ["I'm a cobbler, I mend boots on Tanner Row.", "Busy day, this."], "Tanner Row"),
         # a business asked by another word for it, its name told in quotes
         ("我那铺子叫啥名字，还记得不？", ["我在西街开了家面馆，叫“老陈面馆”，欢迎来吃。"], "老陈面馆"),
         # one of the family called "our" and their name, as the north of England says it

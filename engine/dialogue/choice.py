@@ -57,9 +57,17 @@ _TAG = re.compile(
 _SPOKEN = re.compile(r"[A-Za-z0-9\u3400-\u9fff]")
 
 
+# Someone's line written as a script or a story: a label before a quote ('Rowan: "Hi"',
+# a name the prompt does not know yet) or a stage direction ("(as he tells Rowan ...").
+_SCRIPTED = re.compile(
+    r"(?<![\w'-])[A-Z][a-z]+\s*[:：]\s*[\"“]|^\W*[(（*]\s*(?:as|while|when|with|he|she|they|I)\b"
+)
+
+
 def has_markup(text: str, names: Sequence[str] = ()) -> bool:
-    """Whether ``text`` holds a prompt tag, a template token or a speaker label ("Ada:")."""
-    if _TAG.search(text):
+    """Whether ``text`` holds a prompt tag, a template token or a speaker label ("Ada:"),
+    named or before a quote, or opens with a stage direction."""
+    if _TAG.search(text) or _SCRIPTED.search(text):
         return True
     for name in (*names, *_ROLE_WORDS):
         if name and re.search(rf"(?<![\w'-]){re.escape(name)}\s*[:：]", text, re.IGNORECASE):

@@ -79,7 +79,8 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "place",
         (),
-        ("which town", "which city", "what town", "what city", "which country", "what country",
+        ("which town", "which street", "what street", "which road", "what road", "哪条街", "哪条路",
+         "哪条巷", "which city", "what town", "what city", "which country", "what country",
          "哪个城市", "哪座城", "哪个地方", "什么地方", "去哪", "在哪", "哪个学校", "哪所"),
     ),
     (
@@ -440,7 +441,7 @@ _STATED = {
     ),
     # where something is or goes: "off to Iceland", "去武汉读书", "works in Scarborough"
     "place": re.compile(
-        r"\b(?:to|in|at|near|outside) (?:the )?[A-Z][a-z]{2,}"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]{{2,}}"
         r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
@@ -533,7 +534,7 @@ _DETAIL = {
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年[\u4e00-\u9fff]{0,3})"
     ),
     "place": re.compile(
-        r"\b(?:to|in|at|near|outside) (?:the )?([A-Z][a-z]{2,}(?: [A-Z][a-z]+)?)"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)([A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
         r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
     ),
     "work": re.compile(
