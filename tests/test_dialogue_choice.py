@@ -576,3 +576,15 @@ def test_a_line_written_as_a_script_or_with_a_stage_direction_is_markup() -> Non
     assert reject("(as he tells Rowan: \"I'm new here.", player_line="Name's Rowan.", language="en")
     assert reject('Rowan: "Welcome!"', player_line="Hi", language="en") == "markup"
     assert reject("Sure: it opens at eight.", player_line="When?", language="en") is None
+
+
+def test_a_number_the_remembered_statement_does_not_hold_lowers_a_reply() -> None:
+    from engine.dialogue.grounding import ground
+
+    grounding = ground("How old will my lad be?", player="Kai",
+                       player_lines=["My lad Jack turns nine in July."], knowledge=[])  # fmt: skip
+    right = score("He'll be nine in July!", question="How old will my lad be?",
+                  grounding=grounding, player="Kai")  # fmt: skip
+    made_up = score("Nine in July, and it's his 10th birthday!", question="How old will my lad be?",
+                    grounding=grounding, player="Kai")  # fmt: skip
+    assert right.good and not made_up.good

@@ -665,3 +665,15 @@ def test_words_around_the_asking_sentence_count_less_in_choosing_the_part_that_a
     found = _knowledge(ground("Is there a day of the week you don't run trips? I only get one day off.",
                               player="Kai", player_lines=[], knowledge=lines))  # fmt: skip
     assert found and "Monday" in compose(found[0], language="en")
+
+
+def test_a_name_said_on_its_own_is_said_back_as_who_they_are() -> None:
+    assert with_subject("Callum.") == "I'm Callum."
+    assert with_subject("Name's Tamsin.") == "My name's Tamsin."
+    memory = _memory("Do you still know what I'm called?", ["Alright. Callum. Busy up here."])
+    assert memory and compose(memory[0], language="en").endswith("you're Callum.")
+    # "our Jack" is the player's: said back as "your Jack"
+    memory = _memory("What's my lad called?", ["Our Jack turns nine in July."])
+    assert memory and "your Jack" in compose(memory[0], language="en")
+    memory = _memory("What can't I eat?", ["I fix bikes, and I'm allergic to nuts."])
+    assert memory and "nuts" in memory[0].said

@@ -176,8 +176,10 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
             best_asked = max(best_asked, named)
         else:
             extra = max(extra, named)
-    if best_asked and _stray_numbers(text, [g.note for g in asked if g.kind == "knowledge"]):
-        best_asked *= 0.4  # "a wish tag costs 25 coins" when the knowledge says one coin
+    if best_asked and _stray_numbers(text, [g.note for g in asked]):
+        # "a wish tag costs 25 coins" when the knowledge says one coin; "his 10th birthday"
+        # when he turns nine
+        best_asked *= 0.4
     t = terms(text)
     topical = min(1.0, len(t & terms(question)) / 3)
     brevity = -0.3 if len(t) < 2 else 0.0

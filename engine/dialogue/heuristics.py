@@ -368,7 +368,7 @@ _SWAPS_EN = (
     (r"\bI am\b", "you are"), (r"\bI'm\b", "you're"), (r"\bI've\b", "you've"), (r"\bI'll\b", "you'll"),
     (r"\bI'd\b", "you'd"), (r"\bI was\b", "you were"), (r"\bI\b", "you"), (r"\bmy\b", "your"),
     (r"\bMy\b", "Your"), (r"\bmine\b", "yours"), (r"\bme\b", "you"), (r"\bmyself\b", "yourself"),
-    (r"\bwe\b", "you"), (r"\bour\b", "your"),
+    (r"\bwe\b", "you"), (r"\bour\b", "your"), (r"\bWe\b", "You"), (r"\bOur\b", "Your"),
 )  # fmt: skip
 
 

@@ -66,6 +66,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         "diet",
         (),
         ("allergic", "allergy", "allergies", "can't eat", "cannot eat", "can't have", "mustn't eat",
+         "can't i eat", "can't i have", "mustn't i eat", "not allowed to eat", "keep away from",
          "not supposed to eat", "intolerant", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
          "不敢吃", "吃不得"),
     ),
@@ -348,6 +349,12 @@ def with_subject(sentence: str) -> str:
     about themselves, and it is said back to them as "you ..." (not word for word)."""
     if HAN_CHAR.search(sentence):
         return sentence if PERSON_ZH.search(sentence) else "我" + sentence
+    bare = re.match(_BARE_NAME, sentence.strip())
+    if bare:
+        return f"I'm {bare.group(1)}."  # "Callum." said as who they are
+    named = re.match(r"^\W*[Nn]ame's\s+", sentence)
+    if named:
+        return "My name's " + sentence[named.end() :]
     found = _NO_SUBJECT.match(sentence)
     if found is None:
         return sentence
@@ -526,6 +533,11 @@ _DETAIL = {
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but )"
         r"|对([\u4e00-\u9fff]{1,6}?)过敏|(?:不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了)([\u4e00-\u9fff]{1,4})"
         r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
+    ),
+    "age": re.compile(
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + _NUMBER_WORD + r")\b"
+        r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
+        r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
     ),
     "when": re.compile(
         rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"
