@@ -35,6 +35,8 @@ from engine.types import Fact
         ("我来自杭州。", [("comes from", "杭州")]),
         ("我是土生土长的河口镇人，小时候常来。", [("comes from", "河口镇")]),
         ("我今年25岁", [("age", "25")]),
+        ("我姓钱，钱有福，在菜场卖鱼的。", [("name", "钱有福")]),
+        ("我姓钱，你呢？", []),
         ("What is your name?", []),
     ],
 )
@@ -80,6 +82,7 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("我女朋友最爱喝你家的龙井", "你女朋友最爱喝我家的龙井"),  # the character's own tea
         ("Plum wine. I love it! my dog does too", "Plum wine. You love it! Your dog does too"),
         ("I like it. I do", "you like it. You do"),
+        ("Our Jack turns nine.", "Your Jack turns nine."),
     ],
 )
 def test_second_person(text: str, expected: str) -> None:

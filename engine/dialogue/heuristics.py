@@ -145,6 +145,12 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
 _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"我(?:的名字)?叫([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.9),
     (r"我的名字是([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.95),
+    # "我姓钱，钱有福": the full name after the surname
+    (
+        r"(?<=我姓[\u4e00-\u9fff][，,])(?![你您他她我])([\u4e00-\u9fff]{2,3}?)(?=[，。！？,.!?\s]|$)",
+        "name",
+        0.9,
+    ),
     (
         r"我是(?:土生土长的|地道的|正宗的)?([\u4e00-\u9fff]{1,12}?)人(?=[，。！？,.!?\s]|$)",
         "comes from",
