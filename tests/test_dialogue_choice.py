@@ -588,3 +588,8 @@ def test_a_number_the_remembered_statement_does_not_hold_lowers_a_reply() -> Non
     made_up = score("Nine in July, and it's his 10th birthday!", question="How old will my lad be?",
                     grounding=grounding, player="Kai")  # fmt: skip
     assert right.good and not made_up.good
+
+
+def test_an_answer_written_as_a_quiz_key_is_markup() -> None:
+    assert reject("答：一会。", player_line="灯谜会是星期几？", language="zh") == "markup"
+    assert reject("我问他了：明天。", player_line="什么时候？", language="zh") is None

@@ -677,3 +677,12 @@ def test_a_name_said_on_its_own_is_said_back_as_who_they_are() -> None:
     assert memory and "your Jack" in compose(memory[0], language="en")
     memory = _memory("What can't I eat?", ["I fix bikes, and I'm allergic to nuts."])
     assert memory and "nuts" in memory[0].said
+
+
+def test_a_name_of_common_characters_is_a_name_all_the_same() -> None:
+    """ "有" is too common to tie lines together, but "钱有福" is a name: it is the answer."""
+    from engine.dialogue.grounding import mentions
+
+    memory = _memory("我叫啥来着？", ["掌柜好！我姓钱，钱有福，在菜场卖鱼的。"], "阿杰")
+    assert memory and "钱有福" in compose(memory[0], language="zh")
+    assert mentions("你是钱有福嘛！", memory[0]) == 1.0 and mentions("你卖鱼的。", memory[0]) == 0

@@ -50,7 +50,9 @@ __all__ = [
 #: A reply naming at least this share of a grounding item's key terms counts as naming it.
 GROUNDED = 0.5
 
-_ROLE_WORDS = ("player", "user", "assistant", "system", "human", "玩家", "用户", "系统")
+_ROLE_WORDS = (
+    "player", "user", "assistant", "system", "human", "玩家", "用户", "系统", "答", "回答",
+)  # fmt: skip
 _TAG = re.compile(
     r"<\s*/?\s*[A-Za-z_!|][^<>]{0,40}>?|\[/?\s*INST\s*\]|<s>|</s>|\[/?\s*SYS\s*\]", re.IGNORECASE
 )

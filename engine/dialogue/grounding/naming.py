@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from engine.dialogue.grounding.item import Ground
-from engine.dialogue.grounding.words import HAN_CHAR, terms
+from engine.dialogue.grounding.words import HAN_CHAR, pairs, terms
 
 __all__ = ["addresses_player", "claims_as_own", "mentions"]
 
@@ -17,7 +17,7 @@ def mentions(text: str, item: Ground) -> float:
     """How much of ``item`` a reply names: the share of its key terms it uses, 0..1."""
     if not item.keys:
         return 0.0
-    named = terms(text) & item.keys
+    named = (terms(text) | pairs(text)) & item.keys  # pairs: names of common characters
     found = len(named)
     if item.kind == "memory" and named and named <= item.weak:
         return 0.4  # "that tea is the best in town" does not remember jasmine tea

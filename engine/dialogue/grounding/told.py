@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
-from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, terms
+from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, pairs, terms
 
 __all__ = [
     "MEMORY_CUES",
@@ -567,6 +567,8 @@ def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) ->
         text = next((g for g in found.groups() if g), "") if found else ""
         if terms(text) - question_terms:
             return frozenset(terms(text) - question_terms)
+        if kind in ("name", "called") and pairs(text):
+            return pairs(text)  # a name of common characters ("钱有福"): matched as it is
     after = _after_shared(sentence, question_terms)
     if after:
         return after

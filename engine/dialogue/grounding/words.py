@@ -9,7 +9,7 @@ import re
 
 from engine.text.script import HAN
 
-__all__ = ["HAN_CHAR", "PERSON_ZH", "WORD", "chars", "stem", "terms"]
+__all__ = ["HAN_CHAR", "PERSON_ZH", "WORD", "chars", "pairs", "stem", "terms"]
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -74,6 +74,13 @@ def _terms(text: str) -> frozenset[str]:
             if pair[0] not in _STOP_ZH and pair[0] not in _STOP_ZH_LEAD and pair[1] not in _STOP_ZH:
                 out.add(pair)
     return frozenset(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def pairs(text: str) -> frozenset[str]:
+    """Every Chinese character bigram of ``text``, stopwords or not: how a name made of common
+    characters ("钱有福", "李是") is matched, which :func:`terms` would leave out."""
+    return frozenset(run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1))
 
 
 # Characters too common in Chinese to tie a question to a knowledge line on their own.
