@@ -686,3 +686,12 @@ def test_a_name_of_common_characters_is_a_name_all_the_same() -> None:
     memory = _memory("我叫啥来着？", ["掌柜好！我姓钱，钱有福，在菜场卖鱼的。"], "阿杰")
     assert memory and "钱有福" in compose(memory[0], language="zh")
     assert mentions("你是钱有福嘛！", memory[0]) == 1.0 and mentions("你卖鱼的。", memory[0]) == 0
+
+
+def test_what_they_go_off_to_do_is_a_pastime_not_their_work() -> None:
+    told = [
+        "我姓孙，周末也不歇，在县城开了家五金店。",
+        "我没啥爱好，就爱下象棋，一大早就去公园蹲着。",
+    ]
+    memory = _memory("你猜我周末一般干啥去了？", told, "阿杰")
+    assert memory and "象棋" in memory[0].said

@@ -274,6 +274,10 @@ def kinds_asked(question: str) -> set[str]:
         # "我去那边是干什么？" asks what they go there for, not what they do for a living
         found.discard("work")
         found.add("plans")
+    elif _GONE_TO_DO.search(low):
+        # "你猜我礼拜天一般干啥去了？" asks how they spend the time: a pastime
+        found.discard("work")
+        found.add("likes")
     if "diet" in found:
         found.discard("likes")  # "我吃不了什么？" asks what they must not eat, not what they like
     if "origin" in found:
@@ -289,6 +293,9 @@ def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
+_GONE_TO_DO = re.compile(
+    r"(?:干什么|做什么)去了?|\bwhat do i (?:get up to|do) (?:on|at) (?:the )?weekends?\b"
+)
 _GOING_TO_DO = re.compile(
     r"[去来][\u4e00-\u9fff]{0,4}?(?:是)?(?:干什么|做什么)|\bgoing (?:there|out there) for\b"
 )
