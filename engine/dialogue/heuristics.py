@@ -24,6 +24,7 @@ from engine.dialogue.facts import RELATION_NOUNS
 
 __all__ = [
     "MEMORABLE",
+    "NAME_AFTER_SURNAME",
     "ExtractedFact",
     "choose_line",
     "extract_facts",
@@ -142,12 +143,16 @@ _EN_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (rf"\bmy ({_RELATIONS}),? ({_NAMED})(?= [a-z]|[.,!?;]|$)", "family", 0.8),
     (rf"\bmy ({_RELATIONS}) ([\w' -]{{2,50}}?)(?=[.,!?;]|$)", "family", 0.7),
 )
+#: The full name told after the surname, "我姓钱，钱有福" (not "我姓钱，你呢"), as group 1.
+NAME_AFTER_SURNAME = (
+    r"(?<=我姓[\u4e00-\u9fff][，,])\s*(?![你您他她我])([\u4e00-\u9fff]{2,3}?)(?=[，。！？,.!?\s]|$)"
+)
 _ZH_PATTERNS: tuple[tuple[str, str, float], ...] = (
     (r"我(?:的名字)?叫([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.9),
     (r"我的名字是([\u4e00-\u9fffA-Za-z]{1,8}?)(?=[，。！？,.!?\s]|$)", "name", 0.95),
     # "我姓钱，钱有福": the full name after the surname
     (
-        r"(?<=我姓[\u4e00-\u9fff][，,])(?![你您他她我])([\u4e00-\u9fff]{2,3}?)(?=[，。！？,.!?\s]|$)",
+        NAME_AFTER_SURNAME,
         "name",
         0.9,
     ),

@@ -4,6 +4,7 @@ about (or that the line itself tells) and the one knowledge line that answers it
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -76,13 +77,8 @@ def ground(
     # A follow-up that points back at the question before it ("and how old's she going to
     # be?" after "when's our Ellie's birthday?", "那我去那边是干什么？"): about what that was.
     before = player_lines[-1] if player_lines else ""
-    follow_up = (
-        asking
-        and is_question(before)
-        and _POINTS_BACK.search(question) is not None
-        and _TO_CHARACTER.search(question) is None
-        and len(question) <= 60
-    )
+    goes_on = asking and is_question(before) and _POINTS_BACK.search(question) is not None
+    follow_up = goes_on and _TO_CHARACTER.search(question) is None and len(question) <= 60
     # A line about the player's own past asks it in the first person ("Where am I from?");
     # "What do you charge at the door? I want to bring my sister" asks about the world, the
     # first person (and "like") being only in what comes with the question.
@@ -126,8 +122,7 @@ def ground(
     # that shares only those with a question that does not ask what was told ("not many
     # hawks") is no answer to it.
     cued = any(c in low for c in MEMORY_CUES)
-    world = set().union(*(terms(k) for k in knowledge)) if not cued else set()
-    world_kinds = set().union(*(related(k) for k in knowledge)) if not cued else set()
+    world, world_kinds = _world(tuple(knowledge)) if not cued else (frozenset(), frozenset())
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
@@ -186,7 +181,7 @@ def ground(
     if knowledge_similarity is not None and len(knowledge_similarity) == len(knowledge):
         similarity = [float(knowledge_similarity[i]) for _k, i in kept]
     q_terms = q_terms | terms(" ".join(near for t in q_terms for near in NEAR.get(t, ())))
-    if asking and is_question(before) and _POINTS_BACK.search(question):
+    if goes_on:
         # "and what time do you have to be down there for that?" asks on about what the
         # question before named ("which bird chases the gulls off the fish quay?")
         q_terms = q_terms | terms(before)
@@ -199,7 +194,7 @@ def ground(
             # day you don't fly them? I only get one day off")
             rare = {
                 t: w * (1.0 if t in ask_terms else _CONTEXT_WEIGHT)
-                for t, w in rarity(lines).items()
+                for t, w in rarity(tuple(lines)).items()
             }
             said = best_sentence(lines[i], q_terms, rare, types)
             answer_terms = answer_keys(said, q_terms, types)
@@ -217,6 +212,15 @@ def ground(
                 )
             )
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _world(knowledge: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The words and the kinds of thing of a character's knowledge (the same lines every turn)."""
+    return (
+        frozenset().union(*(terms(k) for k in knowledge)),
+        frozenset().union(*(related(k) for k in knowledge)),
+    )
 
 
 # What opens a short question that goes on from the one before: "and …", "so …", "那…".

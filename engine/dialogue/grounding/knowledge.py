@@ -218,10 +218,12 @@ def _best_part(
     return max(parts, key=score)
 
 
-def rarity(lines: Sequence[str]) -> dict[str, float]:
+@functools.lru_cache(maxsize=256)
+def rarity(lines: tuple[str, ...]) -> Mapping[str, float]:
     """How rare each word of ``lines`` is among them (log(1 + lines / lines with it)): a word
     every line has says little about which part of one answers ("hawk" of "the hawk walk"),
-    one few have says much ("booked a week ahead")."""
+    one few have says much ("booked a week ahead"). Worked out once per set of lines (a
+    character's knowledge is the same from turn to turn); read only."""
     df: dict[str, int] = {}
     for line in lines:
         for t in terms(line):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 
-from engine.dialogue.grounding.words import stem
+from engine.dialogue.grounding.words import NUMBER_WORD, stem
 
 __all__ = ["related"]
 
@@ -110,21 +110,20 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?]\s*)\W*$")
 # Kinds named by more than a word: going somewhere ("off to Iceland"), a birthday coming
 # ("turning eight in June"), one of the family called "our" and their name ("Our Ellie's been
 # on at me", as the north of England says it).
-_PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("@trip", re.compile(r"\b(?:off|heading|going|flying|travelling|traveling) (?:out )?to [A-Z]")),
-    ("@birthday", re.compile(
-        r"\bturn(?:s|ing)? (?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-        r"twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|"
-        r"forty|fifty|sixty|seventy|eighty|ninety)\b|满[\d一二两三四五六七八九十]{1,3}岁")),
-    ("@child", re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
-    ("@sibling", re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b|\bour kid\b")),
+_PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"@trip"}),
+     re.compile(r"\b(?:off|heading|going|flying|travelling|traveling) (?:out )?to [A-Z]")),
+    (frozenset({"@birthday"}),
+     re.compile(rf"\bturn(?:s|ing)? (?:{NUMBER_WORD})\b|满[\d一二两三四五六七八九十]{{1,3}}岁")),
+    (frozenset({"@child", "@sibling"}), re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
+    (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
 )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8192)
 def related(text: str) -> frozenset[str]:
     """The kinds of thing ``text`` names (``@drink`` for "plum wine", ``@child`` for "儿子")."""
-    found = {kind for kind, pattern in _PHRASES if pattern.search(text)}
+    found = {kind for kinds, pattern in _PHRASES if pattern.search(text) for kind in kinds}
     for match in _WORD.finditer(text):
         word = match.group()
         if (

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
-from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, pairs, terms
+from engine.dialogue.grounding.words import HAN_CHAR, NUMBER_WORD, PERSON_ZH, pairs, terms
 
 __all__ = [
     "MEMORY_CUES",
@@ -378,12 +378,6 @@ def _others(sentence: str) -> str:
     return _SELF_NAME.sub(" ", sentence)
 
 
-_NUMBER_WORD = (
-    r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
-    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty"
-    r"|ninety"
-)
-
 _MONTH = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
@@ -460,7 +454,7 @@ _STATED = {
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": re.compile(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + _NUMBER_WORD + r")"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + NUMBER_WORD + r")"
         r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
     ),
@@ -515,7 +509,7 @@ _DETAIL = {
         r"(?:我(?:名)?叫|叫我|" + _SELF_CLAUSE + r"叫(?!我))([\u4e00-\u9fff]{2,4}?)"
         r"(?=[，。！？,.!?～~\s就吧啊呀]|$)"
         # "我姓赵，赵大伟": the full name when it follows, else the surname
-        r"|我姓[\u4e00-\u9fff][，,]\s*(?![你您他她我])([\u4e00-\u9fff]{2,3}?)(?=[，。！？,.!?\s]|$)"
+        rf"|我姓[\u4e00-\u9fff][，,]{heuristics.NAME_AFTER_SURNAME}"  # from where the name starts
         r"|我姓([\u4e00-\u9fff]{1,2}?)(?=[，。！？,.!?～~\s]|$)"
         rf"|{_BARE_NAME}"
         r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me|^\W*Name's)\s+"
@@ -542,7 +536,7 @@ _DETAIL = {
         r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
     ),
     "age": re.compile(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + _NUMBER_WORD + r")\b"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + NUMBER_WORD + r")\b"
         r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
     ),

@@ -9,7 +9,7 @@ import re
 
 from engine.text.script import HAN
 
-__all__ = ["HAN_CHAR", "PERSON_ZH", "WORD", "chars", "pairs", "stem", "terms"]
+__all__ = ["HAN_CHAR", "NUMBER_WORD", "PERSON_ZH", "WORD", "chars", "pairs", "stem", "terms"]
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -17,6 +17,13 @@ _CJK_RUN = re.compile(f"[{HAN}]+")
 
 #: One Chinese character (the one definition: engine.text.script.HAN).
 HAN_CHAR = re.compile(f"[{HAN}]")
+
+#: A count in digits or English words, one to ninety-nine's tens ("turning eight", "is 40").
+NUMBER_WORD = (
+    r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty"
+    r"|ninety"
+)
 
 #: Anyone a Chinese sentence may be about; one with none of them is about the one who says it
 #: ("平时也没啥爱好，就爱杀两盘象棋", "老家四川南充的").
