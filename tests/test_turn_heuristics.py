@@ -246,10 +246,3 @@ def test_the_prompt_shows_facts_as_sentences() -> None:
     section = prompt.section("facts")
     assert section is not None
     assert "- Ada's favourite drink is plum wine" in section.messages[0].content
-
-
-def test_a_returning_greeting_never_leaves_its_detail_slot_empty(cast: dict[str, Persona]) -> None:
-    # nothing memorable told but a name: chen's returning lines all want a detail
-    text, _ = compose_greeting(cast["chen"], name="钱有福", met=True, key="q",
-                               player_lines=["陈掌柜好！我姓钱，钱有福。"])  # fmt: skip
-    assert "：。" not in text and "钱有福" in text

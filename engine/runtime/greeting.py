@@ -72,10 +72,6 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
     await warm_prompt(env, req)
 
 
-# A greeting for when a persona has none that fits.
-_PLAIN = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
-
-
 def compose_greeting(
     persona: Persona, *, name: str | None, met: bool, player_lines: Sequence[str], key: str
 ) -> tuple[str, str]:
@@ -94,9 +90,9 @@ def compose_greeting(
         spoken = detect_language(player_lines[-1])
         if spoken in persona.languages:
             language = spoken
-    plain = _PLAIN["zh" if language.startswith("zh") else "en"]
     if not pool:
-        pool = [plain]
+        default = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
+        pool = [default["zh" if language.startswith("zh") else "en"]]
     chinese_pool = [line for line in pool if any(is_cjk(c) for c in line)]
     latin_pool = [line for line in pool if line not in chinese_pool]
     if persona.language_mode == "match_player":
@@ -109,9 +105,7 @@ def compose_greeting(
         for line in pool
         if ("{player_name}" not in line or name) and ("{remembered}" not in line or detail)
     ]
-    # Every line wants a remembered detail and there is none: a plain one, never an empty slot
-    # ("我还记着呢：。").
-    line = heuristics.choose_line(usable or [plain], key)
+    line = heuristics.choose_line(usable or pool, key)
     friend = "朋友" if any(is_cjk(c) for c in line) else "friend"
     text = (
         line.replace("{player_name}", name or friend)
