@@ -111,6 +111,11 @@ def test_remembered_detail_leaves_out_the_greeting_that_opens_a_line() -> None:
         remembered_detail(told, chinese=False)
         == "you said you repair clocks in the old tower, and your cat is called Pudding"
     )
+    # A name told as the surname first: "我姓钱，钱有福" is the name, the rest is the detail.
+    told = ["我姓钱，钱有福，在菜场卖鱼的。"]
+    assert remembered_detail(told, chinese=True) == "你在菜场卖鱼的"
+    told = ["我姓钱，你呢？"]
+    assert remembered_detail(told, chinese=True) is None
 
 
 def test_summary_keeps_important_lines_in_order_and_stays_short() -> None:
@@ -246,3 +251,14 @@ def test_the_prompt_shows_facts_as_sentences() -> None:
     section = prompt.section("facts")
     assert section is not None
     assert "- Ada's favourite drink is plum wine" in section.messages[0].content
+
+
+def test_a_returning_greeting_never_leaves_its_detail_slot_empty(cast: dict[str, Persona]) -> None:
+    # Nothing memorable told but a name, and every one of chen's returning lines wants a detail.
+    for key in "abcdefgh":
+        text, _ = compose_greeting(cast["chen"], name="钱有福", met=True, key=key,
+                                   player_lines=["陈掌柜好！我姓钱，钱有福。"])  # fmt: skip
+        assert "：。" not in text and "我记得，" not in text and text.startswith("钱有福")
+        text, _ = compose_greeting(cast["chen"], name=None, met=True, key=key,
+                                   player_lines=["陈掌柜好！"])  # fmt: skip
+        assert "：。" not in text and "{" not in text and text.startswith("朋友")

@@ -461,11 +461,17 @@ def _without_opening(sentence: str) -> str:
         parts = re.split(r"[,，]\s*", rest, maxsplit=1)
         if len(parts) < 2 or not parts[1]:
             return rest
-        facts = extract_facts(parts[0])
+        head, after = parts
+        if re.fullmatch(r"我姓[\u4e00-\u9fff]", head):
+            # "我姓钱，钱有福，在菜场卖鱼的": the name is the surname and the clause after it
+            more = re.split(r"[,，]\s*", after, maxsplit=1)
+            if len(more) < 2 or not more[1]:
+                return rest
+            head, after = f"{head}，{more[0]}", more[1]
+        facts = extract_facts(head)
         if not facts or any(f.predicate != "name" for f in facts):
             return rest
-        after = parts[1]
-        if _CJK.search(parts[0]):
+        if _CJK.search(head):
             # "我叫小红，在医院当护士": the clause after the name keeps its subject.
             rest = after if after[:1] in "我你他她它" else "我" + after
         elif _EN_SUBJECT.match(after):

@@ -72,6 +72,10 @@ async def run_greet(env: TurnEnv, req: TurnRequest) -> None:
     await warm_prompt(env, req)
 
 
+# A greeting for when a persona has none that fits.
+_PLAIN = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
+
+
 def compose_greeting(
     persona: Persona, *, name: str | None, met: bool, player_lines: Sequence[str], key: str
 ) -> tuple[str, str]:
@@ -90,9 +94,8 @@ def compose_greeting(
         spoken = detect_language(player_lines[-1])
         if spoken in persona.languages:
             language = spoken
-    if not pool:
-        default = {"en": "Hello, {player_name}.", "zh": "{player_name}，你好。"}
-        pool = [default["zh" if language.startswith("zh") else "en"]]
+    plain = _PLAIN["zh" if language.startswith("zh") else "en"]
+    pool = pool or [plain]
     chinese_pool = [line for line in pool if any(is_cjk(c) for c in line)]
     latin_pool = [line for line in pool if line not in chinese_pool]
     if persona.language_mode == "match_player":
@@ -100,12 +103,11 @@ def compose_greeting(
     detail = None
     if returning:
         detail = heuristics.remembered_detail(player_lines, chinese=language.startswith("zh"))
-    usable = [
-        line
-        for line in pool
-        if ("{player_name}" not in line or name) and ("{remembered}" not in line or detail)
-    ]
-    line = heuristics.choose_line(usable or pool, key)
+    # Best a line with all it wants; then one that wants only the name it lacks ("Friend! …");
+    # then a plain one. A line whose detail slot would stay empty ("我还记着呢：。") never.
+    with_detail = [line for line in pool if "{remembered}" not in line or detail]
+    usable = [line for line in with_detail if "{player_name}" not in line or name]
+    line = heuristics.choose_line(usable or with_detail or [plain], key)
     friend = "朋友" if any(is_cjk(c) for c in line) else "friend"
     text = (
         line.replace("{player_name}", name or friend)
