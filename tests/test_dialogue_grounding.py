@@ -351,6 +351,30 @@ def test_the_kind_of_answer_asked_for_breaks_a_tie_between_lines() -> None:
                              knowledge=lines)) == []  # fmt: skip
 
 
+def test_a_count_or_a_name_is_the_kind_of_answer_asked_for() -> None:
+    """ "How many …?" wants a count of things (not minutes or pounds), "Has it a name?" what it
+    is called; a line holding one beats a line sharing as many words."""
+    lines = ["Members can bring guests at any time; a guest pays three pounds at the gate.",
+             "At any time no more than eight people may use the sauna.",
+             "The boat takes ten minutes at any time of day.",
+             "The old tractor out the back, which Dad calls Nellie, still starts first time.",
+             "The old barn out the back was built in 1870.",
+             "渡船每天早上六点开，一趟二十分钟。", "渡船一次最多坐十二个人，超了不开。"]  # fmt: skip
+    en = _knowledge(ground("How many can go in at any time?", player="Kai", player_lines=[],
+                           knowledge=lines))  # fmt: skip
+    assert en and "eight people" in en[0].said
+    en = _knowledge(ground("Has the old thing out the back got a name?", player="Kai",
+                           player_lines=[], knowledge=lines))  # fmt: skip
+    assert en and "Nellie" in en[0].said
+    zh = _knowledge(ground("渡船能坐几个人？", player="阿杰", player_lines=[], knowledge=lines))
+    assert zh and "十二个人" in zh[0].said
+    # a week is a duration too ("For how long can I keep it?" is asked "how long")
+    weeks = ["Books go back after four weeks.", "Books are shelved by the back door."]
+    en = _knowledge(ground("How long till the books go back?", player="Kai", player_lines=[],
+                           knowledge=weeks))  # fmt: skip
+    assert en and "four weeks" in en[0].said
+
+
 @pytest.mark.parametrize(
     ("question", "told", "expected"),
     [

@@ -37,7 +37,10 @@ _SEMANTIC_ALONE = 1.5
 
 
 def best_knowledge(
-    question: str, q_terms: set[str], lines: Sequence[str], similarity: Sequence[float] | None
+    question: str,
+    q_terms: set[str],
+    lines: Sequence[str],
+    similarity: Sequence[float] | None,
 ) -> tuple[float, int] | None:
     """(score, index) of the knowledge line most relevant to ``question``, or None.
 
@@ -99,16 +102,18 @@ _ZH_NUMBER = r"[一二两三四五六七八九十百千半\d]"
 
 # The kind of answer a question asks for, and what a line holding one looks like: "How long
 # does the crossing take?" wants a duration ("thirty-five minutes"), "哪天歇业？" a day
-# ("每周三"), "What does it set me back?" a price. Each is one more term a question and a line
-# can share, weighted by how few lines have it, like a word. (Times and counts are in too
-# many lines to point at one.)
+# ("每周三"), "What does it set me back?" a price, "How many …?" a count of things ("up to
+# twelve books"), "Has it a name?" what something is called. Each is one more term a question
+# and a line can share, weighted by how few lines have it, like a word. (Clock times are in too
+# many lines to point at one: they only choose the part of a line, see _PART_ONLY.)
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "duration",
         re.compile(r"\bhow long\b|多久|多长时间|几分钟|几个?小时|几个钟头", re.IGNORECASE),
         re.compile(
-            rf"\b(?:\d+|{_EN_NUMBER})[\s-]*(?:minutes?|mins?|hours?|hrs?)\b"
-            rf"|{_ZH_NUMBER}+\s*(?:分钟|个?小时|个钟头)",
+            rf"\b(?:\d+|{_EN_NUMBER})[\s-]*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b"
+            rf"|\ba (?:fortnight|week|month)\b"
+            rf"|{_ZH_NUMBER}+\s*(?:分钟|个?小时|个钟头|天|个?星期|个?礼拜|周|个月)",
             re.IGNORECASE,
         ),
     ),
@@ -154,6 +159,35 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # "How many can I take out?": a count of things ("up to twelve books", "六个人"), not
+        # of minutes, years or pounds
+        "count",
+        re.compile(
+            r"\bhow many\b|几个|多少个|几[本位张辆条只件台间人]|多少[本位张辆条只件台间人]",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            rf"\b(?:\d+|{_EN_NUMBER})\s+(?:[a-z]+\s+)?(?!minutes?\b|mins?\b|hours?\b|days?\b"
+            r"|weeks?\b|months?\b|years?\b|pounds?\b|pence\b|quid\b|o'clock\b|pm\b|am\b"
+            r"|in\b|at\b|on\b|and\b|or\b|to\b|the\b|a\b|of\b|for\b|by\b)(?:[a-z]+s|people|children|folk|men|women|sheep)\b"
+            r"|(?<![一\d])[二两三四五六七八九十百千\d]+\s*[个本位张辆条只件台间名](?!钟|月)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        # "Does the old van have a name?": what something is called ("a bus he calls Bertha")
+        "name",
+        re.compile(
+            r"\b(?:have|has|got|give) (?:a|its|her|his) name\b|\bname of\b|\bwhat(?:'s| is| are)"
+            r" (?:it|she|he|they|the [a-z]+|that [a-z]+|your [a-z]+) (?:called|named)\b"
+            r"|叫什么|叫啥|名字",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\b(?:calls?|called|named|known as) [“\"']?[A-Z][a-z]+|叫[“\"]?[\u4e00-\u9fff]{1,4}[”\"]?",
+        ),
+    ),
+    (
         "price",
         re.compile(
             r"\bhow much\b|\bcost|\bprice|\bcharge|\bset (?:me|you|us) back\b|多少钱|价|收费|几块",
@@ -188,7 +222,7 @@ NEAR: dict[str, tuple[str, ...]] = {
     "tonight": ("evening", "night"), "evening": ("tonight", "night"),
     "night": ("tonight", "evening"), "today": ("day", "daily"), "tomorrow": ("day", "morning"),
     "price": ("cost", "coin"), "cost": ("price",), "open": ("opens",), "close": ("closes", "shut"),
-    "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
+    "礼拜": ("星期",), "星期": ("礼拜",), "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
     "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
 }  # fmt: skip
 
