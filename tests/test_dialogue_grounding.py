@@ -408,6 +408,40 @@ def test_more_ways_of_telling_and_asking_find_the_statement(
     assert memory and expected in memory[0].said
 
 
+@pytest.mark.parametrize(
+    ("question", "told", "expected"),
+    [
+        # a trade named in passing, not after "I'm a"
+        ("What is it I do, remind me?",
+         ["Back on earlies tomorrow, welder at the shipyard, so I'll not stop long.",
+          "My sister keeps goats."], "welder"),
+        ("我是干啥的，还记得不？", ["我姓孙，孙立新，开出租的，白天黑夜两班倒。", "我闺女在上大学。"], "开出租"),
+        # someone else's trade is not the player's
+        ("What do I do for work?", ["My husband's a joiner.", "I'm a potter from Rye."], "potter"),
+        # what ails them
+        ("Which of my joints is always giving me grief?",
+         ["Dodgy knee from years of rugby, so I take the lift.", "I drink green tea."], "knee"),
+        ("我哪儿不舒服来着？", ["我有老寒腿，一到阴天就疼。", "我在菜场卖豆腐。"], "老寒腿"),
+        # where from, told as a place and 人 opening the line; not a trip back from somewhere
+        ("我老家哪儿的？", ["刚从昆明进了一批花回来。", "安徽六安人，在这边住了十年了。"], "六安"),
+        # how they spend their time off
+        ("我歇着的时候爱干点啥？", ["我在纺织厂上班。", "周末就去河边放风筝，一放一下午。"], "风筝"),
+        # one of the family named without 我 before it
+        ("我对象叫啥？", ["老公阿强在工地开吊车，早出晚归。", "我是开花店的。"], "阿强"),
+        # a name said before what it names, "the" one
+        ("Remember what my dog's called?",
+         ["Juno's tied up outside, she's the spaniel, she'll not bark.", "I teach maths."], "Juno"),
+        # what they drive, said in one clause of a longer statement
+        ("我开的车是啥牌子的？", ["昨天刚从省城送完货回来，那辆五菱跑了十几万公里了，还皮实。"], "五菱"),
+    ],
+)  # fmt: skip
+def test_trades_ailments_places_and_pastimes_told_in_passing_are_found(
+    question: str, told: list[str], expected: str
+) -> None:
+    memory = _memory(question, told)
+    assert memory and expected in memory[0].said
+
+
 def test_a_bare_follow_up_takes_its_kind_and_its_person_from_what_comes_with_it() -> None:
     told = ["I'm from Porto, came over as a student.", "I mend boats down at the slipway."]
     memory = _memory("Nobody ever guesses where I was born. Where was it again?", told)

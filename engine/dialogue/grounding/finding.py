@@ -150,13 +150,15 @@ def ground(
             and q_related & related(sentence) <= world_kinds
         ):
             continue  # it shares only words of the character's world
-        scored.append((score, sentence, matched, shared))
+        scored.append((score, sentence, matched, shared, q_related & related(sentence)))
     # Only the best few are put into words (the rewriting is the costly part); a stable sort
     # keeps the newest first among equal scores, as before.
     scored.sort(key=lambda item: -item[0])
-    for score, sentence, matched, shared in scored[:max_memories]:
+    for score, sentence, matched, shared, linked in scored[:max_memories]:
         asked = asking and about_memory and (bool(matched) or shared >= 1)
-        memories.append(_told(sentence, player, q_terms, matched, score, asked=asked))
+        memories.append(
+            _told(sentence, player, q_terms, matched, score, asked=asked, linked=linked)
+        )
     if not memories and asking and any(c in low for c in MEMORY_CUES):
         # "Do you remember me?": the most memorable thing they said about themselves.
         memorable = most_memorable(told_before, q_terms)
@@ -269,10 +271,19 @@ def _told(
     *,
     asked: bool = False,
     heard: bool = False,
+    linked: frozenset[str] = frozenset(),
 ) -> Ground:
     """A statement of the player's as a memory item: about them for the prompt, to them for
-    the reply, with the words (of ``kinds``' detail, not the question's) that show it named."""
+    the reply, with the words (of ``kinds``' detail, not the question's) that show it named.
+    ``linked``: the kinds of thing the question and the statement both name (``@vehicle``);
+    when nothing else says which words answer, the clauses naming them do ("那台解放开了八年"
+    of "刚从广州拉了一车货回来，那台解放开了八年，还挺皮实", asked about the truck)."""
     keys = fact_keys(sentence, q_terms, kinds)
+    if not kinds and linked and keys == frozenset(terms(sentence) - q_terms):
+        clauses = [c for c in re.split(r"[,，;；]\s*", sentence) if related(c) & linked]
+        near = frozenset(terms(" ".join(clauses))) - q_terms
+        if clauses and len(clauses) < len(re.split(r"[,，;；]\s*", sentence)) and near:
+            keys = near
     if "name" not in kinds:
         # Calling the player by name does not say what they do or like ("我记得你那个叫阿梅的狗"
         # named no job): their name is a key only when the question asks it.

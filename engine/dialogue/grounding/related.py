@@ -68,8 +68,9 @@ _KINDS: dict[str, tuple[str, str]] = {
         "爱好 兴趣 没事 闲 业余 消遣 周末",
     ),
     "@vehicle": (
-        "car van bike bicycle motorbike motorcycle scooter lorry truck tractor boat",
-        "车 摩托 电动车 单车 自行车 三轮 船",
+        "car van bike bicycle motorbike motorcycle scooter lorry truck tractor boat motor drive "
+        "landie jeep pickup camper campervan minibus taxi cab quad",
+        "车 摩托 电动车 单车 自行车 三轮 船 解放 东风 五菱 皮卡 面包车",
     ),
     "@trip": (
         "holiday holidays trip travel travelling traveling flight fly abroad cruise tour vacation "
@@ -117,6 +118,8 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
      re.compile(rf"\bturn(?:s|ing)? (?:{NUMBER_WORD})\b|满[\d一二两三四五六七八九十]{{1,3}}岁")),
     (frozenset({"@child", "@sibling"}), re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
     (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
+    (frozenset({"@vehicle"}),
+     re.compile(r"\b(?:Land ?Rover|Range Rover|Defender|Transit|Hilux|Volvo|Fiesta|Corsa)\b")),
 )  # fmt: skip
 
 

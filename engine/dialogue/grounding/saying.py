@@ -119,7 +119,12 @@ def _answer_part(item: Ground) -> str:
     parts = [p for p in re.split(r"(?<=[,;，；、:：])\s*", said) if p.strip()]
     if len(parts) <= 1 or not item.keys:
         return said
-    hits = [i for i, p in enumerate(parts) if terms(p) & item.keys]
+    # a key of one Chinese character ("腰", "九") is no term of a clause but is in it
+    hits = [
+        i
+        for i, p in enumerate(parts)
+        if terms(p) & item.keys or any(len(k) == 1 and k in p for k in item.keys)
+    ]
     if not hits:
         return said
     if item.kind == "memory":

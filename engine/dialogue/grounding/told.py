@@ -71,6 +71,14 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
          "不敢吃", "吃不得"),
     ),
     (
+        "health",
+        (),
+        ("health", "bad back", "bad knee", "bad hip", "injury", "injured", "what's wrong with me",
+         "what's wrong with my", "what ails", "condition", "hurt", "ache", "sore", "giving me grief",
+         "gives me grief", "giving me bother", "gives me bother", "playing up", "毛病", "哪疼",
+         "哪儿疼", "哪里疼", "身体", "老伤", "什么病", "啥病", "不舒服"),
+    ),
+    (
         "when",
         (),
         ("when's", "when is", "when was", "when do", "when did", "when am", "when are", "when will",
@@ -306,7 +314,7 @@ _ASKED_BY = tuple((kind, _cues(cues)) for kind, _preds, cues in _KINDS)
 
 # Someone of the family named after how they are kin: "我女朋友小雯送的", "我闺女朵朵今年".
 _KIN_NAMED = (
-    r"我(?:的|家)?(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
+    r"(?:我(?:的|家)?|(?:^|(?<=[，,。]))\s*)(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
     r"(?:叫)?(?!今年|现在|最近|每天|也是|说过|以前|去年|明年|特别|非常|一直|已经|还是|就是|不是|喜欢|"
     r"最爱|最喜|在家|刚上|上学|上班)([\u4e00-\u9fff]{2})"
     r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|[，。！,.!、])"
@@ -384,6 +392,42 @@ _MONTH = (
 )
 _WEEKDAY = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 
+# Trades named on their own, as people say what they do in passing ("I'm on nights all week,
+# paramedic out of Alnwick", "I'm the shepherd up at Blakehope", "跑长途货运的"): a word for
+# a job, in a sentence that is about the one who says it and no one else's ("my wife's a nurse").
+_TRADES_EN = (
+    "paramedic|nurse|midwife|doctor|surgeon|dentist|vet|pharmacist|carer|porter|teacher|lecturer"
+    "|professor|tutor|shepherd|farmer|farmhand|gamekeeper|ranger|forester|fisherman|fishmonger"
+    "|butcher|baker|chef|cook|waiter|waitress|barman|barmaid|bartender|barista|plumber"
+    "|electrician|joiner|carpenter|builder|bricklayer|plasterer|roofer|welder|mechanic|engineer"
+    "|labourer|postman|postwoman|postie|courier|driver|trucker|cabbie|pilot|sailor|firefighter"
+    "|fireman|policeman|policewoman|copper|officer|soldier|guard|lawyer|solicitor|accountant"
+    "|clerk|cashier|receptionist|librarian|journalist|reporter|photographer|artist|potter"
+    "|musician|singer|actor|actress|dancer|hairdresser|barber|cleaner|gardener|landscaper"
+    "|miner|fitter|machinist|technician|programmer|developer|designer|architect|surveyor"
+    "|scientist|researcher|student|apprentice|priest|vicar|minister|social worker|care worker"
+    "|lifeguard|coastguard|lollipop lady|dinner lady|shopkeeper|grocer|florist|tailor"
+    "|seamstress|cobbler|blacksmith|thatcher|stonemason|glazier|decorator|painter|optician"
+    "|physio|physiotherapist|therapist|counsellor|radiographer|optometrist|zookeeper"
+)
+_TRADE = re.compile(
+    rf"\b(?:{_TRADES_EN})s?\b"
+    r"|(?:^|[，,。\s])(?:跑|开|干|做|当|在)[\u4e00-\u9fff]{0,6}?(?:货运|运输|长途|出租|快递|外卖|网约车"
+    r"|保安|保洁|护士|医生|大夫|老师|厨师|司机|会计|电工|木匠|瓦工|焊工|律师|警察|消防)"
+    r"[\u4e00-\u9fff]{0,2}的?(?=[，。！,.!\s]|$)"
+    r"|(?:^|[，,。\s])(?:护士|医生|大夫|老师|厨师|司机|会计|电工|木匠|瓦工|焊工|律师|警察|保安|快递员"
+    r"|外卖员|程序员|设计师|工程师|服务员|收银员|售货员)(?=[，。！,.!\s]|$)",
+    re.IGNORECASE,
+)
+# Whose job it is, when it is not the speaker's: "my wife's a nurse", "我老婆是护士".
+_SOMEONE_ELSES = re.compile(
+    r"\b(?:my|our|his|her|their) (?!own\b|job\b|work\b|day\b|shift\b)[a-z]+(?:'s| is| was)\b"
+    r"|\b(?:he|she|they)(?:'s| is| was| are)\b"
+    r"|(?:老婆|老公|媳妇|爱人|对象|儿子|女儿|闺女|爸|妈|哥|姐|弟|妹|他|她)[\u4e00-\u9fff]{0,3}?(?:是|在|当)",
+    re.IGNORECASE,
+)
+
+
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
 _STATED = {
     "work": re.compile(
@@ -429,6 +473,9 @@ _STATED = {
         r"|\bI'd (?:give|do) anything for\b|\bI'd (?:walk|drive|travel|queue|kill)\b[^.!?]{0,25}\bfor\b"
         r"|\blive on (?:the stuff|it|them)\b"
         r"|爱好|喜欢|最爱|爱吃|爱喝|馋|好一口|好这口|好这一口|最想|惦记|(?:就|特|挺|也|贼|老)爱"
+        # how they spend their time off: "平时歇着就去水库钓鱼", "on my days off I'm up the crags"
+        r"|(?:平时|平常|闲了|闲着|歇着|没事|周末|放假|休息)[\u4e00-\u9fff]{0,3}?(?:就|都|老|总)(?:去|爱|在|喜欢)"
+        r"|\b(?:on my days? off|in my spare time|at (?:the )?weekends?|when I'm not working)\b"
         # what they cannot do without: "我一天不喝两杯就没精神", "can't start the day without"
         r"|不[\u4e00-\u9fff]{1,2}[一两几半俩]?[\u4e00-\u9fff]?就(?:难受|没精神|浑身|睡不着|不舒服|不得劲|没劲|心慌)"
         r"|\bcan't (?:start|get through|live|go|function|face)\b[^.!?]{0,30}\bwithout\b"
@@ -438,6 +485,16 @@ _STATED = {
         r"\ballerg(?:ic|y|ies)\b|\bintolerant\b|\bcoeliac\b|\bceliac\b|\bvegetarian\b|\bvegan\b"
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\b|\bdon't eat\b"
         r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得"
+    ),
+    # what ails them: "I've a bad knee", "I'm asthmatic", "腰间盘突出，坐久了就疼"
+    "health": re.compile(
+        r"\b(?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
+        r"|chest|heart|wrists?|neck)\b|\b(?:arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
+        r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|injur(?:y|ies|ed)|hip replacement)\b"
+        r"|\bhurt my\b|\bdid my [a-z]+ in\b|\bmy (?:back|knees?|hips?|shoulder|ankle|neck) (?:is|are|has|have|'s|gives?)\b"
+        r"|[腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}(?:疼|痛|突出|不好|有毛病|受过伤)"
+        r"|老毛病|关节炎|哮喘|糖尿病|高血压|风湿|老寒腿|骨折过|动过手术",
+        re.IGNORECASE,
     ),
     # when something is: "off to Iceland in March", "九月份就去武汉", "下礼拜三"
     "when": re.compile(
@@ -464,12 +521,17 @@ _STATED = {
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
         # "... minding Biscuit this weekend, that's my springer spaniel"
-        r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our) [a-z]+"
+        r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
-        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)|从.{1,8}来"
+        r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)"
+        # "从东北来的" (not "刚从广州拉了一车货回来": a trip, not where they are from)
+        r"|从[^，。！？,.!?回了拉运带送买]{1,6}(?:过)?来(?:的|[，。！,.!]|$)"
+        # "河南周口人，在这边成的家": a place and 人 opening what they tell
+        r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
+        r"(?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}人(?=[，,。！!]|$)"
         # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
         r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
@@ -495,6 +557,8 @@ def kinds_stated(sentence: str) -> frozenset[str]:
         for kind, preds, _cues in _KINDS
         if any(p == q or p.startswith(q) for p in predicates for q in preds)
     }
+    if "work" not in found and _TRADE.search(sentence) and not _SOMEONE_ELSES.search(sentence):
+        found.add("work")
     if _DEMONYM.search(sentence):
         found.discard("work")  # "I'm a Galway man" says where from, not what they do
     if _NAME_AFTER_SELF.search(sentence) or _NAME_STATED.search(sentence):
@@ -520,7 +584,7 @@ _DETAIL = {
         r"|(?:名叫|叫|名字是)(?:[“\"「『]([^”\"」』]{1,8})[”\"」』]|([\u4e00-\u9fff]{1,3}))"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)([A-Z][a-z]+)\b"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
-        r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our) [a-z]+"
+        r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
     "origin": re.compile(
@@ -528,6 +592,22 @@ _DETAIL = {
         r"|(?:\bfrom|\blive in|\bgrew up in|来自|住在|老家在?|从)\s*"
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
         r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
+        r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
+        r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[，,。！!]|$)"
+    ),
+    "health": re.compile(
+        r"\b((?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
+        r"|chest|heart|wrists?|neck))\b|\b(arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
+        r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|hip replacement)\b"
+        r"|\bmy (back|knees?|hips?|shoulder|ankle|neck)\b"
+        r"|([腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}?)(?:疼|痛|突出|不好|有毛病|受过伤)"
+        r"|(关节炎|哮喘|糖尿病|高血压|风湿|老寒腿)",
+        re.IGNORECASE,
+    ),
+    # how they spend their time off: "平时歇着就去水库钓鱼" -> "水库钓鱼"
+    "likes": re.compile(
+        r"(?:平时|平常|闲了|闲着|歇着|没事|周末|放假|休息)[\u4e00-\u9fff]{0,3}?(?:就|都|老|总)(?:去|爱|在|喜欢)"
+        r"([\u4e00-\u9fff]{2,6}?)(?=[，。！？,.!?]|$)"
     ),
     "diet": re.compile(
         r"\ballergic to\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but | which | too )"
@@ -551,6 +631,8 @@ _DETAIL = {
         r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
     ),
     "work": re.compile(
+        rf"\b((?:{_TRADES_EN}))s?\b"
+        r"|(?:^|(?<=[，,]))((?:跑|开|干|做|当)[\u4e00-\u9fff]{1,6}?)的(?=[，。,.]|$)|"
         r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]|"
         r"是(?=[\u4e00-\u9fff]{0,4}(?:师|员|生|手|工|司机|老板|掌柜|护士|医生)[，。,.]|[送开做卖修教跑干当种养])|"
         r"(?:^|(?<=[，,]))\s*教(?=[\u4e00-\u9fff]{1,4}的)|在.{1,10}?(?=教|当|做|开|跑|送|卖|修)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
