@@ -433,6 +433,36 @@ def test_more_ways_of_telling_and_asking_find_the_statement(
          ["Juno's tied up outside, she's the spaniel, she'll not bark.", "I teach maths."], "Juno"),
         # what they drive, said in one clause of a longer statement
         ("我开的车是啥牌子的？", ["昨天刚从省城送完货回来，那辆五菱跑了十几万公里了，还皮实。"], "五菱"),
+        # years at a trade, and what they did before they retired
+        ("What did I do before I retired?",
+         ["Thirty years a ferryman on the Tamar, me.", "I take my tea black."], "ferryman"),
+        # a trade met is not the speaker's
+        ("What do I do for a living?",
+         ["My cat fights the milkman every morning.", "I'm a potter from Rye."], "potter"),
+        ("我以前是干啥的？", ["老刘，开大车的，一年到头不着家。", "我闺女在省城。"], "开大车"),
+        # a name said after the one it names, in a sentence of its own or a few words on
+        ("What's my husband called?",
+         ["The husband's parking the car. Rafe.", "I'm from Leeds."], "Rafe"),
+        ("What's my lad called again?",
+         ["Took my lad out of school for the day, Arlo, he's mad about trains.", "I'm a vet."],
+         "Arlo"),
+        # a birthday by its number
+        ("When's my birthday?", ["It's my sixtieth on the ninth of May, God help me.",
+                                 "I keep ferrets."], "May"),
+        # what they fear or cannot abide
+        ("What am I scared of, remember?", ["Can't stand heights, me, never could.",
+                                            "I work at the bakery."], "heights"),
+        ("我怕啥来着？", ["我这人恐高，坐缆车腿都软。", "我在银行上班。"], "恐高"),
+        # what they must keep off, told as an allergy
+        ("Anything I need to steer clear of eating?",
+         ["Got a sesame allergy, so I check every label.", "I run the chip van."], "sesame"),
+        # where they live, a street or a part of town
+        ("Where is it I live?", ["We've a flat on Marine Parade now.", "I grew up in Hull."],
+         "Marine Parade"),
+        # an upcoming trip said with where, and asked as where they are off to
+        ("我下个月去哪儿玩来着？", ["下个月请了假，带我妈去大理转转。", "我在医院上班。"], "大理"),
+        # a name said with the kin word before it (叫个啥)
+        ("我家狗叫个啥？", ["车斗里还趴着条狗，叫黑子，跟了我六年了。"], "黑子"),
     ],
 )  # fmt: skip
 def test_trades_ailments_places_and_pastimes_told_in_passing_are_found(
@@ -753,3 +783,16 @@ def test_what_they_go_off_to_do_is_a_pastime_not_their_work() -> None:
     ]
     memory = _memory("你猜我周末一般干啥去了？", told, "阿杰")
     assert memory and "象棋" in memory[0].said
+
+
+def test_a_detail_is_said_back_without_what_goes_on_after_it() -> None:
+    """Said back, a remembered detail is not the player's whole line again word for word."""
+    memory = _memory("What's my budgie called?",
+                     ["and a budgie called Pip who sings along to the radio every morning"])  # fmt: skip
+    assert memory
+    said = compose(memory[0], language="en")
+    assert "Pip" in said and "radio" not in said
+    memory = _memory("我媳妇叫啥来着？", ["山东临沂人，在这边安的家，媳妇红梅在镇上卖衣服。"])
+    assert memory
+    said = compose(memory[0], language="zh")
+    assert "红梅" in said and "临沂" not in said

@@ -32,6 +32,7 @@ from engine.dialogue.grounding.told import (
     most_memorable,
     sentences,
     statements,
+    times_named,
     with_subject,
     without_address,
 )
@@ -123,11 +124,14 @@ def ground(
     # hawks") is no answer to it.
     cued = any(c in low for c in MEMORY_CUES)
     world, world_kinds = _world(tuple(knowledge)) if not cued else (frozenset(), frozenset())
+    asked_times = times_named(" ".join(asks))
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
         same_kind = bool(q_related & related(sentence))
-        shared = len(q_terms & s_terms) + same_kind
+        # the same time named ("我下个月去哪儿来着？" of "下个月带我妈去大理转转")
+        same_time = bool(asked_times and asked_times & times_named(sentence))
+        shared = len(q_terms & s_terms) + same_kind + same_time
         in_ask = len(ask_terms & s_terms)
         matched = asked_kinds & kinds
         score = (
@@ -257,9 +261,19 @@ def _about_player(sentence: str) -> bool:
         if len(clauses) > 1 and asking and _WORLD_ASKED.search(asking[-1]):
             return "我" in asking[-1]
         return "我" in sentence
+    if _WORLD_ASKED_EN.match(sentence):
+        return False  # "how much is it for my daughter to get in?" asks a price
     return (
         re.search(r"\b(I|my|mine)\b", _HYPOTHETICAL_I.sub(" ", sentence), re.IGNORECASE) is not None
     )
+
+
+# What something costs or when it is, asked of the character's world, whoever it is for.
+_WORLD_ASKED_EN = re.compile(
+    r"^\W*(?:how much (?:is|does|do|will|would)\b(?!\s+i\b)|what time (?:is|does|do|can|will)\b"
+    r"|when (?:does|do) (?:you|it|the|they)\b|what (?:does|do|will) (?:it|you) (?:cost|charge)\b)",
+    re.IGNORECASE,
+)
 
 
 def _told(

@@ -119,7 +119,11 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ),
     (
         "day",
-        re.compile(r"\b(?:which|what) days?\b|哪天|哪一天|星期几|礼拜几|周几|几号", re.IGNORECASE),
+        re.compile(
+            r"\b(?:which|what) days?\b|\b(?:which|what) (?:mornings?|afternoons?|evenings?|nights?)"
+            r" of the week\b|\bday of the week\b|哪天|哪一天|星期几|礼拜几|周几|几号",
+            re.IGNORECASE,
+        ),
         re.compile(
             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekends?\b"
             r"|(?:星期|礼拜|周)[一二三四五六日天]|初[一二三四五六七八九十]|[\d一二三四五六七八九十]+号",

@@ -118,6 +118,10 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
      re.compile(rf"\bturn(?:s|ing)? (?:{NUMBER_WORD})\b|满[\d一二两三四五六七八九十]{{1,3}}岁")),
     (frozenset({"@child", "@sibling"}), re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
     (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
+    # "It's my seventy-fifth on the third of August", "my 40th"
+    (frozenset({"@birthday"}),
+     re.compile(r"\bmy (?:\d{1,3}(?:st|nd|rd|th)|[a-z]+-?(?:first|second|third|fourth|fifth|sixth"
+                r"|seventh|eighth|ninth)|[a-z]+tieth|[a-z]+teenth)\b")),
     (frozenset({"@vehicle"}),
      re.compile(r"\b(?:Land ?Rover|Range Rover|Defender|Transit|Hilux|Volvo|Fiesta|Corsa)\b")),
 )  # fmt: skip
@@ -135,7 +139,7 @@ def related(text: str) -> frozenset[str]:
             and not _SENTENCE_START.search(text, 0, match.start())
         ):
             continue  # a name ("my whippet Noodle"), not a noodle
-        word = word.lower().removesuffix("'s")
+        word = re.sub(r"'[a-z]+$", "", word.lower())  # "wife's", "wife'll"
         kinds = _ENGLISH.get(stem(word)) or _ENGLISH.get(word.removesuffix("s"), frozenset())
         found |= kinds  # "cats": too short for the stemmer to drop the plural
     for kind, pattern in _CHINESE:

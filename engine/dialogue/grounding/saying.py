@@ -12,7 +12,7 @@ from engine.dialogue import heuristics
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import HEADER
 from engine.dialogue.grounding.told import with_subject
-from engine.dialogue.grounding.words import HAN_CHAR, WORD, terms
+from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, WORD, terms
 
 __all__ = ["compose", "in_own_words", "speakable", "third_person"]
 
@@ -110,6 +110,28 @@ def speakable(item: Ground, language: str | None) -> bool:
 _RELATIVE = re.compile(r"^\W*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 
 
+# Words that start what goes on about a detail already said ("a budgie called Captain [who
+# wolf-whistles at the postman every morning]").
+_GOES_ON = frozenset("who whom whose which".split())
+
+
+def _up_to_key(said: str, keys: frozenset[str]) -> str:
+    """An English statement of one clause up to what goes on after its last key, when that is
+    long: "and a budgie called Captain who wolf-whistles at the postman every morning" ->
+    "a budgie called Captain"."""
+    words = list(re.finditer(r"[A-Za-z0-9][\w'-]*", said))
+    last = max((i for i, w in enumerate(words) if terms(w.group()) & keys), default=-1)
+    if last < 0:
+        return said
+    for i in range(last + 1, len(words)):
+        if words[i].group().lower() in _GOES_ON:
+            if len(words) - i < 4:
+                return said  # little goes on: say it all
+            cut = said[: words[i].start()].rstrip(" ,;")
+            return re.sub(r"^(?:and|but|so)\s+", "", cut, flags=re.IGNORECASE)
+    return said
+
+
 def _answer_part(item: Ground) -> str:
     """The part of ``item.said`` that answers: a remembered statement up to the clause naming
     the detail asked for ("you're Oskar, a carpenter from the south[, up here to ...]"); of a
@@ -117,6 +139,8 @@ def _answer_part(item: Ground) -> str:
     steps" out of a list of five places)."""
     said = item.said.strip()
     parts = [p for p in re.split(r"(?<=[,;，；、:：])\s*", said) if p.strip()]
+    if item.kind == "memory" and len(parts) <= 1 and item.keys and not HAN_CHAR.search(said):
+        return _up_to_key(said, item.keys)
     if len(parts) <= 1 or not item.keys:
         return said
     # a key of one Chinese character ("腰", "九") is no term of a clause but is in it
@@ -133,8 +157,16 @@ def _answer_part(item: Ground) -> str:
             # ("你这人没啥爱好，就好一口黄酒，..." rather than stopping before the wine).
             return said
         end = hits[-1] if len(hits) > 1 and hits[-1] - hits[0] <= 1 else hits[0]
-        return "".join(p if p[-1:] in "，；、：" or not p[-1:].isascii() else p + " "
-                       for p in parts[: end + 1]).strip()  # fmt: skip
+        start = 0
+        if end == len(parts) - 1 and hits[0] > 1 and HAN_CHAR.search(said):
+            # The detail is in the last clauses: said from there, not the whole line again
+            # word for word ("…，在这边成的家，老婆秀兰在镇上开了个小卖部" -> "你老婆秀兰…").
+            start = hits[0]
+        part = "".join(p if p[-1:] in "，；、：" or not p[-1:].isascii() else p + " "
+                       for p in parts[start: end + 1]).strip()  # fmt: skip
+        if start and not PERSON_ZH.search(part):
+            part = "你" + part
+        return part
     if len(said) <= 110:
         return said
     best = max(hits, key=lambda i: len(terms(parts[i]) & item.keys))

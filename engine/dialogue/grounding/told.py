@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
+from engine.dialogue.grounding.related import related
 from engine.dialogue.grounding.words import HAN_CHAR, NUMBER_WORD, PERSON_ZH, pairs, terms
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "most_memorable",
     "sentences",
     "statements",
+    "times_named",
     "with_subject",
     "without_address",
 ]
@@ -34,7 +36,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         "work",
         ("works as", "is a", "works at"),
         ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
-         "occupation", "paid to", "get paid",
+         "occupation", "paid to", "get paid", "before i retired", "used to do for",
          "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪", "营生", "活儿", "为生", "上班",
          "教什么", "教哪"),
     ),
@@ -67,8 +69,15 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
         (),
         ("allergic", "allergy", "allergies", "can't eat", "cannot eat", "can't have", "mustn't eat",
          "can't i eat", "can't i have", "mustn't i eat", "not allowed to eat", "keep away from",
-         "not supposed to eat", "intolerant", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
+         "not supposed to eat", "intolerant", "steer clear", "stay off", "avoid eating", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
          "不敢吃", "吃不得"),
+    ),
+    (
+        "dislikes",
+        (),
+        ("scared of", "afraid of", "frightened of", "terrified of", "can't stand", "hate",
+         "never give me", "not give me", "don't i like", "didn't i like", "dislike", "phobia",
+         "怕啥", "怕什么", "讨厌", "受不了", "不喜欢", "最烦", "烦什么", "不爱"),
     ),
     (
         "health",
@@ -103,7 +112,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 # Colloquial question words, as the cues above spell them ("干啥营生" asks "干什么").
-_COLLOQUIAL = (("啥", "什么"), ("咋", "怎么"), ("哪儿", "哪里"), ("俺", "我"))
+_COLLOQUIAL = (("叫个啥", "叫啥"), ("啥", "什么"), ("咋", "怎么"), ("哪儿", "哪里"), ("俺", "我"))
 
 # Asking about work in other words than the cues: "what is it I do again?".
 _WORK_ASKED = re.compile(r"\bwhat (?:is |was )?(?:it )?(?:that )?i do\b")
@@ -124,7 +133,10 @@ MEMORY_CUES = (
     "记着",
 )
 
-_CLAUSE = re.compile(r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\b)|[，,]\s*(?=我)")
+# ("下礼拜三，五月二十号，我生日！" stays one: "我生日！" is no clause of its own)
+_CLAUSE = re.compile(
+    r"(?<=[.!?。！？；;])\s*|,?\s+and\s+(?=(?:I|I'm|my|My)\b)|[，,]\s*(?=我[\u4e00-\u9fff]{3})"
+)
 
 
 def sentences(lines: Iterable[str]) -> list[str]:
@@ -257,6 +269,16 @@ def _told_in(line: str) -> tuple[str, ...]:
                 and _MEANS_THE_ONE_BEFORE.search(sentence)
             ):
                 out[-1] = f"{out[-1]}{'，' if HAN_CHAR.search(sentence) else ', '}{sentence}"
+            elif (
+                out
+                and before
+                and out[-1].endswith(before)
+                and _NAME_FRAGMENT.match(sentence)
+                and related(before) & _NAMED_KINDS
+            ):
+                # "The wife'll be in though. Maureen.": the name of the one just named, not
+                # the player's
+                out[-1] = f"{out[-1]} {sentence}"
             else:
                 out.append(sentence)
             continue
@@ -288,7 +310,11 @@ def kinds_asked(question: str) -> set[str]:
         found.add("likes")
     if "diet" in found:
         found.discard("likes")  # "我吃不了什么？" asks what they must not eat, not what they like
-    if "origin" in found:
+    if "origin" in found and re.search(r"\blive\b", low) and not re.search(r"\bfrom\b", low):
+        # "where is it I live?" asks the street or the town they live in now
+        found.discard("origin")
+        found.add("place")
+    elif "origin" in found:
         found.discard("place")  # "where am I from?" asks where they are from
     return found
 
@@ -334,6 +360,22 @@ _SELF_NAME = re.compile(
     rf"|{_BARE_NAME}"
     r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me)\s+[A-Z][\w'-]*"
     r"|^\W*Name's\s+[A-Z][\w'-]*"
+)
+
+# A name said on its own after a sentence naming one of the family or a pet ("We've got a
+# cat with one eye. Pirate, obviously."): whose name it is.
+_NAME_FRAGMENT = re.compile(r"^\W*([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$")
+_NAMED_KINDS = frozenset(
+    {"@child", "@partner", "@parent", "@sibling", "@grandparent", "@dog", "@cat", "@pet"}
+)
+# The kin or pet and the name said after it in a sentence of its own.
+_NAMED_AFTER = r"[.!]\s+([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$"
+# One of the family named a few words after how they are kin ("brought my daughter along as
+# well, Tilly, she's nine"; "the wife, Aileen, she's due in March").
+_KIN_THEN_NAME = (
+    r"\b(?:[Mm]y|[Oo]ur|[Tt]he) (?:wife|husband|missus|partner|daughter|son|girl|boy|lad|lass"
+    r"|mum|mam|mother|dad|father|sister|brother|gran|granny|grandson|granddaughter|kid|dog|cat"
+    r"|pup|puppy)\b[^.!?,]{0,25}, ([A-Z][a-z]{1,14})(?=,| who\b| she\b| he\b|[.!]|$)"
 )
 
 # The player's name told as a surname ("我姓赵，赵大伟") or on its own ("Callum.").
@@ -386,6 +428,14 @@ def _others(sentence: str) -> str:
     return _SELF_NAME.sub(" ", sentence)
 
 
+# A birthday's number as said: "my seventy-fifth", "my 40th", "my twenty-first".
+_ORDINAL = (
+    r"(?:\d{1,3}(?:st|nd|rd|th)|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-?"
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|(?:twen|thir|for|fif|six"
+    r"|seven|eigh|nine)tieth|(?:thir|four|fif|six|seven|eigh|nine)teenth|eighteenth|twenty-first"
+    r"|hundredth|tenth|twelfth|eleventh|sixteenth|eighteenth|twenty-first)"
+)
+
 _MONTH = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
@@ -409,9 +459,14 @@ _TRADES_EN = (
     "|lifeguard|coastguard|lollipop lady|dinner lady|shopkeeper|grocer|florist|tailor"
     "|seamstress|cobbler|blacksmith|thatcher|stonemason|glazier|decorator|painter|optician"
     "|physio|physiotherapist|therapist|counsellor|radiographer|optometrist|zookeeper"
+    "|signalman|railwayman|milkman|binman|ferryman|lineman|boatman|stockman|herdsman|conductor"
 )
 _TRADE = re.compile(
-    rf"\b(?:{_TRADES_EN})s?\b"
+    rf"\b(?:{_TRADES_EN})s?\b(?!'s|’s)"  # not "builder's tea"
+    # "Forty-one years a signalman", "I do the post round up in Cheriton"
+    r"|\byears (?:as )?an? [a-z]+|\bI do the [a-z]+ (?:round|run|shift|rounds)\b"
+    # "跑大车的", "开出租的": one who drives or runs something for a living
+    r"|(?:^|[，,。\s])(?:跑|开)[\u4e00-\u9fff]{1,4}的(?=[，,。！!]|$)"
     r"|(?:^|[，,。\s])(?:跑|开|干|做|当|在)[\u4e00-\u9fff]{0,6}?(?:货运|运输|长途|出租|快递|外卖|网约车"
     r"|保安|保洁|护士|医生|大夫|老师|厨师|司机|会计|电工|木匠|瓦工|焊工|律师|警察|消防)"
     r"[\u4e00-\u9fff]{0,2}的?(?=[，。！,.!\s]|$)"
@@ -422,6 +477,9 @@ _TRADE = re.compile(
 # Whose job it is, when it is not the speaker's: "my wife's a nurse", "我老婆是护士".
 _SOMEONE_ELSES = re.compile(
     r"\b(?:my|our|his|her|their) (?!own\b|job\b|work\b|day\b|shift\b)[a-z]+(?:'s| is| was)\b"
+    # "who wolf-whistles at the postman": a trade of someone met, not the speaker's own
+    rf"|\b(?:at|to|for|with|from|by|like|than|of|my|our|his|her|their) (?:the |a |an |our |my )?"
+    rf"(?:{_TRADES_EN})s?\b"
     r"|\b(?:he|she|they)(?:'s| is| was| are)\b"
     r"|(?:老婆|老公|媳妇|爱人|对象|儿子|女儿|闺女|爸|妈|哥|姐|弟|妹|他|她)[\u4e00-\u9fff]{0,3}?(?:是|在|当)",
     re.IGNORECASE,
@@ -458,10 +516,11 @@ _STATED = {
         r"|当[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)"
         r"|(?:到|在|去)[\u4e00-\u9fff]{1,8}?(?:学校|小学|中学|大学|医院|工厂|厂|公司|店)里?"
         r"(?:教|当|做|上班|工作)"
-        r"|在[\u4e00-\u9fff]{1,10}?(?:修|卖|开|送|种|养|教|跑|管|做)[\u4e00-\u9fff]{1,6}(?:的|[，。,]|$)"
+        r"|在[\u4e00-\u9fff]{1,10}?(?:修|卖|开|送|种|养|教|跑|管|做|带)[\u4e00-\u9fff]{1,6}(?:的|[，。,]|$)"
     ),
     "plans": re.compile(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
+        r"|\b(?:meant|supposed|going|hoping) to be (?:training|saving|practi[sc]ing) for\b"
         r"|\bI(?:'m| am) (?:training|saving|preparing|practi[sc]ing|getting ready)\b[^.!?]{0,40}\bfor\b"
         r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
         r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)|要(?=去|带|回|搬|考|拍|办)"
@@ -486,6 +545,13 @@ _STATED = {
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\b|\bdon't eat\b"
         r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得"
     ),
+    # what they fear or cannot abide: "can't do horror", "scared of heights", "他是个旱鸭子"
+    "dislikes": re.compile(
+        r"\b(?:scared|afraid|frightened|terrified) of\b|\bcan't (?:stand|bear|abide|do)\b"
+        r"|\bI (?:hate|loathe|detest)\b|\bphobi[ac]\b|\bnothing (?:scary|sad|gory|violent)\b"
+        r"|怕(?!是|不是)|恐高|旱鸭子|不会游泳|受不了|讨厌|最烦|不爱(?:吃|喝|看|听)",
+        re.IGNORECASE,
+    ),
     # what ails them: "I've a bad knee", "I'm asthmatic", "腰间盘突出，坐久了就疼"
     "health": re.compile(
         r"\b(?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
@@ -506,20 +572,26 @@ _STATED = {
     ),
     # where something is or goes: "off to Iceland", "去武汉读书", "works in Scarborough"
     "place": re.compile(
+        # (not "grew up in Hull", "born in Cork": where they are from)
+        rf"(?<!grew up )(?<!born )(?<!raised )(?<!bred )"
         rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]{{2,}}"
-        r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
+        r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
+        r"|转转|逛逛|耍|看看|走走)"
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": re.compile(
         r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + NUMBER_WORD + r")"
         r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
+        # "It's my seventy-fifth on the third of August": a birthday by its number
+        rf"|\bmy {_ORDINAL}\b"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[“\"「『]?[\u4e00-\u9fff]"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)[A-Z][a-z]+\b"
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
+        rf"|{_NAMED_AFTER}|{_KIN_THEN_NAME}"
         # "... minding Biscuit this weekend, that's my springer spaniel"
         r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
@@ -584,6 +656,7 @@ _DETAIL = {
         r"|(?:名叫|叫|名字是)(?:[“\"「『]([^”\"」』]{1,8})[”\"」』]|([\u4e00-\u9fff]{1,3}))"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)([A-Z][a-z]+)\b"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
+        rf"|{_NAMED_AFTER}|{_KIN_THEN_NAME}"
         r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
@@ -611,6 +684,7 @@ _DETAIL = {
     ),
     "diet": re.compile(
         r"\ballergic to\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but | which | too )"
+        r"|\b([a-z]+) allergy\b"
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\s+((?:[a-z'-]+ ?){1,3}?)(?=[,.;!?]|$| so | and | but )"
         r"|对([\u4e00-\u9fff]{1,6}?)过敏|(?:不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了)([\u4e00-\u9fff]{1,4})"
         r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
@@ -619,6 +693,7 @@ _DETAIL = {
         r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + NUMBER_WORD + r")\b"
         r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
+        rf"|\bmy ({_ORDINAL})\b"
     ),
     "when": re.compile(
         rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"
@@ -628,20 +703,35 @@ _DETAIL = {
     ),
     "place": re.compile(
         rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)([A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
-        r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍)"
+        r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
+        r"|转转|逛逛|耍|看看|走走)"
     ),
     "work": re.compile(
         rf"\b((?:{_TRADES_EN}))s?\b"
-        r"|(?:^|(?<=[，,]))((?:跑|开|干|做|当)[\u4e00-\u9fff]{1,6}?)的(?=[，。,.]|$)|"
+        r"|(?:^|(?<=[，,]))((?:跑|开|干|做|当)[\u4e00-\u9fff]{1,6}?)的(?=[，。,.]|$)"
+        r"|\bI do the ([a-z]+ (?:round|run|shift|rounds))\b|"
         r"(?:\bI'm an?|\bI am an?|\bwork as an?|\bI (?=teach|run|drive)|是一?[名个位]|"
         r"是(?=[\u4e00-\u9fff]{0,4}(?:师|员|生|手|工|司机|老板|掌柜|护士|医生)[，。,.]|[送开做卖修教跑干当种养])|"
-        r"(?:^|(?<=[，,]))\s*教(?=[\u4e00-\u9fff]{1,4}的)|在.{1,10}?(?=教|当|做|开|跑|送|卖|修)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
+        r"(?:^|(?<=[，,]))\s*教(?=[\u4e00-\u9fff]{1,4}的)|在.{1,10}?(?=教|当|做|开|跑|送|卖|修|带)|在(?=[\u4e00-\u9fff]{1,10}?(?:工作|上班|打工))|(?<=[学校])教|当(?=[\u4e00-\u9fff]{0,2}(?:医|师|员|工|司机|护士)))"
         r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def times_named(text: str) -> frozenset[str]:
+    """The times ``text`` names, as said ("下个月", "next week", "October"), lower case: a
+    question and a statement that name the same one are about the same thing."""
+    return frozenset(
+        next(g for g in m.groups() if g).lower()
+        for m in _DETAIL["when"].finditer(text)
+        if any(m.groups())
+    )
+
+
 def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
+    if not HAN_CHAR.search(sentence):
+        sentence = with_subject(sentence)  # "Grew up in Hexham": the detail follows "I grew up in"
     for kind in sorted(kinds):
         detail = _DETAIL.get(kind)
         found = (
