@@ -278,7 +278,8 @@ def best_sentence(
 ) -> str:
     """The sentence of a knowledge line that shares most with the question (``rare``: the
     words' weights, see :func:`rarity`; ``types``: the kinds of answer asked for)."""
-    return _best_part(line, q_terms, r"(?<=[.!?。！？；;])\s*", rare, types)
+    # (not at the point of "£6.50")
+    return _best_part(line, q_terms, r"(?<=[!?。！？；;])\s*|(?<=\.)(?!\d)\s*", rare, types)
 
 
 HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
