@@ -15,6 +15,7 @@ from fixtures_runtime import drain
 
 from engine.backends import ScriptedBackend
 from engine.dialogue.grounding import compose, ground, is_question
+from engine.dialogue.grounding.naming import mentions
 from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.grounding.told import statements, with_subject
 from engine.dialogue.prompt import assemble
@@ -631,6 +632,11 @@ def test_whom_the_player_speaks_to_is_no_part_of_what_they_tell_or_ask() -> None
     assert memory and "面包车" in memory[0].said
     # an address word that is someone's work stays ("我是老师")
     assert statements(["我是老师，教数学的。"]) == ["我是老师，教数学的。"]
+    # with the surname before it: "陈掌柜好！" greets, and "好" would name nothing asked
+    assert statements(["孙掌柜好！我姓钱，在菜场卖鱼。"]) == ["我姓钱，在菜场卖鱼。"]
+    memory = _memory("孙掌柜，还记得我是干啥的不？", ["孙掌柜好！", "我在菜场卖鱼。"])
+    assert all("好" not in m.keys for m in memory)
+    assert not any(mentions("好！", m) for m in memory)
 
 
 def test_a_short_follow_up_is_about_what_the_question_before_was_about() -> None:

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.related import related
-from engine.dialogue.grounding.words import HAN_CHAR, NUMBER_WORD, PERSON_ZH, pairs, terms
+from engine.dialogue.grounding.words import (
+    COMMON_ZH,
+    HAN_CHAR,
+    NUMBER_WORD,
+    PERSON_ZH,
+    pairs,
+    terms,
+)
 
 __all__ = [
     "MEMORY_CUES",
@@ -217,6 +224,8 @@ _ADDRESS_ZH = (
 )
 _ADDRESS = re.compile(
     r"^\W*(?:(?:对了|哎呀|哎|诶|欸|嘿|喂|嗨|呃|嗯)[，,\s]*)?"
+    # with the surname before the title: "陈掌柜好！", "钟师傅，"
+    + r"(?:(?![我你您他她它这那咱俺])[\u4e00-\u9fff])?"
     + _ADDRESS_ZH
     + r"(?:早上好|你好|您好|好|早)?[啊呀哇啦嘛]?(?:[，,！!。~～\s]+|$)"
     r"|^\W*(?:alright|morning|evening|afternoon|hiya|hey|hello|hi|cheers|thanks|sorry|ok|okay"
@@ -777,7 +786,8 @@ def _after_shared(sentence: str, question_terms: set[str]) -> frozenset[str]:
         if last < 0:
             return frozenset()
         tail = re.split(r"[，。！？；、,.!?;]", sentence[last:], maxsplit=1)[0][:6]
-        return frozenset(terms(tail) - question_terms)
+        # ("陈掌柜好": "好" alone names nothing a reply could be checked for)
+        return frozenset(terms(tail) - question_terms - COMMON_ZH)
     words = re.findall(r"[A-Za-z0-9][\w'-]*", sentence)
     last = -1
     for i, word in enumerate(words):

@@ -9,7 +9,17 @@ import re
 
 from engine.text.script import HAN
 
-__all__ = ["HAN_CHAR", "NUMBER_WORD", "PERSON_ZH", "WORD", "chars", "pairs", "stem", "terms"]
+__all__ = [
+    "COMMON_ZH",
+    "HAN_CHAR",
+    "NUMBER_WORD",
+    "PERSON_ZH",
+    "WORD",
+    "chars",
+    "pairs",
+    "stem",
+    "terms",
+]
 
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -90,8 +100,8 @@ def pairs(text: str) -> frozenset[str]:
     return frozenset(run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1))
 
 
-# Characters too common in Chinese to tie a question to a knowledge line on their own.
-_COMMON_ZH = frozenset("一不人上下个天大小多少来去说要会能好看想很得着过到为子家年里时")
+#: Characters too common in Chinese to tie a question to a line on their own ("好", "天").
+COMMON_ZH = frozenset("一不人上下个天大小多少来去说要会能好看想很得着过到为子家年里时")
 
 
 # Worked out once per knowledge line, as its word terms are (a turn compares every line).
@@ -103,6 +113,6 @@ def chars(text: str) -> frozenset[str]:
         {
             f"字:{c}"
             for c in HAN_CHAR.findall(text)
-            if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in _COMMON_ZH
+            if c not in _STOP_ZH and c not in _STOP_ZH_LEAD and c not in COMMON_ZH
         }
     )
