@@ -795,3 +795,15 @@ def test_a_detail_is_said_back_without_what_goes_on_after_it() -> None:
     assert memory
     said = compose(memory[0], language="zh")
     assert "红梅" in said and "临沂" not in said
+
+
+def test_a_question_about_the_player_never_told_is_not_answered_from_knowledge() -> None:
+    """ "我老婆叫啥来着？" when no wife was ever mentioned: the character's own lines (its own
+    wife's bells) answer nothing; a question about its world still gets them."""
+    lines = ["屋檐下的铜铃是老伴亲手挂上的。", "茶馆晚上十一点打烊。"]
+    asked = ground("我老婆叫啥来着？", player="阿杰", player_lines=["我在菜场卖鱼。"],
+                   knowledge=lines)  # fmt: skip
+    assert _knowledge(asked) == []
+    asked = ground("茶馆几点打烊？", player="阿杰", player_lines=["我在菜场卖鱼。"],
+                   knowledge=lines)  # fmt: skip
+    assert _knowledge(asked) and "十一点" in _knowledge(asked)[0].said

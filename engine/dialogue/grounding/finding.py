@@ -181,6 +181,10 @@ def ground(
     memories.sort(key=lambda g: -g.score)
     out.extend(memories[:max_memories])
 
+    if about_player and asking and asked_kinds and not memories and _RECALLS.search(low):
+        # "我老婆叫啥来着？" never told: nothing the character knows of its own world answers
+        # it (the line about its own wife's bells did), and saying so is the honest reply.
+        return out
     kept = [(k.strip(), i) for i, k in enumerate(knowledge) if k.strip()]
     lines = [k for k, _i in kept]
     similarity = None
@@ -233,6 +237,10 @@ def _world(knowledge: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
 _POINTS_BACK = re.compile(
     r"^\W*(?:and|so|then|but|also|what about|how about)\b|^\W*(?:那|那么|还有|然后)", re.IGNORECASE
 )
+# A question that asks to be reminded of something ("…来着？", "what's my wife called
+# again?", "do you remember …"), not one that only mentions the player's people.
+_RECALLS = re.compile("|".join([*MEMORY_CUES, "来着", r"\bagain\b"]))
+
 # Someone or something the question names by a pronoun, said in what comes with it.
 _SOMEONE = re.compile(r"\b(?:his|her|he|she|him|its)\b|[他她它]", re.IGNORECASE)
 
