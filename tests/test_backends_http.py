@@ -7,6 +7,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -423,3 +424,120 @@ def test_events_that_arrive_in_one_read_reach_the_caller_as_one_chunk() -> None:
 
     texts = _run(go())
     assert texts == ["".join(words)]
+
+
+def _answer_every_request(body: bytes = b"hi") -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await _read_request(reader)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                % (len(body), body)
+            )
+            await writer.drain()
+
+    return handler
+
+
+def test_a_connection_opened_ahead_carries_the_request_that_follows() -> None:
+    async def go() -> tuple[list[bytes], int, list[bool]]:
+        server = RawServer(_answer_every_request())
+        transport = LeanTransport()
+        async with server as url, httpx2.AsyncClient(transport=transport) as client:
+            opening = transport.connect_ahead(httpx2.URL(url), 5.0)
+            assert opening is not None
+            await opening  # opened before any request
+            bodies = [(await client.post(url, content=b"{}")).content]
+            # The connection is idle again: asking ahead for the next request opens nothing.
+            again = transport.connect_ahead(httpx2.URL(url), 5.0)
+            bodies.append((await client.post(url, content=b"{}")).content)
+            return bodies, server.connections, [again is None]
+
+    bodies, connections, nothing_opened = _run(go())
+    assert bodies == [b"hi", b"hi"]
+    assert connections == 1 and nothing_opened == [True]
+
+
+def test_a_request_waits_for_the_connection_being_opened_ahead_instead_of_opening_another() -> None:
+    async def go() -> tuple[list[bytes], int]:
+        server = RawServer(_answer_every_request())
+        transport = LeanTransport()
+        async with server as url, httpx2.AsyncClient(transport=transport) as client:
+            for _ in range(3):
+                transport.connect_ahead(httpx2.URL(url), 5.0)
+            # Sent at once, while the three connections are still being opened.
+            responses = await asyncio.gather(*(client.post(url, content=b"{}") for _ in range(3)))
+            return [r.content for r in responses], server.connections
+
+    bodies, connections = _run(go())
+    assert bodies == [b"hi"] * 3
+    assert connections == 3
+
+
+def test_connecting_ahead_to_nobody_is_silent_and_the_request_reports_the_refusal() -> None:
+    async def go() -> None:
+        transport = LeanTransport()
+        url = refused_base_url()
+        opening = transport.connect_ahead(httpx2.URL(url), 5.0)
+        assert opening is not None
+        await asyncio.wait([opening])
+        async with httpx2.AsyncClient(transport=transport) as client:
+            with pytest.raises(httpx2.ConnectError):
+                await client.post(url, content=b"{}")
+
+    _run(go())
+
+
+def test_closing_the_transport_stops_connections_being_opened_ahead() -> None:
+    async def go() -> bool:
+        server = RawServer(_answer_every_request())
+        transport = LeanTransport()
+        async with server as url:
+            opening = transport.connect_ahead(httpx2.URL(url), 5.0)
+            await transport.aclose()
+            await asyncio.wait([opening])  # type: ignore[list-item]
+            # Cancelled, or opened and closed at once: nothing is left in the pool.
+            return not any(transport._idle.values())
+
+    assert _run(go())
+
+
+def test_a_turn_over_the_lean_transport_opens_its_connection_ahead_and_later_turns_reuse_it(
+    tmp_path: Any,
+) -> None:
+    from engine.persona import load_characters
+    from engine.runtime import Runtime, TurnDone
+    from engine.testing.openai_server import OpenAIServer
+
+    cast = load_characters("characters")
+    with OpenAIServer(reply="Welcome to the square! The tea house is up the east steps.") as srv:
+        backend = OpenAIBackend(base_url=srv.base_url, model="test-model", api_key="k")
+        opened: list[object] = []
+        connect_ahead = backend.connect_ahead
+
+        def spy() -> Any:
+            opening = connect_ahead()
+            opened.append(opening)
+            return opening
+
+        backend.connect_ahead = spy  # type: ignore[method-assign]
+        rt = Runtime(tmp_path / "w.db", backend=backend, characters=cast)
+        try:
+            texts = []
+            for line in ("Hello!", "Where is the tea house?"):
+                handle = rt.say("mira", "p1", line)
+                deadline = time.monotonic() + 30
+                done = None
+                while done is None:
+                    for event in rt.poll():
+                        if isinstance(event, TurnDone) and event.handle_id == handle.id:
+                            done = event
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                texts.append(done.result.text)
+                assert rt.wait_idle(30)
+        finally:
+            rt.close()
+    assert texts == ["Welcome to the square! The tea house is up the east steps."] * 2
+    # The first turn opened a connection ahead; the second found it idle in the pool.
+    assert opened[0] is not None and opened[1] is None

@@ -10,15 +10,16 @@ async generator; a backend must then stop generating and release its connection.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.dialogue.prompt import Prompt
 from engine.types import Usage
 
-__all__ = ["Backend", "Capabilities", "Chunk", "GenerationParams", "Warming"]
+__all__ = ["Backend", "Capabilities", "Chunk", "Connecting", "GenerationParams", "Warming"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -77,6 +78,17 @@ class Warming(Protocol):
 
     async def warm(self, prompt: Prompt) -> None:
         """Evaluate ``prompt`` so a later reply sharing its start begins sooner; says nothing."""
+        ...
+
+
+@runtime_checkable
+class Connecting(Protocol):
+    """A backend that can open its connection to the model server before a request needs it."""
+
+    def connect_ahead(self) -> asyncio.Future[Any] | None:
+        """Start opening a connection for a request about to be made: the opening (a future
+        done once the connection is ready, or failed), or None when none needs opening.
+        Called on the event loop the request will run on; returns at once, never raises."""
         ...
 
 

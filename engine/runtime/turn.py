@@ -51,7 +51,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backends.base import GenerationParams, Warming
+from engine.backends.base import Connecting, GenerationParams, Warming
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground
 from engine.dialogue.prompt import Prompt
@@ -154,6 +154,9 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     # 0. size: every cost below grows with the line, so a line over the cap goes no further
     if _refuse_oversize(env, req):
         return
+    # The connection to the model server opens while the line is screened and the context
+    # read (one a blocked line does not use waits in the pool for a later request).
+    opening = env.backend.connect_ahead() if isinstance(env.backend, Connecting) else None
     # 1. input safety
     screened = await _screen(env, req)
     if screened is None:
@@ -163,6 +166,15 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
     ctx = await _context(env, req, stored_text)
     line = _PlayerLine(env, req, stored_text)
     asyncio.get_running_loop().call_later(0.05, line)
+    if opening is not None and not opening.done():
+        # The prompt is built once the connection is up, so the request goes out as soon as
+        # it is: in a burst of turns, a connection's steps would otherwise wait on the event
+        # loop behind every other turn's prompt. (A failed opening is the request's to report.)
+        try:
+            await asyncio.wait([opening])
+        except asyncio.CancelledError:
+            line()  # the player walked away: the line was heard all the same
+            raise
     # 3. prompt
     prompt, lore_names, grounding = build_prompt(env, req, ctx, prompt_text)
     params = reply_params(req.persona, env.settings)

@@ -217,6 +217,16 @@ class OpenAIBackend:
             http_client=self._http_client,
         )
 
+    def connect_ahead(self) -> asyncio.Future[Any] | None:
+        """Start opening a connection to the server for a request about to be made, over the
+        engine's own transport: the opening (done when the connection is ready or failed), or
+        None when no connection needs opening (or requests go through httpx). Call on the loop
+        the request will run on; returns at once, never raises. A turn calls it as it begins
+        (see :meth:`engine.backends.openai.transport.LeanTransport.connect_ahead`)."""
+        if self.transport != "lean":
+            return None
+        return self._pool().connect_ahead(self.timeouts.connect)
+
     # -- request building ------------------------------------------------------------------
 
     def _body(self, prompt: Prompt, params: GenerationParams, *, stream: bool) -> dict[str, Any]:

@@ -14,6 +14,7 @@ fails the test rather than going unnoticed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -225,6 +226,18 @@ class ClientPool:
             best = len(load) - 1
         load[best] += 1
         return Lease(load, best, self._clients[best])
+
+    def connect_ahead(self, timeout: float | None) -> asyncio.Future[Any] | None:
+        """Start opening a connection for a request about to be made, when the requests go
+        over the engine's own transport (:meth:`LeanTransport.connect_ahead`: the opening, or
+        None when none is needed); else None."""
+        if not self._clients:
+            self._clients.append(self._factory())
+            self._load.append(0)
+        client = self._clients[0]
+        if client._direct is None:
+            return None
+        return client._direct.connect_ahead(client.base_url, timeout)
 
     async def aclose(self) -> None:
         """Close the clients (and their HTTP clients) unless the HTTP client was the caller's."""

@@ -17,6 +17,12 @@ checked by one timer per connection that is re-armed only when it fires, so a st
 costs no timer work. Errors are httpx's (``ConnectError``, ``ReadTimeout``, ...), which the
 ``openai`` client maps into its own.
 
+:meth:`LeanTransport.connect_ahead` opens a connection before the request that will use it is
+built (a turn asks for one as it begins, while its context is read and its prompt assembled):
+the connection is then waiting in the pool, instead of taking several event-loop passes after
+the prompt is ready. In a burst of turns those passes come only once the loop has worked through
+every other turn's prompt, so without it every request waited for the last prompt.
+
 What it does not do: proxies and HTTP/2. :func:`lean_transport_applies` says whether a proxy
 is configured in the environment for a URL; the backend then keeps httpx's own transport.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -259,17 +266,78 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self._expiry = keepalive_expiry
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._closed = False
+        # Connections asked for ahead and not yet claimed by a request, and those being opened.
+        self._ahead: dict[tuple[str, str, int], int] = {}
+        self._opening: dict[tuple[str, str, int], list[asyncio.Task[_Connection]]] = {}
+
+    def connect_ahead(
+        self, url: httpx2.URL, timeout: float | None
+    ) -> asyncio.Future[_Connection] | None:
+        """Start opening a connection to ``url``'s origin for a request about to be made.
+
+        Called on the loop the requests run on; returns at once and never raises: the opening
+        (a future done when the connection is in the pool, or failed), or None when the idle
+        and opening connections already cover every request announced this way and not yet
+        made. A failed connection is only logged: the request then connects itself, and
+        reports the failure.
+        """
+        key = _origin(url)
+        if self._closed or key is None:
+            return None
+        wanted = min(self._ahead.get(key, 0) + 1, self._max_idle)
+        self._ahead[key] = wanted
+        opening = self._opening.setdefault(key, [])
+        if self._usable(key) + len(opening) >= wanted:
+            return None
+        task = asyncio.get_running_loop().create_task(self._connect(key, timeout))
+        opening.append(task)
+        task.add_done_callback(functools.partial(self._opened, key))
+        return task
+
+    def _usable(self, key: tuple[str, str, int]) -> int:
+        """How many idle connections to ``key`` can still be used (the others are closed)."""
+        idle = self._idle.get(key)
+        if not idle:
+            return 0
+        now = time.monotonic()
+        while idle and not (now - idle[0].idle_since < self._expiry and idle[0].open()):
+            idle.pop(0).close()  # the oldest first: the first to expire
+        return len(idle)
+
+    def _opened(self, key: tuple[str, str, int], task: asyncio.Task[_Connection]) -> None:
+        """A connection opened ahead is ready (or failed): into the pool with it."""
+        opening = self._opening.get(key, [])
+        if task in opening:
+            opening.remove(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.debug("connecting ahead to %s:%s failed: %s", key[1], key[2], error)
+            return
+        self._release(key, task.result())
+
+    async def _take_or_wait(self, key: tuple[str, str, int]) -> _Connection | None:
+        """An idle connection, or the next one being opened ahead when none is idle."""
+        conn = self._take(key)
+        while conn is None and self._opening.get(key):
+            # Not cancelled with the request: the connection then waits for the next one.
+            await asyncio.wait([self._opening[key][0]])
+            conn = self._take(key)
+        return conn
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        key = _origin(url)
+        if key is None:
+            raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
         head = self._head(request)
         body = await self._body(request)
-        conn = self._take(key)
+        ahead = self._ahead.get(key, 0)
+        if ahead:
+            self._ahead[key] = ahead - 1
+        conn = await self._take_or_wait(key)
         if conn is not None:
             try:
                 return await self._exchange(request, key, conn, head, body, timeouts)
@@ -354,6 +422,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         body: bytes,
         timeouts: dict[str, Any],
     ) -> httpx2.Response:
+        # A connection opened ahead and not used yet fails as a new one does (not retried).
         reused = conn.uses > 0
         conn.uses += 1
         read_timeout = timeouts.get("read")
@@ -443,10 +512,22 @@ class LeanTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
+        opening, self._opening = self._opening, {}
+        for tasks in opening.values():
+            for task in tasks:
+                task.cancel()  # one that connects all the same is closed by _release
         idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+
+def _origin(url: httpx2.URL) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of ``url``, the key of its connections; None for a scheme not spoken."""
+    scheme = url.scheme
+    if scheme not in ("http", "https"):
+        return None
+    return (scheme, url.host, url.port or (443 if scheme == "https" else 80))
 
 
 class _StaleConnection(Exception):
