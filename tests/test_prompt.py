@@ -224,3 +224,39 @@ def test_the_embedded_models_compact_layout_says_what_it_leaves_out() -> None:
 
     assert LocalBackend().capabilities.unseen == COMPACT_DROPS
     assert LocalBackend(mode="chat").capabilities.unseen == frozenset()
+
+
+def _examples_text(persona: Persona, display_language: str = "en") -> str:
+    section = assemble(persona, "Hi", language=display_language).section("examples")
+    assert section is not None
+    return section.messages[0].content
+
+
+def test_examples_edited_in_place_are_rendered_anew() -> None:
+    persona = _persona(
+        actions=[{"name": "give", "parameters": [{"name": "item"}, {"name": "count"}]}],
+        examples=[
+            {
+                "player": "Tea?",
+                "character": "Here you are.",
+                "emotion": "happy",
+                "actions": [{"name": "give", "args": {"item": "tea", "count": 1}}],
+            }
+        ],
+    )
+    first = _examples_text(persona)
+    assert first == _examples_text(persona)  # the same examples: the same text
+    assert '"args": {"item": "tea", "count": 1}' in first
+    example = persona.examples[0]
+    example.actions[0].args["count"] = 1.0  # JSON tells 1 from 1.0: so must the prompt
+    assert '"count": 1.0' in _examples_text(persona)
+    example.actions[0].args["item"] = "cake"
+    assert '"item": "cake"' in _examples_text(persona)
+    example.character = "Fresh from the pot."
+    example.emotion = "thinking"
+    text = _examples_text(persona)
+    assert "Mira: Fresh from the pot." in text and '"emotion": "thinking"' in text
+    example.actions.clear()
+    assert "<meta>" in _examples_text(persona) and "args" not in _examples_text(persona)
+    # Another display name (the persona's name in the reply's language) is its own text.
+    assert "米拉: Fresh from the pot." in _examples_text(persona, "zh")

@@ -499,12 +499,33 @@ def _persona_text(persona: Persona, display: str, macros: Mapping[str, str]) -> 
     return "\n".join(parts)
 
 
+#: Example exchanges as rendered, by everything the text is made of: a persona's examples are
+#: the same from turn to turn, and rendering one (its ``<meta>`` block is JSON) costs more than
+#: looking it up. An example edited in place has another key, so it is rendered anew.
+_EXAMPLE_TEXTS: dict[tuple[object, ...], str] = {}
+_MAX_EXAMPLE_TEXTS = 4096
+
+
 def _example_text(example: ExampleExchange, display: str) -> str:
-    meta = render_meta(
-        example.emotion, None, [{"name": a.name, "args": a.args} for a in example.actions]
+    key = (
+        display,
+        example.player,
+        example.character,
+        example.emotion,
+        # repr tells apart every argument value JSON would (1 and 1.0, "1" and 1).
+        *[(a.name, repr(a.args)) for a in example.actions],
     )
-    line = f"{display}: {example.character}"
-    return f"Player: {example.player}\n{line}{' ' + meta if meta else ''}"
+    text = _EXAMPLE_TEXTS.get(key)
+    if text is None:
+        meta = render_meta(
+            example.emotion, None, [{"name": a.name, "args": a.args} for a in example.actions]
+        )
+        line = f"{display}: {example.character}"
+        text = f"Player: {example.player}\n{line}{' ' + meta if meta else ''}"
+        if len(_EXAMPLE_TEXTS) >= _MAX_EXAMPLE_TEXTS:
+            _EXAMPLE_TEXTS.clear()
+        _EXAMPLE_TEXTS[key] = text
+    return text
 
 
 def _format_text(persona: Persona, display: str, language: str) -> str:
