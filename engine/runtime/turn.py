@@ -49,7 +49,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.backends.base import Connecting, GenerationParams, Warming
 from engine.dialogue import heuristics
@@ -130,6 +130,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: How many of the last turns are searched for what the player said about themselves.
 SAID_WINDOW = 60
@@ -437,14 +439,25 @@ async def _remember(
         priority=WRITE,
         group=reservation is None,  # the meter may write through a connection of its own
     )
-    ctx.turn_id = await asyncio.shield(asyncio.wrap_future(line_id))
-    rel = await asyncio.shield(asyncio.wrap_future(reply_written))
+    ctx.turn_id = await _written(line_id)
+    rel = await _written(reply_written)
     delta = {
         k: round(getattr(rel, k) - getattr(before, k), 3)
         for k in ("affinity", "trust", "familiarity")
         if getattr(rel, k) != getattr(before, k)
     }
     return _Remembered(rel, delta, usage)
+
+
+async def _written(future: Future[T]) -> T:
+    """The outcome of a store write, which a cancellation of the turn does not stop.
+
+    A write already done (the player's line, queued well before the reply ends) is read at
+    once: wrapping it for the loop would cost a wake-up of the loop, a system call, per turn.
+    """
+    if future.done() and not future.cancelled():
+        return future.result()
+    return await asyncio.shield(asyncio.wrap_future(future))
 
 
 async def _screen_input_moderated(env: TurnEnv, req: TurnRequest) -> Any:
