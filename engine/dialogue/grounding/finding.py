@@ -284,6 +284,13 @@ _WORLD_ASKED_EN = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _voices(told: str, player: str) -> tuple[str, str]:
+    """A statement about the player (for the prompt) and to them (for the reply): the same few
+    statements answer turn after turn (cached)."""
+    return third_person(told, player), heuristics.second_person(told)
+
+
 def _told(
     sentence: str,
     player: str,
@@ -318,10 +325,11 @@ def _told(
         if kinds_stated(sentence) or not HAN_CHAR.search(sentence)
         else sentence
     )
+    note, said = _voices(told, player)
     return Ground(
         kind="memory",
-        note=third_person(told, player),
-        said=heuristics.second_person(told),
+        note=note,
+        said=said,
         keys=keys,
         weak=heads(sentence, keys),
         score=score,

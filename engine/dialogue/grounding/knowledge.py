@@ -210,6 +210,7 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 _PART_ONLY = frozenset({"型:time"})
 
 
+@functools.lru_cache(maxsize=1024)
 def asked_types(question: str) -> frozenset[str]:
     """The kinds of answer ``question`` asks for, as terms (``型:duration``, ...)."""
     return frozenset(f"型:{name}" for name, asks, _holds in _ANSWER_TYPES if asks.search(question))

@@ -297,8 +297,10 @@ def _told_in(line: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def kinds_asked(question: str) -> set[str]:
-    """The kinds of thing about the player ``question`` asks (work, origin, ...)."""
+@functools.lru_cache(maxsize=1024)
+def kinds_asked(question: str) -> frozenset[str]:
+    """The kinds of thing about the player ``question`` asks (work, origin, ...); a turn asks
+    this of the same sentences more than once (cached)."""
     low = question.lower()
     for said, written in _COLLOQUIAL:
         low = low.replace(said, written)
@@ -325,7 +327,7 @@ def kinds_asked(question: str) -> set[str]:
         found.add("place")
     elif "origin" in found:
         found.discard("place")  # "where am I from?" asks where they are from
-    return found
+    return frozenset(found)
 
 
 def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
