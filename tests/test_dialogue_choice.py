@@ -506,6 +506,33 @@ def test_a_knowledge_answer_must_name_what_answers_it(reply: str, named: bool) -
     assert rated is not None and rated.good is named
 
 
+@pytest.mark.parametrize(
+    ("reply", "named"),
+    [
+        ("一个人六十块，娃娃半价。", True),
+        ("你能不能开一趟车，把这地方给我叫来？", False),  # "一趟" is one trip, not the price
+    ],
+)
+def test_a_chinese_answer_is_a_number_not_an_article(reply: str, named: bool) -> None:
+    lines = ["坐一趟六十块一个人，一米二以下的娃娃半价。", "早上八点半开始拉人。"]
+    items = ground("坐一回多少钱一个人？", player="阿杰", player_lines=[], knowledge=lines)
+    rated = rate(reply, question="坐一回多少钱一个人？", grounding=items, player="阿杰",
+                 language="zh")  # fmt: skip
+    assert rated is not None and rated.good is named
+
+
+def test_naming_a_statement_far_behind_the_best_is_no_answer() -> None:
+    told = ["车上还有条狗，叫黑子，跟了我六年了。", "家里就一个丫头，叫刘小雨，今年高三。"]
+    items = ground("我家丫头叫啥你还记得不？", player="老刘", player_lines=told, knowledge=[])
+    assert len(items) == 2 and items[0].score > 2 * items[1].score  # the daughter, then the dog
+    dog = rate("车上还有条狗，叫黑子。", question="我家丫头叫啥你还记得不？", grounding=items,
+               player="老刘", language="zh")  # fmt: skip
+    girl = rate("你家丫头叫刘小雨嘛。", question="我家丫头叫啥你还记得不？", grounding=items,
+                player="老刘", language="zh")  # fmt: skip
+    assert dog is not None and not dog.good
+    assert girl is not None and girl.good
+
+
 def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
     backend = _Candidates("<player_message>", greet="")
     rt = make_runtime(backend)

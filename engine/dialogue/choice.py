@@ -164,6 +164,9 @@ class Rated:
 def score(text: str, *, question: str, grounding: Sequence[Ground], player: str) -> Rated:
     """How good ``text`` is as an answer to ``question`` given what the character remembers and knows."""
     asked = [g for g in grounding if g.asked]
+    # A remembered statement far behind the best one answers another question: naming the
+    # dog's name to "what's my daughter called?" is no answer, though the dog was asked too.
+    top = max((g.score for g in asked if g.kind == "memory"), default=0.0)
     best_asked = 0.0
     extra = 0.0
     owns = False
@@ -174,7 +177,7 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
             owns = True
         if item.kind == "memory" and named and _NEGATED.search(text):
             named *= 0.4  # "No, not plum wine."
-        if item.asked:
+        if item.asked and not (item.kind == "memory" and item.score * 2 < top):
             best_asked = max(best_asked, named)
         else:
             extra = max(extra, named)

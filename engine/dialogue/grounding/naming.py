@@ -41,7 +41,8 @@ def mentions(text: str, item: Ground) -> float:
 def _distinctive(item: Ground) -> set[str]:
     """Key terms that answer a question on their own: numbers, times, days, proper names
     (of the answering clause, not the line's first word)."""
-    found = {t for t in item.keys if re.search(r"\d|[一二三四五六七八九十]", t)}
+    # ("一趟", "一个" count nothing: 一 there is an article, not the answer)
+    found = {t for t in item.keys if re.search(r"\d|[二三四五六七八九十两百千]|一[块元岁号月]", t)}
     for word in re.findall(r"(?<=[\w,;] )[A-Z][a-z]+\b", item.said):
         found |= terms(word) & item.keys
     found |= item.keys & _NUMBER_WORDS
