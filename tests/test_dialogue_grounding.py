@@ -807,3 +807,12 @@ def test_a_question_about_the_player_never_told_is_not_answered_from_knowledge()
     asked = ground("茶馆几点打烊？", player="阿杰", player_lines=["我在菜场卖鱼。"],
                    knowledge=lines)  # fmt: skip
     assert _knowledge(asked) and "十一点" in _knowledge(asked)[0].said
+
+
+def test_the_missus_is_the_players_own_and_asked_about() -> None:
+    """ "What's the missus called again?" asks what the player told, not the world."""
+    found = ground("What's the missus called again? Go on, test your memory", player="Kai",
+                   player_lines=["The missus'll be along later. Jean.", "I'm from Leeds."],
+                   knowledge=["The kiosk by the gate is run by Femi, who sells teas."])  # fmt: skip
+    asked = [g for g in found if g.asked]
+    assert asked and asked[0].kind == "memory" and "Jean" in asked[0].said

@@ -273,7 +273,16 @@ def _about_player(sentence: str) -> bool:
         return False  # "how much is it for my daughter to get in?" asks a price
     return (
         re.search(r"\b(I|my|mine)\b", _HYPOTHETICAL_I.sub(" ", sentence), re.IGNORECASE) is not None
+        or _THE_FOR_MY.search(sentence) is not None
     )
+
+
+# "the missus", "the wife", "the kids": one's own, as many English speakers put it.
+_THE_FOR_MY = re.compile(
+    r"\bthe (?:missus|missis|wife|husband|hubby|other half|kids|bairns|weans|wean|wee one|nipper"
+    r"|mother-in-law|in-laws)\b",
+    re.IGNORECASE,
+)
 
 
 # What something costs or when it is, asked of the character's world, whoever it is for.

@@ -133,6 +133,7 @@ MEMORY_CUES = (
     "recall",
     "know about me",
     "told you",
+    "your memory",
     "记得",
     "记不记得",
     "还记",
