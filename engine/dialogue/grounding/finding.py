@@ -106,7 +106,7 @@ def ground(
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
-    scored: list[tuple[float, str, frozenset[str], int]] = []
+    scored: list[tuple[float, str, frozenset[str], int, frozenset[str]]] = []
     # Words of the sentence that asks weigh more than those of what comes with it ("Siobhan
     # says I'm murdering that instrument every night. Which one was it I'm learning?"), when
     # any statement has one; "Who was it?" has none, and then every word counts alike.
