@@ -590,6 +590,10 @@ def test_what_names_the_players_name_is_the_name_itself() -> None:
         # years at a trade, and what they did before they retired
         ("What did I do before I retired?",
          ["Thirty years a ferryman on the Tamar, me.", "I take my tea black."], "ferryman"),
+        # the name before it says whose trade it is
+        ("What did I do before I retired?",
+         ["Evening. Name's Dougie, forty years a signalman on the Settle line.", "I'm from Hull."],
+         "signalman"),
         # a trade met is not the speaker's
         ("What do I do for a living?",
          ["My cat fights the milkman every morning.", "I'm a potter from Rye."], "potter"),

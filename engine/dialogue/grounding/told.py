@@ -488,7 +488,7 @@ _TRADE = re.compile(
 )
 # Whose job it is, when it is not the speaker's: "my wife's a nurse", "我老婆是护士".
 _SOMEONE_ELSES = re.compile(
-    r"\b(?:my|our|his|her|their) (?!own\b|job\b|work\b|day\b|shift\b)[a-z]+(?:'s| is| was)\b"
+    r"\b(?:my|our|his|her|their) (?!own\b|job\b|work\b|day\b|shift\b|name\b)[a-z]+(?:'s| is| was)\b"
     # "who wolf-whistles at the postman": a trade of someone met, not the speaker's own
     rf"|\b(?:at|to|for|with|from|by|like|than|of|my|our|his|her|their) (?:the |a |an |our |my )?"
     rf"(?:{_TRADES_EN})s?\b"
