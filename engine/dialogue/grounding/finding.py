@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from engine.dialogue import heuristics
-from engine.dialogue.grounding.asking import is_question, is_small_talk
+from engine.dialogue.grounding.asking import is_question, is_small_talk, kinds_asked
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import (
     NEAR,
@@ -27,7 +27,6 @@ from engine.dialogue.grounding.told import (
     fact_keys,
     heads,
     is_statement,
-    kinds_asked,
     kinds_stated,
     most_memorable,
     sentences,
