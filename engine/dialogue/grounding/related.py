@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 
-from engine.dialogue.grounding.words import NUMBER_WORD, stem
+from engine.dialogue.grounding.words import NUMBER_WORD, ORDINAL, stem
 
 __all__ = ["related"]
 
@@ -120,8 +120,7 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
     # "It's my seventy-fifth on the third of August", "my 40th"
     (frozenset({"@birthday"}),
-     re.compile(r"\bmy (?:\d{1,3}(?:st|nd|rd|th)|[a-z]+-?(?:first|second|third|fourth|fifth|sixth"
-                r"|seventh|eighth|ninth)|[a-z]+tieth|[a-z]+teenth)\b")),
+     re.compile(rf"\bmy {ORDINAL}\b")),
     (frozenset({"@vehicle"}),
      re.compile(r"\b(?:Land ?Rover|Range Rover|Defender|Transit|Hilux|Volvo|Fiesta|Corsa)\b")),
 )  # fmt: skip

@@ -17,6 +17,7 @@ from engine.dialogue.grounding.words import (
     COMMON_ZH,
     HAN_CHAR,
     NUMBER_WORD,
+    ORDINAL,
     PERSON_ZH,
     pairs,
     terms,
@@ -306,14 +307,6 @@ def _others(sentence: str) -> str:
     return _SELF_NAME.sub(" ", sentence)
 
 
-# A birthday's number as said: "my seventy-fifth", "my 40th", "my twenty-first".
-_ORDINAL = (
-    r"(?:\d{1,3}(?:st|nd|rd|th)|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-?"
-    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|(?:twen|thir|for|fif|six"
-    r"|seven|eigh|nine)tieth|(?:thir|four|fif|six|seven|eigh|nine)teenth|eighteenth|twenty-first"
-    r"|hundredth|tenth|twelfth|eleventh|sixteenth|eighteenth|twenty-first)"
-)
-
 _MONTH = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
@@ -462,7 +455,7 @@ _STATED = {
         r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
         # "It's my seventy-fifth on the third of August": a birthday by its number
-        rf"|\bmy {_ORDINAL}\b"
+        rf"|\bmy {ORDINAL}\b"
     ),
     "called": re.compile(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[“\"「『]?[\u4e00-\u9fff]"
@@ -571,7 +564,7 @@ _DETAIL = {
         r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + NUMBER_WORD + r")\b"
         r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
-        rf"|\bmy ({_ORDINAL})\b"
+        rf"|\bmy ({ORDINAL})\b"
     ),
     "when": re.compile(
         rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"

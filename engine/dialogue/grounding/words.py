@@ -35,6 +35,14 @@ NUMBER_WORD = (
     r"|ninety"
 )
 
+#: A birthday's number as said: "seventy-fifth", "40th", "twenty-first".
+ORDINAL = (
+    r"(?:\d{1,3}(?:st|nd|rd|th)|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-?"
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|(?:twen|thir|for|fif|six"
+    r"|seven|eigh|nine)tieth|(?:thir|four|fif|six|seven|eigh|nine)teenth|tenth|eleventh|twelfth"
+    r"|hundredth)"
+)
+
 #: Anyone a Chinese sentence may be about; one with none of them is about the one who says it
 #: ("平时也没啥爱好，就爱杀两盘象棋", "老家四川南充的").
 PERSON_ZH = re.compile(r"[我你您他她它咱俺]")
