@@ -576,6 +576,7 @@ def test_what_names_the_players_name_is_the_name_itself() -> None:
         ("Which of my joints is always giving me grief?",
          ["Dodgy knee from years of rugby, so I take the lift.", "I drink green tea."], "knee"),
         ("我哪儿不舒服来着？", ["我有老寒腿，一到阴天就疼。", "我在菜场卖豆腐。"], "老寒腿"),
+        ("我身上哪儿有毛病来着？", ["我姓王，开货车的。", "腰不太好，坐久了难受。"], "腰不太好"),
         # where from, told as a place and 人 opening the line; not a trip back from somewhere
         ("我老家哪儿的？", ["刚从昆明进了一批花回来。", "安徽六安人，在这边住了十年了。"], "六安"),
         # how they spend their time off

@@ -429,7 +429,7 @@ _STATED = {
         r"|chest|heart|wrists?|neck)\b|\b(?:arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
         r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|injur(?:y|ies|ed)|hip replacement)\b"
         r"|\bhurt my\b|\bdid my [a-z]+ in\b|\bmy (?:back|knees?|hips?|shoulder|ankle|neck) (?:is|are|has|have|'s|gives?)\b"
-        r"|[腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}(?:疼|痛|突出|不好|有毛病|受过伤)"
+        r"|[腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}(?:疼|痛|突出|不(?:太|大|怎么)?好|有毛病|受过伤)"
         r"|老毛病|关节炎|哮喘|糖尿病|高血压|风湿|老寒腿|骨折过|动过手术",
         re.IGNORECASE,
     ),
@@ -544,7 +544,7 @@ _DETAIL = {
         r"|chest|heart|wrists?|neck))\b|\b(arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
         r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|hip replacement)\b"
         r"|\bmy (back|knees?|hips?|shoulder|ankle|neck)\b"
-        r"|([腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}?)(?:疼|痛|突出|不好|有毛病|受过伤)"
+        r"|([腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}?)(?:疼|痛|突出|不(?:太|大|怎么)?好|有毛病|受过伤)"
         r"|(关节炎|哮喘|糖尿病|高血压|风湿|老寒腿)",
         re.IGNORECASE,
     ),
