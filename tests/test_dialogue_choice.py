@@ -572,8 +572,14 @@ def test_the_characters_last_line_said_again_sentence_by_sentence_is_ruled_out(
     text: str, again: bool
 ) -> None:
     greeting = "哎，阿梅！好些日子没见了。我记得你在菜市场卖鱼，你家狗叫旺财，后来怎么样了？"
-    why = reject(text, player_line="您还记得我家狗叫啥吗？", language="zh", own_last=greeting)
+    why = reject(text, player_line="您还记得我家狗叫啥吗？", language="zh", own_lines=[greeting])
     assert (why == "repeat") is again
+    # nor any of the character's recent lines, not only the last
+    earlier = reject(
+        text, player_line="您还记得我家狗叫啥吗？", language="zh",
+        own_lines=[greeting, "今天茶叶刚到，要不要尝尝？"],
+    )  # fmt: skip
+    assert (earlier == "repeat") is again
     # and a reply's next sentence may not copy it either
     assert follows(
         "我记得你在菜市场卖鱼，你家狗叫旺财，后来怎么样了？", said=[greeting, text],

@@ -483,3 +483,35 @@ def test_group_scene_with_two_players_shares_what_both_heard(make_runtime: Any) 
 )
 def test_each_failure_has_a_reason_a_game_can_branch_on(exc: Exception, reason: str) -> None:
     assert failure_reason(exc) == reason
+
+
+class _Lines(TextBackend):
+    """A base model (completion mode) that says the next of ``lines`` for every candidate of
+    a turn; :meth:`next_turn` moves on."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines[0], pieces=3)
+        self.capabilities = self.capabilities.model_copy(update={"mode": "completion"})
+        self.lines = lines
+
+    def next_turn(self) -> None:
+        self.lines.pop(0)
+        self.text = self.lines[0]
+
+
+def test_a_base_model_never_says_one_of_its_recent_lines_again(make_runtime: Any) -> None:
+    again = "Lovely evening for the lanterns, isn't it?"
+    backend = _Lines([again, "The fountain was fixed last spring.", again])
+    rt = make_runtime(backend)
+    said = []
+    for turn, line in enumerate(("Hello there.", "Nice night.", "Ah well, I'm off soon.")):
+        if turn:
+            backend.next_turn()
+        done = drain(rt, rt.say("mira", "p1", line))[-1]
+        assert isinstance(done, TurnDone)
+        said.append(done.result.text)
+    assert said[:2] == [again, "The fountain was fixed last spring."]
+    # the third turn's only candidate says the first turn's line again, two lines back: it is
+    # ruled out like a repeat of the last line, and the character says something else
+    assert again not in said[2]
+    assert said[2]

@@ -3,8 +3,8 @@
 Pure functions. A small model's replies vary a lot from one sample to the next; the turn
 pipeline (:mod:`engine.runtime.turn`) samples a few and keeps the best. :func:`reject` names what
 rules a line out: empty, prompt markup or a role label, the wrong language, an echo of the
-player's line or a repeat of the character's own last line. :func:`score` rates the rest by
-how well they name what the character remembers and knows that bears on the question
+player's line or a repeat of one of the character's recent lines. :func:`score` rates the rest
+by how well they name what the character remembers and knows that bears on the question
 (:mod:`engine.dialogue.grounding`), from the right perspective ("you're a blacksmith", not "I'm a
 blacksmith"). A rejected line is never shown or stored, so it never reaches the history the
 model sees next.
@@ -92,17 +92,24 @@ def reject(
     player_line: str,
     language: str | None,
     names: Sequence[str] = (),
-    own_last: str = "",
+    own_lines: Sequence[str] = (),
 ) -> str | None:
-    """Why ``text`` may not be shown as the reply to ``player_line`` (None when it may)."""
+    """Why ``text`` may not be shown as the reply to ``player_line`` (None when it may).
+
+    ``own_lines`` are the character's recent lines: one said again is a ``repeat``.
+    """
     # Every turn checks the character's recent lines again before showing them to the model:
     # the answer for the same arguments is worked out once.
-    return _reject(text, player_line, language, tuple(names), own_last)
+    return _reject(text, player_line, language, tuple(names), tuple(own_lines))
 
 
 @functools.lru_cache(maxsize=4096)
 def _reject(
-    text: str, player_line: str, language: str | None, names: tuple[str, ...], own_last: str
+    text: str,
+    player_line: str,
+    language: str | None,
+    names: tuple[str, ...],
+    own_lines: tuple[str, ...],
 ) -> str | None:
     if not _SPOKEN.search(text):
         return "empty"
@@ -116,17 +123,17 @@ def _reject(
         return "repetition"
     if _similar(text, player_line) >= 0.6:
         return "echo"
-    if own_last and _repeats(text, own_last):
+    if any(_repeats(text, line) for line in own_lines if line):
         return "repeat"
     return None
 
 
-def _repeats(text: str, own_last: str) -> bool:
-    """Whether ``text`` says the character's last line again, whole or sentence by sentence
+def _repeats(text: str, own: str) -> bool:
+    """Whether ``text`` says one of the character's lines again, whole or sentence by sentence
     ("是呀，阿梅！好些日子没见了。" after a greeting "哎，阿梅！好些日子没见了。……"); the
     whole line is the longest run of its sentences."""
-    before = split_sentences(own_last)
-    sep = "" if detect_language(own_last) == "zh" else " "
+    before = split_sentences(own)
+    sep = "" if detect_language(own) == "zh" else " "
     runs = (
         sep.join(before[i:j]) for i in range(len(before)) for j in range(i + 1, len(before) + 1)
     )
@@ -208,10 +215,10 @@ def rate(
     player: str,
     language: str | None,
     names: Sequence[str] = (),
-    own_last: str = "",
+    own_lines: Sequence[str] = (),
 ) -> Rated | None:
     """:func:`score` for a line :func:`reject` lets through, else None."""
-    if reject(text, player_line=question, language=language, names=names, own_last=own_last):
+    if reject(text, player_line=question, language=language, names=names, own_lines=own_lines):
         return None
     if misnames(text, player, names):
         return None

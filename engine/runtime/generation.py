@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 #: A candidate's opening is complete at the end of the sentence that reaches this many
 #: characters (a Chinese character counts three): enough to judge what it says.
 OPENING_CHARS = 40
+#: The character's own recent lines a candidate may not say again.
+OWN_LINES = 4
 #: Candidates added to ``TurnSettings.candidates`` when the line asks about something the
 #: character remembers or knows (sampling still stops at the first that names it).
 EXTRA_WHEN_ASKED = 2
@@ -132,7 +134,9 @@ async def generate_chosen(
     from, the persona's fallback line. Nothing rejected is shown or stored.
     """
     persona = req.persona
-    own_last = next((t.text for t in reversed(ctx.recent) if t.speaker == req.character), "")
+    # A small model copies its own earlier lines (a greeting most of all, or a question it
+    # asked two turns ago): none of the character's last few may be said again.
+    own_lines = [t.text for t in ctx.recent if t.speaker == req.character][-OWN_LINES:]
     best: tuple[choice.Rated, Generated, int] | None = None
     usage = [0, 0]
     count = candidate_count(env)
@@ -155,7 +159,7 @@ async def generate_chosen(
                 continue
             rated = choice.rate(
                 option, question=req.text, grounding=grounding, player=prompt.player,
-                language=prompt.language, names=names, own_last=own_last,
+                language=prompt.language, names=names, own_lines=own_lines,
             )  # fmt: skip
             log.debug("candidate %d for turn %s: %r -> %s", index, req.handle.id, option, rated)
             if rated is not None and (best is None or rated.score > best[0].score):
@@ -196,7 +200,7 @@ async def generate_chosen(
         if room > 0:
             more = await _continue(
                 env, req, prompt, candidate_params(params, best[2]), policy, shown, usage,
-                room=room, grounding=grounding, names=names, own_last=own_last,
+                room=room, grounding=grounding, names=names, own_lines=own_lines,
             )  # fmt: skip
             if more:
                 await show(env, req, _pieces(more, shown), out, policy)
@@ -249,10 +253,10 @@ async def _continue(
     room: int,
     grounding: Sequence[Ground],
     names: Sequence[str],
-    own_last: str = "",
+    own_lines: Sequence[str] = (),
 ) -> list[str]:
     """The sentences the model adds after the opening it was chosen for (at most ``room``);
-    none that nearly repeats one of the reply's or of the character's line before (a small
+    none that nearly repeats one of the reply's or of the character's recent lines (a small
     model copies its last line, a greeting most of all)."""
     rest = Generated()
     lead = prompt.model_copy(update={"lead": shown})
@@ -269,7 +273,7 @@ async def _continue(
         if sentence[0].islower() and sentence[0].isascii():
             sentence = sentence[0].upper() + sentence[1:]
         if not choice.follows(
-            sentence, said=[own_last, shown, *more], question=req.text, grounding=grounding,
+            sentence, said=[*own_lines, shown, *more], question=req.text, grounding=grounding,
             player=prompt.player, language=prompt.language, names=names,
         ):  # fmt: skip
             break
