@@ -83,6 +83,9 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("Plum wine. I love it! my dog does too", "Plum wine. You love it! Your dog does too"),
         ("I like it. I do", "you like it. You do"),
         ("Our Jack turns nine.", "Your Jack turns nine."),
+        ("the wife'll be in later, Maureen.", "your wife'll be in later, Maureen."),
+        ("The missus and I", "Your missus and you"),
+        ("I fixed the husband of my neighbour", "you fixed the husband of your neighbour"),
     ],
 )
 def test_second_person(text: str, expected: str) -> None:

@@ -380,6 +380,9 @@ _SWAPS_EN = (
     (r"\bI'd\b", "you'd"), (r"\bI was\b", "you were"), (r"\bI\b", "you"), (r"\bmy\b", "your"),
     (r"\bMy\b", "Your"), (r"\bmine\b", "yours"), (r"\bme\b", "you"), (r"\bmyself\b", "yourself"),
     (r"\bwe\b", "you"), (r"\bour\b", "your"), (r"\bWe\b", "You"), (r"\bOur\b", "Your"),
+    # a spouse said as "the wife" is the speaker's own: "the wife'll be in" -> "your wife'll"
+    (r"\b([Tt])he (missus|missis|wife|husband|hubby|other half)\b(?! of\b)",
+     lambda m: ("Y" if m.group(1) == "T" else "y") + "our " + m.group(2)),
 )  # fmt: skip
 
 
