@@ -363,7 +363,7 @@ def relevance_at(
     if lexical and n:
         ids = np.fromiter(lexical.keys(), np.int64, len(lexical))
         values = np.fromiter(lexical.values(), np.float64, len(lexical))
-        pos = np.clip(np.searchsorted(view.ids, ids), 0, n - 1)
+        pos = np.minimum(np.searchsorted(view.ids, ids), n - 1)
         hit = view.ids[pos] == ids
         lex_pos, lex_val = pos[hit], values[hit]
         best = lex_val.max(initial=0.0)
@@ -465,13 +465,15 @@ def _smooth_at(
     smoothed = fused.copy()
     codes = view.codes
     here = codes[positions]
+    last = len(positions) - 1
     for d in range(1, window + 1):
         lifted = np.zeros(len(positions), np.float64)
         for other in (positions - d, positions + d):
             inside = (other >= 0) & (other < n)
-            at = np.searchsorted(positions, np.clip(other, 0, n - 1))
-            at = np.minimum(at, len(positions) - 1)
-            known = inside & (positions[at] == other) & (codes[np.clip(other, 0, n - 1)] == here)
+            # Integer bounds by minimum/maximum: np.clip looks up the dtype's limits each call.
+            bounded = np.minimum(np.maximum(other, 0), n - 1)
+            at = np.minimum(np.searchsorted(positions, bounded), last)
+            known = inside & (positions[at] == other) & (codes[bounded] == here)
             np.maximum(lifted, np.where(known, fused[at], 0.0), out=lifted)
         smoothed += weight / d * lifted
     return smoothed
@@ -562,7 +564,7 @@ def _around(seeds: np.ndarray, n: int, weights: RecallWeights) -> tuple[np.ndarr
     distinct, inside ``0..n - 1``), and that window."""
     window = min(weights.neighbour_window, n - 1) if weights.neighbour_weight else 0
     offsets = np.arange(-window, window + 1)
-    return _unique(np.clip(seeds[:, None] + offsets[None, :], 0, n - 1)), window
+    return _unique(np.minimum(np.maximum(seeds[:, None] + offsets[None, :], 0), n - 1)), window
 
 
 def _unique(values: np.ndarray) -> np.ndarray:
