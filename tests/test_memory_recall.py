@@ -197,3 +197,49 @@ def test_many_conversations_keep_a_bounded_cache_and_correct_results(store: Memo
         [hit] = store.recall("mira", p, "lucky number", k=1)
         assert hit.memory.text.endswith(f" {i % len(players)}")
     assert len(store._views) <= MAX_CACHED_VIEWS
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([0.25, 0.5, 0.75, 1.0, 0.1 + 0.2]),  # relevance: ties on purpose
+            st.sampled_from([1.0, 3.0, 5.0, 10.0, 12.0, -2.0]),  # importance (out of range too)
+            st.sampled_from([0.0, 3600.0, 7200.0, 1e9, -5.0]),  # seconds since last access
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    k=st.integers(1, 8),
+    decay=st.sampled_from([0.995, 0.5, 1.0]),
+)
+def test_only_contenders_are_scored_with_the_same_result(rows, k, decay) -> None:
+    """recall scores (in Python) only the candidates numpy finds near the k best: the same
+    memories, order and breakdowns as scoring them all, ties included."""
+    import numpy as np
+
+    from engine.memory.recall import _contenders
+    from engine.memory.scoring import score_candidates
+
+    now = 1e9
+    weights = RecallWeights(decay=decay)
+    smoothed = np.array([r[0] for r in rows])
+    candidates = {100 + i: i for i in range(len(rows))}
+    meta = {100 + i: (r[1], now - r[2], "") for i, r in enumerate(rows)}
+    best = float(smoothed.max())
+
+    def scores(ids):
+        return score_candidates(
+            relevance={m: float(smoothed[candidates[m]]) / best for m in ids},
+            lexical={},
+            semantic={},
+            importance={m: meta[m][0] for m in ids},
+            last_accessed={m: meta[m][1] for m in ids},
+            now=now,
+            weights=weights,
+            limit=k,
+        )
+
+    kept = _contenders(candidates, meta, smoothed, best, now, weights, k)
+    assert len(kept) >= min(k, len(rows))
+    assert list(scores(kept).items()) == list(scores(list(candidates)).items())

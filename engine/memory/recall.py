@@ -99,7 +99,7 @@ def recall(
     if not len(scored):
         return []
     best_value = float(smoothed[scored].max())
-    candidates = {int(view.ids[positions[i]]): int(i) for i in scored}
+    candidates = dict(zip(view.ids[positions[scored]].tolist(), scored.tolist(), strict=True))
     if early is None:
         meta = _fetch_meta(store, candidates, character, player)
     else:
@@ -108,12 +108,13 @@ def recall(
             _fetch_meta(store, [m for m in candidates if m not in lexical], character, player)
         )
     # A candidate deleted in between (by another connection) simply drops out.
+    rescored = _contenders(candidates, meta, smoothed, best_value, now, w, k)
     scores = score_candidates(
-        relevance={m: float(smoothed[i]) / best_value for m, i in candidates.items() if m in meta},
-        lexical={m: float(lex[i]) for m, i in candidates.items() if m in meta},
-        semantic={m: float(sims[i]) for m, i in candidates.items() if m in meta},
-        importance={m: v[0] for m, v in meta.items()},
-        last_accessed={m: v[1] for m, v in meta.items()},
+        relevance={m: float(smoothed[candidates[m]]) / best_value for m in rescored},
+        lexical={m: float(lex[candidates[m]]) for m in rescored},
+        semantic={m: float(sims[candidates[m]]) for m in rescored},
+        importance={m: meta[m][0] for m in rescored},
+        last_accessed={m: meta[m][1] for m in rescored},
         now=now,
         weights=w,
         limit=k,
@@ -123,6 +124,47 @@ def recall(
     if touch and best:
         store._touch(best, now)
     return [Recalled(memory=rows[i], score=scores[i]) for i in best if i in rows]
+
+
+#: How far below the k-th best total (as numpy computes it) a candidate may be and still be
+#: scored exactly: far more than numpy's and Python's arithmetic can differ (a few 1e-16).
+_CONTENDER_MARGIN = 1e-9
+
+
+def _contenders(
+    candidates: dict[int, int],
+    meta: dict[int, tuple[float, float, str]],
+    smoothed: np.ndarray,
+    best_value: float,
+    now: float,
+    w: RecallWeights,
+    k: int,
+) -> list[int]:
+    """The candidates (ids, with their metadata) that can be among the best ``k``.
+
+    The totals of :func:`score_candidates` are computed at once with numpy; those more than
+    :data:`_CONTENDER_MARGIN` below the ``k``-th best have at least ``k`` candidates above them
+    whichever way the last bit rounds, so they are left out, and ``score_candidates`` scores
+    the few left (in Python, one candidate at a time) with the same result as all of them.
+    """
+    ids = [m for m in candidates if m in meta]
+    if len(ids) <= k:
+        return ids
+    count = len(ids)
+    at = np.fromiter((candidates[m] for m in ids), np.int64, count)
+    importance = np.fromiter((meta[m][0] for m in ids), np.float64, count)
+    accessed = np.fromiter((meta[m][1] for m in ids), np.float64, count)
+    recency = w.decay ** np.maximum(0.0, (now - accessed) / 3600.0)
+    total = (
+        w.relevance * (smoothed[at] / best_value)
+        + w.recency * recency
+        + w.importance * np.clip((importance - 1.0) / 9.0, 0.0, 1.0)
+    ) / ((w.relevance + w.recency + w.importance) or 1.0)
+    if np.isnan(total).any():  # not comparable: score them all
+        return ids
+    kth = float(np.partition(total, count - k)[count - k])
+    keep = total >= kth - _CONTENDER_MARGIN
+    return [m for m, kept in zip(ids, keep.tolist(), strict=True) if kept]
 
 
 def lexical_candidates(
