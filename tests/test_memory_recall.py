@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -208,7 +209,7 @@ def test_many_conversations_keep_a_bounded_cache_and_correct_results(store: Memo
             st.sampled_from([0.0, 3600.0, 7200.0, 1e9, -5.0]),  # seconds since last access
         ),
         min_size=1,
-        max_size=40,
+        max_size=80,
     ),
     k=st.integers(1, 8),
     decay=st.sampled_from([0.995, 0.5, 1.0]),
@@ -218,7 +219,7 @@ def test_only_contenders_are_scored_with_the_same_result(rows, k, decay) -> None
     memories, order and breakdowns as scoring them all, ties included."""
     import numpy as np
 
-    from engine.memory.recall import _contenders
+    from engine.memory.recall import _candidate_meta, _contenders
     from engine.memory.scoring import score_candidates
 
     now = 1e9
@@ -242,4 +243,13 @@ def test_only_contenders_are_scored_with_the_same_result(rows, k, decay) -> None
 
     kept = _contenders(candidates, meta, smoothed, best, now, weights, k)
     assert len(kept) >= min(k, len(rows))
+    assert list(scores(kept).items()) == list(scores(list(candidates)).items())
+
+    # Metadata read only for the candidates that can reach the best k: the same result.
+    def fetch(_store, ids, _character, _player):
+        return {m: meta[m] for m in ids}
+
+    with mock.patch("engine.memory.recall._fetch_meta", fetch):
+        some = _candidate_meta(None, "c", "p", candidates, {}, list(candidates), smoothed, best, now, weights, k)  # fmt: skip
+    kept = _contenders(candidates, some, smoothed, best, now, weights, k)
     assert list(scores(kept).items()) == list(scores(list(candidates)).items())

@@ -101,12 +101,14 @@ def recall(
     best_value = float(smoothed[scored].max())
     candidates = dict(zip(view.ids[positions[scored]].tolist(), scored.tolist(), strict=True))
     if early is None:
-        meta = _fetch_meta(store, candidates, character, player)
-    else:
-        meta = {m: early[m] for m in candidates if m in early}
-        meta.update(
-            _fetch_meta(store, [m for m in candidates if m not in lexical], character, player)
-        )
+        read: dict[int, tuple[float, float, str]] = {}
+        unread = list(candidates)
+    else:  # the lexical matches' were read while the query was embedded
+        read = {m: early[m] for m in candidates if m in early}
+        unread = [m for m in candidates if m not in lexical]
+    meta = _candidate_meta(
+        store, character, player, candidates, read, unread, smoothed, best_value, now, w, k
+    )
     # A candidate deleted in between (by another connection) simply drops out.
     rescored = _contenders(candidates, meta, smoothed, best_value, now, w, k)
     scores = score_candidates(
@@ -131,6 +133,37 @@ def recall(
 _CONTENDER_MARGIN = 1e-9
 
 
+def _totals(
+    ids: list[int],
+    candidates: dict[int, int],
+    meta: dict[int, tuple[float, float, str]],
+    smoothed: np.ndarray,
+    best_value: float,
+    now: float,
+    w: RecallWeights,
+) -> np.ndarray:
+    """The totals :func:`score_candidates` gives ``ids``, computed at once with numpy (to the
+    last bit or so; NaN where an importance or a time is NaN)."""
+    count = len(ids)
+    at = np.fromiter((candidates[m] for m in ids), np.int64, count)
+    importance = np.fromiter((meta[m][0] for m in ids), np.float64, count)
+    accessed = np.fromiter((meta[m][1] for m in ids), np.float64, count)
+    recency = w.decay ** np.maximum(0.0, (now - accessed) / 3600.0)
+    total: np.ndarray = (
+        w.relevance * (smoothed[at] / best_value)
+        + w.recency * recency
+        + w.importance * np.clip((importance - 1.0) / 9.0, 0.0, 1.0)
+    ) / ((w.relevance + w.recency + w.importance) or 1.0)
+    return total
+
+
+def _kth_total(total: np.ndarray, k: int) -> float | None:
+    """The ``k``-th best of ``total`` (None when there are fewer or one is NaN)."""
+    if len(total) < k or np.isnan(total).any():
+        return None
+    return float(np.partition(total, len(total) - k)[len(total) - k])
+
+
 def _contenders(
     candidates: dict[int, int],
     meta: dict[int, tuple[float, float, str]],
@@ -150,21 +183,53 @@ def _contenders(
     ids = [m for m in candidates if m in meta]
     if len(ids) <= k:
         return ids
-    count = len(ids)
-    at = np.fromiter((candidates[m] for m in ids), np.int64, count)
-    importance = np.fromiter((meta[m][0] for m in ids), np.float64, count)
-    accessed = np.fromiter((meta[m][1] for m in ids), np.float64, count)
-    recency = w.decay ** np.maximum(0.0, (now - accessed) / 3600.0)
-    total = (
-        w.relevance * (smoothed[at] / best_value)
-        + w.recency * recency
-        + w.importance * np.clip((importance - 1.0) / 9.0, 0.0, 1.0)
-    ) / ((w.relevance + w.recency + w.importance) or 1.0)
-    if np.isnan(total).any():  # not comparable: score them all
+    total = _totals(ids, candidates, meta, smoothed, best_value, now, w)
+    kth = _kth_total(total, k)
+    if kth is None:  # not comparable: score them all
         return ids
-    kth = float(np.partition(total, count - k)[count - k])
     keep = total >= kth - _CONTENDER_MARGIN
     return [m for m, kept in zip(ids, keep.tolist(), strict=True) if kept]
+
+
+def _candidate_meta(
+    store: StoreBase,
+    character: str,
+    player: str,
+    candidates: dict[int, int],
+    known: dict[int, tuple[float, float, str]],
+    unread: list[int],
+    smoothed: np.ndarray,
+    best_value: float,
+    now: float,
+    w: RecallWeights,
+    k: int,
+) -> dict[int, tuple[float, float, str]]:
+    """``known`` and the metadata of the ``unread`` candidates that can be among the best ``k``.
+
+    The most relevant are read first; the ``k``-th best total among what is then known is a
+    floor for the ``k``-th best of all, and a candidate whose total could not reach it even
+    with full recency and importance (relevance alone bounds it) is not read: at least ``k``
+    candidates are above it. The rest are read (all of them when the floor is unknown).
+    """
+    meta = dict(known)
+    first = max(3 * k, 16)
+    if len(unread) > first:
+        at = np.fromiter((candidates[m] for m in unread), np.int64, len(unread))
+        relevance = smoothed[at] / best_value
+        order = np.argsort(-relevance, kind="stable")
+        meta.update(_fetch_meta(store, [unread[i] for i in order[:first]], character, player))
+        rest = order[first:]
+        ids = [m for m in candidates if m in meta]
+        kth = _kth_total(_totals(ids, candidates, meta, smoothed, best_value, now, w), k)
+        if kth is not None:
+            reach = (w.relevance * relevance[rest] + w.recency + w.importance) / (
+                (w.relevance + w.recency + w.importance) or 1.0
+            )
+            rest = rest[reach >= kth - _CONTENDER_MARGIN]
+        unread = [unread[i] for i in rest]
+    if unread:
+        meta.update(_fetch_meta(store, unread, character, player))
+    return meta
 
 
 def lexical_candidates(
