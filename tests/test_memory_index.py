@@ -43,6 +43,8 @@ def test_every_indexed_word_carries_its_players_prefix(store: MemoryStore) -> No
     assert terms and all(t.startswith(prefixes) for t in terms)
     # The same word has separate postings per player.
     assert {p + "paint" for p in prefixes} <= terms
+    # Recall searches every column (no column filter): it relies on `scope` staying empty.
+    assert {r[0] for r in store.db.execute(f"SELECT DISTINCT scope FROM {FTS_TABLE}")} == {""}
 
 
 def test_recall_ranks_by_word_rarity_within_the_players_memories(store: MemoryStore) -> None:
