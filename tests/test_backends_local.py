@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -316,3 +316,116 @@ def test_the_environment_can_force_repacking(
     monkeypatch.setenv(EXTRA_BUFFERS_ENV, value)
     assert LocalBackend("any.gguf").extra_buffers is expected
     assert LocalBackend("any.gguf", extra_buffers=True).extra_buffers is True
+
+
+async def several(
+    backend: LocalBackend,
+    prompt: Prompt,
+    params: list[GenerationParams],
+    *,
+    keep: tuple[int, ...] = (),
+) -> list[list[Chunk]]:
+    """Read every stream of one ``stream_several`` call together, stream ``i`` up to
+    ``keep[i]`` chunks of text (then closed, as a caller that has enough does)."""
+
+    async def read(stream: Any, keep: int) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        async for chunk in stream:
+            chunks.append(chunk)
+            if sum(bool(c.text) for c in chunks) >= keep:
+                break
+        await stream.aclose()
+        return chunks
+
+    streams = backend.stream_several(prompt, params)
+    limits = [*keep, *[10_000] * (len(streams) - len(keep))]
+    return list(await asyncio.wait_for(asyncio.gather(*map(read, streams, limits)), 60))
+
+
+def test_several_replies_are_sampled_side_by_side_from_one_prompt(backend: LocalBackend) -> None:
+    params = [GenerationParams(max_tokens=12, seed=10 + i, temperature=0.9) for i in range(4)]
+    replies = asyncio.run(several(backend, EN, params))
+    assert len(replies) == 4
+    texts = ["".join(c.text for c in chunks) for chunks in replies]
+    assert all(t.strip() and t == t.lstrip() for t in texts), texts
+    assert all("\nAda:" not in t and "Mira:" not in t for t in texts), texts
+    assert len(set(texts)) > 1, "other seeds and a warm temperature give other replies"
+    usages = [chunks[-1].usage for chunks in replies]
+    assert all(u is not None and 0 < u.completion_tokens <= 12 for u in usages)
+    # the prompt was evaluated once: its tokens are counted once, on the first reply to end
+    counted = sorted(u.prompt_tokens for u in usages if u is not None)
+    assert counted[-1] > 20 and counted[:-1] == [0, 0, 0]
+
+
+def test_several_chinese_replies_decode_characters_split_across_tokens(
+    backend: LocalBackend,
+) -> None:
+    params = [GenerationParams(max_tokens=16, seed=20 + i, temperature=0.9) for i in range(3)]
+    for chunks in asyncio.run(several(backend, ZH, params)):
+        text = "".join(c.text for c in chunks)
+        assert any(is_cjk(ch) for ch in text) and "\ufffd" not in text, text
+
+
+def test_closing_one_of_several_streams_stops_that_reply_alone(backend: LocalBackend) -> None:
+    params = [GenerationParams(max_tokens=12, seed=30 + i) for i in range(3)]
+    first, *others = asyncio.run(several(backend, EN, params, keep=(2,)))
+    assert sum(bool(c.text) for c in first) == 2 and first[-1].usage is None
+    assert all(chunks[-1].usage is not None for chunks in others)
+
+
+def test_closing_all_of_several_streams_stops_the_job(backend: LocalBackend) -> None:
+    long = [GenerationParams(max_tokens=400, seed=30 + i, stop=("@@@",)) for i in range(3)]
+    replies = asyncio.run(several(backend, EN, long, keep=(2, 2, 2)))
+    assert all(sum(bool(c.text) for c in chunks) == 2 for chunks in replies)
+    started = time.perf_counter()
+    asyncio.run(collect(backend, EN, GenerationParams(max_tokens=2, seed=1)))
+    assert time.perf_counter() - started < 8, "the model was still busy with the dropped replies"
+
+
+def test_the_prompt_stays_in_the_cache_after_several_replies(backend: LocalBackend) -> None:
+    params = [GenerationParams(max_tokens=6, seed=40 + i) for i in range(3)]
+    asyncio.run(several(backend, EN, params))
+    greedy = GenerationParams(max_tokens=8, seed=3, temperature=0.0)
+    after = "".join(c.text for c in asyncio.run(collect(backend, EN, greedy)))
+    cached = backend.prompt_cached
+    assert cached is not None and cached > 20, "the replies' job evicted the prompt"
+    # the prompt's logits are computed again, not taken from the last reply's token
+    asyncio.run(collect(backend, ZH, greedy))
+    fresh = "".join(c.text for c in asyncio.run(collect(backend, EN, greedy)))
+    assert after == fresh
+
+
+def test_several_replies_to_a_long_prompt_keep_the_prompt_a_single_reply_would(
+    backend: LocalBackend,
+) -> None:
+    # Near the context's end: the replies share what the prompt leaves instead of trimming it
+    # further (a prompt trimmed differently from the last misses the cache every turn).
+    persona = "Mira keeps the tea house by the fountain. " * 190
+    long = prompt_for("Hello there!", persona=persona, character="Mira", language="en")
+    alone = asyncio.run(collect(backend, long, GenerationParams(max_tokens=96, seed=1)))
+    params = [GenerationParams(max_tokens=96, seed=50 + i) for i in range(5)]
+    together = asyncio.run(several(backend, long, params))
+    assert alone[-1].usage is not None and together[0][-1].usage is not None
+    assert alone[-1].usage.prompt_tokens > 1700
+    prompt_tokens = max(c[-1].usage.prompt_tokens for c in together if c[-1].usage is not None)
+    assert prompt_tokens == alone[-1].usage.prompt_tokens
+    assert all(chunks[-1].usage is not None for chunks in together)
+
+
+def test_several_streams_closed_unread_are_dropped_too(backend: LocalBackend) -> None:
+    async def scenario() -> float:
+        long = [GenerationParams(max_tokens=400, seed=60 + i, stop=("@@@",)) for i in range(3)]
+        first, *rest = backend.stream_several(EN, long)
+        for stream in rest:
+            await stream.aclose()  # never read: a candidate whose turn never came
+        read = 0
+        async for chunk in first:
+            read += bool(chunk.text)
+            if read == 2:
+                break
+        await first.aclose()
+        started = time.perf_counter()
+        await collect(backend, EN, GenerationParams(max_tokens=2, seed=1))
+        return time.perf_counter() - started
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 60)) < 8, "the unread replies ran on"

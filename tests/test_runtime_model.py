@@ -46,3 +46,29 @@ def test_embedded_model_turn_streams_through_the_runtime_without_markup(
         assert final.result.usage.completion_tokens > 0
     else:
         assert final.fallback_text == "Hm, my mind wandered. Say again?"
+
+
+def test_news_told_to_the_embedded_model_is_answered_with_one_concurrent_call(
+    make_runtime: Any, test_persona: Persona
+) -> None:
+    """A line that tells news samples its candidates side by side; with one model call allowed
+    at a time they still all finish (each candidate's stream takes its turn at the semaphore)."""
+    from engine.backends import LocalBackend
+
+    rt = make_runtime(
+        LocalBackend(n_ctx=1024),
+        characters={"tess": test_persona},
+        max_concurrency=1,
+        settings=TurnSettings(reply_tokens=24, first_token_timeout=90, total_timeout=120),
+    )
+    handle = rt.say("tess", "p1", "I'm Ada, a blacksmith from Harrowdale.", player_name="Ada")
+    deadline = time.monotonic() + 150
+    events: list[Any] = []
+    while not handle.done:
+        events.extend(rt.poll())
+        assert time.monotonic() < deadline, "the candidates did not finish"
+        time.sleep(0.005)
+    events.extend(rt.poll())
+    final = events[-1]
+    assert isinstance(final, TurnDone), final
+    assert final.result.text and "Ada:" not in final.result.text

@@ -3,6 +3,7 @@ background work, group scenes and restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from fixtures_runtime import TextBackend, drain
 
-from engine.backends import OpenAIBackend, RetryPolicy, Timeouts
+from engine.backends import Chunk, OpenAIBackend, RetryPolicy, Timeouts
 from engine.errors import BackendError, BackendTimeoutError, QuotaExceededError, StoreError
 from engine.memory import MemoryStore
 from engine.persona import Persona
@@ -26,6 +27,7 @@ from engine.runtime.events import (
 from engine.runtime.greeting import compose_greeting
 from engine.runtime.turn import failure_reason
 from engine.testing.openai_server import OpenAIServer
+from engine.types import Usage
 
 
 def _backend(server: OpenAIServer, **kwargs: Any) -> OpenAIBackend:
@@ -515,3 +517,84 @@ def test_a_base_model_never_says_one_of_its_recent_lines_again(make_runtime: Any
     # ruled out like a repeat of the last line, and the character says something else
     assert again not in said[2]
     assert said[2]
+
+
+class _SideBySide(_Lines):
+    """A base model that can sample several replies at once (``Sampling``): records how."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines)
+        self.batches: list[int] = []
+        self.singles = 0
+
+    def stream_several(self, prompt: Any, params: Any) -> list[Any]:
+        self.batches.append(len(params))
+        return [super(_SideBySide, self).stream(prompt, p) for p in params]
+
+    def stream(self, prompt: Any, params: Any = None) -> Any:
+        self.singles += 1
+        return super().stream(prompt, params)
+
+
+def test_a_backend_that_samples_side_by_side_gets_the_candidates_of_a_question_at_once(
+    make_runtime: Any,
+) -> None:
+    from engine.backends.base import Sampling
+
+    backend = _SideBySide(["Lovely evening, isn't it?"])
+    assert isinstance(backend, Sampling)
+    rt = make_runtime(backend)
+    # small talk: one opening at a time, and the first that passes is taken
+    drain(rt, rt.say("mira", "p1", "Nice night."))
+    assert backend.batches == [] and backend.singles >= 1
+    # a question about what the character knows: all candidates at once (3 + 2 for asking)
+    singles = backend.singles
+    done = drain(rt, rt.say("mira", "p1", "When does the open mic start?"))[-1]
+    assert isinstance(done, TurnDone)
+    assert backend.batches == [5]
+    # none named the time, so the answer is composed from the knowledge; no single stream
+    assert done.result.composed and backend.singles == singles
+
+
+class _Racing(_SideBySide):
+    """Side by side, the first candidate slow and rambling, the second quick and to the
+    point: records which streams were closed before their end."""
+
+    def __init__(self) -> None:
+        super().__init__(["unused"])
+        self.cut: list[int] = []
+
+    async def _reply(self, index: int, text: str, delay: float) -> Any:
+        finished = False
+        try:
+            for word in text.split(" "):
+                await asyncio.sleep(delay)
+                yield Chunk(text=word + " ")
+            finished = True
+            yield Chunk(usage=Usage(prompt_tokens=10, completion_tokens=5, model="racing"))
+        finally:
+            if not finished:
+                self.cut.append(index)
+
+    def stream_several(self, prompt: Any, params: Any) -> list[Any]:
+        self.batches.append(len(params))
+        slow = "Well now, dear, that is a long story and I will tell it from the very start."
+        return [
+            self._reply(0, slow, 0.05),
+            self._reply(1, "The open mic starts at eight, on the stage.", 0.001),
+            *(self._reply(i, slow, 0.05) for i in range(2, len(params))),
+        ]
+
+
+def test_side_by_side_sampling_stops_the_others_once_one_names_the_answer(
+    make_runtime: Any,
+) -> None:
+    backend = _Racing()
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", "When does the open mic start?"))[-1]
+    assert isinstance(done, TurnDone)
+    assert "eight" in done.result.text and not done.result.composed
+    assert backend.batches == [5]
+    # the slow ones were stopped once the quick one named the time, not read to their end
+    # (the quick one is cut too, after its opening, as every candidate is)
+    assert {0, 2, 3, 4} <= set(backend.cut)

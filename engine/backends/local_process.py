@@ -98,6 +98,8 @@ class WorkerConfig:
     n_ctx: int
     n_threads: int
     extra_buffers: bool | None
+    sequences: int = 1
+    """Replies the model may decode side by side (``several`` jobs)."""
 
 
 class Pending:
@@ -163,6 +165,7 @@ class _Process:
                 "n_ctx": config.n_ctx,
                 "n_threads": config.n_threads,
                 "extra_buffers": config.extra_buffers,
+                "sequences": config.sequences,
             }
         )
         try:
@@ -291,14 +294,15 @@ class _Process:
             self.load_error = message[1]
             self.ready.set()
         else:
+            if kind in _FINAL and kind != "error":
+                # a job the worker finished, whether or not its caller still listens
+                self.host.replied()
             pending = self.pending.get(message[1])
             if pending is None:
                 return
             if kind in _FINAL:
                 self.pending.pop(message[1], None)
-                if kind != "error":
-                    self.host.replied()
-            elif kind == "token":
+            elif kind in ("token", "piece"):
                 message = (*message, time.monotonic())  # arrival in this process
             pending.deliver(message)
 
@@ -325,6 +329,10 @@ class _Process:
     def cancel(self, pending: Pending) -> None:
         if self.pending.pop(pending.id, None) is not None:
             self.outbox.put(("cancel", pending.id))
+
+    def drop(self, pending: Pending, index: int) -> None:
+        if pending.id in self.pending:
+            self.outbox.put(("drop", pending.id, index))
 
     def stop(self) -> None:
         """Ask the worker to leave (its socket closes); kill it if it has not within a second."""
@@ -570,6 +578,10 @@ class ModelHost:
 
     def cancel(self, process: _Process, pending: Pending) -> None:
         process.cancel(pending)
+
+    def drop(self, process: _Process, pending: Pending, index: int) -> None:
+        """Stop one reply of a ``several`` job; the others go on."""
+        process.drop(pending, index)
 
 
 def raise_failure(config: WorkerConfig, message: tuple[Any, ...]) -> None:

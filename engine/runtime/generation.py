@@ -3,7 +3,8 @@
 A chat model's (or scripted) reply streams: :func:`generate` reads the backend, shows each
 complete sentence once the output check passes it, and ends at markup or another speaker's
 label. A base model's reply is sampled: :func:`generate_chosen` draws a few candidates without
-showing them, shows the best (:mod:`engine.dialogue.choice`), or says a line composed from what
+showing them (side by side when the backend can, :class:`~engine.backends.base.Sampling`),
+shows the best (:mod:`engine.dialogue.choice`), or says a line composed from what
 the character remembers or knows when none names what was asked. The turn pipeline
 (:mod:`engine.runtime.turn`) decides which, and stores what was shown.
 """
@@ -11,13 +12,14 @@ the character remembers or knows when none names what was asked. The turn pipeli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.backends.base import GenerationParams
+from engine.backends.base import Chunk, GenerationParams, Sampling
 from engine.dialogue import choice
 from engine.dialogue.grounding import Ground, compose, speakable
 from engine.dialogue.prompt import Prompt
@@ -125,7 +127,9 @@ async def generate_chosen(
 
     Each candidate stops after its opening (its first sentence or two, see :func:`opened`), so
     choosing costs a few short samples rather than whole replies. A candidate that
-    :func:`engine.dialogue.choice.reject` rules out is dropped; the first that names what the
+    :func:`engine.dialogue.choice.reject` rules out is dropped. A backend that samples side by
+    side (:class:`~engine.backends.base.Sampling`) draws all the candidates at once and the best
+    is chosen; otherwise they are drawn one after another and the first that names what the
     question asks about (what the character remembers or knows) ends the sampling. The chosen
     opening is shown at once; the model then continues it (``Prompt.lead``) and each further
     sentence is shown while :func:`engine.dialogue.choice.follows` accepts it. When no
@@ -140,17 +144,16 @@ async def generate_chosen(
     best: tuple[choice.Rated, Generated, int] | None = None
     usage = [0, 0]
     count = candidate_count(env)
-    if count > 1 and any(g.asked and speakable(g, prompt.language) for g in grounding):
+    answers = any(g.asked and speakable(g, prompt.language) for g in grounding)
+    if count > 1 and answers:
         # Openings are short: a question about what the character remembers or knows gets a
         # few more tries before the answer is composed for the model.
         count += EXTRA_WHEN_ASKED
-    for index in range(count):
-        candidate = Generated()
-        await generate(
-            env, req, prompt, candidate_params(params, index), policy,
-            on_first_chunk=on_first_chunk, out=candidate, quiet=True, opening=True,
-        )  # fmt: skip
-        on_first_chunk = None
+
+    def consider(index: int, candidate: Generated) -> bool:
+        """Rate a candidate's opening (and the same turned to the player); keep the best.
+        Whether the best so far is good enough to stop sampling."""
+        nonlocal best
         _count(candidate, usage, index, req)
         text = choice.trim(candidate.visible, persona.style.max_reply_sentences)
         turned = choice.to_player(text, grounding, prompt.player)
@@ -166,8 +169,27 @@ async def generate_chosen(
                 chosen = Generated(visible=option, raw=candidate.raw, usage=candidate.usage)
                 chosen.cut = candidate.cut
                 best = (rated, chosen, index)
-        if best is not None and best[0].good:
-            break
+        return best is not None and best[0].good
+
+    # Side by side when the first opening seldom passes: a line that asks what the character
+    # remembers or knows, or tells news to take in. Small talk's first opening mostly does, and
+    # one alone is quicker than a batch.
+    if (
+        count > 1
+        and isinstance(env.backend, Sampling)
+        and (answers or any(g.heard and speakable(g, prompt.language) for g in grounding))
+    ):
+        await _sample_together(env, req, prompt, params, policy, count, on_first_chunk, consider)
+    else:
+        for index in range(count):
+            candidate = Generated()
+            await generate(
+                env, req, prompt, candidate_params(params, index), policy,
+                on_first_chunk=on_first_chunk, out=candidate, quiet=True, opening=True,
+            )  # fmt: skip
+            on_first_chunk = None
+            if consider(index, candidate):
+                break
     model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not any(
         g.asked and speakable(g, prompt.language) for g in grounding
     ))  # fmt: skip
@@ -216,6 +238,59 @@ async def generate_chosen(
         ttft_ms=last.ttft_ms if last else None,
     )
     return out
+
+
+async def _sample_together(
+    env: TurnEnv,
+    req: TurnRequest,
+    prompt: Prompt,
+    params: GenerationParams,
+    policy: Any,
+    count: int,
+    on_first_chunk: Callable[[], object] | None,
+    consider: Callable[[int, Generated], bool],
+) -> None:
+    """``count`` candidates' openings sampled side by side by a backend that can
+    (:class:`~engine.backends.base.Sampling`), each handed to ``consider`` as it is complete;
+    once ``consider`` finds one good enough, the rest are stopped (as one after another would
+    have stopped at it)."""
+    backend = env.backend
+    assert isinstance(backend, Sampling)
+    each = [candidate_params(params, index) for index in range(count)]
+    sources = backend.stream_several(prompt, each)
+    first = [on_first_chunk]
+
+    def began() -> None:
+        call, first[0] = first[0], None
+        if call is not None:
+            call()
+
+    async def sample(index: int) -> tuple[int, Generated]:
+        out = Generated()
+        await generate(
+            env, req, prompt, each[index], policy, on_first_chunk=began, out=out, quiet=True,
+            opening=True, source=sources[index],
+        )  # fmt: skip
+        return index, out
+
+    waiting = {asyncio.ensure_future(sample(index)) for index in range(count)}
+    try:
+        while waiting:
+            finished, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            # in the order they were asked for, as one after another would have seen them
+            for index, out in sorted((task.result() for task in finished), key=lambda r: r[0]):
+                if consider(index, out):
+                    return
+    finally:
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.gather(*waiting, return_exceptions=True)
+        for source in sources:
+            closer = getattr(source, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
 
 
 def _pieces(sentences: Sequence[str], before: str) -> list[StreamPiece]:
@@ -293,6 +368,7 @@ async def generate(
     out: Generated | None = None,
     quiet: bool = False,
     opening: bool = False,
+    source: AsyncIterator[Chunk] | None = None,
 ) -> Generated:
     persona = req.persona
     # Another speaker's label ends the reply wherever it appears, not only after a line break.
@@ -313,7 +389,7 @@ async def generate(
     try:
         return await stream_reply(
             env, req, prompt, params, policy, streamer, out, on_first_chunk, quiet=quiet,
-            opening=opening,
+            opening=opening, source=source,
         )  # fmt: skip
     finally:
         env.generating -= 1
@@ -333,17 +409,20 @@ async def stream_reply(
     *,
     quiet: bool = False,
     opening: bool = False,
+    source: AsyncIterator[Chunk] | None = None,
 ) -> Generated:
     """Stream one reply through ``streamer``; ``quiet`` keeps it (for a choice) without showing it.
 
     ``opening``: stop once the reply's opening is complete (:func:`opened`), marking it ``cut``.
+    ``source``: the reply's stream when it was begun already (one of several sampled side by
+    side); otherwise the backend's :meth:`~engine.backends.base.Backend.stream`.
     """
     settings = env.settings
     loop = asyncio.get_running_loop()
     async with env.semaphore:
         start = loop.time()
         deadline = start + settings.total_timeout
-        agen = env.backend.stream(prompt, params)
+        agen = source if source is not None else env.backend.stream(prompt, params)
         got_text = False
         stall = settings.stall_timeout
         slack = min(1.0, 0.05 * stall)
