@@ -821,16 +821,3 @@ def test_the_missus_is_the_players_own_and_asked_about() -> None:
                    knowledge=["The kiosk by the gate is run by Femi, who sells teas."])  # fmt: skip
     asked = [g for g in found if g.asked]
     assert asked and asked[0].kind == "memory" and "Jean" in asked[0].said
-
-
-def test_prepare_works_out_ahead_what_a_later_turn_reads_of_a_line() -> None:
-    from engine.dialogue.grounding import prepare
-    from engine.dialogue.grounding.told import kinds_stated
-
-    line = "I'm a cooper from Rye, and my whippet Noodle is nine next week."
-    prepare(line)
-    before = kinds_stated.cache_info()
-    found = ground("What do I do for a living?", player="Ada", player_lines=[line], knowledge=[])
-    assert found and "cooper" in found[0].said
-    # every statement of the line was read ahead: the turn itself worked none of them out
-    assert kinds_stated.cache_info().misses == before.misses

@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 
 from engine.backends.base import Connecting, GenerationParams, Warming
 from engine.dialogue import heuristics
-from engine.dialogue.grounding import Ground, prepare
+from engine.dialogue.grounding import Ground
 from engine.dialogue.prompt import Prompt
 from engine.dialogue.reply import ParsedReply, parse_reply
 from engine.errors import (
@@ -213,9 +213,6 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             composed=gen.composed,
         ),
     )
-    # The player's next line is answered sooner if what it reads of this one (as something
-    # they told) is worked out now, with the reply out, rather than then.
-    prepare(stored_text)
     # 8. after the reply, in the background
     if env.spawn is not None and ctx.turn_id is not None:
         env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))

@@ -21,8 +21,7 @@ package's ``__init__``):
 - :mod:`~engine.dialogue.grounding.told`: what the player told about themselves, of which kind;
 - :mod:`~engine.dialogue.grounding.related`: what kind of thing a word names (a whippet, a dog);
 - :mod:`~engine.dialogue.grounding.knowledge`: which knowledge line answers, and where in it;
-- :mod:`~engine.dialogue.grounding.finding`: :func:`ground`, which puts the above together
-  (and :func:`prepare`, which works out ahead what it will read of a line);
+- :mod:`~engine.dialogue.grounding.finding`: :func:`ground`, which puts the above together;
 - :mod:`~engine.dialogue.grounding.naming`: whether a reply names an item, from whose side;
 - :mod:`~engine.dialogue.grounding.saying`: an item said as the character (:func:`compose`).
 
@@ -37,7 +36,7 @@ package's ``__init__``):
 from __future__ import annotations
 
 from engine.dialogue.grounding.asking import is_question, is_small_talk
-from engine.dialogue.grounding.finding import ground, prepare
+from engine.dialogue.grounding.finding import ground
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.naming import addresses_player, claims_as_own, mentions
 from engine.dialogue.grounding.saying import compose, in_own_words, speakable
@@ -53,7 +52,6 @@ __all__ = [
     "is_question",
     "is_small_talk",
     "mentions",
-    "prepare",
     "speakable",
     "terms",
 ]

@@ -37,7 +37,7 @@ from engine.dialogue.grounding.told import (
 )
 from engine.dialogue.grounding.words import HAN_CHAR, terms
 
-__all__ = ["ground", "prepare"]
+__all__ = ["ground"]
 
 # Words of a follow-up that asks for what was said before ("还记得吗？", "Remember?").
 _MEMORY_WORDS = frozenset(terms(" ".join(MEMORY_CUES)) | terms("again 来着 记得 还记得"))
@@ -221,18 +221,6 @@ def ground(
                 )
             )
     return out
-
-
-def prepare(line: str) -> None:
-    """Work out now what later turns' :func:`ground` reads of ``line`` as something the player
-    told (its statements, their words and the kinds of thing they tell), so a turn does not
-    spend its time on the line before it: the answers are cached. For the runtime to call once
-    a turn's reply is out."""
-    for sentence in statements([line]):
-        terms(sentence)
-        kinds_stated(sentence)
-        related(sentence)
-        times_named(sentence)
 
 
 @functools.lru_cache(maxsize=256)
