@@ -30,6 +30,7 @@ from engine.dialogue.grounding import (
 )
 from engine.dialogue.prompt import Prompt, assemble
 from engine.runtime.events import TurnDone
+from engine.text.script import is_cjk
 from engine.types import Usage
 
 ADA = ["Hi, I'm Ada. I'm a blacksmith from the north and my favourite drink is plum wine."]
@@ -281,6 +282,12 @@ def test_the_clause_that_names_the_detail_decides_whose_it_is(
         ("Hi, Player! I'm Mira.", "Player", True),
         ("欢迎你，Player！", "Player", True),
         ("Are you a chess player?", "Player", False),
+        # the character introducing itself by a name no one has: the player's, not yet known
+        ("别叫我，我姓陈，我叫小周。", "Player", True),
+        ("我叫米拉，欢迎来广场。", "Player", False),
+        ("我叫你一声妹子吧。", "Player", False),
+        ("Hi there! My name's Priya and I fix bikes.", "Player", True),
+        ("Call me Mira, everyone does.", "Player", False),
     ],
 )
 def test_a_reply_giving_the_player_another_name_is_ruled_out(
@@ -288,7 +295,8 @@ def test_a_reply_giving_the_player_another_name_is_ruled_out(
 ) -> None:
     assert misnames(text, player, ["Mira", "米拉", player]) is wrong
     rated = rate(text, question="Where am I from?", grounding=[], player=player,
-                 language="zh" if player == "小明" else "en", names=["Mira", "米拉", player])  # fmt: skip
+                 language="zh" if is_cjk(text[0]) or player == "小明" else "en",
+                 names=["Mira", "米拉", player])  # fmt: skip
     assert (rated is None) is wrong
 
 

@@ -229,9 +229,14 @@ def misnames(text: str, player: str, names: Sequence[str]) -> bool:
     """Whether ``text`` gives the player someone else's name ("Your name is Mira", "你叫陈掌柜"),
     or the character the player's ("婆婆，我叫王磊" said back to 王磊: the player's line echoed
     as the character's own), or calls a player who gave no name by the prompt's label for them
-    ("Hi, Player!")."""
+    ("Hi, Player!"), or introduces the character by a name no one in ``names`` has ("我叫小周"
+    from 陈掌柜 to a player who said "我是小周" before their name was known)."""
     if player == UNNAMED_PLAYER and re.search(rf"(?<![\w'-]){UNNAMED_PLAYER}\b", text):
         return True
+    for found in _INTRODUCES.finditer(text):
+        given = found.group("name") or found.group("zh")
+        if not any(n and given.lower().startswith(n.lower()) for n in names):
+            return True
     if player:
         own = (
             rf"\b(?:my name is|my name's|I'm|I am|call me)\s+{re.escape(player)}\b"
@@ -248,6 +253,15 @@ def misnames(text: str, player: str, names: Sequence[str]) -> bool:
         if re.search(pattern, text, re.IGNORECASE):
             return True
     return False
+
+
+# The speaker giving their own name: "my name's Priya", "call me Dougie", "我叫小周。" (a clause
+# of its own: not "我叫你…", I call you, nor "给我叫来"; "我姓陈" gives a surname, anyone's).
+_INTRODUCES = re.compile(
+    r"\b(?:[Mm]y name is|[Mm]y name's|[Cc]all me)\s+(?P<name>[A-Z][\w'-]*)"
+    r"|(?:^|(?<=[，,。！!？?\s：:]))我(?:叫|名叫|的名字是|的名字叫)"
+    r"(?P<zh>(?![你您他她它啥什])[\u4e00-\u9fff]{1,4})(?=[，,。！!？?\s~～]|$)"
+)
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
