@@ -127,6 +127,16 @@ def fit_tokens(tokens: list[int], room: int) -> list[int]:
     return tokens[:head] + tokens[len(tokens) - (room - head) :]
 
 
+def _cached_prefix(llama: Any, ids: list[int]) -> int:
+    """How many leading tokens of ``ids`` the context's cache holds from the job before."""
+    held = 0
+    for a, b in zip(llama.input_ids[: llama.n_tokens], ids, strict=False):
+        if a != b:
+            break
+        held += 1
+    return held
+
+
 class _Worker:
     """One loaded model serving jobs one at a time, in the order they arrive.
 
@@ -195,13 +205,7 @@ class _Worker:
         llama = llama if llama is not None else self.llama
         ids: list[int] = llama.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         fitted = fit_tokens(ids, n_ctx - max_tokens - 1)
-        held = list(llama.input_ids[: llama.n_tokens])
-        cached = 0
-        for a, b in zip(held, fitted, strict=False):
-            if a != b:
-                break
-            cached += 1
-        self.send(("prompt", rid, len(fitted), len(ids), cached))
+        self.send(("prompt", rid, len(fitted), len(ids), _cached_prefix(llama, fitted)))
         return fitted
 
     def stream(self, rid: int, spec: dict[str, Any]) -> None:
@@ -318,8 +322,11 @@ class _Worker:
                     if k in dropped:
                         continue
                     made[k] += 1
-                    piece = decoders[k].decode(self._detokenize(vocab, tokens[k]))
-                    finish = self._piece(rid, k, tokens[k], piece, texts, sent, vocab, stops)
+                    if llama_cpp.llama_vocab_is_eog(vocab, tokens[k]):
+                        finish: str | None = "stop"
+                    else:
+                        piece = decoders[k].decode(self._detokenize(vocab, tokens[k]))
+                        finish = self._piece(rid, k, piece, texts, sent, stops)
                     if finish is None and step + 1 >= max_tokens:
                         finish = "length"
                     if finish is not None:
@@ -359,12 +366,7 @@ class _Worker:
         """Bring the replies' context to ``ids``, evaluating only what its cache lacks (always
         the last token, whose logits the replies start from)."""
         llama = self.llama
-        held = 0
-        for a, b in zip(llama.input_ids[: llama.n_tokens], ids, strict=False):
-            if a != b:
-                break
-            held += 1
-        held = min(held, len(ids) - 1)
+        held = min(_cached_prefix(llama, ids), len(ids) - 1)
         if held and llama._ctx.kv_cache_seq_rm(-1, held, -1):
             llama.n_tokens = held
         else:
@@ -397,18 +399,13 @@ class _Worker:
         self,
         rid: int,
         k: int,
-        token: int,
         piece: str,
         texts: list[str],
         sent: list[int],
-        vocab: Any,
         stops: list[str],
     ) -> str | None:
-        """Add reply ``k``'s next token; send what is safe to show. Its finish reason, if any."""
-        import llama_cpp
-
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            return "stop"
+        """Add the text of reply ``k``'s next token; send what is safe to show. "stop" when it
+        reaches a stop sequence (cut before it), else None."""
         texts[k] += piece
         text = texts[k]
         cut = min((i for i in (text.find(s, max(0, sent[k] - len(s))) for s in stops) if i >= 0),
@@ -429,8 +426,6 @@ class _Worker:
     def _detokenize(vocab: Any, token: int) -> bytes:
         import llama_cpp
 
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            return b""
         buffer = ctypes.create_string_buffer(64)
         n = llama_cpp.llama_token_to_piece(vocab, token, buffer, 64, 0, False)
         if n < 0:

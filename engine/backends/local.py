@@ -352,16 +352,20 @@ class LocalBackend:
                 "stops": [*prompt.stop, *params.stop],
                 "kwargs": kwargs,
             }
-        stops = transcript_stops(prompt, params)
-        if self.sampling.one_line:
-            stops.append("\n")
         return {
             "kind": "completion",
             "text": self._transcript(prompt),
-            "stops": stops,
+            "stops": self._stops(prompt, params),
             "kwargs": kwargs,
             "n_ctx": self.n_ctx,
         }
+
+    def _stops(self, prompt: Prompt, params: GenerationParams) -> list[str]:
+        """Where a transcript reply ends: the next speaker's turn (and a line break, one line)."""
+        stops = transcript_stops(prompt, params)
+        if self.sampling.one_line:
+            stops.append("\n")
+        return stops
 
     def _log_trim(self, tokens: int, untrimmed: int) -> None:
         if untrimmed > tokens:
@@ -455,13 +459,10 @@ class LocalBackend:
 
     def _several_spec(self, prompt: Prompt, params: Sequence[GenerationParams]) -> dict[str, Any]:
         samplers = [self._kwargs(p) for p in params]
-        stops = transcript_stops(prompt, params[0])
-        if self.sampling.one_line:
-            stops.append("\n")
         return {
             "kind": "several",
             "text": self._transcript(prompt),
-            "stops": stops,
+            "stops": self._stops(prompt, params[0]),
             "samplers": samplers,
             "max_tokens": max(k["max_tokens"] for k in samplers),
             "n_ctx": self.n_ctx,

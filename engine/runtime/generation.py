@@ -127,10 +127,10 @@ async def generate_chosen(
 
     Each candidate stops after its opening (its first sentence or two, see :func:`opened`), so
     choosing costs a few short samples rather than whole replies. A candidate that
-    :func:`engine.dialogue.choice.reject` rules out is dropped. A backend that samples side by
-    side (:class:`~engine.backends.base.Sampling`) draws all the candidates at once and the best
-    is chosen; otherwise they are drawn one after another and the first that names what the
-    question asks about (what the character remembers or knows) ends the sampling. The chosen
+    :func:`engine.dialogue.choice.reject` rules out is dropped; the first that names what the
+    question asks about (what the character remembers or knows) ends the sampling. A backend
+    that samples side by side (:class:`~engine.backends.base.Sampling`) draws them all at once
+    when a line asks or tells news, each judged as its opening completes. The chosen
     opening is shown at once; the model then continues it (``Prompt.lead``) and each further
     sentence is shown while :func:`engine.dialogue.choice.follows` accepts it. When no
     candidate names what was asked, a line composed from that memory or knowledge is said
@@ -190,9 +190,7 @@ async def generate_chosen(
             on_first_chunk = None
             if consider(index, candidate):
                 break
-    model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not any(
-        g.asked and speakable(g, prompt.language) for g in grounding
-    ))  # fmt: skip
+    model_said = best is not None and (best[0].grounded >= choice.GROUNDED or not answers)
     # What the player has just told about themselves: a reply that says it as the character's
     # own ("I'm a beekeeper." to a beekeeper) gives way to taking it in. (One that only talks
     # past it stays: said back whole, the news reads as an echo of the player's line.)
