@@ -429,6 +429,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _kind(reply: Reply) -> str:
+    return reply.line.probe if reply.line.probe in ("memory", "knowledge") else "other"
+
+
 def metrics(replies: list[Reply]) -> dict[str, float]:
     """The bench's figures over judged replies."""
     out: dict[str, float] = {}
@@ -448,6 +452,11 @@ def metrics(replies: list[Reply]) -> dict[str, float]:
     out["empty"] = _share(replies, lambda r: "empty" in r.problems)
     out["fallback"] = _share(replies, lambda r: r.fallback)
     out["composed"] = _share(replies, lambda r: r.composed)
+    # where the composed replies are: answers to memory or knowledge probes, or the rest
+    # (news told, small talk)
+    for kind in ("memory", "knowledge", "other"):
+        subset = [r for r in replies if _kind(r) == kind]
+        out[f"composed_{kind}"] = _share(subset, lambda r: r.composed)
     times = [r.first_sentence_ms for r in replies if r.first_sentence_ms is not None]
     out["first_sentence_ms_p50"] = statistics.median(times) if times else 0.0
     out["first_sentence_ms_p95"] = _pct(times, 0.95)

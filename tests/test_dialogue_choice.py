@@ -165,13 +165,13 @@ def test_trim_keeps_whole_sentences() -> None:
     assert trim("好的。请坐！喝茶吗？还有", 3) == "好的。请坐！喝茶吗？"
 
 
-def test_the_compact_transcript_puts_the_focus_right_before_the_reply(cast: Any) -> None:
+def test_the_compact_transcript_puts_the_focus_right_before_the_question(cast: Any) -> None:
     q = "What do I like to drink?"
     items = ground(q, player="Ada", player_lines=ADA, knowledge=cast["mira"].knowledge)
     prompt = assemble(cast["mira"], f"<player_message>\n{q}\n</player_message>",
                       player_name="Ada", grounding=items, language="en")  # fmt: skip
     text = render_compact(prompt)
-    assert text.endswith(f"Ada: {q}\n(Mira remembers: Ada's favourite drink is plum wine.)\nMira:")
+    assert text.endswith(f"(Mira remembers: Ada's favourite drink is plum wine.)\nAda: {q}\nMira:")
     assert "<player_message>" not in text and "<meta>" not in text
 
 

@@ -121,23 +121,36 @@ def render_compact(prompt: Prompt) -> str:
 
     The preamble keeps who the character is, what they know and how they talk; the sections in
     :data:`COMPACT_DROPS` and ``<meta>`` blocks are left out; a one-line cue names the reply's
-    language; and the ``focus`` section (what the character remembers and knows that bears on
-    the line) comes right after the player's line, in brackets, where a small model looks when
-    it writes the reply. The rest of the prompt stays a stable prefix a model's cache reuses.
+    language. What the character remembers and knows that bears on the line (``focus``) comes
+    in brackets right before the player's line, and what the player has just told about
+    themselves (``news``) right after it. A small model names a note before the question
+    about twice as often as one between the question and its reply, which it reads as a stage
+    direction. The rest of the prompt stays a stable prefix a model's cache reuses.
     """
-    focus = prompt.section("focus")
-    text = render_transcript(prompt, drop_sections={*COMPACT_DROPS, "focus"}, strip_meta=True)
+    text = render_transcript(
+        prompt, drop_sections={*COMPACT_DROPS, "focus", "news"}, strip_meta=True
+    )
     hint = _LANGUAGE_HINTS.get((prompt.language or "").split("-")[0])
     if hint:
         head, sep, tail = text.rpartition("\n\n")
         text = f"{head}\n\n{hint}\n{tail}" if sep else f"{hint}\n{text}"
-    if focus is not None:
-        zh = (prompt.language or "").startswith("zh")
-        notes = [" ".join(m.content.split("\n")) for m in focus.messages]
-        note = ("（" + " ".join(notes) + "）") if zh else "(" + " ".join(notes) + ")"
-        head, _sep, cue = text.rpartition("\n")
-        text = f"{head}\n{note}\n{cue}"
-    return text
+    zh = (prompt.language or "").startswith("zh")
+    head, _sep, cue = text.rpartition("\n")
+    before, line = head, ""
+    if prompt.section("input") is not None:  # the player's line is the one before the cue
+        before, _sep, line = head.rpartition("\n")
+    focus, news = _note(prompt, "focus", zh), _note(prompt, "news", zh)
+    parts = [before, focus, line, news, cue]
+    return "\n".join(p for p in parts if p)
+
+
+def _note(prompt: Prompt, name: str, zh: bool) -> str:
+    """A section's messages as one bracketed line ('' when it is absent)."""
+    section = prompt.section(name)
+    if section is None:
+        return ""
+    notes = " ".join(" ".join(m.content.split("\n")) for m in section.messages)
+    return f"（{notes}）" if zh else f"({notes})"
 
 
 def transcript_stops(prompt: Prompt, params: GenerationParams | None = None) -> list[str]:

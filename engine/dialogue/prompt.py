@@ -163,9 +163,9 @@ class Prompt(BaseModel):
 #: 10. ``backstory`` (whole).
 #:
 #: Never cut: ``persona`` (identity, personality, voice), ``format``, ``relationship``, ``scene``,
-#: ``rules``, ``focus`` (what the reply should name) and ``input``. If those alone exceed the
-#: budget the prompt is returned over budget and a warning is logged; the player's line is
-#: never dropped.
+#: ``rules``, ``focus`` (what the reply should name), ``news`` (what the player has just told)
+#: and ``input``. If those alone exceed the budget the prompt is returned over budget and a
+#: warning is logged; the player's line is never dropped.
 CUT_ORDER: tuple[tuple[str, int], ...] = (
     ("examples", 2),
     ("lore", 0),
@@ -195,6 +195,7 @@ SECTION_ORDER = (
     "history",
     "rules",
     "focus",
+    "news",
     "input",
 )
 
@@ -320,8 +321,9 @@ def assemble(
     ``present`` names the others in a group scene, ``guard`` wraps the player's text as data
     (see ``engine.safety.guard_player_text``) and ``rules`` are extra out-of-character rules
     placed with the persona's own, last before the player's line. ``grounding`` (see
-    :func:`engine.dialogue.grounding.ground`) becomes the ``focus`` section: what the character
-    remembers and knows that bears on this line, stated next to it. Sections named in
+    :func:`engine.dialogue.grounding.ground`) becomes the ``focus`` section, what the character
+    remembers and knows that bears on this line, and the ``news`` section, what the player
+    tells about themselves in it; both stated next to the line. Sections named in
     ``unseen`` are left out of what the backend shows the model (``Capabilities.unseen``): they
     take none of the budget, so a small model's transcript keeps its knowledge whole and starts
     the same way from turn to turn (which its prompt cache needs).
@@ -387,7 +389,14 @@ def assemble(
             "history", "", [_history_item(line, i) for i, line in enumerate(history)], chat=True
         ),
         "rules": _Block("rules", _rules_text(persona, display, rules, macros)),
-        "focus": _Block("focus", "", [_Item(_focus_text(g, display, language)) for g in grounding]),
+        "focus": _Block(
+            "focus",
+            "",
+            [_Item(_focus_text(g, display, language)) for g in grounding if not g.heard],
+        ),
+        "news": _Block(
+            "news", "", [_Item(_focus_text(g, display, language)) for g in grounding if g.heard]
+        ),
         "input": _Block(
             "input",
             "",
