@@ -159,6 +159,23 @@ def test_a_made_up_number_does_not_count_as_naming_the_knowledge() -> None:
     assert right.grounded >= GROUNDED > wrong.grounded
 
 
+@pytest.mark.parametrize(
+    ("q", "right", "wrong"),
+    [
+        ("渡船早上几点开？", "六点一刻。", "六点四十。"),
+        ("船票多少钱？", "十二块五。", "十二块。"),
+    ],
+)
+def test_a_chinese_time_or_price_the_knowledge_does_not_hold_names_nothing(
+    q: str, right: str, wrong: str
+) -> None:
+    knowledge = ["渡船每天早上六点一刻从北岸开，晚上九点收船。", "船票十二块五，小孩半价。"]
+    items = ground(q, player="Ada", player_lines=[], knowledge=knowledge)
+    said = score(right, question=q, grounding=items, player="Ada")
+    made_up = score(wrong, question=q, grounding=items, player="Ada")
+    assert said.grounded >= GROUNDED > made_up.grounded
+
+
 def test_trim_keeps_whole_sentences() -> None:
     assert trim("One. Two! Three? Four.", 3) == "One. Two! Three?"
     assert trim("One. Two and then", 3) == "One."

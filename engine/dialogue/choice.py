@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground, claims_as_own, mentions, terms
 from engine.dialogue.prompt import UNNAMED_PLAYER
+from engine.text.numbers import stated
 from engine.text.script import detect_language
 from engine.text.sentences import split_sentences
 
@@ -265,19 +266,15 @@ _INTRODUCES = re.compile(
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
-_NUMBER = re.compile(
-    r"\d+(?:[.:]\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"fifteen|twenty|thirty|forty|fifty|hundred|thousand)\b|[一二两三四五六七八九十百千]+(?=[点度岁块元年个文])",
-    re.IGNORECASE,
-)
 
 
 def _stray_numbers(text: str, notes: Sequence[str]) -> bool:
-    """Whether ``text`` states a number that none of ``notes`` holds (a made-up time or price)."""
+    """Whether ``text`` states a number that none of ``notes`` holds (a made-up time or price:
+    "七点四十五" when the train leaves at 七点二十, "二十五块" when the fare is 二十五块五)."""
     if not notes:
         return False
-    known = {n.lower() for note in notes for n in _NUMBER.findall(note)}
-    return any(n.lower() not in known for n in _NUMBER.findall(text))
+    known = {n for note in notes for n in stated(note)}
+    return any(n not in known for n in stated(text))
 
 
 def to_player(text: str, grounding: Sequence[Ground], player: str) -> str | None:
