@@ -36,7 +36,8 @@ Metrics (shares 0..1 over every reply unless named otherwise):
 - ``empty``: nothing to show (blank or punctuation only).
 - ``fallback``: the turn failed (``TurnFailed``) or the result is an authored fallback line.
 - ``composed``: the result says the engine built the reply rather than the model
-  (``TurnResult.composed``).
+  (``TurnResult.composed``); ``composed_memory``, ``composed_knowledge`` and ``composed_other``
+  are the same share among memory probes, knowledge probes and the rest (news, small talk).
 - ``first_sentence_ms_p50`` / ``_p95``: from ``say()`` to the first ``Sentence`` event.
 
 Run::
