@@ -31,11 +31,12 @@ _MEASURE = (
     r"|分钟|个?小时|个?钟头|公里))"
 )
 _ZH_NUMBER = re.compile(
-    rf"(?P<hour>{_ZH})点(?:(?P<quarter>一刻|三刻)|(?P<half>半)|(?P<minute>{_ZH})分?|(?P<oclock>钟|整))?"
+    rf"(?P<hour>{_ZH})点(?:(?P<part>一刻|三刻|半)|(?P<minute>{_ZH})分?|(?P<oclock>钟|整))?"
     rf"|(?P<yuan>{_ZH})[块元]钱?(?:(?P<jiao>[零〇一二两三四五六七八九\d])"
     rf"(?:[毛角](?P<fen>[一二两三四五六七八九\d])?|(?![\u3400-\u9fff])))?"
     rf"|(?P<count>{_ZH}){_MEASURE}"
 )
+_PARTS = {"一刻": 15, "半": 30, "三刻": 45}
 _EN_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
@@ -60,10 +61,8 @@ def stated(text: str) -> list[str]:
             found.append((match.start(), value))
             taken.append(match.span())
     for match in _EN_NUMBER.finditer(text):
-        if any(a <= match.start() < b for a, b in taken):
-            continue
         word = match.group(0)
-        if word.lower() in _NOT_ALONE:
+        if word.lower() in _NOT_ALONE or any(a <= match.start() < b for a, b in taken):
             continue
         found.append((match.start(), word if word[0].isdigit() else _en_words(word)))
     return [value for _start, value in sorted(found)]
@@ -72,54 +71,36 @@ def stated(text: str) -> list[str]:
 def _zh_match(match: re.Match[str]) -> str | None:
     if match.group("hour"):
         hour = _zh_int(match.group("hour"))
-        bare = not (match.group("minute") or match.group("half") or match.group("quarter"))
-        if hour is None or (bare and hour == 1 and not match.group("oclock")):
-            return None  # "好一点", "一点点": a little, not one o'clock
-        minute = (
-            _zh_int(match.group("minute"))
-            if match.group("minute")
-            else 30
-            if match.group("half")
-            else (15 if match.group("quarter") == "一刻" else 45)
-            if match.group("quarter")
-            else None
-        )
-        return str(hour) if minute is None else f"{hour}:{minute:02d}"
+        minute, part = match.group("minute"), match.group("part")
+        if minute:
+            return f"{hour}:{_zh_int(minute):02d}"
+        if part:
+            return f"{hour}:{_PARTS[part]}"
+        # "好一点", "一点点": a little, not one o'clock (unless "一点钟")
+        return None if hour == 1 and not match.group("oclock") else str(hour)
     if match.group("yuan"):
-        yuan = _zh_int(match.group("yuan"))
-        if yuan is None:
-            return None
-        jiao, fen = match.group("jiao"), match.group("fen")
+        yuan, jiao, fen = match.group("yuan", "jiao", "fen")
         if not jiao:
-            return str(yuan)
-        cents = f"{_zh_int(jiao) or 0}{_zh_int(fen) or 0}" if fen else str(_zh_int(jiao) or 0)
-        return f"{yuan}.{cents}"
-    count = _zh_int(match.group("count"))
-    return None if count is None else str(count)
+            return str(_zh_int(yuan))
+        return f"{_zh_int(yuan)}.{_zh_int(jiao)}{_zh_int(fen) if fen else ''}"
+    return str(_zh_int(match.group("count")))
 
 
-def _zh_int(numeral: str) -> int | None:
+def _zh_int(numeral: str) -> int:
     """A Chinese (or digit) numeral's value: "二十五" 25, "六千三百" 6300, "二〇〇七" 2007."""
-    if numeral.isdigit():
-        return int(numeral)
     if not any(ch in _UNIT or ch == "万" for ch in numeral):
-        digits = [_DIGIT.get(ch, int(ch) if ch.isdigit() else -1) for ch in numeral]
-        if any(d < 0 for d in digits):
-            return None
-        return int("".join(map(str, digits)))
+        return int("".join(str(_DIGIT.get(ch, ch)) for ch in numeral))  # digit by digit
     total = section = 0
     digit: int | None = None
     for ch in numeral:
-        if ch in _DIGIT or ch.isdigit():
-            digit = _DIGIT[ch] if ch in _DIGIT else int(ch)
-        elif ch in _UNIT:
+        if ch in _UNIT:
             section += (1 if digit is None else digit) * _UNIT[ch]
             digit = None
         elif ch == "万":
             total += (section + (digit or 0)) * 10000
             section, digit = 0, None
         else:
-            return None
+            digit = _DIGIT[ch] if ch in _DIGIT else int(ch)
     return total + section + (digit or 0)
 
 
