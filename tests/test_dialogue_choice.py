@@ -547,10 +547,10 @@ def test_a_chinese_answer_is_a_number_not_an_article(reply: str, named: bool) ->
 
 
 def test_naming_a_statement_far_behind_the_best_is_no_answer() -> None:
-    told = ["车上还有条狗，叫黑子，跟了我六年了。", "家里就一个丫头，叫刘小雨，今年高三。"]
+    told = ["车上还有个搭档，叫黑子，跟了我六年了。", "家里就一个丫头，叫刘小雨，今年高三。"]
     items = ground("我家丫头叫啥你还记得不？", player="老刘", player_lines=told, knowledge=[])
-    assert len(items) == 2 and items[0].score > 2 * items[1].score  # the daughter, then the dog
-    dog = rate("车上还有条狗，叫黑子。", question="我家丫头叫啥你还记得不？", grounding=items,
+    assert len(items) == 2 and items[0].score > 2 * items[1].score  # the daughter, the mate
+    dog = rate("车上还有个搭档，叫黑子。", question="我家丫头叫啥你还记得不？", grounding=items,
                player="老刘", language="zh")  # fmt: skip
     girl = rate("你家丫头叫刘小雨嘛。", question="我家丫头叫啥你还记得不？", grounding=items,
                 player="老刘", language="zh")  # fmt: skip

@@ -387,8 +387,17 @@ _SWAPS_EN = (
 
 
 # Both ways at once: the player's "你家的龙井" is the character's own tea ("我家的").
-_SWAP_ZH = {"我们": "你们", "你们": "我们", "我": "你", "你": "我", "您": "我"}
-_PERSON_ZH = re.compile("我们|你们|我|你|您")
+# (俺, the north's 我, is said back as 你 too)
+_SWAP_ZH = {
+    "我们": "你们",
+    "你们": "我们",
+    "俺们": "你们",
+    "我": "你",
+    "俺": "你",
+    "你": "我",
+    "您": "我",
+}
+_PERSON_ZH = re.compile("我们|你们|俺们|我|俺|你|您")
 
 
 def second_person(text: str) -> str:

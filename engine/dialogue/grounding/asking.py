@@ -72,7 +72,8 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "diet",
         ("allergic", "allergy", "allergies", "can't eat", "cannot eat", "can't have", "mustn't eat",
          "can't i eat", "can't i have", "mustn't i eat", "not allowed to eat", "keep away from",
-         "not supposed to eat", "intolerant", "steer clear", "stay off", "avoid eating", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
+         "not supposed to eat", "intolerant", "steer clear", "stay off", "avoid eating",
+         "food thing", "careful with", "careful about", "watch out for", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
          "不敢吃", "吃不得"),
     ),
     (

@@ -20,10 +20,11 @@ from engine.dialogue.grounding.knowledge import (
     best_sentence,
     rarity,
 )
-from engine.dialogue.grounding.related import related
+from engine.dialogue.grounding.related import NAMED_KINDS, related
 from engine.dialogue.grounding.saying import third_person
 from engine.dialogue.grounding.told import (
     MEMORY_CUES,
+    answers_held,
     fact_keys,
     heads,
     is_statement,
@@ -133,6 +134,14 @@ def ground(
         shared = len(q_terms & s_terms) + same_kind + same_time
         in_ask = len(ask_terms & s_terms)
         matched = asked_kinds & kinds
+        if (
+            "called" in matched
+            and not same_kind
+            and q_related & NAMED_KINDS
+            and related(sentence) & NAMED_KINDS
+        ):
+            # "my pup back home, what's he called?" asks the dog's name, not the sister's
+            matched -= {"called"}
         score = (
             in_ask
             + context * (shared - same_kind - in_ask)
@@ -159,9 +168,9 @@ def ground(
     scored.sort(key=lambda item: -item[0])
     for score, sentence, matched, shared, linked in scored[:max_memories]:
         asked = asking and about_memory and (bool(matched) or shared >= 1)
-        memories.append(
-            _told(sentence, player, q_terms, matched, score, asked=asked, linked=linked)
-        )
+        # The value asked for ("where" of "在广州开花店") is what a reply must name.
+        keyed = matched | answers_held(asked_kinds, sentence) if asked else matched
+        memories.append(_told(sentence, player, q_terms, keyed, score, asked=asked, linked=linked))
     if not memories and asking and any(c in low for c in MEMORY_CUES):
         # "Do you remember me?": the most memorable thing they said about themselves.
         memorable = most_memorable(told_before, q_terms)
@@ -266,8 +275,8 @@ def _about_player(sentence: str) -> bool:
         clauses = [c for c in re.split(r"[，,]", sentence) if c.strip()]
         asking = [c for c in clauses if is_question(c)]
         if len(clauses) > 1 and asking and _WORLD_ASKED.search(asking[-1]):
-            return "我" in asking[-1]
-        return "我" in sentence
+            return re.search("[我俺]", asking[-1]) is not None
+        return re.search("[我俺]", sentence) is not None  # ("俺家那口子": the north's 我)
     if _WORLD_ASKED_EN.match(sentence):
         return False  # "how much is it for my daughter to get in?" asks a price
     return (

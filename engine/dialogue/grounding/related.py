@@ -18,19 +18,25 @@ import re
 
 from engine.dialogue.grounding.words import NUMBER_WORD, ORDINAL, stem
 
-__all__ = ["related"]
+__all__ = ["NAMED_KINDS", "related"]
+
+#: The kinds of thing a player names by a name of its own: their people and their pets.
+NAMED_KINDS = frozenset(
+    {"@child", "@partner", "@parent", "@sibling", "@grandparent", "@dog", "@cat", "@pet"}
+)
 
 # kind -> (English words, Chinese words). A word may name more than one kind ("girl": a child
 # or a girlfriend). English words are matched as whole words (after the plural is dropped).
 _KINDS: dict[str, tuple[str, str]] = {
     "@child": (
         "child children kid kids son sons daughter daughters boy lad lass girl baby toddler "
-        "youngster little'un nipper teenager",
-        "孩子 儿子 女儿 闺女 娃 小孩 宝宝 崽 小子 丫头",
+        "youngster little'un nipper teenager eldest youngest nephew niece grandson granddaughter "
+        "grandchild grandkid",
+        "孩子 儿子 女儿 闺女 娃 小孩 宝宝 崽 小子 丫头 侄子 侄女 外甥 孙子 孙女 外孙",
     ),
     "@partner": (
         "wife husband partner missus hubby fiance fiancee girlfriend boyfriend spouse girl",
-        "老婆 老公 媳妇 爱人 对象 丈夫 妻子 女朋友 男朋友 女友 男友",
+        "老婆 老公 媳妇 爱人 对象 丈夫 妻子 女朋友 男朋友 女友 男友 老伴 那口子 孩子他妈 孩子他爸 孩他妈 孩他爸",
     ),
     "@parent": (
         "mum mom mam mother dad father parent parents mama papa",
@@ -118,12 +124,21 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
      re.compile(rf"\bturn(?:s|ing)? (?:{NUMBER_WORD})\b|满[\d一二两三四五六七八九十]{{1,3}}岁")),
     (frozenset({"@child", "@sibling"}), re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
     (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
+    # "my wee girl", "our little lad": a child, not a girlfriend
+    (frozenset({"@child"}), re.compile(r"\b(?:wee|little|baby|youngest|eldest) (?:girl|boy|lad|lass|one)s?\b")),
     # "It's my seventy-fifth on the third of August", "my 40th"
     (frozenset({"@birthday"}),
      re.compile(rf"\bmy {ORDINAL}\b")),
     (frozenset({"@vehicle"}),
      re.compile(r"\b(?:Land ?Rover|Range Rover|Defender|Transit|Hilux|Volvo|Fiesta|Corsa)\b")),
 )  # fmt: skip
+
+
+_CHILD_WORDS = re.compile(r"\b(?:wee|little|baby|youngest|eldest) (?:girl|boy)s?\b", re.IGNORECASE)
+_PARTNER_WORDS = re.compile(
+    r"\b(?:wife|husband|partner|missus|hubby|fianc[eé]e?|girlfriend|boyfriend|spouse)\b",
+    re.IGNORECASE,
+)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -141,6 +156,8 @@ def related(text: str) -> frozenset[str]:
         word = re.sub(r"'[a-z]+$", "", word.lower())  # "wife's", "wife'll"
         kinds = _ENGLISH.get(stem(word)) or _ENGLISH.get(word.removesuffix("s"), frozenset())
         found |= kinds  # "cats": too short for the stemmer to drop the plural
+    if _CHILD_WORDS.search(text) and not _PARTNER_WORDS.search(text):
+        found.discard("@partner")  # "girl" of "my wee girl" only
     for kind, pattern in _CHINESE:
         if pattern.search(text):
             found.add(kind)

@@ -57,7 +57,13 @@ def third_person(text: str, name: str) -> str:
                   "" if HAN_CHAR.search(text) else "I'm ", text)  # fmt: skip
     if HAN_CHAR.search(text):
         text = with_subject(text)  # "老家四川的" is theirs; "她叫朵朵" is about her
-        return text.replace("我们", "你们").replace("我", name)
+        # (俺, the north's 我)
+        return (
+            text.replace("我们", "你们")
+            .replace("俺们", "你们")
+            .replace("我", name)
+            .replace("俺", name)
+        )
     text = re.sub(
         r"\bI ((?:really|also|just|still|never|always|often|usually) )?(?!am\b)([a-z]+)\b",
         lambda m: _verb_s(m, name),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
-from engine.dialogue.grounding.related import related
+from engine.dialogue.grounding.related import NAMED_KINDS, related
 from engine.dialogue.grounding.words import (
     COMMON_ZH,
     HAN_CHAR,
@@ -25,6 +25,7 @@ from engine.dialogue.grounding.words import (
 
 __all__ = [
     "MEMORY_CUES",
+    "answers_held",
     "fact_keys",
     "heads",
     "is_statement",
@@ -203,10 +204,21 @@ def _told_in(line: str) -> tuple[str, ...]:
                 and before
                 and out[-1].endswith(before)
                 and _NAME_FRAGMENT.match(sentence)
-                and related(before) & _NAMED_KINDS
+                and related(before) & NAMED_KINDS
             ):
                 # "The wife'll be in though. Maureen.": the name of the one just named, not
                 # the player's
+                out[-1] = f"{out[-1]} {sentence}"
+            elif (
+                out
+                and before
+                and out[-1].endswith(before)
+                and _NAMED_BY_PRONOUN.search(sentence)
+                and related(before) & NAMED_KINDS
+                and not related(sentence)
+            ):
+                # "our eldest would have that collie's ears off. Isla, she's four": the one
+                # just named, by their name and "she"
                 out[-1] = f"{out[-1]} {sentence}"
             else:
                 out.append(sentence)
@@ -219,10 +231,13 @@ def _told_in(line: str) -> tuple[str, ...]:
 
 # Someone of the family named after how they are kin: "我女朋友小雯送的", "我闺女朵朵今年".
 _KIN_NAMED = (
-    r"(?:我(?:的|家)?|(?:^|(?<=[，,。]))\s*)(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
+    # ("跟老伴儿桂兰出来溜达": with whom, and their name)
+    r"(?:我(?:的|家)?|(?:跟|和|带着?|陪)|(?:^|(?<=[，,。]))\s*)"
+    r"(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|老伴儿?|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
     r"(?:叫)?(?!今年|现在|最近|每天|也是|说过|以前|去年|明年|特别|非常|一直|已经|还是|就是|不是|喜欢|"
     r"最爱|最喜|在家|刚上|上学|上班)([\u4e00-\u9fff]{2})"
-    r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|[，。！,.!、])"
+    r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|出来|一起"
+    r"|[，。！,.!、])"
 )
 
 # A name said on its own, as a sentence, where someone says who they are ("Alright. Callum. Our
@@ -244,11 +259,14 @@ _SELF_NAME = re.compile(
 # A name said on its own after a sentence naming one of the family or a pet ("We've got a
 # cat with one eye. Pirate, obviously."): whose name it is.
 _NAME_FRAGMENT = re.compile(r"^\W*([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$")
-_NAMED_KINDS = frozenset(
-    {"@child", "@partner", "@parent", "@sibling", "@grandparent", "@dog", "@cat", "@pet"}
+# A name and "he" or "she" for the same one: "Isla, she's four", "if Waffles was here he'd ...".
+_NAMED_BY_PRONOUN = re.compile(
+    r"^\W*([A-Z][a-z]{1,14}), (?:she|he)\b|\b(?!I\b)([A-Z][a-z]{1,14})\b[^.!?]{0,30}\b(?:she|he)(?:'[sd]|\b)"
 )
 # The kin or pet and the name said after it in a sentence of its own.
 _NAMED_AFTER = r"[.!]\s+([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$"
+# The one just named, by name, then "she" or "he": "our eldest ... Isla, she's four".
+_NAMED_THEN_SHE = r"[.!]\s+([A-Z][a-z]{1,14}), (?:she|he)\b"
 # One of the family named a few words after how they are kin ("brought my daughter along as
 # well, Tilly, she's nine"; "the wife, Aileen, she's due in March").
 _KIN_THEN_NAME = (
@@ -365,8 +383,11 @@ _STATED = {
         r"|\bI(?:'m| am) an? (?!bit\b|little\b|lot\b|big\b|huge\b|great\b|good\b|bad\b|"
         r"fan\b|new\b|real\b|total\b|tad\b|fool\b|mess\b|friend\b|guest\b|stranger\b)[a-z]{3,}\b"
         r"|\bI (?:work|teach|farm|fish|trade|sell|run|drive|cook|nurse)\b"
-        r"|我(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当|开.{1,4}(?:店|车))"
-        r"|我?是(?!土生土长).{0,10}(?:师|员|生|手|工|司机|老板|掌柜|护士)"
+        # ("我现在开出租": what they do now)
+        r"|我(?:现在|目前|如今|平时|一直)?(?:是一?[名个位]|在.{1,10}(?:工作|上班|教|当|做|开)|当"
+        r"|开.{1,4}(?:店|车)|开出租)"
+        # (within the clause: not "是腊八，每年过生日", "是有花生")
+        r"|我?是(?!土生土长)[^，。！？,.!?；;]{0,10}(?:师|员|[学医]生|实习生|手|工|司机|老板|掌柜|护士)"
         # "…的老师，教音乐的" (one who teaches music)
         r"|(?:^|[，,])\s*教[\u4e00-\u9fff]{1,4}的"
         r"|\bI(?:'m| am) [A-Z][a-z]+, an? [a-z]+"
@@ -388,6 +409,8 @@ _STATED = {
         r"|(?:到|在|去)[\u4e00-\u9fff]{1,8}?(?:学校|小学|中学|大学|医院|工厂|厂|公司|店)里?"
         r"(?:教|当|做|上班|工作)"
         r"|在[\u4e00-\u9fff]{1,10}?(?:修|卖|开|送|种|养|教|跑|管|做|带)[\u4e00-\u9fff]{1,6}(?:的|[，。,]|$)"
+        # years at the same work: "在矿上下了三十年井", "在厂里干了二十年"
+        r"|在[\u4e00-\u9fff]{1,6}?[\u4e00-\u9fff]了(?:[一二两三四五六七八九十几]{1,3}|\d{1,2})多?年"
     ),
     "plans": re.compile(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
@@ -445,7 +468,7 @@ _STATED = {
     "place": re.compile(
         # (not "grew up in Hull", "born in Cork": where they are from)
         rf"(?<!grew up )(?<!born )(?<!raised )(?<!bred )"
-        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)[A-Z][a-z]{{2,}}"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)(?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}"
         r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
         r"|转转|逛逛|耍|看看|走走)"
     ),
@@ -462,7 +485,7 @@ _STATED = {
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)[A-Z][a-z]+\b"
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)[A-Z][a-z]+\b"
-        rf"|{_NAMED_AFTER}|{_KIN_THEN_NAME}"
+        rf"|{_NAMED_AFTER}|{_NAMED_THEN_SHE}|{_KIN_THEN_NAME}"
         # "... minding Biscuit this weekend, that's my springer spaniel"
         r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
@@ -527,7 +550,7 @@ _DETAIL = {
         r"|(?:名叫|叫|名字是)(?:[“\"「『]([^”\"」』]{1,8})[”\"」』]|([\u4e00-\u9fff]{1,3}))"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)([A-Z][a-z]+)\b"
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
-        rf"|{_NAMED_AFTER}|{_KIN_THEN_NAME}"
+        rf"|{_NAMED_AFTER}|{_NAMED_THEN_SHE}|{_KIN_THEN_NAME}"
         r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
@@ -573,9 +596,12 @@ _DETAIL = {
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年[\u4e00-\u9fff]{0,3})"
     ),
     "place": re.compile(
-        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)([A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)((?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
         r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
         r"|转转|逛逛|耍|看看|走走)"
+        # where they do what they do: "在广州开花店", "在人民医院当护士", "住在城东" (not "现在开出租")
+        r"|(?<![现正实存好自所])(?:在|住在|搬到)([\u4e00-\u9fff]{2,4}?)"
+        r"(?=[开做当教卖修跑送干上住带管种养摆]|[，。！？,.!?]|$)"
     ),
     "work": re.compile(
         rf"\b((?:{_TRADES_EN}))s?\b"
@@ -597,6 +623,24 @@ def times_named(text: str) -> frozenset[str]:
         next(g for g in m.groups() if g).lower()
         for m in _DETAIL["when"].finditer(text)
         if any(m.groups())
+    )
+
+
+# Kinds asked for one value that a statement of another kind may still hold ("在广州开花店"
+# tells work, and where): the value answers the question, the rest of the statement does not.
+_VALUE_KINDS = frozenset({"place", "when", "age"})
+
+
+def answers_held(asked: frozenset[str], sentence: str) -> frozenset[str]:
+    """The kinds of ``asked`` that want one value (where, when, how old) and whose value
+    ``sentence`` holds, stated as that kind or not: "我在哪儿开店？" of "在广州开花店" wants
+    "广州", so a reply that says "深圳开花店" names the shop and misses the answer."""
+    if not HAN_CHAR.search(sentence):
+        sentence = with_subject(sentence)
+    return frozenset(
+        kind
+        for kind in asked & _VALUE_KINDS
+        if (found := _DETAIL[kind].search(sentence)) and any(found.groups())
     )
 
 
