@@ -883,3 +883,25 @@ def test_chinese_statements_of_work_and_kin_are_found(
 ) -> None:
     item = _asked_memory(question, told)
     assert expect in item.said and "俺" not in item.said
+
+
+def test_he_or_she_right_after_a_question_about_the_players_kin_asks_about_them() -> None:
+    """ "他今年多大了？" after "我那大孙子叫啥来着？" asks the grandson's age (what the player
+    told), not the character's own world."""
+    told = ["大孙子豆豆今年上一年级了，七岁，天天跟我视频", "我那大孙子叫啥来着？"]
+    found = ground("他今年多大了？", player="老赵", player_lines=told,
+                   knowledge=["列车长在这趟车上跑了十八年。"])  # fmt: skip
+    asked = [g for g in found if g.asked]
+    assert [g.kind for g in asked] == ["memory"] and "七岁" in asked[0].said
+    # asked of the character, it is about the character
+    found = ground("他今年多大了？", player="老赵", player_lines=["今天天气真好。"],
+                   knowledge=["列车长在这趟车上跑了十八年。"])  # fmt: skip
+    assert not any(g.asked and g.kind == "memory" for g in found)
+
+
+def test_which_month_is_answered_by_a_month_not_a_weekday() -> None:
+    told = ["so my little sister Megan's getting married back home in October",
+            "I'm getting the boat out to St Kilda on Thursday if the weather behaves",
+            "who was it I said was getting married?"]  # fmt: skip
+    item = _asked_memory("and when's the big day, which month?", told, "Jodie")
+    assert "October" in item.said

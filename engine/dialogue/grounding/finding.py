@@ -30,6 +30,7 @@ from engine.dialogue.grounding.told import (
     is_statement,
     kinds_stated,
     most_memorable,
+    names_month,
     sentences,
     statements,
     times_named,
@@ -103,6 +104,18 @@ def ground(
     about_memory = any(c in low for c in MEMORY_CUES) or about_player
     if follow_up and not about_memory:
         about_memory = any(c in before.lower() for c in MEMORY_CUES) or _about_player(before)
+    if (
+        not about_memory
+        and asking
+        and asked_kinds
+        and is_question(before)
+        and _about_player(before)
+        and related(before) & NAMED_KINDS
+        and _HIM_OR_HER.search(question)
+        and _TO_CHARACTER.search(question) is None
+    ):
+        # "他今年多大了？" right after "我那大孙子叫啥来着？": about the one just asked of
+        about_memory = True
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -125,6 +138,7 @@ def ground(
     cued = any(c in low for c in MEMORY_CUES)
     world, world_kinds = _world(tuple(knowledge)) if not cued else (frozenset(), frozenset())
     asked_times = times_named(" ".join(asks))
+    month_asked = _MONTH_ASKED.search(" ".join(asks)) is not None
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
@@ -134,6 +148,8 @@ def ground(
         shared = len(q_terms & s_terms) + same_kind + same_time
         in_ask = len(ask_terms & s_terms)
         matched = asked_kinds & kinds
+        if "when" in matched and month_asked and not names_month(sentence):
+            matched -= {"when"}  # "which month?" is not answered by "on Thursday"
         if (
             "called" in matched
             and not same_kind
@@ -251,6 +267,12 @@ _RECALLS = re.compile("|".join([*MEMORY_CUES, "来着", r"\bagain\b"]))
 
 # Someone or something the question names by a pronoun, said in what comes with it.
 _SOMEONE = re.compile(r"\b(?:his|her|he|she|him|its)\b|[他她它]", re.IGNORECASE)
+
+# A question for the month: "which month?", "几月份？"
+_MONTH_ASKED = re.compile(r"\b(?:which|what) month\b|几月|哪个月", re.IGNORECASE)
+
+# "He" or "she": someone named before.
+_HIM_OR_HER = re.compile(r"\b(?:he|she|him|her|his)\b|[他她]", re.IGNORECASE)
 
 # A question to the character ("and do you …?") asks about them or their world, not the player.
 _TO_CHARACTER = re.compile(r"\b(?:you|your|yours|you're|you've)\b|[你您]", re.IGNORECASE)

@@ -31,6 +31,7 @@ __all__ = [
     "is_statement",
     "kinds_stated",
     "most_memorable",
+    "names_month",
     "sentences",
     "statements",
     "times_named",
@@ -613,6 +614,14 @@ _DETAIL = {
         r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
+
+
+def names_month(text: str) -> bool:
+    """Whether ``text`` names a month ("in October", "十月", "腊月")."""
+    return _MONTH_NAMED.search(text) is not None
+
+
+_MONTH_NAMED = re.compile(rf"\b(?:{_MONTH})\b|[一二三四五六七八九十\d正腊冬]{{1,3}}月")
 
 
 @functools.lru_cache(maxsize=4096)
