@@ -204,22 +204,14 @@ def _told_in(line: str) -> tuple[str, ...]:
                 out
                 and before
                 and out[-1].endswith(before)
-                and _NAME_FRAGMENT.match(sentence)
                 and related(before) & NAMED_KINDS
+                and (
+                    _NAME_FRAGMENT.match(sentence)
+                    or (_NAMED_BY_PRONOUN.search(sentence) and not related(sentence))
+                )
             ):
-                # "The wife'll be in though. Maureen.": the name of the one just named, not
-                # the player's
-                out[-1] = f"{out[-1]} {sentence}"
-            elif (
-                out
-                and before
-                and out[-1].endswith(before)
-                and _NAMED_BY_PRONOUN.search(sentence)
-                and related(before) & NAMED_KINDS
-                and not related(sentence)
-            ):
-                # "our eldest would have that collie's ears off. Isla, she's four": the one
-                # just named, by their name and "she"
+                # The name of the one just named, not the player's: "The wife'll be in though.
+                # Maureen.", "our eldest would have that collie's ears off. Isla, she's four"
                 out[-1] = f"{out[-1]} {sentence}"
             else:
                 out.append(sentence)
