@@ -905,3 +905,22 @@ def test_which_month_is_answered_by_a_month_not_a_weekday() -> None:
             "who was it I said was getting married?"]  # fmt: skip
     item = _asked_memory("and when's the big day, which month?", told, "Jodie")
     assert "October" in item.said
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("What would her political leaning likely be?", set()),
+        ("Isn't the view lovely?", set()),
+        ("what am I craving these days?", {"likes"}),
+        ("What am I drinking these days?", {"likes"}),
+        ("what did I say I loved?", {"likes"}),
+        ("how old is she?", {"age"}),
+    ],
+)
+def test_a_cue_word_asks_as_itself_or_inflected_not_inside_another_word(
+    question: str, kinds: set[str]
+) -> None:
+    from engine.dialogue.grounding.asking import kinds_asked
+
+    assert set(kinds_asked(question)) == kinds

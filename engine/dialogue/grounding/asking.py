@@ -104,7 +104,7 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "likes",
         ("like", "love", "favourite", "favorite", "enjoy", "drink", "eat", "food", "hobby",
-         "hobbies", "pastime", "spare time", "free time", "my usual", "crave", "cup of", "flask",
+         "hobbies", "pastime", "spare time", "free time", "my usual", "crave", "craving", "cup of", "flask",
          "breakfast",
          "喜欢", "爱", "最爱", "爱好", "馋", "惦记", "好这口", "哪口", "喝", "吃", "杯里", "泡的"),
     ),
@@ -155,11 +155,21 @@ def kinds_asked(question: str) -> frozenset[str]:
 
 
 def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
-    """One pattern for a kind's cues: Chinese ones anywhere, English ones as whole words from
-    their start ("old" is not in "told")."""
+    """One pattern for a kind's cues: Chinese ones anywhere, English ones as whole words, or
+    their inflections ("old" is not in "told", "like" not in "likely")."""
     return re.compile(
-        "|".join(re.escape(c) if HAN_CHAR.search(c) else rf"(?<![a-z]){re.escape(c)}" for c in cues)
+        "|".join(
+            re.escape(c) if HAN_CHAR.search(c) else rf"(?<![a-z]){_inflected(c)}(?![a-z])"
+            for c in cues
+        )
     )
+
+
+def _inflected(cue: str) -> str:
+    """An English cue and its inflections: "like", "likes", "liked" (not "likely"), "drink",
+    "drinking", "love", "loved" (not "lovely"). A dropped e is a cue of its own ("craving"):
+    "living" asks what one does, not where one lives."""
+    return rf"{re.escape(cue)}(?:s|es|d|ed|ing)?"
 
 
 _GONE_TO_DO = re.compile(
