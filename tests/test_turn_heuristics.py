@@ -86,8 +86,16 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("the wife'll be in later, Maureen.", "your wife'll be in later, Maureen."),
         ("The missus and I", "Your missus and you"),
         ("I fixed the husband of my neighbour", "you fixed the husband of your neighbour"),
+        # what the player says of the character's side is turned too
+        ("My daughter is seven, she loves your lanterns.",
+         "Your daughter is seven, she loves my lanterns."),
+        ("I think you sell the best tea in town", "you think I sell the best tea in town"),
+        ("I brought you a cake", "you brought me a cake"),
+        ("Your tea is great. I come every week", "My tea is great. You come every week"),
+        ("you're the best. Thank you!", "I'm the best. Thank you!"),
+        ("俺是黑龙江鹤岗的，俺们那嘎达冷", "你是黑龙江鹤岗的，你们那嘎达冷"),
     ],
-)
+)  # fmt: skip
 def test_second_person(text: str, expected: str) -> None:
     assert second_person(text) == expected
 

@@ -404,12 +404,40 @@ def second_person(text: str) -> str:
     """Turn a player's first-person line into second person for the character to say back."""
     if _CJK.search(text):
         return _PERSON_ZH.sub(lambda m: _SWAP_ZH[m.group(0)], text)
-    out = text
+    # What the player said of the character's side ("she loves your lanterns") is turned the
+    # other way ("my lanterns"): held aside while "I" and "my" become "you" and "your".
+    held: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:
+        lead = m.group("lead") or ""
+        word = m.group("form") or m.group("subject") or m.group("object")
+        own = _YOU_EN.get(word.lower()) or ("I" if m.group("lead") is not None else "me")
+        held.append(own[0].upper() + own[1:] if word[0].isupper() and own != "I" else own)
+        return f"{lead}\ue000{len(held) - 1}\ue001"
+
+    out = _YOU_FORMS.sub(hold, text)
     for pattern, repl in _SWAPS_EN:
         out = re.sub(pattern, repl, out)
+    out = re.sub("\ue000(\\d+)\ue001", lambda m: held[int(m.group(1))], out)
     # "Plum wine. I love it!" -> "Plum wine. You love it!": "I" opened a sentence there (the
     # first word is left to the caller, which may go on from "you said ...").
-    return re.sub(r"([.!?]\s+)(you|your)\b", lambda m: m.group(1) + m.group(2).title(), out)
+    return re.sub(r"([.!?]\s+)(you|your|my)\b", lambda m: m.group(1) + m.group(2).title(), out)
+
+
+# The second person as the player says it, and the character's first person for it.
+_YOU_EN = {
+    "you're": "I'm", "you are": "I am", "you've": "I've", "you'll": "I'll", "you'd": "I'd",
+    "you were": "I was", "yours": "mine", "your": "my", "yourself": "myself",
+}  # fmt: skip
+# "you" opening a clause is the one who does something ("I think you sell the best tea" ->
+# "I"); elsewhere it is the one something is done to ("I brought you a cake" -> "me").
+_YOU_FORMS = re.compile(
+    r"(?P<form>\b(?:you're|you are|you've|you'll|you'd|you were|yours|your|yourself)\b)"
+    r"|(?P<lead>^|[,;:.!?]\s+|\b(?:and|but|that|because|when|if|so|think|thought|hope|bet|guess"
+    r"|know|said|heard)\s+)(?P<subject>you)\b(?=\s+[a-z])"
+    r"|(?P<object>(?<!thank )\byou\b)",  # ("thank you" is said as it is)
+    re.IGNORECASE,
+)
 
 
 #: How much a line must weigh (:func:`importance`, plus 2 when a fact is read from it) for a
