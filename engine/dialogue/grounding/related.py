@@ -114,6 +114,12 @@ _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s*)\W*$")
 
 
+# A child said as a young one: "my wee girl", "our little lad", "the youngest one".
+_CHILD_WORDS = re.compile(
+    r"\b(?:wee|little|baby|youngest|eldest) (?:girl|boy|lad|lass|one)s?\b", re.IGNORECASE
+)
+
+
 # Kinds named by more than a word: going somewhere ("off to Iceland"), a birthday coming
 # ("turning eight in June"), one of the family called "our" and their name ("Our Ellie's been
 # on at me", as the north of England says it).
@@ -125,7 +131,7 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"@child", "@sibling"}), re.compile(r"\b[Oo]ur (?!Lady\b|Lord\b)[A-Z][a-z]+\b")),
     (frozenset({"@sibling"}), re.compile(r"\bour kid\b")),
     # "my wee girl", "our little lad": a child, not a girlfriend
-    (frozenset({"@child"}), re.compile(r"\b(?:wee|little|baby|youngest|eldest) (?:girl|boy|lad|lass|one)s?\b")),
+    (frozenset({"@child"}), _CHILD_WORDS),
     # "It's my seventy-fifth on the third of August", "my 40th"
     (frozenset({"@birthday"}),
      re.compile(rf"\bmy {ORDINAL}\b")),
@@ -134,7 +140,6 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
 )  # fmt: skip
 
 
-_CHILD_WORDS = re.compile(r"\b(?:wee|little|baby|youngest|eldest) (?:girl|boy)s?\b", re.IGNORECASE)
 _PARTNER_WORDS = re.compile(
     r"\b(?:wife|husband|partner|missus|hubby|fianc[eé]e?|girlfriend|boyfriend|spouse)\b",
     re.IGNORECASE,
