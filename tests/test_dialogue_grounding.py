@@ -824,8 +824,9 @@ def test_the_missus_is_the_players_own_and_asked_about() -> None:
 
 
 def _asked_memory(question: str, told: list[str], player: str = "阿梅") -> Any:
-    found = [g for g in ground(question, player=player, player_lines=told, knowledge=[]) if g.asked]
-    assert found and found[0].kind == "memory", found
+    """The memory the question asks about (the first asked item must be one)."""
+    found = [g for g in _memory(question, told, player) if g.asked]
+    assert found, found
     return found[0]
 
 
