@@ -218,6 +218,45 @@ def test_sections_the_backend_does_not_show_take_none_of_the_budget() -> None:
     assert tight.cut and not unseen & set(tight.cut)  # type: ignore[attr-defined]
 
 
+def test_what_reads_the_same_every_turn_is_cut_the_same_every_turn() -> None:
+    """Over budget, the persona, knowledge and examples shown depend on the persona and the
+    budget, not on how long the turn's history is: the prompt starts the same way from turn to
+    turn (a model's prompt cache keeps it), and the history, not an example, gives way."""
+    persona = _persona(
+        examples=[
+            {
+                "player": f"Question {i} about the fountain?",
+                "character": f"Answer {i}, friend. " * 6,
+            }
+            for i in range(6)
+        ]
+    )
+    standing = ("persona", "backstory", "knowledge", "examples")
+
+    def turn(lines: int) -> object:
+        history = [
+            Line(speaker="Ada" if i % 2 == 0 else "Mira", text=f"Line {i} of our talk today. " * 3,
+                 own=i % 2 == 1)
+            for i in range(lines)
+        ]  # fmt: skip
+        return assemble(persona, "And the fountain?", player_name="Ada", budget_tokens=1000,
+                        history=history)  # fmt: skip
+
+    def shown(prompt: object) -> list[str]:
+        return [
+            m.content
+            for s in prompt.sections  # type: ignore[attr-defined]
+            if s.name in standing
+            for m in s.messages
+        ]
+
+    prompts = [turn(lines) for lines in range(4, 14, 2)]
+    assert all(p.tokens <= 1000 for p in prompts)  # type: ignore[attr-defined]
+    assert all(shown(p) == shown(prompts[0]) for p in prompts)
+    assert prompts[0].cut.get("examples")  # type: ignore[attr-defined]
+    assert prompts[-1].cut.get("history")  # type: ignore[attr-defined]
+
+
 def test_the_embedded_models_compact_layout_says_what_it_leaves_out() -> None:
     from engine.backends.local import LocalBackend
     from engine.backends.render import COMPACT_DROPS

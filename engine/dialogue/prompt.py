@@ -148,8 +148,10 @@ class Prompt(BaseModel):
 # ============================================================================================
 # Assembly under a token budget
 
-#: What is cut first when the prompt is over budget, in order. Each step removes one item at a
-#: time (the least useful end of its section) until the prompt fits, before moving to the next:
+#: What is cut first when the prompt is over budget, in order (once the sections that read the
+#: same every turn are fitted into their share, :data:`STANDING_SHARE`). Each step removes one
+#: item at a time (the least useful end of its section) until the prompt fits, before moving to
+#: the next:
 #:
 #: 1. ``examples`` beyond the first two example exchanges (last first);
 #: 2. ``lore`` entries, lowest priority first;
@@ -178,6 +180,17 @@ CUT_ORDER: tuple[tuple[str, int], ...] = (
     ("history", 0),
     ("backstory", 0),
 )
+
+#: When the prompt is over budget, the sections that read the same every turn (who the
+#: character is, what they know, how they talk, the reply's format and rules) are first fitted
+#: into this share of it by cutting examples (the first step of :data:`CUT_ORDER` as well).
+#: What they leave is the turn's own (history, notes, the line), so how many examples are
+#: shown depends on the persona and the budget, not on the turn: the prompt starts the same
+#: way from turn to turn and a model's prompt cache keeps it (examples cut to fit each turn's
+#: history would change the prompt from the examples on, every turn).
+STANDING_SHARE = 0.65
+STANDING_CUTS: tuple[tuple[str, int], ...] = (("examples", 2),)
+_STANDING = ("persona", "backstory", "knowledge", "examples", "format", "rules")
 
 #: Section order in the assembled prompt.
 SECTION_ORDER = (
@@ -419,6 +432,8 @@ def assemble(
 
     total = sum(b.tokens for name, b in blocks.items() if name not in unseen)
     if total > budget_tokens:
+        _fit(blocks, _STANDING, STANDING_CUTS, int(budget_tokens * STANDING_SHARE), unseen)
+        total = sum(b.tokens for name, b in blocks.items() if name not in unseen)
         for step, keep in CUT_ORDER:
             if step in unseen:
                 continue
@@ -444,6 +459,26 @@ def assemble(
         answers=_answers(persona, grounding, language),
         cut={b.name: b.cut for b in blocks.values() if b.cut},
     )
+
+
+def _fit(
+    blocks: Mapping[str, _Block],
+    names: Sequence[str],
+    cuts: Sequence[tuple[str, int]],
+    budget: int,
+    unseen: Collection[str],
+) -> None:
+    """Cut ``blocks`` (in ``cuts`` order, each down to its kept count) until the shown ones
+    among ``names`` fit ``budget``."""
+    total = sum(blocks[n].tokens for n in names if n not in unseen)
+    for step, keep in cuts:
+        block = blocks[step]
+        if step in unseen:
+            continue
+        while total > budget and len(block.items) > keep:
+            before = block.tokens
+            block.drop_one()
+            total += block.tokens - before
 
 
 def _answers(persona: Persona, grounding: Sequence[Ground], language: str) -> tuple[str, ...]:
