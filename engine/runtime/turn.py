@@ -213,9 +213,18 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
             composed=gen.composed,
         ),
     )
-    # 8. after the reply, in the background
+    # 8. after the reply, in the background; then, while the player reads it, the next
+    # prompt goes into a base model's cache
     if env.spawn is not None and ctx.turn_id is not None:
-        env.spawn(after_turn(env, req, ctx, prompt_text, text, parsed))
+        env.spawn(_after_reply(env, req, ctx, prompt_text, text, parsed))
+
+
+async def _after_reply(
+    env: TurnEnv, req: TurnRequest, ctx: Context, player_text: str, reply: str, parsed: ParsedReply
+) -> None:
+    """What follows a reply: the analysis (:func:`after_turn`), then :func:`warm_prompt`."""
+    await after_turn(env, req, ctx, player_text, reply, parsed)
+    await warm_prompt(env, req)
 
 
 class _PlayerLine:
@@ -605,13 +614,17 @@ async def warm_prompt(env: TurnEnv, req: TurnRequest) -> None:
 
     The prompt is built as for a line not yet spoken: who the character is, what they know,
     how they talk and the conversation so far are what the next reply's prompt starts with,
-    and a model that keeps its cache then evaluates only the new line when it comes. Only for
-    backends that can (:class:`engine.backends.base.Warming`) and sample several candidates
-    from a transcript (a base model); a failure is logged and changes nothing.
+    and a model that keeps its cache then evaluates only the new line when it comes. Called
+    while the player reads the greeting or a reply; skipped while another reply is on the way
+    (its conversation keeps the cache). Only for backends that can
+    (:class:`engine.backends.base.Warming`) and sample several candidates from a transcript
+    (a base model); a failure is logged and changes nothing.
     """
     backend = env.backend
     if not isinstance(backend, Warming) or candidate_count(env) < 2:
         return
+    if env.generating:
+        return  # another turn's reply is on the way: its conversation keeps the cache
     try:
         ctx = await env.store.run(
             lambda s: _gather(
