@@ -162,6 +162,35 @@ def test_greeting_warms_the_characters_prompt(backend: LocalBackend, tmp_path: P
     assert backend.prompt_cached is not None
 
 
+def test_a_reply_warms_the_next_prompt_while_the_player_reads_it(
+    backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a reply (and its analysis) the prompt of the player's next line, the reply in its
+    history, goes into the cache: the next reply evaluates only what follows."""
+    from engine import Runtime, TurnDone
+    from engine.persona import load_persona
+
+    mira = load_persona(Path(__file__).parent.parent / "characters" / "mira.yaml")
+    warmed: list[Prompt] = []
+    warm = backend.warm
+
+    async def spy(prompt: Prompt) -> None:
+        warmed.append(prompt)
+        await warm(prompt)
+
+    monkeypatch.setattr(backend, "warm", spy)
+    with Runtime(
+        tmp_path / "w.db", backend=backend, characters={"mira": mira}, close_backend=False
+    ) as rt:
+        handle = rt.say("mira", "ada", "Hello! I'm Ada, I bake bread.", player_name="Ada")
+        assert rt.wait_idle(120)
+        done = [e for e in rt.poll() if isinstance(e, TurnDone) and e.handle_id == handle.id]
+    assert done and warmed
+    history = warmed[-1].section("history")
+    assert history is not None and done[0].result.text in history.messages[-1].content
+    assert backend.prompt_cached is not None
+
+
 def test_a_lead_is_continued_not_repeated(backend: LocalBackend) -> None:
     lead = "Welcome to Lantern Square!"
     chunks = asyncio.run(
