@@ -23,7 +23,7 @@ once from its chunk packages into a user cache directory. Any GGUF path works to
 
 Example::
 
-    backend = LocalBackend()                       # Gemma 3 270M, n_ctx 2048, 2 threads
+    backend = LocalBackend()                       # Gemma 3 270M, n_ctx 3072, 2 threads
     async for chunk in backend.stream(prompt):
         print(chunk.text, end="")
 """
@@ -213,7 +213,7 @@ class LocalBackend:
         self,
         model_path: str | Path | None = None,
         *,
-        n_ctx: int = 2048,
+        n_ctx: int = 3072,
         n_threads: int = 2,
         mode: Literal["auto", "chat", "completion"] = "auto",
         sampling: LocalSampling | None = None,
