@@ -21,6 +21,7 @@ from engine.dialogue.choice import (
 )
 from engine.dialogue.grounding import (
     Ground,
+    addresses_player,
     claims_as_own,
     compose,
     ground,
@@ -502,6 +503,37 @@ def test_a_reply_that_takes_in_no_news_does_not_end_the_sampling(make_runtime: A
     done = drain(rt, rt.say("mira", "p1", ADA[0], player_name="Ada"))[-1]
     assert isinstance(done, TurnDone)
     assert done.result.text == "A blacksmith from the north! Sit down."
+
+
+@pytest.mark.parametrize(
+    ("reply", "takes_in"),
+    [
+        ("Blacksmiths are always welcome at this fountain.", True),  # the trade
+        ("Up north? Then our winters won't scare you.", True),  # where they are from
+        ("The fountain is lovely tonight.", False),
+    ],
+)
+def test_news_of_two_kinds_is_taken_in_by_naming_either(reply: str, takes_in: bool) -> None:
+    line = "I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert [i.heard for i in items] == [True] and {"blacksmith", "north"} <= items[0].keys
+    assert score(reply, question=line, grounding=items, player="Ada").misses_news is not takes_in
+
+
+@pytest.mark.parametrize(
+    ("reply", "addressed"),
+    [
+        ("Ada, the fountain is lovely tonight.", True),
+        ("Madam, the fountain is lovely tonight.", False),
+    ],
+)
+def test_the_players_name_inside_another_word_does_not_speak_to_them(
+    reply: str, addressed: bool
+) -> None:
+    line = "I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert score(reply, question=line, grounding=items, player="Ada").misses_news is not addressed
+    assert addresses_player(reply, "Ada") is addressed
 
 
 def test_naming_only_the_head_of_a_detail_is_not_remembering_it() -> None:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.dialogue import heuristics
-from engine.dialogue.grounding import Ground, claims_as_own, mentions, terms
+from engine.dialogue.grounding import Ground, claims_as_own, mentions, names_player, terms
 from engine.dialogue.prompt import UNNAMED_PLAYER
 from engine.text.numbers import stated
 from engine.text.script import detect_language
@@ -201,7 +201,7 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     misses = (
         bool(news)
         and not any(mentions(text, g) >= GROUNDED for g in news)
-        and not (player and player.lower() in text.lower())
+        and not names_player(text, player)
     )
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
     total -= 0.2 * misses

@@ -38,7 +38,12 @@ from __future__ import annotations
 from engine.dialogue.grounding.asking import is_question, is_small_talk
 from engine.dialogue.grounding.finding import ground
 from engine.dialogue.grounding.item import Ground
-from engine.dialogue.grounding.naming import addresses_player, claims_as_own, mentions
+from engine.dialogue.grounding.naming import (
+    addresses_player,
+    claims_as_own,
+    mentions,
+    names_player,
+)
 from engine.dialogue.grounding.saying import compose, in_own_words, speakable
 from engine.dialogue.grounding.words import terms
 
@@ -52,6 +57,7 @@ __all__ = [
     "is_question",
     "is_small_talk",
     "mentions",
+    "names_player",
     "speakable",
     "terms",
 ]
