@@ -13,6 +13,7 @@ from engine.dialogue.choice import (
     GROUNDED,
     follows,
     misnames,
+    parrots,
     rate,
     reject,
     score,
@@ -599,6 +600,23 @@ def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
     text = done.result.text
     assert not any(lead in text for lead in ("I remember:", "haven't forgotten", "told me"))
     assert "blacksmith" in text and done.result.composed
+
+
+def test_news_that_would_be_said_back_nearly_whole_is_taken_in_without_it(
+    make_runtime: Any,
+) -> None:
+    """A long piece of news, said back with a lead, would be the player's line again: the
+    character takes it in without repeating it."""
+    line = "I'm learning the fiddle at the night class, my uncle played but my mum never did"
+    backend = _Candidates("I'm learning the fiddle at the night class too.", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", line, player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone) and done.result.composed
+    assert not parrots(done.result.text, line) and "fiddle" not in done.result.text
+    # a short piece of news is still said back ("You're a blacksmith ...? I'll remember.")
+    backend.texts, backend.calls = ["Oh, I'm a blacksmith too."], 0
+    done = drain(rt, rt.say("mira", "p2", "I'm a blacksmith.", player_name="Bo"))[-1]
+    assert isinstance(done, TurnDone) and "blacksmith" in done.result.text
 
 
 @pytest.mark.parametrize(

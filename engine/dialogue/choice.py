@@ -39,6 +39,7 @@ __all__ = [
     "Rated",
     "follows",
     "has_markup",
+    "parrots",
     "misnames",
     "rate",
     "reject",
@@ -85,6 +86,16 @@ def _similar(a: str, b: str) -> float:
     if len(a) >= 8 and (a in b or b in a) and min(len(a), len(b)) >= 0.6 * max(len(a), len(b)):
         return 1.0
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def parrots(text: str, player_line: str) -> bool:
+    """Whether ``text`` says the player's line nearly whole again (a stricter bar than
+    :func:`reject`'s echo, which also rules out a short reply built on the line's words)."""
+    return _similar(text, player_line) >= PARROTS
+
+
+#: How alike a line said back and the player's own are when it says nearly all of it again.
+PARROTS = 0.8
 
 
 def reject(

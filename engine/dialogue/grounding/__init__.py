@@ -44,11 +44,12 @@ from engine.dialogue.grounding.naming import (
     mentions,
     names_player,
 )
-from engine.dialogue.grounding.saying import compose, in_own_words, speakable
+from engine.dialogue.grounding.saying import acknowledge, compose, in_own_words, speakable
 from engine.dialogue.grounding.words import terms
 
 __all__ = [
     "Ground",
+    "acknowledge",
     "addresses_player",
     "claims_as_own",
     "compose",
