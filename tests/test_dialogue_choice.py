@@ -13,6 +13,7 @@ from engine.dialogue.choice import (
     GROUNDED,
     follows,
     misnames,
+    parrots,
     rate,
     reject,
     score,
@@ -21,6 +22,7 @@ from engine.dialogue.choice import (
 )
 from engine.dialogue.grounding import (
     Ground,
+    addresses_player,
     claims_as_own,
     compose,
     ground,
@@ -504,6 +506,37 @@ def test_a_reply_that_takes_in_no_news_does_not_end_the_sampling(make_runtime: A
     assert done.result.text == "A blacksmith from the north! Sit down."
 
 
+@pytest.mark.parametrize(
+    ("reply", "takes_in"),
+    [
+        ("Blacksmiths are always welcome at this fountain.", True),  # the trade
+        ("Up north? Then our winters won't scare you.", True),  # where they are from
+        ("The fountain is lovely tonight.", False),
+    ],
+)
+def test_news_of_two_kinds_is_taken_in_by_naming_either(reply: str, takes_in: bool) -> None:
+    line = "I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert [i.heard for i in items] == [True] and {"blacksmith", "north"} <= items[0].keys
+    assert score(reply, question=line, grounding=items, player="Ada").misses_news is not takes_in
+
+
+@pytest.mark.parametrize(
+    ("reply", "addressed"),
+    [
+        ("Ada, the fountain is lovely tonight.", True),
+        ("Madam, the fountain is lovely tonight.", False),
+    ],
+)
+def test_the_players_name_inside_another_word_does_not_speak_to_them(
+    reply: str, addressed: bool
+) -> None:
+    line = "I'm a blacksmith from the north."
+    items = ground(line, player="Ada", player_lines=[], knowledge=[])
+    assert score(reply, question=line, grounding=items, player="Ada").misses_news is not addressed
+    assert addresses_player(reply, "Ada") is addressed
+
+
 def test_naming_only_the_head_of_a_detail_is_not_remembering_it() -> None:
     lines = ["Hi Mira! My name is Alex. I just arrived in town and I love jasmine tea."]
     items = ground("Do you remember what I like to drink?", player="Alex", player_lines=lines,
@@ -567,6 +600,23 @@ def test_news_is_never_said_back_as_a_memory(make_runtime: Any) -> None:
     text = done.result.text
     assert not any(lead in text for lead in ("I remember:", "haven't forgotten", "told me"))
     assert "blacksmith" in text and done.result.composed
+
+
+def test_news_that_would_be_said_back_nearly_whole_is_taken_in_without_it(
+    make_runtime: Any,
+) -> None:
+    """A long piece of news, said back with a lead, would be the player's line again: the
+    character takes it in without repeating it."""
+    line = "I'm learning the fiddle at the night class, my uncle played but my mum never did"
+    backend = _Candidates("I'm learning the fiddle at the night class too.", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", line, player_name="Ada"))[-1]
+    assert isinstance(done, TurnDone) and done.result.composed
+    assert not parrots(done.result.text, line) and "fiddle" not in done.result.text
+    # a short piece of news is still said back ("You're a blacksmith ...? I'll remember.")
+    backend.texts, backend.calls = ["Oh, I'm a blacksmith too."], 0
+    done = drain(rt, rt.say("mira", "p2", "I'm a blacksmith.", player_name="Bo"))[-1]
+    assert isinstance(done, TurnDone) and "blacksmith" in done.result.text
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from engine.backends import ScriptedBackend
 from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.naming import mentions
 from engine.dialogue.grounding.saying import third_person
-from engine.dialogue.grounding.told import statements, with_subject
+from engine.dialogue.grounding.told import kinds_stated, statements, with_subject
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.events import TurnDone
@@ -925,3 +925,58 @@ def test_a_cue_word_asks_as_itself_or_inflected_not_inside_another_word(
     from engine.dialogue.grounding.asking import kinds_asked
 
     assert set(kinds_asked(question)) == kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("你还记得我叫咩名不？", {"name"}),  # Cantonese 咩, what
+        ("我以前是干嘛的，你还记得不？", {"work"}),  # 干嘛的: what one does
+        ("我闺女叫嘛来着？", {"called"}),  # Tianjin 嘛, what
+        ("我是东北人嘛", set()),  # 嘛 the particle asks nothing
+    ],
+)
+def test_dialect_question_words_ask_as_what_does(question: str, kinds: set[str]) -> None:
+    from engine.dialogue.grounding.asking import kinds_asked
+
+    assert set(kinds_asked(question)) == kinds
+    assert is_question(question) is bool(kinds)
+
+
+def test_where_from_told_as_a_place_then_lai_de() -> None:
+    told = ["我苏州来的，江苏人嘛，头一回来这么冷的地方", "平时在银行上班。"]
+    assert "苏州" in _asked_memory("我是哪里人来着？", told, "小周").said
+    for how in ("我坐飞机来的", "我自己来的", "我一个人来的", "我跟朋友来的"):
+        assert "origin" not in kinds_stated(how), how
+
+
+def test_a_three_character_name_after_the_kin_word_is_their_name() -> None:
+    told = ["我外孙女王小雨本来也想来，感冒了在家躺着", "我打算后天回家。"]
+    item = _asked_memory("我外孙女叫什么名字来着？", told, "老吴")
+    assert "王小雨" in item.said and "小雨" in item.keys
+
+
+def test_which_day_is_answered_by_a_day_not_a_year() -> None:
+    told = ["我打算正月初六走，初七得上班", "明年我还想再来一趟"]
+    assert "正月初六" in _asked_memory("我哪天走来着？", told, "老吴").said
+
+
+def test_work_told_of_someone_else_in_chinese_is_not_the_players() -> None:
+    assert "work" not in kinds_stated("那是我哥，他在成都开火锅店")
+    assert "work" not in kinds_stated("我老公在医院当医生")
+    assert "work" in kinds_stated("我在成都开火锅店")
+
+
+@pytest.mark.parametrize(
+    ("question", "told", "reason"),
+    [
+        ("why is it I skip the cheese?",
+         ["no cheese on mine, thanks. lactose intolerant since I was small"], "lactose"),
+        ("我为啥不抽烟了，还记得吗？", ["烟我早就不抽了，我肺不好，医生不让碰"], "肺"),
+    ],
+)  # fmt: skip
+def test_why_is_answered_by_the_reason_told_right_after(
+    question: str, told: list[str], reason: str
+) -> None:
+    item = _asked_memory(question, told, "Kai")
+    assert reason in item.said and any(reason in k for k in item.keys)

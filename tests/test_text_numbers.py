@@ -27,9 +27,15 @@ def test_the_module_examples_hold() -> None:
         ("一起走吧，十分好，万一下雨呢，慢一点。", []),
         (
             "It shuts at half past 9 and costs twelve pounds, or forty-five for the season.",
-            ["9", "12", "45"],
+            ["9:30", "12", "45"],
         ),
-        ("The one by the gate, seven thirty sharp.", ["7", "30"]),
+        ("The one by the gate, seven thirty sharp.", ["7:30"]),
+        # times in words; number words that are no time ("two ten pound notes")
+        ("Half seven, or quarter to eight; the van comes at eight o'clock.", ["7:30", "7:45", "8"]),
+        (
+            "Two ten pound notes for ten twenty-five year olds, half an hour.",
+            ["2", "10", "10", "25"],
+        ),
     ],
 )
 def test_numbers_are_written_one_way(text: str, numbers: list[str]) -> None:

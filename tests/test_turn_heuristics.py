@@ -94,6 +94,10 @@ def test_neutral_line_has_no_sentiment() -> None:
         ("Your tea is great. I come every week", "My tea is great. You come every week"),
         ("you're the best. Thank you!", "I'm the best. Thank you!"),
         ("俺是黑龙江鹤岗的，俺们那嘎达冷", "你是黑龙江鹤岗的，你们那嘎达冷"),
+        # "you" after before / until / as does something
+        ("Leeds, before you ask where I'm from", "Leeds, before I ask where you're from"),
+        ("I waited until you came", "you waited until I came"),
+        ("I gave it to you before lunch", "you gave it to me before lunch"),
     ],
 )  # fmt: skip
 def test_second_person(text: str, expected: str) -> None:

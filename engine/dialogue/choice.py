@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.dialogue import heuristics
-from engine.dialogue.grounding import Ground, claims_as_own, mentions, terms
+from engine.dialogue.grounding import Ground, claims_as_own, mentions, names_player, terms
 from engine.dialogue.prompt import UNNAMED_PLAYER
 from engine.text.numbers import stated
 from engine.text.script import detect_language
@@ -39,6 +39,7 @@ __all__ = [
     "Rated",
     "follows",
     "has_markup",
+    "parrots",
     "misnames",
     "rate",
     "reject",
@@ -85,6 +86,16 @@ def _similar(a: str, b: str) -> float:
     if len(a) >= 8 and (a in b or b in a) and min(len(a), len(b)) >= 0.6 * max(len(a), len(b)):
         return 1.0
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def parrots(text: str, player_line: str) -> bool:
+    """Whether ``text`` says the player's line nearly whole again (a stricter bar than
+    :func:`reject`'s echo, which also rules out a short reply built on the line's words)."""
+    return _similar(text, player_line) >= PARROTS
+
+
+#: How alike a line said back and the player's own are when it says nearly all of it again.
+PARROTS = 0.8
 
 
 def reject(
@@ -201,7 +212,7 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     misses = (
         bool(news)
         and not any(mentions(text, g) >= GROUNDED for g in news)
-        and not (player and player.lower() in text.lower())
+        and not names_player(text, player)
     )
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
     total -= 0.2 * misses

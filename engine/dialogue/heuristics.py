@@ -434,7 +434,8 @@ _YOU_EN = {
 _YOU_FORMS = re.compile(
     r"(?P<form>\b(?:you're|you are|you've|you'll|you'd|you were|yours|your|yourself)\b)"
     r"|(?P<lead>^|[,;:.!?]\s+|\b(?:and|but|that|because|when|if|so|think|thought|hope|bet|guess"
-    r"|know|said|heard)\s+)(?P<subject>you)\b(?=\s+[a-z])"
+    r"|know|said|heard|before|after|unless|until|till|since|while|once|whether|as)\s+)"
+    r"(?P<subject>you)\b(?=\s+[a-z])"
     r"|(?P<object>(?<!thank )\byou\b)",  # ("thank you" is said as it is)
     re.IGNORECASE,
 )

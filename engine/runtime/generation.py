@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.backends.base import Chunk, GenerationParams, Sampling
 from engine.dialogue import choice
-from engine.dialogue.grounding import Ground, compose, speakable
+from engine.dialogue.grounding import Ground, acknowledge, compose, speakable
 from engine.dialogue.prompt import Prompt
 from engine.dialogue.reply import ReplyStreamer, StreamPiece
 from engine.errors import BackendError, BackendTimeoutError
@@ -210,6 +210,9 @@ async def generate_chosen(
                 pronouns=persona.pronouns,
                 names=[persona.name, *persona.names.values()],
             )
+            if asked[0].heard and choice.parrots(text, req.text):
+                # the news said back would be the player's line again: taken in without it
+                text = acknowledge(asked[0], prompt.language)
         else:
             text = fallback
         out.composed = True

@@ -11,6 +11,8 @@ as a time (``点``), an amount of money (``块``, ``元``) or before a unit or m
 ['25.5', '12.75']
 >>> stated("It opens at 7:20 and costs twenty-five pounds, or 3.50 for a child.")
 ['7:20', '25', '3.50']
+>>> stated("Choir's at half past seven, the bus at seven thirty, and the hall shuts at quarter to ten.")
+['7:30', '7:30', '9:45']
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ _EN_WORDS = {
 _EN_WORD = "|".join(sorted(_EN_WORDS, key=len, reverse=True))
 # Number words one at a time ("seven thirty" is a time, not 37), tens and units hyphenated as one.
 _EN_NUMBER = re.compile(rf"\d+(?:[.:]\d+)?|\b(?:{_EN_WORD})(?:-(?:{_EN_WORD}))?\b", re.IGNORECASE)
+# Times said in words: "half past seven" and "half seven" (7:30), "quarter to ten" (9:45),
+# "seven thirty", "eight o'clock".
+_HOUR = r"(?:1[0-2]|[1-9]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_EN_TIME = re.compile(
+    rf"\b(?:half(?: past)?\s+(?P<half>{_HOUR})"
+    rf"|quarter\s+(?P<way>past|after|to)\s+(?P<quarter>{_HOUR})"
+    rf"|(?P<hour>{_HOUR})\s+(?P<minute>o'clock|fifteen|thirty|forty-five|forty|twenty-five|twenty"
+    r"|fifty|ten)(?=\s*(?:$|[,.;:!?)]|[ap]\.?m\b|sharp\b|on\b|in\b|at\b|every\b|and\b|or\b"
+    r"|then\b|till\b|until\b|to\b|tonight\b|tomorrow\b)))\b(?!-)",
+    re.IGNORECASE,
+)
+_MINUTES = {"o'clock": 0, "fifteen": 15, "thirty": 30, "forty-five": 45, "forty": 40,
+            "twenty-five": 25, "twenty": 20, "fifty": 50, "ten": 10}  # fmt: skip
 #: Words that are seldom a number on their own ("the one by the gate").
 _NOT_ALONE = frozenset({"one", "zero"})
 
@@ -60,6 +75,9 @@ def stated(text: str) -> list[str]:
         if value is not None:
             found.append((match.start(), value))
             taken.append(match.span())
+    for match in _EN_TIME.finditer(text):
+        found.append((match.start(), _en_time(match)))
+        taken.append(match.span())
     for match in _EN_NUMBER.finditer(text):
         word = match.group(0)
         if word.lower() in _NOT_ALONE or any(a <= match.start() < b for a, b in taken):
@@ -102,6 +120,23 @@ def _zh_int(numeral: str) -> int:
         else:
             digit = _DIGIT[ch] if ch in _DIGIT else int(ch)
     return total + section + (digit or 0)
+
+
+def _en_time(match: re.Match[str]) -> str:
+    """ "half past seven" 7:30, "quarter to ten" 9:45, "seven thirty" 7:30, "eight o'clock" 8."""
+    if match.group("half"):
+        return f"{_hour(match.group('half'))}:30"
+    if match.group("quarter"):
+        hour = _hour(match.group("quarter"))
+        if match.group("way").lower() == "to":
+            return f"{hour - 1 or 12}:45"
+        return f"{hour}:15"
+    hour, minute = _hour(match.group("hour")), _MINUTES[match.group("minute").lower()]
+    return f"{hour}:{minute:02d}" if minute else str(hour)
+
+
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else _EN_WORDS[word.lower()]
 
 
 def _en_words(words: str) -> str:

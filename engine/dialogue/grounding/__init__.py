@@ -38,12 +38,18 @@ from __future__ import annotations
 from engine.dialogue.grounding.asking import is_question, is_small_talk
 from engine.dialogue.grounding.finding import ground
 from engine.dialogue.grounding.item import Ground
-from engine.dialogue.grounding.naming import addresses_player, claims_as_own, mentions
-from engine.dialogue.grounding.saying import compose, in_own_words, speakable
+from engine.dialogue.grounding.naming import (
+    addresses_player,
+    claims_as_own,
+    mentions,
+    names_player,
+)
+from engine.dialogue.grounding.saying import acknowledge, compose, in_own_words, speakable
 from engine.dialogue.grounding.words import terms
 
 __all__ = [
     "Ground",
+    "acknowledge",
     "addresses_player",
     "claims_as_own",
     "compose",
@@ -52,6 +58,7 @@ __all__ = [
     "is_question",
     "is_small_talk",
     "mentions",
+    "names_player",
     "speakable",
     "terms",
 ]

@@ -13,7 +13,8 @@ __all__ = ["is_question", "is_small_talk", "kinds_asked"]
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|(?:^|[.!]\s+)\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
-    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|咋|几点|哪|多少|怎么|为什么|谁|告诉我|记得"
+    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|咋|咩|几点|哪|多少|怎么|为什么|谁|告诉我|记得"
+    r"|(?:叫|干|做|为)嘛|嘛时候"
     # a dare: "my name, go on", "考考你"
     r"|[,.]\s*go on(?: then)?\W*$|考考你|猜猜",
     re.IGNORECASE,
@@ -110,8 +111,22 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )  # fmt: skip
 
-# Colloquial question words, as the cues above spell them ("干啥营生" asks "干什么").
-_COLLOQUIAL = (("叫个啥", "叫啥"), ("啥", "什么"), ("咋", "怎么"), ("哪儿", "哪里"), ("俺", "我"))
+# Colloquial question words, as the cues above spell them ("干啥营生" asks "干什么"): the
+# north's 啥 and 咋, Cantonese 咩 ("叫咩名" asks 叫什么名), and Tianjin's 嘛 where it asks
+# ("叫嘛", "干嘛的", "为嘛"; not the particle of "广东人嘛").
+_COLLOQUIAL = (
+    ("叫个啥", "叫啥"),
+    ("啥", "什么"),
+    ("咩", "什么"),
+    ("叫嘛", "叫什么"),
+    ("干嘛", "干什么"),
+    ("做嘛", "做什么"),
+    ("为嘛", "为什么"),
+    ("嘛时候", "什么时候"),
+    ("咋", "怎么"),
+    ("哪儿", "哪里"),
+    ("俺", "我"),
+)
 
 # Asking about work in other words than the cues: "what is it I do again?".
 _WORK_ASKED = re.compile(r"\bwhat (?:is |was )?(?:it )?(?:that )?i do\b")

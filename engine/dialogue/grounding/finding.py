@@ -30,7 +30,10 @@ from engine.dialogue.grounding.told import (
     is_statement,
     kinds_stated,
     most_memorable,
+    names_day,
     names_month,
+    news_keys,
+    reason_after,
     sentences,
     statements,
     times_named,
@@ -116,6 +119,10 @@ def ground(
     ):
         # "他今年多大了？" right after "我那大孙子叫啥来着？": about the one just asked of
         about_memory = True
+    why = _WHY.search(" ".join(asks)) is not None
+    if why:
+        # "您猜我为嘛不喝您那酒？" asks a reason: not what they like to drink, though it says 喝
+        asked_kinds = frozenset()
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -139,6 +146,7 @@ def ground(
     world, world_kinds = _world(tuple(knowledge)) if not cued else (frozenset(), frozenset())
     asked_times = times_named(" ".join(asks))
     month_asked = _MONTH_ASKED.search(" ".join(asks)) is not None
+    day_asked = _DAY_ASKED.search(" ".join(asks)) is not None
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
@@ -150,6 +158,8 @@ def ground(
         matched = asked_kinds & kinds
         if "when" in matched and month_asked and not names_month(sentence):
             matched -= {"when"}  # "which month?" is not answered by "on Thursday"
+        if "when" in matched and day_asked and not names_day(sentence):
+            matched -= {"when"}  # "哪天走？" is not answered by "明年还想来"
         if (
             "called" in matched
             and not same_kind
@@ -186,7 +196,11 @@ def ground(
         asked = asking and about_memory and (bool(matched) or shared >= 1)
         # The value asked for ("where" of "在广州开花店") is what a reply must name.
         keyed = matched | answers_held(asked_kinds, sentence) if asked else matched
-        memories.append(_told(sentence, player, q_terms, keyed, score, asked=asked, linked=linked))
+        reason = reason_after(player_lines, sentence) if asked and why else None
+        memories.append(
+            _told(sentence, player, q_terms, keyed, score, asked=asked, linked=linked,
+                  reason=reason)
+        )  # fmt: skip
     if not memories and asking and any(c in low for c in MEMORY_CUES):
         # "Do you remember me?": the most memorable thing they said about themselves.
         memorable = most_memorable(told_before, q_terms)
@@ -269,7 +283,9 @@ _RECALLS = re.compile("|".join([*MEMORY_CUES, "来着", r"\bagain\b"]))
 _SOMEONE = re.compile(r"\b(?:his|her|he|she|him|its)\b|[他她它]", re.IGNORECASE)
 
 # A question for the month: "which month?", "几月份？"
+_WHY = re.compile(r"\b(?:why|how come)\b|为什么|为啥|为嘛|咋不|怎么不", re.IGNORECASE)
 _MONTH_ASKED = re.compile(r"\b(?:which|what) month\b|几月|哪个月", re.IGNORECASE)
+_DAY_ASKED = re.compile(r"\b(?:which|what) (?:day|date)\b|哪天|哪一天|几号|哪号", re.IGNORECASE)
 
 # "He" or "she": someone named before.
 _HIM_OR_HER = re.compile(r"\b(?:he|she|him|her|his)\b|[他她]", re.IGNORECASE)
@@ -337,13 +353,19 @@ def _told(
     asked: bool = False,
     heard: bool = False,
     linked: frozenset[str] = frozenset(),
+    reason: str | None = None,
 ) -> Ground:
     """A statement of the player's as a memory item: about them for the prompt, to them for
     the reply, with the words (of ``kinds``' detail, not the question's) that show it named.
     ``linked``: the kinds of thing the question and the statement both name (``@vehicle``);
     when nothing else says which words answer, the clauses naming them do ("那台解放开了八年"
     of "刚从广州拉了一车货回来，那台解放开了八年，还挺皮实", asked about the truck)."""
-    keys = fact_keys(sentence, q_terms, kinds)
+    if reason is not None:
+        # Asked why: the reason told right after it is the answer, and is said with it.
+        sentence = f"{sentence}{'，' if HAN_CHAR.search(sentence) else ' '}{reason}"
+        keys = frozenset(terms(reason) - q_terms) or fact_keys(sentence, q_terms, kinds)
+    else:
+        keys = news_keys(sentence, kinds) if heard else fact_keys(sentence, q_terms, kinds)
     if not kinds and linked and keys == frozenset(terms(sentence) - q_terms):
         clauses = [c for c in re.split(r"[,，;；]\s*", sentence) if related(c) & linked]
         near = frozenset(terms(" ".join(clauses))) - q_terms

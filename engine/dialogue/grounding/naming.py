@@ -10,7 +10,7 @@ import re
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.words import HAN_CHAR, pairs, terms
 
-__all__ = ["addresses_player", "claims_as_own", "mentions"]
+__all__ = ["addresses_player", "claims_as_own", "mentions", "names_player"]
 
 
 def mentions(text: str, item: Ground) -> float:
@@ -74,12 +74,22 @@ _CLAUSE_SPLIT = re.compile(
 
 def addresses_player(text: str, player: str) -> bool:
     """Whether a reply speaks to the player (you / 你 / their name) rather than about itself."""
-    if player and player.lower() in text.lower():
+    if names_player(text, player):
         return True
     if HAN_CHAR.search(text):
         spoken = re.sub(r"[你您]好", "", text)
         return "你" in spoken or "您" in spoken
     return re.search(r"\b(you|your|you're|yours)\b", text, re.IGNORECASE) is not None
+
+
+def names_player(text: str, player: str) -> bool:
+    """Whether ``text`` says the player's name: as a word of its own in a Latin script (Ada is
+    not named in "Madam", nor Al in "also"), anywhere in Chinese (阿梅 in "阿梅姐")."""
+    if not player.strip():
+        return False
+    if HAN_CHAR.search(player):
+        return player in text
+    return re.search(rf"(?<![\w'-]){re.escape(player)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 _NUMBER_WORDS = frozenset(

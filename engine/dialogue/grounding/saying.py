@@ -14,7 +14,7 @@ from engine.dialogue.grounding.knowledge import HEADER
 from engine.dialogue.grounding.told import with_subject
 from engine.dialogue.grounding.words import HAN_CHAR, PERSON_ZH, WORD, terms
 
-__all__ = ["compose", "in_own_words", "speakable", "third_person"]
+__all__ = ["acknowledge", "compose", "in_own_words", "speakable", "third_person"]
 
 _NOT_VERBS = frozenset(
     "can could will would shall should may might must did does was were am had".split()
@@ -96,6 +96,20 @@ _LEADS: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": ("原来{said}，我记住了。", "哦，{said}啊，记下了。", "{said}？好，我记着了。"),
     },
 }  # fmt: skip
+
+
+# News taken in without saying it back: for when saying it back would echo the player's line.
+_ACKNOWLEDGED = {
+    "en": ("Good to know. I'll remember that.", "I'll remember that.", "Noted. I won't forget."),
+    "zh": ("好，我记住了。", "嗯，记下了。", "晓得了，我记着呢。"),
+}
+
+
+def acknowledge(item: Ground, language: str | None) -> str:
+    """News taken in without being said back ("I'll remember that."): a statement that is most
+    of the player's line, said back, would echo it."""
+    zh = (language or "").startswith("zh")
+    return heuristics.choose_line(_ACKNOWLEDGED["zh" if zh else "en"], item.said)
 
 
 def speakable(item: Ground, language: str | None) -> bool:

@@ -27,11 +27,14 @@ __all__ = [
     "MEMORY_CUES",
     "answers_held",
     "fact_keys",
+    "news_keys",
     "heads",
     "is_statement",
     "kinds_stated",
     "most_memorable",
+    "names_day",
     "names_month",
+    "reason_after",
     "sentences",
     "statements",
     "times_named",
@@ -170,6 +173,27 @@ def _asked_then(question: str, statement: str) -> str:
     return f"I asked: {asked.strip()} {statement}"
 
 
+# A sentence that gives its own reason ("..., since I was a boy", "因为血压高").
+_REASON = re.compile(
+    r"\b(?:because|since|'cause|cause|cos|as I|so I|so we|that's why)\b|因为|由于|所以|怕|不然",
+    re.IGNORECASE,
+)
+
+
+def reason_after(lines: Iterable[str], sentence: str) -> str | None:
+    """The statement told right after ``sentence`` in the same line, when ``sentence`` gives no
+    reason of its own: what a "why" asks of it is there ("just milk in the tea, no sugar. type
+    1 diabetic since I was a boy"; "您那酒我可不敢喝啊，我血压高，一直吃着药呢")."""
+    if _REASON.search(sentence):
+        return None
+    for line in lines:
+        told = _told_in(line)
+        if sentence in told:
+            at = told.index(sentence) + 1
+            return told[at] if at < len(told) else None
+    return None
+
+
 def statements(lines: Iterable[str]) -> list[str]:
     """The sentences of ``lines`` that tell something, a tagged-on question cut off; one that
     points back at the sentence before it (a question, say) is kept with that sentence."""
@@ -226,11 +250,12 @@ def _told_in(line: str) -> tuple[str, ...]:
 _KIN_NAMED = (
     # ("跟老伴儿桂兰出来溜达": with whom, and their name)
     r"(?:我(?:的|家)?|(?:跟|和|带着?|陪)|(?:^|(?<=[，,。]))\s*)"
-    r"(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|老伴儿?|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥)"
+    r"(?:女朋友|男朋友|对象|老婆|媳妇|老公|爱人|老伴儿?|儿子|女儿|闺女|妹妹|弟弟|姐姐|哥哥"
+    r"|孙女|孙子|外孙女?|侄女|侄子|外甥女?)"
     r"(?:叫)?(?!今年|现在|最近|每天|也是|说过|以前|去年|明年|特别|非常|一直|已经|还是|就是|不是|喜欢|"
-    r"最爱|最喜|在家|刚上|上学|上班)([\u4e00-\u9fff]{2})"
+    r"最爱|最喜|在家|刚上|上学|上班|本来)([\u4e00-\u9fff]{2,3}?)"
     r"(?=送|今年|说|是|也|在|最|特|很|就|还|可|刚|都|给|跟|和|下个|上个|快|马上|才|已|满|要|出来|一起"
-    r"|[，。！,.!、])"
+    r"|本来|[，。！,.!、])"
 )
 
 # A name said on its own, as a sentence, where someone says who they are ("Alright. Callum. Our
@@ -369,6 +394,14 @@ _SOMEONE_ELSES = re.compile(
 
 
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
+# A place, then 来的: "我佛山来的". Not how or when one came (刚, 坐高铁, 一个人, 开车), nor
+# with whom (跟朋友).
+_PLACE_CAME = (
+    r"(?![刚才自一开坐走跑骑打专特是也就早晚昨今明又再先后都还跟和陪带被从这那俩两几头第])"
+    r"[\u4e00-\u9fff]{2,4}?来的"
+)
+
+
 _STATED = {
     "work": re.compile(
         r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
@@ -454,7 +487,7 @@ _STATED = {
         rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{_MONTH}|{_WEEKDAY})"
         rf"|\b(?:{_MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{_WEEKDAY})s?\b"
         r"|\b(?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn)\b"
-        r"|\bbirthday\b|[一二三四五六七八九十\d]{1,3}月份?|(?:下|上|这)个?(?:月|礼拜|星期|周)"
+        r"|\bbirthday\b|[一二三四五六七八九十\d]{1,3}月份?|[正腊冬]月|(?:下|上|这)个?(?:月|礼拜|星期|周)"
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年|今年[\u4e00-\u9fff]{0,2}(?:月|底|初)|生日"
     ),
     # where something is or goes: "off to Iceland", "去武汉读书", "works in Scarborough"
@@ -490,7 +523,9 @@ _STATED = {
         r"|从[^，。！？,.!?回了拉运带送买]{1,6}(?:过)?来(?:的|[，。！,.!]|$)"
         # "河南周口人，在这边成的家": a place and 人 opening what they tell
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
-        r"(?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}人(?=[，,。！!]|$)"
+        r"(?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
+        # "我佛山来的" (not "我刚来的", "我坐高铁来的", "我一个人来的": how or when, not whence)
+        rf"|我{_PLACE_CAME}"
         # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
         r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
@@ -520,9 +555,28 @@ def kinds_stated(sentence: str) -> frozenset[str]:
         found.add("work")
     if _DEMONYM.search(sentence):
         found.discard("work")  # "I'm a Galway man" says where from, not what they do
+    if "work" in found and _others_work(sentence):
+        found.discard("work")
     if _NAME_AFTER_SELF.search(sentence) or _NAME_STATED.search(sentence):
         found.add("name")
     return frozenset(found)
+
+
+# Whose work a Chinese clause tells, by how it opens: "他在深圳做程序员", "我男朋友在…当…".
+_OTHERS_CLAUSE = re.compile(
+    r"\s*(?:[他她]|(?:我的?|俺的?)?(?:男朋友|女朋友|对象|老婆|老公|媳妇|爱人|老伴儿?|儿子|女儿|闺女"
+    r"|爸|妈|哥|姐|弟|妹|孙子|孙女))"
+)
+
+
+def _others_work(sentence: str) -> bool:
+    """Whether the work ``sentence`` tells is someone else's: the clause it is told in opens
+    with him, her or one of the speaker's family ("是我男朋友阿杰，他在深圳做程序员")."""
+    found = _DETAIL["work"].search(sentence)
+    if found is None or not HAN_CHAR.search(sentence):
+        return False
+    clause = re.split(r"[，,。；;！!？?]", sentence[: found.start()])[-1]
+    return _OTHERS_CLAUSE.match(clause) is not None
 
 
 # Where the detail of a statement of each kind sits ("... from Harrowdale", "是一名医生").
@@ -553,7 +607,8 @@ _DETAIL = {
         r"((?:the )?[^,.;，。；]{1,30}?)(?=[,.;!?，。；！？]|$| and | but | to | up | so | where | with |来)"
         r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
-        r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[，,。！!]|$)"
+        r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
+        rf"|我({_PLACE_CAME.replace('来的', ')来的', 1)}"
     ),
     "health": re.compile(
         r"\b((?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
@@ -585,7 +640,8 @@ _DETAIL = {
     "when": re.compile(
         rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"
         r"|\b((?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn))\b"
-        r"|([一二三四五六七八九十\d]{1,3}月份?|(?:下|上|这)个?(?:月|礼拜|星期|周)[一二三四五六日天]?"
+        r"|((?:[正腊冬]月|[一二三四五六七八九十\d]{1,3}月)(?:初?[一二三四五六七八九十廿\d]{1,3}[号日]?)?份?"
+        r"|(?:下|上|这)个?(?:月|礼拜|星期|周)[一二三四五六日天]?"
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年[\u4e00-\u9fff]{0,3})"
     ),
     "place": re.compile(
@@ -614,6 +670,21 @@ def names_month(text: str) -> bool:
 
 
 _MONTH_NAMED = re.compile(rf"\b(?:{_MONTH})\b|[一二三四五六七八九十\d正腊冬]{{1,3}}月")
+
+
+def names_day(text: str) -> bool:
+    """Whether ``text`` names a day: a weekday, a date ("the 14th", "腊月十八", "1月8号", "初八")
+    or one near ("tomorrow", "明天", "周六"); "明年" or "in the spring" names none."""
+    return _DAY_NAMED.search(text) is not None
+
+
+_DAY_NAMED = re.compile(
+    rf"\b(?:{_WEEKDAY})s?\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|\b(?:{_MONTH}) \d{{1,2}}\b"
+    r"|\b(?:tomorrow|tonight|today|the day after)\b"
+    r"|[\d一二三四五六七八九十廿]{1,3}[号日]|月(?:初)?[\d一二三四五六七八九十廿]{1,3}|初[一二三四五六七八九十]"
+    r"|[明后今昨前]天|(?:礼拜|星期|周)[一二三四五六日天]",
+    re.IGNORECASE,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -645,7 +716,18 @@ def answers_held(asked: frozenset[str], sentence: str) -> frozenset[str]:
     )
 
 
+def news_keys(sentence: str, kinds: frozenset[str]) -> frozenset[str]:
+    """The words that show a reply took in what ``sentence`` tells: the detail of each of its
+    ``kinds`` ("I'm a blacksmith from the north": blacksmith and north; a reply that names
+    either heard it), where :func:`fact_keys` gives the first kind's alone."""
+    keys = frozenset().union(*(fact_keys(sentence, set(), frozenset({k})) for k in kinds))
+    return keys or fact_keys(sentence, set(), kinds)
+
+
 def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
+    """The words of ``sentence`` that name its detail of ``kinds`` (the first kind that has
+    one, in name order), less the question's own; else those after the last word it shares
+    with the question, the objects of the facts it states, or its words."""
     if not HAN_CHAR.search(sentence):
         sentence = with_subject(sentence)  # "Grew up in Hexham": the detail follows "I grew up in"
     for kind in sorted(kinds):
