@@ -980,3 +980,10 @@ def test_why_is_answered_by_the_reason_told_right_after(
 ) -> None:
     item = _asked_memory(question, told, "Kai")
     assert reason in item.said and any(reason in k for k in item.keys)
+
+
+def test_the_reason_is_named_by_its_detail_not_any_word_of_it() -> None:
+    """ "Because she's a girl." names no reason of "I'm diabetic since I was a girl"."""
+    told = ["No sugar in my tea, thanks. I'm diabetic since I was a girl."]
+    item = _asked_memory("Why is it I take my tea without sugar?", told, "Ada")
+    assert item.keys == {"diabetic"}

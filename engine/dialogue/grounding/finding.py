@@ -363,7 +363,7 @@ def _told(
     if reason is not None:
         # Asked why: the reason told right after it is the answer, and is said with it.
         sentence = f"{sentence}{'，' if HAN_CHAR.search(sentence) else ' '}{reason}"
-        keys = frozenset(terms(reason) - q_terms) or fact_keys(sentence, q_terms, kinds)
+        keys = fact_keys(reason, q_terms, kinds_stated(reason))
     else:
         keys = news_keys(sentence, kinds) if heard else fact_keys(sentence, q_terms, kinds)
     if not kinds and linked and keys == frozenset(terms(sentence) - q_terms):
