@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 OPENING_CHARS = 40
 #: The character's own recent lines a candidate may not say again.
 OWN_LINES = 4
+#: Tokens an opening may take: a sentence or two is a dozen or so; one with no end by then
+#: rambles, and sampled side by side the turn would wait for it (the batch's slowest).
+OPENING_TOKENS = 48
+#: Tokens the chosen opening's continuation may take.
+REST_TOKENS = 96
 #: Candidates added to ``TurnSettings.candidates`` when the line asks about something the
 #: character remembers or knows (sampling still stops at the first that names it).
 EXTRA_WHEN_ASKED = 2
@@ -98,9 +103,12 @@ def candidate_count(env: TurnEnv) -> int:
     return 1
 
 
-def candidate_params(params: GenerationParams, index: int) -> GenerationParams:
-    """The first candidate as the persona asks; later ones warmer and with other seeds."""
-    update: dict[str, Any] = {"max_tokens": min(params.max_tokens or 96, 96)}
+def candidate_params(
+    params: GenerationParams, index: int, *, tokens: int = REST_TOKENS
+) -> GenerationParams:
+    """The first candidate as the persona asks; later ones warmer and with other seeds; at
+    most ``tokens`` long."""
+    update: dict[str, Any] = {"max_tokens": min(params.max_tokens or tokens, tokens)}
     if index:
         base = params.temperature if params.temperature is not None else 0.5
         update["temperature"] = round(min(1.0, base + 0.2 * index), 2)
@@ -184,7 +192,7 @@ async def generate_chosen(
         for index in range(count):
             candidate = Generated()
             await generate(
-                env, req, prompt, candidate_params(params, index), policy,
+                env, req, prompt, candidate_params(params, index, tokens=OPENING_TOKENS), policy,
                 on_first_chunk=on_first_chunk, out=candidate, quiet=True, opening=True,
             )  # fmt: skip
             on_first_chunk = None
@@ -257,7 +265,7 @@ async def _sample_together(
     have stopped at it)."""
     backend = env.backend
     assert isinstance(backend, Sampling)
-    each = [candidate_params(params, index) for index in range(count)]
+    each = [candidate_params(params, index, tokens=OPENING_TOKENS) for index in range(count)]
     sources = backend.stream_several(prompt, each)
     first = [on_first_chunk]
 
