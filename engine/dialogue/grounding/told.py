@@ -394,11 +394,11 @@ _SOMEONE_ELSES = re.compile(
 
 
 # Statements of a kind that the fact patterns do not catch ("I'm a blacksmith", "我是一名医生").
-# A place, then 来的: "我佛山来的". Not how or when one came (刚, 坐高铁, 一个人, 开车), nor
-# with whom (跟朋友).
+# The place of "我佛山来的" (before 来的). Not how or when one came (刚, 坐高铁, 一个人, 开车),
+# nor with whom (跟朋友).
 _PLACE_CAME = (
     r"(?![刚才自一开坐走跑骑打专特是也就早晚昨今明又再先后都还跟和陪带被从这那俩两几头第])"
-    r"[\u4e00-\u9fff]{2,4}?来的"
+    r"[\u4e00-\u9fff]{2,4}?"
 )
 
 
@@ -525,7 +525,7 @@ _STATED = {
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
         r"(?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
         # "我佛山来的" (not "我刚来的", "我坐高铁来的", "我一个人来的": how or when, not whence)
-        rf"|我{_PLACE_CAME}"
+        rf"|我{_PLACE_CAME}来的"
         # "老家延吉的", "我老家在海边"; not "把老家那栋老房子翻修一下" (a house, not where from)
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
         r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
@@ -608,7 +608,7 @@ _DETAIL = {
         r"|我是(.{1,6}?)人|([\u4e00-\u9fff]{2,4}?)过来的"
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
         r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
-        rf"|我({_PLACE_CAME.replace('来的', ')来的', 1)}"
+        rf"|我({_PLACE_CAME})来的"
     ),
     "health": re.compile(
         r"\b((?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
