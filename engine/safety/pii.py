@@ -6,6 +6,7 @@ Part of the safety layer (:mod:`engine.safety.policy` re-exports it).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -175,11 +176,20 @@ def find_pii(text: str) -> list[PiiSpan]:
 
 
 def redact(text: str) -> tuple[str, list[str]]:
+    """``text`` with each piece of personal information replaced by ``[kind]``, and the kinds
+    found (each once, in order of appearance)."""
+    out, kinds = _redacted(text)
+    return out, list(kinds)
+
+
+# A turn redacts the player's line twice (for the model, and as stored): it is read once.
+@functools.lru_cache(maxsize=64)
+def _redacted(text: str) -> tuple[str, tuple[str, ...]]:
     spans = find_pii(text)
     out = text
     for span in reversed(spans):
         out = out[: span.start] + f"[{span.kind}]" + out[span.end :]
-    return out, list(dict.fromkeys(s.kind for s in spans))
+    return out, tuple(dict.fromkeys(s.kind for s in spans))
 
 
 def redact_pii(text: str) -> str:
