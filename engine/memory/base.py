@@ -371,8 +371,9 @@ class StoreBase:
                     limit,
                 ),
             )
-        # bm25() is lower-is-better and negative; flip it so higher is better.
-        return {int(r[0]): max(1e-9, -float(r[1])) for r in rows}
+        # bm25() is lower-is-better and negative; flip it so higher is better (at least 1e-9).
+        # SQLite gives the rowid as an int and bm25 as a float: no conversion, no call per row.
+        return {rowid: (s if (s := -bm25) > 1e-9 else 1e-9) for rowid, bm25 in rows}
 
     def _split_frequent(self, terms: list[str], prefix: str) -> tuple[list[str], list[str]]:
         """``terms`` as (searched, frequent): the most frequent words move to the second list
