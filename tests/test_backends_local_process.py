@@ -142,6 +142,7 @@ def test_a_corrupt_gguf_is_a_clear_error_naming_the_file(tmp_path: Path) -> None
     # Not retried while the file is unchanged: the same error at once, no new process.
     status = backend.status
     assert status.state == "unavailable"
+    assert status.pid is None  # the worker that failed to load is not reported as running
     with pytest.raises(BackendUnavailableError, match="broken.gguf") as again:
         backend.load()
     assert str(again.value) == message

@@ -487,8 +487,11 @@ class ModelHost:
                 message = f"could not load {self.config.path}: {process.load_error}"
                 with self._lock:
                     # Recorded here as well as when the process exits, so a status read
-                    # right after this error already says why.
+                    # right after this error already says why, and names no process (the
+                    # worker that failed to load is on its way out).
                     self._load_failure = (_file_signature(self.config.path), message)
+                    if self._process is process:
+                        self._process = None
                 raise BackendUnavailableError(
                     message, provider=_PROVIDER, model=self.config.path.name
                 )
