@@ -19,6 +19,7 @@ package's ``__init__``):
 - :mod:`~engine.dialogue.grounding.item`: :class:`Ground`, one thing to ground a reply on;
 - :mod:`~engine.dialogue.grounding.asking`: whether a line asks, and whether only to chat;
 - :mod:`~engine.dialogue.grounding.told`: what the player told about themselves, of which kind;
+- :mod:`~engine.dialogue.grounding.times`: the months, days and dates a line names;
 - :mod:`~engine.dialogue.grounding.related`: what kind of thing a word names (a whippet, a dog);
 - :mod:`~engine.dialogue.grounding.knowledge`: which knowledge line answers, and where in it;
 - :mod:`~engine.dialogue.grounding.finding`: :func:`ground`, which puts the above together;

@@ -22,6 +22,7 @@ from engine.dialogue.grounding.knowledge import (
 )
 from engine.dialogue.grounding.related import NAMED_KINDS, related
 from engine.dialogue.grounding.saying import third_person
+from engine.dialogue.grounding.times import names_day, names_month, times_named
 from engine.dialogue.grounding.told import (
     MEMORY_CUES,
     answers_held,
@@ -30,13 +31,10 @@ from engine.dialogue.grounding.told import (
     is_statement,
     kinds_stated,
     most_memorable,
-    names_day,
-    names_month,
     news_keys,
     reason_after,
     sentences,
     statements,
-    times_named,
     with_subject,
     without_address,
 )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.related import NAMED_KINDS, related
+from engine.dialogue.grounding.times import MONTH, WEEKDAY, WHEN
 from engine.dialogue.grounding.words import (
     COMMON_ZH,
     HAN_CHAR,
@@ -32,12 +33,9 @@ __all__ = [
     "is_statement",
     "kinds_stated",
     "most_memorable",
-    "names_day",
-    "names_month",
     "reason_after",
     "sentences",
     "statements",
-    "times_named",
     "with_subject",
     "without_address",
 ]
@@ -343,12 +341,6 @@ def _others(sentence: str) -> str:
     return _SELF_NAME.sub(" ", sentence)
 
 
-_MONTH = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-    "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
-)
-_WEEKDAY = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-
 # Trades named on their own, as people say what they do in passing ("I'm on nights all week,
 # paramedic out of Alnwick", "I'm the shepherd up at Blakehope", "跑长途货运的"): a word for
 # a job, in a sentence that is about the one who says it and no one else's ("my wife's a nurse").
@@ -484,8 +476,8 @@ _STATED = {
     ),
     # when something is: "off to Iceland in March", "九月份就去武汉", "下礼拜三"
     "when": re.compile(
-        rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{_MONTH}|{_WEEKDAY})"
-        rf"|\b(?:{_MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{_WEEKDAY})s?\b"
+        rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{MONTH}|{WEEKDAY})"
+        rf"|\b(?:{MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{WEEKDAY})s?\b"
         r"|\b(?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn)\b"
         r"|\bbirthday\b|[一二三四五六七八九十\d]{1,3}月份?|[正腊冬]月|(?:下|上|这)个?(?:月|礼拜|星期|周)"
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年|今年[\u4e00-\u9fff]{0,2}(?:月|底|初)|生日"
@@ -494,7 +486,7 @@ _STATED = {
     "place": re.compile(
         # (not "grew up in Hull", "born in Cork": where they are from)
         rf"(?<!grew up )(?<!born )(?<!raised )(?<!bred )"
-        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)(?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{MONTH}|{WEEKDAY})\b)(?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}"
         r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
         r"|转转|逛逛|耍|看看|走走)"
     ),
@@ -637,15 +629,9 @@ _DETAIL = {
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
         rf"|\bmy ({ORDINAL})\b"
     ),
-    "when": re.compile(
-        rf"\b((?:{_MONTH})(?: \d{{1,2}}(?:st|nd|rd|th)?)?|(?:{_WEEKDAY})s?)\b"
-        r"|\b((?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn))\b"
-        r"|((?:[正腊冬]月|[一二三四五六七八九十\d]{1,3}月)(?:初?[一二三四五六七八九十廿\d]{1,3}[号日]?)?份?"
-        r"|(?:下|上|这)个?(?:月|礼拜|星期|周)[一二三四五六日天]?"
-        r"|(?:礼拜|星期|周)[一二三四五六日天]|明年[\u4e00-\u9fff]{0,3})"
-    ),
+    "when": WHEN,
     "place": re.compile(
-        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{_MONTH}|{_WEEKDAY})\b)((?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
+        rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{MONTH}|{WEEKDAY})\b)((?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
         r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
         r"|转转|逛逛|耍|看看|走走)"
         # where they do what they do: "在广州开花店", "在人民医院当护士", "住在城东" (not "现在开出租")
@@ -662,40 +648,6 @@ _DETAIL = {
         r"\s*([\w\u3400-\u9fff'-]+)"
     ),
 }
-
-
-def names_month(text: str) -> bool:
-    """Whether ``text`` names a month ("in October", "十月", "腊月")."""
-    return _MONTH_NAMED.search(text) is not None
-
-
-_MONTH_NAMED = re.compile(rf"\b(?:{_MONTH})\b|[一二三四五六七八九十\d正腊冬]{{1,3}}月")
-
-
-def names_day(text: str) -> bool:
-    """Whether ``text`` names a day: a weekday, a date ("the 14th", "腊月十八", "1月8号", "初八")
-    or one near ("tomorrow", "明天", "周六"); "明年" or "in the spring" names none."""
-    return _DAY_NAMED.search(text) is not None
-
-
-_DAY_NAMED = re.compile(
-    rf"\b(?:{_WEEKDAY})s?\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|\b(?:{_MONTH}) \d{{1,2}}\b"
-    r"|\b(?:tomorrow|tonight|today|the day after)\b"
-    r"|[\d一二三四五六七八九十廿]{1,3}[号日]|月(?:初)?[\d一二三四五六七八九十廿]{1,3}|初[一二三四五六七八九十]"
-    r"|[明后今昨前]天|(?:礼拜|星期|周)[一二三四五六日天]",
-    re.IGNORECASE,
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def times_named(text: str) -> frozenset[str]:
-    """The times ``text`` names, as said ("下个月", "next week", "October"), lower case: a
-    question and a statement that name the same one are about the same thing."""
-    return frozenset(
-        next(g for g in m.groups() if g).lower()
-        for m in _DETAIL["when"].finditer(text)
-        if any(m.groups())
-    )
 
 
 # Kinds asked for one value that a statement of another kind may still hold ("在广州开花店"
