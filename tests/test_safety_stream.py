@@ -6,12 +6,14 @@ The replies stream for real: from the local OpenAI-compatible HTTP server (word 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from engine.backends.openai import OpenAIBackend
 from engine.backends.scripted import ScriptedBackend
@@ -36,6 +38,31 @@ def run_turn(
     assert rt.wait_idle(timeout)
     events.extend(rt.poll())
     return [e for e in events if e.handle_id == handle.id]
+
+
+def strings(value: Any) -> list[str]:
+    """Every string an event carries (its texts, warnings, result fields), however deep.
+
+    Numbers are left out: a latency of 105.6781 ms is no phone number.
+    """
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, BaseException):
+        return [str(value)]
+    if isinstance(value, BaseModel):
+        return strings(list(dict(value).values()))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return strings([getattr(value, f.name) for f in dataclasses.fields(value)])
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def carries(event: Any, text: str) -> bool:
+    """Whether any string of ``event`` contains ``text``."""
+    return any(text in s for s in strings(event))
 
 
 def shown_text(events: list[Any]) -> str:
@@ -94,7 +121,7 @@ def test_blocked_sentence_from_a_streamed_model_reply_never_reaches_an_event(
     events = run_turn(rt, character, "p1", line)
 
     shown = shown_text(events)
-    assert all(blocked not in repr(event) for event in events), shown
+    assert not any(carries(event, blocked) for event in events), shown
     assert before in shown  # what came before the blocked sentence still streamed
     assert any(refusal in shown for refusal in cast[character].boundaries.refusal_lines)
     assert sum(isinstance(e, TextDelta) for e in events) >= 2
@@ -121,7 +148,7 @@ def test_blocked_sentence_from_the_scripted_backend_never_reaches_an_event(
     rt = make_runtime(ScriptedBackend(), characters={"tess": persona})
     events = run_turn(rt, "tess", "p1", "hello there")
     shown = shown_text(events)
-    assert all("ragonglass" not in repr(event) for event in events), shown
+    assert not any(carries(event, "ragonglass") for event in events), shown
     assert "Hi there!" in shown and "I won't talk about that, dear." in shown
 
 
@@ -134,5 +161,5 @@ def test_personal_information_in_a_streamed_reply_is_redacted_in_every_event(
     rt = make_runtime(backend)
     events = run_turn(rt, "mira", "p1", "How do I reach Bram?")
     shown = shown_text(events)
-    assert all("5678" not in repr(event) for event in events), shown
+    assert not any(carries(event, "5678") for event in events), shown
     assert "[phone]" in shown
