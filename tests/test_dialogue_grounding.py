@@ -987,3 +987,40 @@ def test_the_reason_is_named_by_its_detail_not_any_word_of_it() -> None:
     told = ["No sugar in my tea, thanks. I'm diabetic since I was a girl."]
     item = _asked_memory("Why is it I take my tea without sugar?", told, "Ada")
     assert item.keys == {"diabetic"}
+
+
+def test_the_name_of_the_characters_own_pet_or_kin_is_asked_of_its_world() -> None:
+    told = ["My brother Callum drives the ferry.", "My mum turns sixty in June."]
+    lines = ["Skipper, the harbour cat, is a one-eyed tabby who sleeps on the nets.",
+             "The ferry leaves at nine."]  # fmt: skip
+    found = ground("Your cat just nicked my sandwich off the bench! What's his name?",
+                   player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+    assert "Skipper" in _knowledge(found)[0].said
+    # the player's own, asked the same way, is a memory
+    told = ["My cat Biscuit hates the ferry.", *told]
+    found = ground("My cat just nicked a sandwich off the bench! What's his name again?",
+                   player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked][0] == "memory"
+    assert "Biscuit" in found[0].said
+
+
+def test_that_one_in_chinese_is_no_follow_up_of_the_question_before() -> None:
+    told = ["我家养了只鹦鹉叫球球", "下个月我去成都"]
+    lines = ["茶馆门口那棵老槐树有两百多年了，是太爷爷那辈种的。", "茶馆晚上十一点打烊。"]
+    found = ground("那棵树多少年了？", player="小周", player_lines=[*told, "我哪天去成都来着？"],
+                   knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+    # "那" as "then" still goes on from the question before
+    found = ground("那我跟谁去来着？", player="小周", player_lines=[*told, "我哪天去成都来着？"],
+                   knowledge=lines)  # fmt: skip
+    assert found and found[0].kind == "memory"
+
+
+def test_how_do_i_asks_how_a_thing_is_done_not_about_the_player() -> None:
+    told = ["I fly back to Leeds on Sunday, and my nephew Alfie gets the week with me first."]
+    lines = ["To fit a wetsuit, it should be snug at the neck and wrists with no gaps.",
+             "Wetsuits hire for eight pounds a day."]  # fmt: skip
+    found = ground("Alfie wants a go. How do I know which size of wetsuit to get him?",
+                   player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]

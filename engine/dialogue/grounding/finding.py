@@ -97,8 +97,9 @@ def ground(
         and any(_SOMEONE.search(s) for s in asks)
     ):
         # "my grumpy little shell-on-legs is sulking again. what's his name?": whose "his" is
-        # is said in what comes with the question
-        about_player = _about_player(question)
+        # is said in what comes with the question; "your dog's after my sliotar again. what's
+        # her name?" asks the name of the character's own
+        about_player = _about_player(question) and not _yours(question)
     if not asked_kinds and not terms(" ".join(asks)) - _MEMORY_WORDS:
         asked_kinds = frozenset(kinds_asked(question))
         about_player = about_player or bool(asked_kinds) and _about_player(question)
@@ -137,6 +138,11 @@ def ground(
         q_terms = q_terms | terms(before)
     # The kinds of thing the question names ("my dog" for "my whippet Noodle", "喝" for "毛尖").
     q_related = related(" ".join(asks))
+    # The kind of one a bare "what's her name?" asks of: named in what comes with it ("your
+    # dog's after robbing my sliotar again. what's her name?"), so the sister's is no answer.
+    q_named = q_related & NAMED_KINDS
+    if not q_named and asked_kinds & {"called", "age"} and any(_SOMEONE.search(s) for s in asks):
+        q_named = related(question) & NAMED_KINDS
     # Words of the character's own world ("could my nephew do the hawk walk?"): a statement
     # that shares only those with a question that does not ask what was told ("not many
     # hawks") is no answer to it.
@@ -161,7 +167,8 @@ def ground(
         if (
             "called" in matched
             and not same_kind
-            and q_related & NAMED_KINDS
+            and q_named
+            and not q_named & related(sentence)
             and related(sentence) & NAMED_KINDS
         ):
             # "my pup back home, what's he called?" asks the dog's name, not the sister's
@@ -271,7 +278,10 @@ def _world(knowledge: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
 
 # What opens a short question that goes on from the one before: "and …", "so …", "那…".
 _POINTS_BACK = re.compile(
-    r"^\W*(?:and|so|then|but|also|what about|how about)\b|^\W*(?:那|那么|还有|然后)", re.IGNORECASE
+    r"^\W*(?:and|so|then|but|also|what about|how about)\b|^\W*(?:那么|还有|然后|那(?!"
+    # "那匹马", "那个网", "那家店": "that" one, not "then"
+    r"[一两几]?[个匹只条位家张把件本辆头间座棵块台部支首场次些口艘所根片]))",
+    re.IGNORECASE,
 )
 # A question that asks to be reminded of something ("…来着？", "what's my wife called
 # again?", "do you remember …"), not one that only mentions the player's people.
@@ -300,6 +310,8 @@ _WORLD_ASKED = re.compile(
 # boat I can get?", "If I fancy a pint, where should I head?".
 _HYPOTHETICAL_I = re.compile(
     r"\b(?:can|could|should|shall|would|will|may|might|if|say) I\b"
+    # asking how a thing is done: "How do I know what length to get him?"
+    r"|\bhow (?:do|would) I (?:know|tell|pick|choose|find|size|measure|fix|keep|look after|use|get to)\b"
     r"|\bI(?:'d|'ll| can(?!'t)| could(?!n't)| should(?!n't)| would(?!n't)| will| may| might)\b",
     re.IGNORECASE,
 )
@@ -318,6 +330,20 @@ def _about_player(sentence: str) -> bool:
     return (
         re.search(r"\b(I|my|mine)\b", _HYPOTHETICAL_I.sub(" ", sentence), re.IGNORECASE) is not None
         or _THE_FOR_MY.search(sentence) is not None
+    )
+
+
+# "your dog", "your little fella", "你家狗", "您的猫": one the character has.
+_YOUR = re.compile(
+    r"\byour\s+((?:[\w'-]+\s+){0,2}[\w'-]+)|[你您](?:的|家的?)?((?:(?![我俺])[\u4e00-\u9fff]){1,4})",
+    re.IGNORECASE,
+)
+
+
+def _yours(line: str) -> bool:
+    """Whether ``line`` names someone the character has (a pet, a relative): "your dog"."""
+    return any(
+        related(found.group(1) or found.group(2)) & NAMED_KINDS for found in _YOUR.finditer(line)
     )
 
 
