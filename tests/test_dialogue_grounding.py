@@ -14,6 +14,7 @@ import pytest
 from fixtures_runtime import drain
 
 from engine.backends import ScriptedBackend
+from engine.dialogue import choice
 from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.naming import mentions
 from engine.dialogue.grounding.saying import third_person
@@ -1024,3 +1025,15 @@ def test_how_do_i_asks_how_a_thing_is_done_not_about_the_player() -> None:
     found = ground("Alfie wants a go. How do I know which size of wetsuit to get him?",
                    player="Kai", player_lines=told, knowledge=lines)  # fmt: skip
     assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+def test_what_a_line_is_about_in_most_clauses_does_not_pick_the_clause_that_answers() -> None:
+    lines = [
+        "镜泊湖在黑龙江省牡丹江市宁安市，“镜泊”是满语，意思是“平如镜面”，镜泊湖水面有九十多平方公里。",
+        "镜泊湖的吊水楼瀑布夏天最好看。",
+    ]
+    found = ground("镜泊湖这个名字是什么意思？", player="小周", player_lines=[], knowledge=lines)
+    knowledge = _knowledge(found)
+    assert knowledge and knowledge[0].keys & {"镜面", "平如", "如镜"}
+    assert choice.score("是“平如镜面”的意思。", question="镜泊湖这个名字是什么意思？",
+                        grounding=found, player="小周").grounded >= choice.GROUNDED  # fmt: skip

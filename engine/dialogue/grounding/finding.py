@@ -250,7 +250,7 @@ def ground(
                 for t, w in rarity(tuple(lines)).items()
             }
             said = best_sentence(lines[i], q_terms, rare, types)
-            answer_terms = answer_keys(said, q_terms, types)
+            answer_terms = answer_keys(said, q_terms, types, rare)
             out.append(
                 Ground(
                     kind="knowledge",

@@ -288,15 +288,37 @@ HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
 _NUMBER = r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)\b"
 
 
+# The kinds of answer a number gives.
+_NUMBERED = frozenset({"型:duration", "型:day", "型:age", "型:time", "型:count", "型:price"})
+
+
+def _within(body: str, rare: Mapping[str, float] | None) -> dict[str, float]:
+    """``rare`` (1.0 for words it lacks) divided by how many clauses of ``body`` hold the word:
+    what most clauses name is what the sentence is about (the lake of "查干湖在吉林…，“查干”是
+    蒙古语，意思是“白色”，查干湖就是“白色的湖”), not which clause answers."""
+    parts = [terms(p) for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+    counts: dict[str, int] = {}
+    for part in parts:
+        for t in part:
+            counts[t] = counts.get(t, 0) + 1
+    weight = rare or {}
+    return {t: weight.get(t, 1.0) / n for t, n in counts.items()}
+
+
 def answer_keys(
-    sentence: str, q_terms: set[str], types: frozenset[str] = frozenset()
+    sentence: str,
+    q_terms: set[str],
+    types: frozenset[str] = frozenset(),
+    rare: Mapping[str, float] | None = None,
 ) -> frozenset[str]:
     """The terms of the clause that answers the question, the question's own terms left out
     (a list's header, "Prices at the stall:", is not a clause of it); ``types``: the kinds of
-    answer asked for, as :func:`asked_types` gives them."""
+    answer asked for, as :func:`asked_types` gives them; ``rare``: the words' weights, as for
+    :func:`best_sentence` (a word every line shares, the lake's name, says less of which
+    clause answers than "意思" of "查干湖这个名字是什么意思？")."""
     body = HEADER.sub("", sentence)
-    clause = _best_part(body, q_terms, r"[,，、:：]\s*", None, types)
-    if not re.search(_NUMBER, clause):
+    clause = _best_part(body, q_terms, r"[,，、:：]\s*", _within(body, rare), types)
+    if not re.search(_NUMBER, clause) and (not types or types & _NUMBERED):
         # Among clauses sharing as much with the question, the one with a number answers
         # "when" and "how much" ("茶馆几点关门？": "晚上十一点打烊", not "听雨茶馆在广场东边").
         shared = len(terms(clause) & q_terms)
