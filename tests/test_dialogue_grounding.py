@@ -1037,3 +1037,25 @@ def test_what_a_line_is_about_in_most_clauses_does_not_pick_the_clause_that_answ
     assert knowledge and knowledge[0].keys & {"镜面", "平如", "如镜"}
     assert choice.score("是“平如镜面”的意思。", question="镜泊湖这个名字是什么意思？",
                         grounding=found, player="小周").grounded >= choice.GROUNDED  # fmt: skip
+
+
+def test_an_age_to_come_is_an_age_told() -> None:
+    told = ["My da turns eighty on the 3rd of May, so we're having a party at the rugby club.",
+            "I drive a bus."]  # fmt: skip
+    lines = ["The boat turns round at the lighthouse and is back by four."]
+    found = ground("Do you remember how old my da is turning?", player="Kai", player_lines=told,
+                   knowledge=lines)  # fmt: skip
+    assert found and found[0].kind == "memory" and "eighty" in found[0].said
+    found = ground("And what age will she be?", player="Kai",
+                   player_lines=["My gran will be ninety in March.", "When's my gran's do again?"],
+                   knowledge=lines)  # fmt: skip
+    assert found and found[0].kind == "memory" and "ninety" in found[0].said
+
+
+def test_a_price_asked_after_a_memory_question_is_asked_of_the_world() -> None:
+    told = ["My girl Maisie wants a wetsuit of her own.", "Do you remember how old Maisie is?"]
+    lines = ["Wetsuits for children cost twelve pounds a day; adults' cost fifteen.",
+             "The surf school is on the north beach."]  # fmt: skip
+    found = ground("and how much is a kid's one?", player="Kai", player_lines=told, knowledge=lines)
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+    assert "twelve" in _knowledge(found)[0].said

@@ -81,7 +81,13 @@ def ground(
     # be?" after "when's our Ellie's birthday?", "那我去那边是干什么？"): about what that was.
     before = player_lines[-1] if player_lines else ""
     goes_on = asking and is_question(before) and _POINTS_BACK.search(question) is not None
-    follow_up = goes_on and _TO_CHARACTER.search(question) is None and len(question) <= 60
+    follow_up = (
+        goes_on
+        and _TO_CHARACTER.search(question) is None
+        and len(question) <= 60
+        # "and how much is a kid's one?" asks a price, whatever the question before asked
+        and _WORLD_ASKED_EN.match(question) is None
+    )
     # A line about the player's own past asks it in the first person ("Where am I from?");
     # "What do you charge at the door? I want to bring my sister" asks about the world, the
     # first person (and "like") being only in what comes with the question.
@@ -354,7 +360,8 @@ _THE_FOR_MY = re.compile(r"\bthe (?:missus|missis|wife|husband|hubby|other half)
 
 # What something costs or when it is, asked of the character's world, whoever it is for.
 _WORLD_ASKED_EN = re.compile(
-    r"^\W*(?:how much (?:is|does|do|will|would)\b(?!\s+i\b)|what time (?:is|does|do|can|will)\b"
+    r"^\W*(?:(?:and|so|but|then|ok|okay|right)\b\W*)?"
+    r"(?:how much (?:is|does|do|will|would)\b(?!\s+i\b)|what time (?:is|does|do|can|will)\b"
     r"|when (?:does|do) (?:you|it|the|they)\b|what (?:does|do|will) (?:it|you) (?:cost|charge)\b)",
     re.IGNORECASE,
 )

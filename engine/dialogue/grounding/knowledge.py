@@ -227,6 +227,8 @@ NEAR: dict[str, tuple[str, ...]] = {
     "tonight": ("evening", "night"), "evening": ("tonight", "night"),
     "night": ("tonight", "evening"), "today": ("day", "daily"), "tomorrow": ("day", "morning"),
     "price": ("cost", "coin"), "cost": ("price",), "open": ("opens",), "close": ("closes", "shut"),
+    "kid": ("child", "children"), "kids": ("child", "children"), "child": ("kid", "kids"),
+    "children": ("kid", "kids"), "孩子": ("小孩", "儿童"), "小孩": ("孩子", "儿童"), "儿童": ("孩子", "小孩"),
     "礼拜": ("星期",), "星期": ("礼拜",), "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
     "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
 }  # fmt: skip

@@ -492,8 +492,10 @@ _STATED = {
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": re.compile(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning)\s+(?:" + NUMBER_WORD + r")"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\bwill be|'ll be)\s+(?:" + NUMBER_WORD + r")"
         r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
+        # "my mam turns seventy on the 21st"
+        r"|\b(?:turned|turns|turning)\s+(?:" + NUMBER_WORD + r")(?=\s+on\b)"
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
         # "It's my seventy-fifth on the third of August": a birthday by its number
         rf"|\bmy {ORDINAL}\b"
@@ -624,7 +626,9 @@ _DETAIL = {
         r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
     ),
     "age": re.compile(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?)\s+(" + NUMBER_WORD + r")\b"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?|\bwill be|'ll be)\s+("
+        + NUMBER_WORD
+        + r")\b"
         r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
         rf"|\bmy ({ORDINAL})\b"
