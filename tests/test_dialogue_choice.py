@@ -307,6 +307,13 @@ def test_the_clause_that_names_the_detail_decides_whose_it_is(
         ("我叫你一声妹子吧。", "Player", False),
         ("Hi there! My name's Priya and I fix bikes.", "Player", True),
         ("Call me Mira, everyone does.", "Player", False),
+        # a name the player told of someone else given to the player
+        ("Yes, your name is Pepper.", "Ada", True),
+        ("Your name's Ada, and your dog is Pepper.", "Ada", False),
+        ("记得，你叫豆豆。", "小明", True),
+        ("记得，你叫小明。", "小明", False),
+        ("记得，你叫阿怡。", "陈嘉怡", False),
+        ("Your name's Rob, right?", "Robbie", False),
     ],
 )
 def test_a_reply_giving_the_player_another_name_is_ruled_out(

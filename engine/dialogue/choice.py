@@ -31,7 +31,7 @@ from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground, claims_as_own, mentions, names_player, terms
 from engine.dialogue.prompt import UNNAMED_PLAYER
 from engine.text.numbers import stated
-from engine.text.script import detect_language
+from engine.text.script import detect_language, is_cjk
 from engine.text.sentences import split_sentences
 
 __all__ = [
@@ -256,6 +256,13 @@ def misnames(text: str, player: str, names: Sequence[str]) -> bool:
         )
         if re.search(own, text, re.IGNORECASE):
             return True
+    if player and player != UNNAMED_PLAYER:
+        # "Yes, your name is Pepper." to Ada, asked her dog's name: whatever it gives, it is
+        # not hers
+        for found in _YOUR_NAME.finditer(text):
+            given = found.group("name") or found.group("zh")
+            if not _may_be(given, player):
+                return True
     others = [n for n in names if n and n.lower() != player.lower()]
     for name in others:
         pattern = (
@@ -274,6 +281,25 @@ _INTRODUCES = re.compile(
     r"|(?:^|(?<=[，,。！!？?\s：:]))我(?:叫|名叫|的名字是|的名字叫)"
     r"(?P<zh>(?![你您他她它啥什])[\u4e00-\u9fff]{1,4})(?=[，,。！!？?\s~～]|$)"
 )
+
+
+# Giving the player a name: "your name is Pepper", "你叫豆豆" (a clause of its own, not
+# "你叫我…" or "你叫什么").
+_YOUR_NAME = re.compile(
+    r"\b[Yy]our name(?: is|'s)\s+(?P<name>[A-Z][\w'-]*)"
+    r"|(?:^|(?<=[，,。！!？?\s：:]))你(?:叫|的名字是|的名字叫)"
+    r"(?P<zh>(?![我你您他她它啥什])[\u4e00-\u9fff]{1,4})(?=[，,。！!？?\s~～]|$)"
+)
+
+
+def _may_be(given: str, player: str) -> bool:
+    """Whether ``given`` may be what ``player`` is called: their name or part of it, or a
+    nickname of it ("Rob" of "Robbie", "阿怡" or "嘉怡" of "陈嘉怡")."""
+    if is_cjk(given[0]):
+        return bool(set(given) & set(player))
+    return any(
+        word[:3].lower() == given[:3].lower() for word in re.findall(r"[\w'-]+", player) if word
+    )
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
