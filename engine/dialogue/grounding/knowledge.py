@@ -294,14 +294,17 @@ _NUMBER = r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four
 _NUMBERED = frozenset({"型:duration", "型:day", "型:age", "型:time", "型:count", "型:price"})
 
 
-def _within(body: str, rare: Mapping[str, float] | None) -> dict[str, float]:
-    """``rare`` (1.0 for words it lacks) divided by how many clauses of ``body`` hold the word:
-    what most clauses name is what the sentence is about (the lake of "查干湖在吉林…，“查干”是
-    蒙古语，意思是“白色”，查干湖就是“白色的湖”), not which clause answers."""
-    parts = [terms(p) for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
+# Where a sentence splits into clauses.
+_CLAUSE = r"[,，、:：]\s*"
+
+
+def _within(parts: Sequence[str], rare: Mapping[str, float] | None) -> dict[str, float]:
+    """``rare`` (1.0 for words it lacks) divided by how many of the clauses ``parts`` hold the
+    word: what most clauses name is what the sentence is about (the lake of "查干湖在吉林…，
+    “查干”是蒙古语，意思是“白色”，查干湖就是“白色的湖”), not which clause answers."""
     counts: dict[str, int] = {}
     for part in parts:
-        for t in part:
+        for t in terms(part):
             counts[t] = counts.get(t, 0) + 1
     weight = rare or {}
     return {t: weight.get(t, 1.0) / n for t, n in counts.items()}
@@ -319,12 +322,12 @@ def answer_keys(
     :func:`best_sentence` (a word every line shares, the lake's name, says less of which
     clause answers than "意思" of "查干湖这个名字是什么意思？")."""
     body = HEADER.sub("", sentence)
-    clause = _best_part(body, q_terms, r"[,，、:：]\s*", _within(body, rare), types)
+    parts = [p.strip() for p in re.split(_CLAUSE, body) if p.strip()]
+    clause = _best_part(body, q_terms, _CLAUSE, _within(parts, rare), types)
     if not re.search(_NUMBER, clause) and (not types or types & _NUMBERED):
         # Among clauses sharing as much with the question, the one with a number answers
         # "when" and "how much" ("茶馆几点关门？": "晚上十一点打烊", not "听雨茶馆在广场东边").
         shared = len(terms(clause) & q_terms)
-        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
         counted = [p for p in parts if re.search(_NUMBER, p) and len(terms(p) & q_terms) == shared]
         if shared and counted:
             clause = counted[0]
@@ -332,7 +335,6 @@ def answer_keys(
     if len(keys) < 2 and not re.search(r"\d", clause):
         # The clause the question points at ("When snow blocks the pass,") says little of its
         # own: the answer is in what follows it.
-        parts = [p.strip() for p in re.split(r"[,，、:：]\s*", body) if p.strip()]
         if clause in parts and parts.index(clause) + 1 < len(parts):
             keys |= terms(parts[parts.index(clause) + 1]) - q_terms
     return frozenset(keys or terms(sentence) - q_terms)
