@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.dialogue.facts import RELATION_NOUNS
+from engine.text.alternatives import needed, scripts_in
 
 __all__ = [
     "MEMORABLE",
@@ -250,6 +251,23 @@ def _is_question(clause: str) -> bool:
     return bool(_QUESTION_EN.match(clause))
 
 
+# Compiled once, each with the scripts a text needs for it to match (a Chinese line is not
+# searched for English facts, nor the other way round).
+_EN_SEARCH = tuple(
+    (
+        re.compile(pattern, 0 if predicate == "name" else re.IGNORECASE),
+        needed(pattern),
+        predicate,
+        confidence,
+    )
+    for pattern, predicate, confidence in _EN_PATTERNS
+)
+_ZH_SEARCH = tuple(
+    (re.compile(pattern), needed(pattern), predicate, conf)
+    for pattern, predicate, conf in _ZH_PATTERNS
+)
+
+
 def extract_facts(text: str) -> list[ExtractedFact]:
     """Facts a player states about themselves in ``text`` (first person only), best effort.
 
@@ -258,8 +276,11 @@ def extract_facts(text: str) -> list[ExtractedFact]:
     text = statements(text)
     out: list[ExtractedFact] = []
     seen: set[str] = set()
-    for pattern, predicate, confidence in _EN_PATTERNS:
-        for m in re.finditer(pattern, text, flags=0 if predicate == "name" else re.IGNORECASE):
+    present = scripts_in(text)
+    for search, needs, predicate, confidence in _EN_SEARCH:
+        if not needs <= present:
+            continue
+        for m in search.finditer(text):
             if predicate == "favourite":
                 pred, obj = f"favourite {m.group(1).strip()}", m.group(2)
             elif predicate == "family":
@@ -274,8 +295,8 @@ def extract_facts(text: str) -> list[ExtractedFact]:
             if obj and pred not in seen:
                 seen.add(pred)
                 out.append(ExtractedFact(pred, obj, confidence))
-    for pattern, predicate, confidence in _ZH_PATTERNS:
-        found = re.search(pattern, text)
+    for search, needs, predicate, confidence in _ZH_SEARCH:
+        found = search.search(text) if needs <= present else None
         if found and predicate not in seen:
             pred, obj = predicate, found.group(1).strip()
             if predicate == "pet":

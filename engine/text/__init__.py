@@ -7,7 +7,9 @@
 - :mod:`~engine.text.numbers`: the numbers a line states, digits, English words and Chinese
   numerals written one way (:func:`~engine.text.numbers.stated`);
 - :mod:`~engine.text.patterns`: regular expressions from files and cards, compiled for a
-  linear-time engine (RE2), so no pattern can freeze a turn.
+  linear-time engine (RE2), so no pattern can freeze a turn;
+- :mod:`~engine.text.alternatives`: the engine's own bilingual patterns searched with only the
+  alternatives the scripts of a text let match (:func:`~engine.text.alternatives.by_script`).
 
 Pure and at the bottom of the engine: imports only the standard library and ``google-re2``
 (no engine module outside this package).

@@ -23,6 +23,7 @@ from engine.dialogue.grounding.words import (
     pairs,
     terms,
 )
+from engine.text.alternatives import by_script
 
 __all__ = [
     "MEMORY_CUES",
@@ -265,7 +266,7 @@ _BARE_NAME = (
 )
 
 # The player's own name, which says who they are, not what someone or something is called.
-_SELF_NAME = re.compile(
+_SELF_NAME = by_script(
     r"我(?:名)?叫[\u4e00-\u9fff]{1,4}|(?:都)?叫我[\u4e00-\u9fff]{1,4}|我姓[\u4e00-\u9fff]{1,2}"
     rf"|{_BARE_NAME}"
     r"|\b(?:[Mm]y name is|[Mm]y name's|I'm called|I am called|[Cc]all me)\s+[A-Z][\w'-]*"
@@ -292,7 +293,7 @@ _KIN_THEN_NAME = (
 )
 
 # The player's name told as a surname ("我姓赵，赵大伟") or on its own ("Callum.").
-_NAME_STATED = re.compile(rf"我姓[\u4e00-\u9fff]|{_BARE_NAME}")
+_NAME_STATED = by_script(rf"我姓[\u4e00-\u9fff]|{_BARE_NAME}")
 
 # "I'm a Galway man": where they are from, not what they do.
 _DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|girl)\b")
@@ -301,9 +302,7 @@ _DEMONYM = re.compile(r"\bI(?:'m| am) an? [A-Z][a-z]+ (?:man|woman|lad|lass|boy|
 # The player's name told without "我" again, after a clause that has it: "我今天刚报的名，叫何佳慧".
 # Not when that clause names something else the name is of ("我还带了条柯基上山，叫土豆").
 _SELF_CLAUSE = r"^\W*我(?![^，,。！？]{0,12}?[条只匹头辆盆棵])[^，,。！？]{0,12}[，,]\s*"
-_NAME_AFTER_SELF = re.compile(
-    _SELF_CLAUSE + r"(叫(?!我)[\u4e00-\u9fff]{2,4})(?=[，。！,.!～~\s]|$)"
-)
+_NAME_AFTER_SELF = by_script(_SELF_CLAUSE + r"(叫(?!我)[\u4e00-\u9fff]{2,4})(?=[，。！,.!～~\s]|$)")
 
 # A statement that leaves out "I" ("Grew up in Stoke, came down this way for the work",
 # "Moved here from Leeds", "Been teaching for years", "Work nights at the depot").
@@ -360,7 +359,7 @@ _TRADES_EN = (
     "|physio|physiotherapist|therapist|counsellor|radiographer|optometrist|zookeeper"
     "|signalman|railwayman|milkman|binman|ferryman|lineman|boatman|stockman|herdsman|conductor"
 )
-_TRADE = re.compile(
+_TRADE = by_script(
     rf"\b(?:{_TRADES_EN})s?\b(?!'s|’s)"  # not "builder's tea"
     # "Forty-one years a signalman", "I do the post round up in Cheriton"
     r"|\byears (?:as )?an? [a-z]+|\bI do the [a-z]+ (?:round|run|shift|rounds)\b"
@@ -374,7 +373,7 @@ _TRADE = re.compile(
     re.IGNORECASE,
 )
 # Whose job it is, when it is not the speaker's: "my wife's a nurse", "我老婆是护士".
-_SOMEONE_ELSES = re.compile(
+_SOMEONE_ELSES = by_script(
     r"\b(?:my|our|his|her|their) (?!own\b|job\b|work\b|day\b|shift\b|name\b)[a-z]+(?:'s| is| was)\b"
     # "who wolf-whistles at the postman": a trade of someone met, not the speaker's own
     rf"|\b(?:at|to|for|with|from|by|like|than|of|my|our|his|her|their) (?:the |a |an |our |my )?"
@@ -394,8 +393,9 @@ _PLACE_CAME = (
 )
 
 
+# Searched by the scripts of the sentence: a statement is read for every kind at once.
 _STATED = {
-    "work": re.compile(
+    "work": by_script(
         r"\bI(?:'m| am) an? [a-z]+(?:er|or|ist|ian|smith|man|woman|cook|nurse|chef|maker)\b"
         # "I'm a midwife", "I'm a vet": what someone is, unless it is how they are.
         r"|\bI(?:'m| am) an? (?!bit\b|little\b|lot\b|big\b|huge\b|great\b|good\b|bad\b|"
@@ -430,14 +430,14 @@ _STATED = {
         # years at the same work: "在矿上下了三十年井", "在厂里干了二十年"
         r"|在[\u4e00-\u9fff]{1,6}?[\u4e00-\u9fff]了(?:[一二两三四五六七八九十几]{1,3}|\d{1,2})多?年"
     ),
-    "plans": re.compile(
+    "plans": by_script(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
         r"|\b(?:meant|supposed|going|hoping) to be (?:training|saving|practi[sc]ing) for\b"
         r"|\bI(?:'m| am) (?:training|saving|preparing|practi[sc]ing|getting ready)\b[^.!?]{0,40}\bfor\b"
         r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
         r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)|要(?=去|带|回|搬|考|拍|办)"
     ),
-    "likes": re.compile(
+    "likes": by_script(
         r"\bI (?:really |do |just )?(?:love|like|adore|enjoy|crave)\b|\bfavou?rite\b"
         r"|\bcan't get enough of\b|\bfond of\b|\bmy usual\b"
         # "I'd give anything for a peppermint tea", "I'd walk another mile for a slice of ..."
@@ -452,20 +452,20 @@ _STATED = {
         r"|\bcan't (?:start|get through|live|go|function|face)\b[^.!?]{0,30}\bwithout\b"
     ),
     # what they must not eat: "I'm allergic to feathers", "我对花生过敏", "我吃不了辣"
-    "diet": re.compile(
+    "diet": by_script(
         r"\ballerg(?:ic|y|ies)\b|\bintolerant\b|\bcoeliac\b|\bceliac\b|\bvegetarian\b|\bvegan\b"
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\b|\bdon't eat\b"
         r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得"
     ),
     # what they fear or cannot abide: "can't do horror", "scared of heights", "他是个旱鸭子"
-    "dislikes": re.compile(
+    "dislikes": by_script(
         r"\b(?:scared|afraid|frightened|terrified) of\b|\bcan't (?:stand|bear|abide|do)\b"
         r"|\bI (?:hate|loathe|detest)\b|\bphobi[ac]\b|\bnothing (?:scary|sad|gory|violent)\b"
         r"|怕(?!是|不是)|恐高|旱鸭子|不会游泳|受不了|讨厌|最烦|不爱(?:吃|喝|看|听)",
         re.IGNORECASE,
     ),
     # what ails them: "I've a bad knee", "I'm asthmatic", "腰间盘突出，坐久了就疼"
-    "health": re.compile(
+    "health": by_script(
         r"\b(?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
         r"|chest|heart|wrists?|neck)\b|\b(?:arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
         r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|injur(?:y|ies|ed)|hip replacement)\b"
@@ -475,7 +475,7 @@ _STATED = {
         re.IGNORECASE,
     ),
     # when something is: "off to Iceland in March", "九月份就去武汉", "下礼拜三"
-    "when": re.compile(
+    "when": by_script(
         rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{MONTH}|{WEEKDAY})"
         rf"|\b(?:{MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{WEEKDAY})s?\b"
         r"|\b(?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn)\b"
@@ -483,7 +483,7 @@ _STATED = {
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年|今年[\u4e00-\u9fff]{0,2}(?:月|底|初)|生日"
     ),
     # where something is or goes: "off to Iceland", "去武汉读书", "works in Scarborough"
-    "place": re.compile(
+    "place": by_script(
         # (not "grew up in Hull", "born in Cork": where they are from)
         rf"(?<!grew up )(?<!born )(?<!raised )(?<!bred )"
         rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{MONTH}|{WEEKDAY})\b)(?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}"
@@ -491,7 +491,7 @@ _STATED = {
         r"|转转|逛逛|耍|看看|走走)"
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
-    "age": re.compile(
+    "age": by_script(
         r"(?:\bis|'s|\bturned|\bturns|\bturning|\bwill be|'ll be)\s+(?:" + NUMBER_WORD + r")"
         r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
         # "my mam turns seventy on the 21st"
@@ -500,7 +500,7 @@ _STATED = {
         # "It's my seventy-fifth on the third of August": a birthday by its number
         rf"|\bmy {ORDINAL}\b"
     ),
-    "called": re.compile(
+    "called": by_script(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[“\"「『]?[\u4e00-\u9fff]"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)[A-Z][a-z]+\b"
         # "My whippet Noodle", "I've got a tortoise, Gus.", "我女朋友小雯送的"
@@ -510,7 +510,7 @@ _STATED = {
         r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
         rf"|{_KIN_NAMED}"
     ),
-    "origin": re.compile(
+    "origin": by_script(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
         r"|\bI (?:come|came) from\b|\bI grew up\b|我(?:来自|住在|是.{1,6}人)"
         # "从东北来的" (not "刚从广州拉了一车货回来": a trip, not where they are from)
@@ -566,8 +566,10 @@ _OTHERS_CLAUSE = re.compile(
 def _others_work(sentence: str) -> bool:
     """Whether the work ``sentence`` tells is someone else's: the clause it is told in opens
     with him, her or one of the speaker's family ("是我男朋友阿杰，他在深圳做程序员")."""
+    if not HAN_CHAR.search(sentence):
+        return False
     found = _DETAIL["work"].search(sentence)
-    if found is None or not HAN_CHAR.search(sentence):
+    if found is None:
         return False
     clause = re.split(r"[，,。；;！!？?]", sentence[: found.start()])[-1]
     return _OTHERS_CLAUSE.match(clause) is not None
