@@ -179,6 +179,29 @@ def test_summary_round_trip_and_unsummarised_turns(store: MemoryStore) -> None:
     assert [t.id for t in store.unsummarised_turns("mira", "p1", keep_recent=2)] == [ids[3]]
 
 
+def test_unsummarised_turns_are_the_oldest_first_up_to_a_limit(store: MemoryStore) -> None:
+    ids = [store.add_turn("mira", "p1", "p1", f"line {i}").id for i in range(10)]
+    store.add_turn("bram", "p1", "p1", "another conversation")
+    assert [t.id for t in store.unsummarised_turns("mira", "p1", keep_recent=3, limit=4)] == ids[:4]
+    store.set_summary("mira", "p1", "They talked.", ids[:4])
+    assert [t.id for t in store.unsummarised_turns("mira", "p1", keep_recent=3, limit=2)] == ids[
+        4:6
+    ]
+    assert [t.id for t in store.unsummarised_turns("mira", "p1", keep_recent=3)] == ids[4:7]
+    assert store.unsummarised_turns("mira", "p1", keep_recent=11) == []
+    assert store.unsummarised_turns("mira", "p1", keep_recent=3, limit=0) == []
+
+
+def test_a_summary_that_leaves_older_turns_out_still_has_them_found(store: MemoryStore) -> None:
+    # set_summary is public: a summary may cover turns 1 and 3 and leave 2 out
+    ids = [store.add_turn("mira", "p1", "p1", f"line {i}").id for i in range(6)]
+    store.set_summary("mira", "p1", "They talked.", [ids[0], ids[2]])
+    found = store.unsummarised_turns("mira", "p1", keep_recent=1)
+    assert [t.id for t in found] == [ids[1], ids[3], ids[4]]
+    limited = store.unsummarised_turns("mira", "p1", keep_recent=1, limit=2)
+    assert [t.id for t in limited] == [ids[1], ids[3]]
+
+
 def test_summary_is_dropped_when_a_covered_turn_is_forgotten(store: MemoryStore) -> None:
     turns = [store.add_turn("mira", "p1", "p1", f"line {i}") for i in range(4)]
     store.set_summary("mira", "p1", "They talked.", [t.id for t in turns[:3]])

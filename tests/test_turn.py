@@ -297,6 +297,32 @@ def test_summary_is_written_when_the_threshold_passes(
     )
 
 
+def test_a_long_backlog_is_summarised_a_batch_at_a_time(
+    make_runtime: Any, test_persona: Persona
+) -> None:
+    settings = TurnSettings(summary_keep_recent=2, summary_every=4, summary_batch=5)
+    rt = make_runtime(TextBackend("I see."), characters={"tess": test_persona}, settings=settings)
+    old = [
+        {
+            "character": "tess",
+            "player": "p1",
+            "speaker": "p1",
+            "text": f"I keep bee hive {i}.",
+            "time": 1_700_000_000.0 + i,
+        }  # fmt: skip
+        for i in range(30)
+    ]
+    rt.on_store(lambda s: s.add_turns(old)).result(5)
+    drain(rt, rt.say("tess", "p1", "Hello again."))
+    rt.wait_idle(10)
+    summary = rt.summary("tess", "p1").result(5)
+    assert summary is not None and len(summary.turn_ids) == 5  # the five oldest, not all 30
+    drain(rt, rt.say("tess", "p1", "Still here."))
+    rt.wait_idle(10)
+    summary = rt.summary("tess", "p1").result(5)
+    assert summary is not None and len(summary.turn_ids) == 10
+
+
 def test_reflection_is_written_when_importance_adds_up(
     make_runtime: Any, test_persona: Persona
 ) -> None:

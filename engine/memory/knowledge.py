@@ -298,6 +298,10 @@ def summary_text(store: StoreBase, character: str, player: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+#: Above every turn id (ids are SQLite integers).
+_NO_ID = 2**63 - 1
+
+
 def _covered_turns(store: StoreBase, character: str, player: str) -> set[int]:
     """The turn ids the current summary covers (empty without a summary)."""
     rows = store._read(
@@ -355,17 +359,45 @@ def set_summary(
 
 
 def unsummarised_turns(
-    store: StoreBase, character: str, player: str, *, keep_recent: int
+    store: StoreBase, character: str, player: str, *, keep_recent: int, limit: int | None = None
 ) -> list[TurnRecord]:
-    """Turns older than the last ``keep_recent`` that the summary does not cover, oldest first."""
+    """Turns older than the last ``keep_recent`` that the summary does not cover, oldest first
+    (the oldest ``limit`` of them, if given).
+
+    Reads only the turns after the summary's newest one, unless the summary leaves older
+    turns out: a long conversation is not read whole after every reply."""
+    keep = max(0, int(keep_recent))
+    before = _NO_ID
+    if keep:
+        newest = store._read(
+            "SELECT id FROM turns WHERE character = ? AND player = ? ORDER BY id DESC LIMIT ?",
+            (character, player, keep),
+        )
+        if len(newest) < keep:
+            return []
+        before = int(newest[-1][0])
     covered = _covered_turns(store, character, player)
-    rows = store._read(
+    after = max(covered, default=0)
+    if covered:
+        # A summary covers only stored turns of its conversation: as many turns up to its
+        # newest as it covers means it leaves none of them out.
+        held = store._read(
+            "SELECT count(*) FROM turns WHERE character = ? AND player = ? AND id <= ?",
+            (character, player, after),
+        )[0][0]
+        if int(held) != len(covered):
+            after = 0
+    bound = max(0, int(limit)) if limit is not None else None
+    sql = (
         "SELECT id, character, player, speaker, text, time, session FROM turns"
-        " WHERE character = ? AND player = ? ORDER BY id",
-        (character, player),
+        " WHERE character = ? AND player = ? AND id > ? AND id < ? ORDER BY id"
     )
-    older = rows[: max(0, len(rows) - max(0, int(keep_recent)))]
-    return [store._turn(r) for r in older if r[0] not in covered]
+    params: tuple[object, ...] = (character, player, after, before)
+    if bound is not None and (after or not covered):  # no covered turn in the range
+        sql += " LIMIT ?"
+        params += (bound,)
+    turns = [store._turn(r) for r in store._read(sql, params) if r[0] not in covered]
+    return turns if bound is None else turns[:bound]
 
 
 def turns_over_budget(

@@ -174,7 +174,10 @@ async def after_turn(
                                       trust=nudge.get("trust", 0.0), reason="after reply",
                                       defaults=persona.relationship)  # fmt: skip
         pending = store.unsummarised_turns(
-            character, player, keep_recent=settings.summary_keep_recent
+            character,
+            player,
+            keep_recent=settings.summary_keep_recent,
+            limit=max(settings.summary_batch, settings.summary_every),
         )
         summary = store.summary(character, player)
         recent = store.memories(character, player, limit=200)

@@ -78,6 +78,9 @@ class TurnSettings:
     """Lines kept verbatim (not summarised) at the end of a conversation."""
     summary_every: int = 16
     """Summarise once this many older lines are not yet in the summary."""
+    summary_batch: int = 64
+    """Most older lines folded into the summary at once (the oldest first): a long history
+    imported or left unsummarised is summarised over several turns, never in one prompt."""
     reflect_at: float = 100.0
     """Reflect once the importance of observations since the last reflection sums to this."""
     analysis_timeout: float = 30.0
