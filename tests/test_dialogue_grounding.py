@@ -1059,3 +1059,108 @@ def test_a_price_asked_after_a_memory_question_is_asked_of_the_world() -> None:
     found = ground("and how much is a kid's one?", player="Kai", player_lines=told, knowledge=lines)
     assert [g.kind for g in found if g.asked] == ["knowledge"]
     assert "twelve" in _knowledge(found)[0].said
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("do you remember who I am, then?", {"name"}),
+        ("还记得我是谁不？", {"name"}),
+        ("你还记得我是做么子的不？", {"work"}),  # Hunan and Jiangxi 么子, what
+        ("我闺女叫啥子名字来着？", {"called"}),  # Sichuan 啥子
+        ("我啥东西不能碰来着？", {"diet"}),
+        ("what is it I can't really eat again?", {"diet"}),
+        ("你猜我上礼拜跑哪里去了？", {"place"}),
+        ("where'd I say I was off to on Friday?", {"place"}),
+    ],
+)
+def test_more_ways_of_asking_a_kind(question: str, kinds: set[str]) -> None:
+    from engine.dialogue.grounding.asking import kinds_asked
+
+    assert kinds <= set(kinds_asked(question)), kinds_asked(question)
+    assert is_question(question)
+
+
+def test_a_question_with_mozi_is_never_told_as_a_statement() -> None:
+    told = ["我屋里那个小的叫么子名字，你记得吧？", "我老家是萍乡的。"]
+    assert all("么子" not in s for s in statements(told))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        ("my nan turns ninety on the 14th", "when"),
+        ("the exam's on the twenty-first, so wish me luck", "when"),
+        ("我儿子下个月十二号办酒", "when"),
+        ("我们大后天去黄山爬山，住一晚", "plans"),
+        ("我们大后天去黄山爬山，住一晚", "place"),
+        ("I've had gout since I was forty", "health"),
+        ("I'm type 2, so go easy on the sugar", "health"),
+        ("我有痛风，海鲜一口都不敢碰", "health"),
+        ("我有痛风，海鲜一口都不敢碰", "diet"),
+    ],
+)
+def test_more_kinds_told(sentence: str, kind: str) -> None:
+    assert kind in kinds_stated(sentence)
+
+
+def test_a_birthday_asked_is_the_one_turning_an_age_on_a_day() -> None:
+    told = ["We're staying at the lodge till Friday, then home.",
+            "my lad turns nine on the 3rd, he wants a cake shaped like a tractor"]  # fmt: skip
+    found = _asked_memory("and when's his birthday, do you remember?", told, "Jo")
+    assert "3rd" in found.said
+
+
+def test_a_name_said_in_the_sentence_before_what_the_one_named_is() -> None:
+    told = ["My sister's visiting this week.",
+            "the kids went back to their dad's, so it's just me and Pickle now. he's my terrier, "
+            "he's asleep in the van"]  # fmt: skip
+    found = _asked_memory("what's my dog called, do you remember?", told, "Sam")
+    assert "Pickle" in found.said and "Pickle" in " ".join(found.keys).title()
+    assert "called" in kinds_stated(
+        "We got Biscuit in May. He's our spaniel, mad as a box of frogs."
+    )
+    # a name opening the line is not one it tells ("Rob. He's my brother" is the player's own)
+    assert statements(["I'm fine, thanks.", "he's my brother"]) == [
+        "I'm fine, thanks.",
+        "he's my brother",
+    ]
+
+
+def test_why_i_cannot_eat_something_is_answered_by_their_health() -> None:
+    told = ["Been coeliac since I was a kid, so the bakery's off limits.",
+            "I work at the library on the hill."]  # fmt: skip
+    lines = ["The café does soup and a roll for four pounds."]
+    found = ground("why is it I can't really eat the cake again?", player="Lou", player_lines=told,
+                   knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked][:1] == ["memory"]
+    assert "coeliac" in found[0].said
+
+
+def test_a_he_or_she_outside_the_sentence_that_asks_does_not_make_it_about_them() -> None:
+    told = ["My niece Poppy is with me today.", "how old is my niece again, do you remember?"]
+    lines = ["The two ponies are called Bramble and Nutmeg; they give rides at noon."]
+    found = ground("she wants to ride the ponies. what are they called?", player="Viv",
+                   player_lines=told, knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+def test_a_price_asked_as_how_it_is_charged_is_asked_of_the_world() -> None:
+    told = ["我下个月结婚，想亲手捏一对杯子当喜杯。"]
+    lines = ["陶艺体验：一个人八十块，一个半钟头，烧好了寄到家。", "作坊早上九点开门。"]
+    found = ground("我想自己捏那对杯子，体验是怎么收费的呀？", player="小林", player_lines=told,
+                   knowledge=lines)  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+    assert "八十" in _knowledge(found)[0].said
+
+
+def test_a_time_from_one_hour_to_another_answers_what_time() -> None:
+    from engine.dialogue.grounding.knowledge import answer_keys, answer_types, asked_types
+    from engine.dialogue.grounding.words import terms
+
+    line = ("The pottery class runs on Sundays from 2 to 5 in the afternoon: clay, glaze and "
+            "a kiln firing for $30 a head.")  # fmt: skip
+    question = "if I bring the clay thing back, what time does the class start?"
+    assert "afternoon" in answer_keys(line, terms(question), asked_types(question))
+    assert answer_types("open till 9") == {"型:time"}
+    assert "型:time" not in answer_types("after 3 years") | answer_types("by 2024")

@@ -211,7 +211,7 @@ _QUESTION_EN = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_ZH = re.compile(
-    r"什么|啥|哪|谁|几|多少|怎么|怎样|为何|吗|是不是|有没有|记得|对不对|呢\W*$"
+    r"什么|啥|么子|哪|谁|几|多少|怎么|怎样|为何|吗|是不是|有没有|记得|对不对|呢\W*$"
 )
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
 _CLAUSE = re.compile(r"[,，;；:：]")

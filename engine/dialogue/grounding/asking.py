@@ -13,7 +13,7 @@ __all__ = ["is_question", "is_small_talk", "kinds_asked"]
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|(?:^|[.!]\s+)\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
-    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|咋|咩|几点|哪|多少|怎么|为什么|谁|告诉我|记得"
+    r"tell me|remind me|guess|bet you)\b|\bremember\b|\brecall\b|什么|啥|么子|咋|咩|几点|哪|多少|怎么|为什么|谁|告诉我|记得"
     r"|(?:叫|干|做|为)嘛|嘛时候"
     # a dare: "my name, go on", "考考你"
     r"|[,.]\s*go on(?: then)?\W*$|考考你|猜猜",
@@ -56,8 +56,8 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "name",
-        ("my name", "who am i", "what i'm called", "what am i called", "what i am called",
-         "我的名字", "我叫什么", "怎么称呼我", "我姓什么", "叫我什么"),
+        ("my name", "who am i", "who i am", "what i'm called", "what am i called", "what i am called",
+         "我的名字", "我叫什么", "怎么称呼我", "我姓什么", "叫我什么", "我是谁"),
     ),
     (
         "called",
@@ -72,10 +72,11 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "diet",
         ("allergic", "allergy", "allergies", "can't eat", "cannot eat", "can't have", "mustn't eat",
+         "can't really eat", "can't really have", "can't touch",
          "can't i eat", "can't i have", "mustn't i eat", "not allowed to eat", "keep away from",
          "not supposed to eat", "intolerant", "steer clear", "stay off", "avoid eating",
          "food thing", "careful with", "careful about", "watch out for", "过敏", "不能吃", "吃不了", "不能喝", "喝不了", "忌口",
-         "不敢吃", "吃不得"),
+         "不敢吃", "吃不得", "不能碰", "不敢碰", "碰不得", "不能沾", "沾不得"),
     ),
     (
         "dislikes",
@@ -100,7 +101,8 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "place",
         ("which town", "which street", "what street", "which road", "what road", "哪条街", "哪条路",
          "哪条巷", "which city", "what town", "what city", "which country", "what country",
-         "哪个城市", "哪座城", "哪个地方", "什么地方", "去哪", "在哪", "哪个学校", "哪所"),
+         "哪个城市", "哪座城", "哪个地方", "什么地方", "去哪", "在哪", "哪里去", "跑哪", "哪个学校",
+         "哪所"),
     ),
     (
         "likes",
@@ -112,10 +114,13 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 # Colloquial question words, as the cues above spell them ("干啥营生" asks "干什么"): the
-# north's 啥 and 咋, Cantonese 咩 ("叫咩名" asks 叫什么名), and Tianjin's 嘛 where it asks
-# ("叫嘛", "干嘛的", "为嘛"; not the particle of "广东人嘛").
+# north's 啥 and 咋, Cantonese 咩 ("叫咩名" asks 叫什么名), Tianjin's 嘛 where it asks
+# ("叫嘛", "干嘛的", "为嘛"; not the particle of "广东人嘛"), the 么子 of Hunan and Jiangxi
+# and the 啥子 of Sichuan ("做么子的", "叫啥子名字").
 _COLLOQUIAL = (
     ("叫个啥", "叫啥"),
+    ("啥子", "什么"),
+    ("么子", "什么"),
     ("啥", "什么"),
     ("咩", "什么"),
     ("叫嘛", "叫什么"),
@@ -132,7 +137,7 @@ _COLLOQUIAL = (
 _WORK_ASKED = re.compile(r"\bwhat (?:is |was )?(?:it )?(?:that )?i do\b")
 # Asking where the player goes or is: "where am I off to?", "where's my sister living now?"
 _PLACE_ASKED = re.compile(
-    r"\bwhere (?:am|was|did|do|have|will|would) i\b|\bwhere(?:'s| is| are) my\b"
+    r"\bwhere(?:'d| (?:am|was|did|do|have|will|would)) i\b|\bwhere(?:'s| is| are) my\b"
 )
 
 

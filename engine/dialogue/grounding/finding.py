@@ -119,15 +119,18 @@ def ground(
         and is_question(before)
         and _about_player(before)
         and related(before) & NAMED_KINDS
-        and _HIM_OR_HER.search(question)
+        # "he" or "she" in the sentence that asks ("what are they called?" after "she wants
+        # to see the horses" asks of the horses, not of her)
+        and any(_HIM_OR_HER.search(s) for s in asks)
         and _TO_CHARACTER.search(question) is None
     ):
         # "他今年多大了？" right after "我那大孙子叫啥来着？": about the one just asked of
         about_memory = True
     why = _WHY.search(" ".join(asks)) is not None
     if why:
-        # "您猜我为嘛不喝您那酒？" asks a reason: not what they like to drink, though it says 喝
-        asked_kinds = frozenset()
+        # "您猜我为嘛不喝您那酒？" asks a reason: not what they like to drink, though it says 喝;
+        # "why can't I eat any of this?" is answered by what they told of their health
+        asked_kinds = frozenset({"diet", "health"}) if "diet" in asked_kinds else frozenset()
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -311,6 +314,8 @@ _TO_CHARACTER = re.compile(r"\b(?:you|your|yours|you're|you've)\b|[你您]", re.
 # long, or about the character's own things ("我上班倒班不固定，您这铺子每周哪天歇着啊？").
 _WORLD_ASKED = re.compile(
     r"多少钱|几点|哪天|多久|多远|几号|几趟|怎么走|[你您](?:这|们|家|的|店|铺)"
+    # what it costs, asked in other words: "拉坯是怎么收费的？", "这个怎么卖？"
+    r"|收费|怎么卖|什么价|价钱|价格|多少块|几块钱"
 )
 # The player as the one who would do something, not as what they told: "What's the latest
 # boat I can get?", "If I fancy a pint, where should I head?".

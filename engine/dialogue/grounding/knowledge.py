@@ -158,6 +158,10 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(
             rf"\b\d{{1,2}}[:.]\d{{2}}\b|\bo'clock\b|\b\d{{1,2}}\s*(?:am|pm|a\.m\.|p\.m\.)"
             rf"|\b(?:at|from|until|till|by|before|after) (?:{_EN_NUMBER}|noon|midnight|dawn)\b"
+            # "from 1 to 4 in the afternoon", "open till 9" (not "after 3 years")
+            r"|\b(?:at|from|until|till|by|before|after) \d{1,2}\b(?![:.,]?\d)(?!\s*(?:%|years?|months?"
+            r"|weeks?|days?|hours?|minutes?|miles?|km|kilos?|pounds?|people|dollars?|euros?)\b)"
+            r"|\b\d{1,2} in the (?:morning|afternoon|evening)\b"
             r"|\bhalf past\b|\bquarter (?:past|to)\b|[一二两三四五六七八九十\d]+点",
             re.IGNORECASE,
         ),

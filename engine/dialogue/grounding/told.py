@@ -56,11 +56,16 @@ MEMORY_CUES = (
     "recall",
     "know about me",
     "told you",
+    "did i tell",
+    "'d i tell",
+    "did i mention",
     "your memory",
     "记得",
     "记不记得",
     "还记",
     "说过",
+    "讲过",
+    "提过",
     "记着",
 )
 
@@ -83,7 +88,7 @@ def _clauses(line: str) -> tuple[str, ...]:
     return tuple(p for p in (part.strip() for part in _CLAUSE.split(line.strip())) if p)
 
 
-_QUESTION_WORD_ZH = r"什么|啥|哪|谁|怎么|咋|几|多少|为什么|多大|多久"
+_QUESTION_WORD_ZH = r"什么|啥|么子|哪|谁|怎么|咋|几|多少|为什么|多大|多久"
 
 # A sentence that asks or dares rather than tells ("Guess what I'm drinking.", "你猜我喝的是啥。").
 _ASKS_RATHER = re.compile(
@@ -236,6 +241,16 @@ def _told_in(line: str) -> tuple[str, ...]:
                 # The name of the one just named, not the player's: "The wife'll be in though.
                 # Maureen.", "our eldest would have that collie's ears off. Isla, she's four"
                 out[-1] = f"{out[-1]} {sentence}"
+            elif (
+                out
+                and before
+                and out[-1].endswith(before)
+                and _KIN_OF_THE_NAME.match(sentence)
+                and related(sentence) & NAMED_KINDS
+                and _NAMED_IN.search(before)
+            ):
+                # What the one just named is: "so it's me and Rosie now. she's my beagle"
+                out[-1] = f"{out[-1]} {sentence}"
             else:
                 out.append(sentence)
             continue
@@ -275,6 +290,13 @@ _SELF_NAME = by_script(
 
 # A name said on its own after a sentence naming one of the family or a pet ("We've got a
 # cat with one eye. Pirate, obviously."): whose name it is.
+# A name, then the next sentence telling what the one named is: "so it's me and Rosie now.
+# she's my beagle", "We got Biscuit in May. He's our spaniel."
+_NAME_THEN_KIN = (
+    r"\b([A-Z][a-z]{1,14})\b[^.!?]{0,25}[.!]\s+(?:[Ss]he|[Hh]e)(?:'s| is) (?:my|our) [a-z]+"
+)
+_KIN_OF_THE_NAME = re.compile(r"^\W*(?:she|he)(?:'s| is) (?:my|our) [a-z]+", re.IGNORECASE)
+_NAMED_IN = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b)[A-Z][a-z]{1,14}\b[^.!?]{0,25}[.!]?\s*$")
 _NAME_FRAGMENT = re.compile(r"^\W*([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$")
 # A name and "he" or "she" for the same one: "Isla, she's four", "if Waffles was here he'd ...".
 _NAMED_BY_PRONOUN = re.compile(
@@ -436,6 +458,9 @@ _STATED = {
         r"|\bI(?:'m| am) (?:training|saving|preparing|practi[sc]ing|getting ready)\b[^.!?]{0,40}\bfor\b"
         r"|\b(?:[Mm]y|[Tt]he) plan(?: is|'s)?\b|^\W*[Pp]lan(?: is|'s)\b|\bI (?:want|hope|intend) to\b"
         r"|打算|准备|计划|想(?=带|去|来|拍|买|学|考|开|办|找|换|搬|回)|要(?=去|带|回|搬|考|拍|办)"
+        # going somewhere on a day to come: "我们后天一早去婺源", "下礼拜回老家"
+        r"|(?:明天|后天|大后天|下周|下礼拜|下星期|下个?月|明年|过几天|过两天|这周末|周末)"
+        r"[\u4e00-\u9fff]{0,6}?(?:去|回|走)"
     ),
     "likes": by_script(
         r"\bI (?:really |do |just )?(?:love|like|adore|enjoy|crave)\b|\bfavou?rite\b"
@@ -455,7 +480,7 @@ _STATED = {
     "diet": by_script(
         r"\ballerg(?:ic|y|ies)\b|\bintolerant\b|\bcoeliac\b|\bceliac\b|\bvegetarian\b|\bvegan\b"
         r"|\bcan(?:'t|not) (?:eat|have|touch|stomach)\b|\bdon't eat\b"
-        r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得"
+        r"|过敏|忌口|吃素|不能吃|吃不了|不敢吃|吃不得|不能喝|喝不了|沾不得|不能碰|不敢碰|碰不得|不能沾"
     ),
     # what they fear or cannot abide: "can't do horror", "scared of heights", "他是个旱鸭子"
     "dislikes": by_script(
@@ -468,10 +493,11 @@ _STATED = {
     "health": by_script(
         r"\b(?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
         r"|chest|heart|wrists?|neck)\b|\b(?:arthritis|asthma|asthmatic|diabetic|diabetes|migraines?"
-        r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|injur(?:y|ies|ed)|hip replacement)\b"
+        r"|slipped disc|sciatica|angina|epilep(?:sy|tic)|injur(?:y|ies|ed)|hip replacement|gout"
+        r"|bypass|heart attack|stroke|type (?:1|one|2|two))\b"
         r"|\bhurt my\b|\bdid my [a-z]+ in\b|\bmy (?:back|knees?|hips?|shoulder|ankle|neck) (?:is|are|has|have|'s|gives?)\b"
         r"|[腰腿膝肩颈背胃头脚手][\u4e00-\u9fff]{0,3}(?:疼|痛|突出|不(?:太|大|怎么)?好|有毛病|受过伤)"
-        r"|老毛病|关节炎|哮喘|糖尿病|高血压|风湿|老寒腿|骨折过|动过手术",
+        r"|老毛病|关节炎|哮喘|糖尿病|高血压|风湿|老寒腿|骨折过|动过手术|痛风|心脏病|搭桥|中风|胃病",
         re.IGNORECASE,
     ),
     # when something is: "off to Iceland in March", "九月份就去武汉", "下礼拜三"
@@ -479,6 +505,11 @@ _STATED = {
         rf"\b(?:in|on|by|until|till|since|this|next|last|every) (?:{MONTH}|{WEEKDAY})"
         rf"|\b(?:{MONTH})\b(?: \d{{1,2}}(?:st|nd|rd|th)?)?|\b(?:{WEEKDAY})s?\b"
         r"|\b(?:next|this|last) (?:week|month|year|weekend|summer|winter|spring|autumn)\b"
+        # a day of the month: "turns six on the 22nd", "by the twenty-first", "二十号"
+        r"|\b(?:on|by|until|till|since|from|before|after) the (?:\d{1,2}(?:st|nd|rd|th)"
+        r"|(?:twenty-?|thirty-?)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+        r"|tenth|eleventh|twelfth|(?:thir|four|fif|six|seven|eigh|nine)teenth|twentieth|thirtieth)\b"
+        r"|[一二三四五六七八九十\d]{1,3}号"
         r"|\bbirthday\b|[一二三四五六七八九十\d]{1,3}月份?|[正腊冬]月|(?:下|上|这)个?(?:月|礼拜|星期|周)"
         r"|(?:礼拜|星期|周)[一二三四五六日天]|明年|今年[\u4e00-\u9fff]{0,2}(?:月|底|初)|生日"
     ),
@@ -488,7 +519,7 @@ _STATED = {
         rf"(?<!grew up )(?<!born )(?<!raised )(?<!bred )"
         rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{MONTH}|{WEEKDAY})\b)(?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}"
         r"|(?:去|到|在|回)[\u4e00-\u9fff]{2,3}?(?:读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
-        r"|转转|逛逛|耍|看看|走走)"
+        r"|转转|逛逛|耍|看看|走走|看|爬|钓|赶|买)"
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": by_script(
@@ -508,7 +539,7 @@ _STATED = {
         rf"|{_NAMED_AFTER}|{_NAMED_THEN_SHE}|{_KIN_THEN_NAME}"
         # "... minding Biscuit this weekend, that's my springer spaniel"
         r"|\b[A-Z][a-z]+\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
-        rf"|{_KIN_NAMED}"
+        rf"|{_KIN_NAMED}|{_NAME_THEN_KIN}"
     ),
     "origin": by_script(
         r"\bI(?:'m| am) from\b|\bI live\b|\bfrom [A-Z][a-z]+|\bI(?:'m| am)\b[^.!?]{0,40}\bfrom\b"
@@ -595,7 +626,7 @@ _DETAIL = {
         r"|\b(?:[Mm]y|[Oo]ur|an?) [a-z]+,? (?!I\b)([A-Z][a-z]+)\b"
         rf"|{_NAMED_AFTER}|{_NAMED_THEN_SHE}|{_KIN_THEN_NAME}"
         r"|\b([A-Z][a-z]+)\b[^.!?]{0,25}, (?:that's|he's|she's|who's) (?:my|our|the) [a-z]+"
-        rf"|{_KIN_NAMED}"
+        rf"|{_KIN_NAMED}|{_NAME_THEN_KIN}"
     ),
     "origin": re.compile(
         r"土生土长的([\u4e00-\u9fff]{1,6}?)人|在([\u4e00-\u9fff]{1,8}?)长大"
