@@ -378,6 +378,10 @@ def test_knowledge_about_the_character_is_said_in_their_own_words(
          "Lin answers in whichever language you use."),
         ("沈师傅的年糕是全城最好的。", "他", ["沈师傅"], "我的年糕是全城最好的。"),
         ("沈师傅每天五点起来蒸年糕。", "他", ["沈师傅"], "我每天五点起来蒸年糕。"),
+        ("沈师傅1992年开的这家店。", "他", ["沈师傅"], "我1992年开的这家店。"),
+        ("In spring, when Oskar opens the gate, the carts come in.", "he/him", ["Oskar"],
+         "In spring, when I open the gate, the carts come in."),
+        ("Ask for Oskar at the gate.", "he/him", ["Oskar"], "Ask for Oskar at the gate."),
     ],
 )  # fmt: skip
 def test_knowledge_naming_the_character_is_said_in_the_first_person(

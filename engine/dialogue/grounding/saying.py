@@ -292,7 +292,9 @@ def _own_name(text: str, names: Sequence[str]) -> str:
             # The name opening the line before a Chinese character ("沈师傅每天"): checked
             # here, not by a pattern made for each name (a class of 20,000 characters costs
             # milliseconds to compile, on the turn that first needs it).
-            if text.startswith(name) and "\u4e00" <= text[len(name) : len(name) + 1] <= "\u9fff":
+            # Or before a number ("徐满堂1978年十六岁跟老把桩学看火").
+            after = text[len(name) : len(name) + 1]
+            if text.startswith(name) and ("\u4e00" <= after <= "\u9fff" or after.isdigit()):
                 text = "我" + text[len(name) :]
             continue
         text = re.sub(rf"^{re.escape(name)}'s\b", "My", text)
@@ -300,6 +302,13 @@ def _own_name(text: str, names: Sequence[str]) -> str:
         text = re.sub(
             rf"^{re.escape(name)}\s+(is|was|has|does|[a-z]{{3,}}s)\b",
             lambda m: "I " + _first_person(m.group(1)),
+            text,
+        )
+        # The name as the subject of a clause: "when Earl taps the trees" -> "when I tap"
+        text = re.sub(
+            rf"\b(when|while|after|before|until|till|once|because|since|if|and|so|but),?\s+"
+            rf"{re.escape(name)}\s+(is|was|has|does|[a-z]{{3,}}s)\b",
+            lambda m: f"{m.group(1)} I {_first_person(m.group(2))}",
             text,
         )
     return text
