@@ -203,12 +203,7 @@ class _Reader:
             self.i += head.end()
         branches = self.alternation()
         self.i += 1  # the closing )
-        if not counts:
-            return frozenset()
-        needs = frozenset(_SCRIPTS)
-        for _start, _end, branch in branches:
-            needs &= branch
-        return needs
+        return _shared(branches) if counts else frozenset()
 
     def _close(self) -> None:
         depth = 1
@@ -355,8 +350,11 @@ def needed(pattern: str | re.Pattern[str]) -> frozenset[str]:
     """The scripts ("latin", "cjk") every match of ``pattern`` has a character of, as far as
     its source can be read (see the module docstring); empty when it cannot be."""
     branches, read = _read(re.compile(pattern) if isinstance(pattern, str) else pattern)
-    if not read:
-        return frozenset()
+    return _shared(branches) if read else frozenset()
+
+
+def _shared(branches: list[tuple[int, int, frozenset[str]]]) -> frozenset[str]:
+    """The scripts every one of ``branches`` (alternatives, as _Reader gives them) needs."""
     needs = frozenset(_SCRIPTS)
     for _start, _end, branch in branches:
         needs &= branch
