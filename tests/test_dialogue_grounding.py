@@ -1164,3 +1164,12 @@ def test_a_time_from_one_hour_to_another_answers_what_time() -> None:
     assert "afternoon" in answer_keys(line, terms(question), asked_types(question))
     assert answer_types("open till 9") == {"型:time"}
     assert "型:time" not in answer_types("after 3 years") | answer_types("by 2024")
+
+
+def test_ji_chang_shijian_asks_how_long() -> None:
+    from engine.dialogue.grounding.knowledge import asked_types
+
+    assert asked_types("蒸一笼要蒸几长时间？") == {"型:duration"}
+    lines = ["年糕每天早上五点开蒸，一笼要蒸四十分钟，蒸好了放凉再切。", "铺子在桥头第二家。"]
+    found = ground("蒸一笼要蒸几长时间？", player="小周", player_lines=[], knowledge=lines)
+    assert "四十分钟" in _knowledge(found)[0].said

@@ -109,7 +109,8 @@ _ZH_NUMBER = r"[一二两三四五六七八九十百千半\d]"
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "duration",
-        re.compile(r"\bhow long\b|多久|多长时间|几分钟|几个?小时|几个钟头", re.IGNORECASE),
+        # (几长时间: "how long" in Jiangxi and Hunan)
+        re.compile(r"\bhow long\b|多久|[多几]长时间|几分钟|几个?小时|几个钟头", re.IGNORECASE),
         re.compile(
             rf"\b(?:\d+|{_EN_NUMBER})[\s-]*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?)\b"
             rf"|\ba (?:fortnight|week|month)\b"
