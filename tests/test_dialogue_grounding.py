@@ -1173,3 +1173,10 @@ def test_ji_chang_shijian_asks_how_long() -> None:
     lines = ["年糕每天早上五点开蒸，一笼要蒸四十分钟，蒸好了放凉再切。", "铺子在桥头第二家。"]
     found = ground("蒸一笼要蒸几长时间？", player="小周", player_lines=[], knowledge=lines)
     assert "四十分钟" in _knowledge(found)[0].said
+
+
+def test_a_day_after_one_of_the_family_is_not_their_name() -> None:
+    assert "called" not in kinds_stated("我跟男朋友五一要回老家办酒，想先挑几个碗。")
+    assert "called" not in kinds_stated("和老婆国庆去一趟西安。")
+    assert "called" in kinds_stated("跟老伴儿桂兰出来溜达溜达。")
+    assert "called" in kinds_stated("我男朋友一鸣也是做设计的。")
