@@ -291,15 +291,16 @@ _SELF_NAME = by_script(
     r"|^\W*Name's\s+[A-Z][\w'-]*"
 )
 
-# A name said on its own after a sentence naming one of the family or a pet ("We've got a
-# cat with one eye. Pirate, obviously."): whose name it is.
 # A name, then the next sentence telling what the one named is: "so it's me and Rosie now.
 # she's my beagle", "We got Biscuit in May. He's our spaniel."
 _NAME_THEN_KIN = (
     r"\b([A-Z][a-z]{1,14})\b[^.!?]{0,25}[.!]\s+(?:[Ss]he|[Hh]e)(?:'s| is) (?:my|our) [a-z]+"
 )
 _KIN_OF_THE_NAME = re.compile(r"^\W*(?:she|he)(?:'s| is) (?:my|our) [a-z]+", re.IGNORECASE)
+# A name near the end of a sentence, not the word opening it.
 _NAMED_IN = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b)[A-Z][a-z]{1,14}\b[^.!?]{0,25}[.!]?\s*$")
+# A name said on its own after a sentence naming one of the family or a pet ("We've got a
+# cat with one eye. Pirate, obviously."): whose name it is.
 _NAME_FRAGMENT = re.compile(r"^\W*([A-Z][a-z]{1,14})(?:,\s*[a-z]+)?\s*[.!]?$")
 # A name and "he" or "she" for the same one: "Isla, she's four", "if Waffles was here he'd ...".
 _NAMED_BY_PRONOUN = re.compile(
