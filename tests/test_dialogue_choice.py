@@ -12,6 +12,7 @@ from engine.backends.render import render_compact
 from engine.dialogue.choice import (
     GROUNDED,
     follows,
+    greets_other,
     misnames,
     parrots,
     rate,
@@ -712,3 +713,47 @@ def test_a_number_the_remembered_statement_does_not_hold_lowers_a_reply() -> Non
 def test_an_answer_written_as_a_quiz_key_is_markup() -> None:
     assert reject("答：一会。", player_line="灯谜会是星期几？", language="zh") == "markup"
     assert reject("我问他了：明天。", player_line="什么时候？", language="zh") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "player", "reply", "asks_back"),
+    [
+        ("I love jasmine tea.", "Alex", "Do you love jasmine tea?", True),
+        ("I love jasmine tea.", "Alex", "Jasmine tea? Good choice!", False),
+        ("I love jasmine tea.", "Alex", "You love jasmine tea? Which kind?", False),
+        ("I'm a blacksmith from the north.", "Ada", "Are you a blacksmith?", True),
+        ("我最喜欢龙井。", "小明", "你喜欢龙井吗？", True),
+        ("我最喜欢龙井。", "小明", "龙井？好眼光！", False),
+        ("我最喜欢龙井。", "小明", "喜欢龙井好啊，我给你泡一壶明前的。", False),
+    ],
+)
+def test_news_only_asked_back_is_not_taken_in(
+    line: str, player: str, reply: str, asks_back: bool
+) -> None:
+    items = ground(line, player=player, player_lines=[], knowledge=[])
+    assert [i.heard for i in items] == [True]
+    rated = score(reply, question=line, grounding=items, player=player)
+    assert rated.misses_news is asks_back
+
+
+@pytest.mark.parametrize(
+    ("reply", "player", "line", "wrong"),
+    [
+        ("Hello there, Zofia.", "Alex", "I'm Alex, my sister Zofia sent me.", True),
+        ("Welcome back, Rua!", "Niamh", "Rua's been chasing your hens again.", True),
+        ("Hello there, Alex.", "Alex", "I'm Alex, my sister Zofia sent me.", False),
+        ("Hi Zofia!", "Alex", "Hi there.", False),  # no one the player spoke of
+        ("Hello, Zofia's brother!", "Alex", "my sister Zofia sent me", False),
+        ("Welcome to Lantern Square. Zofia sent you?", "Alex", "Zofia sent me", False),
+        ("你好，朵朵！", "小芳", "我女儿朵朵想来看看。", True),
+        ("欢迎光临，朵朵。", "小芳", "朵朵想来看看。", True),
+        ("你好，小芳！", "小芳", "我女儿朵朵想来看看。", False),
+        ("你好，阿芳！", "陈小芳", "我女儿朵朵想来看看。", False),
+    ],
+)
+def test_a_greeting_by_the_name_of_someone_the_player_spoke_of_is_ruled_out(
+    reply: str, player: str, line: str, wrong: bool
+) -> None:
+    assert greets_other(reply, player, line) is wrong
+    rated = rate(reply, question=line, grounding=[], player=player, language=None)
+    assert (rated is None) is wrong

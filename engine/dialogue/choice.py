@@ -38,6 +38,7 @@ __all__ = [
     "GROUNDED",
     "Rated",
     "follows",
+    "greets_other",
     "has_markup",
     "parrots",
     "misnames",
@@ -171,7 +172,8 @@ class Rated:
     owns: bool = False
     """It names something the player said about themselves as the character's own."""
     misses_news: bool = False
-    """The player just told something about themselves and it takes in neither that nor them."""
+    """The player just told something about themselves and it takes in neither that nor them,
+    or only asks it back."""
 
     @property
     def good(self) -> bool:
@@ -209,10 +211,11 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     brevity = -0.3 if len(t) < 2 else 0.0
     rambling = -0.5 if len(text) > 200 else 0.0
     news = [g for g in grounding if g.heard]
-    misses = (
-        bool(news)
-        and not any(mentions(text, g) >= GROUNDED for g in news)
-        and not names_player(text, player)
+    taken = [g for g in news if mentions(text, g) >= GROUNDED]
+    # "Do you love jasmine tea?" / "你喜欢龙井吗？" to a player who has just said so: the news
+    # asked back, not taken in (one asked on from it is interest).
+    misses = bool(news) and (
+        (not taken and not names_player(text, player)) or bool(taken and _only_asks(text))
     )
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
     total -= 0.2 * misses
@@ -232,7 +235,7 @@ def rate(
     """:func:`score` for a line :func:`reject` lets through, else None."""
     if reject(text, player_line=question, language=language, names=names, own_lines=own_lines):
         return None
-    if misnames(text, player, names):
+    if misnames(text, player, names) or greets_other(text, player, question):
         return None
     return score(text, question=question, grounding=grounding, player=player)
 
@@ -274,6 +277,31 @@ def misnames(text: str, player: str, names: Sequence[str]) -> bool:
     return False
 
 
+def greets_other(text: str, player: str, line: str) -> bool:
+    """Whether ``text`` greets the player by the name of someone their ``line`` spoke of
+    ("Hello there, Zofia." to Alex, who said his sister Zofia sent him; "你好，朵朵！" to a
+    player who named her daughter 朵朵)."""
+    for found in _GREETS.finditer(text):
+        given = found.group("name") or found.group("zh")
+        if player and _may_be(given, player):
+            continue
+        if re.search(rf"(?<![\w'-]){re.escape(given)}(?!\w)", line) or (
+            is_cjk(given[0]) and given in line
+        ):
+            return True
+    return False
+
+
+# A greeting with the one greeted named: "Hello there, Zofia", "Hi Sam!", "welcome back, Ada";
+# "你好，朵朵！", "欢迎，小周。"
+_GREETS = re.compile(
+    r"\b(?:[Hh]ello|[Hh]i|[Hh]ey|[Hh]owdy|[Ww]elcome(?: back)?|[Gg]ood (?:morning|afternoon|"
+    r"evening|day)|[Nn]ice to meet you|[Gg]ood to see you(?: again)?)(?: there| again)?,?\s+"
+    r"(?P<name>[A-Z][a-z][\w'-]*)\b(?!['’]s\b)"
+    r"|(?:你好|您好|欢迎(?:光临)?|哎|嗨|哈喽)[，,！!\s]*(?P<zh>[\u4e00-\u9fff]{2,3})(?=[！!，,。？?~～])"
+)
+
+
 # The speaker giving their own name: "my name's Priya", "call me Dougie", "我叫小周。" (a clause
 # of its own: not "我叫你…", I call you, nor "给我叫来"; "我姓陈" gives a surname, anyone's).
 _INTRODUCES = re.compile(
@@ -300,6 +328,13 @@ def _may_be(given: str, player: str) -> bool:
     return any(
         word[:3].lower() == given[:3].lower() for word in re.findall(r"[\w'-]+", player) if word
     )
+
+
+def _only_asks(text: str) -> bool:
+    """Whether ``text`` is one question and nothing else ("You love jasmine tea? Which
+    kind?" asks on, which is interest)."""
+    sentences = split_sentences(text)
+    return len(sentences) == 1 and sentences[0].rstrip(" \"'”」)）").endswith(("?", "？"))
 
 
 _NEGATED = re.compile(r"^\s*no\b|\bnot\b|n't\b|\bnever\b|不是|没有|不记得|忘了", re.IGNORECASE)
@@ -385,7 +420,7 @@ def follows(
     """
     if reject(sentence, player_line=question, language=language, names=names):
         return False
-    if misnames(sentence, player, names):
+    if misnames(sentence, player, names) or greets_other(sentence, player, question):
         return False
     for before in said:
         if any(_similar(sentence, s) >= 0.6 for s in split_sentences(before)):
