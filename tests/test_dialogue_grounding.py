@@ -1180,3 +1180,47 @@ def test_a_day_after_one_of_the_family_is_not_their_name() -> None:
     assert "called" not in kinds_stated("和老婆国庆去一趟西安。")
     assert "called" in kinds_stated("跟老伴儿桂兰出来溜达溜达。")
     assert "called" in kinds_stated("我男朋友一鸣也是做设计的。")
+
+
+@pytest.mark.parametrize(
+    ("line", "question", "name"),
+    [
+        (
+            "that's her by the swings, eating sand. Ruby, sweetie, spit it out!! sorry",
+            "what's my little girl called again?",
+            "Ruby",
+        ),
+        (
+            "he's the one climbing your fence. Theo, buddy, get down from there.",
+            "do you remember my boy's name?",
+            "Theo",
+        ),
+    ],
+)
+def test_someone_called_to_by_name_has_that_name(line: str, question: str, name: str) -> None:
+    told = statements([line])
+    assert any(name in s and "name is" in s for s in told)
+    assert all(any(c.isalnum() for c in s) for s in told)  # no "!" left over from "!!"
+    found = ground(question, player="Ada", player_lines=[line], knowledge=[])
+    assert found and found[0].asked and name.lower() in found[0].keys
+
+
+def test_a_name_called_with_no_one_spoken_of_tells_nothing() -> None:
+    # whose name it is is not said: not a statement (nor the player's name)
+    assert statements(["Sam, honey, wait for me!"]) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("what's my dog's name?", {"called"}),
+        ("what was my little one's name again?", {"called"}),
+        ("what is my son's name", {"called"}),
+    ],
+)
+def test_a_name_asked_with_an_apostrophe_s_asks_what_one_is_called(
+    question: str, kinds: set[str]
+) -> None:
+    from engine.dialogue.grounding.asking import kinds_asked
+
+    assert kinds_asked(question) == kinds

@@ -176,10 +176,13 @@ def kinds_asked(question: str) -> frozenset[str]:
 
 def _cues(cues: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern for a kind's cues: Chinese ones anywhere, English ones as whole words, or
-    their inflections ("old" is not in "told", "like" not in "likely")."""
+    their inflections ("old" is not in "told", "like" not in "likely"); one that begins with
+    an apostrophe follows its word ("'s name" in "my dog's name")."""
     return re.compile(
         "|".join(
-            re.escape(c) if HAN_CHAR.search(c) else rf"(?<![a-z]){_inflected(c)}(?![a-z])"
+            re.escape(c)
+            if HAN_CHAR.search(c)
+            else rf"{'(?<![a-z])' if c[0].isalpha() else ''}{_inflected(c)}(?![a-z])"
             for c in cues
         )
     )

@@ -207,15 +207,42 @@ def statements(lines: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# Someone present called to by name, with a word of endearment: "Maya, honey, gentle!!",
+# "Sam, sweetie, put that down". Who it is is said before ("that's her by the door").
+_CALLED_TO = re.compile(
+    r"^\W*([A-Z][a-z]{1,14}),\s*(?:honey|hon|sweetie|sweetheart|sweetpea|darling|love|baby"
+    r"|buddy|bud|kiddo|pumpkin|munchkin|bug)\b"
+)
+_SPOKEN = re.compile(r"\w")
+_SHE_OR_HE = re.compile(r"\b(?:(she|her)|(he|him|his))\b", re.IGNORECASE)
+
+
+def _pronoun_before(parts: Sequence[str]) -> str:
+    """ "her" or "his" by the last "she"/"her" or "he"/"him" of the sentences before (of
+    one line), '' when there is neither."""
+    for part in reversed(parts):
+        found = list(_SHE_OR_HE.finditer(part))
+        if found:
+            return "her" if found[-1].group(1) else "his"
+    return ""
+
+
 @functools.lru_cache(maxsize=4096)
 def _told_in(line: str) -> tuple[str, ...]:
     """The statements of one line (a turn reads the same earlier lines again: cached)."""
     out: list[str] = []
     parts = _clauses(line)
     for index, sentence in enumerate(parts):
-        sentence = without_address(_GREETING.sub("", sentence, count=1))
-        if not sentence:
+        called = _CALLED_TO.match(sentence)
+        if called:
+            # "that's her by the door. Maya, honey, gentle!!": her name, said to her
+            whose = _pronoun_before(parts[:index])
+            if whose:
+                out.append(f"{whose} name is {called.group(1)}.")
             continue
+        sentence = without_address(_GREETING.sub("", sentence, count=1))
+        if not _SPOKEN.search(sentence):
+            continue  # nothing said ("!" after "gentle!!")
         if is_statement(sentence):
             before = parts[index - 1] if index else ""
             points_back = _POINTS_BACK.search(sentence) or _MEANS_THE_ONE_BEFORE.search(sentence)
