@@ -1224,3 +1224,39 @@ def test_a_name_asked_with_an_apostrophe_s_asks_what_one_is_called(
     from engine.dialogue.grounding.asking import kinds_asked
 
     assert kinds_asked(question) == kinds
+
+
+@pytest.mark.parametrize(
+    ("line", "question", "date"),
+    [
+        ("下礼拜三，五月二十号，我生日！", "我生日是哪天你记得不？", "五月二十号"),
+        ("这周六，十月三号，我们搬家", "我们哪天搬家来着？", "十月三号"),
+    ],
+)
+def test_a_date_is_said_back_rather_than_a_day_told_from_when_it_was_said(
+    line: str, question: str, date: str
+) -> None:
+    found = ground(question, player="孟佳", player_lines=[line], knowledge=[])
+    assert found and found[0].asked
+    assert date in compose(found[0], language="zh")
+    assert choice.rate(f"记得，{date}。", question=question, grounding=found, player="孟佳",
+                       language="zh").good  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "origin"),
+    [
+        ("我宁夏中卫的，沙坡头那边，我们那段黄河上也有羊皮筏子", "中卫"),
+        ("我是东北的，冬天零下三十度都不带怕的", "东北"),
+        ("我四川的，吃不得太淡", "四川"),
+    ],
+)
+def test_a_region_and_de_says_where_one_is_from(line: str, origin: str) -> None:
+    assert "origin" in kinds_stated(line)
+    found = ground("我老家哪儿的，还记得不？", player="刘建军", player_lines=[line], knowledge=[])
+    assert found and origin in compose(found[0], language="zh")
+
+
+@pytest.mark.parametrize("line", ["我北京的朋友说这儿好玩", "我湖南的亲戚也来了"])
+def test_a_region_before_someone_of_the_player_is_not_where_they_are_from(line: str) -> None:
+    assert "origin" not in kinds_stated(line)

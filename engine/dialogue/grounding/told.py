@@ -446,6 +446,16 @@ _PLACE_CAME = (
 )
 
 
+# Where one is from, said as a province or region of China, where in it, and 的 ("宁夏中卫的",
+# "东北的"): the way 我…的 says it without 来自 or 人.
+_REGION_OF = (
+    r"(?:北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北"
+    r"|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古?|广西|西藏|宁夏|新疆|香港|澳门"
+    r"|东北|西北|华北|江南|苏北|苏南|皖南|闽南|粤西|川西|湘西|鲁西|豫东)"
+    r"[\u4e00-\u9fff]{0,4}?(?=的(?:[，,。！!～~]|$))"
+)
+
+
 # Searched by the scripts of the sentence: a statement is read for every kind at once.
 _STATED = {
     "work": by_script(
@@ -586,6 +596,8 @@ _STATED = {
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
         r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
         rf"|{_DEMONYM.pattern}"
+        # "我宁夏中卫的", "我是东北的": a province or region, then where in it, and 的
+        rf"|我是?{_REGION_OF}"
     ),
 }
 
@@ -667,6 +679,7 @@ _DETAIL = {
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
         r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
         rf"|我({_PLACE_CAME})来的"
+        rf"|我是?({_REGION_OF})"
     ),
     "health": re.compile(
         r"\b((?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
@@ -744,6 +757,10 @@ def news_keys(sentence: str, kinds: frozenset[str]) -> frozenset[str]:
     return keys or fact_keys(sentence, set(), kinds)
 
 
+# A time told from the day it was said: "next week", "this summer", "下个月", "这礼拜六", "明年".
+_RELATIVE_TIME = re.compile(r"(?:next|this|last)\b|[下上这]|明年", re.IGNORECASE)
+
+
 def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) -> frozenset[str]:
     """The words of ``sentence`` that name its detail of ``kinds`` (the first kind that has
     one, in name order), less the question's own; else those after the last word it shares
@@ -755,6 +772,13 @@ def fact_keys(sentence: str, question_terms: set[str], kinds: frozenset[str]) ->
         found = (
             detail.search(_others(sentence) if kind == "called" else sentence) if detail else None
         )
+        if kind == "when" and found is not None and _RELATIVE_TIME.match(found.group(0)):
+            # "下礼拜三，五月二十号，我生日": the date stays true; "next Wednesday" was true the
+            # day it was said
+            found = next(
+                (m for m in WHEN.finditer(sentence) if not _RELATIVE_TIME.match(m.group(0))),
+                found,
+            )
         text = next((g for g in found.groups() if g), "") if found else ""
         if terms(text) - question_terms:
             return frozenset(terms(text) - question_terms)
