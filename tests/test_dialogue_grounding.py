@@ -1260,3 +1260,53 @@ def test_a_region_and_de_says_where_one_is_from(line: str, origin: str) -> None:
 @pytest.mark.parametrize("line", ["我北京的朋友说这儿好玩", "我湖南的亲戚也来了"])
 def test_a_region_before_someone_of_the_player_is_not_where_they_are_from(line: str) -> None:
     assert "origin" not in kinds_stated(line)
+
+
+@pytest.mark.parametrize(
+    ("lines", "question", "name"),
+    [
+        (["we've also got a cat with one eye. Pirate, obviously."], "what's our moggy called again?",
+         "pirate"),
+        (["our eldest, Isla, she's four."], "how old is our Isla now?", "four"),
+        (["咱家那条狗叫旺财，可精了"], "咱家那狗叫啥来着？", "旺财"),
+    ],
+)  # fmt: skip
+def test_one_of_our_household_is_asked_about_the_player(
+    lines: list[str], question: str, name: str
+) -> None:
+    found = ground(question, player="Ros", player_lines=lines, knowledge=[])
+    assert found and found[0].kind == "memory" and found[0].asked
+    assert name in compose(found[0], language=None).lower()
+
+
+def test_our_bus_is_no_memory_of_the_player() -> None:
+    found = ground("what time does our bus come?", player="Ros",
+                   player_lines=["we've also got a cat called Pirate."],
+                   knowledge=["The bus comes at one o'clock."])  # fmt: skip
+    assert [g.kind for g in found if g.asked] == ["knowledge"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "question", "reason"),
+    [
+        (["家里还有只柯基，叫馒头", "对了先跟您说一声，对染发剂过敏，一碰头皮就起红疹子"],
+         "我为啥不能染头发，您还记得吗？", "过敏"),
+        (["my dog Rex is a spaniel", "I've got a bad knee from rugby so no running for me"],
+         "why can't I go running with you, do you remember?", "knee"),
+    ],
+)  # fmt: skip
+def test_why_one_cannot_do_a_thing_is_asked_of_their_health(
+    lines: list[str], question: str, reason: str
+) -> None:
+    found = ground(question, player="宋佳", player_lines=lines, knowledge=[])
+    assert found and found[0].asked and reason in found[0].said
+    # said without the words that only opened it ("对了先跟您说一声")
+    assert "说一声" not in compose(found[0], language=None)
+
+
+def test_asking_leave_to_bring_one_of_the_household_asks_a_rule() -> None:
+    knowledge = ["Yard rules: no dogs past the gate because they spook the birds."]
+    found = ground("can I bring our spaniel in with us next time?", player="Callum",
+                   player_lines=["guess what I came up in today. same motor as last time"],
+                   knowledge=knowledge)  # fmt: skip
+    assert not any(g.kind == "memory" and g.asked for g in found)

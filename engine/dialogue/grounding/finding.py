@@ -130,7 +130,12 @@ def ground(
     if why:
         # "您猜我为嘛不喝您那酒？" asks a reason: not what they like to drink, though it says 喝;
         # "why can't I eat any of this?" is answered by what they told of their health
-        asked_kinds = frozenset({"diet", "health"}) if "diet" in asked_kinds else frozenset()
+        # and "我为啥不能染头发？", by an allergy: what keeps one from doing a thing is
+        # what they told of their health or what they must keep away from
+        cannot = _CANNOT.search(" ".join(asks)) is not None
+        asked_kinds = (
+            frozenset({"diet", "health"}) if "diet" in asked_kinds or cannot else frozenset()
+        )
     out: list[Ground] = []
     memories: list[Ground] = []
     told_before = statements(player_lines)
@@ -301,6 +306,10 @@ _SOMEONE = re.compile(r"\b(?:his|her|he|she|him|its)\b|[他她它]", re.IGNORECA
 
 # A question for the month: "which month?", "几月份？"
 _WHY = re.compile(r"\b(?:why|how come)\b|为什么|为啥|为嘛|咋不|怎么不", re.IGNORECASE)
+_CANNOT = re.compile(
+    r"\b(?:can't|cannot|can not|mustn't|shouldn't|couldn't)\b|不能|不可以|不敢|没法|不让",
+    re.IGNORECASE,
+)
 _MONTH_ASKED = re.compile(r"\b(?:which|what) month\b|几月|哪个月", re.IGNORECASE)
 _DAY_ASKED = re.compile(r"\b(?:which|what) (?:day|date)\b|哪天|哪一天|几号|哪号", re.IGNORECASE)
 
@@ -335,13 +344,27 @@ def _about_player(sentence: str) -> bool:
         asking = [c for c in clauses if is_question(c)]
         if len(clauses) > 1 and asking and _WORLD_ASKED.search(asking[-1]):
             return re.search("[我俺]", asking[-1]) is not None
-        return re.search("[我俺]", sentence) is not None  # ("俺家那口子": the north's 我)
+        # ("俺家那口子": the north's 我; "咱家那狗": our family's)
+        return re.search("[我俺]|咱家", sentence) is not None
     if _WORLD_ASKED_EN.match(sentence):
         return False  # "how much is it for my daughter to get in?" asks a price
     return (
         re.search(r"\b(I|my|mine)\b", _HYPOTHETICAL_I.sub(" ", sentence), re.IGNORECASE) is not None
         or _THE_FOR_MY.search(sentence) is not None
+        # (asking leave to bring them, "can I bring our spaniel?", asks a rule of the place)
+        or not _HYPOTHETICAL_I.search(sentence)
+        and any(_ours(found.group(1)) for found in _OUR.finditer(sentence))
     )
+
+
+# "our moggy", "our Ellie", "our eldest": one of the player's household (not "our bus", which
+# may be the character's and the player's alike).
+_OUR = re.compile(r"\b[Oo]ur\s+((?:[\w'-]+\s+)?[\w'-]+)")
+
+
+def _ours(words: str) -> bool:
+    first = words.split()[0]
+    return bool(related(words) & NAMED_KINDS) or (first[0].isupper() and first != "I")
 
 
 # "your dog", "your little fella", "你家狗", "您的猫": one the character has.
