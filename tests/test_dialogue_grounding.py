@@ -1310,3 +1310,16 @@ def test_asking_leave_to_bring_one_of_the_household_asks_a_rule() -> None:
                    player_lines=["guess what I came up in today. same motor as last time"],
                    knowledge=knowledge)  # fmt: skip
     assert not any(g.kind == "memory" and g.asked for g in found)
+
+
+def test_one_called_to_after_my_daughter_is_my_daughter() -> None:
+    line = "that's my daughter by the fountain. Maya, honey, careful!! she turns six on the 22nd"
+    assert "my daughter's name is Maya." in statements([line])
+    found = ground("what was my little one's name again?", player="Priya", player_lines=[line],
+                   knowledge=[])  # fmt: skip
+    assert found and "daughter's name is Maya" in compose(found[0], language="en")
+
+
+def test_a_place_after_an_abbreviation_stays_in_its_statement() -> None:
+    told = statements(["we drove up from Hartford, I'm a nurse at St. Francis"])
+    assert told == ["we drove up from Hartford, I'm a nurse at St. Francis"]

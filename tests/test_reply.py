@@ -14,6 +14,7 @@ from engine.dialogue.reply import (
     split_sentences,
 )
 from engine.persona import Persona
+from engine.text.sentences import ends_at_abbreviation
 from engine.types import Action
 
 
@@ -373,3 +374,12 @@ def test_unfinished_thinking_shows_nothing(persona: Persona) -> None:
     deltas, sentences, _ = _stream(["<think>hmm, what", " should I say"])
     assert (deltas, sentences) == ("", [])
     assert parse_reply("<think>hmm</think> Hi! <meta>{}</meta>", persona).text == "Hi!"
+
+
+@pytest.mark.parametrize(
+    ("text", "abbreviation"),
+    [("a nurse at St.", True), ("ask Dr.", True), ("J.", True), ("at the end.", False),
+     ("no dot", False)],
+)  # fmt: skip
+def test_a_dot_after_an_abbreviation_ends_no_sentence(text: str, abbreviation: bool) -> None:
+    assert ends_at_abbreviation(text) is abbreviation

@@ -11,7 +11,7 @@ import re
 
 from engine.text.script import is_cjk
 
-__all__ = ["split_sentences"]
+__all__ = ["ends_at_abbreviation", "split_sentences"]
 
 _CJK_TERMINATORS = "。！？…‼⁇⁈⁉"
 _ASCII_TERMINATORS = ".!?"
@@ -20,6 +20,11 @@ _CLOSERS = "\"'”’」』）)】》〉]»"
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st vs etc prof jr sr mt no e.g i.e cf approx dept est fig inc ltd co capt gen lt col sgt rev".split()
 )
+
+
+def ends_at_abbreviation(text: str) -> bool:
+    """Whether ``text`` ends with a '.' that ends no sentence: "at St.", "Dr.", "J."."""
+    return text.endswith(".") and not _is_boundary_word(text[:-1])
 
 
 def _is_boundary_word(before: str) -> bool:

@@ -24,6 +24,7 @@ from engine.dialogue.grounding.words import (
     terms,
 )
 from engine.text.alternatives import by_script
+from engine.text.sentences import ends_at_abbreviation
 
 __all__ = [
     "MEMORY_CUES",
@@ -85,7 +86,15 @@ def sentences(lines: Iterable[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _clauses(line: str) -> tuple[str, ...]:
-    return tuple(p for p in (part.strip() for part in _CLAUSE.split(line.strip())) if p)
+    out: list[str] = []
+    for part in (part.strip() for part in _CLAUSE.split(line.strip())):
+        if not part:
+            continue
+        if out and ends_at_abbreviation(out[-1]):
+            out[-1] = f"{out[-1]} {part}"  # "a nurse at St. Francis" is one clause
+        else:
+            out.append(part)
+    return tuple(out)
 
 
 _QUESTION_WORD_ZH = r"什么|啥|么子|哪|谁|怎么|咋|几|多少|为什么|多大|多久"
@@ -224,14 +233,25 @@ _LEAD_IN = re.compile(
 _SHE_OR_HE = re.compile(r"\b(?:(she|her)|(he|him|his))\b", re.IGNORECASE)
 
 
-def _pronoun_before(parts: Sequence[str]) -> str:
-    """ "her" or "his" by the last "she"/"her" or "he"/"him" of the sentences before (of
-    one line), '' when there is neither."""
+def _whose_before(parts: Sequence[str]) -> str:
+    """Whose name one called to has, by the sentences before it (of one line): "my daughter's"
+    ("that's my daughter by the fountain"), else "her" or "his" by the last she, her, he or
+    him; '' when none is spoken of."""
     for part in reversed(parts):
+        kin = list(_MY_KIN.finditer(part))
+        if kin:
+            return f"my {kin[-1].group(1).lower()}'s"
         found = list(_SHE_OR_HE.finditer(part))
         if found:
             return "her" if found[-1].group(1) else "his"
     return ""
+
+
+_MY_KIN = re.compile(
+    r"\b(?:my|our) (daughter|son|girl|boy|little girl|little boy|little one|kid|youngest|eldest"
+    r"|niece|nephew|granddaughter|grandson|wife|husband|partner)\b",
+    re.IGNORECASE,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -243,7 +263,7 @@ def _told_in(line: str) -> tuple[str, ...]:
         called = _CALLED_TO.match(sentence)
         if called:
             # "that's her by the door. Maya, honey, gentle!!": her name, said to her
-            whose = _pronoun_before(parts[:index])
+            whose = _whose_before(parts[:index])
             if whose:
                 out.append(f"{whose} name is {called.group(1)}.")
             continue
