@@ -1249,6 +1249,7 @@ def test_a_date_is_said_back_rather_than_a_day_told_from_when_it_was_said(
         ("我宁夏中卫的，沙坡头那边，我们那段黄河上也有羊皮筏子", "中卫"),
         ("我是东北的，冬天零下三十度都不带怕的", "东北"),
         ("我四川的，吃不得太淡", "四川"),
+        ("老板好！我叫小周，湖南湘潭的。", "湘潭"),
     ],
 )
 def test_a_region_and_de_says_where_one_is_from(line: str, origin: str) -> None:
@@ -1257,7 +1258,7 @@ def test_a_region_and_de_says_where_one_is_from(line: str, origin: str) -> None:
     assert found and origin in compose(found[0], language="zh")
 
 
-@pytest.mark.parametrize("line", ["我北京的朋友说这儿好玩", "我湖南的亲戚也来了"])
+@pytest.mark.parametrize("line", ["我北京的朋友说这儿好玩", "我湖南的亲戚也来了", "四川的菜太辣了"])
 def test_a_region_before_someone_of_the_player_is_not_where_they_are_from(line: str) -> None:
     assert "origin" not in kinds_stated(line)
 

@@ -623,8 +623,9 @@ _STATED = {
         r"|(?:^|[，,。；我])老家|\bborn and (?:bred|raised)\b|\b(?:born|raised) in\b"
         r"|土生土长|[在是][\u4e00-\u9fff]{1,8}长大的?"
         rf"|{_DEMONYM.pattern}"
-        # "我宁夏中卫的", "我是东北的": a province or region, then where in it, and 的
-        rf"|我是?{_REGION_OF}"
+        # "我宁夏中卫的", "我是东北的", "我叫小周，湖南湘潭的": a province or region, then where
+        # in it, and 的
+        rf"|(?:我是?|(?:^|(?<=[，,。；]))\s*){_REGION_OF}"
     ),
 }
 
@@ -706,7 +707,7 @@ _DETAIL = {
         r"|(?:^|[，,。])(?![一两几个这那大小好坏别客男女老病家外本用工商文读证主爱情仇敌恩我你您他她咱俺])"
         r"((?:(?![是不的有没很太个])[\u4e00-\u9fff]){2,6}?)人(?=[嘛呢啊呀哈吧啦]?(?:[，,。！!～~]|$))"
         rf"|我({_PLACE_CAME})来的"
-        rf"|我是?({_REGION_OF})"
+        rf"|(?:我是?|(?:^|(?<=[，,。；]))\s*)({_REGION_OF})"
     ),
     "health": re.compile(
         r"\b((?:bad|dodgy|gammy|sore|weak|stiff|wonky) (?:back|knees?|hips?|shoulders?|ankles?|legs?"
