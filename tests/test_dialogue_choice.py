@@ -757,3 +757,14 @@ def test_a_greeting_by_the_name_of_someone_the_player_spoke_of_is_ruled_out(
     assert greets_other(reply, player, line) is wrong
     rated = rate(reply, question=line, grounding=[], player=player, language=None)
     assert (rated is None) is wrong
+
+
+def test_news_every_candidate_only_asks_back_is_taken_in_instead(make_runtime: Any) -> None:
+    line = "Hi, I'm Bo. I love jasmine tea."
+    backend = _Candidates("Do you love jasmine tea?", greet="")
+    rt = make_runtime(backend)
+    done = drain(rt, rt.say("mira", "p1", line, player_name="Bo"))[-1]
+    assert isinstance(done, TurnDone)
+    assert backend.calls > 1  # each asked back: sampling went on
+    assert done.result.composed and not done.result.text.endswith("?")
+    assert "jasmine tea" not in done.result.text or "remember" in done.result.text.lower()

@@ -174,6 +174,8 @@ class Rated:
     misses_news: bool = False
     """The player just told something about themselves and it takes in neither that nor them,
     or only asks it back."""
+    asks_back: bool = False
+    """It only asks back what the player just told ("Do you love jasmine tea?")."""
 
     @property
     def good(self) -> bool:
@@ -214,12 +216,17 @@ def score(text: str, *, question: str, grounding: Sequence[Ground], player: str)
     taken = [g for g in news if mentions(text, g) >= GROUNDED]
     # "Do you love jasmine tea?" / "你喜欢龙井吗？" to a player who has just said so: the news
     # asked back, not taken in (one asked on from it is interest).
-    misses = bool(news) and (
-        (not taken and not names_player(text, player)) or bool(taken and _only_asks(text))
-    )
+    asks_back = bool(taken) and _only_asks(text)
+    misses = bool(news) and ((not taken and not names_player(text, player)) or asks_back)
     total = 2.0 * best_asked + 0.5 * extra + 0.3 * topical + brevity + rambling - 0.5 * owns
     total -= 0.2 * misses
-    return Rated(score=total, grounded=best_asked if asked else 1.0, owns=owns, misses_news=misses)
+    return Rated(
+        score=total,
+        grounded=best_asked if asked else 1.0,
+        owns=owns,
+        misses_news=misses,
+        asks_back=asks_back,
+    )
 
 
 def rate(

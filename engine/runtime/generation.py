@@ -203,7 +203,8 @@ async def generate_chosen(
     # own ("I'm a beekeeper." to a beekeeper) gives way to taking it in. (One that only talks
     # past it stays: said back whole, the news reads as an echo of the player's line.)
     heard = [g for g in grounding if g.heard and speakable(g, prompt.language)]
-    owns = best is not None and best[0].owns
+    # (and one that only asks it back, "你喜欢龙井吗？", shows it was not heard)
+    owns = best is not None and (best[0].owns or best[0].asks_back)
     if best is not None and model_said and not (heard and owns):
         text = best[1].visible.strip()
     else:
