@@ -14,7 +14,14 @@ from engine.dialogue.grounding import Ground, ground
 from engine.dialogue.prompt import UNNAMED_PLAYER, Line, Prompt, assemble, reply_language
 from engine.runtime.env import Context, TurnEnv, TurnRequest
 
-__all__ = ["build_prompt", "history_lines", "speaker_label", "speaker_labels", "turn_grounding"]
+__all__ = [
+    "build_prompt",
+    "history_lines",
+    "speaker_label",
+    "speaker_labels",
+    "turn_grounding",
+    "warm_history",
+]
 
 
 def speaker_label(env: TurnEnv, req: TurnRequest, ctx: Context, speaker: str, language: str) -> str:
@@ -67,6 +74,19 @@ def history_lines(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -
             Line(speaker=speaker_label(env, req, ctx, t.speaker, language), text=t.text, own=own)
         )
     return out
+
+
+def warm_history(
+    env: TurnEnv, req: TurnRequest, ctx: Context, language: str, player_line: str, reply: str
+) -> None:
+    """Check ``reply`` (as stored) against ``player_line`` (as stored) the way
+    :func:`history_lines` will when the next turn shows it: the reply checks keep their
+    answers by their arguments (:func:`engine.dialogue.choice.reject`), so done while the
+    player reads the reply, the next prompt finds the newest line already checked. The older
+    lines were checked by the turns before. Changes no result."""
+    if reply.strip():
+        names = speaker_labels(env, req, ctx, language)
+        choice.reject(reply, player_line=player_line, language=None, names=names)
 
 
 def turn_grounding(

@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 from engine.backends.base import Connecting, GenerationParams, Warming
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground
-from engine.dialogue.prompt import Prompt
+from engine.dialogue.prompt import Prompt, reply_language
 from engine.dialogue.reply import ParsedReply, parse_reply
 from engine.errors import (
     BackendError,
@@ -103,6 +103,7 @@ from engine.runtime.generation import (
 from engine.runtime.prompting import (
     build_prompt,
     speaker_labels,
+    warm_history,
 )
 from engine.runtime.safety_gate import SafetyGate
 from engine.runtime.semantics import Semantics, knowledge_texts
@@ -222,8 +223,18 @@ async def run_say(env: TurnEnv, req: TurnRequest) -> None:
 async def _after_reply(
     env: TurnEnv, req: TurnRequest, ctx: Context, player_text: str, reply: str, parsed: ParsedReply
 ) -> None:
-    """What follows a reply: the analysis (:func:`after_turn`), then :func:`warm_prompt`."""
+    """What follows a reply: the analysis (:func:`after_turn`), the reply checked as the next
+    prompt's history will check it (:func:`warm_history`), then :func:`warm_prompt`."""
     await after_turn(env, req, ctx, player_text, reply, parsed)
+    persona = req.persona
+    warm_history(
+        env,
+        req,
+        ctx,
+        reply_language(persona, player_text),
+        env.safety.redact(req.text, persona),
+        env.safety.redact(reply, persona),
+    )
     await warm_prompt(env, req)
 
 
