@@ -43,5 +43,5 @@ def test_an_empty_reply_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.runtime.prompting import warm_history
 
     calls = _recording(monkeypatch)
-    warm_history(None, None, None, "en", "Hello", "   ")  # type: ignore[arg-type]
+    warm_history(None, None, None, "Hello", "   ")  # type: ignore[arg-type]
     assert calls == []

@@ -77,16 +77,22 @@ def history_lines(env: TurnEnv, req: TurnRequest, ctx: Context, language: str) -
 
 
 def warm_history(
-    env: TurnEnv, req: TurnRequest, ctx: Context, language: str, player_line: str, reply: str
+    env: TurnEnv, req: TurnRequest, ctx: Context, player_text: str, reply: str
 ) -> None:
-    """Check ``reply`` (as stored) against ``player_line`` (as stored) the way
+    """Check ``reply`` as stored against the player's line as stored (``player_text`` is the
+    line the prompt was built from, which chose the labels), the way
     :func:`history_lines` will when the next turn shows it: the reply checks keep their
     answers by their arguments (:func:`engine.dialogue.choice.reject`), so done while the
     player reads the reply, the next prompt finds the newest line already checked. The older
     lines were checked by the turns before. Changes no result."""
-    if reply.strip():
-        names = speaker_labels(env, req, ctx, language)
-        choice.reject(reply, player_line=player_line, language=None, names=names)
+    if not reply.strip():
+        return
+    persona = req.persona
+    names = speaker_labels(env, req, ctx, reply_language(persona, player_text))
+    redact = env.safety.redact
+    choice.reject(
+        redact(reply, persona), player_line=redact(req.text, persona), language=None, names=names
+    )
 
 
 def turn_grounding(

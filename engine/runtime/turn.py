@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 from engine.backends.base import Connecting, GenerationParams, Warming
 from engine.dialogue import heuristics
 from engine.dialogue.grounding import Ground
-from engine.dialogue.prompt import Prompt, reply_language
+from engine.dialogue.prompt import Prompt
 from engine.dialogue.reply import ParsedReply, parse_reply
 from engine.errors import (
     BackendError,
@@ -226,15 +226,7 @@ async def _after_reply(
     """What follows a reply: the analysis (:func:`after_turn`), the reply checked as the next
     prompt's history will check it (:func:`warm_history`), then :func:`warm_prompt`."""
     await after_turn(env, req, ctx, player_text, reply, parsed)
-    persona = req.persona
-    warm_history(
-        env,
-        req,
-        ctx,
-        reply_language(persona, player_text),
-        env.safety.redact(req.text, persona),
-        env.safety.redact(reply, persona),
-    )
+    warm_history(env, req, ctx, player_text, reply)
     await warm_prompt(env, req)
 
 
