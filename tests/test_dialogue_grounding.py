@@ -18,7 +18,8 @@ from engine.dialogue import choice
 from engine.dialogue.grounding import compose, ground, is_question
 from engine.dialogue.grounding.naming import mentions
 from engine.dialogue.grounding.saying import third_person
-from engine.dialogue.grounding.told import kinds_stated, statements, with_subject
+from engine.dialogue.grounding.statements import statements
+from engine.dialogue.grounding.told import kinds_stated, with_subject
 from engine.dialogue.prompt import assemble
 from engine.persona import Persona
 from engine.runtime.events import TurnDone

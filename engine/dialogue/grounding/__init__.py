@@ -17,8 +17,10 @@ package's ``__init__``):
 
 - :mod:`~engine.dialogue.grounding.words`: the words a line is matched on (stems, bigrams);
 - :mod:`~engine.dialogue.grounding.item`: :class:`Ground`, one thing to ground a reply on;
-- :mod:`~engine.dialogue.grounding.asking`: whether a line asks, and whether only to chat;
-- :mod:`~engine.dialogue.grounding.told`: what the player told about themselves, of which kind;
+- :mod:`~engine.dialogue.grounding.asking`: whether a line asks, what about, and whether only
+  to chat;
+- :mod:`~engine.dialogue.grounding.statements`: which of the player's sentences tell something;
+- :mod:`~engine.dialogue.grounding.told`: what a statement tells, of which kind, and its detail;
 - :mod:`~engine.dialogue.grounding.times`: the months, days and dates a line names;
 - :mod:`~engine.dialogue.grounding.related`: what kind of thing a word names (a whippet, a dog);
 - :mod:`~engine.dialogue.grounding.knowledge`: which knowledge line answers, and where in it;

@@ -9,7 +9,7 @@ import re
 
 from engine.dialogue.grounding.words import HAN_CHAR
 
-__all__ = ["is_question", "is_small_talk", "kinds_asked"]
+__all__ = ["MEMORY_CUES", "is_question", "is_small_talk", "kinds_asked"]
 
 _ASKING = re.compile(
     r"[?？]|[吗呢]\s*$|(?:^|[.!]\s+)\s*(what|when|where|who|why|how|which|do you|did you|can you|could you|"
@@ -204,3 +204,23 @@ _GOING_TO_DO = re.compile(
 
 # Compiled once (a turn asks this of every line it answers).
 _ASKED_BY = tuple((kind, _cues(cues)) for kind, cues in _ASKED_AS)
+
+
+# Words that ask what the character remembers ("do you remember", "记得").
+MEMORY_CUES = (
+    "remember",
+    "recall",
+    "know about me",
+    "told you",
+    "did i tell",
+    "'d i tell",
+    "did i mention",
+    "your memory",
+    "记得",
+    "记不记得",
+    "还记",
+    "说过",
+    "讲过",
+    "提过",
+    "记着",
+)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from engine.dialogue import heuristics
-from engine.dialogue.grounding.asking import is_question, is_small_talk, kinds_asked
+from engine.dialogue.grounding.asking import MEMORY_CUES, is_question, is_small_talk, kinds_asked
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import (
     NEAR,
@@ -22,21 +22,22 @@ from engine.dialogue.grounding.knowledge import (
 )
 from engine.dialogue.grounding.related import NAMED_KINDS, related
 from engine.dialogue.grounding.saying import third_person
-from engine.dialogue.grounding.times import names_day, names_month, times_named
-from engine.dialogue.grounding.told import (
-    MEMORY_CUES,
-    answers_held,
-    fact_keys,
-    heads,
+from engine.dialogue.grounding.statements import (
     is_statement,
-    kinds_stated,
-    most_memorable,
-    news_keys,
     reason_after,
     sentences,
     statements,
-    with_subject,
     without_address,
+)
+from engine.dialogue.grounding.times import names_day, names_month, times_named
+from engine.dialogue.grounding.told import (
+    answers_held,
+    fact_keys,
+    heads,
+    kinds_stated,
+    most_memorable,
+    news_keys,
+    with_subject,
 )
 from engine.dialogue.grounding.words import HAN_CHAR, terms
 
