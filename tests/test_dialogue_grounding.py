@@ -1325,3 +1325,19 @@ def test_one_called_to_after_my_daughter_is_my_daughter() -> None:
 def test_a_place_after_an_abbreviation_stays_in_its_statement() -> None:
     told = statements(["we drove up from Hartford, I'm a nurse at St. Francis"])
     assert told == ["we drove up from Hartford, I'm a nurse at St. Francis"]
+
+
+@pytest.mark.parametrize(
+    ("line", "chinese", "detail"),
+    [
+        ("we drove up from Hartford, I'm a nurse at St. Francis", False, "St. Francis"),
+        ("陈掌柜好，我叫阿梅，我是东北的。对了跟你说，我对茉莉花过敏。", True, "你对茉莉花过敏"),
+    ],
+)
+def test_a_return_greeting_keeps_the_statement_whole_without_its_lead_in(
+    line: str, chinese: bool, detail: str
+) -> None:
+    from engine.dialogue import heuristics
+
+    said = heuristics.remembered_detail([line], chinese=chinese)
+    assert said is not None and said.endswith(detail) and "对了" not in said

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from engine.dialogue.facts import RELATION_NOUNS
 from engine.text.alternatives import needed, scripts_in
+from engine.text.sentences import split_sentences
 
 __all__ = [
     "MEMORABLE",
@@ -35,6 +36,7 @@ __all__ = [
     "sentiment",
     "statements",
     "summarise",
+    "without_lead_in",
 ]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -475,9 +477,9 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
     best: tuple[float, int, str] | None = None
     index = 0
     for line in lines:
-        for part in re.split(r"(?<=[.!?。！？])\s*", line.strip()):
+        for part in split_sentences(line.strip()):
             index += 1
-            text = _without_opening(part.strip())
+            text = without_lead_in(_without_opening(part.strip()))
             if not text or _SMALL_TALK.match(text) or text.endswith(("?", "？")):
                 continue
             facts = extract_facts(text)
@@ -508,6 +510,19 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
 _OPENING = re.compile(
     r"^(?:(?:hi|hello|hey|morning|evening|good (?:morning|afternoon|evening))\b[^,，.!！?？]{0,30}"
     r"|[^，,。！!？?]{0,8}(?:你好|您好|好))\s*[,，!！]\s*(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def without_lead_in(text: str) -> str:
+    """``text`` without the words that open what is told and tell nothing themselves
+    ("对了先跟您说一声，", "跟你说，", "by the way, ", "oh and ")."""
+    return _LEAD_IN.sub("", text)
+
+
+_LEAD_IN = re.compile(
+    r"^(?:\s*(?:[哦噢诶哎]?对了|话说|说真的|老实说|实话说|跟[你您]说(?:一声)?|先跟[你您]说(?:一声)?"
+    r"|跟[你您]讲|by the way|btw|oh and|oh,? and)[，,、\s]*)+",
     re.IGNORECASE,
 )
 

@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
+from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.related import NAMED_KINDS, related
 from engine.dialogue.grounding.words import HAN_CHAR
@@ -189,13 +190,6 @@ _CALLED_TO = re.compile(
     r"|buddy|bud|kiddo|pumpkin|munchkin|bug)\b"
 )
 _SPOKEN = re.compile(r"\w")
-# Words that open what is told without telling anything: "对了先跟您说一声，", "跟你说，",
-# "by the way, ", "oh and ".
-_LEAD_IN = re.compile(
-    r"^(?:\s*(?:[哦噢诶哎]?对了|话说|说真的|老实说|实话说|跟[你您]说(?:一声)?|先跟[你您]说(?:一声)?"
-    r"|跟[你您]讲|by the way|btw|oh and|oh,? and)[，,、\s]*)+",
-    re.IGNORECASE,
-)
 _SHE_OR_HE = re.compile(r"\b(?:(she|her)|(he|him|his))\b", re.IGNORECASE)
 
 
@@ -233,7 +227,7 @@ def _told_in(line: str) -> tuple[str, ...]:
             if whose:
                 out.append(f"{whose} name is {called.group(1)}.")
             continue
-        sentence = _LEAD_IN.sub("", without_address(_GREETING.sub("", sentence, count=1)))
+        sentence = heuristics.without_lead_in(without_address(_GREETING.sub("", sentence, count=1)))
         if not _SPOKEN.search(sentence):
             continue  # nothing said ("!" after "gentle!!")
         if is_statement(sentence):
