@@ -12,12 +12,12 @@ from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import MEMORY_CUES, is_question, is_small_talk, kinds_asked
 from engine.dialogue.grounding.item import Ground
 from engine.dialogue.grounding.knowledge import (
-    NEAR,
     answer_keys,
     aside_keys,
     asked_types,
     best_knowledge,
     best_sentence,
+    near_words,
     rarity,
 )
 from engine.dialogue.grounding.related import NAMED_KINDS, related
@@ -248,7 +248,7 @@ def ground(
     similarity = None
     if knowledge_similarity is not None and len(knowledge_similarity) == len(knowledge):
         similarity = [float(knowledge_similarity[i]) for _k, i in kept]
-    q_terms = q_terms | terms(" ".join(near for t in q_terms for near in NEAR.get(t, ())))
+    q_terms = q_terms | terms(" ".join(near for t in q_terms for near in near_words(t)))
     if goes_on:
         # "and what time do you have to be down there for that?" asks on about what the
         # question before named ("which bird chases the gulls off the fish quay?")

@@ -15,6 +15,7 @@ from engine.dialogue.grounding.words import chars, terms
 __all__ = [
     "HEADER",
     "NEAR",
+    "near_words",
     "answer_keys",
     "answer_types",
     "aside_keys",
@@ -237,6 +238,18 @@ NEAR: dict[str, tuple[str, ...]] = {
     "礼拜": ("星期",), "星期": ("礼拜",), "关门": ("打烊",), "打烊": ("关门",), "开门": ("开张", "营业"), "几点": ("点",),
     "今晚": ("晚上", "每晚"), "今天": ("每天",), "晚上": ("今晚", "每晚"), "价钱": ("多少",),
 }  # fmt: skip
+
+
+def near_words(term: str) -> tuple[str, ...]:
+    """The words a question's ``term`` (as :func:`terms` makes it) may stand for (see ``NEAR``)."""
+    return _NEAR_BY_TERM.get(term, ())
+
+
+# NEAR by the terms its words make ("evening" is matched as "even").
+_NEAR_BY_TERM: dict[str, tuple[str, ...]] = {}
+for _word, _near in NEAR.items():
+    for _term in terms(_word) or {_word}:
+        _NEAR_BY_TERM[_term] = (*_NEAR_BY_TERM.get(_term, ()), *_near)
 
 
 def _best_part(

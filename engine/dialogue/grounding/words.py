@@ -54,7 +54,8 @@ _STOP_EN = frozenset(
     here can could would should will shall may might must not no yes so too very just also then
     than some any all more most much many one ones really know tell remember recall again ever
     still please hey hi hello oh ah well okay ok thing things like get got say said said let
-    let's it's that's what's don't didn't i've i'd i'll you've you'd you'll got""".split()
+    let's it's that's what's don't didn't i've i'd i'll you've you'd you'll got ask
+    her hers him his herself himself myself yourself""".split()
 )
 
 # Characters that carry no topic on their own; a bigram holding one is not a term.
@@ -65,16 +66,67 @@ _STOP_ZH = frozenset("的了吗呢吧啊呀我你您他她它们是在有这那�
 _STOP_ZH_LEAD = frozenset("也都就还和与")
 
 
+_VOWELS = frozenset("aeiou")
+
+
 def stem(word: str) -> str:
-    """A word's light stem, as :func:`terms` makes it ("bakery", "baker" -> "bake")."""
+    """A word's light stem, as :func:`terms` makes it: the forms of one word meet ("bakery",
+    "baker", "baking", "baked" -> "bake"; "moved", "moving", "moves" -> "move"; "eating" ->
+    "eat"; "dogs" -> "dog"; "babies", "baby" -> "babi"; "married" -> "marri"; "stopped" ->
+    "stop"), and words that only look alike stay apart ("car" and "caring", "hop" and "hoping").
+    """
     if len(word) > 5 and word.endswith("ery"):
         return word[:-2]  # "bakery" -> "bake", as "baker"
-    if len(word) > 4 and word.endswith("er") and word[-3] not in "aeiou":
+    if len(word) > 4 and word.endswith("er") and word[-3] not in _VOWELS:
         return word[:-1]  # "baker" -> "bake", "farmer" -> "farme" (as "farmers")
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    if len(word) > 4 and word.endswith(("ies", "ied")):
+        return word[:-2]  # "babies" -> "babi", as "baby"; "married" -> "marri", as "marry"
+    if len(word) > 6 and word.endswith("ings"):
+        word = word[:-1]  # "evenings" -> "evening", and on
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if base.endswith("e") or not _VOWELS.intersection(
+                base[:-1] + base[-1].replace("y", "a")
+            ):
+                break  # "speed", "agreed"; "string", "spring" (no vowel before the ending)
+            return _restored(base)
+    if len(word) > 4 and word.endswith(("shes", "ches", "xes", "sses", "zes")):
+        return word[:-2]  # "dishes" -> "dish", "boxes" -> "box"
+    if len(word) > 5 and word.endswith("oes"):
+        return word[:-2]  # "potatoes" -> "potato" ("shoes" -> "shoe" below)
+    if len(word) > 3 and word.endswith("s") and word[-2] not in "su'":
+        word = word[:-1]  # "dogs" -> "dog", "moves" -> "move"; not "boss", "plus"
+    if len(word) > 3 and word.endswith("y") and word[-2] not in _VOWELS:
+        return word[:-1] + "i"  # "baby" -> "babi", as "babies"; "play" stays
+    if len(word) > 3 and word.endswith("ie"):
+        return word[:-1]  # "movie" -> "movi", as "movies"
     return word
+
+
+def _restored(base: str) -> str:
+    """What is left of a word once its "-ing" or "-ed" is cut, written as the word's own form:
+    a doubled last consonant undoubled ("stopp" -> "stop"), an "e" put back after one short
+    syllable ("mov" -> "move", "hik" -> "hike") or after "-at", "-bl", "-iz" ("relat")."""
+    last = base[-1]
+    if last == base[-2] and last not in _VOWELS and last not in "lsz":
+        return base[:-1]
+    if base.endswith("y") and len(base) > 3 and base[-2] not in _VOWELS:
+        return base[:-1] + "i"  # "studying" -> "studi", as "study"
+    if len(base) >= 5 and base[-2:] in ("at", "bl", "iz") and base[-3] not in _VOWELS:
+        return base + "e"  # "related" -> "relate"; "treat", "float" stay
+    groups = sum(
+        1 for i, c in enumerate(base) if c in _VOWELS and (i == 0 or base[i - 1] not in _VOWELS)
+    )
+    if (
+        groups == 1
+        and last not in _VOWELS
+        and last not in "wxy"
+        and base[-2] in _VOWELS
+        and (len(base) < 3 or base[-3] not in _VOWELS)
+    ):
+        return base + "e"  # "moving" -> "move", "hiked" -> "hike", "caring" -> "care"
+    return base
 
 
 def terms(text: str) -> set[str]:
@@ -88,7 +140,8 @@ def terms(text: str) -> set[str]:
 def _terms(text: str) -> frozenset[str]:
     low = text.lower()
     words = (w.removesuffix("'s") for w in WORD.findall(low))  # "sister's" -> "sister"
-    out = {stem(w) for w in words if w not in _STOP_EN and len(w) > 1}
+    # A form of a stopword is one too ("says", "asking").
+    out = {s for w in words if w not in _STOP_EN and len(w) > 1 and (s := stem(w)) not in _STOP_EN}
     for run in _CJK_RUN.findall(text):
         if len(run) == 1:
             if run not in _STOP_ZH and run not in _STOP_ZH_LEAD:
