@@ -1384,3 +1384,47 @@ def test_a_form_of_a_stopword_is_no_term_and_a_shared_verb_form_ties_lines() -> 
     found = ground("what should I avoid eating at the festival?", player="Jonah",
                    player_lines=told, knowledge=[])  # fmt: skip
     assert found and "sesame" in found[0].said
+
+
+def test_chat_typed_without_apostrophes_or_capitals_is_read_as_typed_with_care() -> None:
+    from engine.dialogue.grounding.words import spelled_out
+
+    assert spelled_out("im rico. hes my blue heeler, i got nine years") == (
+        "I'm rico. he's my blue heeler, I got nine years"
+    )
+    assert spelled_out("ill be back, its fine") == "ill be back, its fine"  # words of their own
+    assert "work" in kinds_stated("i got nine years runnin the crusher at the lithium pit")
+    assert "work" in kinds_stated("eighteen years now pullin a pot trailer full of steers")
+    assert "work" not in kinds_stated("two years living here now")
+    assert "age" in kinds_stated("turned thirty-one last month")
+
+
+def test_years_at_a_shop_tell_work_and_years_living_somewhere_do_not() -> None:
+    assert "work" in kinds_stated("我在解放碑那边一家火锅店端了五年的锅了")
+    assert "work" not in kinds_stated("我在北京住了五年了")
+
+
+def test_where_one_grew_up_or_came_from_asks_the_origin() -> None:
+    from engine.dialogue.grounding.asking import kinds_asked
+
+    assert "origin" in kinds_asked("what town did i grow up in, you remember?")
+    assert "origin" in kinds_asked("你还记得我是从哪个地方跑过来的不？")
+    assert "origin" not in kinds_asked("你从哪儿买的？")
+    assert "work" in kinds_asked("where do i clock in every night, you remember?")
+
+
+def test_ones_own_age_is_not_a_grandchilds() -> None:
+    told = ["今年五十九了，明年就退了", "这回是带我那小孙子豆豆来的，六岁，看见冰滑梯就不撒手"]
+    found = ground("我多大岁数了，你还记得不？", player="老刘", player_lines=told, knowledge=[])
+    assert found and "五十九" in found[0].said
+    found = ground("我孙子几岁了？", player="老刘", player_lines=told, knowledge=[])
+    assert found and "六岁" in found[0].said
+
+
+def test_you_doing_something_is_said_back_as_i() -> None:
+    from engine.dialogue.heuristics import second_person
+
+    assert second_person("hold the onions on anything you make me") == (
+        "hold the onions on anything I make you"
+    )
+    assert second_person("I brought you a cake") == "you brought me a cake"

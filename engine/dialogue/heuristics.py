@@ -457,7 +457,9 @@ _YOU_EN = {
 _YOU_FORMS = re.compile(
     r"(?P<form>\b(?:you're|you are|you've|you'll|you'd|you were|yours|your|yourself)\b)"
     r"|(?P<lead>^|[,;:.!?]\s+|\b(?:and|but|that|because|when|if|so|think|thought|hope|bet|guess"
-    r"|know|said|heard|before|after|unless|until|till|since|while|once|whether|as)\s+)"
+    r"|know|said|heard|before|after|unless|until|till|since|while|once|whether|as"
+    # what "you" does, after what it is done to: "anything you make me", "the tea you sell"
+    r"|anything|everything|something|nothing|whatever|stuff|food|tea|way)\s+)"
     r"(?P<subject>you)\b(?=\s+[a-z])"
     r"|(?P<object>(?<!thank )\byou\b)",  # ("thank you" is said as it is)
     re.IGNORECASE,

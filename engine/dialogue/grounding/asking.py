@@ -45,13 +45,15 @@ _ASKED_AS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "work",
         ("living", "work", "job", "do for", "what i do", "i do all day", "trade", "profession",
-         "occupation", "paid to", "get paid", "before i retired", "used to do for",
+         "occupation", "paid to", "get paid", "before i retired", "used to do for", "clock in",
+         "clock on",
          "工作", "职业", "做什么", "干什么", "哪行", "干哪", "做哪", "营生", "活儿", "为生", "上班",
          "教什么", "教哪"),
     ),
     (
         "origin",
-        ("from", "hometown", "live", "grew up", "born", "accent", "哪里人", "哪里的人", "哪里来",
+        ("from", "hometown", "live", "grew up", "grow up", "raised", "born", "accent", "哪里人",
+         "哪里的人", "哪里来",
          "打哪", "来自", "老家", "家乡", "娘家", "长大", "住在", "住哪", "住的"),
     ),
     (
@@ -140,6 +142,9 @@ _PLACE_ASKED = re.compile(
     r"\bwhere(?:'d| (?:am|was|did|do|have|will|would)) i\b|\bwhere(?:'s| is| are) my\b"
 )
 
+# Asking where one came from in more words: "我是从哪个地方跑过来的？" (not "你从哪儿买的？")
+_CAME_FROM_ASKED = re.compile(r"从哪[^，,。？?]{0,6}来")
+
 
 @functools.lru_cache(maxsize=1024)
 def kinds_asked(question: str) -> frozenset[str]:
@@ -153,6 +158,8 @@ def kinds_asked(question: str) -> frozenset[str]:
         found.add("work")
     if _PLACE_ASKED.search(low):
         found.add("place")
+    if _CAME_FROM_ASKED.search(low):
+        found.add("origin")
     if "name" in found:
         found.discard("called")  # "我叫什么名字？" asks the player's own name
     if _GOING_TO_DO.search(low):

@@ -39,7 +39,7 @@ from engine.dialogue.grounding.told import (
     news_keys,
     with_subject,
 )
-from engine.dialogue.grounding.words import HAN_CHAR, terms
+from engine.dialogue.grounding.words import HAN_CHAR, spelled_out, terms
 
 __all__ = ["ground"]
 
@@ -54,6 +54,14 @@ _CONTEXT_WEIGHT = 0.4
 #: What naming the same kind of thing as the question counts for ("my girl" and "my daughter
 #: Ffion"): more than one shared word, less than telling the kind of thing asked (2).
 _RELATED_WEIGHT = 1.5
+
+
+# Asking one's own age: "how old am I?", "我多大岁数了？" (not "how old will she be?").
+_OWN_AGE = re.compile(
+    r"\bhow old (?:am|was|will|would) I\b|\bhow old I am\b|\bwhat age (?:am|was|will) I\b"
+    r"|\bmy age\b|我(?:今年)?有?(?:多大|几岁|多少岁|岁数|年纪)",
+    re.IGNORECASE,
+)
 
 
 def ground(
@@ -74,7 +82,7 @@ def ground(
     asks about in other words ("the big fellow hanging from the ceiling" for "the whale
     skeleton in the main hall"), fused with the words they share (see :func:`best_knowledge`).
     """
-    question = without_address(question)
+    question = without_address(spelled_out(question))
     q_terms = terms(question)
     asking = is_question(question)
     low = question.lower()
@@ -166,6 +174,7 @@ def ground(
     asked_times = times_named(" ".join(asks))
     month_asked = _MONTH_ASKED.search(" ".join(asks)) is not None
     day_asked = _DAY_ASKED.search(" ".join(asks)) is not None
+    own_age = any(_OWN_AGE.search(s) for s in asks)
     for age, sentence in enumerate(reversed(told_before)):
         s_terms = terms(sentence)
         kinds = kinds_stated(sentence)
@@ -179,6 +188,10 @@ def ground(
             matched -= {"when"}  # "which month?" is not answered by "on Thursday"
         if "when" in matched and day_asked and not names_day(sentence):
             matched -= {"when"}  # "哪天走？" is not answered by "明年还想来"
+        if "age" in matched and own_age and related(sentence) & NAMED_KINDS:
+            # "我多大岁数了？" is not answered by "带我那小孙子豆豆来的，六岁": whose age it
+            # tells is one the question does not name
+            matched -= {"age"}
         if (
             "called" in matched
             and not same_kind

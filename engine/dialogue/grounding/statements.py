@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.related import NAMED_KINDS, related
-from engine.dialogue.grounding.words import HAN_CHAR
+from engine.dialogue.grounding.words import HAN_CHAR, spelled_out
 from engine.text.sentences import ends_at_abbreviation
 
 __all__ = [
@@ -218,7 +218,7 @@ _MY_KIN = re.compile(
 def _told_in(line: str) -> tuple[str, ...]:
     """The statements of one line (a turn reads the same earlier lines again: cached)."""
     out: list[str] = []
-    parts = _clauses(line)
+    parts = _clauses(spelled_out(line))
     for index, sentence in enumerate(parts):
         called = _CALLED_TO.match(sentence)
         if called:

@@ -202,6 +202,9 @@ _REGION_OF = (
 )
 
 
+# A count as said, "thirty-one" too.
+_COUNT = rf"(?:{NUMBER_WORD})(?:-(?:one|two|three|four|five|six|seven|eight|nine)\b)?"
+
 # Searched by the scripts of the sentence: a statement is read for every kind at once.
 _STATED = {
     "work": by_script(
@@ -237,7 +240,12 @@ _STATED = {
         r"(?:教|当|做|上班|工作)"
         r"|在[\u4e00-\u9fff]{1,10}?(?:修|卖|开|送|种|养|教|跑|管|做|带)[\u4e00-\u9fff]{1,6}(?:的|[，。,]|$)"
         # years at the same work: "在矿上下了三十年井", "在厂里干了二十年"
-        r"|在[\u4e00-\u9fff]{1,6}?[\u4e00-\u9fff]了(?:[一二两三四五六七八九十几]{1,3}|\d{1,2})多?年"
+        r"|在[^，。！？,.!?]{1,12}?[\u4e00-\u9fff](?<![住待呆活玩])了(?:[一二两三四五六七八九十几]{1,3}"
+        r"|\d{1,2})多?年"
+        # years at a trade, said in chat: "eighteen years now pullin a pot trailer", "I got nine
+        # years runnin the crusher" (not "two years living here", "five years old")
+        r"|\b(?:" + NUMBER_WORD + r")(?:-[a-z]+)? years (?:now |straight )?"
+        r"(?!living\b|livin\b|coming\b|comin\b|going\b|goin\b|old\b)[a-z]{2,}in[g']?\b"
     ),
     "plans": by_script(
         r"\bI(?:'m| am) (?:training|saving|planning|going) (?:for|up|to)\b|\bI plan to\b"
@@ -310,8 +318,9 @@ _STATED = {
     ),
     # "My daughter Ffion's seven", "She's just turned 40", "我闺女今年六岁"
     "age": by_script(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning|\bwill be|'ll be)\s+(?:" + NUMBER_WORD + r")"
-        r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|in\b|this\b|[,.;!?]|$))"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\bwill be|'ll be)\s+"
+        + _COUNT
+        + r"(?=\s*(?:years?\b|months?\b|and\b|now\b|next\b|last\b|in\b|this\b|[,.;!?]|$))"
         # "my mam turns seventy on the 21st"
         r"|\b(?:turned|turns|turning)\s+(?:" + NUMBER_WORD + r")(?=\s+on\b)"
         r"|\d{1,3}\s*(?:years? old|岁)|[一二两三四五六七八九十]{1,3}岁|今年[\d一二两三四五六七八九十]{1,3}(?:岁|了)"
@@ -450,9 +459,7 @@ _DETAIL = {
         r"|\b(vegetarian|vegan|coeliac|celiac)\b|(吃素)"
     ),
     "age": re.compile(
-        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?|\bwill be|'ll be)\s+("
-        + NUMBER_WORD
-        + r")\b"
+        r"(?:\bis|'s|\bturned|\bturns|\bturning|\baged?|\bwill be|'ll be)\s+(" + _COUNT + r")\b"
         r"|(\d{1,3})\s*(?:years? old|岁)|([一二两三四五六七八九十]{1,3})岁"
         r"|今年([\d一二两三四五六七八九十]{1,3})(?:岁|了)"
         rf"|\bmy ({ORDINAL})\b"
