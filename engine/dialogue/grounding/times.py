@@ -10,11 +10,17 @@ import re
 
 __all__ = ["MONTH", "WEEKDAY", "WHEN", "names_day", "names_month", "times_named"]
 
+# Typed in lower case in chat too ("october 3rd", "friday"), but for the months that are
+# other words as well ("may", "march", "august").
 MONTH = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
+    "|january|february|april|june|july|september|october|november|december"
 )
-WEEKDAY = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+WEEKDAY = (
+    "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+    "|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 
 #: A time a statement tells, its words in the group that matched.
 WHEN = re.compile(
