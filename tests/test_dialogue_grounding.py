@@ -1428,3 +1428,20 @@ def test_you_doing_something_is_said_back_as_i() -> None:
         "hold the onions on anything I make you"
     )
     assert second_person("I brought you a cake") == "you brought me a cake"
+
+
+@pytest.mark.parametrize(
+    "told, question, answer",
+    [
+        (["name's Jonah, I just moved here from Tacoma with my husband Felipe",
+          "I fix pianos for a living"], "and who did I move here with?", "Felipe"),
+        (["二月十四号我跟男朋友阿杰要去雪乡耍", "我在医院药房上班"], "跟我一路去的那个是哪个嘛？", "阿杰"),
+        (["这回是带我那小孙子豆豆来的，六岁", "我有糖尿病"], "我是跟谁一起来的？", "豆豆"),
+    ],
+)  # fmt: skip
+def test_whom_one_came_or_goes_with_is_told_and_asked(
+    told: list[str], question: str, answer: str
+) -> None:
+    found = ground(question, player="P", player_lines=told, knowledge=[])
+    assert found and found[0].kind == "memory" and answer in found[0].said
+    assert "company" not in kinds_stated("你跟我说过的")

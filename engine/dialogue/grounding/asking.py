@@ -142,6 +142,14 @@ _PLACE_ASKED = re.compile(
     r"\bwhere(?:'d| (?:am|was|did|do|have|will|would)) i\b|\bwhere(?:'s| is| are) my\b"
 )
 
+# Asking whom one goes or came with: "who did I move here with?", "who rides shotgun with
+# me?", "跟我一路去的那个是哪个？", "我跟谁一起来的？"
+_COMPANY_ASKED = re.compile(
+    r"\bwho\b[^?.!]{0,30}\bwith me\b|\bwho (?:did|do|was|am|were|will) i\b[^?.!]{0,30}\bwith\b"
+    r"|(?:跟|和|陪|同)我[^，,。？?]{0,8}?的?(?:那个|那位)?(?:人)?(?:是)?(?:谁|哪个|哪位)"
+    r"|我(?:是)?(?:跟|和|同)谁"
+)
+
 # Asking where one came from in more words: "我是从哪个地方跑过来的？" (not "你从哪儿买的？")
 _CAME_FROM_ASKED = re.compile(r"从哪[^，,。？?]{0,6}来")
 
@@ -160,6 +168,8 @@ def kinds_asked(question: str) -> frozenset[str]:
         found.add("place")
     if _CAME_FROM_ASKED.search(low):
         found.add("origin")
+    if _COMPANY_ASKED.search(low):
+        found.add("company")
     if "name" in found:
         found.discard("called")  # "我叫什么名字？" asks the player's own name
     if _GOING_TO_DO.search(low):

@@ -156,8 +156,18 @@ def ground(
     context = (
         _CONTEXT_WEIGHT if any(ask_terms & terms(sentence) for sentence in told_before) else 1.0
     )
-    if follow_up and context == 1.0 and not asked_kinds:
-        # A bare follow-up ("and what was that?"): its words are those of the question before.
+    if (
+        follow_up
+        and context == 1.0
+        and (
+            not asked_kinds
+            # (a name or an age asked of "she" or "he" is of the one the question before named)
+            or not asked_kinds & {"age", "called"}
+            and not any(asked_kinds & kinds_stated(s) for s in told_before)
+        )
+    ):
+        # A bare follow-up ("and what was that?"), or one asking what was never told ("那我跟
+        # 谁去来着？" after "我哪天去成都来着？"): its words are those of the question before.
         q_terms = q_terms | terms(before)
     # The kinds of thing the question names ("my dog" for "my whippet Noodle", "喝" for "毛尖").
     q_related = related(" ".join(asks))

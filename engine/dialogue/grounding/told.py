@@ -202,6 +202,16 @@ _REGION_OF = (
 )
 
 
+# Whom one goes or came with, the one in the group.
+_COMPANY = (
+    r"\bwith (?:my|our) (?!own\b)((?:[a-z]+ ){0,2}?(?:[A-Z][a-z]+|[a-z]+))(?=[,.;!?]|$| and | to "
+    r"| from | in | on | for | at | up | down | out )"
+    r"|\b[Mm]e and (?:my |our )?((?:[a-z]+ ){0,2}?[a-z]+(?: [A-Z][a-z]+)?|[A-Z][a-z]+)\b"
+    r"|(?:[我俺]|^|[，,]|是|这回|这次|这趟)(?:跟|和|同)(?![你您])([\u4e00-\u9fff]{1,8}?)"
+    r"(?:一起|一块儿?|一路)?(?:要|准备|打算|说好)?(?:去|来|到|回|出来|过来)"
+    r"|带着?了?(?:我|俺)?(?:家)?(?:那|的)?(?:个)?([\u4e00-\u9fff]{1,6}?)(?:一起|一块儿?)?(?:来|过来|出来)的"
+)
+
 # A count as said, "thirty-one" too.
 _COUNT = rf"(?:{NUMBER_WORD})(?:-(?:one|two|three|four|five|six|seven|eight|nine)\b)?"
 
@@ -327,6 +337,9 @@ _STATED = {
         # "It's my seventy-fifth on the third of August": a birthday by its number
         rf"|\bmy {ORDINAL}\b"
     ),
+    # whom they go or came with: "moved here with my husband Felipe", "我跟男朋友阿杰要去雪乡",
+    # "这回是带我那小孙子豆豆来的"
+    "company": by_script(_COMPANY),
     "called": by_script(
         r"\b(?:called|named|name's|name is)\s+[A-Z]|(?:叫|名叫|名字是)[“\"「『]?[\u4e00-\u9fff]"
         r"|\b[Oo]ur (?!Lady\b|Lord\b|I\b)[A-Z][a-z]+\b"
@@ -465,6 +478,7 @@ _DETAIL = {
         rf"|\bmy ({ORDINAL})\b"
     ),
     "when": WHEN,
+    "company": re.compile(_COMPANY),
     "place": re.compile(
         rf"\b(?:to|in|at|on|near|outside) (?:the )?(?!(?:{MONTH}|{WEEKDAY})\b)((?:St\.? |Mt\.? )?[A-Z][a-z]{{2,}}(?: [A-Z][a-z]+)?)"
         r"|(?:去|到|在|回)([\u4e00-\u9fff]{2,3}?)(?=读书|上学|念书|上大学|工作|打工|上班|玩|旅游|旅行|出差|度假|拍"
