@@ -1445,3 +1445,13 @@ def test_whom_one_came_or_goes_with_is_told_and_asked(
     found = ground(question, player="P", player_lines=told, knowledge=[])
     assert found and found[0].kind == "memory" and answer in found[0].said
     assert "company" not in kinds_stated("你跟我说过的")
+
+
+def test_advice_that_hangs_on_ones_own_diet_asks_what_they_told() -> None:
+    told = [
+        "I fix pianos for a living",
+        "can't eat anything with sesame, learned that the hard way",
+    ]
+    found = ground("what should I avoid eating at the festival?", player="Jonah",
+                   player_lines=told, knowledge=["The festival has dumpling stalls by the fountain."])  # fmt: skip
+    assert found and found[0].kind == "memory" and found[0].asked and "sesame" in found[0].said

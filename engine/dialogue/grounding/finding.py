@@ -118,6 +118,14 @@ def ground(
     if not asked_kinds and not terms(" ".join(asks)) - _MEMORY_WORDS:
         asked_kinds = frozenset(kinds_asked(question))
         about_player = about_player or bool(asked_kinds) and _about_player(question)
+    if (
+        not about_player
+        and asked_kinds & {"diet", "health"}
+        and re.search(r"\bI\b|[我俺]", question) is not None
+    ):
+        # "what should I avoid eating at the festival?" asks advice that hangs on what they
+        # told of their own diet or health
+        about_player = True
     about_memory = any(c in low for c in MEMORY_CUES) or about_player
     if follow_up and not about_memory:
         about_memory = any(c in before.lower() for c in MEMORY_CUES) or _about_player(before)
