@@ -1455,3 +1455,31 @@ def test_advice_that_hangs_on_ones_own_diet_asks_what_they_told() -> None:
     found = ground("what should I avoid eating at the festival?", player="Jonah",
                    player_lines=told, knowledge=["The festival has dumpling stalls by the fountain."])  # fmt: skip
     assert found and found[0].kind == "memory" and found[0].asked and "sesame" in found[0].said
+
+
+@pytest.mark.parametrize(
+    "question, answer",
+    [
+        (
+            "what's that song you always punch on the jukebox in the middle of the night?",
+            "Midnight",
+        ),
+        ("if the road over the summit snows shut where's the closest motel bed?", "Tonopah"),
+        ("who's the orange furball sleepin up on the ice machine?", "Pistol"),
+        ("and what's a slice of that pie run me?", "$4.25"),
+    ],
+)
+def test_the_part_of_a_line_that_holds_the_kind_of_answer_asked_is_said(
+    question: str, answer: str
+) -> None:
+    lines = [
+        "The jukebox takes quarters; B7 is Patsy Cline's \"Walkin' After Midnight\", and Vern"
+        " plays it every night at three.",
+        "When snow shuts US-95 over Montezuma Summit, the lot fills with stuck rigs and Vern cooks"
+        " all night; the nearest motel is in Tonopah, fourteen miles north.",
+        "The diner cat is Pistol, a one-eyed orange tomcat who sleeps on top of the ice machine.",
+        "The pies are baked in Tonopah and driven in every Tuesday; the sour cherry is $4.25 a slice.",
+        "The fuel island has eight diesel lanes and the lot holds about sixty rigs.",
+    ]
+    knowledge = _knowledge(ground(question, player="P", player_lines=[], knowledge=lines))
+    assert knowledge and answer in knowledge[0].said

@@ -136,7 +136,33 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         # "Who taught you?": a person, named ("Walter Hebden"), not at a sentence's start
         "person",
         re.compile(r"\bwho\b|\bwhose\b|\bwhom\b", re.IGNORECASE),
-        re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z]+ ){1,2}(?!The\b)[A-Z][a-z]+\b"),
+        re.compile(
+            r"(?<=[a-z,;] )(?:[A-Z][a-z]+ ){1,2}(?!The\b)[A-Z][a-z]+\b"
+            # "The diner cat is Pistol": one name, said to be who it is
+            r"|\b(?:is|named|called) (?!The\b|A\b|An\b)[A-Z][a-z]+\b"
+        ),
+    ),
+    (
+        # "What's that song you always punch on the jukebox?": a title, quoted
+        "title",
+        re.compile(
+            r"\b(?:what|which)(?:'s| is| was)? (?:that |the )?(?:song|tune|record|track|book|film"
+            r"|movie|play|poem|hymn)\b|什么歌|哪首|啥歌|什么书|哪本书|什么戏|哪出戏|什么电影",
+            re.IGNORECASE,
+        ),
+        re.compile(r"[\"“'‘][A-Z][^\"”]{2,40}?[\"”'’](?!\w)|《[^》]{1,20}》"),
+    ),
+    (
+        # "Where's the closest motel?": a place named (only to find the part of a line)
+        "place",
+        re.compile(
+            r"\bwhere(?:'s|s| is| are| do| does| can| could| should| would)?\b|哪里|哪儿|在哪|去哪",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\b(?:in|at|on|to|near|outside|by) (?:the )?[A-Z][a-z]+"
+            r"|(?:在|到|去)[\u4e00-\u9fff]{2,6}?(?:里|边|旁|对面|门口|附近|路|街|巷|村|镇|县|市|区|公园|广场)",
+        ),
     ),
     (
         # "My nephew's eight, could he do it?": an age limit
@@ -200,7 +226,8 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "price",
         re.compile(
-            r"\bhow much\b|\bcost|\bprice|\bcharge|\bset (?:me|you|us) back\b|多少钱|价|收费|几块",
+            r"\bhow much\b|\bcost|\bprice|\bcharge|\b(?:set|run) (?:me|you|us)(?: back)?\b|多少钱|价"
+            r"|收费|几块",
             re.IGNORECASE,
         ),
         re.compile(
@@ -213,7 +240,7 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 
 # Answer types too common among lines to choose one (most lines have a clock time), only the
 # part of a line that holds the answer.
-_PART_ONLY = frozenset({"型:time"})
+_PART_ONLY = frozenset({"型:time", "型:place"})
 
 
 @functools.lru_cache(maxsize=1024)
