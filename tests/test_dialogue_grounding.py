@@ -1483,3 +1483,11 @@ def test_the_part_of_a_line_that_holds_the_kind_of_answer_asked_is_said(
     ]
     knowledge = _knowledge(ground(question, player="P", player_lines=[], knowledge=lines))
     assert knowledge and answer in knowledge[0].said
+
+
+def test_a_clock_time_in_am_or_pm_is_not_cut_at_its_dots() -> None:
+    lines = ["The jukebox takes quarters; Vern plays B7 every night at 3 a.m. Nobody minds.",
+             "The fuel island has eight diesel lanes."]  # fmt: skip
+    knowledge = _knowledge(ground("when does Vern play B7 on the jukebox?", player="P",
+                                  player_lines=[], knowledge=lines))  # fmt: skip
+    assert knowledge and knowledge[0].said.endswith("at 3 a.m.")

@@ -327,7 +327,14 @@ def best_sentence(
     """The sentence of a knowledge line that shares most with the question (``rare``: the
     words' weights, see :func:`rarity`; ``types``: the kinds of answer asked for)."""
     # (not at the point of "£6.50")
-    return _best_part(line, q_terms, r"(?<=[!?。！？；;])\s*|(?<=\.)(?!\d)\s*", rare, types)
+    # (not inside "3 a.m.": a letter and its dot end no sentence, but "a.m." before a capital may)
+    return _best_part(
+        line,
+        q_terms,
+        r"(?<=[!?。！？；;])\s*|(?<=\.)(?<!\s[a-z]\.)(?:(?<!\.[a-z]\.)|(?=\s+[A-Z]))(?!\d)\s*",
+        rare,
+        types,
+    )
 
 
 HEADER = re.compile(r"^[^:：,，]{1,40}[:：]\s*(?=\S)")
