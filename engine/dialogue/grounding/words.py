@@ -133,8 +133,8 @@ def _restored(base: str) -> str:
 
 
 # Contractions typed without their apostrophe in chat ("im rico", "hes my blue heeler", "dont
-# make me"), and a lone lowercase "i"; not those that are words too ("ill", "well", "its",
-# "wed", "id", "hell", "shell", "were", "wont", "cant" is kept: no other word is spelled so).
+# make me"), and a lone lowercase "i"; not those spelled like a word of their own ("ill",
+# "well", "its", "wed", "id", "hell", "shell", "were", "wont").
 _SPELLED = {
     "i": "I", "im": "I'm", "ive": "I've", "hes": "he's", "shes": "she's", "thats": "that's",
     "whats": "what's", "wheres": "where's", "whos": "who's", "hows": "how's", "theres": "there's",
