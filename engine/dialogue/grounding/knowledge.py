@@ -156,7 +156,7 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         # "Where's the closest motel?": a place named (only to find the part of a line)
         "place",
         re.compile(
-            r"\bwhere(?:'s|s| is| are| do| does| can| could| should| would)?\b|哪里|哪儿|在哪|去哪",
+            r"\bwhere\b|哪里|哪儿|在哪|去哪",
             re.IGNORECASE,
         ),
         re.compile(
