@@ -1387,7 +1387,7 @@ def test_a_form_of_a_stopword_is_no_term_and_a_shared_verb_form_ties_lines() -> 
 
 
 def test_chat_typed_without_apostrophes_or_capitals_is_read_as_typed_with_care() -> None:
-    from engine.dialogue.grounding.words import spelled_out
+    from engine.text.spelling import spelled_out
 
     assert spelled_out("im rico. hes my blue heeler, i got nine years") == (
         "I'm rico. he's my blue heeler, I got nine years"
@@ -1491,3 +1491,12 @@ def test_a_clock_time_in_am_or_pm_is_not_cut_at_its_dots() -> None:
     knowledge = _knowledge(ground("when does Vern play B7 on the jukebox?", player="P",
                                   player_lines=[], knowledge=lines))  # fmt: skip
     assert knowledge and knowledge[0].said.endswith("at 3 a.m.")
+
+
+def test_a_return_greeting_says_back_a_line_typed_without_apostrophes_written_out() -> None:
+    from engine.dialogue.heuristics import remembered_detail
+
+    detail = remembered_detail(
+        ["hi! im dez, drove down from boise with my sister Kayla"], chinese=False
+    )
+    assert detail == "you said you're dez, drove down from boise with your sister Kayla"

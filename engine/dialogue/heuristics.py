@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from engine.dialogue.facts import RELATION_NOUNS
 from engine.text.alternatives import needed, scripts_in
 from engine.text.sentences import split_sentences
+from engine.text.spelling import spelled_out
 
 __all__ = [
     "MEMORABLE",
@@ -479,7 +480,7 @@ def remembered_detail(lines: Sequence[str], *, chinese: bool) -> str | None:
     best: tuple[float, int, str] | None = None
     index = 0
     for line in lines:
-        for part in split_sentences(line.strip()):
+        for part in split_sentences(spelled_out(line.strip())):
             index += 1
             text = without_lead_in(_without_opening(part.strip()))
             if not text or _SMALL_TALK.match(text) or text.endswith(("?", "？")):

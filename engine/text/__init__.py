@@ -4,6 +4,8 @@
   (:func:`is_cjk`, :func:`detect_language`);
 - :mod:`~engine.text.sentences`: sentence boundaries in English and Chinese;
 - :mod:`~engine.text.tokens`: an offline token estimate;
+- :mod:`~engine.text.spelling`: chat typed without apostrophes or capitals written out
+  (:func:`~engine.text.spelling.spelled_out`: "im rico" -> "I'm rico");
 - :mod:`~engine.text.numbers`: the numbers a line states, digits, English words and Chinese
   numerals written one way (:func:`~engine.text.numbers.stated`);
 - :mod:`~engine.text.patterns`: regular expressions from files and cards, compiled for a

@@ -39,7 +39,8 @@ from engine.dialogue.grounding.told import (
     news_keys,
     with_subject,
 )
-from engine.dialogue.grounding.words import HAN_CHAR, spelled_out, terms
+from engine.dialogue.grounding.words import HAN_CHAR, terms
+from engine.text.spelling import spelled_out
 
 __all__ = ["ground"]
 

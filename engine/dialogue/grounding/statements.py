@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from engine.dialogue import heuristics
 from engine.dialogue.grounding.asking import is_question
 from engine.dialogue.grounding.related import NAMED_KINDS, related
-from engine.dialogue.grounding.words import HAN_CHAR, spelled_out
+from engine.dialogue.grounding.words import HAN_CHAR
 from engine.text.sentences import ends_at_abbreviation
+from engine.text.spelling import spelled_out
 
 __all__ = [
     "is_statement",
